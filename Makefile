@@ -1,0 +1,43 @@
+# Shiori: `make run` serves the demo, `make test` runs the whole suite. Each sets itself up.
+SHELL := /bin/bash
+PY := .venv/bin/python
+VENV_STAMP := .venv/.installed
+VENDOR := static/vendor/htmx.min.js
+PORT ?= $(or $(SHIORI_PORT),8000)
+
+.PHONY: run test setup lint bench clean system-deps
+
+setup: $(VENV_STAMP) $(VENDOR)
+
+$(VENV_STAMP): pyproject.toml requirements.lock
+	python3 -m venv .venv
+	.venv/bin/pip install --quiet -c requirements.lock -e '.[dev]'
+	touch $@
+
+$(VENDOR): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p static/vendor
+	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
+	touch $@
+
+run: setup
+	.venv/bin/shiori demo load
+	.venv/bin/shiori serve
+
+system-deps:
+	bash scripts/system-deps.sh
+
+lint: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check web db tests bench
+	.venv/bin/mypy
+	.venv/bin/lint-imports
+
+test: setup system-deps lint
+	bash scripts/test.sh
+
+bench: setup
+	bash bench/run.sh
+
+clean:
+	rm -rf .venv node_modules static/vendor var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,473 @@
+"""Catalog reads: search with Japanese matching and bounded ranking, record detail."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import bindparam, text
+from sqlalchemy.engine import Connection
+
+from db import rules, search
+from db.catalog_write import SEP
+
+_ADVANCED_FIELDS = {
+    "title": ("title", "A"),
+    "author": ("author", "B"),
+    "publisher": ("publisher", "C"),
+    "subject": ("subject", "D"),
+}
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    q: str = ""
+    title: str = ""
+    author: str = ""
+    publisher: str = ""
+    subject: str = ""
+    isbn: str = ""
+    ndc: str = ""
+    branch: str = ""  # branch code: only works with a copy on the shelf there
+    material_type: str = ""
+    ndc_class: str = ""
+    year_from: int | None = None
+    year_to: int | None = None
+    sort: str = "relevance"
+    page: int = 1
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    id: int
+    title: str
+    subtitle: str
+    authors: tuple[str, ...]
+    publisher: str
+    pub_year: int | None
+    ndc: str
+    copies: int
+    available: int
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    hits: tuple[SearchHit, ...]
+    total: int
+    total_is_lower_bound: bool  # more than `total` matched; counting stopped there
+    page: int
+    page_count: int
+    ranked_within: int | None  # set when only the first N matches were ranked
+    start: int = 1  # 1-based position of the first hit on this page
+    notices: tuple[str, ...] = field(default=())  # message keys, e.g. "query_truncated"
+
+
+@dataclass(frozen=True)
+class Copy:
+    barcode: str
+    branch_code: str
+    branch_ja: str
+    branch_en: str
+    call_number: str
+    shelf_location: str
+    material_type: str
+    material_ja: str
+    material_en: str
+    status: str
+    reservable: bool
+
+
+@dataclass(frozen=True)
+class Record:
+    id: int
+    source: str
+    source_id: str
+    title: str
+    title_yomi: str
+    title_romaji: str
+    subtitle: str
+    responsibility: str
+    authors: tuple[str, ...]
+    authors_yomi: tuple[str, ...]
+    publisher: str
+    pub_place: str
+    pub_year: int | None
+    edition: str
+    extent: str
+    series: str
+    ndc: tuple[str, ...]
+    subjects: tuple[str, ...]
+    isbn: tuple[str, ...]
+    language: str
+    notes: str
+    source_url: str
+    copies: tuple[Copy, ...]
+
+
+@dataclass(frozen=True)
+class Branch:
+    code: str
+    name_ja: str
+    name_en: str
+
+
+@dataclass(frozen=True)
+class MaterialType:
+    code: str
+    name_ja: str
+    name_en: str
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(v for v in value.split(SEP) if v)
+
+
+class _Plan:
+    """The SQL pieces of one search, for the engine in use."""
+
+    def __init__(self, conn: Connection, params: SearchParams) -> None:
+        self.pg = conn.dialect.name == "postgresql"
+        self.binds: dict[str, Any] = {}
+        self.filters: list[str] = []
+        self.notices: list[str] = []
+        self.any_terms: list[str] = []  # match in any field
+        self.field_terms: list[tuple[str, str]] = []  # (field, term)
+        parsed = search.parse_query(params.q)
+        if parsed.truncated:
+            self.notices.append("query_truncated")
+        self.any_terms.extend(parsed.terms)
+        self.joined = parsed.joined
+        isbns = [parsed.isbn13] if parsed.isbn13 else []
+        for name in _ADVANCED_FIELDS:
+            p = search.parse_query(getattr(params, name))
+            if p.truncated:
+                self.notices.append("query_truncated")
+            self.field_terms.extend((name, t) for t in p.terms)
+            if p.isbn13:  # an ISBN typed in a text field is still an ISBN
+                isbns.append(p.isbn13)
+        if params.isbn.strip():
+            isbn = search.isbn13_of(params.isbn)
+            if isbn is None:
+                self.notices.append("isbn_invalid")
+                isbn = "invalid"  # matches nothing: a wrong ISBN must not widen the search
+            isbns.append(isbn)
+        for n, isbn in enumerate(isbns):
+            self.binds[f"isbn{n}"] = isbn
+            self.filters.append(
+                f"EXISTS (SELECT 1 FROM work_isbn i WHERE i.work_id = w.id AND i.isbn13 = :isbn{n})"
+            )
+        self._add_filters(params)
+
+    def _add_filters(self, params: SearchParams) -> None:
+        ndc = "".join(ch for ch in params.ndc.upper() if ch.isdigit() or ch in "K.")[:20]
+        if ndc:
+            self.binds["ndc_prefix"] = ndc + "%"
+            self.filters.append(
+                "EXISTS (SELECT 1 FROM work_ndc n "
+                "WHERE n.work_id = w.id AND n.ndc LIKE :ndc_prefix)"
+            )
+        if params.ndc_class in rules.NDC_CLASSES:
+            self.binds["ndc_class"] = params.ndc_class
+            self.filters.append(
+                "EXISTS (SELECT 1 FROM work_ndc n WHERE n.work_id = w.id AND n.cls = :ndc_class)"
+            )
+        if params.branch:
+            self.binds["branch"] = params.branch
+            self.binds["available"] = rules.AVAILABLE
+            self.filters.append(
+                "EXISTS (SELECT 1 FROM item it JOIN branch b ON b.id = it.branch_id "
+                "WHERE b.code = :branch AND it.status = :available AND it.work_id = w.id)"
+            )
+        if params.material_type:
+            self.binds["mtype"] = params.material_type
+            self.filters.append(
+                "EXISTS (SELECT 1 FROM item it WHERE it.material_type = :mtype "
+                "AND it.work_id = w.id)"
+            )
+        if params.year_from is not None:
+            self.binds["year_from"] = params.year_from
+            self.filters.append("w.pub_year >= :year_from")
+        if params.year_to is not None:
+            self.binds["year_to"] = params.year_to
+            self.filters.append("w.pub_year <= :year_to")
+
+    @property
+    def has_text(self) -> bool:
+        return bool(self.any_terms or self.field_terms)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.has_text and not self.filters
+
+    def match(self, title_only: bool = False) -> str:
+        """The full-text condition: FTS5 MATCH expression or PostgreSQL tsquery."""
+        parts = []
+        for term in self.any_terms:
+            if self.pg:
+                parts.append(search.tsquery_term(term, "A" if title_only else ""))
+            else:
+                expr = search.fts5_term(term)
+                parts.append(f"{{title}} : {expr}" if title_only else expr)
+        for name, term in self.field_terms:
+            column, weight = _ADVANCED_FIELDS[name]
+            if self.pg:
+                parts.append(search.tsquery_term(term, weight))
+            else:
+                parts.append(f"{{{column}}} : {search.fts5_term(term)}")
+        return (" & " if self.pg else " AND ").join(parts)
+
+    def text_source(self, title_only: bool = False) -> tuple[str, str]:
+        """FROM clause and WHERE condition that restrict works to the text match."""
+        key = "match_title" if title_only else "match"
+        self.binds[key] = self.match(title_only)
+        if self.pg:
+            return (
+                "work_search s JOIN work w ON w.id = s.work_id",
+                f"s.tsv @@ CAST(:{key} AS tsquery)",
+            )
+        return "work_fts f JOIN work w ON w.id = f.rowid", f"work_fts MATCH :{key}"
+
+    def match_one_work(self) -> str:
+        """The text match as a per-row check on `w` (cheap: a seek by id)."""
+        self.binds["match"] = self.match()
+        if self.pg:
+            return (
+                "EXISTS (SELECT 1 FROM work_search s WHERE s.work_id = w.id "
+                "AND s.tsv @@ CAST(:match AS tsquery))"
+            )
+        return "EXISTS (SELECT 1 FROM work_fts WHERE work_fts MATCH :match AND rowid = w.id)"
+
+    def where(self, *conditions: str) -> str:
+        all_conditions = [c for c in conditions if c] + self.filters
+        return " AND ".join(all_conditions) if all_conditions else "1=1"
+
+
+def _candidates(conn: Connection, plan: _Plan, sort: str) -> dict[int, tuple[Any, ...]]:
+    """Up to RANK_CAP matching works with their ranking tier (lower is better)."""
+    found: dict[int, tuple[Any, ...]] = {}
+    terms = plan.any_terms + [t for name, t in plan.field_terms if name == "title"]
+    cols = "w.id, w.title, w.sort_key, w.pub_year, w.title_norm, w.yomi_norm"
+
+    def collect(sql: str, tier: int, extra: dict[str, Any] | None = None) -> int:
+        rows = conn.execute(text(sql), {**plan.binds, "cap": rules.RANK_CAP, **(extra or {})})
+        n = 0
+        for row in rows:
+            n += 1
+            if row.id not in found or found[row.id][0] > tier:
+                in_title = sum(t in row.title_norm or t in row.yomi_norm for t in terms)
+                found[row.id] = (tier, -in_title, len(row.title), row.sort_key, row.pub_year)
+        return n
+
+    if not plan.has_text:
+        collect(f"SELECT {cols} FROM work w WHERE {plan.where()} LIMIT :cap", 3)
+        return found
+
+    source, cond = plan.text_source()
+    if sort == "relevance" and plan.any_terms:
+        # Exact and prefix matches of the title or its reading, straight from the B-tree,
+        # so they come first however many other works match.
+        cmp = ' COLLATE "C"' if plan.pg else ""
+        plan.binds["joined"], plan.binds["joined_hi"] = plan.joined, plan.joined + "\U0010ffff"
+        # A title starting with the whole query contains every term, unless there are
+        # several terms or advanced fields: then the text match is checked per row.
+        single = len(plan.any_terms) == 1 and not plan.field_terms
+        check = "" if single else plan.match_one_work()
+        for column in ("title_norm", "yomi_norm"):
+            collect(
+                f"SELECT {cols} FROM work w "
+                f"WHERE w.{column}{cmp} >= :joined AND w.{column}{cmp} < :joined_hi "
+                f"AND {plan.where(check)} ORDER BY length(w.{column}) LIMIT 200",
+                1,
+            )
+        exact = conn.execute(
+            text(
+                "SELECT w.id FROM work w WHERE (w.title_norm = :joined OR w.yomi_norm = :joined) "
+                f"AND {plan.where(check)} LIMIT 200"
+            ),
+            plan.binds,
+        )
+        for row in exact:
+            if row.id in found:
+                found[row.id] = (0, *found[row.id][1:])
+        t_source, t_cond = plan.text_source(title_only=True)
+        collect(f"SELECT {cols} FROM {t_source} WHERE {plan.where(t_cond)} LIMIT :cap", 2)
+    collect(f"SELECT {cols} FROM {source} WHERE {plan.where(cond)} LIMIT :cap", 3)
+    return found
+
+
+def _order(found: dict[int, tuple[Any, ...]], sort: str) -> list[int]:
+    def year(value: int | None, missing: int) -> int:
+        return missing if value is None else value
+
+    # found values: (tier, -terms found in title, title length, sort key, year)
+    keyed = found.items()
+    if sort == "title":
+        ordered = sorted(keyed, key=lambda kv: (kv[1][3], kv[0]))
+    elif sort == "year_desc":
+        ordered = sorted(keyed, key=lambda kv: (-year(kv[1][4], -1), kv[1][3], kv[0]))
+    elif sort == "year_asc":
+        ordered = sorted(keyed, key=lambda kv: (year(kv[1][4], 99999), kv[1][3], kv[0]))
+    else:
+        ordered = sorted(keyed, key=lambda kv: (*kv[1][:4], kv[0]))
+    return [work_id for work_id, _ in ordered]
+
+
+def _count(conn: Connection, plan: _Plan, candidates: int) -> tuple[int, bool]:
+    if candidates < rules.RANK_CAP:
+        return candidates, False
+    if plan.has_text:
+        source, cond = plan.text_source()
+        sql = f"SELECT 1 FROM {source} WHERE {plan.where(cond)}"
+    else:
+        sql = f"SELECT 1 FROM work w WHERE {plan.where()}"
+    n = conn.execute(
+        text(f"SELECT count(*) FROM ({sql} LIMIT :count_cap) AS capped"),
+        {**plan.binds, "count_cap": rules.COUNT_CAP + 1},
+    ).scalar_one()
+    return (rules.COUNT_CAP, True) if n > rules.COUNT_CAP else (n, False)
+
+
+def _hits(conn: Connection, ids: list[int]) -> tuple[SearchHit, ...]:
+    if not ids:
+        return ()
+    works = {
+        r.id: r
+        for r in conn.execute(
+            text(
+                "SELECT id, title, subtitle, authors, publisher, pub_year, ndc FROM work "
+                "WHERE id IN :ids"
+            ).bindparams(bindparam("ids", expanding=True)),
+            {"ids": ids},
+        )
+    }
+    counts = {
+        r.work_id: (r.copies, r.available or 0)
+        for r in conn.execute(
+            text(
+                "SELECT work_id, count(*) AS copies, "
+                "sum(CASE WHEN status = :available THEN 1 ELSE 0 END) AS available "
+                "FROM item WHERE work_id IN :ids GROUP BY work_id"
+            ).bindparams(bindparam("ids", expanding=True)),
+            {"ids": ids, "available": rules.AVAILABLE},
+        )
+    }
+    return tuple(
+        SearchHit(
+            id=w.id,
+            title=w.title,
+            subtitle=w.subtitle,
+            authors=_split(w.authors),
+            publisher=w.publisher,
+            pub_year=w.pub_year,
+            ndc=w.ndc,
+            copies=counts.get(w.id, (0, 0))[0],
+            available=counts.get(w.id, (0, 0))[1],
+        )
+        for w in (works[i] for i in ids)
+    )
+
+
+def search_works(conn: Connection, params: SearchParams) -> SearchResult:
+    sort = params.sort if params.sort in rules.SORTS else "relevance"
+    plan = _Plan(conn, params)
+    if plan.is_empty:
+        return SearchResult(
+            hits=(),
+            total=0,
+            total_is_lower_bound=False,
+            page=1,
+            page_count=0,
+            ranked_within=None,
+            notices=tuple(plan.notices),
+        )
+    found = _candidates(conn, plan, sort)
+    ordered = _order(found, sort)
+    total, lower_bound = _count(conn, plan, len(ordered))
+    page_count = max(1, math.ceil(min(total, len(ordered)) / rules.PAGE_SIZE)) if ordered else 0
+    page = min(max(1, params.page), max(page_count, 1))
+    start = (page - 1) * rules.PAGE_SIZE
+    ranked_within = len(ordered) if total > len(ordered) else None
+    return SearchResult(
+        hits=_hits(conn, ordered[start : start + rules.PAGE_SIZE]),
+        total=total,
+        total_is_lower_bound=lower_bound,
+        page=page,
+        page_count=page_count,
+        ranked_within=ranked_within,
+        notices=tuple(dict.fromkeys(plan.notices)),
+        start=start + 1,
+    )
+
+
+def get_record(conn: Connection, work_id: int) -> Record | None:
+    w = conn.execute(text("SELECT * FROM work WHERE id = :id"), {"id": work_id}).first()
+    if w is None:
+        return None
+    copies = tuple(
+        Copy(
+            barcode=r.barcode,
+            branch_code=r.code,
+            branch_ja=r.branch_ja,
+            branch_en=r.branch_en,
+            call_number=r.call_number,
+            shelf_location=r.shelf_location,
+            material_type=r.material_type,
+            material_ja=r.material_ja,
+            material_en=r.material_en,
+            status=r.status,
+            reservable=bool(r.reservable),
+        )
+        for r in conn.execute(
+            text(
+                "SELECT it.barcode, b.code, b.name_ja AS branch_ja, b.name_en AS branch_en, "
+                "it.call_number, it.shelf_location, it.material_type, m.name_ja AS material_ja, "
+                "m.name_en AS material_en, it.status, m.reservable FROM item it "
+                "JOIN branch b ON b.id = it.branch_id "
+                "JOIN material_type m ON m.code = it.material_type "
+                "WHERE it.work_id = :id ORDER BY b.sort_order, it.barcode"
+            ),
+            {"id": work_id},
+        )
+    )
+    return Record(
+        id=w.id,
+        source=w.source,
+        source_id=w.source_id,
+        title=w.title,
+        title_yomi=w.title_yomi,
+        title_romaji=w.title_romaji,
+        subtitle=w.subtitle,
+        responsibility=w.responsibility,
+        authors=_split(w.authors),
+        authors_yomi=_split(w.authors_yomi),
+        publisher=w.publisher,
+        pub_place=w.pub_place,
+        pub_year=w.pub_year,
+        edition=w.edition,
+        extent=w.extent,
+        series=w.series,
+        ndc=_split(w.ndc),
+        subjects=_split(w.subjects),
+        isbn=_split(w.isbn),
+        language=w.language,
+        notes=w.notes,
+        source_url=w.source_url,
+        copies=copies,
+    )
+
+
+def list_branches(conn: Connection) -> tuple[Branch, ...]:
+    return tuple(
+        Branch(r.code, r.name_ja, r.name_en)
+        for r in conn.execute(text("SELECT code, name_ja, name_en FROM branch ORDER BY sort_order"))
+    )
+
+
+def list_material_types(conn: Connection) -> tuple[MaterialType, ...]:
+    return tuple(
+        MaterialType(r.code, r.name_ja, r.name_en)
+        for r in conn.execute(
+            text("SELECT code, name_ja, name_en FROM material_type ORDER BY code")
+        )
+    )

@@ -1,0 +1,277 @@
+"""Writing bibliographic records: idempotent upsert of works with their search tokens."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import bindparam, text
+from sqlalchemy.engine import Connection
+
+from db import search
+
+SEP = " | "
+
+
+@dataclass(frozen=True)
+class WorkRecord:
+    """A bibliographic record as an importer produces it (before it has an id)."""
+
+    source: str
+    source_id: str
+    title: str
+    title_yomi: str = ""
+    title_romaji: str = ""
+    subtitle: str = ""
+    responsibility: str = ""
+    authors: tuple[str, ...] = ()
+    authors_yomi: tuple[str, ...] = ()
+    publisher: str = ""
+    publisher_yomi: str = ""
+    pub_place: str = ""
+    pub_year: int | None = None
+    edition: str = ""
+    extent: str = ""
+    series: str = ""
+    ndc: tuple[str, ...] = ()
+    subjects: tuple[str, ...] = ()
+    subjects_yomi: tuple[str, ...] = ()
+    isbns: tuple[str, ...] = ()
+    language: str = ""
+    notes: str = ""
+    source_url: str = ""
+
+
+@dataclass
+class ImportReport:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (position, reason)
+
+    @property
+    def loaded(self) -> int:
+        return self.added + self.updated + self.unchanged
+
+
+_NDC_PATTERN = re.compile(r"^K?\d{1,3}(\.\d+)?$")
+
+
+def ndc_classes(values: Iterable[str]) -> list[tuple[str, str]]:
+    """(ndc, main class) pairs of the valid NDC numbers given; K marks children's."""
+    seen: list[tuple[str, str]] = []
+    for value in values:
+        code = value.strip().upper()
+        if _NDC_PATTERN.match(code) and code not in {c for c, _ in seen}:
+            seen.append((code, "K" if code.startswith("K") else code[0]))
+    return seen
+
+
+def _row(rec: WorkRecord, now: datetime) -> dict[str, Any]:
+    return {
+        "source": rec.source,
+        "source_id": rec.source_id,
+        "title": rec.title,
+        "title_yomi": rec.title_yomi,
+        "title_romaji": rec.title_romaji,
+        "subtitle": rec.subtitle,
+        "responsibility": rec.responsibility,
+        "authors": SEP.join(rec.authors),
+        "authors_yomi": SEP.join(rec.authors_yomi),
+        "publisher": rec.publisher,
+        "publisher_yomi": rec.publisher_yomi,
+        "pub_place": rec.pub_place[:200],
+        "pub_year": rec.pub_year,
+        "edition": rec.edition[:200],
+        "extent": rec.extent[:200],
+        "series": rec.series,
+        "ndc": SEP.join(rec.ndc)[:100],
+        "subjects": SEP.join(rec.subjects),
+        "subjects_yomi": SEP.join(rec.subjects_yomi),
+        "isbn": SEP.join(rec.isbns)[:100],
+        "language": rec.language[:10],
+        "notes": rec.notes,
+        "source_url": rec.source_url[:500],
+        "title_norm": search.normalise(rec.title)[:1000],
+        "yomi_norm": search.normalise(rec.title_yomi)[:1000],
+        "sort_key": search.normalise(rec.title_yomi or rec.title)[:1000],
+        "updated_at": now,
+    }
+
+
+_COMPARED = (
+    "title",
+    "title_yomi",
+    "title_romaji",
+    "subtitle",
+    "responsibility",
+    "authors",
+    "authors_yomi",
+    "publisher",
+    "publisher_yomi",
+    "pub_place",
+    "pub_year",
+    "edition",
+    "extent",
+    "series",
+    "ndc",
+    "subjects",
+    "subjects_yomi",
+    "isbn",
+    "language",
+    "notes",
+    "source_url",
+)
+
+
+def _search_fields(row: dict[str, Any]) -> list[tuple[str, list[str]]]:
+    """The four searchable fields of a stored work row: (weight, values)."""
+
+    def split(value: str) -> list[str]:
+        return [v for v in value.split(SEP) if v]
+
+    return [
+        (
+            "A",
+            [
+                row["title"],
+                row["subtitle"],
+                row["title_yomi"],
+                row["title_romaji"],
+                *split(row["series"]),
+            ],
+        ),
+        ("B", [*split(row["authors"]), *split(row["authors_yomi"]), row["responsibility"]]),
+        ("C", [row["publisher"], row["publisher_yomi"]]),
+        ("D", split(row["subjects"]) + split(row["subjects_yomi"])),
+    ]
+
+
+def _fts_values(row: dict[str, Any]) -> dict[str, str]:
+    cols = ("title", "author", "publisher", "subject")
+    return {c: search.fts5_text(v) for c, (_, v) in zip(cols, _search_fields(row), strict=True)}
+
+
+class SearchIndex:
+    """Keeps the full-text index in step with the work table, per dialect."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.pg = conn.dialect.name == "postgresql"
+
+    def add(self, rows: Sequence[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        if self.pg:
+            self.conn.execute(
+                text(
+                    "INSERT INTO work_search (work_id, tsv) VALUES (:id, CAST(:tsv AS tsvector)) "
+                    "ON CONFLICT (work_id) DO UPDATE SET tsv = EXCLUDED.tsv"
+                ),
+                [{"id": r["id"], "tsv": search.tsvector_literal(_search_fields(r))} for r in rows],
+            )
+        else:
+            self.conn.execute(
+                text(
+                    "INSERT INTO work_fts (rowid, title, author, publisher, subject) "
+                    "VALUES (:id, :title, :author, :publisher, :subject)"
+                ),
+                [{"id": r["id"], **_fts_values(r)} for r in rows],
+            )
+
+    def remove(self, old_rows: Sequence[dict[str, Any]]) -> None:
+        """Drop old tokens (contentless FTS5 needs the values that were indexed)."""
+        if not old_rows or self.pg:
+            return  # PostgreSQL: add() overwrites
+        self.conn.execute(
+            text(
+                "INSERT INTO work_fts (work_fts, rowid, title, author, publisher, subject) "
+                "VALUES ('delete', :id, :title, :author, :publisher, :subject)"
+            ),
+            [{"id": r["id"], **_fts_values(r)} for r in old_rows],
+        )
+
+    def rebuild(self, batch: int = 5000) -> int:
+        """Recreate every work's tokens from the stored rows (after a tokenizer change)."""
+        if self.pg:
+            self.conn.execute(text("DELETE FROM work_search"))
+        else:
+            self.conn.execute(text("INSERT INTO work_fts (work_fts) VALUES ('delete-all')"))
+        last, count = 0, 0
+        while True:
+            rows = [
+                dict(r._mapping)
+                for r in self.conn.execute(
+                    text("SELECT * FROM work WHERE id > :last ORDER BY id LIMIT :n"),
+                    {"last": last, "n": batch},
+                )
+            ]
+            if not rows:
+                return count
+            self.add(rows)
+            last, count = rows[-1]["id"], count + len(rows)
+
+
+def _insert_children(conn: Connection, work_id: int, rec_isbns: Iterable[str], ndc: str) -> None:
+    isbns = {isbn for raw in rec_isbns for isbn in search.isbns_in(raw)}
+    if isbns:
+        conn.execute(
+            text("INSERT INTO work_isbn (isbn13, work_id) VALUES (:isbn, :id)"),
+            [{"isbn": i, "id": work_id} for i in sorted(isbns)],
+        )
+    classes = ndc_classes(ndc.split(SEP)) if ndc else []
+    if classes:
+        conn.execute(
+            text("INSERT INTO work_ndc (ndc, work_id, cls) VALUES (:ndc, :id, :cls)"),
+            [{"ndc": c, "id": work_id, "cls": k} for c, k in classes],
+        )
+
+
+def upsert_works(
+    conn: Connection, records: Sequence[WorkRecord], report: ImportReport, now: datetime | None
+) -> list[int]:
+    """Insert new works, update changed ones, leave identical ones alone. Returns work ids."""
+    now = now or datetime.now(UTC)
+    index = SearchIndex(conn)
+    keys = [(r.source, r.source_id) for r in records]
+    existing: dict[tuple[str, str], dict[str, Any]] = {}
+    for source in {s for s, _ in keys}:
+        source_ids = [i for s, i in keys if s == source]
+        stmt = text("SELECT * FROM work WHERE source = :s AND source_id IN :ids").bindparams(
+            bindparam("ids", expanding=True)
+        )
+        for found in conn.execute(stmt, {"s": source, "ids": source_ids}):
+            existing[(found.source, found.source_id)] = dict(found._mapping)
+    ids: list[int] = []
+    for rec in records:
+        row = _row(rec, now)
+        old = existing.get((rec.source, rec.source_id))
+        if old is not None and all(old[c] == row[c] for c in _COMPARED):
+            report.unchanged += 1
+            ids.append(old["id"])
+            continue
+        if old is None:
+            cols = ", ".join(row)
+            work_id = conn.execute(
+                text(
+                    f"INSERT INTO work ({cols}) VALUES ({', '.join(':' + c for c in row)}) "
+                    "RETURNING id"
+                ),
+                row,
+            ).scalar_one()
+            report.added += 1
+        else:
+            work_id = old["id"]
+            index.remove([old])
+            sets = ", ".join(f"{c} = :{c}" for c in row if c not in ("source", "source_id"))
+            conn.execute(text(f"UPDATE work SET {sets} WHERE id = :id"), {**row, "id": work_id})
+            conn.execute(text("DELETE FROM work_isbn WHERE work_id = :id"), {"id": work_id})
+            conn.execute(text("DELETE FROM work_ndc WHERE work_id = :id"), {"id": work_id})
+            report.updated += 1
+        _insert_children(conn, work_id, rec.isbns, row["ndc"])
+        index.add([{**row, "id": work_id}])
+        ids.append(work_id)
+    return ids

@@ -1,0 +1,93 @@
+"""The database engine: SQLite (embedded default) or PostgreSQL, one transaction per call."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import Connection
+from sqlalchemy.pool import ConnectionPoolEntry
+
+_lock = threading.Lock()
+_engine: Engine | None = None
+_url: str | None = None
+
+
+class DatabaseNotConfigured(RuntimeError):
+    pass
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    # Autocommit at the driver; we issue BEGIN ourselves (see _sqlite_on_begin).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA cache_size=-65536")
+    cursor.execute("PRAGMA mmap_size=1073741824")
+    cursor.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    # Writes that read then write take the write lock up front (BEGIN IMMEDIATE) so two
+    # writers never deadlock on lock upgrade.
+    if conn.get_execution_options().get("write"):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        conn.exec_driver_sql("BEGIN")
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def configure(url: str) -> None:
+    """Point the query layer at a database (called once by the app or the CLI)."""
+    global _engine, _url
+    with _lock:
+        if _engine is not None and _url == url:
+            return
+        if _engine is not None:
+            _engine.dispose()
+        _engine = make_engine(url)
+        _url = url
+
+
+def get_engine() -> Engine:
+    if _engine is None:
+        raise DatabaseNotConfigured("call db.queries.configure(url) first")
+    return _engine
+
+
+def dispose() -> None:
+    global _engine, _url
+    with _lock:
+        if _engine is not None:
+            _engine.dispose()
+        _engine, _url = None, None
+
+
+def is_postgres() -> bool:
+    return get_engine().dialect.name == "postgresql"
+
+
+@contextmanager
+def read() -> Iterator[Connection]:
+    with get_engine().connect() as conn, conn.begin():
+        yield conn
+
+
+@contextmanager
+def write() -> Iterator[Connection]:
+    with get_engine().connect().execution_options(write=True) as conn, conn.begin():
+        yield conn

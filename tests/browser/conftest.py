@@ -1,0 +1,103 @@
+"""A live server on 127.0.0.1 and Debian's chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+from sqlalchemy.engine import make_url
+
+from tests.conftest import BACKEND
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def live_server(_catalog_template: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = _catalog_template
+    if BACKEND != "postgresql":
+        copy = tmp_path_factory.mktemp("live") / "catalog.db"
+        shutil.copyfile(make_url(url).database or "", copy)
+        url = f"sqlite:///{copy}"
+    port = _free_port()
+    env = {**os.environ, "SHIORI_DATABASE_URL": url, "SHIORI_PORT": str(port)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "web.cli", "serve"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(base + "/", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            raise RuntimeError("the live server did not start")
+        time.sleep(0.2)
+    yield base
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is missing: run `make system-deps`")
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def phone(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        locale="ja-JP",
+    )
+    page = context.new_page()
+    page.csp_errors = []  # type: ignore[attr-defined]
+    page.on(
+        "console",
+        lambda msg: (
+            page.csp_errors.append(msg.text)  # type: ignore[attr-defined]
+            if "Content Security Policy" in msg.text
+            else None
+        ),
+    )
+    yield page
+    context.close()

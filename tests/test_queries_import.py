@@ -1,0 +1,299 @@
+"""Catalog import (Aozora CSV, NDL/LoC MARC, MARCXML) through db.queries."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import re
+from pathlib import Path
+
+import pytest
+
+from db import queries
+from db.queries import ImportRefused, Record, SearchParams
+from tests.conftest import DATA, Database
+
+MARC = DATA / "marc"
+REAL = {
+    "aozora_works.csv.gz": 17685,
+    "marc/ndl_japanmarc_marc21_233.mrc": 233,
+    "marc/loc_multiscript_30.mrc": 30,
+}
+POSITION = re.compile(r"^レコード \d+ / record \d+$")
+
+
+def find(q: str, source: str, source_id: str, **params: object) -> Record:
+    """The record with this source id among the hits for `q`."""
+    result = queries.search_works(SearchParams(q=q, **params))  # type: ignore[arg-type]
+    for hit in result.hits:
+        record = queries.get_record(hit.id)
+        if (record.source, record.source_id) == (source, source_id):
+            return record
+    raise AssertionError(f"{source}:{source_id} not among the hits for {q!r}")
+
+
+def write_works_csv(path: Path, rows: list[dict[str, str]]) -> Path:
+    columns = [
+        "work_id",
+        "title",
+        "title_yomi",
+        "subtitle",
+        "ndc",
+        "kana_type",
+        "card_url",
+        "authors",
+        "authors_yomi",
+        "translators",
+        "other_contributors",
+        "source_publisher",
+        "source_year",
+        "first_appearance",
+    ]
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, columns)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({c: row.get(c, "") for c in columns})
+    return path
+
+
+SMALL = [
+    {
+        "work_id": "900001",
+        "title": "しおりの森",
+        "title_yomi": "しおりのもり",
+        "ndc": "913",
+        "authors": "栞 一葉",
+        "authors_yomi": "しおり かずは",
+        "source_year": "1999",
+        "source_publisher": "しおり文庫、栞書房",
+    },
+    {
+        "work_id": "900002",
+        "title": "湘南の海辺",
+        "title_yomi": "しょうなんのうみべ",
+        "ndc": "756 914",
+        "authors": "浜 太郎",
+        "authors_yomi": "はま たろう",
+        "translators": "訳 次郎",
+        "other_contributors": "編者:編 三郎",
+    },
+    {
+        "work_id": "900003",
+        "title": "こどもの星座",
+        "title_yomi": "こどものせいざ",
+        "ndc": "K440",
+        "authors": "星 花子",
+        "authors_yomi": "ほし はなこ",
+    },
+]
+
+
+def test_real_files_load_with_their_exact_counts(catalog_db: Database) -> None:
+    stats = queries.get_catalog_stats()
+    assert stats.by_source == (("aozora", 17685), ("loc", 30), ("ndl", 233))
+    assert stats.works == sum(REAL.values())
+
+
+def test_reimporting_changes_nothing(catalog_db: Database) -> None:
+    before = queries.get_catalog_stats()
+    for name, count in REAL.items():
+        report = queries.import_catalog_file(DATA / name)
+        assert (report.added, report.updated, report.unchanged) == (0, 0, count), name
+        assert report.problems == []
+    assert queries.get_catalog_stats() == before
+
+
+def test_marcxml_gives_the_same_records_as_binary_marc(catalog_db: Database) -> None:
+    before = queries.get_catalog_stats()
+    report = queries.import_catalog_file(MARC / "loc_multiscript_30.marcxml.xml")
+    # Every field is compared on upsert: unchanged means identical records, same ids.
+    assert (report.added, report.updated, report.unchanged) == (0, 0, 30)
+    assert queries.get_catalog_stats() == before
+
+
+def test_aozora_raw_catalog_csv_groups_into_the_same_works(catalog_db: Database) -> None:
+    report = queries.import_catalog_file(DATA / "aozora_catalog.csv.gz")
+    assert (report.added, report.updated, report.unchanged) == (0, 0, 17685)
+    assert report.problems == []
+
+
+def test_ndl_record_has_kanji_title_and_katakana_reading(catalog_db: Database) -> None:
+    record = find("これからの本の話をしよう", "ndl", "029455884")
+    assert record.title == "これからの本の話をしよう"
+    assert record.title_yomi == "コレカラ ノ ホン ノ ハナシ オ シヨウ"
+    assert record.title_romaji == "Korekara no hon no hanashi o shiyo"
+    assert record.authors == ("萩野, 正昭",)
+    assert record.authors_yomi == ("ハギノ, マサアキ",)
+    assert (record.publisher, record.pub_place, record.pub_year) == ("晶文社", "東京", 2019)
+    assert record.responsibility == "萩野正昭 著"
+    assert record.ndc == ("023",)
+    assert record.subjects == ("電子書籍", "電子出版")
+    assert record.isbn == ("978-4-7949-7075-6",)  # the price qualifier is gone
+    assert record.language == "jpn"
+    # The reading is searchable, in hiragana too.
+    assert find("これからのほんのはなし", "ndl", "029455884").id == record.id
+    assert find("", "ndl", "029455884", isbn="9784794970756").id == record.id
+
+
+def test_loc_japanese_record_takes_the_vernacular_880_as_title(catalog_db: Database) -> None:
+    record = find("火山灰地", "loc", "2008543486")
+    assert record.title == "久保栄「火山灰地」を読む"
+    assert record.title_romaji == "Kubo Sakae 'Kazanbaichi' o yomu"
+    assert record.authors == ("吉田一",)
+    assert record.publisher == "法政大学出版局"
+    assert record.edition == "初版"
+    assert (record.pub_year, record.language) == (1997, "jpn")
+    assert record.ndc == ()
+    assert find("kazanbaichi", "loc", "2008543486").id == record.id
+
+
+def test_non_cjk_vernacular_keeps_the_romanised_title(catalog_db: Database) -> None:
+    record = find("Pukhan", "loc", "92117465")  # Korean: hanja 880 becomes the title
+    assert record.title == "北韓 法令集"
+    assert record.title_romaji == "Pukhan pŏmnyŏngjip"
+
+
+def test_childrens_ndc_class_is_kept(catalog_db: Database) -> None:
+    record = find("銀河鉄道の夜", "aozora", "000456")
+    assert record.ndc == ("K913",)
+    assert record.authors == ("宮沢 賢治",)
+    assert record.publisher == "新潮文庫、新潮社"
+    assert record.source_url == "https://www.aozora.gr.jp/cards/000081/card456.html"
+    in_k = queries.search_works(SearchParams(q="銀河鉄道の夜", ndc_class="K"))
+    assert record.id in [h.id for h in in_k.hits]
+    assert find("羅生門", "aozora", "000127").ndc == ("913",)
+
+
+def test_aozora_translator_goes_into_the_statement_of_responsibility(catalog_db: Database) -> None:
+    record = find("あいびき", "aozora", "000005")
+    assert record.authors == ("ツルゲーネフ イワン",)
+    assert record.responsibility == "ツルゲーネフ イワン 著 / 二葉亭 四迷 訳"
+    assert "文字遣い: 新字新仮名" in record.notes
+
+
+def test_changed_rows_are_updated_and_the_rest_left_alone(
+    fresh_db: Database, tmp_path: Path
+) -> None:
+    path = write_works_csv(tmp_path / "works.csv", SMALL)
+    first = queries.import_catalog_file(path)
+    assert (first.added, first.updated, first.unchanged, first.problems) == (3, 0, 0, [])
+    record = find("湘南の海辺", "aozora", "900002")
+    assert record.ndc == ("756", "914")
+    assert record.responsibility == "浜 太郎 著 / 訳 次郎 訳 / 編 三郎 編"
+
+    changed = [dict(SMALL[0], title="しおりの林", title_yomi="しおりのはやし"), *SMALL[1:]]
+    second = queries.import_catalog_file(write_works_csv(tmp_path / "works.csv", changed))
+    assert (second.added, second.updated, second.unchanged) == (0, 1, 2)
+    assert queries.get_catalog_stats().works == 3
+    assert find("しおりの林", "aozora", "900001").pub_year == 1999
+    assert queries.search_works(SearchParams(q="しおりの森")).total == 0  # old tokens gone
+
+
+def test_gzip_csv_and_rows_without_id_or_title(fresh_db: Database, tmp_path: Path) -> None:
+    rows = [SMALL[0], {"work_id": "", "title": "番号なし"}, {"work_id": "900009"}, SMALL[2]]
+    plain = write_works_csv(tmp_path / "w.csv", rows).read_bytes()
+    path = tmp_path / "w.csv.gz"
+    path.write_bytes(gzip.compress(plain))
+    report = queries.import_catalog_file(path)
+    assert report.added == 2
+    assert [p for p, _ in report.problems] == ["行 3 / line 3", "行 4 / line 4"]
+    assert "work id" in report.problems[0][1] and "title" in report.problems[1][1]
+    assert queries.get_catalog_stats().works == 2
+
+
+def test_broken_marc_records_are_listed_and_the_rest_load(fresh_db: Database) -> None:
+    report = queries.import_catalog_file(MARC / "pymarc_bad_records.mrc")
+    positions = [p for p, _ in report.problems]
+    assert positions == [f"レコード {n} / record {n}" for n in (2, 3, 4, 5, 6, 7, 9)]
+    assert all(reason for _, reason in report.problems)
+    assert "BaseAddressInvalid" in report.problems[0][1]
+    assert report.loaded == 2  # the two readable (identical, 001-less) records
+    assert queries.get_catalog_stats().by_source == (("marc", 1),)
+    assert queries.search_works(SearchParams(q="pragmatic programmer")).total == 1
+
+
+def test_invalid_utf8_record_loads_and_is_flagged(fresh_db: Database) -> None:
+    report = queries.import_catalog_file(MARC / "pymarc_utf8_invalid_1.mrc")
+    assert report.added == 1
+    assert len(report.problems) == 1
+    assert POSITION.match(report.problems[0][0])
+    assert "damaged" in report.problems[0][1]
+
+
+def test_marc8_record_decodes_to_the_same_text_as_utf8(fresh_db: Database) -> None:
+    first = queries.import_catalog_file(MARC / "pymarc_marc8_1.mrc")
+    second = queries.import_catalog_file(MARC / "pymarc_utf8_1.mrc")
+    assert (first.added, second.unchanged, second.updated) == (1, 1, 0)
+    record = find("Escape from loneliness", "marc", "2")
+    assert "à" in record.notes  # precomposed after NFC
+
+
+def test_isbn_qualifiers_are_stripped(fresh_db: Database) -> None:
+    report = queries.import_catalog_file(MARC / "pymarc_test_10.mrc")
+    assert report.added == 10 and report.problems == []
+    hits = queries.search_works(SearchParams(isbn="0471383147")).hits
+    assert [h.title for h in hits] == ["ActivePerl with ASP and ADO"]
+
+
+def _png() -> bytes:
+    return b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("cover.png", _png()),
+        ("empty.mrc", b""),
+        ("notes.txt", "これはただのメモです。\nMARC ではありません。\n".encode()),
+        ("other.csv", b"id,name,price\n1,apple,100\n"),
+        ("notes.txt.gz", gzip.compress(b"just some text\n" * 50)),
+        ("broken.gz", b"\x1f\x8b\x08\x00garbage"),
+        ("digits.mrc", b"12345 and then some words that are not a leader at all\n"),
+    ],
+)
+def test_files_that_are_not_catalogs_are_refused_before_writing(
+    catalog_db: Database, tmp_path: Path, name: str, content: bytes
+) -> None:
+    before = queries.get_catalog_stats()
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(ImportRefused) as refused:
+        queries.import_catalog_file(path)
+    message = str(refused.value)
+    assert message.startswith("このファイルは取り込めません")
+    assert " / Cannot import this file" in message
+    assert queries.get_catalog_stats() == before
+
+
+def test_missing_file_and_folder_are_refused(fresh_db: Database, tmp_path: Path) -> None:
+    with pytest.raises(ImportRefused, match=r"ファイルが見つかりません.*File not found"):
+        queries.import_catalog_file(tmp_path / "nothing-here.mrc")
+    with pytest.raises(ImportRefused, match="フォルダ"):
+        queries.import_catalog_file(tmp_path)
+    assert queries.get_catalog_stats().works == 0
+
+
+def test_forced_source_must_fit_the_file(fresh_db: Database) -> None:
+    with pytest.raises(ImportRefused, match="青空文庫 CSV ではありません"):
+        queries.import_catalog_file(MARC / "loc_multiscript_30.mrc", source="aozora")
+    with pytest.raises(ImportRefused, match="MARC ファイルではありません"):
+        queries.import_catalog_file(DATA / "aozora_works.csv.gz", source="marc")
+    with pytest.raises(ImportRefused, match="Unknown source"):
+        queries.import_catalog_file(MARC / "loc_multiscript_30.mrc", source="oclc")
+    report = queries.import_catalog_file(MARC / "pymarc_batch_2.marcxml.xml", source="loc")
+    assert report.added == 2
+    assert queries.get_catalog_stats().by_source == (("loc", 2),)
+
+
+def test_damaged_marcxml_loads_what_comes_before_the_damage(
+    fresh_db: Database, tmp_path: Path
+) -> None:
+    text = (MARC / "loc_multiscript_30.marcxml.xml").read_text("utf-8")
+    cut = text.index("<record>", text.index("<record>") + 1)  # keep one whole record
+    path = tmp_path / "cut.xml"
+    path.write_text(text[:cut] + "<record><leader>broken", encoding="utf-8")
+    report = queries.import_catalog_file(path)
+    assert report.added == 1
+    assert len(report.problems) == 1 and "malformed XML" in report.problems[0][1]
+    assert POSITION.match(report.problems[0][0])

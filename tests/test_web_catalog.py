@@ -1,0 +1,166 @@
+"""Catalog pages over HTTP: full pages and htmx fragments, errors, headers, hostile input."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from starlette.testclient import TestClient
+
+HTMX = {"HX-Request": "true", "HX-Target": "results"}
+
+
+def test_home_has_the_search_box(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200
+    assert '<input type="search" id="q" name="q"' in page.text
+    assert '<html lang="ja">' in page.text
+    assert 'rel="search" type="application/opensearchdescription+xml"' in page.text
+
+
+def test_search_is_a_full_page_with_results_and_count(client: TestClient) -> None:
+    page = client.get("/search", params={"q": "わがはいはねこ"})
+    assert page.status_code == 200
+    assert page.text.startswith("<!doctype html>")
+    assert "吾輩は猫である" in page.text
+    assert re.search(r'<span class="count">\d+件</span>', page.text)
+    assert page.headers["vary"].startswith("HX-Request")
+
+
+def test_htmx_gets_only_the_results_fragment(client: TestClient) -> None:
+    fragment = client.get("/search", params={"q": "夏目漱石 猫"}, headers=HTMX)
+    assert fragment.status_code == 200
+    assert "<html" not in fragment.text and "<form" not in fragment.text
+    assert '<section class="results"' in fragment.text
+    assert "吾輩は猫である" in fragment.text
+
+
+def test_hits_link_to_their_records_whose_h1_is_the_title(client: TestClient) -> None:
+    page = client.get("/search", params={"q": "吾輩は猫である"})
+    href = re.search(
+        r'<a class="hit-title" href="(/records/\d+)\?back=[^"]*">吾輩は猫である</a>', page.text
+    )
+    assert href
+    record = client.get(href.group(1))
+    assert record.status_code == 200
+    assert "<h1>吾輩は猫である</h1>" in record.text
+    assert "請求記号" in record.text or "所蔵なし" in record.text
+
+
+def test_unknown_record_is_404_page(client: TestClient) -> None:
+    missing = client.get("/records/999999999")
+    assert missing.status_code == 404
+    assert "見つかりません" in missing.text
+    assert client.get("/records/abc").status_code == 404
+    assert client.get("/no-such-page").status_code == 404
+
+
+def test_htmx_errors_are_retargeted_to_alerts(client: TestClient) -> None:
+    missing = client.get("/records/999999999", headers=HTMX)
+    assert missing.status_code == 404
+    assert missing.headers["HX-Retarget"] == "#alerts"
+    assert "<html" not in missing.text
+
+
+def test_bad_year_is_422_with_message_next_to_the_field(client: TestClient) -> None:
+    page = client.get("/search", params={"q": "猫", "year_from": "19x5"})
+    assert page.status_code == 422
+    assert 'id="f-year_from" name="year_from" value="19x5"' in page.text
+    assert 'aria-invalid="true" aria-describedby="year_from-error"' in page.text
+    assert "出版年は4桁の数字で入力してください" in page.text
+    reversed_years = client.get(
+        "/search", params={"q": "猫", "year_from": "2000", "year_to": "1990"}
+    )
+    assert reversed_years.status_code == 422
+
+
+def test_unknown_choices_are_refused_not_trusted(client: TestClient) -> None:
+    page = client.get(
+        "/search", params={"q": "猫", "sort": "title; DROP TABLE work", "branch": "x"}
+    )
+    assert page.status_code == 422
+    assert "選択肢から選んでください" in page.text
+
+
+@pytest.mark.parametrize(
+    "raw_query",
+    [
+        "q=%FF%FE",  # invalid UTF-8
+        "q=%E7%8C",  # truncated UTF-8 sequence
+        "q=%00%01%1b",  # control characters
+        "q=%22NEAR(%2A",  # FTS syntax
+        "q=" + "%E7%8C%AB" * 3000,  # very long
+        "q=1%27%20OR%201%3D1--",
+        "page=-5&q=%E7%8C%AB",
+        "page=99999999999999999999&q=%E7%8C%AB",
+    ],
+)
+def test_hostile_urls_never_error(client: TestClient, raw_query: str) -> None:
+    response = client.get("/search?" + raw_query)
+    assert response.status_code == 200
+    assert "<!doctype html>" in response.text
+
+
+def test_long_query_is_cut_with_a_notice(client: TestClient) -> None:
+    page = client.get("/search", params={"q": "猫" * 500})
+    assert "検索語が長すぎるため" in page.text
+
+
+def test_user_text_is_escaped(client: TestClient) -> None:
+    payload = '<script>alert(1)</script>"><img src=x onerror=alert(1)>'
+    page = client.get("/search", params={"q": payload, "title": payload})
+    assert "<script>alert(1)</script>" not in page.text
+    assert "<img src=x" not in page.text
+    assert "&lt;script&gt;" in page.text
+
+
+def test_security_headers(client: TestClient) -> None:
+    headers = client.get("/").headers
+    csp = headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert headers["referrer-policy"] == "same-origin"
+    assert headers["x-content-type-options"] == "nosniff"
+    assert "strict-transport-security" not in headers  # plain http demo
+
+
+def test_no_inline_script_in_pages(client: TestClient) -> None:
+    for url in ("/", "/search?q=猫", "/about"):
+        scripts = re.findall(r"<script[^>]*>", client.get(url).text)
+        assert scripts and all('src="/static/' in s for s in scripts)
+        assert " on" not in "".join(re.findall(r"<[^>]+ on\w+=", client.get(url).text))
+
+
+def test_english_switch(client: TestClient) -> None:
+    switched = client.get("/lang/en", params={"next": "/search?q=猫"}, follow_redirects=False)
+    assert switched.status_code == 303
+    assert switched.headers["location"] == "/search?q=%E7%8C%AB"
+    page = client.get("/search", params={"q": "猫"})
+    assert '<html lang="en">' in page.text and "results" in page.text
+    client.get("/lang/ja")
+    assert '<html lang="ja">' in client.get("/").text
+
+
+def test_language_switch_is_not_an_open_redirect(client: TestClient) -> None:
+    for target in ("https://evil.example/", "//evil.example/", "/\\evil.example"):
+        response = client.get("/lang/en", params={"next": target}, follow_redirects=False)
+        assert response.headers["location"] == "/"
+
+
+def test_about_credits_the_sources(client: TestClient) -> None:
+    page = client.get("/about")
+    assert "「青空文庫」" in page.text
+    assert "CC BY 4.0" in page.text
+    assert "国立国会図書館書誌データをもとに作成" in page.text
+
+
+def test_opensearch_description(client: TestClient) -> None:
+    response = client.get("/opensearch.xml")
+    assert response.headers["content-type"].startswith("application/opensearchdescription+xml")
+    assert 'template="http://testserver/search?q={searchTerms}"' in response.text
+
+
+def test_pagination_links_keep_the_query(client: TestClient) -> None:
+    page = client.get("/search", params={"q": "宮沢賢治", "ndc_class": "9"})
+    q = "%E5%AE%AE%E6%B2%A2%E8%B3%A2%E6%B2%BB"
+    assert f'rel="next" href="/search?q={q}&amp;ndc_class=9&amp;page=2"' in page.text

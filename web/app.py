@@ -1,0 +1,51 @@
+"""The ASGI application: `create_app()` wires settings, database, routes and middleware."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+
+from db import queries
+from web import catalog, errors, lang
+from web.security import SecurityHeaders
+from web.settings import ROOT, Settings, load
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or load()
+    queries.configure(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        queries.configure(settings.database_url)
+        yield
+        queries.dispose()
+
+    app = Starlette(
+        debug=settings.debug,
+        routes=[
+            *catalog.routes,
+            *lang.routes,
+            Mount("/static", StaticFiles(directory=ROOT / "static"), name="static"),
+        ],
+        middleware=[Middleware(SecurityHeaders, https=settings.https)],
+        exception_handlers={
+            404: errors.http_exception,
+            405: errors.http_exception,
+            400: errors.http_exception,
+            500: errors.server_error,
+        },
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    return app
+
+
+def asgi() -> Starlette:
+    """Factory for uvicorn (`--factory web.app:asgi`)."""
+    return create_app()

@@ -1,0 +1,180 @@
+"""Catalog pages: home, search results (htmx fragment or full page), record detail."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from db import queries
+from web.templating import render
+
+TEXT_FIELDS = ("q", "title", "author", "publisher", "subject", "isbn", "ndc")
+MAX_FIELD_CHARS = 1000  # longer input is cut before it reaches the query layer
+
+
+@dataclass
+class SearchForm:
+    """The search form as typed, its validation errors, and the parameters for the query."""
+
+    values: dict[str, str]
+    errors: dict[str, str] = field(default_factory=dict)
+    params: queries.SearchParams = field(default_factory=queries.SearchParams)
+
+    @property
+    def advanced_used(self) -> bool:
+        return any(self.values[k] for k in TEXT_FIELDS[1:]) or any(
+            self.values[k] for k in ("branch", "material_type", "ndc_class", "year_from", "year_to")
+        )
+
+    def query_string(self, **overrides: Any) -> str:
+        merged = {**self.values, **{k: str(v) for k, v in overrides.items()}}
+        return urlencode(
+            {k: v for k, v in merged.items() if v and not (k == "sort" and v == "relevance")}
+        )
+
+
+def _clean(raw: str) -> str:
+    # Control characters never reach the query layer or the page.
+    return "".join(ch for ch in raw[:MAX_FIELD_CHARS] if ch.isprintable() or ch == " ").strip()
+
+
+def _year(form: SearchForm, name: str) -> int | None:
+    raw = form.values[name]
+    if not raw:
+        return None
+    digits = raw.translate(str.maketrans("０１２３４５６７８９", "0123456789"))
+    if len(digits) != 4 or not digits.isdigit():
+        form.errors[name] = "year_invalid"
+        return None
+    return int(digits)
+
+
+def parse_search_form(request: Request) -> SearchForm:
+    args = request.query_params
+    values = {name: _clean(args.get(name, "")) for name in TEXT_FIELDS}
+    for name in ("branch", "material_type", "ndc_class", "year_from", "year_to", "sort", "page"):
+        values[name] = _clean(args.get(name, ""))[:50]
+    form = SearchForm(values)
+    branches = {b.code for b in queries.list_branches()}
+    types = {m.code for m in queries.list_material_types()}
+    for name, allowed in (
+        ("branch", branches),
+        ("material_type", types),
+        ("ndc_class", set(queries.RULES.NDC_CLASSES)),
+        ("sort", set(queries.RULES.SORTS)),
+    ):
+        if values[name] and values[name] not in allowed:
+            form.errors[name] = "choice_invalid"
+            values[name] = ""
+    year_from, year_to = _year(form, "year_from"), _year(form, "year_to")
+    if year_from is not None and year_to is not None and year_from > year_to:
+        form.errors["year_to"] = "year_order"
+    page = int(values["page"]) if values["page"].isdigit() else 1
+    form.params = queries.SearchParams(
+        q=values["q"],
+        title=values["title"],
+        author=values["author"],
+        publisher=values["publisher"],
+        subject=values["subject"],
+        isbn=values["isbn"],
+        ndc=values["ndc"],
+        branch=values["branch"],
+        material_type=values["material_type"],
+        ndc_class=values["ndc_class"],
+        year_from=year_from,
+        year_to=year_to,
+        sort=values["sort"] or "relevance",
+        page=min(max(page, 1), queries.RULES.MAX_PAGE),
+    )
+    return form
+
+
+def _choices() -> dict[str, Any]:
+    return {
+        "branches": queries.list_branches(),
+        "material_types": queries.list_material_types(),
+        "ndc_classes": queries.RULES.NDC_CLASSES,
+        "sorts": queries.RULES.SORTS,
+    }
+
+
+async def home(request: Request) -> Response:
+    form = SearchForm(
+        {
+            name: ""
+            for name in (
+                *TEXT_FIELDS,
+                "branch",
+                "material_type",
+                "ndc_class",
+                "year_from",
+                "year_to",
+                "sort",
+                "page",
+            )
+        }
+    )
+    return render(request, "catalog/home.html", ctx={"form": form, **_choices()})
+
+
+async def search(request: Request) -> Response:
+    form = parse_search_form(request)
+    if form.errors:
+        return render(
+            request,
+            "catalog/search.html",
+            "catalog/_results.html",
+            {"form": form, "result": None, **_choices()},
+            status_code=422,
+        )
+    result = queries.search_works(form.params)
+    return render(
+        request,
+        "catalog/search.html",
+        "catalog/_results.html",
+        {"form": form, "result": result, **_choices()},
+    )
+
+
+async def record(request: Request) -> Response:
+    work_id = request.path_params["work_id"]
+    try:
+        rec = queries.get_record(work_id)
+    except queries.NotFound:
+        raise HTTPException(status_code=404) from None
+    back = request.query_params.get("back", "")
+    # Only a search URL of this site may be linked back to.
+    back_url = back if back.startswith("/search?") else ""
+    return render(
+        request,
+        "catalog/record.html",
+        ctx={"record": rec, "back_url": back_url, "status_labels": queries.RULES.STATUS_LABELS},
+    )
+
+
+async def about(request: Request) -> Response:
+    return render(request, "about.html", ctx={"stats": queries.get_catalog_stats()})
+
+
+async def opensearch(request: Request) -> Response:
+    return render(
+        request,
+        "opensearch.xml",
+        headers={"Content-Type": "application/opensearchdescription+xml; charset=utf-8"},
+        ctx={"base": str(request.base_url).rstrip("/")},
+    )
+
+
+routes = [
+    Route("/", home, name="home"),
+    Route("/search", search, name="search"),
+    Route("/records/{work_id:int}", record, name="record"),
+    Route("/about", about, name="about"),
+    Route("/opensearch.xml", opensearch, name="opensearch"),
+]

@@ -1,0 +1,155 @@
+"""`shiori …` commands: migrate, import, demo data, synthetic catalogs, serve."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from db import queries
+from web.settings import Settings, SettingsError, load
+
+DEMO_FILES = (
+    "aozora_works.csv.gz",
+    "marc/ndl_japanmarc_marc21_233.mrc",
+    "marc/loc_multiscript_30.mrc",
+)
+
+
+def _print_report(path: Path, report: queries.ImportReport) -> None:
+    print(
+        f"{path.name}: 追加 added {report.added}, 更新 updated {report.updated}, "
+        f"変更なし unchanged {report.unchanged}, 問題 problems {len(report.problems)}"
+    )
+    for position, reason in report.problems[:50]:
+        print(f"  {position}: {reason}")
+    if len(report.problems) > 50:
+        print(f"  … {len(report.problems) - 50} more")
+
+
+def _setup(settings: Settings) -> None:
+    if settings.database_url.startswith("sqlite:///"):
+        Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(
+            parents=True, exist_ok=True
+        )
+    queries.configure(settings.database_url)
+    queries.migrate_database()
+    queries.ensure_reference_data(settings.branches)
+
+
+def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
+    _setup(settings)
+    print("データベースは最新です。 / The database schema is up to date.")
+    return 0
+
+
+def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
+    _setup(settings)
+    status = 0
+    for name in args.files:
+        path = Path(name)
+        try:
+            report = queries.import_catalog_file(path, args.source)
+        except queries.ImportRefused as refused:
+            print(f"{path}: {refused}", file=sys.stderr)
+            status = 2
+            continue
+        _print_report(path, report)
+    return status
+
+
+def cmd_demo_load(settings: Settings, args: argparse.Namespace) -> int:
+    _setup(settings)
+    if queries.get_catalog_stats().works and not args.force:
+        print("デモ目録は読み込み済みです。 / The demo catalog is already loaded.")
+        return 0
+    data_dir = Path(args.data_dir) if args.data_dir else settings.data_dir
+    missing = [n for n in DEMO_FILES if not (data_dir / n).exists()]
+    if missing:
+        print(
+            f"デモデータが見つかりません / Demo data not found in {data_dir}: {', '.join(missing)}",
+            file=sys.stderr,
+        )
+        return 2
+    for name in DEMO_FILES:
+        _print_report(data_dir / name, queries.import_catalog_file(data_dir / name))
+    made = queries.generate_demo_copies()
+    print(f"所蔵 copies generated: {made}")
+    return 0
+
+
+def cmd_synth(settings: Settings, args: argparse.Namespace) -> int:
+    _setup(settings)
+    started = time.monotonic()
+    made = queries.synthesize_catalog(args.works, args.seed)
+    print(f"synthetic works: {made} in {time.monotonic() - started:.1f} s")
+    return 0
+
+
+def cmd_reindex(settings: Settings, _args: argparse.Namespace) -> int:
+    _setup(settings)
+    print(f"reindexed works: {queries.rebuild_search_index()}")
+    return 0
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    _setup(settings)
+    uvicorn.run(
+        "web.app:asgi",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=args.workers,
+        proxy_headers=settings.production,
+        forwarded_allow_ips="127.0.0.1",
+        server_header=False,
+        log_level="info",
+        access_log=not settings.production,
+    )
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="shiori", description="Shiori WebOPAC")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("migrate", help="create or upgrade the schema").set_defaults(fn=cmd_migrate)
+    imp = sub.add_parser("import", help="import Aozora CSV or MARC (binary/XML) files")
+    imp.add_argument("files", nargs="+")
+    imp.add_argument("--source", choices=["aozora", "ndl", "loc", "marc"])
+    imp.set_defaults(fn=cmd_import)
+    demo = sub.add_parser("demo", help="demo data")
+    demo_sub = demo.add_subparsers(dest="demo_command", required=True)
+    load_p = demo_sub.add_parser("load", help="load the demo catalog if the database is empty")
+    load_p.add_argument("--data-dir")
+    load_p.add_argument("--force", action="store_true")
+    load_p.set_defaults(fn=cmd_demo_load)
+    cat = sub.add_parser("catalog", help="catalog maintenance")
+    cat_sub = cat.add_subparsers(dest="catalog_command", required=True)
+    synth = cat_sub.add_parser("synth", help="add a synthetic catalog for benchmarks")
+    synth.add_argument("--works", type=int, required=True)
+    synth.add_argument("--seed", type=int, default=1)
+    synth.set_defaults(fn=cmd_synth)
+    cat_sub.add_parser("reindex", help="rebuild the search index").set_defaults(fn=cmd_reindex)
+    serve = sub.add_parser("serve", help="serve the site")
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(fn=cmd_serve)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        settings = load()
+    except SettingsError as err:
+        print(f"設定エラー / Configuration error: {err}", file=sys.stderr)
+        return 2
+    status: int = args.fn(settings, args)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""Error pages: a page of the site for full requests, an #alerts message for htmx."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from web.templating import render, wants_fragment
+
+log = logging.getLogger("shiori")
+
+_PAGES = {404: ("not_found_title", "not_found_body"), 400: ("bad_request_title", "error_body")}
+
+
+def _error(request: Request, status: int) -> Response:
+    title, body = _PAGES.get(status, ("error_title", "error_body"))
+    headers = {}
+    if wants_fragment(request):
+        headers = {"HX-Retarget": "#alerts", "HX-Reswap": "innerHTML"}
+    return render(
+        request,
+        "error.html",
+        "_alert.html",
+        {"title_key": title, "body_key": body, "status": status},
+        status_code=status,
+        headers=headers,
+    )
+
+
+async def http_exception(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    return _error(request, status)
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    # The path only: query strings may hold what a patron typed.
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return _error(request, 500)

@@ -1,0 +1,134 @@
+"""Settings from the environment (SHIORI_*): safe defaults for the embedded demo, hard
+failures for unsafe production settings."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from db.queries import RULES
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class SettingsError(ValueError):
+    """A configuration that must not start. The message says which variable and why."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    host: str
+    port: int
+    secret_key: str
+    production: bool
+    debug: bool
+    public_url: str
+    data_dir: Path
+    branches: tuple[RULES.BranchSpec, ...]
+    staff_console: bool
+
+    @property
+    def https(self) -> bool:
+        return self.public_url.startswith("https://")
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(
+        f"{name} は true か false で指定してください。 / {name} must be true or false."
+    )
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "")
+    if raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise SettingsError(
+            f"{name} は {low}〜{high} の整数で指定してください。 / "
+            f"{name} must be a whole number from {low} to {high}."
+        )
+    return value
+
+
+def _branches(raw: str) -> tuple[RULES.BranchSpec, ...]:
+    """SHIORI_BRANCHES: "code=名前=English name;code=…" (at least one branch)."""
+    if not raw.strip():
+        return RULES.DEFAULT_BRANCHES
+    branches = []
+    for part in raw.split(";"):
+        fields = [f.strip() for f in part.split("=")]
+        if len(fields) != 3 or not all(fields) or not fields[0].replace("-", "").isalnum():
+            raise SettingsError(
+                "SHIORI_BRANCHES は「code=日本語名=English name」を ; で区切って"
+                "指定してください。 / "
+                "SHIORI_BRANCHES must be 'code=Japanese name=English name' items separated by ';'."
+            )
+        branches.append(RULES.BranchSpec(*fields))
+    if len({b.code for b in branches}) != len(branches):
+        raise SettingsError("SHIORI_BRANCHES の code が重複しています。 / Duplicate branch code.")
+    return tuple(branches)
+
+
+def load(env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    production = env.get("SHIORI_ENV", "development") == "production"
+    default_db = f"sqlite:///{ROOT / 'var' / 'shiori.db'}"
+    database_url = env.get("SHIORI_DATABASE_URL", "") or default_db
+    if not database_url.startswith(("sqlite:///", "postgresql")):
+        raise SettingsError(
+            "SHIORI_DATABASE_URL は sqlite:/// か postgresql+psycopg:// で始めてください。 / "
+            "SHIORI_DATABASE_URL must start with sqlite:/// or postgresql+psycopg://."
+        )
+    secret = env.get("SHIORI_SECRET_KEY", "")
+    debug = _bool(env, "SHIORI_DEBUG", False)
+    port = _int(env, "SHIORI_PORT", 8000, 1, 65535)
+    public_url = env.get("SHIORI_PUBLIC_URL", "") or f"http://127.0.0.1:{port}"
+    if urlsplit(public_url).scheme not in ("http", "https") or not urlsplit(public_url).netloc:
+        raise SettingsError(
+            "SHIORI_PUBLIC_URL は https://example.jp の形で指定してください。 / "
+            "SHIORI_PUBLIC_URL must look like https://example.jp."
+        )
+    if production:
+        if len(secret) < 32:
+            raise SettingsError(
+                "本番環境では 32 文字以上の SHIORI_SECRET_KEY が必要です。 / "
+                "Production needs SHIORI_SECRET_KEY of at least 32 characters."
+            )
+        if debug:
+            raise SettingsError(
+                "本番環境で SHIORI_DEBUG は使えません。 / SHIORI_DEBUG must be off in production."
+            )
+        if not public_url.startswith("https://"):
+            raise SettingsError(
+                "本番環境の SHIORI_PUBLIC_URL は https:// で始めてください。 / "
+                "In production SHIORI_PUBLIC_URL must start with https://."
+            )
+    return Settings(
+        database_url=database_url,
+        host=env.get("SHIORI_HOST", "") or "127.0.0.1",
+        port=port,
+        # The demo gets a fresh random key per start: nothing signed survives a restart.
+        secret_key=secret or secrets.token_urlsafe(32),
+        production=production,
+        debug=debug,
+        public_url=public_url.rstrip("/"),
+        data_dir=Path(env.get("SHIORI_DATA_DIR", "") or ROOT.parent / "shared" / "data"),
+        branches=_branches(env.get("SHIORI_BRANCHES", "")),
+        staff_console=_bool(env, "SHIORI_STAFF_CONSOLE", True),
+    )
