@@ -20,3 +20,17 @@ def now() -> datetime:
 def set_clock(fn: Callable[[], datetime] | None) -> None:
     global _now
     _now = fn or _system_now
+
+
+def naive_utc(moment: datetime) -> datetime:
+    """How datetimes are stored (both engines): UTC without tzinfo."""
+    if moment.tzinfo is None:
+        return moment
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def aware_utc(moment: datetime) -> datetime:
+    """A stored or computed time as aware UTC, whichever way the driver returned it."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)

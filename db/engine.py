@@ -43,12 +43,22 @@ def _sqlite_on_begin(conn: Connection) -> None:
 
 
 def make_engine(url: str) -> Engine:
+    # hide_parameters: even with SQLAlchemy's own logging turned on, bound values (card
+    # numbers, names) never reach a log.
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        engine = create_engine(url, connect_args={"check_same_thread": False}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    # Times are stored as naive UTC on both engines; the session time zone must agree.
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=10,
+        hide_parameters=True,
+        connect_args={"options": "-c timezone=UTC"},
+    )
 
 
 def configure(url: str) -> None:

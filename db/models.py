@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -69,6 +69,7 @@ class Work(SQLModel, table=True):
 
 class WorkIsbn(SQLModel, table=True):
     __tablename__ = "work_isbn"
+    __table_args__ = (Index("ix_work_isbn_work", "work_id"),)
     isbn13: str = Field(primary_key=True, max_length=13)
     work_id: int = Field(primary_key=True, foreign_key="work.id", ondelete="CASCADE")
 
@@ -77,7 +78,10 @@ class WorkNdc(SQLModel, table=True):
     """One row per NDC class of a work; "K" marks children's material (K913)."""
 
     __tablename__ = "work_ndc"
-    __table_args__ = (Index("ix_work_ndc_cls_work", "cls", "work_id"),)
+    __table_args__ = (
+        Index("ix_work_ndc_cls_work", "cls", "work_id"),
+        Index("ix_work_ndc_work", "work_id"),
+    )
     ndc: str = Field(primary_key=True, max_length=20)
     work_id: int = Field(primary_key=True, foreign_key="work.id", ondelete="CASCADE")
     cls: str = Field(max_length=1)  # main class 0-9, or K for children's
@@ -100,3 +104,107 @@ class Item(SQLModel, table=True):
     call_number: str = Field(default="", max_length=100)
     shelf_location: str = Field(default="", max_length=100)
     status: str = Field(max_length=20)  # see db.rules.ITEM_STATUSES
+
+
+class Patron(SQLModel, table=True):
+    """A registered library user. Personal values never leave db except to their owner or to
+    staff through audited functions."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    card_number: str = Field(max_length=20, unique=True)
+    name: str = Field(max_length=100)
+    name_kana: str = Field(max_length=100)
+    birth_date: date
+    address: str = Field(sa_column=Column(Text, nullable=False))
+    phone: str = Field(max_length=30)
+    phone_digits: str = Field(max_length=20)  # digits only, for comparison
+    email: str | None = Field(default=None, max_length=254)
+    category: str = Field(max_length=20)
+    home_branch_id: int = Field(foreign_key="branch.id")
+    lang: str = Field(default="ja", max_length=2)
+    registered_on: date
+    expires_on: date
+    last_used_at: datetime | None = None
+    last_loan_on: date | None = None
+    password_hash: str | None = Field(default=None, max_length=200)
+    password_set_at: datetime | None = None
+    password_set_via: str | None = Field(default=None, max_length=20)
+
+
+class WebSession(SQLModel, table=True):
+    """A logged-in browser. The cookie holds a random token; only its SHA-256 is stored."""
+
+    __tablename__ = "web_session"
+    __table_args__ = (Index("ix_web_session_patron", "patron_id"),)
+    id: str = Field(primary_key=True, max_length=64)
+    patron_id: int = Field(foreign_key="patron.id", ondelete="CASCADE")
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    kiosk: bool = False
+    device: str = Field(default="", max_length=100)
+
+
+class Throttle(SQLModel, table=True):
+    """Failed attempts per hashed key (card, address, everyone) — shared by all workers."""
+
+    key: str = Field(primary_key=True, max_length=64)
+    failures: int = 0
+    window_start: datetime
+    blocked_until: datetime | None = None
+
+
+class ActivationCode(SQLModel, table=True):
+    __tablename__ = "activation_code"
+    id: int | None = Field(default=None, primary_key=True)
+    patron_id: int = Field(foreign_key="patron.id", ondelete="CASCADE", index=True)
+    code_hash: str = Field(max_length=64)
+    created_at: datetime
+    expires_at: datetime
+
+
+class MailOutbox(SQLModel, table=True):
+    """Mail written in the same transaction as the change that causes it."""
+
+    __tablename__ = "mail_outbox"
+    __table_args__ = (Index("ix_mail_outbox_due", "sent_at", "failed_at", "next_attempt_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=40)
+    to_addr: str = Field(max_length=254)
+    subject: str = Field(max_length=200)
+    body: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime
+    attempts: int = 0
+    next_attempt_at: datetime
+    claimed_until: datetime | None = None
+    sent_at: datetime | None = None
+    failed_at: datetime | None = None
+    last_error: str = Field(default="", max_length=500)
+
+
+class Loan(SQLModel, table=True):
+    """Exists only while the item is out: return deletes the row (no reading history)."""
+
+    __table_args__ = (Index("ix_loan_patron", "patron_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    patron_id: int = Field(foreign_key="patron.id", ondelete="RESTRICT")
+    item_id: int = Field(foreign_key="item.id", unique=True)
+    checked_out_at: datetime
+    due_on: date
+    renewals: int = 0
+
+
+class DailyCount(SQLModel, table=True):
+    """Anonymous statistics (業務統計): counts per day, branch and material type only."""
+
+    __tablename__ = "daily_count"
+    day: date = Field(primary_key=True)
+    branch_id: int = Field(primary_key=True, foreign_key="branch.id")
+    material_type: str = Field(primary_key=True, max_length=20)
+    event: str = Field(primary_key=True, max_length=20)
+    count: int = 0
+
+
+# Core Table objects for SQL built without the ORM (typed columns: dates come back as dates).
+TABLES = SQLModel.metadata.tables

@@ -64,3 +64,43 @@ COUNT_CAP = 5000
 RANK_CAP = 2000
 SORTS = ("relevance", "title", "year_desc", "year_asc")
 NDC_CLASSES = ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "K")
+
+
+# Patrons. Questioner categories come from Fujisawa's reference form [003].
+@dataclass(frozen=True)
+class Category:
+    code: str
+    name_ja: str
+    name_en: str
+
+
+CATEGORIES = (
+    Category("general", "一般", "General"),
+    Category("university", "大学生", "University student"),
+    Category("high_school", "高校生", "High school student"),
+    Category("junior_high", "中学生", "Junior high school student"),
+    Category("elementary", "小学生以下", "Elementary school or younger"),
+    Category("other", "その他", "Other"),
+)
+
+# How a password came to be set; shown to the patron after login.
+PASSWORD_VIA_WEB_FIRST = "web_first"  # card number + birth date + phone, from the web
+PASSWORD_VIA_CODE = "activation_code"  # a code issued at the counter
+PASSWORD_VIA_RESET = "reset"  # an emailed link
+PASSWORD_VIA_CHANGE = "change"  # changed while logged in
+PASSWORD_VIA_DEMO = "demo"  # demo data
+
+PASSWORD_MIN_CHARS = 8
+PASSWORD_MAX_CHARS = 256
+ACTIVATION_CODE_HOURS = 72
+RESET_LINK_MINUTES = 30
+
+# Circulation.
+RENEWAL_LIMIT = 1
+LOAN_LIMIT = 20
+PURGE_AFTER_YEARS_WITHOUT_LOAN = 3  # seed 000-4
+
+# Mail outbox: retries back off exponentially up to MAIL_MAX_ATTEMPTS.
+MAIL_MAX_ATTEMPTS = 8
+MAIL_RETRY_BASE_SECONDS = 60
+MAIL_CLAIM_SECONDS = 300

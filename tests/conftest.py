@@ -101,6 +101,8 @@ def _catalog_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     url, pg_name = new_database(tmp_path_factory.mktemp("catalog"))
     prepare(url)
     load_demo_catalog()
+    queries.ensure_demo_patrons()
+    queries.give_demo_loans()
     queries.dispose()
     yield url
     if pg_name:
@@ -111,13 +113,21 @@ def _catalog_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
 def catalog_db(_catalog_template: str, tmp_path: Path) -> Iterator[Database]:
     """The real demo catalog (Aozora + NDL + LoC + demo copies), loaded once per session.
 
-    SQLite tests get their own copy of the file, so they may write to it; PostgreSQL tests
-    share the database and must only read.
+    Every test gets its own copy (a file copy on SQLite, a template copy on PostgreSQL), so
+    tests may write to it.
     """
     if BACKEND == "postgresql":
-        queries.configure(_catalog_template)
-        yield Database(_catalog_template)
-        queries.dispose()
+        # A private copy per test: CREATE DATABASE … TEMPLATE copies files, in about a second.
+        template = make_url(_catalog_template).database
+        name = f"shiori_t_{uuid.uuid4().hex[:12]}"
+        admin = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+        admin.dispose()
+        url = make_url(_pg_admin_url()).set(database=name).render_as_string(hide_password=False)
+        queries.configure(url)
+        yield Database(url)
+        _drop_pg_database(name)
         return
     source = Path(make_url(_catalog_template).database or "")
     target = tmp_path / "catalog.db"
@@ -136,4 +146,37 @@ def app_settings(database_url: str, **extra: str) -> Settings:
 def client(catalog_db: Database) -> Iterator[TestClient]:
     """An HTTP client for the app on the demo catalog."""
     with TestClient(create_app(app_settings(catalog_db.url))) as test_client:
+        yield test_client
+
+
+def add_small_catalog() -> None:
+    """A dozen real Aozora works with demo copies: enough to lend, fast to build."""
+    import csv
+    import gzip
+
+    from db.importers.aozora import record_from_row
+
+    with gzip.open(DATA / "aozora_works.csv.gz", "rt", encoding="utf-8", newline="") as fh:
+        rows = [row for _, row in zip(range(40), csv.DictReader(fh), strict=False)]
+    from db import catalog_write, engine
+
+    with engine.write() as conn:
+        report = catalog_write.ImportReport()
+        catalog_write.upsert_works(conn, [record_from_row(r) for r in rows], report, None)
+    queries.generate_demo_copies()
+
+
+@pytest.fixture
+def library_db(fresh_db: Database) -> Database:
+    """A small catalog, the README's demo patrons and their demo loans."""
+    add_small_catalog()
+    queries.ensure_demo_patrons()
+    queries.give_demo_loans()
+    return fresh_db
+
+
+@pytest.fixture
+def web(library_db: Database) -> Iterator[TestClient]:
+    """An HTTP client (no login yet) for the app on library_db."""
+    with TestClient(create_app(app_settings(library_db.url))) as test_client:
         yield test_client

@@ -11,8 +11,9 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from db import queries
-from web import catalog, errors, lang
+from web import account, catalog, errors, lang, loans, password
 from web.security import SecurityHeaders
+from web.sessions import cookie_name
 from web.settings import ROOT, Settings, load
 
 
@@ -31,10 +32,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             *catalog.routes,
             *lang.routes,
+            *account.routes,
+            *password.routes,
+            *loans.routes,
             Mount("/static", StaticFiles(directory=ROOT / "static"), name="static"),
         ],
-        middleware=[Middleware(SecurityHeaders, https=settings.https)],
+        middleware=[
+            Middleware(SecurityHeaders, https=settings.https, session_cookie=cookie_name(settings)),
+        ],
         exception_handlers={
+            403: errors.http_exception,
             404: errors.http_exception,
             405: errors.http_exception,
             400: errors.http_exception,

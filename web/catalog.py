@@ -120,7 +120,10 @@ async def home(request: Request) -> Response:
             )
         }
     )
-    return render(request, "catalog/home.html", ctx={"form": form, **_choices()})
+    logged_out = request.query_params.get("logged_out") == "1"
+    return render(
+        request, "catalog/home.html", ctx={"form": form, "logged_out": logged_out, **_choices()}
+    )
 
 
 async def search(request: Request) -> Response:

@@ -64,7 +64,7 @@ def cmd_demo_load(settings: Settings, args: argparse.Namespace) -> int:
     _setup(settings)
     if queries.get_catalog_stats().works and not args.force:
         print("デモ目録は読み込み済みです。 / The demo catalog is already loaded.")
-        return 0
+        return _demo_patrons(settings)
     data_dir = Path(args.data_dir) if args.data_dir else settings.data_dir
     missing = [n for n in DEMO_FILES if not (data_dir / n).exists()]
     if missing:
@@ -77,6 +77,16 @@ def cmd_demo_load(settings: Settings, args: argparse.Namespace) -> int:
         _print_report(data_dir / name, queries.import_catalog_file(data_dir / name))
     made = queries.generate_demo_copies()
     print(f"所蔵 copies generated: {made}")
+    return _demo_patrons(settings)
+
+
+def _demo_patrons(settings: Settings) -> int:
+    # Known passwords are for the demo only: a production database never gets them.
+    if settings.production:
+        print("本番環境にはデモ利用者を作りません。 / No demo patrons in production.")
+        return 0
+    print(f"デモ利用者 demo patrons created: {queries.ensure_demo_patrons()}")
+    print(f"デモ貸出 demo loans made: {queries.give_demo_loans()}")
     return 0
 
 
@@ -91,6 +101,65 @@ def cmd_synth(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_reindex(settings: Settings, _args: argparse.Namespace) -> int:
     _setup(settings)
     print(f"reindexed works: {queries.rebuild_search_index()}")
+    return 0
+
+
+def cmd_activation_code(settings: Settings, args: argparse.Namespace) -> int:
+    _setup(settings)
+    try:
+        code = queries.issue_activation_code(args.card)
+    except queries.NotFound as missing:
+        print(missing, file=sys.stderr)
+        return 2
+    hours = queries.RULES.ACTIVATION_CODE_HOURS
+    print(f"登録コード activation code: {code}  ({hours} 時間有効 / valid {hours} hours, once)")
+    return 0
+
+
+def cmd_checkout(settings: Settings, args: argparse.Namespace) -> int:
+    _setup(settings)
+    try:
+        receipt = queries.checkout(args.card, args.barcode)
+    except queries.QueryError as refused:
+        print(refused, file=sys.stderr)
+        return 2
+    print(f"貸出 checked out: {receipt.title} — 返却期限 due {receipt.due_on}")
+    return 0
+
+
+def cmd_return(settings: Settings, args: argparse.Namespace) -> int:
+    _setup(settings)
+    try:
+        receipt = queries.return_item(args.barcode)
+    except queries.QueryError as refused:
+        print(refused, file=sys.stderr)
+        return 2
+    late = " (延滞 overdue)" if receipt.was_overdue else ""
+    print(f"返却 returned: {receipt.title}{late}")
+    return 0
+
+
+def smtp_settings(settings: Settings) -> queries.SmtpSettings:
+    return queries.SmtpSettings(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        sender=settings.smtp_sender,
+        username=settings.smtp_username,
+        password=settings.smtp_password,
+        starttls=settings.smtp_starttls,
+    )
+
+
+def cmd_mail_send(settings: Settings, _args: argparse.Namespace) -> int:
+    _setup(settings)
+    report = queries.send_due_mail(smtp_settings(settings))
+    print(f"sent {report.sent}, retry later {report.retried}, failed {report.failed}")
+    return 0
+
+
+def cmd_mail_worker(settings: Settings, args: argparse.Namespace) -> int:
+    _setup(settings)
+    queries.run_mail_worker(smtp_settings(settings), args.interval)
     return 0
 
 
@@ -134,6 +203,26 @@ def parser() -> argparse.ArgumentParser:
     synth.add_argument("--seed", type=int, default=1)
     synth.set_defaults(fn=cmd_synth)
     cat_sub.add_parser("reindex", help="rebuild the search index").set_defaults(fn=cmd_reindex)
+    patron = sub.add_parser("patron", help="patron accounts")
+    patron_sub = patron.add_subparsers(dest="patron_command", required=True)
+    code = patron_sub.add_parser("code", help="issue a single-use password activation code")
+    code.add_argument("card")
+    code.set_defaults(fn=cmd_activation_code)
+    circ = sub.add_parser("circ", help="circulation at the counter")
+    circ_sub = circ.add_subparsers(dest="circ_command", required=True)
+    out = circ_sub.add_parser("checkout", help="lend an item")
+    out.add_argument("card")
+    out.add_argument("barcode")
+    out.set_defaults(fn=cmd_checkout)
+    back = circ_sub.add_parser("return", help="take an item back (deletes the loan)")
+    back.add_argument("barcode")
+    back.set_defaults(fn=cmd_return)
+    mail = sub.add_parser("mail", help="the mail outbox")
+    mail_sub = mail.add_subparsers(dest="mail_command", required=True)
+    mail_sub.add_parser("send", help="deliver due mail once").set_defaults(fn=cmd_mail_send)
+    worker = mail_sub.add_parser("worker", help="deliver mail until stopped")
+    worker.add_argument("--interval", type=float, default=10.0)
+    worker.set_defaults(fn=cmd_mail_worker)
     serve = sub.add_parser("serve", help="serve the site")
     serve.add_argument("--workers", type=int, default=1)
     serve.set_defaults(fn=cmd_serve)

@@ -12,14 +12,18 @@ from web.templating import render, wants_fragment
 
 log = logging.getLogger("shiori")
 
-_PAGES = {404: ("not_found_title", "not_found_body"), 400: ("bad_request_title", "error_body")}
+_PAGES = {
+    404: ("not_found_title", "not_found_body"),
+    400: ("bad_request_title", "error_body"),
+    403: ("csrf_title", "csrf_body"),
+}
 
 
 def _error(request: Request, status: int) -> Response:
     title, body = _PAGES.get(status, ("error_title", "error_body"))
-    headers = {}
+    headers = {"Cache-Control": "no-store"}
     if wants_fragment(request):
-        headers = {"HX-Retarget": "#alerts", "HX-Reswap": "innerHTML"}
+        headers.update({"HX-Retarget": "#alerts", "HX-Reswap": "innerHTML"})
     return render(
         request,
         "error.html",

@@ -134,6 +134,150 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "opensearch_name": ("藤沢市図書館", "Fujisawa Libraries"),
     "loading": ("読み込み中…", "Loading…"),
+    "nav_my": ("マイライブラリ", "My Library"),
+    "nav_login": ("ログイン", "Log in"),
+    "nav_logout": ("ログアウト", "Log out"),
+    "logged_out": (
+        "ログアウトしました。共用の端末ではブラウザーも閉じてください。",
+        "You are logged out. On a shared computer, close the browser too.",
+    ),
+    "login_title": ("ログイン", "Log in"),
+    "card_number": ("利用者カード番号", "Library card number"),
+    "card_help": ("カード裏面の10桁の番号", "The 10-digit number on your card"),
+    "password": ("パスワード", "Password"),
+    "show_password": ("パスワードを表示", "Show password"),
+    "kiosk_login": (
+        "共用の端末（館内OPACなど）で使う — 短時間で自動的にログアウトします",
+        "This is a shared computer (library terminal): log me out quickly",
+    ),
+    "login_button": ("ログイン", "Log in"),
+    "no_password_yet": (
+        "パスワードをお持ちでない方・忘れた方",
+        "No password yet, or forgotten it?",
+    ),
+    "password_title": ("パスワードの登録", "Setting your password"),
+    "password_first_title": ("はじめてのパスワード登録", "Your first password"),
+    "password_first_intro": (
+        "まだパスワードを登録していない方は、カード番号・生年月日・登録している電話番号で"
+        "本人確認をしてパスワードを登録できます。",
+        "If you have never set a password, prove it is you with your card number, birth "
+        "date and the phone number you registered.",
+    ),
+    "password_code_title": (
+        "カウンターで受け取った登録コードで設定",
+        "With a code from the counter",
+    ),
+    "password_code_intro": (
+        "図書館カウンターで発行した登録コード（有効期限あり・1回のみ有効）で設定します。",
+        "Use the single-use code a library counter gave you before it expires.",
+    ),
+    "password_forgot_title": ("パスワードを忘れた方", "Forgotten password"),
+    "password_forgot_intro": (
+        "メールアドレスを登録している方には、再設定用のリンク（30分間・1回のみ有効）を"
+        "お送りします。メールアドレスを登録していない方は、利用者カードをお持ちのうえ"
+        "カウンターでお手続きください。",
+        "If you registered an email address we send you a link (valid 30 minutes, once). "
+        "Without a registered address, please bring your card to a library counter.",
+    ),
+    "password_forgot_sent": (
+        "カード番号とメールアドレスが登録内容と一致した場合は、再設定用のリンクを送りました。"
+        "届かない場合は、利用者カードをお持ちのうえカウンターでおたずねください。",
+        "If the card number and email match our records, we have sent a link. If nothing "
+        "arrives, please bring your card to a library counter.",
+    ),
+    "password_reset_title": ("新しいパスワードの設定", "Choose a new password"),
+    "password_reset_invalid": (
+        "このリンクは使えません（期限切れ・使用済み・不正）。もう一度お申し込みください。",
+        "This link cannot be used (expired, used or damaged). Please ask for a new one.",
+    ),
+    "password_rules": (
+        "8文字以上（日本語も使えます）。よく使われるもの、カード番号、生年月日は使えません。"
+        "長い文章のようなパスワードがおすすめです。",
+        "At least 8 characters (Japanese is fine). Common passwords, your card number and "
+        "your birth date are refused. A long phrase works well.",
+    ),
+    "new_password": ("新しいパスワード", "New password"),
+    "new_password_again": ("新しいパスワード（確認）", "New password again"),
+    "current_password": ("現在のパスワード", "Current password"),
+    "birth_date": ("生年月日", "Birth date"),
+    "birth_year": ("年", "Year"),
+    "birth_month": ("月", "Month"),
+    "birth_day": ("日", "Day"),
+    "phone": ("登録している電話番号", "Registered phone number"),
+    "email": ("登録しているメールアドレス", "Registered email address"),
+    "activation_code": ("登録コード", "Code"),
+    "set_password_button": ("パスワードを登録", "Set password"),
+    "send_link_button": ("リンクを送る", "Send the link"),
+    "required": ("入力してください。", "This is required."),
+    "passwords_differ": (
+        "確認用のパスワードが一致しません。",
+        "The two new passwords are not the same.",
+    ),
+    "birth_date_invalid": ("生年月日が正しくありません。", "That birth date is not valid."),
+    "password_set_login": (
+        "パスワードを登録しました。新しいパスワードでログインしてください。",
+        "Your password is set. Log in with it now.",
+    ),
+    "password_changed": ("パスワードを変更しました。", "Your password was changed."),
+    "change_password_title": ("パスワードの変更", "Change password"),
+    "logout_others": (
+        "ほかの端末のログインをすべて終了する",
+        "Log out my other devices",
+    ),
+    "change_button": ("変更する", "Change"),
+    "my_title": ("マイライブラリ", "My Library"),
+    "my_greeting": ("{name} さん", "Hello, {name}"),
+    "home_branch": ("登録館", "Home library"),
+    "password_set_notice": (
+        "パスワードは {when} に{via}から設定されました。お心当たりがない場合はカウンターへ"
+        "ご連絡ください。",
+        "Your password was set on {when} through {via}. If this was not you, contact the library.",
+    ),
+    "via_web_first": ("ウェブサイト（初回登録）", "the web site (first password)"),
+    "via_activation_code": ("カウンター発行の登録コード", "a counter code"),
+    "via_reset": ("パスワード再設定メール", "a reset link"),
+    "via_change": ("マイライブラリ", "My Library"),
+    "via_demo": ("デモデータ", "demo data"),
+    "loans_title": ("貸出状況", "Loans"),
+    "loans_summary": (
+        "{count}冊借りています（延滞 {overdue}冊）",
+        "{count} items on loan ({overdue} overdue)",
+    ),
+    "no_loans": ("現在借りている資料はありません。", "You have nothing on loan."),
+    "due_on": ("返却期限", "Due"),
+    "overdue": ("延滞", "Overdue"),
+    "renewals": ("延長回数", "Renewals"),
+    "renew": ("延長", "Renew"),
+    "renew_all": ("まとめて延長", "Renew all"),
+    "loan_renewed": ("「{title}」を延長しました。", "Renewed: {title}"),
+    "loan_not_renewed": (
+        "「{title}」は延長できませんでした。理由は一覧をご覧ください。",
+        "Could not renew {title}: see the list for why.",
+    ),
+    "renew_all_result": (
+        "{renewed}冊を延長しました。{refused}冊は延長できませんでした。",
+        "Renewed {renewed}; {refused} could not be renewed.",
+    ),
+    "renewed_now": ("延長しました", "Renewed"),
+    "sessions_title": ("ログイン中の端末", "Where you are logged in"),
+    "session_device": ("端末", "Device"),
+    "session_started": ("ログイン日時", "Logged in"),
+    "session_last_seen": ("最終利用", "Last used"),
+    "session_this": ("この端末", "This device"),
+    "session_kiosk": ("共用端末", "Shared terminal"),
+    "session_end": ("ログアウトさせる", "Log out"),
+    "session_end_others": ("ほかの端末をすべてログアウト", "Log out all other devices"),
+    "session_ended": ("その端末をログアウトさせました。", "That device is logged out."),
+    "other_sessions_ended": (
+        "ほかの端末をすべてログアウトさせました。",
+        "All your other devices are logged out.",
+    ),
+    "csrf_title": ("もう一度お試しください", "Please try again"),
+    "csrf_body": (
+        "フォームの有効期限が切れたか、別のサイトから送信されました。ページを再読み込みして"
+        "からもう一度操作してください。",
+        "The form expired or came from another site. Reload the page and try again.",
+    ),
     "ndc_0": ("総記", "General works"),
     "ndc_1": ("哲学", "Philosophy"),
     "ndc_2": ("歴史", "History"),

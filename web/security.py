@@ -21,8 +21,9 @@ CSP = "; ".join(
 
 
 class SecurityHeaders:
-    def __init__(self, app: ASGIApp, https: bool) -> None:
+    def __init__(self, app: ASGIApp, https: bool, session_cookie: str) -> None:
         self.app = app
+        self.session_cookie = session_cookie.encode()
         self.headers = [
             (b"content-security-policy", CSP.encode()),
             (b"x-content-type-options", b"nosniff"),
@@ -41,11 +42,30 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        personal = self._personal(scope)
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 names = {name for name, _ in message.get("headers", [])}
                 extra = [(n, v) for n, v in self.headers if n not in names]
+                if personal:
+                    # Personal pages are never stored: not by the browser, not by a proxy.
+                    extra = [h for h in extra if h[0] != b"cache-control"]
+                    extra.append((b"cache-control", b"no-store"))
+                    message["headers"] = [
+                        h for h in message.get("headers", []) if h[0] != b"cache-control"
+                    ]
                 message["headers"] = list(message.get("headers", [])) + extra
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+    def _personal(self, scope: Scope) -> bool:
+        """A request that carries a session, or a page where secrets are typed."""
+        path: str = scope["path"]
+        if path.startswith(("/my", "/login", "/logout", "/password")):
+            return True
+        for name, value in scope.get("headers", []):
+            if name == b"cookie" and self.session_cookie + b"=" in value:
+                return True
+        return False

@@ -31,6 +31,15 @@ class Settings:
     data_dir: Path
     branches: tuple[RULES.BranchSpec, ...]
     staff_console: bool
+    session_idle_minutes: int
+    session_absolute_hours: int
+    kiosk_idle_minutes: int
+    smtp_host: str
+    smtp_port: int
+    smtp_sender: str
+    smtp_username: str
+    smtp_password: str
+    smtp_starttls: bool
 
     @property
     def https(self) -> bool:
@@ -131,4 +140,13 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         data_dir=Path(env.get("SHIORI_DATA_DIR", "") or ROOT.parent / "shared" / "data"),
         branches=_branches(env.get("SHIORI_BRANCHES", "")),
         staff_console=_bool(env, "SHIORI_STAFF_CONSOLE", True),
+        session_idle_minutes=_int(env, "SHIORI_SESSION_IDLE_MINUTES", 30, 1, 24 * 60),
+        session_absolute_hours=_int(env, "SHIORI_SESSION_ABSOLUTE_HOURS", 12, 1, 24 * 30),
+        kiosk_idle_minutes=_int(env, "SHIORI_KIOSK_IDLE_MINUTES", 3, 1, 60),
+        smtp_host=env.get("SHIORI_SMTP_HOST", "") or "127.0.0.1",
+        smtp_port=_int(env, "SHIORI_SMTP_PORT", 25, 1, 65535),
+        smtp_sender=env.get("SHIORI_SMTP_FROM", "") or "library@example.jp",
+        smtp_username=env.get("SHIORI_SMTP_USERNAME", ""),
+        smtp_password=env.get("SHIORI_SMTP_PASSWORD", ""),
+        smtp_starttls=_bool(env, "SHIORI_SMTP_STARTTLS", False),
     )

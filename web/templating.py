@@ -9,7 +9,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from web import i18n
+from db import queries
+from web import csrf, flash, i18n, sessions
 from web.settings import ROOT
 
 env = Environment(
@@ -26,6 +27,8 @@ def _number(value: int) -> str:
 
 
 env.filters["number"] = _number
+env.filters["local"] = queries.local_time
+env.globals["refusals"] = queries.RENEWAL_REFUSALS
 
 
 def wants_fragment(request: Request) -> bool:
@@ -44,6 +47,8 @@ def context(request: Request, **values: Any) -> dict[str, Any]:
         "lang": lang,
         "t": partial(i18n.translate, lang),
         "messages": i18n.MESSAGES,
+        "csrf_token": partial(csrf.token, request),
+        "current": sessions.current(request),
         **values,
     }
 
@@ -58,7 +63,10 @@ def render(
 ) -> HTMLResponse:
     """The full page, or only `fragment` for an htmx request; Vary keeps caches honest."""
     name = fragment if fragment and wants_fragment(request) else page
-    html = env.get_template(name).render(context(request, **(ctx or {})))
-    response = HTMLResponse(html, status_code=status_code, headers=headers)
+    response = HTMLResponse("", status_code=status_code, headers=headers)
+    message = flash.pop(request, response) if name == page else None
+    html = env.get_template(name).render(context(request, flash_message=message, **(ctx or {})))
+    response.body = response.render(html)
+    response.headers["Content-Length"] = str(len(response.body))
     response.headers["Vary"] = "HX-Request, Cookie"
-    return response
+    return csrf.remember_seed(request, response)

@@ -1,0 +1,350 @@
+"""Patron accounts: logging in, setting and changing the web password.
+
+Every path that takes a secret counts the attempt first (db.throttle) and answers unknown
+cards, wrong secrets and throttled cards alike, after the same argon2 work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import DateTime, select, text
+from sqlalchemy.engine import Connection, Row
+
+from db import engine, mail, notices, passwords, rules, sessions, throttle
+from db.clock import naive_utc
+from db.errors import NotFound, QueryError
+from db.models import TABLES
+from db.patrons import phone_digits
+
+
+class LoginFailed(QueryError):
+    def __init__(self) -> None:
+        super().__init__(
+            "カード番号またはパスワードが違います。続けて間違えると、しばらくログインできなく"
+            "なります。 / The card number or password is wrong. After repeated failures you "
+            "must wait before trying again."
+        )
+
+
+class FactsRefused(QueryError):
+    def __init__(self) -> None:
+        super().__init__(
+            "入力された内容ではパスワードを登録できません。登録内容が一致しないか、すでに"
+            "パスワードが登録されているか、試行回数が多すぎます。利用者カードをお持ちのうえ"
+            "カウンターでおたずねください。 / A password cannot be set with these details: "
+            "they do not match our records, a password already exists, or there were too many "
+            "attempts. Please ask at a library counter with your card."
+        )
+
+
+class CodeRefused(QueryError):
+    def __init__(self) -> None:
+        super().__init__(
+            "カード番号または登録コードが正しくないか、有効期限が切れています。 / "
+            "The card number or code is wrong, or the code has expired."
+        )
+
+
+class ResetLinkRefused(QueryError):
+    def __init__(self) -> None:
+        super().__init__(
+            "このリンクは使えません（期限切れ、または使用済み）。もう一度お申し込みください。 / "
+            "This link cannot be used (expired or already used). Please ask for a new one."
+        )
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    patron_id: int
+    token: str
+    csrf_token: str
+
+
+@dataclass(frozen=True)
+class MyAccount:
+    patron_id: int
+    card_number: str
+    name: str
+    email: str | None
+    lang: str
+    home_branch_ja: str
+    home_branch_en: str
+    password_set_at: datetime | None
+    password_set_via: str | None
+
+
+_patron = TABLES["patron"]
+
+
+def _patron_by_card(conn: Connection, card: str) -> Row[Any] | None:
+    return conn.execute(select(_patron).where(_patron.c.card_number == card.strip()[:20])).first()
+
+
+def _patron_by_id(conn: Connection, patron_id: int) -> Row[Any] | None:
+    return conn.execute(select(_patron).where(_patron.c.id == patron_id)).first()
+
+
+def log_in(
+    card: str,
+    password: str,
+    address: str,
+    device: str,
+    kiosk: bool,
+    timeouts: sessions.Timeouts,
+    now: datetime,
+) -> LoginResult:
+    checks = [
+        (throttle.LOGIN_CARD, card.strip()),
+        (throttle.LOGIN_ADDRESS, address),
+        (throttle.LOGIN_ALL, ""),
+    ]
+    try:
+        with engine.write() as conn:
+            throttle.reserve(conn, checks, now)
+            row = _patron_by_card(conn, card)
+    except throttle.Throttled:
+        passwords.verify(None, password)  # same work as a real check
+        raise LoginFailed() from None
+    stored = getattr(row, "password_hash", None)
+    if not passwords.verify(stored, password) or row is None:
+        raise LoginFailed()
+    patron_id: int = row.id
+    with engine.write() as conn:
+        throttle.succeeded(conn, checks)
+        if stored and passwords.needs_rehash(stored):
+            conn.execute(
+                text("UPDATE patron SET password_hash = :h WHERE id = :id"),
+                {"h": passwords.hash_password(password), "id": patron_id},
+            )
+        conn.execute(
+            text("UPDATE patron SET last_used_at = :now WHERE id = :id"),
+            {"now": naive_utc(now), "id": patron_id},
+        )
+        token, csrf = sessions.create(conn, patron_id, now, timeouts, kiosk, device)
+    return LoginResult(patron_id, token, csrf)
+
+
+def _store_password(
+    conn: Connection,
+    patron_id: int,
+    new_password: str,
+    via: str,
+    now: datetime,
+    only_if_unset: bool = False,
+) -> None:
+    """Set the hash and queue the notice, in one transaction."""
+    guard = " AND password_hash IS NULL" if only_if_unset else ""
+    result = conn.execute(
+        text(
+            "UPDATE patron SET password_hash = :h, password_set_at = :now, "
+            f"password_set_via = :via WHERE id = :id{guard}"
+        ),
+        {
+            "h": passwords.hash_password(new_password),
+            "now": naive_utc(now),
+            "via": via,
+            "id": patron_id,
+        },
+    )
+    if result.rowcount != 1:
+        raise FactsRefused()  # somebody else set it first
+    row = conn.execute(
+        text("SELECT email, lang FROM patron WHERE id = :id"), {"id": patron_id}
+    ).one()
+    if row.email:
+        subject, body = notices.password_set(row.lang, now, via)
+        mail.enqueue(
+            conn, kind="password_set", to_addr=row.email, subject=subject, body=body, now=now
+        )
+
+
+def set_first_password(
+    card: str, birth_date: date, phone: str, new_password: str, address: str, now: datetime
+) -> None:
+    """The web's first password: only for a card without one, proven by birth date and phone."""
+    passwords.check_policy(new_password, card.strip(), birth_date)
+    checks = [
+        (throttle.FIRST_CARD, card.strip()),
+        (throttle.FIRST_ADDRESS, address),
+        (throttle.FIRST_ALL, ""),
+    ]
+    with engine.write() as conn:
+        try:
+            throttle.reserve(conn, checks, now)
+        except throttle.Throttled:
+            raise FactsRefused() from None
+        row = _patron_by_card(conn, card)
+    matches = (
+        row is not None
+        and row.password_hash is None
+        and row.birth_date == birth_date
+        and hmac.compare_digest(row.phone_digits, phone_digits(phone))
+    )
+    if not matches or row is None:
+        raise FactsRefused()
+    with engine.write() as conn:
+        _store_password(
+            conn, row.id, new_password, rules.PASSWORD_VIA_WEB_FIRST, now, only_if_unset=True
+        )
+        throttle.succeeded(conn, checks)
+
+
+_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
+
+
+def _code_digest(code: str) -> str:
+    cleaned = "".join(ch for ch in code.upper() if ch.isalnum())
+    return hashlib.sha256(cleaned.encode()).hexdigest()
+
+
+def issue_activation_code(card: str, now: datetime) -> str:
+    """A random single-use code (valid ACTIVATION_CODE_HOURS) to hand over at the counter."""
+    code = "-".join("".join(secrets.choice(_CODE_ALPHABET) for _ in range(4)) for _ in range(3))
+    with engine.write() as conn:
+        row = _patron_by_card(conn, card)
+        if row is None:
+            raise NotFound("利用者が見つかりません。 / No patron with that card number.")
+        conn.execute(text("DELETE FROM activation_code WHERE patron_id = :p"), {"p": row.id})
+        conn.execute(
+            text(
+                "INSERT INTO activation_code (patron_id, code_hash, created_at, expires_at) "
+                "VALUES (:p, :h, :now, :exp)"
+            ),
+            {
+                "p": row.id,
+                "h": _code_digest(code),
+                "now": naive_utc(now),
+                "exp": naive_utc(now) + timedelta(hours=rules.ACTIVATION_CODE_HOURS),
+            },
+        )
+    return code
+
+
+def set_password_with_code(
+    card: str, code: str, new_password: str, address: str, now: datetime
+) -> None:
+    checks = [(throttle.CODE_CARD, card.strip()), (throttle.CODE_ADDRESS, address)]
+    with engine.write() as conn:
+        try:
+            throttle.reserve(conn, checks, now)
+        except throttle.Throttled:
+            raise CodeRefused() from None
+        row = _patron_by_card(conn, card)
+        if row is None:
+            raise CodeRefused()
+        passwords.check_policy(new_password, row.card_number, row.birth_date)
+        used = conn.execute(
+            text(
+                "DELETE FROM activation_code WHERE patron_id = :p AND code_hash = :h "
+                "AND expires_at > :now"
+            ),
+            {"p": row.id, "h": _code_digest(code), "now": naive_utc(now)},
+        )
+        if used.rowcount != 1:
+            raise CodeRefused()
+        _store_password(conn, row.id, new_password, rules.PASSWORD_VIA_CODE, now)
+        throttle.succeeded(conn, checks)
+        sessions.end_all(conn, row.id)
+
+
+def _fingerprint(password_hash: str | None, set_at: datetime | None) -> str:
+    """Changes whenever the password does, so a reset link works only once."""
+    return hashlib.sha256(f"{password_hash}|{set_at}".encode()).hexdigest()[:24]
+
+
+def request_password_reset(
+    card: str, email: str, address: str, make_link: Callable[[int, str], str], now: datetime
+) -> None:
+    """Queue a reset link when card and registered email match; silent otherwise."""
+    checks = [(throttle.RESET_CARD, card.strip()), (throttle.RESET_ADDRESS, address)]
+    with engine.write() as conn:
+        try:
+            throttle.reserve(conn, checks, now)
+        except throttle.Throttled:
+            return
+        row = _patron_by_card(conn, card)
+        registered = getattr(row, "email", None)
+        if (
+            row is None
+            or not registered
+            or not hmac.compare_digest(registered.casefold(), email.strip().casefold())
+        ):
+            return
+        link = make_link(row.id, _fingerprint(row.password_hash, row.password_set_at))
+        subject, body = notices.password_reset(row.lang, link)
+        mail.enqueue(
+            conn, kind="password_reset", to_addr=registered, subject=subject, body=body, now=now
+        )
+
+
+def reset_password(patron_id: int, fingerprint: str, new_password: str, now: datetime) -> None:
+    with engine.write() as conn:
+        row = _patron_by_id(conn, patron_id)
+        if row is None or not hmac.compare_digest(
+            fingerprint, _fingerprint(row.password_hash, row.password_set_at)
+        ):
+            raise ResetLinkRefused()
+        passwords.check_policy(new_password, row.card_number, row.birth_date)
+        _store_password(conn, patron_id, new_password, rules.PASSWORD_VIA_RESET, now)
+        sessions.end_all(conn, patron_id)
+
+
+def change_password(
+    patron_id: int,
+    current: str,
+    new_password: str,
+    end_other_sessions: bool,
+    current_token: str,
+    now: datetime,
+) -> int:
+    """Change while logged in; returns how many other sessions were ended."""
+    checks = [(throttle.CHANGE_PATRON, str(patron_id))]
+    with engine.write() as conn:
+        try:
+            throttle.reserve(conn, checks, now)
+        except throttle.Throttled:
+            raise QueryError(
+                "試行回数が多すぎます。しばらくしてからお試しください。 / "
+                "Too many attempts. Please wait a while and try again."
+            ) from None
+        row = _patron_by_id(conn, patron_id)
+    if row is None:
+        raise NotFound("利用者が見つかりません。 / Patron not found.")
+    if not passwords.verify(row.password_hash, current):
+        raise QueryError("現在のパスワードが違います。 / The current password is wrong.")
+    passwords.check_policy(new_password, row.card_number, row.birth_date)
+    with engine.write() as conn:
+        throttle.succeeded(conn, checks)
+        _store_password(conn, patron_id, new_password, rules.PASSWORD_VIA_CHANGE, now)
+        return sessions.end_all(conn, patron_id, current_token) if end_other_sessions else 0
+
+
+def get_my_account(conn: Connection, patron_id: int) -> MyAccount:
+    row = conn.execute(
+        text(
+            "SELECT p.id, p.card_number, p.name, p.email, p.lang, p.password_set_at, "
+            "p.password_set_via, b.name_ja, b.name_en FROM patron p "
+            "JOIN branch b ON b.id = p.home_branch_id WHERE p.id = :id"
+        ).columns(password_set_at=DateTime()),
+        {"id": patron_id},
+    ).first()
+    if row is None:
+        raise NotFound("利用者が見つかりません。 / Patron not found.")
+    return MyAccount(
+        row.id,
+        row.card_number,
+        row.name,
+        row.email,
+        row.lang,
+        row.name_ja,
+        row.name_en,
+        row.password_set_at,
+        row.password_set_via,
+    )

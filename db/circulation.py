@@ -1,0 +1,601 @@
+"""Circulation: checkout, return, renewal, the patron's loan list and anonymous counts.
+
+Every function takes a `Connection` inside the caller's transaction (the query layer opens
+it with `engine.write()` / `engine.read()`) and the current time `now` (aware).
+
+Privacy is kept by the data model: a `loan` row exists only while the item is out, and
+`return_item` deletes it. After a return nothing links the patron to the item — the item
+row carries only its status, `patron.last_loan_on` is a date without the item, and
+`daily_count` holds anonymous counts per day, branch and material type. Log lines here
+name events, branches and material types only — never a card number, barcode, patron id,
+item id or title.
+
+Dates: "today" is the library's local date (`LIBRARY_TZ`, Asia/Tokyo — libraries using
+Shiori are in Japan), so a book borrowed at 08:00 JST is due 14 local days later even though
+it is still yesterday in UTC. Timestamps go in and come out aware, in UTC (the models'
+UTCDateTime type).
+
+Reservations arrive with the holds issue: until a `hold` table exists, `_holds_waiting`
+answers False, so nothing blocks a renewal for a waiting reservation yet.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, Row, Select, func, inspect, select, text
+from sqlalchemy.engine import Connection
+
+from db import models, rules
+from db.catalog_write import SEP
+from db.errors import NotFound, QueryError
+from db.patrons import DEMO_PATRONS
+
+# The library's local time zone: due dates and statistics days are local dates. (It would
+# belong in db.rules next to the loan limits; it lives here until that module is free.)
+LIBRARY_TZ = ZoneInfo("Asia/Tokyo")
+
+log = logging.getLogger(__name__)
+
+_T = models.Loan.metadata.tables  # every table of db.models
+_loan = _T["loan"]
+_item = _T["item"]
+_work = _T["work"]
+_branch = _T["branch"]
+_mtype = _T["material_type"]
+_patron = _T["patron"]
+_count = _T["daily_count"]
+
+# daily_count events
+CHECKOUT = "checkout"
+RETURN = "return"
+RENEW = "renew"
+
+# Why a loan cannot be renewed: message keys, with the text to show (Japanese, English).
+OVERDUE = "overdue"
+RENEWAL_LIMIT_REACHED = "renewal_limit"
+HOLDS_WAITING = "holds_waiting"
+NOT_RENEWABLE_TYPE = "not_for_loan"
+REFUSAL_MESSAGES: dict[str, tuple[str, str]] = {
+    OVERDUE: (
+        "返却期限を過ぎているため延長できません。",
+        "This item is overdue and cannot be renewed.",
+    ),
+    RENEWAL_LIMIT_REACHED: (
+        f"延長は{rules.RENEWAL_LIMIT}回までです。",
+        f"The renewal limit ({rules.RENEWAL_LIMIT}) has been reached.",
+    ),
+    HOLDS_WAITING: (
+        "予約している方がいるため延長できません。",
+        "Someone is waiting for this item, so it cannot be renewed.",
+    ),
+    NOT_RENEWABLE_TYPE: (
+        "この資料は貸出できない種別のため延長できません。",
+        "This kind of material is not for loan and cannot be renewed.",
+    ),
+}
+
+
+def refusal_text(key: str) -> str:
+    """The message for a refusal key, Japanese then English."""
+    ja, en = REFUSAL_MESSAGES[key]
+    return f"{ja} / {en}"
+
+
+# ---------------------------------------------------------------------------------------
+# Refusals
+# ---------------------------------------------------------------------------------------
+
+
+class CirculationRefused(QueryError):
+    """A checkout, return or renewal the counter (or the patron) should be told about."""
+
+
+class UnknownCard(CirculationRefused):
+    def __init__(self) -> None:
+        super().__init__("この利用者カードは登録されていません。 / Unknown library card.")
+
+
+class CardExpired(CirculationRefused):
+    def __init__(self) -> None:
+        super().__init__(
+            "利用者カードの有効期限が切れています。カウンターで更新してください。"
+            " / This library card has expired; please renew it at the counter."
+        )
+
+
+class UnknownBarcode(CirculationRefused):
+    def __init__(self) -> None:
+        super().__init__("この資料番号は登録されていません。 / Unknown item barcode.")
+
+
+class AlreadyOnLoan(CirculationRefused):
+    def __init__(self) -> None:
+        super().__init__(
+            "この資料は貸出中です。先に返却処理をしてください。"
+            " / This item is already on loan; check it in first."
+        )
+
+
+class NotForLoan(CirculationRefused):
+    def __init__(self) -> None:
+        super().__init__(
+            "この資料は館内利用のみで、貸出できません。"
+            " / This item is for use in the library only and cannot be borrowed."
+        )
+
+
+_UNAVAILABLE = {
+    rules.MISSING: ("所在不明の資料です。", "This item is recorded as missing."),
+    rules.IN_PROCESS: ("整理中の資料です。", "This item is being processed."),
+    rules.IN_TRANSIT: ("回送中の資料です。", "This item is in transit between branches."),
+    rules.ON_HOLD_SHELF: (
+        "予約棚の資料です（ほかの方の予約）。",
+        "This item is on the hold shelf for a reservation.",
+    ),
+}
+
+
+class ItemUnavailable(CirculationRefused):
+    def __init__(self, status: str) -> None:
+        ja, en = _UNAVAILABLE.get(status, ("貸出できない状態の資料です。", "Not available."))
+        super().__init__(f"{ja}貸出できません。 / {en} It cannot be borrowed.")
+        self.status = status
+
+
+class LoanLimitReached(CirculationRefused):
+    def __init__(self) -> None:
+        super().__init__(
+            f"貸出できるのは{rules.LOAN_LIMIT}点までです。"
+            f" / The loan limit ({rules.LOAN_LIMIT} items) has been reached."
+        )
+
+
+class NotOnLoan(CirculationRefused):
+    def __init__(self) -> None:
+        super().__init__("この資料は貸出されていません。 / This item is not on loan.")
+
+
+class RenewalRefused(CirculationRefused):
+    def __init__(self, reason: str) -> None:
+        super().__init__(refusal_text(reason))
+        self.reason = reason
+
+
+class LoanNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("貸出が見つかりません。 / Loan not found.")
+
+
+# ---------------------------------------------------------------------------------------
+# Results
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoanView:
+    id: int
+    work_id: int
+    title: str
+    authors: tuple[str, ...]
+    branch_ja: str
+    branch_en: str
+    barcode: str
+    checked_out_at: datetime  # aware, UTC
+    due_on: date  # library-local date
+    renewals: int
+    overdue: bool
+    renewable: bool
+    refusal: str | None  # a key of REFUSAL_MESSAGES when not renewable
+
+
+@dataclass(frozen=True)
+class CheckoutReceipt:
+    loan_id: int
+    title: str
+    due_on: date
+
+
+@dataclass(frozen=True)
+class ReturnReceipt:
+    title: str
+    was_overdue: bool
+
+
+@dataclass(frozen=True)
+class RenewAllReport:
+    renewed: tuple[str, ...]  # titles
+    refused: tuple[tuple[str, str], ...]  # (title, key of REFUSAL_MESSAGES)
+
+
+@dataclass(frozen=True)
+class DailyCountView:
+    day: date
+    branch_code: str
+    material_type: str
+    event: str
+    count: int
+
+
+# ---------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------
+
+
+def library_today(now: datetime) -> date:
+    """The library's local date at `now` (naive values are taken as UTC)."""
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    return now.astimezone(LIBRARY_TZ).date()
+
+
+def _utc(value: datetime) -> datetime:
+    """An aware UTC datetime (naive values are taken as UTC)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _bump(conn: Connection, day: date, branch_id: int, material_type: str, event: str) -> None:
+    """Add one to an anonymous daily count (業務統計)."""
+    conn.execute(
+        text(
+            "INSERT INTO daily_count (day, branch_id, material_type, event, count) "
+            "VALUES (:day, :branch_id, :material_type, :event, 1) "
+            "ON CONFLICT (day, branch_id, material_type, event) "
+            "DO UPDATE SET count = daily_count.count + 1"
+        ),
+        {"day": day, "branch_id": branch_id, "material_type": material_type, "event": event},
+    )
+
+
+# Whether a `hold` table exists, per Connection object (one transaction of the query layer):
+# asked once per transaction, so renew_all over 20 loans asks the catalog once, and a
+# migration that adds the table is seen by the next transaction.
+_hold_table: weakref.WeakKeyDictionary[Connection, bool] = weakref.WeakKeyDictionary()
+
+
+def _holds_waiting(conn: Connection, work_id: int) -> bool:
+    """Whether someone has reserved this work, so a renewal would keep it from them.
+
+    Reservations arrive with the holds issue: until a migration creates the `hold` table this
+    answers False. Hold rows live only while the reservation does (they are deleted when it
+    ends), so any row for the work means someone is waiting; the holds issue should narrow
+    this to holds not yet satisfied by a copy on the hold shelf if its model differs.
+    """
+    exists = _hold_table.get(conn)
+    if exists is None:
+        exists = inspect(conn).has_table("hold")
+        _hold_table[conn] = exists
+    if not exists:
+        return False
+    found = conn.execute(
+        text("SELECT 1 FROM hold WHERE work_id = :work_id LIMIT 1"), {"work_id": work_id}
+    ).first()
+    return found is not None
+
+
+def _loan_select() -> Select[Any]:
+    return select(
+        _loan.c.id,
+        _loan.c.item_id,
+        _loan.c.checked_out_at,
+        _loan.c.due_on,
+        _loan.c.renewals,
+        _item.c.work_id,
+        _item.c.barcode,
+        _item.c.branch_id,
+        _item.c.material_type,
+        _work.c.title,
+        _work.c.authors,
+        _branch.c.name_ja.label("branch_ja"),
+        _branch.c.name_en.label("branch_en"),
+        _mtype.c.loan_days,
+    ).select_from(
+        _loan.join(_item, _item.c.id == _loan.c.item_id)
+        .join(_work, _work.c.id == _item.c.work_id)
+        .join(_branch, _branch.c.id == _item.c.branch_id)
+        .join(_mtype, _mtype.c.code == _item.c.material_type)
+    )
+
+
+def _patron_loans(
+    conn: Connection, patron_id: int, *where: ColumnElement[bool], lock: bool = False
+) -> list[Row[Any]]:
+    stmt = (
+        _loan_select()
+        .where(_loan.c.patron_id == patron_id, *where)
+        .order_by(_loan.c.due_on, _loan.c.id)
+    )
+    if lock:
+        stmt = stmt.with_for_update(of=_loan)  # PostgreSQL; SQLite holds BEGIN IMMEDIATE
+    return list(conn.execute(stmt))
+
+
+def _refusal(conn: Connection, row: Row[Any], today: date) -> str | None:
+    if row.due_on < today:
+        return OVERDUE
+    if row.loan_days <= 0:
+        return NOT_RENEWABLE_TYPE
+    if row.renewals >= rules.RENEWAL_LIMIT:
+        return RENEWAL_LIMIT_REACHED
+    if _holds_waiting(conn, row.work_id):
+        return HOLDS_WAITING
+    return None
+
+
+def _view(row: Row[Any], today: date, refusal: str | None) -> LoanView:
+    return LoanView(
+        id=row.id,
+        work_id=row.work_id,
+        title=row.title,
+        authors=tuple(a for a in row.authors.split(SEP) if a) if row.authors else (),
+        branch_ja=row.branch_ja,
+        branch_en=row.branch_en,
+        barcode=row.barcode,
+        checked_out_at=_utc(row.checked_out_at),
+        due_on=row.due_on,
+        renewals=row.renewals,
+        overdue=row.due_on < today,
+        renewable=refusal is None,
+        refusal=refusal,
+    )
+
+
+def _renew_row(conn: Connection, row: Row[Any], today: date) -> date:
+    # From today, as Japanese libraries do; never earlier than the current due date.
+    due_on: date = max(row.due_on, today + timedelta(days=row.loan_days))
+    conn.execute(
+        _loan.update()
+        .where(_loan.c.id == row.id)
+        .values(due_on=due_on, renewals=_loan.c.renewals + 1)
+    )
+    _bump(conn, today, row.branch_id, row.material_type, RENEW)
+    log.info("renew branch=%s material=%s", row.branch_id, row.material_type)
+    return due_on
+
+
+# ---------------------------------------------------------------------------------------
+# Patron side
+# ---------------------------------------------------------------------------------------
+
+
+def list_loans(conn: Connection, patron_id: int, now: datetime) -> tuple[LoanView, ...]:
+    """The patron's current loans, soonest due first."""
+    today = library_today(now)
+    return tuple(_view(r, today, _refusal(conn, r, today)) for r in _patron_loans(conn, patron_id))
+
+
+def renew(conn: Connection, patron_id: int, loan_id: int, now: datetime) -> LoanView:
+    """Renew one of the patron's loans: due today + loan days. Another patron's → NotFound."""
+    today = library_today(now)
+    rows = _patron_loans(conn, patron_id, _loan.c.id == loan_id, lock=True)
+    if not rows:
+        raise LoanNotFound()
+    row = rows[0]
+    reason = _refusal(conn, row, today)
+    if reason is not None:
+        raise RenewalRefused(reason)
+    _renew_row(conn, row, today)
+    (fresh,) = _patron_loans(conn, patron_id, _loan.c.id == loan_id)
+    return _view(fresh, today, _refusal(conn, fresh, today))
+
+
+def renew_all(conn: Connection, patron_id: int, now: datetime) -> RenewAllReport:
+    """Renew every loan that may be renewed; report the others with the reason."""
+    today = library_today(now)
+    renewed: list[str] = []
+    refused: list[tuple[str, str]] = []
+    for row in _patron_loans(conn, patron_id, lock=True):
+        reason = _refusal(conn, row, today)
+        if reason is None:
+            _renew_row(conn, row, today)
+            renewed.append(row.title)
+        else:
+            refused.append((row.title, reason))
+    return RenewAllReport(renewed=tuple(renewed), refused=tuple(refused))
+
+
+# ---------------------------------------------------------------------------------------
+# Counter side
+# ---------------------------------------------------------------------------------------
+
+
+def checkout(conn: Connection, card_number: str, barcode: str, now: datetime) -> CheckoutReceipt:
+    """Lend an item to a patron. Due date: today (library-local) + the material's loan days."""
+    today = library_today(now)
+    patron = conn.execute(
+        select(_patron.c.id, _patron.c.expires_on)
+        .where(_patron.c.card_number == card_number.strip())
+        .with_for_update()  # the loan limit below counts this patron's loans
+    ).first()
+    if patron is None:
+        raise UnknownCard()
+    if patron.expires_on < today:
+        raise CardExpired()
+    item = conn.execute(
+        select(
+            _item.c.id,
+            _item.c.status,
+            _item.c.branch_id,
+            _item.c.material_type,
+            _work.c.title,
+            _mtype.c.loan_days,
+            _loan.c.id.label("loan_id"),
+        )
+        .select_from(
+            _item.join(_work, _work.c.id == _item.c.work_id)
+            .join(_mtype, _mtype.c.code == _item.c.material_type)
+            .outerjoin(_loan, _loan.c.item_id == _item.c.id)
+        )
+        .where(_item.c.barcode == barcode.strip())
+        .with_for_update(of=_item)
+    ).first()
+    if item is None:
+        raise UnknownBarcode()
+    if item.loan_days <= 0:
+        raise NotForLoan()
+    if item.loan_id is not None or item.status == rules.ON_LOAN:
+        raise AlreadyOnLoan()
+    if item.status != rules.AVAILABLE:
+        raise ItemUnavailable(item.status)
+    held = conn.execute(
+        select(func.count()).select_from(_loan).where(_loan.c.patron_id == patron.id)
+    ).scalar_one()
+    if held >= rules.LOAN_LIMIT:
+        raise LoanLimitReached()
+    due_on = today + timedelta(days=item.loan_days)
+    loan_id = conn.execute(
+        _loan.insert()
+        .values(
+            patron_id=patron.id,
+            item_id=item.id,
+            checked_out_at=_utc(now),
+            due_on=due_on,
+            renewals=0,
+        )
+        .returning(_loan.c.id)
+    ).scalar_one()
+    conn.execute(_item.update().where(_item.c.id == item.id).values(status=rules.ON_LOAN))
+    conn.execute(
+        _patron.update()
+        .where(
+            _patron.c.id == patron.id,
+            (_patron.c.last_loan_on.is_(None)) | (_patron.c.last_loan_on < today),
+        )
+        .values(last_loan_on=today)
+    )
+    _bump(conn, today, item.branch_id, item.material_type, CHECKOUT)
+    log.info("checkout branch=%s material=%s", item.branch_id, item.material_type)
+    return CheckoutReceipt(loan_id=int(loan_id), title=item.title, due_on=due_on)
+
+
+def return_item(conn: Connection, barcode: str, now: datetime) -> ReturnReceipt:
+    """Check an item in: the loan row is deleted and only an anonymous count remains.
+
+    The item goes back to `available`; the holds issue will route it to the hold shelf or
+    transit when someone is waiting.
+    """
+    today = library_today(now)
+    row = conn.execute(
+        select(
+            _item.c.id,
+            _item.c.branch_id,
+            _item.c.material_type,
+            _work.c.title,
+            _loan.c.id.label("loan_id"),
+            _loan.c.due_on,
+        )
+        .select_from(
+            _item.join(_work, _work.c.id == _item.c.work_id).outerjoin(
+                _loan, _loan.c.item_id == _item.c.id
+            )
+        )
+        .where(_item.c.barcode == barcode.strip())
+        .with_for_update(of=_item)
+    ).first()
+    if row is None:
+        raise UnknownBarcode()
+    if row.loan_id is None:
+        raise NotOnLoan()
+    conn.execute(_loan.delete().where(_loan.c.id == row.loan_id))
+    conn.execute(_item.update().where(_item.c.id == row.id).values(status=rules.AVAILABLE))
+    _bump(conn, today, row.branch_id, row.material_type, RETURN)
+    log.info("return branch=%s material=%s", row.branch_id, row.material_type)
+    return ReturnReceipt(title=row.title, was_overdue=row.due_on < today)
+
+
+# ---------------------------------------------------------------------------------------
+# Demo data and statistics
+# ---------------------------------------------------------------------------------------
+
+DEMO_OVERDUE_DAYS = 3  # the first overdue demo loan is this many days late, the next one more
+
+
+def give_demo_loans(conn: Connection, now: datetime) -> int:
+    """Give each demo patron (db.patrons.DEMO_PATRONS) its documented loans. Returns loans made.
+
+    Only patrons that exist and have no loan get any, so running it again adds nothing. The
+    items are the lowest-numbered available, loanable copies of works nobody has borrowed,
+    one copy per work, so the demo people hold different books; the first
+    `overdue` of a patron's loans were checked out long enough ago to be
+    DEMO_OVERDUE_DAYS (+1 for each further one) days overdue today.
+    """
+    made = 0
+    lent = _item.alias("lent")
+    for demo in DEMO_PATRONS:
+        card = demo.patron.card_number
+        patron_id = conn.execute(
+            select(_patron.c.id).where(_patron.c.card_number == card)
+        ).scalar_one_or_none()
+        if patron_id is None or demo.loans <= 0:
+            continue
+        has_loans = conn.execute(
+            select(_loan.c.id).where(_loan.c.patron_id == patron_id).limit(1)
+        ).first()
+        if has_loans is not None:
+            continue
+        candidates = conn.execute(
+            select(_item.c.barcode, _item.c.work_id, _mtype.c.loan_days)
+            .select_from(_item.join(_mtype, _mtype.c.code == _item.c.material_type))
+            .where(
+                _item.c.status == rules.AVAILABLE,
+                _mtype.c.loan_days > 0,
+                ~select(_loan.c.id)
+                .select_from(_loan.join(lent, lent.c.id == _loan.c.item_id))
+                .where(lent.c.work_id == _item.c.work_id)
+                .exists(),
+            )
+            .order_by(_item.c.id)
+            .limit(demo.loans * 10)
+        )
+        chosen: list[tuple[str, int]] = []  # (barcode, loan days)
+        works: set[int] = set()
+        for cand in candidates:
+            if cand.work_id not in works:
+                works.add(cand.work_id)
+                chosen.append((cand.barcode, cand.loan_days))
+            if len(chosen) == demo.loans:
+                break
+        for n, (barcode, loan_days) in enumerate(chosen):
+            at = now
+            if n < demo.overdue:
+                at = now - timedelta(days=loan_days + DEMO_OVERDUE_DAYS + n)
+            checkout(conn, card, barcode, at)
+            made += 1
+    return made
+
+
+def daily_counts(conn: Connection, day_from: date, day_to: date) -> tuple[DailyCountView, ...]:
+    """Anonymous counts (業務統計) for the days from `day_from` to `day_to`, inclusive."""
+    rows = conn.execute(
+        select(
+            _count.c.day,
+            _branch.c.code,
+            _count.c.material_type,
+            _count.c.event,
+            _count.c.count.label("n"),
+        )
+        .select_from(_count.join(_branch, _branch.c.id == _count.c.branch_id))
+        .where(_count.c.day >= day_from, _count.c.day <= day_to)
+        .order_by(
+            _count.c.day,
+            _branch.c.sort_order,
+            _branch.c.code,
+            _count.c.material_type,
+            _count.c.event,
+        )
+    )
+    return tuple(
+        DailyCountView(
+            day=r.day,
+            branch_code=r.code,
+            material_type=r.material_type,
+            event=r.event,
+            count=r.n,
+        )
+        for r in rows
+    )

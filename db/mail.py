@@ -1,0 +1,502 @@
+"""The mail outbox: mail is queued in the transaction that causes it and sent afterwards.
+
+`enqueue` writes a row inside the caller's transaction, so a rolled-back change sends
+nothing and a committed one cannot lose its mail. `send_due` (run by the mail worker)
+claims due rows in a short transaction, delivers them over one SMTP connection, and marks
+each row sent (its body deleted: it may name a title) or schedules a retry with exponential
+backoff; after `rules.MAIL_MAX_ATTEMPTS` attempts, or a permanent 5xx refusal, the row is
+marked failed for staff to see.
+
+Times are stored as naive UTC (the columns are `timestamp without time zone`); every
+`datetime` taken in may be aware (converted to UTC) or naive (taken as UTC), and every
+`datetime` handed out is aware UTC.
+
+Logs name outbox ids, kinds and exception classes only: never addresses, subjects or bodies.
+"""
+
+from __future__ import annotations
+
+import email.policy
+import logging
+import re
+import smtplib
+import ssl
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+
+from sqlalchemy import (
+    DateTime,
+    Integer,
+    String,
+    Text,
+    and_,
+    column,
+    func,
+    insert,
+    or_,
+    select,
+    table,
+    update,
+)
+from sqlalchemy.engine import Connection
+
+from db import clock, engine, rules
+from db.errors import QueryError
+
+log = logging.getLogger(__name__)
+
+# The table as created by migration 0002 (models.MailOutbox), with plain column types: the
+# model's datetime type would bind aware values, which PostgreSQL casts to `timestamp without
+# time zone` through the session TimeZone. Binding naive UTC stores exactly what we mean
+# whatever the server's TimeZone (Asia/Tokyo is common here).
+_outbox = table(
+    "mail_outbox",
+    column("id", Integer),
+    column("kind", String),
+    column("to_addr", String),
+    column("subject", String),
+    column("body", Text),
+    column("created_at", DateTime),
+    column("attempts", Integer),
+    column("next_attempt_at", DateTime),
+    column("claimed_until", DateTime),
+    column("sent_at", DateTime),
+    column("failed_at", DateTime),
+    column("last_error", String),
+)
+_c = _outbox.c
+
+MAX_RETRY_DELAY = timedelta(hours=6)
+SUBJECT_MAX_CHARS = 200  # the column's length
+ADDRESS_MAX_CHARS = 254  # RFC 5321 path limit less the angle brackets
+LAST_ERROR_MAX_CHARS = 200
+
+# A plain ASCII addr-spec: dot-atom local part, dotted host name. No quoted local parts,
+# comments, display names, IP literals or spaces, so nothing can smuggle a header or a
+# second recipient.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_ADDR_SPEC = re.compile(rf"(?P<local>{_ATEXT}(?:\.{_ATEXT})*)@(?P<domain>{_LABEL}(?:\.{_LABEL})+)")
+_KIND = re.compile(r"[a-z0-9][a-z0-9_.-]{0,39}")
+# C0 and C1 controls, DEL, and the Unicode line and paragraph separators.
+_SUBJECT_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+_BODY_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    sender: str  # "opac@library.example.jp" or "藤沢市図書館 <opac@library.example.jp>"
+    username: str = ""
+    password: str = ""
+    starttls: bool = False
+    timeout: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.port < 65536:
+            raise ValueError("SMTP port out of range")
+        if any(ch in self.sender for ch in "\r\n\0"):
+            raise ValueError("SMTP sender must be one line")
+        if _ADDR_SPEC.fullmatch(parseaddr(self.sender)[1]) is None:
+            raise ValueError("SMTP sender needs a plain address (name@host.example)")
+
+    @property
+    def envelope_sender(self) -> str:
+        return parseaddr(self.sender)[1]
+
+    @property
+    def domain(self) -> str:
+        return self.envelope_sender.rpartition("@")[2]
+
+
+@dataclass(frozen=True)
+class SendReport:
+    sent: int
+    retried: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class FailedMail:
+    id: int
+    kind: str
+    created_at: datetime
+    attempts: int
+    last_error: str
+    failed_at: datetime
+
+
+@dataclass(frozen=True)
+class MailCounts:
+    pending: int
+    sent: int
+    failed: int
+
+
+# --- time ---------------------------------------------------------------------------------
+
+
+def _to_db(moment: datetime) -> datetime:
+    """Naive UTC, as stored."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
+
+
+def _from_db(moment: datetime) -> datetime:
+    """Aware UTC, as handed out."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """The wait after the `attempts`-th failed attempt: 1, 2, 4 … minutes, at most 6 hours."""
+    exponent = min(max(attempts - 1, 0), 30)
+    return min(timedelta(seconds=rules.MAIL_RETRY_BASE_SECONDS * 2**exponent), MAX_RETRY_DELAY)
+
+
+# --- queueing -----------------------------------------------------------------------------
+
+
+def check_address(address: str) -> str:
+    """The address itself if it is a plain addr-spec (name@host.example); else QueryError."""
+    if len(address) > ADDRESS_MAX_CHARS or _ADDR_SPEC.fullmatch(address) is None:
+        raise QueryError(
+            "メールアドレスの形式が正しくありません。 / The email address is not valid."
+        )
+    if len(address.partition("@")[0]) > 64:
+        raise QueryError(
+            "メールアドレスの形式が正しくありません。 / The email address is not valid."
+        )
+    return address
+
+
+def clean_subject(subject: str) -> str:
+    """One line: runs of control characters (CR, LF, tab …) become one space; ≤200 chars."""
+    cleaned = " ".join(_SUBJECT_CONTROLS.sub(" ", subject).split())
+    return cleaned[:SUBJECT_MAX_CHARS]
+
+
+def _clean_body(body: str) -> str:
+    body = body.replace("\r\n", "\n").replace("\r", "\n")
+    return _BODY_CONTROLS.sub("", body)
+
+
+def enqueue(
+    conn: Connection, *, kind: str, to_addr: str, subject: str, body: str, now: datetime
+) -> int:
+    """Queue one plain-text message inside the caller's transaction; returns its outbox id.
+
+    A `to_addr` that is not a plain addr-spec is refused (QueryError), so no header or extra
+    recipient can be smuggled in. Control characters in `subject` (CR/LF included) are
+    replaced by spaces rather than refused, so an odd title never rolls back the change that
+    caused the mail. Do not put personal details beyond what the patron needs in `subject`:
+    it is kept after delivery; the body is deleted.
+    """
+    if _KIND.fullmatch(kind) is None:
+        raise ValueError(f"mail kind must match {_KIND.pattern}")
+    address = check_address(to_addr)
+    cleaned = clean_subject(subject)
+    if not cleaned:
+        raise ValueError("mail subject is empty")
+    stamp = _to_db(now)
+    new_id = conn.execute(
+        insert(_outbox)
+        .values(
+            kind=kind,
+            to_addr=address,
+            subject=cleaned,
+            body=_clean_body(body),
+            created_at=stamp,
+            attempts=0,
+            next_attempt_at=stamp,
+            claimed_until=None,
+            sent_at=None,
+            failed_at=None,
+            last_error="",
+        )
+        .returning(_c.id)
+    ).scalar_one()
+    log.info("mail %s queued (%s)", new_id, kind)
+    return int(new_id)
+
+
+# --- sending ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    id: int
+    kind: str
+    to_addr: str
+    subject: str
+    body: str
+    attempts: int
+    created_at: datetime
+
+
+def _claim(now: datetime, limit: int) -> list[_Claimed]:
+    """Mark up to `limit` due rows as ours for MAIL_CLAIM_SECONDS, and read them."""
+    stamp = _to_db(now)
+    due = and_(
+        _c.sent_at.is_(None),
+        _c.failed_at.is_(None),
+        _c.next_attempt_at <= stamp,
+        or_(_c.claimed_until.is_(None), _c.claimed_until < stamp),
+    )
+    query = (
+        select(_c.id, _c.kind, _c.to_addr, _c.subject, _c.body, _c.attempts, _c.created_at)
+        .where(due)
+        .order_by(_c.next_attempt_at, _c.id)
+        .limit(limit)
+        # PostgreSQL: concurrent workers skip each other's rows. SQLite renders nothing
+        # here; its BEGIN IMMEDIATE already makes this transaction the only writer.
+        .with_for_update(skip_locked=True)
+    )
+    with engine.write() as conn:
+        rows = conn.execute(query).all()
+        if not rows:
+            return []
+        ids = [row.id for row in rows]
+        conn.execute(
+            update(_outbox)
+            .where(_c.id.in_(ids), due)
+            .values(claimed_until=stamp + timedelta(seconds=rules.MAIL_CLAIM_SECONDS))
+        )
+    return [
+        _Claimed(
+            id=row.id,
+            kind=row.kind,
+            to_addr=row.to_addr,
+            subject=row.subject,
+            body=row.body or "",
+            attempts=row.attempts,
+            created_at=row.created_at,
+        )
+        for row in rows
+    ]
+
+
+def _build_message(settings: SmtpSettings, mail: _Claimed, now: datetime) -> EmailMessage:
+    """UTF-8 text/plain, base64 (safe for Japanese over any 7-bit relay), stable Message-ID."""
+    message = EmailMessage(policy=email.policy.SMTP)
+    message["From"] = settings.sender
+    message["To"] = mail.to_addr
+    message["Subject"] = mail.subject
+    message["Date"] = format_datetime(_from_db(_to_db(now)))
+    # Derived from the row, so a retried delivery carries the same id (receivers dedupe).
+    message["Message-ID"] = (
+        f"<shiori.{mail.id}.{_to_db(mail.created_at):%Y%m%d%H%M%S}@{settings.domain}>"
+    )
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(mail.body, charset="utf-8", cte="base64")
+    return message
+
+
+def _connect(settings: SmtpSettings) -> smtplib.SMTP:
+    smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+    try:
+        smtp.ehlo()
+        if settings.starttls:
+            smtp.starttls(context=ssl.create_default_context())
+            smtp.ehlo()
+        if settings.username:
+            smtp.login(settings.username, settings.password)
+    except BaseException:
+        smtp.close()
+        raise
+    return smtp
+
+
+def _disconnect(smtp: smtplib.SMTP) -> None:
+    try:
+        smtp.quit()
+    except (smtplib.SMTPException, OSError):
+        smtp.close()
+
+
+def _describe(exc: BaseException) -> tuple[str, bool]:
+    """A short error for the row (class and SMTP code only) and whether it is permanent."""
+    name = type(exc).__name__
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _msg in exc.recipients.values()]
+        code = max(codes) if codes else 0
+        return f"{name} {code}", 500 <= code < 600
+    if isinstance(exc, smtplib.SMTPSenderRefused):
+        # Our own sender refused: a configuration problem, not this message's. Retry.
+        return f"{name} {exc.smtp_code}", False
+    if isinstance(exc, smtplib.SMTPResponseException):
+        code = exc.smtp_code
+        permanent = isinstance(exc, smtplib.SMTPDataError) and 500 <= code < 600
+        return f"{name} {code}", permanent
+    return name, False
+
+
+def _mark_sent(mail_id: int, now: datetime) -> bool:
+    stamp = _to_db(now)
+    with engine.write() as conn:
+        result = conn.execute(
+            update(_outbox)
+            .where(_c.id == mail_id, _c.sent_at.is_(None))
+            .values(sent_at=stamp, body=None, claimed_until=None, failed_at=None, last_error="")
+        )
+    return result.rowcount == 1
+
+
+def _mark_failure(mail: _Claimed, now: datetime, error: str, permanent: bool) -> bool:
+    """Record a failed attempt; returns True if the message is now given up (failed)."""
+    stamp = _to_db(now)
+    attempts = mail.attempts + 1
+    give_up = permanent or attempts >= rules.MAIL_MAX_ATTEMPTS
+    values: dict[str, object] = {
+        "attempts": attempts,
+        "last_error": error[:LAST_ERROR_MAX_CHARS],
+        "claimed_until": None,
+    }
+    if give_up:
+        values.update(failed_at=stamp, body=None)
+    else:
+        values["next_attempt_at"] = stamp + retry_delay(attempts)
+    with engine.write() as conn:
+        conn.execute(
+            update(_outbox)
+            .where(_c.id == mail.id, _c.sent_at.is_(None), _c.failed_at.is_(None))
+            .values(**values)
+        )
+    return give_up
+
+
+def _release(mail_ids: Sequence[int]) -> None:
+    """Hand back claimed rows that were not attempted (no attempt is counted)."""
+    if not mail_ids:
+        return
+    with engine.write() as conn:
+        conn.execute(
+            update(_outbox)
+            .where(_c.id.in_(list(mail_ids)), _c.sent_at.is_(None))
+            .values(claimed_until=None)
+        )
+
+
+def send_due(settings: SmtpSettings, now: datetime, limit: int = 50) -> SendReport:
+    """Deliver up to `limit` due messages over one SMTP connection; see the module doc."""
+    limit = max(1, min(limit, 1000))
+    batch = _claim(now, limit)
+    if not batch:
+        return SendReport(0, 0, 0)
+    # Stop well before our claim runs out, so another worker never takes a row we may
+    # still be sending.
+    deadline = time.monotonic() + rules.MAIL_CLAIM_SECONDS * 0.8
+    sent = retried = failed = 0
+    smtp: smtplib.SMTP | None = None
+    connect_error: str | None = None
+    try:
+        for index, mail in enumerate(batch):
+            if time.monotonic() > deadline:
+                _release([m.id for m in batch[index:]])
+                log.warning("mail batch ran long; %d message(s) left for later", len(batch) - index)
+                break
+            error: str | None = connect_error
+            permanent = False
+            if error is None:
+                try:
+                    if smtp is None:
+                        smtp = _connect(settings)
+                    smtp.send_message(
+                        _build_message(settings, mail, now),
+                        from_addr=settings.envelope_sender,
+                        to_addrs=[mail.to_addr],
+                    )
+                except Exception as exc:  # any failure is recorded on the row, never lost
+                    error, permanent = _describe(exc)
+                    if smtp is None:
+                        # Could not connect at all: the rest of the batch waits too.
+                        connect_error = error
+                    elif smtp.sock is None or isinstance(
+                        exc, smtplib.SMTPServerDisconnected | OSError
+                    ):
+                        smtp.close()
+                        smtp = None  # reconnect for the next message
+            if error is None:
+                if _mark_sent(mail.id, now):
+                    log.info("mail %s sent (%s)", mail.id, mail.kind)
+                else:
+                    log.warning("mail %s was already marked sent", mail.id)
+                sent += 1
+            elif _mark_failure(mail, now, error, permanent):
+                log.warning("mail %s failed for good (%s): %s", mail.id, mail.kind, error)
+                failed += 1
+            else:
+                log.info("mail %s will be retried (%s): %s", mail.id, mail.kind, error)
+                retried += 1
+    finally:
+        if smtp is not None:
+            _disconnect(smtp)
+    return SendReport(sent=sent, retried=retried, failed=failed)
+
+
+def run_worker(
+    settings: SmtpSettings,
+    interval_seconds: float,
+    stop: threading.Event | None = None,
+    clock: Callable[[], datetime] = clock.now,
+    limit: int = 50,
+) -> None:
+    """Send due mail every `interval_seconds` until `stop` is set (forever without one).
+
+    A full batch is followed at once by the next, so a backlog drains without waiting.
+    A failing batch (database down …) is logged by exception class and tried again later.
+    """
+    stop = stop or threading.Event()
+    while not stop.is_set():
+        try:
+            report = send_due(settings, clock(), limit)
+        except Exception as exc:
+            # The class only: the message of a database error may quote parameters.
+            log.error("mail batch failed: %s", type(exc).__name__)
+            stop.wait(interval_seconds)
+            continue
+        if report.sent + report.retried + report.failed < limit:
+            stop.wait(interval_seconds)
+
+
+# --- reporting ----------------------------------------------------------------------------
+
+
+def list_failed_mail(conn: Connection, limit: int = 200) -> tuple[FailedMail, ...]:
+    """Given-up messages, newest first: no address, subject or body."""
+    rows = conn.execute(
+        select(_c.id, _c.kind, _c.created_at, _c.attempts, _c.last_error, _c.failed_at)
+        .where(_c.failed_at.is_not(None))
+        .order_by(_c.failed_at.desc(), _c.id.desc())
+        .limit(limit)
+    ).all()
+    return tuple(
+        FailedMail(
+            id=row.id,
+            kind=row.kind,
+            created_at=_from_db(row.created_at),
+            attempts=row.attempts,
+            last_error=row.last_error,
+            failed_at=_from_db(row.failed_at),
+        )
+        for row in rows
+    )
+
+
+def mail_queue_counts(conn: Connection) -> MailCounts:
+    row = conn.execute(
+        select(
+            func.count().filter(and_(_c.sent_at.is_(None), _c.failed_at.is_(None))),
+            func.count().filter(_c.sent_at.is_not(None)),
+            func.count().filter(and_(_c.sent_at.is_(None), _c.failed_at.is_not(None))),
+        ).select_from(_outbox)
+    ).one()
+    return MailCounts(pending=int(row[0]), sent=int(row[1]), failed=int(row[2]))

@@ -1,0 +1,64 @@
+"""Texts of the mail Shiori sends: short, plain, no title in the subject line."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from db import rules
+
+LIBRARY_TZ = ZoneInfo("Asia/Tokyo")
+LIBRARY_JA = "藤沢市図書館"
+LIBRARY_EN = "Fujisawa City Libraries"
+
+_VIA = {
+    rules.PASSWORD_VIA_WEB_FIRST: ("ウェブサイト（初回登録）", "the web site (first password)"),
+    rules.PASSWORD_VIA_CODE: ("カウンター発行の登録コード", "a code issued at the counter"),
+    rules.PASSWORD_VIA_RESET: ("パスワード再設定メール", "a password reset link"),
+    rules.PASSWORD_VIA_CHANGE: ("マイライブラリ（変更）", "My Library (change)"),
+    rules.PASSWORD_VIA_DEMO: ("デモデータ", "demo data"),
+}
+
+_NEVER_ASK = (
+    "図書館が電話やメールでパスワードをおたずねすることはありません。",
+    "The library never asks for your password by phone or email.",
+)
+
+
+def local(moment: datetime) -> str:
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo("UTC"))
+    return aware.astimezone(LIBRARY_TZ).strftime("%Y-%m-%d %H:%M")
+
+
+def password_set(lang: str, when: datetime, via: str) -> tuple[str, str]:
+    ja_via, en_via = _VIA.get(via, (via, via))
+    if lang == "en":
+        return (
+            f"[{LIBRARY_EN}] Your password was set",
+            f"Your web password for the library was set on {local(when)} (JST) "
+            f"through {en_via}.\n\nIf this was not you, contact the library at once; bring "
+            f"your card to any counter.\n{_NEVER_ASK[1]}\n",
+        )
+    return (
+        f"【{LIBRARY_JA}】パスワードが設定されました",
+        f"{local(when)} に、{ja_via}から図書館ウェブサイトのパスワードが設定されました。\n\n"
+        f"お心当たりがない場合は、利用者カードをお持ちのうえ、すぐに図書館カウンターへ"
+        f"ご連絡ください。\n{_NEVER_ASK[0]}\n",
+    )
+
+
+def password_reset(lang: str, link: str) -> tuple[str, str]:
+    minutes = rules.RESET_LINK_MINUTES
+    if lang == "en":
+        return (
+            f"[{LIBRARY_EN}] Reset your password",
+            f"To set a new password, open this link within {minutes} minutes. It works once.\n"
+            f"{link}\n\nIf you did not ask for this, ignore this mail; nothing changes.\n"
+            f"{_NEVER_ASK[1]}\n",
+        )
+    return (
+        f"【{LIBRARY_JA}】パスワード再設定のご案内",
+        f"新しいパスワードを設定するには、{minutes}分以内に次のリンクを開いてください"
+        f"（1回のみ有効）。\n{link}\n\nお心当たりがない場合は、このメールを破棄してください。"
+        f"パスワードは変わりません。\n{_NEVER_ASK[0]}\n",
+    )

@@ -1,0 +1,86 @@
+"""Patron password hashing (argon2id) and the password policy."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import date
+from functools import lru_cache
+from importlib import resources
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from db import rules
+from db.errors import QueryError
+
+# argon2-cffi's defaults are RFC 9106's low-memory profile (argon2id, 64 MiB, t=3).
+_hasher = PasswordHasher()
+# Verifying against this when the card is unknown costs the same time as a real check.
+_DUMMY_HASH = _hasher.hash("shiori-timing-equaliser")
+
+
+class PasswordRejected(QueryError):
+    """The new password breaks the policy; the message says which rule."""
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify(stored_hash: str | None, password: str) -> bool:
+    """True when the password matches; always spends one argon2 verification."""
+    try:
+        return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(stored_hash: str) -> bool:
+    return _hasher.check_needs_rehash(stored_hash)
+
+
+@lru_cache(maxsize=1)
+def _common_passwords() -> frozenset[str]:
+    text = resources.files("db").joinpath("data/common_passwords.txt").read_text("utf-8")
+    return frozenset(
+        line.strip().casefold() for line in text.splitlines() if line and not line.startswith("#")
+    )
+
+
+def _birth_date_forms(birth: date) -> set[str]:
+    y, m, d = f"{birth.year:04d}", f"{birth.month:02d}", f"{birth.day:02d}"
+    return {y + m + d, d + m + y, m + d + y, y[2:] + m + d, f"{y}-{m}-{d}", f"{y}/{m}/{d}"}
+
+
+def check_policy(password: str, card_number: str, birth_date: date) -> None:
+    """NIST-style rules: length only, no composition rules, refuse the guessable."""
+    length = len(unicodedata.normalize("NFC", password))
+    if length < rules.PASSWORD_MIN_CHARS:
+        raise PasswordRejected(
+            f"パスワードは{rules.PASSWORD_MIN_CHARS}文字以上にしてください。 / "
+            f"Use at least {rules.PASSWORD_MIN_CHARS} characters."
+        )
+    if length > rules.PASSWORD_MAX_CHARS:
+        raise PasswordRejected(
+            f"パスワードは{rules.PASSWORD_MAX_CHARS}文字以内にしてください。 / "
+            f"Use at most {rules.PASSWORD_MAX_CHARS} characters."
+        )
+    folded = unicodedata.normalize("NFKC", password).casefold()
+    if folded in _common_passwords():
+        raise PasswordRejected(
+            "よく使われていて推測されやすいパスワードです。別のものにしてください。 / "
+            "That password is too common and easy to guess. Choose another."
+        )
+    digits = "".join(ch for ch in folded if ch.isdigit())
+    if card_number and (card_number in folded or folded in card_number):
+        raise PasswordRejected(
+            "利用者カード番号を含むパスワードは使えません。 / "
+            "Your password must not contain your library card number."
+        )
+    if folded in _birth_date_forms(birth_date) or (
+        digits in _birth_date_forms(birth_date) and (len(digits) >= len(folded) - 2)
+    ):
+        raise PasswordRejected(
+            "生年月日をパスワードにすることはできません。 / "
+            "Your birth date cannot be your password."
+        )

@@ -1,0 +1,158 @@
+"""Patron records: registration (counter or import) and the documented demo patrons."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from db import passwords, rules
+from db.errors import QueryError
+
+
+@dataclass(frozen=True)
+class NewPatron:
+    card_number: str
+    name: str
+    name_kana: str
+    birth_date: date
+    address: str
+    phone: str
+    email: str | None
+    category: str
+    home_branch: str  # branch code
+    lang: str = "ja"
+
+
+def phone_digits(phone: str) -> str:
+    """Digits only (full-width too), so 0466-25-1111 and ０４６６２５１１１１ compare equal."""
+    return "".join(str(int(ch)) for ch in phone if ch.isdigit())[:20]
+
+
+def create_patron(
+    conn: Connection, patron: NewPatron, now: datetime, password: str | None = None
+) -> int:
+    if patron.category not in {c.code for c in rules.CATEGORIES}:
+        raise QueryError("利用者区分が正しくありません。 / Unknown patron category.")
+    branch_id = conn.execute(
+        text("SELECT id FROM branch WHERE code = :code"), {"code": patron.home_branch}
+    ).scalar_one_or_none()
+    if branch_id is None:
+        raise QueryError("登録館が見つかりません。 / Unknown home branch.")
+    values = {
+        "card_number": patron.card_number,
+        "name": patron.name,
+        "name_kana": patron.name_kana,
+        "birth_date": patron.birth_date,
+        "address": patron.address,
+        "phone": patron.phone,
+        "phone_digits": phone_digits(patron.phone),
+        "email": patron.email,
+        "category": patron.category,
+        "home_branch_id": branch_id,
+        "lang": patron.lang,
+        "registered_on": now.date(),
+        "expires_on": now.date() + timedelta(days=365 * 3),
+        "password_hash": passwords.hash_password(password) if password else None,
+        "password_set_at": now if password else None,
+        "password_set_via": rules.PASSWORD_VIA_DEMO if password else None,
+    }
+    cols = ", ".join(values)
+    params = ", ".join(f":{c}" for c in values)
+    return int(
+        conn.execute(
+            text(f"INSERT INTO patron ({cols}) VALUES ({params}) RETURNING id"), values
+        ).scalar_one()
+    )
+
+
+@dataclass(frozen=True)
+class DemoPatron:
+    patron: NewPatron
+    password: str | None
+    loans: int  # how many current loans the demo gives them
+    overdue: int  # of which overdue
+
+
+# Listed in the README. Fictional people; example.jp addresses never deliver.
+DEMO_PATRONS = (
+    DemoPatron(
+        NewPatron(
+            "2100000001",
+            "山田 花子",
+            "ヤマダ ハナコ",
+            date(1985, 4, 12),
+            "神奈川県藤沢市朝日町1-1",
+            "0466-25-1111",
+            "hanako@example.jp",
+            "general",
+            "sogo",
+        ),
+        "hon-wo-yomu-2026",
+        loans=3,
+        overdue=1,
+    ),
+    DemoPatron(
+        NewPatron(
+            "2100000002",
+            "佐藤 太郎",
+            "サトウ タロウ",
+            date(2003, 11, 3),
+            "神奈川県藤沢市鵠沼石上2-2-2",
+            "0466-22-2222",
+            None,
+            "university",
+            "minami",
+            lang="en",
+        ),
+        "tosho-kan-taro-7",
+        loans=1,
+        overdue=0,
+    ),
+    DemoPatron(
+        NewPatron(
+            "2100000003",
+            "鈴木 一郎",
+            "スズキ イチロウ",
+            date(2014, 6, 20),
+            "神奈川県藤沢市辻堂3-3-3",
+            "0466-33-3333",
+            None,
+            "elementary",
+            "tsujido",
+        ),
+        None,
+        loans=0,
+        overdue=0,
+    ),
+    DemoPatron(
+        NewPatron(
+            "2100000004",
+            "高橋 美咲",
+            "タカハシ ミサキ",
+            date(1978, 2, 28),
+            "神奈川県藤沢市大庭4-4-4",
+            "0466-44-4444",
+            "misaki@example.jp",
+            "general",
+            "shonan-oba",
+        ),
+        "misaki-no-hon-99",
+        loans=0,
+        overdue=0,
+    ),
+)
+
+
+def ensure_demo_patrons(conn: Connection, now: datetime) -> list[int]:
+    """Create the demo patrons that do not exist yet. Returns the ids created."""
+    made = []
+    for demo in DEMO_PATRONS:
+        exists = conn.execute(
+            text("SELECT 1 FROM patron WHERE card_number = :c"), {"c": demo.patron.card_number}
+        ).first()
+        if not exists:
+            made.append(create_patron(conn, demo.patron, now, demo.password))
+    return made

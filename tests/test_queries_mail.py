@@ -1,0 +1,451 @@
+"""The mail outbox against a real SMTP server (aiosmtpd on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import logging
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import select
+
+from db import engine, mail, rules
+from db.errors import QueryError
+from tests.conftest import Database
+
+NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
+SENDER = "藤沢市図書館 <opac@library.example.jp>"
+PATRON = "hanako.fujisawa@example.jp"
+SUBJECT = "【藤沢市図書館】予約資料のご用意ができました"
+BODY = "藤沢 花子 様\n\nご予約の資料「吾輩は猫である」が総合市民図書館に届きました。\n"
+_outbox = mail._outbox
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    content: bytes
+
+    @property
+    def message(self) -> EmailMessage:
+        parsed = email.message_from_bytes(self.content, policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)
+        return parsed
+
+
+@dataclass
+class Recorder:
+    """An aiosmtpd handler: records envelopes; `rcpt_reply` set → refuses every RCPT."""
+
+    received: list[Received] = field(default_factory=list)
+    rcpt_reply: str | None = None
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        if self.rcpt_reply:
+            return self.rcpt_reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.received.append(
+            Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content))
+        )
+        return "250 Message accepted for delivery"
+
+
+@dataclass
+class Server:
+    recorder: Recorder
+    settings: mail.SmtpSettings
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def settings_for(port: int) -> mail.SmtpSettings:
+    return mail.SmtpSettings(host="127.0.0.1", port=port, sender=SENDER, timeout=5.0)
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[Server]:
+    recorder = Recorder()
+    port = free_port()
+    controller = Controller(recorder, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield Server(recorder, settings_for(port))
+    finally:
+        controller.stop()
+
+
+def queue(
+    to_addr: str = PATRON, subject: str = SUBJECT, body: str = BODY, kind: str = "hold_ready"
+) -> int:
+    with engine.write() as conn:
+        return mail.enqueue(conn, kind=kind, to_addr=to_addr, subject=subject, body=body, now=NOW)
+
+
+def outbox_row(mail_id: int) -> Any:
+    with engine.read() as conn:
+        return conn.execute(select(_outbox).where(_outbox.c.id == mail_id)).one()
+
+
+def counts() -> mail.MailCounts:
+    with engine.read() as conn:
+        return mail.mail_queue_counts(conn)
+
+
+def failed_mail() -> tuple[mail.FailedMail, ...]:
+    with engine.read() as conn:
+        return mail.list_failed_mail(conn)
+
+
+def naive(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def test_enqueue_then_send_delivers_once_with_headers(
+    fresh_db: Database, smtp_server: Server
+) -> None:
+    mail_id = queue()
+    assert counts() == mail.MailCounts(pending=1, sent=0, failed=0)
+
+    report = mail.send_due(smtp_server.settings, NOW)
+
+    assert report == mail.SendReport(sent=1, retried=0, failed=0)
+    [got] = smtp_server.recorder.received
+    assert got.mail_from == "opac@library.example.jp"
+    assert got.rcpt_tos == [PATRON]
+    assert max(got.content) < 128  # 7-bit clean on the wire: Japanese is encoded
+    message = got.message
+    assert message["Subject"] == SUBJECT
+    assert message["To"] == PATRON
+    assert message["From"].addresses[0].display_name == "藤沢市図書館"
+    assert message["From"].addresses[0].addr_spec == "opac@library.example.jp"
+    assert message["Date"].datetime == NOW
+    assert message["Message-ID"] == f"<shiori.{mail_id}.20261121090000@library.example.jp>"
+    assert message.get_content_type() == "text/plain"
+    assert message.get_content_charset() == "utf-8"
+    assert message["Content-Transfer-Encoding"] == "base64"
+    assert message.get_content().replace("\r\n", "\n") == BODY
+    assert "Bcc" not in message
+
+    row = outbox_row(mail_id)
+    assert row.sent_at == naive(NOW)
+    assert row.body is None
+    assert row.claimed_until is None
+    assert row.attempts == 0
+    assert counts() == mail.MailCounts(pending=0, sent=1, failed=0)
+
+    assert mail.send_due(smtp_server.settings, NOW) == mail.SendReport(0, 0, 0)
+    later = NOW + timedelta(days=1)
+    assert mail.send_due(smtp_server.settings, later) == mail.SendReport(0, 0, 0)
+    assert len(smtp_server.recorder.received) == 1
+
+
+def test_rolled_back_transaction_queues_nothing(fresh_db: Database, smtp_server: Server) -> None:
+    class Abort(Exception):
+        pass
+
+    with pytest.raises(Abort), engine.write() as conn:
+        mail.enqueue(conn, kind="hold_ready", to_addr=PATRON, subject=SUBJECT, body=BODY, now=NOW)
+        raise Abort
+
+    assert counts() == mail.MailCounts(0, 0, 0)
+    assert mail.send_due(smtp_server.settings, NOW) == mail.SendReport(0, 0, 0)
+    assert smtp_server.recorder.received == []
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "a@example.jp\r\nBcc: x@evil.example",
+        "a@example.jp\nBcc: x@evil.example",
+        "a@example.jp\n",
+        "a@example.jp, x@evil.example",
+        "a@example.jp;x@evil.example",
+        "花子 <a@example.jp>",
+        "<a@example.jp>",
+        "a b@example.jp",
+        "a@@example.jp",
+        "a@b@example.jp",
+        "a@example",
+        "a.@example.jp",
+        "ａ@example.jp",
+        "a@example.jp\x00",
+        "",
+        "x" * 65 + "@example.jp",
+        "a@" + ".".join(["b" * 60] * 4) + ".example.jp",  # 256 characters
+    ],
+)
+def test_enqueue_refuses_anything_but_a_plain_address(fresh_db: Database, address: str) -> None:
+    with pytest.raises(QueryError, match="メールアドレス"):
+        queue(to_addr=address)
+    assert counts() == mail.MailCounts(0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["a@example.jp", "first.last+opac@mail.city.fujisawa.example.jp", "x_y-z@a-b.example"],
+)
+def test_plain_addresses_are_accepted(address: str) -> None:
+    assert mail.check_address(address) == address
+
+
+def test_subject_injection_is_neutralised(fresh_db: Database, smtp_server: Server) -> None:
+    mail_id = queue(subject="ご案内\r\nBcc: x@evil.example\r\n\r\nbody?\x00\u2028end")
+
+    assert mail.send_due(smtp_server.settings, NOW) == mail.SendReport(1, 0, 0)
+
+    [got] = smtp_server.recorder.received
+    assert got.rcpt_tos == [PATRON]
+    header_block = got.content.split(b"\r\n\r\n", 1)[0]
+    assert not any(line.lower().startswith(b"bcc") for line in header_block.split(b"\r\n"))
+    assert b"evil" not in got.content.split(b"\r\n\r\n", 1)[1]  # nothing spilled into the body
+    message = got.message
+    assert "Bcc" not in message
+    assert message["Subject"] == "ご案内 Bcc: x@evil.example body? end"
+    assert message.get_content().replace("\r\n", "\n") == BODY
+    assert outbox_row(mail_id).sent_at is not None
+
+
+def test_temporary_failure_retries_with_backoff_then_succeeds(
+    fresh_db: Database, smtp_server: Server
+) -> None:
+    smtp_server.recorder.rcpt_reply = "451 4.3.0 Mailbox busy, try again later"
+    mail_id = queue()
+
+    assert mail.send_due(smtp_server.settings, NOW) == mail.SendReport(0, 1, 0)
+    row = outbox_row(mail_id)
+    assert row.attempts == 1
+    assert row.next_attempt_at == naive(NOW + timedelta(seconds=rules.MAIL_RETRY_BASE_SECONDS))
+    assert row.last_error == "SMTPRecipientsRefused 451"
+    assert row.claimed_until is None
+    assert row.body == BODY  # kept for the retry
+
+    # Not due yet: nothing is tried.
+    almost = NOW + timedelta(seconds=rules.MAIL_RETRY_BASE_SECONDS - 1)
+    assert mail.send_due(smtp_server.settings, almost) == mail.SendReport(0, 0, 0)
+    assert outbox_row(mail_id).attempts == 1
+
+    second = NOW + timedelta(seconds=rules.MAIL_RETRY_BASE_SECONDS)
+    assert mail.send_due(smtp_server.settings, second) == mail.SendReport(0, 1, 0)
+    row = outbox_row(mail_id)
+    assert row.attempts == 2
+    assert row.next_attempt_at == naive(
+        second + timedelta(seconds=2 * rules.MAIL_RETRY_BASE_SECONDS)
+    )
+
+    smtp_server.recorder.rcpt_reply = None
+    third = second + timedelta(seconds=2 * rules.MAIL_RETRY_BASE_SECONDS)
+    assert mail.send_due(smtp_server.settings, third) == mail.SendReport(1, 0, 0)
+    [got] = smtp_server.recorder.received
+    assert got.message.get_content().replace("\r\n", "\n") == BODY
+    row = outbox_row(mail_id)
+    assert row.sent_at == naive(third)
+    assert row.body is None
+    assert row.last_error == ""
+    assert counts() == mail.MailCounts(pending=0, sent=1, failed=0)
+
+
+def test_permanent_refusal_fails_at_once_without_personal_data(
+    fresh_db: Database, smtp_server: Server
+) -> None:
+    smtp_server.recorder.rcpt_reply = f"550 5.1.1 <{PATRON}>: Recipient address rejected"
+    mail_id = queue()
+
+    assert mail.send_due(smtp_server.settings, NOW) == mail.SendReport(0, 0, 1)
+
+    row = outbox_row(mail_id)
+    assert row.failed_at == naive(NOW)
+    assert row.body is None
+    assert row.attempts == 1
+    [failed] = failed_mail()
+    assert failed == mail.FailedMail(
+        id=mail_id,
+        kind="hold_ready",
+        created_at=NOW,
+        attempts=1,
+        last_error="SMTPRecipientsRefused 550",
+        failed_at=NOW,
+    )
+    shown = repr(failed)
+    assert PATRON not in shown and "hanako" not in shown and "吾輩" not in shown
+    assert counts() == mail.MailCounts(pending=0, sent=0, failed=1)
+
+    smtp_server.recorder.rcpt_reply = None
+    assert mail.send_due(smtp_server.settings, NOW + timedelta(days=1)) == mail.SendReport(0, 0, 0)
+    assert smtp_server.recorder.received == []
+
+
+def test_gives_up_after_max_attempts_with_doubling_delays(
+    fresh_db: Database, smtp_server: Server
+) -> None:
+    smtp_server.recorder.rcpt_reply = "421 4.7.0 Too busy"
+    mail_id = queue()
+    moment = NOW
+    delays: list[timedelta] = []
+    reports = []
+    for _attempt in range(rules.MAIL_MAX_ATTEMPTS):
+        reports.append(mail.send_due(smtp_server.settings, moment))
+        row = outbox_row(mail_id)
+        if row.failed_at is None:
+            delays.append(row.next_attempt_at - naive(moment))
+            moment = row.next_attempt_at.replace(tzinfo=UTC)
+
+    assert reports[:-1] == [mail.SendReport(0, 1, 0)] * (rules.MAIL_MAX_ATTEMPTS - 1)
+    assert reports[-1] == mail.SendReport(0, 0, 1)
+    assert delays == [
+        min(timedelta(seconds=rules.MAIL_RETRY_BASE_SECONDS * 2**k), timedelta(hours=6))
+        for k in range(rules.MAIL_MAX_ATTEMPTS - 1)
+    ]
+    row = outbox_row(mail_id)
+    assert row.attempts == rules.MAIL_MAX_ATTEMPTS
+    assert row.failed_at == naive(moment)
+    assert row.body is None
+    [failed] = failed_mail()
+    assert (failed.id, failed.attempts) == (mail_id, rules.MAIL_MAX_ATTEMPTS)
+    assert failed.last_error.startswith("SMTP") and PATRON not in failed.last_error
+    assert smtp_server.recorder.received == []
+
+
+def test_retry_delay_is_capped_at_six_hours() -> None:
+    assert mail.retry_delay(1) == timedelta(seconds=rules.MAIL_RETRY_BASE_SECONDS)
+    assert mail.retry_delay(3) == timedelta(seconds=4 * rules.MAIL_RETRY_BASE_SECONDS)
+    assert mail.retry_delay(40) == timedelta(hours=6)
+    assert mail.retry_delay(10_000) == timedelta(hours=6)
+
+
+def test_server_down_is_retried_and_nothing_is_lost(
+    fresh_db: Database, smtp_server: Server
+) -> None:
+    first, second = queue(), queue(to_addr="taro@example.jp", body="二通目\n")
+    down = settings_for(free_port())  # nothing listens there
+
+    assert mail.send_due(down, NOW) == mail.SendReport(0, 2, 0)
+    for mail_id in (first, second):
+        row = outbox_row(mail_id)
+        assert row.attempts == 1
+        assert row.body is not None
+        assert row.sent_at is None and row.failed_at is None
+        assert row.last_error == "ConnectionRefusedError"
+    assert counts() == mail.MailCounts(pending=2, sent=0, failed=0)
+
+    later = NOW + timedelta(seconds=rules.MAIL_RETRY_BASE_SECONDS)
+    assert mail.send_due(smtp_server.settings, later) == mail.SendReport(2, 0, 0)
+    received = smtp_server.recorder.received
+    assert sorted(r.rcpt_tos[0] for r in received) == sorted([PATRON, "taro@example.jp"])
+    bodies = {r.message.get_content().replace("\r\n", "\n") for r in received}
+    assert bodies == {BODY, "二通目\n"}
+
+
+def test_a_crashed_workers_claim_expires(fresh_db: Database, smtp_server: Server) -> None:
+    mail_id = queue()
+    [claimed] = mail._claim(NOW, 10)  # a worker claims, then dies before sending
+    assert claimed.id == mail_id
+
+    assert mail.send_due(smtp_server.settings, NOW) == mail.SendReport(0, 0, 0)
+    expired = NOW + timedelta(seconds=rules.MAIL_CLAIM_SECONDS + 1)
+    assert mail.send_due(smtp_server.settings, expired) == mail.SendReport(1, 0, 0)
+    assert len(smtp_server.recorder.received) == 1
+    assert outbox_row(mail_id).attempts == 0
+
+
+def test_concurrent_senders_deliver_each_message_once(
+    fresh_db: Database, smtp_server: Server
+) -> None:
+    ids = {queue(to_addr=f"patron{n}@example.jp", body=f"本文 {n}\n") for n in range(40)}
+    start = threading.Barrier(2)
+    reports: list[mail.SendReport] = []
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            start.wait(timeout=10)
+            while True:
+                report = mail.send_due(smtp_server.settings, NOW, limit=4)
+                if report == mail.SendReport(0, 0, 0):
+                    return
+                reports.append(report)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    assert sum(r.sent for r in reports) == 40
+    assert sum(r.retried + r.failed for r in reports) == 0
+    received = smtp_server.recorder.received
+    message_ids = [r.message["Message-ID"] for r in received]
+    assert len(message_ids) == 40
+    assert len(set(message_ids)) == 40
+    assert {int(mid.split(".")[1]) for mid in message_ids} == ids
+    assert counts() == mail.MailCounts(pending=0, sent=40, failed=0)
+
+
+def test_run_worker_sends_until_stopped(fresh_db: Database, smtp_server: Server) -> None:
+    mail_id = queue()
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=mail.run_worker,
+        args=(smtp_server.settings, 0.05),
+        kwargs={"stop": stop, "clock": lambda: NOW},
+    )
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not smtp_server.recorder.received and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert len(smtp_server.recorder.received) == 1
+    assert outbox_row(mail_id).sent_at == naive(NOW)
+
+
+def test_logs_name_ids_never_addresses_or_bodies(
+    fresh_db: Database, smtp_server: Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="db.mail")
+    queue()
+    smtp_server.recorder.rcpt_reply = f"550 5.1.1 <{PATRON}> unknown"
+    queue(to_addr="taro@example.jp")
+    mail.send_due(smtp_server.settings, NOW)
+    mail.send_due(settings_for(free_port()), NOW + timedelta(days=1))
+
+    assert caplog.records  # the worker does log, by id
+    for needle in (PATRON, "taro@example.jp", "hanako", "吾輩", "予約資料"):
+        assert needle not in caplog.text
+
+
+def test_enqueue_refuses_a_bad_kind(fresh_db: Database) -> None:
+    with pytest.raises(ValueError, match="kind"):
+        queue(kind="Hold Ready\r\n")
+    assert counts() == mail.MailCounts(0, 0, 0)
+
+
+def test_outbox_view_matches_the_model() -> None:
+    from db.models import MailOutbox
+
+    model_columns = MailOutbox.metadata.tables["mail_outbox"].columns.keys()
+    assert list(_outbox.columns.keys()) == list(model_columns)

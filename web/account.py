@@ -1,0 +1,190 @@
+"""Logging in and out, the patron's devices, and changing the password."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from db import queries
+from web import client, csrf
+from web.flash import flash
+from web.lang import safe_next
+from web.sessions import clear_cookie, current, set_cookie, settings_of, timeouts
+from web.templating import render, wants_fragment
+
+LOGIN_FIELDS = ("card", "password")
+
+
+def login_required(request: Request) -> RedirectResponse:
+    """Where a page that needs a login sends an anonymous visitor."""
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+
+
+async def login_page(request: Request) -> Response:
+    if current(request) is not None:
+        return RedirectResponse("/my", status_code=303)
+    return render(
+        request,
+        "account/login.html",
+        ctx={
+            "values": {"card": "", "next": safe_next(request.query_params.get("next", "/my"))},
+            "error": None,
+        },
+    )
+
+
+async def login(request: Request) -> Response:
+    form = await csrf.checked_form(request)
+    card = str(form.get("card", "")).strip()[:20]
+    password = str(form.get("password", ""))[:1024]
+    kiosk = form.get("kiosk") == "1"
+    next_url = safe_next(str(form.get("next", "/my")))
+    values = {"card": card, "next": next_url}
+    settings = settings_of(request)
+    try:
+        result = queries.log_in(
+            card,
+            password,
+            client.address(request),
+            client.device(request),
+            kiosk,
+            timeouts(settings, kiosk),
+        )
+    except queries.LoginFailed as refused:
+        # The same answer for an unknown card, a wrong password and a throttled card.
+        return render(
+            request,
+            "account/login.html",
+            status_code=422,
+            ctx={"values": values, "error": str(refused)},
+        )
+    response = RedirectResponse(next_url if next_url != "/" else "/my", status_code=303)
+    set_cookie(response, settings, result.token, kiosk)
+    return response
+
+
+async def logout(request: Request) -> Response:
+    await csrf.checked_form(request)
+    session = current(request)
+    if session is not None:
+        queries.log_out(session.token)
+    # A query flag, not a flash cookie: Clear-Site-Data drops every cookie of the site.
+    response = RedirectResponse("/?logged_out=1", status_code=303)
+    clear_cookie(response, settings_of(request))
+    # The browser drops cached pages, cookies and storage: nothing for the next person.
+    response.headers["Clear-Site-Data"] = '"cache", "cookies", "storage"'
+    return response
+
+
+async def sessions_page(request: Request) -> Response:
+    session = current(request)
+    if session is None:
+        return login_required(request)
+    listing = queries.list_my_sessions(session.patron_id, session.token)
+    return render(
+        request, "account/sessions.html", "account/_sessions.html", ctx={"sessions": listing}
+    )
+
+
+async def end_session(request: Request) -> Response:
+    await csrf.checked_form(request)
+    session = current(request)
+    if session is None:
+        return login_required(request)
+    try:
+        queries.end_my_session(session.patron_id, request.path_params["handle"])
+    except queries.NotFound:
+        return render(
+            request,
+            "error.html",
+            "_alert.html",
+            status_code=404,
+            ctx={"title_key": "not_found_title", "body_key": "not_found_body", "status": 404},
+            headers={"HX-Retarget": "#alerts"},
+        )
+    return _after_sessions_change(request, "session_ended")
+
+
+async def end_other_sessions(request: Request) -> Response:
+    await csrf.checked_form(request)
+    session = current(request)
+    if session is None:
+        return login_required(request)
+    queries.end_my_other_sessions(session.patron_id, session.token)
+    return _after_sessions_change(request, "other_sessions_ended")
+
+
+def _after_sessions_change(request: Request, key: str) -> Response:
+    me = current(request)
+    if me is None:
+        return login_required(request)
+    if wants_fragment(request):
+        listing = queries.list_my_sessions(me.patron_id, me.token)
+        return render(
+            request,
+            "account/sessions.html",
+            "account/_sessions.html",
+            ctx={"sessions": listing, "notice_key": key},
+        )
+    response = RedirectResponse("/my/sessions", status_code=303)
+    flash(request, response, key)
+    return response
+
+
+async def change_password_page(request: Request) -> Response:
+    if current(request) is None:
+        return login_required(request)
+    return render(
+        request, "account/change_password.html", ctx={"errors": {}, "logout_others": True}
+    )
+
+
+async def change_password(request: Request) -> Response:
+    form = await csrf.checked_form(request)
+    session = current(request)
+    if session is None:
+        return login_required(request)
+    new = str(form.get("new_password", ""))
+    errors: dict[str, str] = {}
+    if new != str(form.get("new_password_again", "")):
+        errors["new_password_again"] = "passwords_differ"  # noqa: S105 - a message key
+    logout_others = form.get("logout_others") == "1"
+    if not errors:
+        try:
+            queries.change_password(
+                session.patron_id,
+                str(form.get("current_password", "")),
+                new,
+                logout_others,
+                session.token,
+            )
+        except queries.PasswordRejected as rejected:
+            errors["new_password"] = str(rejected)
+        except queries.QueryError as refused:
+            errors["current_password"] = str(refused)
+    if errors:
+        return render(
+            request,
+            "account/change_password.html",
+            status_code=422,
+            ctx={"errors": errors, "logout_others": logout_others},
+        )
+    response = RedirectResponse("/my", status_code=303)
+    flash(request, response, "password_changed")
+    return response
+
+
+routes = [
+    Route("/login", login_page, methods=["GET"], name="login_page"),
+    Route("/login", login, methods=["POST"], name="login"),
+    Route("/logout", logout, methods=["POST"], name="logout"),
+    Route("/my/sessions", sessions_page, methods=["GET"], name="sessions"),
+    Route("/my/sessions/end-others", end_other_sessions, methods=["POST"]),
+    Route("/my/sessions/{handle}/end", end_session, methods=["POST"]),
+    Route("/my/password", change_password_page, methods=["GET"], name="change_password_page"),
+    Route("/my/password", change_password, methods=["POST"], name="change_password"),
+]

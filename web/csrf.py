@@ -1,0 +1,88 @@
+"""CSRF: a synchronizer token on every state-changing request, plus Origin and
+Sec-Fetch-Site checks. Logged in, the token belongs to the session row; before login it is
+bound to a random cookie and signed (itsdangerous), so login itself is protected too."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import TypeVar
+
+from itsdangerous import BadSignature, Signer
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from web.sessions import current, settings_of
+
+R = TypeVar("R", bound=Response)
+
+FIELD = "csrf_token"
+HEADER = "X-CSRF-Token"
+
+
+def _cookie(request: Request) -> str:
+    return "__Host-shiori_csrf" if settings_of(request).https else "shiori_csrf"
+
+
+def _signer(request: Request) -> Signer:
+    return Signer(settings_of(request).secret_key, salt="shiori.csrf")
+
+
+def token(request: Request) -> str:
+    """The token to put in this page's forms (and htmx headers)."""
+    session = current(request)
+    if session is not None:
+        return session.csrf_token
+    seed = request.cookies.get(_cookie(request)) or request.scope.get("shiori_csrf_seed")
+    if not seed:
+        seed = secrets.token_urlsafe(16)
+        request.scope["shiori_csrf_seed"] = seed  # set on the response by remember_seed()
+    return _signer(request).sign(seed).decode()
+
+
+def remember_seed(request: Request, response: R) -> R:
+    """Send the anonymous CSRF cookie if this page created one."""
+    seed = request.scope.get("shiori_csrf_seed")
+    if seed and not request.cookies.get(_cookie(request)):
+        response.set_cookie(
+            _cookie(request),
+            seed,
+            httponly=True,
+            secure=settings_of(request).https,
+            samesite="strict",
+            path="/",
+        )
+    return response
+
+
+def _same_origin(request: Request) -> bool:
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
+        return False
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return origin is None
+    expected = {settings_of(request).public_url, f"{request.url.scheme}://{request.url.netloc}"}
+    return origin.rstrip("/") in expected
+
+
+def _valid(request: Request, sent: str) -> bool:
+    session = current(request)
+    if session is not None:
+        return hmac.compare_digest(sent, session.csrf_token)
+    seed = request.cookies.get(_cookie(request), "")
+    try:
+        return bool(seed) and _signer(request).unsign(sent).decode() == seed
+    except BadSignature:
+        return False
+
+
+async def checked_form(request: Request) -> FormData:
+    """The POSTed form, after the CSRF checks; 403 when they fail."""
+    form = await request.form(max_files=0, max_fields=50, max_part_size=64 * 1024)
+    sent = request.headers.get(HEADER) or str(form.get(FIELD, ""))
+    if not _same_origin(request) or not sent or not _valid(request, sent):
+        raise HTTPException(status_code=403)
+    return form

@@ -1,0 +1,218 @@
+"""Setting a web password without one: first time from the web (card + birth date + phone),
+with a code from the counter, or by an emailed link when it is forgotten."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from db import queries
+from web import client, csrf
+from web.flash import flash
+from web.sessions import settings_of
+from web.templating import render
+
+RESET_SALT = "shiori.password-reset"
+
+
+def _serializer(request: Request) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(settings_of(request).secret_key, salt=RESET_SALT)
+
+
+def _text(form: FormData, name: str, limit: int = 100) -> str:
+    return str(form.get(name, "")).strip()[:limit]
+
+
+def _new_password(form: FormData, errors: dict[str, str]) -> str:
+    new = str(form.get("new_password", ""))[:1024]
+    if new != str(form.get("new_password_again", ""))[:1024]:
+        errors["new_password_again"] = "passwords_differ"  # noqa: S105 - a message key
+    return new
+
+
+def _birth_date(form: FormData, errors: dict[str, str]) -> date | None:
+    try:
+        return date(
+            int(_text(form, "birth_year")),
+            int(_text(form, "birth_month")),
+            int(_text(form, "birth_day")),
+        )
+    except ValueError:
+        errors["birth_date"] = "birth_date_invalid"
+        return None
+
+
+def _done(request: Request, key: str) -> Response:
+    response = RedirectResponse("/login", status_code=303)
+    flash(request, response, key)
+    return response
+
+
+async def index(request: Request) -> Response:
+    return render(request, "password/index.html")
+
+
+async def first_page(request: Request) -> Response:
+    return render(request, "password/first.html", ctx={"values": {}, "errors": {}})
+
+
+async def first(request: Request) -> Response:
+    form = await csrf.checked_form(request)
+    errors: dict[str, str] = {}
+    values = {
+        k: _text(form, k) for k in ("card", "birth_year", "birth_month", "birth_day", "phone")
+    }
+    birth = _birth_date(form, errors)
+    new = _new_password(form, errors)
+    for name in ("card", "phone"):
+        if not values[name]:
+            errors[name] = "required"
+    if not errors and birth is not None:
+        try:
+            queries.set_first_password(
+                values["card"], birth, values["phone"], new, client.address(request)
+            )
+        except queries.PasswordRejected as rejected:
+            errors["new_password"] = str(rejected)
+        except queries.FactsRefused as refused:
+            errors["form"] = str(refused)
+    if errors:
+        return render(
+            request,
+            "password/first.html",
+            status_code=422,
+            ctx={"values": values, "errors": errors},
+        )
+    return _done(request, "password_set_login")
+
+
+async def code_page(request: Request) -> Response:
+    return render(request, "password/code.html", ctx={"values": {}, "errors": {}})
+
+
+async def code(request: Request) -> Response:
+    form = await csrf.checked_form(request)
+    errors: dict[str, str] = {}
+    values = {"card": _text(form, "card"), "code": _text(form, "code", 40)}
+    new = _new_password(form, errors)
+    for name in ("card", "code"):
+        if not values[name]:
+            errors[name] = "required"
+    if not errors:
+        try:
+            queries.set_password_with_code(
+                values["card"], values["code"], new, client.address(request)
+            )
+        except queries.PasswordRejected as rejected:
+            errors["new_password"] = str(rejected)
+        except queries.CodeRefused as refused:
+            errors["form"] = str(refused)
+    if errors:
+        return render(
+            request, "password/code.html", status_code=422, ctx={"values": values, "errors": errors}
+        )
+    return _done(request, "password_set_login")
+
+
+async def forgot_page(request: Request) -> Response:
+    return render(request, "password/forgot.html", ctx={"values": {}, "errors": {}, "sent": False})
+
+
+async def forgot(request: Request) -> Response:
+    form = await csrf.checked_form(request)
+    values = {"card": _text(form, "card"), "email": _text(form, "email", 254)}
+    errors = {name: "required" for name, value in values.items() if not value}
+    if errors:
+        return render(
+            request,
+            "password/forgot.html",
+            status_code=422,
+            ctx={"values": values, "errors": errors, "sent": False},
+        )
+    base = settings_of(request).public_url
+    serializer = _serializer(request)
+
+    def make_link(patron_id: int, fingerprint: str) -> str:
+        return f"{base}/password/reset?token={serializer.dumps([patron_id, fingerprint])}"
+
+    queries.request_password_reset(
+        values["card"], values["email"], client.address(request), make_link
+    )
+    # The same page whether or not anything was sent: no hint about cards or addresses.
+    return render(request, "password/forgot.html", ctx={"values": {}, "errors": {}, "sent": True})
+
+
+def _reset_token(request: Request, raw: str) -> tuple[int, str] | None:
+    try:
+        patron_id, fingerprint = _serializer(request).loads(
+            raw, max_age=queries.RULES.RESET_LINK_MINUTES * 60
+        )
+    except (BadSignature, SignatureExpired, ValueError, TypeError):
+        return None
+    if not isinstance(patron_id, int) or not isinstance(fingerprint, str):
+        return None
+    return patron_id, fingerprint
+
+
+async def reset_page(request: Request) -> Response:
+    raw = request.query_params.get("token", "")
+    valid = _reset_token(request, raw) is not None
+    return render(
+        request,
+        "password/reset.html",
+        status_code=200 if valid else 400,
+        ctx={"token": raw if valid else "", "errors": {}, "valid": valid},
+    )
+
+
+async def reset(request: Request) -> Response:
+    form = await csrf.checked_form(request)
+    raw = _text(form, "token", 500)
+    decoded = _reset_token(request, raw)
+    errors: dict[str, str] = {}
+    new = _new_password(form, errors)
+    if decoded is None:
+        return render(
+            request,
+            "password/reset.html",
+            status_code=400,
+            ctx={"token": "", "errors": {}, "valid": False},
+        )
+    if not errors:
+        try:
+            queries.reset_password(decoded[0], decoded[1], new)
+        except queries.PasswordRejected as rejected:
+            errors["new_password"] = str(rejected)
+        except queries.ResetLinkRefused:
+            return render(
+                request,
+                "password/reset.html",
+                status_code=400,
+                ctx={"token": "", "errors": {}, "valid": False},
+            )
+    if errors:
+        return render(
+            request,
+            "password/reset.html",
+            status_code=422,
+            ctx={"token": raw, "errors": errors, "valid": True},
+        )
+    return _done(request, "password_set_login")
+
+
+routes = [
+    Route("/password", index, methods=["GET"], name="password"),
+    Route("/password/first", first_page, methods=["GET"]),
+    Route("/password/first", first, methods=["POST"]),
+    Route("/password/code", code_page, methods=["GET"]),
+    Route("/password/code", code, methods=["POST"]),
+    Route("/password/forgot", forgot_page, methods=["GET"]),
+    Route("/password/forgot", forgot, methods=["POST"]),
+    Route("/password/reset", reset_page, methods=["GET"]),
+    Route("/password/reset", reset, methods=["POST"]),
+]
