@@ -243,30 +243,16 @@ class _Plan:
         return " AND ".join(all_conditions) if all_conditions else "1=1"
 
 
-def _candidates(conn: Connection, plan: _Plan, sort: str) -> dict[int, tuple[Any, ...]]:
-    """Up to RANK_CAP matching works with their ranking tier (lower is better)."""
-    found: dict[int, tuple[Any, ...]] = {}
-    terms = plan.any_terms + [t for name, t in plan.field_terms if name == "title"]
-    cols = "w.id, w.title, w.sort_key, w.pub_year, w.title_norm, w.yomi_norm"
-
-    def collect(sql: str, tier: int, extra: dict[str, Any] | None = None) -> int:
-        rows = conn.execute(text(sql), {**plan.binds, "cap": rules.RANK_CAP, **(extra or {})})
-        n = 0
-        for row in rows:
-            n += 1
-            if row.id not in found or found[row.id][0] > tier:
-                in_title = sum(t in row.title_norm or t in row.yomi_norm for t in terms)
-                found[row.id] = (tier, -in_title, len(row.title), row.sort_key, row.pub_year)
-        return n
-
-    if not plan.has_text:
-        collect(f"SELECT {cols} FROM work w WHERE {plan.where()} LIMIT :cap", 3)
-        return found
-
-    source, cond = plan.text_source()
+def _candidates_sql(plan: _Plan, sort: str) -> str:
+    """The candidate works: at most RANK_CAP text (or filter) matches, plus the exact and
+    prefix matches of the title or its reading straight from the B-tree, so those rank
+    first however many other works match."""
+    if plan.has_text:
+        source, cond = plan.text_source()
+        parts = [f"SELECT w.id FROM {source} WHERE {plan.where(cond)} LIMIT :cap"]
+    else:
+        parts = [f"SELECT w.id FROM work w WHERE {plan.where()} LIMIT :cap"]
     if sort == "relevance" and plan.any_terms:
-        # Exact and prefix matches of the title or its reading, straight from the B-tree,
-        # so they come first however many other works match.
         cmp = ' COLLATE "C"' if plan.pg else ""
         plan.binds["joined"], plan.binds["joined_hi"] = plan.joined, plan.joined + "\U0010ffff"
         # A title starting with the whole query contains every term, unless there are
@@ -274,50 +260,70 @@ def _candidates(conn: Connection, plan: _Plan, sort: str) -> dict[int, tuple[Any
         single = len(plan.any_terms) == 1 and not plan.field_terms
         check = "" if single else plan.match_one_work()
         for column in ("title_norm", "yomi_norm"):
-            collect(
-                f"SELECT {cols} FROM work w "
-                f"WHERE w.{column}{cmp} >= :joined AND w.{column}{cmp} < :joined_hi "
-                f"AND {plan.where(check)} ORDER BY length(w.{column}) LIMIT 200",
-                1,
+            parts.append(
+                f"SELECT w.id FROM work w WHERE w.{column}{cmp} >= :joined "
+                f"AND w.{column}{cmp} < :joined_hi AND {plan.where(check)} LIMIT 200"
             )
-        exact = conn.execute(
-            text(
-                "SELECT w.id FROM work w WHERE (w.title_norm = :joined OR w.yomi_norm = :joined) "
-                f"AND {plan.where(check)} LIMIT 200"
-            ),
-            plan.binds,
-        )
-        for row in exact:
-            if row.id in found:
-                found[row.id] = (0, *found[row.id][1:])
-        t_source, t_cond = plan.text_source(title_only=True)
-        collect(f"SELECT {cols} FROM {t_source} WHERE {plan.where(t_cond)} LIMIT :cap", 2)
-    collect(f"SELECT {cols} FROM {source} WHERE {plan.where(cond)} LIMIT :cap", 3)
-    return found
+    return " UNION ".join(f"SELECT id FROM ({p}) AS part{i}" for i, p in enumerate(parts))
 
 
-def _order(found: dict[int, tuple[Any, ...]], sort: str) -> list[int]:
-    def year(value: int | None, missing: int) -> int:
-        return missing if value is None else value
-
-    # found values: (tier, -terms found in title, title length, sort key, year)
-    keyed = found.items()
+def _order_sql(plan: _Plan, sort: str) -> str:
     if sort == "title":
-        ordered = sorted(keyed, key=lambda kv: (kv[1][3], kv[0]))
-    elif sort == "year_desc":
-        ordered = sorted(keyed, key=lambda kv: (-year(kv[1][4], -1), kv[1][3], kv[0]))
-    elif sort == "year_asc":
-        ordered = sorted(keyed, key=lambda kv: (year(kv[1][4], 99999), kv[1][3], kv[0]))
-    else:
-        ordered = sorted(keyed, key=lambda kv: (*kv[1][:4], kv[0]))
-    return [work_id for work_id, _ in ordered]
+        return "w.sort_key, w.id"
+    if sort == "year_desc":
+        return "w.pub_year DESC NULLS LAST, w.sort_key, w.id"
+    if sort == "year_asc":
+        return "w.pub_year ASC NULLS LAST, w.sort_key, w.id"
+    find = "strpos" if plan.pg else "instr"
+    terms = plan.any_terms + [t for name, t in plan.field_terms if name == "title"]
+    in_title = []
+    for n, term in enumerate(terms):
+        plan.binds[f"t{n}"] = term
+        in_title.append(
+            f"CASE WHEN {find}(w.title_norm, :t{n}) > 0 OR {find}(w.yomi_norm, :t{n}) > 0 "
+            "THEN 1 ELSE 0 END"
+        )
+    keys = []
+    if plan.any_terms:
+        plan.binds["jlen"] = len(plan.joined)
+        keys.append(
+            "CASE WHEN w.title_norm = :joined OR w.yomi_norm = :joined THEN 0 "
+            "WHEN substr(w.title_norm, 1, :jlen) = :joined "
+            "OR substr(w.yomi_norm, 1, :jlen) = :joined THEN 1 ELSE 2 END"
+        )
+    if in_title:
+        keys.append("(" + " + ".join(in_title) + ") DESC")
+    # Then shorter titles (closer to what was typed), then the reading.
+    return ", ".join([*keys, "length(w.title)", "w.sort_key", "w.id"])
+
+
+def _ranked_page(conn: Connection, plan: _Plan, sort: str, page: int) -> tuple[list[int], int, int]:
+    """(ids on the page, number of candidates ranked, page actually shown)."""
+    cand = _candidates_sql(plan, sort)
+    order = _order_sql(plan, sort)
+    sql = text(
+        f"WITH cand AS ({cand}) SELECT w.id, count(*) OVER () AS n "
+        f"FROM cand JOIN work w ON w.id = cand.id ORDER BY {order} LIMIT :size OFFSET :skip"
+    )
+    binds = {**plan.binds, "cap": rules.RANK_CAP, "size": rules.PAGE_SIZE}
+    rows = conn.execute(sql, {**binds, "skip": (page - 1) * rules.PAGE_SIZE}).all()
+    if rows or page == 1:
+        return [r.id for r in rows], (rows[0].n if rows else 0), page
+    # Past the last page: show the last one.
+    n = conn.execute(text(f"WITH cand AS ({cand}) SELECT count(*) FROM cand"), binds).scalar_one()
+    last = max(1, math.ceil(n / rules.PAGE_SIZE))
+    rows = conn.execute(sql, {**binds, "skip": (last - 1) * rules.PAGE_SIZE}).all()
+    return [r.id for r in rows], n, last
 
 
 def _count(conn: Connection, plan: _Plan, candidates: int) -> tuple[int, bool]:
+    """The total: exact while the candidates were not cut, else counted up to COUNT_CAP."""
     if candidates < rules.RANK_CAP:
         return candidates, False
     if plan.has_text:
         source, cond = plan.text_source()
+        if not plan.filters and not plan.pg:
+            source = "work_fts f"  # no join needed just to count matches
         sql = f"SELECT 1 FROM {source} WHERE {plan.where(cond)}"
     else:
         sql = f"SELECT 1 FROM work w WHERE {plan.where()}"
@@ -381,15 +387,13 @@ def search_works(conn: Connection, params: SearchParams) -> SearchResult:
             ranked_within=None,
             notices=tuple(plan.notices),
         )
-    found = _candidates(conn, plan, sort)
-    ordered = _order(found, sort)
-    total, lower_bound = _count(conn, plan, len(ordered))
-    page_count = max(1, math.ceil(min(total, len(ordered)) / rules.PAGE_SIZE)) if ordered else 0
-    page = min(max(1, params.page), max(page_count, 1))
+    ids, ranked, page = _ranked_page(conn, plan, sort, max(1, params.page))
+    total, lower_bound = _count(conn, plan, ranked)
+    page_count = math.ceil(min(total, ranked) / rules.PAGE_SIZE)
     start = (page - 1) * rules.PAGE_SIZE
-    ranked_within = len(ordered) if total > len(ordered) else None
+    ranked_within = ranked if total > ranked else None
     return SearchResult(
-        hits=_hits(conn, ordered[start : start + rules.PAGE_SIZE]),
+        hits=_hits(conn, ids),
         total=total,
         total_is_lower_bound=lower_bound,
         page=page,

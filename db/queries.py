@@ -6,9 +6,13 @@ raise `QueryError` subclasses whose message is fit to show; nothing here knows a
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import TypeVar
+
+from sqlalchemy.engine import Connection
 
 from db import (
     accounts,
@@ -135,6 +139,7 @@ __all__ = [
 ]
 
 RULES = rules
+T = TypeVar("T")
 RENEWAL_REFUSALS = circulation.REFUSAL_MESSAGES
 local_time = notices.local
 CatalogStats = seed.CatalogStats
@@ -143,6 +148,7 @@ CatalogStats = seed.CatalogStats
 def configure(url: str) -> None:
     """Point the query layer at a database URL (sqlite:///… or postgresql+psycopg://…)."""
     engine.configure(url)
+    _code_tables.clear()
 
 
 def dispose() -> None:
@@ -162,6 +168,7 @@ def ensure_reference_data(branches: tuple[rules.BranchSpec, ...] = rules.DEFAULT
     """Create or update the branches and material types (idempotent)."""
     with engine.write() as conn:
         seed.ensure_reference_data(conn, branches)
+    _code_tables.clear()
 
 
 def search_works(params: SearchParams) -> SearchResult:
@@ -177,14 +184,28 @@ def get_record(work_id: int) -> Record:
     return record
 
 
-def list_branches() -> tuple[Branch, ...]:
+# Code tables change rarely and are read on every search page: each process keeps them for
+# CODE_TABLE_SECONDS (a change made in another process shows within that time).
+CODE_TABLE_SECONDS = 60.0
+_code_tables: dict[str, tuple[float, tuple[object, ...]]] = {}
+
+
+def _code_table(name: str, load: Callable[[Connection], tuple[T, ...]]) -> tuple[T, ...]:
+    cached = _code_tables.get(name)
+    if cached is not None and time.monotonic() - cached[0] < CODE_TABLE_SECONDS:
+        return cached[1]  # type: ignore[return-value]
     with engine.read() as conn:
-        return catalog.list_branches(conn)
+        rows = load(conn)
+    _code_tables[name] = (time.monotonic(), rows)
+    return rows
+
+
+def list_branches() -> tuple[Branch, ...]:
+    return _code_table("branch", catalog.list_branches)
 
 
 def list_material_types() -> tuple[MaterialType, ...]:
-    with engine.read() as conn:
-        return catalog.list_material_types(conn)
+    return _code_table("material_type", catalog.list_material_types)
 
 
 def get_catalog_stats() -> seed.CatalogStats:

@@ -59,9 +59,9 @@ DEFAULT_BRANCHES = (
 # Search bounds: results are counted exactly up to COUNT_CAP and ranked among at most
 # RANK_CAP candidates, so a one-character query over a million works stays fast.
 PAGE_SIZE = 20
-MAX_PAGE = 100  # RANK_CAP / PAGE_SIZE
-COUNT_CAP = 5000
-RANK_CAP = 2000
+MAX_PAGE = 50  # RANK_CAP / PAGE_SIZE
+COUNT_CAP = 3000
+RANK_CAP = 1000
 SORTS = ("relevance", "title", "year_desc", "year_asc")
 NDC_CLASSES = ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "K")
 
