@@ -292,6 +292,25 @@ MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 
+# Each feature keeps its texts in its own module (web/<feature>_text.py, a MESSAGES dict);
+# they are merged here and a key may be defined only once.
+_FEATURE_TEXTS: tuple[str, ...] = ()
+
+
+def _merge_feature_texts() -> None:
+    import importlib
+
+    for name in _FEATURE_TEXTS:
+        extra: dict[str, tuple[str, str]] = importlib.import_module(name).MESSAGES
+        clash = MESSAGES.keys() & extra.keys()
+        if clash:
+            raise RuntimeError(f"message keys defined twice: {sorted(clash)}")
+        MESSAGES.update(extra)
+
+
+_merge_feature_texts()
+
+
 def language(request: Request) -> str:
     lang = request.cookies.get(COOKIE, "ja")
     return lang if lang in LANGS else "ja"
