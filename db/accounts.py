@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import DateTime, select, text
 from sqlalchemy.engine import Connection, Row
 
-from db import engine, mail, notices, passwords, rules, sessions, throttle
+from db import booklist, engine, mail, notices, passwords, rules, sessions, throttle
 from db.clock import naive_utc
 from db.errors import NotFound, QueryError
 from db.models import TABLES
@@ -252,6 +252,8 @@ def set_password_with_code(
         _store_password(conn, row.id, new_password, rules.PASSWORD_VIA_CODE, now)
         throttle.succeeded(conn, checks)
         sessions.end_all(conn, row.id)
+        # The old password's key wrap is useless now (the code page warned beforehand).
+        booklist.apply_password_reset(conn, row.id, loss_confirmed=True)
 
 
 def _fingerprint(password_hash: str | None, set_at: datetime | None) -> str:
@@ -284,7 +286,13 @@ def request_password_reset(
         )
 
 
-def reset_password(patron_id: int, fingerprint: str, new_password: str, now: datetime) -> None:
+def reset_password(
+    patron_id: int,
+    fingerprint: str,
+    new_password: str,
+    now: datetime,
+    booklist_loss_confirmed: bool = True,
+) -> None:
     with engine.write() as conn:
         row = _patron_by_id(conn, patron_id)
         if row is None or not hmac.compare_digest(
@@ -292,6 +300,7 @@ def reset_password(patron_id: int, fingerprint: str, new_password: str, now: dat
         ):
             raise ResetLinkRefused()
         passwords.check_policy(new_password, row.card_number, row.birth_date)
+        booklist.apply_password_reset(conn, patron_id, booklist_loss_confirmed)
         _store_password(conn, patron_id, new_password, rules.PASSWORD_VIA_RESET, now)
         sessions.end_all(conn, patron_id)
 
@@ -303,8 +312,13 @@ def change_password(
     end_other_sessions: bool,
     current_token: str,
     now: datetime,
+    booklist_wrap: booklist.PasswordWrap | None = None,
 ) -> int:
-    """Change while logged in; returns how many other sessions were ended."""
+    """Change while logged in; returns how many other sessions were ended.
+
+    The browser re-wraps the My Booklist data key with the new password; it is stored in
+    the same transaction, and a readable list without a re-wrap refuses the change.
+    """
     checks = [(throttle.CHANGE_PATRON, str(patron_id))]
     with engine.write() as conn:
         try:
@@ -322,6 +336,7 @@ def change_password(
     passwords.check_policy(new_password, row.card_number, row.birth_date)
     with engine.write() as conn:
         throttle.succeeded(conn, checks)
+        booklist.apply_password_change(conn, patron_id, booklist_wrap)
         _store_password(conn, patron_id, new_password, rules.PASSWORD_VIA_CHANGE, now)
         return sessions.end_all(conn, patron_id, current_token) if end_other_sessions else 0
 

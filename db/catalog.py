@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
 
-from db import rules, search
+from db import rules, search, search_cache
 from db.catalog_write import SEP
 
 _ADVANCED_FIELDS = {
@@ -387,8 +387,15 @@ def search_works(conn: Connection, params: SearchParams) -> SearchResult:
             ranked_within=None,
             notices=tuple(plan.notices),
         )
-    ids, ranked, page = _ranked_page(conn, plan, sort, max(1, params.page))
-    total, lower_bound = _count(conn, plan, ranked)
+    key = (conn.engine.url, params) if not params.branch else None
+    cached = search_cache.get(key) if key else None
+    if cached is None:
+        ids, ranked, page = _ranked_page(conn, plan, sort, max(1, params.page))
+        total, lower_bound = _count(conn, plan, ranked)
+        if key:
+            search_cache.put(key, (ids, ranked, page, total, lower_bound))
+    else:
+        ids, ranked, page, total, lower_bound = cached
     page_count = math.ceil(min(total, ranked) / rules.PAGE_SIZE)
     start = (page - 1) * rules.PAGE_SIZE
     ranked_within = ranked if total > ranked else None

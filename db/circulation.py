@@ -15,8 +15,9 @@ Shiori are in Japan), so a book borrowed at 08:00 JST is due 14 local days later
 it is still yesterday in UTC. Timestamps go in and come out aware, in UTC (the models'
 UTCDateTime type).
 
-Reservations arrive with the holds issue: until a `hold` table exists, `_holds_waiting`
-answers False, so nothing blocks a renewal for a waiting reservation yet.
+Reservations (db.holds): a return hands the copy to the first eligible reservation of its
+title (hold shelf or transit); a checkout to a patron who reserved the title deletes the
+reservation; a copy on the hold shelf is lent only to the patron it is set aside for.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Row, Select, func, inspect, select, text
 from sqlalchemy.engine import Connection
 
-from db import models, rules
+from db import holds, models, rules
 from db.catalog_write import SEP
 from db.errors import NotFound, QueryError
 from db.patrons import DEMO_PATRONS
@@ -205,6 +206,11 @@ class CheckoutReceipt:
 class ReturnReceipt:
     title: str
     was_overdue: bool
+    # Where the copy goes now (db.holds): "available" (reshelve), "ready" (hold shelf at
+    # route_branch) or "in_transit" (send to route_branch). Names no patron.
+    route: str = rules.AVAILABLE
+    route_branch_ja: str = ""
+    route_branch_en: str = ""
 
 
 @dataclass(frozen=True)
@@ -272,8 +278,11 @@ def _holds_waiting(conn: Connection, work_id: int) -> bool:
         _hold_table[conn] = exists
     if not exists:
         return False
+    # Reservations that already have a copy set aside (in transit, on the shelf) wait for
+    # nobody's loan; suspended ones still count (they keep their place).
     found = conn.execute(
-        text("SELECT 1 FROM hold WHERE work_id = :work_id LIMIT 1"), {"work_id": work_id}
+        text("SELECT 1 FROM hold WHERE work_id = :work_id AND item_id IS NULL LIMIT 1"),
+        {"work_id": work_id},
     ).first()
     return found is not None
 
@@ -422,6 +431,7 @@ def checkout(conn: Connection, card_number: str, barcode: str, now: datetime) ->
             _item.c.status,
             _item.c.branch_id,
             _item.c.material_type,
+            _item.c.work_id,
             _work.c.title,
             _mtype.c.loan_days,
             _loan.c.id.label("loan_id"),
@@ -440,7 +450,9 @@ def checkout(conn: Connection, card_number: str, barcode: str, now: datetime) ->
         raise NotForLoan()
     if item.loan_id is not None or item.status == rules.ON_LOAN:
         raise AlreadyOnLoan()
-    if item.status != rules.AVAILABLE:
+    if item.status != rules.AVAILABLE and not (
+        item.status == rules.ON_HOLD_SHELF and holds.held_for(conn, item.id) == patron.id
+    ):
         raise ItemUnavailable(item.status)
     held = conn.execute(
         select(func.count()).select_from(_loan).where(_loan.c.patron_id == patron.id)
@@ -468,6 +480,7 @@ def checkout(conn: Connection, card_number: str, barcode: str, now: datetime) ->
         )
         .values(last_loan_on=today)
     )
+    holds.on_checkout(conn, patron.id, item.id, item.work_id, now)
     _bump(conn, today, item.branch_id, item.material_type, CHECKOUT)
     log.info("checkout branch=%s material=%s", item.branch_id, item.material_type)
     return CheckoutReceipt(loan_id=int(loan_id), title=item.title, due_on=due_on)
@@ -476,8 +489,8 @@ def checkout(conn: Connection, card_number: str, barcode: str, now: datetime) ->
 def return_item(conn: Connection, barcode: str, now: datetime) -> ReturnReceipt:
     """Check an item in: the loan row is deleted and only an anonymous count remains.
 
-    The item goes back to `available`; the holds issue will route it to the hold shelf or
-    transit when someone is waiting.
+    The copy goes to the first eligible reservation of its title (hold shelf when the
+    pickup branch is the copy's branch, else transit), or back to `available`.
     """
     today = library_today(now)
     row = conn.execute(
@@ -485,6 +498,7 @@ def return_item(conn: Connection, barcode: str, now: datetime) -> ReturnReceipt:
             _item.c.id,
             _item.c.branch_id,
             _item.c.material_type,
+            _item.c.work_id,
             _work.c.title,
             _loan.c.id.label("loan_id"),
             _loan.c.due_on,
@@ -502,10 +516,16 @@ def return_item(conn: Connection, barcode: str, now: datetime) -> ReturnReceipt:
     if row.loan_id is None:
         raise NotOnLoan()
     conn.execute(_loan.delete().where(_loan.c.id == row.loan_id))
-    conn.execute(_item.update().where(_item.c.id == row.id).values(status=rules.AVAILABLE))
+    routing = holds.route_item(conn, row.id, row.work_id, row.branch_id, now)
     _bump(conn, today, row.branch_id, row.material_type, RETURN)
     log.info("return branch=%s material=%s", row.branch_id, row.material_type)
-    return ReturnReceipt(title=row.title, was_overdue=row.due_on < today)
+    return ReturnReceipt(
+        title=row.title,
+        was_overdue=row.due_on < today,
+        route=routing.state,
+        route_branch_ja=routing.branch_ja,
+        route_branch_en=routing.branch_en,
+    )
 
 
 # ---------------------------------------------------------------------------------------

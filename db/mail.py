@@ -7,6 +7,23 @@ each row sent (its body deleted: it may name a title) or schedules a retry with 
 backoff; after `rules.MAIL_MAX_ATTEMPTS` attempts, or a permanent 5xx refusal, the row is
 marked failed for staff to see.
 
+Crashes, and the one window SMTP cannot close. Delivery is staged by hand (MAIL, RCPT,
+DATA and the message text, then the terminating "." on its own):
+
+* A crash (or kill) before the final "." leaves a message the server never accepted: an
+  SMTP server discards a transaction whose DATA did not end. The row keeps its claim, the
+  claim expires (MAIL_CLAIM_SECONDS) and the next run sends it — nothing is lost.
+* Just before the "." the row is committed as `send_started_at = now` ("in doubt"). From
+  then until `_mark_sent` commits, we cannot know whether the server's 250 arrived: a
+  crash there, a timeout waiting for the reply or a dropped connection may or may not have
+  delivered the mail. SMTP has no way to ask, so in-doubt rows are **never sent again
+  automatically** (a patron never gets the same notice twice): the next run marks them
+  failed with `last_error` "in doubt: …" and `list_failed_mail` shows them to staff with
+  `in_doubt=True` (no address or body; the Message-ID, derived from the row id, lets the
+  mail server's log settle it). The window is one database commit plus one SMTP round
+  trip, so this is rare; at-most-once there is the deliberate choice.
+* A definite reply to the "." (250 → sent; 4xx → retry; 5xx → failed) is recorded as such.
+
 Times are stored as naive UTC (the columns are `timestamp without time zone`); every
 `datetime` taken in may be aware (converted to UTC) or naive (taken as UTC), and every
 `datetime` handed out is aware UTC.
@@ -16,7 +33,9 @@ Logs name outbox ids, kinds and exception classes only: never addresses, subject
 
 from __future__ import annotations
 
+import contextlib
 import email.policy
+import functools
 import logging
 import re
 import smtplib
@@ -68,6 +87,7 @@ _outbox = table(
     column("sent_at", DateTime),
     column("failed_at", DateTime),
     column("last_error", String),
+    column("send_started_at", DateTime),
 )
 _c = _outbox.c
 
@@ -130,6 +150,7 @@ class FailedMail:
     attempts: int
     last_error: str
     failed_at: datetime
+    in_doubt: bool = False  # the server may have accepted it: never re-sent automatically
 
 
 @dataclass(frozen=True)
@@ -248,6 +269,7 @@ def _claim(now: datetime, limit: int) -> list[_Claimed]:
     due = and_(
         _c.sent_at.is_(None),
         _c.failed_at.is_(None),
+        _c.send_started_at.is_(None),
         _c.next_attempt_at <= stamp,
         or_(_c.claimed_until.is_(None), _c.claimed_until < stamp),
     )
@@ -298,6 +320,123 @@ def _build_message(settings: SmtpSettings, mail: _Claimed, now: datetime) -> Ema
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(mail.body, charset="utf-8", cte="base64")
     return message
+
+
+class _InDoubt(Exception):
+    """Failed after the final "." was sent: the server may or may not have the message."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(type(cause).__name__)
+        self.cause = cause
+
+
+def _rset(smtp: smtplib.SMTP) -> None:
+    with contextlib.suppress(smtplib.SMTPServerDisconnected):
+        smtp.rset()
+
+
+def _deliver(
+    smtp: smtplib.SMTP,
+    message: EmailMessage,
+    from_addr: str,
+    to_addr: str,
+    commit_point: Callable[[], None],
+) -> None:
+    """One SMTP transaction, with `commit_point()` run just before the final ".".
+
+    Raises what smtplib raises while the outcome is certain, `_InDoubt` after the "."
+    was sent when no definite reply came back.
+    """
+    raw = message.as_bytes(policy=email.policy.SMTP)
+    smtp.ehlo_or_helo_if_needed()
+    code, resp = smtp.mail(from_addr)
+    if code != 250:
+        if code == 421:
+            smtp.close()
+        else:
+            _rset(smtp)
+        raise smtplib.SMTPSenderRefused(code, resp, from_addr)
+    code, resp = smtp.rcpt(to_addr)
+    if code not in (250, 251):
+        if code == 421:
+            smtp.close()
+        else:
+            _rset(smtp)
+        raise smtplib.SMTPRecipientsRefused({to_addr: (code, resp)})
+    smtp.putcmd("data")
+    code, resp = smtp.getreply()
+    if code != 354:
+        _rset(smtp)
+        raise smtplib.SMTPDataError(code, resp)
+    payload = re.sub(rb"(?m)^\.", b"..", raw)
+    if not payload.endswith(b"\r\n"):
+        payload += b"\r\n"
+    smtp.send(payload)
+    try:
+        commit_point()
+    except BaseException:
+        # Without the "." the server discards the message; the claim expires and a later
+        # run sends it.
+        smtp.close()
+        raise
+    try:
+        smtp.send(b".\r\n")
+        code, resp = smtp.getreply()
+    except (smtplib.SMTPException, OSError) as exc:
+        raise _InDoubt(exc) from exc
+    if code != 250:
+        if code == 421:
+            smtp.close()
+        raise smtplib.SMTPDataError(code, resp)
+
+
+def _mark_in_doubt(mail_id: int, now: datetime) -> None:
+    with engine.write() as conn:
+        result = conn.execute(
+            update(_outbox)
+            .where(_c.id == mail_id, _c.sent_at.is_(None), _c.failed_at.is_(None))
+            .values(send_started_at=_to_db(now))
+        )
+    if result.rowcount != 1:
+        raise RuntimeError(f"mail {mail_id} changed while being sent")
+
+
+def _give_up_in_doubt(mail_id: int, now: datetime, error: str) -> None:
+    with engine.write() as conn:
+        conn.execute(
+            update(_outbox)
+            .where(_c.id == mail_id, _c.sent_at.is_(None))
+            .values(
+                failed_at=_to_db(now),
+                body=None,
+                claimed_until=None,
+                last_error=f"in doubt: {error}"[:LAST_ERROR_MAX_CHARS],
+            )
+        )
+
+
+def _sweep_in_doubt(now: datetime) -> int:
+    """Rows a crashed sender left in doubt (claim expired): failed, for staff, not re-sent."""
+    stamp = _to_db(now)
+    with engine.write() as conn:
+        result = conn.execute(
+            update(_outbox)
+            .where(
+                _c.send_started_at.is_not(None),
+                _c.sent_at.is_(None),
+                _c.failed_at.is_(None),
+                or_(_c.claimed_until.is_(None), _c.claimed_until < stamp),
+            )
+            .values(
+                failed_at=stamp,
+                body=None,
+                claimed_until=None,
+                last_error="in doubt: the sender stopped during delivery",
+            )
+        )
+    if result.rowcount:
+        log.warning("%d mail(s) in doubt after a sender stopped; see failed mail", result.rowcount)
+    return int(result.rowcount)
 
 
 def _connect(settings: SmtpSettings) -> smtplib.SMTP:
@@ -359,6 +498,7 @@ def _mark_failure(mail: _Claimed, now: datetime, error: str, permanent: bool) ->
         "attempts": attempts,
         "last_error": error[:LAST_ERROR_MAX_CHARS],
         "claimed_until": None,
+        "send_started_at": None,  # the server's reply was definite: not in doubt
     }
     if give_up:
         values.update(failed_at=stamp, body=None)
@@ -388,6 +528,7 @@ def _release(mail_ids: Sequence[int]) -> None:
 def send_due(settings: SmtpSettings, now: datetime, limit: int = 50) -> SendReport:
     """Deliver up to `limit` due messages over one SMTP connection; see the module doc."""
     limit = max(1, min(limit, 1000))
+    _sweep_in_doubt(now)
     batch = _claim(now, limit)
     if not batch:
         return SendReport(0, 0, 0)
@@ -409,11 +550,21 @@ def send_due(settings: SmtpSettings, now: datetime, limit: int = 50) -> SendRepo
                 try:
                     if smtp is None:
                         smtp = _connect(settings)
-                    smtp.send_message(
+                    _deliver(
+                        smtp,
                         _build_message(settings, mail, now),
-                        from_addr=settings.envelope_sender,
-                        to_addrs=[mail.to_addr],
+                        settings.envelope_sender,
+                        mail.to_addr,
+                        functools.partial(_mark_in_doubt, mail.id, now),
                     )
+                except _InDoubt as doubt:
+                    if smtp is not None:
+                        smtp.close()
+                    smtp = None
+                    _give_up_in_doubt(mail.id, now, type(doubt.cause).__name__)
+                    log.warning("mail %s in doubt (%s): not re-sent", mail.id, mail.kind)
+                    failed += 1
+                    continue
                 except Exception as exc:  # any failure is recorded on the row, never lost
                     error, permanent = _describe(exc)
                     if smtp is None:
@@ -473,7 +624,15 @@ def run_worker(
 def list_failed_mail(conn: Connection, limit: int = 200) -> tuple[FailedMail, ...]:
     """Given-up messages, newest first: no address, subject or body."""
     rows = conn.execute(
-        select(_c.id, _c.kind, _c.created_at, _c.attempts, _c.last_error, _c.failed_at)
+        select(
+            _c.id,
+            _c.kind,
+            _c.created_at,
+            _c.attempts,
+            _c.last_error,
+            _c.failed_at,
+            _c.send_started_at,
+        )
         .where(_c.failed_at.is_not(None))
         .order_by(_c.failed_at.desc(), _c.id.desc())
         .limit(limit)
@@ -486,6 +645,7 @@ def list_failed_mail(conn: Connection, limit: int = 200) -> tuple[FailedMail, ..
             attempts=row.attempts,
             last_error=row.last_error,
             failed_at=_from_db(row.failed_at),
+            in_doubt=row.send_started_at is not None,
         )
         for row in rows
     )

@@ -16,7 +16,7 @@ def _config() -> Config:
     return cfg
 
 
-def upgrade(revision: str = "heads") -> None:
+def upgrade(revision: str = "head") -> None:
     engine = get_engine()
     with engine.connect().execution_options(write=True) as conn:
         cfg = _config()

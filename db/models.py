@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -181,6 +181,8 @@ class MailOutbox(SQLModel, table=True):
     sent_at: datetime | None = None
     failed_at: datetime | None = None
     last_error: str = Field(default="", max_length=500)
+    # Set just before the end of SMTP DATA (migration 0004): with no sent_at, "in doubt".
+    send_started_at: datetime | None = None
 
 
 class Loan(SQLModel, table=True):
@@ -206,5 +208,151 @@ class DailyCount(SQLModel, table=True):
     count: int = 0
 
 
+class Booklist(SQLModel, table=True):
+    """My Booklist: ciphertext only. The browser encrypts; the server never sees the list.
+
+    One row per patron. `wrapped_key` is the random data key wrapped (AES-KW) by a key
+    derived in the browser from the password (PBKDF2 `kdf_*`); NULL after a password reset
+    until the patron restores it with the recovery key (`recovery_*`).
+    """
+
+    __tablename__ = "booklist"
+    patron_id: int = Field(primary_key=True, foreign_key="patron.id", ondelete="CASCADE")
+    key_id: str = Field(max_length=32)
+    kdf_salt: str | None = Field(default=None, max_length=64)
+    kdf_iterations: int
+    wrapped_key: str | None = Field(default=None, max_length=128)
+    recovery_salt: str | None = Field(default=None, max_length=64)
+    recovery_wrapped_key: str | None = Field(default=None, max_length=128)
+    version: int
+    nonce: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    ciphertext: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    size: int
+    created_at: datetime
+    updated_at: datetime
+
+
 # Core Table objects for SQL built without the ORM (typed columns: dates come back as dates).
 TABLES = SQLModel.metadata.tables
+
+
+# Staff console (issue 4) ----------------------------------------------------------------
+
+
+class StaffAccount(SQLModel, table=True):
+    """A personal staff account (seed 001: name, affiliation, ID, role, registered and end
+    dates, password). No password and no second factor until its holder enrols."""
+
+    __tablename__ = "staff_account"
+    id: int | None = Field(default=None, primary_key=True)
+    staff_code: str = Field(max_length=20, unique=True)  # the staff ID used to log in
+    name: str = Field(max_length=100)
+    affiliation: str = Field(max_length=100)
+    branch_id: int = Field(foreign_key="branch.id")
+    role: str = Field(max_length=20)
+    duties: str = Field(default="", max_length=200)  # comma-separated duty codes
+    registered_on: date
+    ends_on: date | None = None  # from the day after, no login and no session
+    password_hash: str | None = Field(default=None, max_length=200)
+    password_set_at: datetime | None = None
+    totp_secret: str | None = Field(default=None, max_length=64)
+    totp_confirmed: bool = False
+    totp_last_step: int = 0
+    enrol_hash: str | None = Field(default=None, max_length=64)
+    enrol_expires_at: datetime | None = None
+
+
+class StaffPasswordHistory(SQLModel, table=True):
+    __tablename__ = "staff_password_history"
+    id: int | None = Field(default=None, primary_key=True)
+    staff_id: int = Field(foreign_key="staff_account.id", ondelete="CASCADE", index=True)
+    password_hash: str = Field(max_length=200)
+    set_at: datetime
+
+
+class StaffRecoveryCode(SQLModel, table=True):
+    __tablename__ = "staff_recovery_code"
+    id: int | None = Field(default=None, primary_key=True)
+    staff_id: int = Field(foreign_key="staff_account.id", ondelete="CASCADE", index=True)
+    code_hash: str = Field(max_length=64)
+
+
+class StaffSession(SQLModel, table=True):
+    """A staff browser; like web_session, only the SHA-256 of the cookie token is stored."""
+
+    __tablename__ = "staff_session"
+    id: str = Field(primary_key=True, max_length=64)
+    staff_id: int = Field(foreign_key="staff_account.id", ondelete="CASCADE", index=True)
+    csrf_token: str = Field(max_length=64)
+    second_factor: bool = False
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    counter_state: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
+class StaffAudit(SQLModel, table=True):
+    """Append-only (database triggers refuse UPDATE and DELETE): who looked at whose
+    personal data, which field groups, from which screen — never the values."""
+
+    __tablename__ = "staff_audit"
+    __table_args__ = (
+        Index("ix_staff_audit_patron", "patron_id", "at"),
+        Index("ix_staff_audit_staff", "staff_id", "at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime
+    staff_id: int  # no foreign key: the row outlives any change to the account
+    staff_code: str = Field(max_length=20)
+    branch_id: int
+    patron_id: int | None = None
+    field_groups: str = Field(max_length=200)
+    screen: str = Field(max_length=40)
+    action: str = Field(max_length=20)  # view, edit, search
+    outcome: str = Field(max_length=20)  # allowed, refused
+
+
+# --- holds (issue 5) ------------------------------------------------------------------
+
+
+class Hold(SQLModel, table=True):
+    """A reservation (予約) of a title: exists only while it is active.
+
+    Cancelled, expired and collected reservations are deleted (only anonymous daily counts
+    remain). The queue position is derived (ORDER BY placed_at, id), never stored. `item_id`
+    is set once a copy is assigned: state `in_transit` (on its way to the pickup branch) or
+    `ready` (on the hold shelf until `ready_until`, a library-local date).
+    """
+
+    __table_args__ = (
+        UniqueConstraint("patron_id", "work_id", name="uq_hold_patron_work"),
+        UniqueConstraint("item_id", name="uq_hold_item"),
+        Index("ix_hold_work_queue", "work_id", "placed_at", "id"),
+        Index("ix_hold_patron", "patron_id"),
+        Index("ix_hold_state_ready_until", "state", "ready_until"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    patron_id: int = Field(foreign_key="patron.id", ondelete="CASCADE")
+    work_id: int = Field(foreign_key="work.id", ondelete="CASCADE")
+    pickup_branch_id: int = Field(foreign_key="branch.id")
+    placed_at: datetime
+    state: str = Field(max_length=20)  # waiting, in_transit, ready
+    item_id: int | None = Field(default=None, foreign_key="item.id")
+    ready_until: date | None = None
+    suspended_until: date | None = None  # skipped for assignment while today < this
+
+
+class NoticePreference(SQLModel, table=True):
+    """Which email notices a patron asked for; no row means the defaults."""
+
+    __tablename__ = "notice_preference"
+    patron_id: int = Field(primary_key=True, foreign_key="patron.id", ondelete="CASCADE")
+    hold_ready: bool = True
+    due_reminder_days: int | None = None  # None: no due-date reminder
+
+
+class LoanReminder(SQLModel, table=True):
+    """A due-date reminder was queued for this loan; goes with the loan (cascade)."""
+
+    __tablename__ = "loan_reminder"
+    loan_id: int = Field(primary_key=True, foreign_key="loan.id", ondelete="CASCADE")

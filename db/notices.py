@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from db import rules
@@ -61,4 +61,44 @@ def password_reset(lang: str, link: str) -> tuple[str, str]:
         f"新しいパスワードを設定するには、{minutes}分以内に次のリンクを開いてください"
         f"（1回のみ有効）。\n{link}\n\nお心当たりがない場合は、このメールを破棄してください。"
         f"パスワードは変わりません。\n{_NEVER_ASK[0]}\n",
+    )
+
+
+# --- holds (issue 5) ------------------------------------------------------------------
+# The subject names no title; the body may (it is deleted once the mail is delivered).
+
+
+def hold_ready(
+    lang: str, title: str, branch_ja: str, branch_en: str, until: date
+) -> tuple[str, str]:
+    if lang == "en":
+        return (
+            f"[{LIBRARY_EN}] Your reservation is ready for pickup",
+            f"An item you reserved is waiting for you at {branch_en}:\n  {title}\n\n"
+            f"Please collect it by {until:%Y-%m-%d} with your library card; after that it "
+            f"goes to the next person waiting.\nYou can see or cancel your reservations in "
+            f"My Library.\n{_NEVER_ASK[1]}\n",
+        )
+    return (
+        f"【{LIBRARY_JA}】ご予約の資料をご用意しました",
+        f"ご予約の資料を{branch_ja}でご用意しました。\n  {title}\n\n"
+        f"{until:%Y年%m月%d日}までに、利用者カードをお持ちのうえお受け取りください。"
+        f"期限を過ぎると次にお待ちの方へ回ります。\n"
+        f"予約の確認・取り消しはマイライブラリからできます。\n{_NEVER_ASK[0]}\n",
+    )
+
+
+def due_reminder(lang: str, loans: list[tuple[str, date]]) -> tuple[str, str]:
+    if lang == "en":
+        lines = "\n".join(f"  {due:%Y-%m-%d}  {title}" for title, due in loans)
+        return (
+            f"[{LIBRARY_EN}] Items due soon",
+            f"These items are due soon:\n{lines}\n\nYou can renew in My Library when nobody "
+            f"is waiting for them.\n{_NEVER_ASK[1]}\n",
+        )
+    lines = "\n".join(f"  {due:%Y年%m月%d日}  {title}" for title, due in loans)
+    return (
+        f"【{LIBRARY_JA}】返却期限のお知らせ",
+        f"次の資料の返却期限が近づいています。\n{lines}\n\n"
+        f"予約がなければマイライブラリから延長できます。\n{_NEVER_ASK[0]}\n",
     )

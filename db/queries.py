@@ -16,19 +16,25 @@ from sqlalchemy.engine import Connection
 
 from db import (
     accounts,
+    booklist,
     catalog,
     catalog_write,
     circulation,
     clock,
     engine,
+    holds,
     mail,
     migrate,
     notices,
     patrons,
     rules,
+    search_cache,
     seed,
+    staff_patrons,
+    staff_policy,
 )
 from db import sessions as web_sessions
+from db import staff as staff_accounts
 from db.accounts import (
     CodeRefused,
     FactsRefused,
@@ -63,16 +69,36 @@ from db.passwords import PasswordRejected
 from db.sessions import SessionInfo, SessionListing, Timeouts
 
 __all__ = [
+    "BOOKLIST_MIN_ITERATIONS",
+    "HOLD_MAX_SUSPEND_DAYS",
+    "HOLD_REMINDER_DAYS",
     "RENEWAL_REFUSALS",
     "RULES",
+    "AuditQuery",
+    "AuditRow",
+    "BooklistData",
+    "BooklistLossUnconfirmed",
+    "BooklistPasswordWrap",
+    "BooklistRecoveryWrap",
+    "BooklistRefused",
+    "BooklistSealed",
+    "BooklistVersionConflict",
     "Branch",
     "CatalogStats",
     "CheckoutReceipt",
     "CirculationRefused",
     "CodeRefused",
     "Copy",
+    "CounterState",
     "DailyCountView",
+    "EnrolLinkRefused",
     "FactsRefused",
+    "FailedMail",
+    "HoldForm",
+    "HoldRefused",
+    "HoldRouting",
+    "HoldView",
+    "HoldsDailyReport",
     "ImportRefused",
     "ImportReport",
     "LoanView",
@@ -82,60 +108,130 @@ __all__ = [
     "MaterialType",
     "MyAccount",
     "NotFound",
+    "NoticePrefs",
     "PasswordRejected",
+    "PatronEdit",
+    "PatronRecord",
+    "PatronSummary",
     "QueryError",
     "Record",
+    "RecordAvailability",
     "RenewAllReport",
     "RenewalRefused",
     "ResetLinkRefused",
     "ReturnReceipt",
+    "Scan",
     "SearchHit",
     "SearchParams",
     "SearchResult",
+    "SecondFactorFailed",
     "SendReport",
     "SessionInfo",
     "SessionListing",
     "SmtpSettings",
+    "StaffActor",
+    "StaffFormRefused",
+    "StaffInput",
+    "StaffLogin",
+    "StaffLoginFailed",
+    "StaffLook",
+    "StaffRefused",
+    "StaffSessionInfo",
+    "StaffView",
     "Timeouts",
+    "TotpEnrolment",
+    "begin_totp_enrolment",
+    "cancel_hold",
+    "change_hold_pickup",
     "change_password",
+    "change_password_with_booklist",
+    "change_staff_password",
+    "check_staff_enrol_link",
     "checkout",
+    "clear_counter",
     "configure",
+    "configure_search_cache",
+    "confirm_totp",
+    "counter_scan",
+    "create_booklist",
+    "create_first_manager",
+    "create_staff_account",
+    "discard_booklist",
     "dispose",
     "end_my_other_sessions",
     "end_my_session",
+    "end_staff_account",
+    "enrol_staff",
     "ensure_demo_patrons",
     "ensure_reference_data",
+    "expire_holds",
     "generate_demo_copies",
+    "get_booklist",
+    "get_booklist_reset_outlook",
     "get_catalog_stats",
+    "get_counter_state",
+    "get_hold",
+    "get_hold_form",
     "get_mail_counts",
     "get_my_account",
+    "get_notice_prefs",
+    "get_patron_for_staff",
     "get_record",
     "get_session",
+    "get_staff_account",
+    "get_staff_session",
     "give_demo_loans",
+    "hold_limit",
     "import_catalog_file",
     "issue_activation_code",
     "list_branches",
     "list_daily_counts",
+    "list_failed_mail",
+    "list_holds",
     "list_loans",
     "list_material_types",
     "list_my_sessions",
+    "list_record_availability",
+    "list_staff_accounts",
+    "list_staff_looks_at_me",
     "local_time",
     "log_in",
     "log_out",
+    "lookup_patrons",
     "migrate_database",
+    "pass_second_factor",
+    "place_hold",
+    "queue_due_reminders",
     "rebuild_search_index",
+    "receive_item",
+    "record_staff_refusal",
+    "reissue_staff_enrol_link",
     "renew_all_loans",
     "renew_loan",
     "request_password_reset",
     "reset_password",
+    "reset_password_with_booklist",
+    "restore_booklist_key",
+    "resume_hold",
     "return_item",
+    "run_daily_holds",
     "run_mail_worker",
+    "save_booklist",
+    "search_staff_audit",
     "search_works",
     "send_due_mail",
+    "set_booklist_recovery",
     "set_clock",
     "set_first_password",
+    "set_notice_prefs",
     "set_password_with_code",
+    "staff_log_in",
+    "staff_log_out",
+    "staff_policy_data",
+    "suspend_hold",
     "synthesize_catalog",
+    "update_patron_for_staff",
+    "update_staff_account",
 ]
 
 RULES = rules
@@ -149,6 +245,12 @@ def configure(url: str) -> None:
     """Point the query layer at a database URL (sqlite:///… or postgresql+psycopg://…)."""
     engine.configure(url)
     _code_tables.clear()
+    search_cache.clear()
+
+
+def configure_search_cache(seconds: float) -> None:
+    """Keep ranked search pages this long in each process (0 turns the cache off)."""
+    search_cache.configure(seconds)
 
 
 def dispose() -> None:
@@ -224,23 +326,30 @@ def import_catalog_file(path: Path, source: str | None = None) -> ImportReport:
     for batch in reader.batches(report):
         with engine.write() as conn:
             catalog_write.upsert_works(conn, batch, report, clock.now())
+    search_cache.clear()
     return report
 
 
 def generate_demo_copies(seed_value: int = 20261121) -> int:
     """Give every work without copies 0–5 copies (seeded, reproducible). Returns copies made."""
     with engine.write() as conn:
-        return seed.generate_copies(conn, seed_value)
+        made = seed.generate_copies(conn, seed_value)
+    search_cache.clear()
+    return made
 
 
 def synthesize_catalog(works: int, seed_value: int = 1) -> int:
     """Add `works` synthetic works (with copies) for benchmarks. Returns works made."""
-    return seed.synthesize(engine.write, works, seed_value, clock.now())
+    made = seed.synthesize(engine.write, works, seed_value, clock.now())
+    search_cache.clear()
+    return made
 
 
 def rebuild_search_index() -> int:
     with engine.write() as conn:
-        return catalog_write.SearchIndex(conn).rebuild()
+        count = catalog_write.SearchIndex(conn).rebuild()
+    search_cache.clear()
+    return count
 
 
 # Accounts and sessions -----------------------------------------------------------------
@@ -376,3 +485,347 @@ def run_mail_worker(settings: SmtpSettings, interval_seconds: float) -> None:
 def get_mail_counts() -> MailCounts:
     with engine.read() as conn:
         return mail.mail_queue_counts(conn)
+
+
+# My Booklist (ciphertext only: see db/booklist.py) ------------------------------------
+
+BooklistData = booklist.BooklistData
+BooklistRefused = booklist.BooklistRefused
+BooklistLossUnconfirmed = booklist.BooklistLossUnconfirmed
+BooklistVersionConflict = booklist.VersionConflict
+BooklistPasswordWrap = booklist.PasswordWrap
+BooklistRecoveryWrap = booklist.RecoveryWrap
+BooklistSealed = booklist.Sealed
+RecordAvailability = booklist.Availability
+BOOKLIST_MIN_ITERATIONS = booklist.MIN_ITERATIONS
+
+
+def get_booklist(patron_id: int) -> BooklistData | None:
+    with engine.read() as conn:
+        return booklist.get(conn, patron_id)
+
+
+def create_booklist(patron_id: int, wrap: BooklistPasswordWrap, sealed: BooklistSealed) -> int:
+    """The first version; `BooklistVersionConflict` when another device created it first."""
+    with engine.write() as conn:
+        return booklist.create(conn, patron_id, wrap, sealed, clock.now())
+
+
+def save_booklist(patron_id: int, key_id: str, base_version: int, sealed: BooklistSealed) -> int:
+    """A new version when `base_version` is current; else `BooklistVersionConflict`."""
+    with engine.write() as conn:
+        return booklist.save(conn, patron_id, key_id, base_version, sealed, clock.now())
+
+
+def set_booklist_recovery(patron_id: int, key_id: str, wrap: BooklistRecoveryWrap | None) -> None:
+    with engine.write() as conn:
+        booklist.set_recovery(conn, patron_id, wrap, key_id)
+
+
+def restore_booklist_key(patron_id: int, wrap: BooklistPasswordWrap) -> None:
+    with engine.write() as conn:
+        booklist.restore_password_wrap(conn, patron_id, wrap)
+
+
+def discard_booklist(patron_id: int) -> bool:
+    with engine.write() as conn:
+        return booklist.discard(conn, patron_id)
+
+
+def get_booklist_reset_outlook(patron_id: int) -> str:
+    """ "none", "recoverable" or "lost": what a password reset would do to the list."""
+    with engine.read() as conn:
+        return booklist.reset_outlook(conn, patron_id)
+
+
+def list_record_availability(record_ids: tuple[int, ...]) -> tuple[RecordAvailability, ...]:
+    with engine.read() as conn:
+        return booklist.availability(conn, record_ids)
+
+
+def change_password_with_booklist(
+    patron_id: int,
+    current: str,
+    new_password: str,
+    end_other_sessions: bool,
+    current_token: str,
+    booklist_wrap: BooklistPasswordWrap | None,
+) -> int:
+    """`change_password` that also stores the browser's re-wrapped booklist key."""
+    return accounts.change_password(
+        patron_id,
+        current,
+        new_password,
+        end_other_sessions,
+        current_token,
+        clock.now(),
+        booklist_wrap,
+    )
+
+
+def reset_password_with_booklist(
+    patron_id: int, fingerprint: str, new_password: str, booklist_loss_confirmed: bool
+) -> None:
+    """`reset_password` that refuses to delete an unrecoverable booklist unconfirmed."""
+    accounts.reset_password(
+        patron_id, fingerprint, new_password, clock.now(), booklist_loss_confirmed
+    )
+
+
+# Staff console (issue 4) -------------------------------------------------------------------
+
+StaffActor = staff_accounts.StaffActor
+StaffSessionInfo = staff_accounts.StaffSessionInfo
+StaffLogin = staff_accounts.StaffLogin
+StaffInput = staff_accounts.StaffInput
+StaffView = staff_accounts.StaffView
+TotpEnrolment = staff_accounts.TotpEnrolment
+StaffLoginFailed = staff_accounts.StaffLoginFailed
+SecondFactorFailed = staff_accounts.SecondFactorFailed
+EnrolLinkRefused = staff_accounts.EnrolLinkRefused
+StaffFormRefused = staff_accounts.StaffFormRefused
+StaffRefused = staff_patrons.StaffRefused
+PatronSummary = staff_patrons.PatronSummary
+PatronRecord = staff_patrons.PatronRecord
+PatronEdit = staff_patrons.PatronEdit
+AuditRow = staff_patrons.AuditRow
+AuditQuery = staff_patrons.AuditQuery
+StaffLook = staff_patrons.StaffLook
+Scan = staff_patrons.Scan
+CounterState = staff_patrons.CounterState
+
+
+def staff_policy_data() -> staff_policy.Policy:
+    """The role × action × field-group policy (db/data/staff_policy.json)."""
+    return staff_policy.policy()
+
+
+def create_first_manager(data: StaffInput) -> str:
+    """A manager account (CLI only); returns the one-time enrolment token."""
+    with engine.write() as conn:
+        return staff_accounts.create_staff(conn, data, clock.now())[1]
+
+
+def create_staff_account(data: StaffInput) -> tuple[int, str]:
+    """(new staff id, one-time enrolment token)."""
+    with engine.write() as conn:
+        return staff_accounts.create_staff(conn, data, clock.now())
+
+
+def update_staff_account(actor_id: int, staff_id: int, data: StaffInput) -> None:
+    with engine.write() as conn:
+        staff_accounts.update_staff(conn, actor_id, staff_id, data, clock.now())
+
+
+def end_staff_account(actor_id: int, staff_id: int) -> None:
+    with engine.write() as conn:
+        staff_accounts.end_staff(conn, actor_id, staff_id, clock.now())
+
+
+def reissue_staff_enrol_link(actor_id: int, staff_id: int) -> str:
+    with engine.write() as conn:
+        return staff_accounts.reissue_enrol_link(conn, actor_id, staff_id, clock.now())
+
+
+def list_staff_accounts() -> tuple[StaffView, ...]:
+    with engine.read() as conn:
+        return staff_accounts.list_staff(conn, clock.now())
+
+
+def get_staff_account(staff_id: int) -> StaffView:
+    with engine.read() as conn:
+        return staff_accounts.get_staff(conn, staff_id, clock.now())
+
+
+def staff_log_in(staff_code: str, password: str, address: str, timeouts: Timeouts) -> StaffLogin:
+    return staff_accounts.log_in(staff_code, password, address, clock.now(), timeouts)
+
+
+def get_staff_session(token: str, timeouts: Timeouts) -> StaffSessionInfo | None:
+    with engine.write() as conn:
+        return staff_accounts.load_session(conn, token, clock.now(), timeouts)
+
+
+def staff_log_out(token: str) -> None:
+    with engine.write() as conn:
+        staff_accounts.end_session(conn, token)
+
+
+def begin_totp_enrolment(token: str) -> TotpEnrolment:
+    return staff_accounts.begin_totp_enrolment(token)
+
+
+def confirm_totp(token: str, code: str, timeouts: Timeouts) -> tuple[StaffLogin, tuple[str, ...]]:
+    return staff_accounts.confirm_totp(token, code, clock.now(), timeouts)
+
+
+def pass_second_factor(token: str, code: str, timeouts: Timeouts) -> StaffLogin:
+    return staff_accounts.pass_second_factor(token, code, clock.now(), timeouts)
+
+
+def check_staff_enrol_link(token: str, address: str) -> str:
+    return staff_accounts.check_enrol_link(token, address, clock.now())
+
+
+def enrol_staff(token: str, new_password: str, timeouts: Timeouts) -> StaffLogin:
+    return staff_accounts.enrol(token, new_password, clock.now(), timeouts)
+
+
+def change_staff_password(staff_id: int, current: str, new_password: str, token: str) -> None:
+    staff_accounts.change_password(staff_id, current, new_password, token, clock.now())
+
+
+def lookup_patrons(actor: StaffActor, card: str, name: str) -> tuple[PatronSummary, ...]:
+    """Audited: every hit whose name is shown writes an audit row; refusals too."""
+    by_name = not card.strip() and bool(name.strip())
+    if by_name and not staff_policy.policy().may(actor.role, actor.duties, "patron.search_name"):
+        record_staff_refusal(actor, None, ("name",), "patron_lookup", "search")
+        raise StaffRefused()
+    with engine.write() as conn:
+        return staff_patrons.lookup_patrons(conn, actor, card, name, clock.now())
+
+
+def get_patron_for_staff(actor: StaffActor, patron_id: int, screen: str) -> PatronRecord:
+    """The patron as this role may see them (masked fields are None), with the audit row."""
+    with engine.write() as conn:
+        return staff_patrons.get_patron_record(conn, actor, patron_id, screen, clock.now())
+
+
+def update_patron_for_staff(actor: StaffActor, patron_id: int, data: PatronEdit) -> None:
+    with engine.write() as conn:
+        staff_patrons.update_patron(conn, actor, patron_id, data, clock.now())
+
+
+def record_staff_refusal(
+    actor: StaffActor, patron_id: int | None, groups: tuple[str, ...], screen: str, action: str
+) -> None:
+    with engine.write() as conn:
+        staff_patrons.refuse(conn, actor, patron_id, groups, screen, action, clock.now())
+
+
+def search_staff_audit(query: AuditQuery) -> tuple[AuditRow, ...]:
+    with engine.read() as conn:
+        return staff_patrons.search_audit(conn, query, clock.now())
+
+
+def list_staff_looks_at_me(patron_id: int) -> tuple[StaffLook, ...]:
+    with engine.read() as conn:
+        return staff_patrons.staff_looks_at_me(conn, patron_id)
+
+
+def get_counter_state(token: str) -> CounterState:
+    with engine.read() as conn:
+        return staff_patrons.counter_state(conn, staff_accounts.session_key(token))
+
+
+def counter_scan(token: str, kind: str, card: str, barcode: str) -> CounterState:
+    """Checkout, return or renew one item; the scan list survives every refusal."""
+    with engine.write() as conn:
+        return staff_patrons.counter_scan(
+            conn, staff_accounts.session_key(token), kind, card, barcode, clock.now()
+        )
+
+
+def clear_counter(token: str) -> None:
+    with engine.write() as conn:
+        staff_patrons.clear_counter(conn, staff_accounts.session_key(token))
+
+
+# Holds (issue 5) -----------------------------------------------------------------------
+
+HoldView = holds.HoldView
+HoldForm = holds.HoldForm
+HoldRefused = holds.HoldRefused
+HoldRouting = holds.Routing
+HoldsDailyReport = holds.DailyReport
+NoticePrefs = holds.NoticePrefs
+FailedMail = mail.FailedMail
+HOLD_REMINDER_DAYS = holds.REMINDER_DAY_CHOICES
+HOLD_MAX_SUSPEND_DAYS = holds.MAX_SUSPEND_DAYS
+
+
+def hold_limit() -> int:
+    """Active reservations allowed per patron (SHIORI_HOLD_LIMIT, default 10)."""
+    return holds.hold_limit()
+
+
+def place_hold(patron_id: int, work_id: int, pickup_code: str) -> HoldView:
+    """Reserve a title; `HoldRefused` says why not. A double submit makes one reservation."""
+    with engine.write() as conn:
+        return holds.place_hold(conn, patron_id, work_id, pickup_code, clock.now())
+
+
+def list_holds(patron_id: int) -> tuple[HoldView, ...]:
+    with engine.read() as conn:
+        return holds.list_holds(conn, patron_id, clock.now())
+
+
+def get_hold(patron_id: int, hold_id: int) -> HoldView:
+    with engine.read() as conn:
+        return holds.get_hold(conn, patron_id, hold_id, clock.now())
+
+
+def get_hold_form(patron_id: int, work_id: int) -> HoldForm:
+    with engine.read() as conn:
+        return holds.get_hold_form(conn, patron_id, work_id, clock.now())
+
+
+def cancel_hold(patron_id: int, hold_id: int) -> str:
+    """Delete the reservation (its copy goes to the next in line); returns the title."""
+    with engine.write() as conn:
+        return holds.cancel_hold(conn, patron_id, hold_id, clock.now())
+
+
+def change_hold_pickup(patron_id: int, hold_id: int, pickup_code: str) -> HoldView:
+    with engine.write() as conn:
+        return holds.change_pickup(conn, patron_id, hold_id, pickup_code, clock.now())
+
+
+def suspend_hold(patron_id: int, hold_id: int, until: date) -> HoldView:
+    with engine.write() as conn:
+        return holds.suspend_hold(conn, patron_id, hold_id, until, clock.now())
+
+
+def resume_hold(patron_id: int, hold_id: int) -> HoldView:
+    with engine.write() as conn:
+        return holds.resume_hold(conn, patron_id, hold_id, clock.now())
+
+
+def get_notice_prefs(patron_id: int) -> NoticePrefs:
+    with engine.read() as conn:
+        return holds.get_notice_prefs(conn, patron_id)
+
+
+def set_notice_prefs(
+    patron_id: int, hold_ready: bool, due_reminder_days: int | None
+) -> NoticePrefs:
+    with engine.write() as conn:
+        return holds.set_notice_prefs(conn, patron_id, hold_ready, due_reminder_days)
+
+
+def receive_item(barcode: str) -> HoldRouting:
+    """A copy in transit arrived at its pickup branch: its reservation becomes ready."""
+    with engine.write() as conn:
+        return holds.receive_item(conn, barcode, clock.now())
+
+
+def expire_holds() -> int:
+    with engine.write() as conn:
+        return holds.expire_holds(conn, clock.now())
+
+
+def queue_due_reminders() -> int:
+    with engine.write() as conn:
+        return holds.queue_due_reminders(conn, clock.now())
+
+
+def run_daily_holds() -> HoldsDailyReport:
+    """The daily job: expire uncollected reservations, then queue due-date reminders."""
+    expired = expire_holds()
+    return holds.DailyReport(expired=expired, reminders=queue_due_reminders())
+
+
+def list_failed_mail(limit: int = 200) -> tuple[FailedMail, ...]:
+    """Mail given up on (or in doubt), for staff: kind, times, error — no address or body."""
+    with engine.read() as conn:
+        return mail.list_failed_mail(conn, limit)

@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # The whole suite, on SQLite and then on a real PostgreSQL 15.
 # PostgreSQL: SHIORI_TEST_PG_URL if set, else a private throw-away cluster started here.
+# SHIORI_TEST_BACKENDS="postgresql" (or "sqlite") runs only one of them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTEST=(.venv/bin/pytest -q -p no:cacheprovider)
 
-echo "== suite on SQLite =="
-SHIORI_TEST_BACKEND=sqlite "${PYTEST[@]}" "$@"
+BACKENDS=${SHIORI_TEST_BACKENDS:-sqlite postgresql}
+
+if [[ " $BACKENDS " == *" sqlite "* ]]; then
+  echo "== suite on SQLite =="
+  SHIORI_TEST_BACKEND=sqlite "${PYTEST[@]}" "$@"
+fi
+[[ " $BACKENDS " == *" postgresql "* ]] || exit 0
 
 cleanup() { :; }
 if [ -z "${SHIORI_TEST_PG_URL:-}" ]; then

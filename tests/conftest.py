@@ -85,6 +85,20 @@ def fresh_db(tmp_path: Path) -> Iterator[Database]:
         _drop_pg_database(pg_name)
 
 
+def clone_pg_database(template_url: str) -> tuple[str, str]:
+    """A private copy of a PostgreSQL database (CREATE DATABASE … TEMPLATE copies files).
+
+    Nothing may stay connected to a template, so servers and tests always use copies."""
+    template = make_url(template_url).database
+    name = f"shiori_t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    admin.dispose()
+    url = make_url(_pg_admin_url()).set(database=name).render_as_string(hide_password=False)
+    return url, name
+
+
 def load_demo_catalog() -> None:
     for name in (
         "aozora_works.csv.gz",
@@ -117,14 +131,7 @@ def catalog_db(_catalog_template: str, tmp_path: Path) -> Iterator[Database]:
     tests may write to it.
     """
     if BACKEND == "postgresql":
-        # A private copy per test: CREATE DATABASE … TEMPLATE copies files, in about a second.
-        template = make_url(_catalog_template).database
-        name = f"shiori_t_{uuid.uuid4().hex[:12]}"
-        admin = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-        admin.dispose()
-        url = make_url(_pg_admin_url()).set(database=name).render_as_string(hide_password=False)
+        url, name = clone_pg_database(_catalog_template)
         queries.configure(url)
         yield Database(url)
         _drop_pg_database(name)

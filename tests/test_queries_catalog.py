@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from db import queries
 from db.queries import SearchParams
-from tests.conftest import Database
+from tests.conftest import DATA, Database
 
 
 def titles(**params: object) -> list[str]:
@@ -196,3 +198,28 @@ def test_record_detail_has_copies_per_branch(catalog_db: Database) -> None:
 def test_unknown_record_is_not_found(catalog_db: Database) -> None:
     with pytest.raises(queries.NotFound):
         queries.get_record(999_999_999)
+
+
+def test_cached_rankings_are_dropped_when_the_catalog_changes(
+    catalog_db: Database, tmp_path: Path
+) -> None:
+    import csv
+    import gzip
+
+    queries.configure_search_cache(30)
+    try:
+        assert queries.search_works(SearchParams(q="しおりのほん")).total == 0
+        with gzip.open(DATA / "aozora_works.csv.gz", "rt", encoding="utf-8", newline="") as fh:
+            reader = csv.DictReader(fh)
+            row = next(reader)
+            fields = reader.fieldnames or []
+        row.update(work_id="999999", title="栞の本", title_yomi="しおりのほん")
+        path = tmp_path / "one.csv"
+        with path.open("w", encoding="utf-8", newline="") as out:
+            writer = csv.DictWriter(out, fieldnames=fields)
+            writer.writeheader()
+            writer.writerow(row)
+        queries.import_catalog_file(path)
+        assert titles(q="しおりのほん") == ["栞の本"]
+    finally:
+        queries.configure_search_cache(0)

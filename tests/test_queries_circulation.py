@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
-from db import circulation, engine, rules
+from db import circulation, engine, queries, rules
 from db.catalog_write import ImportReport, WorkRecord, upsert_works
 from db.circulation import LoanView, RenewalRefused
 from db.errors import NotFound, QueryError
@@ -321,12 +321,8 @@ def test_renew_all_reports_each_loan(lib: Library) -> None:
 def test_renewal_is_refused_while_someone_is_waiting(lib: Library) -> None:
     loan = checkout(ALICE_CARD, "T000000001")
     other = checkout(ALICE_CARD, "T000000002")
-    # Reservations come with the holds issue; a stand-in table is enough to see the check.
-    with engine.write() as conn:
-        conn.execute(text("CREATE TABLE hold (id INTEGER PRIMARY KEY, work_id INTEGER)"))
-        conn.execute(
-            text("INSERT INTO hold (id, work_id) VALUES (1, :w)"), {"w": lib.works["neko"]}
-        )
+    # Bob reserves the title Alice has (db.holds; the check only needs a waiting hold).
+    queries.place_hold(lib.bob, lib.works["neko"], "sogo")
     by_id = {view.id: view for view in loans(lib.alice)}
     assert by_id[loan.loan_id].refusal == circulation.HOLDS_WAITING
     assert by_id[other.loan_id].renewable

@@ -9,7 +9,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from db import queries
-from web import client, csrf
+from web import booklist, client, csrf
 from web.flash import flash
 from web.lang import safe_next
 from web.sessions import clear_cookie, current, set_cookie, settings_of, timeouts
@@ -155,15 +155,19 @@ async def change_password(request: Request) -> Response:
     logout_others = form.get("logout_others") == "1"
     if not errors:
         try:
-            queries.change_password(
+            # The browser re-wrapped the My Booklist key with the new password (booklist.js).
+            queries.change_password_with_booklist(
                 session.patron_id,
                 str(form.get("current_password", "")),
                 new,
                 logout_others,
                 session.token,
+                booklist.wrap_from_form(form),
             )
         except queries.PasswordRejected as rejected:
             errors["new_password"] = str(rejected)
+        except queries.BooklistRefused as refused:
+            errors["booklist"] = str(refused)
         except queries.QueryError as refused:
             errors["current_password"] = str(refused)
     if errors:

@@ -11,15 +11,18 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from db import queries
-from web import account, catalog, errors, lang, loans, password
+from web import account, booklist, catalog, errors, holds, lang, loans, password
 from web.security import SecurityHeaders
 from web.sessions import cookie_name
 from web.settings import ROOT, Settings, load
+from web.staff import my_access as staff_my_access
+from web.staff import views as staff_views
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or load()
     queries.configure(settings.database_url)
+    queries.configure_search_cache(settings.search_cache_seconds)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -35,6 +38,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *account.routes,
             *password.routes,
             *loans.routes,
+            *holds.routes,
+            *booklist.routes,
+            *staff_my_access.routes,
+            *staff_views.mounted(settings),
             Mount("/static", StaticFiles(directory=ROOT / "static"), name="static"),
         ],
         middleware=[

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from db import queries
 from web.settings import Settings, SettingsError, load
+from web.staff import cli as staff_cli
 
 DEMO_FILES = (
     "aozora_works.csv.gz",
@@ -163,6 +164,31 @@ def cmd_mail_worker(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_holds_daily(settings: Settings, _args: argparse.Namespace) -> int:
+    """Expire uncollected reservations (copies go to the next in line), queue reminders."""
+    _setup(settings)
+    report = queries.run_daily_holds()
+    print(
+        f"期限切れの予約 expired reservations: {report.expired}, "
+        f"返却期限のお知らせ due-date reminders queued: {report.reminders}"
+    )
+    return 0
+
+
+def cmd_holds_receive(settings: Settings, args: argparse.Namespace) -> int:
+    _setup(settings)
+    try:
+        routing = queries.receive_item(args.barcode)
+    except queries.QueryError as refused:
+        print(refused, file=sys.stderr)
+        return 2
+    if routing.state == "ready":
+        print(f"予約棚へ put on the hold shelf: {routing.branch_ja} / {routing.branch_en}")
+    else:
+        print("書架へ戻す reshelve: no reservation is waiting for it")
+    return 0
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -223,6 +249,15 @@ def parser() -> argparse.ArgumentParser:
     worker = mail_sub.add_parser("worker", help="deliver mail until stopped")
     worker.add_argument("--interval", type=float, default=10.0)
     worker.set_defaults(fn=cmd_mail_worker)
+    holds_p = sub.add_parser("holds", help="reservations")
+    holds_sub = holds_p.add_subparsers(dest="holds_command", required=True)
+    holds_sub.add_parser(
+        "daily", help="expire uncollected reservations and queue due-date reminders"
+    ).set_defaults(fn=cmd_holds_daily)
+    receive = holds_sub.add_parser("receive", help="a copy in transit arrived at its pickup")
+    receive.add_argument("barcode")
+    receive.set_defaults(fn=cmd_holds_receive)
+    staff_cli.add_parser(sub, _setup)
     serve = sub.add_parser("serve", help="serve the site")
     serve.add_argument("--workers", type=int, default=1)
     serve.set_defaults(fn=cmd_serve)

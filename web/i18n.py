@@ -294,7 +294,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
 
 # Each feature keeps its texts in its own module (web/<feature>_text.py, a MESSAGES dict);
 # they are merged here and a key may be defined only once.
-_FEATURE_TEXTS: tuple[str, ...] = ()
+_FEATURE_TEXTS: tuple[str, ...] = ("web.booklist_text", "web.staff_text", "web.holds_text")
 
 
 def _merge_feature_texts() -> None:

@@ -159,14 +159,25 @@ def _reset_token(request: Request, raw: str) -> tuple[int, str] | None:
     return patron_id, fingerprint
 
 
+def _booklist_outlook(decoded: tuple[int, str] | None) -> str:
+    """What the reset will do to My Booklist, said on the page before it happens."""
+    return queries.get_booklist_reset_outlook(decoded[0]) if decoded else "none"
+
+
 async def reset_page(request: Request) -> Response:
     raw = request.query_params.get("token", "")
-    valid = _reset_token(request, raw) is not None
+    decoded = _reset_token(request, raw)
+    valid = decoded is not None
     return render(
         request,
         "password/reset.html",
         status_code=200 if valid else 400,
-        ctx={"token": raw if valid else "", "errors": {}, "valid": valid},
+        ctx={
+            "token": raw if valid else "",
+            "errors": {},
+            "valid": valid,
+            "booklist_outlook": _booklist_outlook(decoded),
+        },
     )
 
 
@@ -181,26 +192,35 @@ async def reset(request: Request) -> Response:
             request,
             "password/reset.html",
             status_code=400,
-            ctx={"token": "", "errors": {}, "valid": False},
+            ctx={"token": "", "errors": {}, "valid": False, "booklist_outlook": "none"},
         )
     if not errors:
         try:
-            queries.reset_password(decoded[0], decoded[1], new)
+            queries.reset_password_with_booklist(
+                decoded[0], decoded[1], new, form.get("booklist_loss_confirmed") == "1"
+            )
         except queries.PasswordRejected as rejected:
             errors["new_password"] = str(rejected)
+        except queries.BooklistLossUnconfirmed as unconfirmed:
+            errors["booklist_loss_confirmed"] = str(unconfirmed)
         except queries.ResetLinkRefused:
             return render(
                 request,
                 "password/reset.html",
                 status_code=400,
-                ctx={"token": "", "errors": {}, "valid": False},
+                ctx={"token": "", "errors": {}, "valid": False, "booklist_outlook": "none"},
             )
     if errors:
         return render(
             request,
             "password/reset.html",
             status_code=422,
-            ctx={"token": raw, "errors": errors, "valid": True},
+            ctx={
+                "token": raw,
+                "errors": errors,
+                "valid": True,
+                "booklist_outlook": _booklist_outlook(decoded),
+            },
         )
     return _done(request, "password_set_login")
 

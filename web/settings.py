@@ -40,6 +40,7 @@ class Settings:
     smtp_username: str
     smtp_password: str
     smtp_starttls: bool
+    search_cache_seconds: int
 
     @property
     def https(self) -> bool:
@@ -149,4 +150,5 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         smtp_username=env.get("SHIORI_SMTP_USERNAME", ""),
         smtp_password=env.get("SHIORI_SMTP_PASSWORD", ""),
         smtp_starttls=_bool(env, "SHIORI_SMTP_STARTTLS", False),
+        search_cache_seconds=_int(env, "SHIORI_SEARCH_CACHE_SECONDS", 30, 0, 3600),
     )

@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 from sqlalchemy.engine import make_url
 
-from tests.conftest import BACKEND
+from tests.conftest import BACKEND, _drop_pg_database, clone_pg_database
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -39,10 +39,12 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def live_server(_catalog_template: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    url = _catalog_template
-    if BACKEND != "postgresql":
+    pg_name = None
+    if BACKEND == "postgresql":
+        url, pg_name = clone_pg_database(_catalog_template)
+    else:
         copy = tmp_path_factory.mktemp("live") / "catalog.db"
-        shutil.copyfile(make_url(url).database or "", copy)
+        shutil.copyfile(make_url(_catalog_template).database or "", copy)
         url = f"sqlite:///{copy}"
     port = _free_port()
     env = {**os.environ, "SHIORI_DATABASE_URL": url, "SHIORI_PORT": str(port)}
@@ -68,6 +70,8 @@ def live_server(_catalog_template: str, tmp_path_factory: pytest.TempPathFactory
     yield base
     proc.terminate()
     proc.wait(timeout=10)
+    if pg_name:
+        _drop_pg_database(pg_name)
 
 
 @pytest.fixture(scope="session")

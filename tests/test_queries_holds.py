@@ -1,0 +1,358 @@
+"""Reservations at the query layer: refusals, the queue, assignment, expiry, notices."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+
+from db import engine, queries, rules
+from db.catalog_write import ImportReport, WorkRecord, upsert_works
+from db.patrons import NewPatron, create_patron
+from tests.conftest import Database
+from tests.test_queries_circulation import add_item, linking_tables
+
+NOW = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)  # 10:00 in Japan
+TODAY = date(2026, 11, 20)
+DAY = timedelta(days=1)
+
+WORKS = {
+    "neko": "吾輩は猫である",
+    "kokoro": "こころ",
+    "jiten": "日本国語大辞典",
+}
+# barcode → (work, material, branch)
+ITEMS = {
+    "H001": ("neko", "book", "sogo"),
+    "H002": ("neko", "book", "minami"),
+    "H003": ("kokoro", "book", "sogo"),
+    "H004": ("jiten", "reference", "sogo"),
+}
+
+
+@dataclass(frozen=True)
+class Lib:
+    works: dict[str, int]
+    patrons: list[tuple[int, str]]  # (id, card)
+
+
+def _patron(conn: object, n: int, email: str | None, lang: str = "ja") -> tuple[int, str]:
+    card = f"22{n:08d}"
+    person = NewPatron(
+        card, f"予約 {n}", "ヨヤク", date(1990, 1, 1), "藤沢市朝日町1-1", "0466-00-0000",
+        email, "general", "sogo", lang,
+    )  # fmt: skip
+    return create_patron(conn, person, NOW), card  # type: ignore[arg-type]
+
+
+def make_lib(patrons: int = 4) -> Lib:
+    with engine.write() as conn:
+        records = [
+            WorkRecord(source="synth", source_id=key, title=title) for key, title in WORKS.items()
+        ]
+        works = dict(zip(WORKS, upsert_works(conn, records, ImportReport(), NOW), strict=True))
+        for barcode, (work, material, branch) in ITEMS.items():
+            add_item(conn, works[work], barcode, material, branch=branch)
+        people = [
+            _patron(conn, n, f"p{n}@example.jp" if n % 2 == 0 else None) for n in range(patrons)
+        ]
+    return Lib(works=works, patrons=people)
+
+
+@pytest.fixture
+def lib(fresh_db: Database) -> Iterator[Lib]:
+    queries.set_clock(lambda: NOW)
+    try:
+        yield make_lib()
+    finally:
+        queries.set_clock(None)
+
+
+def at(moment: datetime) -> None:
+    queries.set_clock(lambda: moment)
+
+
+def status(barcode: str) -> str:
+    with engine.read() as conn:
+        return str(
+            conn.execute(
+                text("SELECT status FROM item WHERE barcode = :b"), {"b": barcode}
+            ).scalar_one()
+        )
+
+
+def outbox() -> list[tuple[str, str, str, str | None]]:
+    with engine.read() as conn:
+        rows = conn.execute(
+            text("SELECT kind, to_addr, subject, body FROM mail_outbox ORDER BY id")
+        ).all()
+    return [(r.kind, r.to_addr, r.subject, r.body) for r in rows]
+
+
+def hold_count() -> int:
+    with engine.read() as conn:
+        return int(conn.execute(text("SELECT count(*) FROM hold")).scalar_one())
+
+
+# --- placing and refusals ----------------------------------------------------------------
+
+
+def test_place_hold_shows_position_copies_and_an_estimate(lib: Lib) -> None:
+    (a, _), (b, _) = lib.patrons[:2]
+    first = queries.place_hold(a, lib.works["neko"], "sogo")
+    second = queries.place_hold(b, lib.works["neko"], "minami")
+    assert (first.position, first.copies, first.state) == (1, 2, "waiting")
+    assert (second.position, second.waiting) == (2, 2)
+    assert first.estimate_days == 14 and second.estimate_days == 14
+    assert queries.list_holds(a) == (queries.get_hold(a, first.id),)
+    assert queries.get_hold_form(b, lib.works["neko"]).existing == second
+
+
+def test_refusals_are_explained(lib: Lib, monkeypatch: pytest.MonkeyPatch) -> None:
+    (a, card), (b, _) = lib.patrons[:2]
+    queries.place_hold(a, lib.works["neko"], "sogo")
+    with pytest.raises(queries.HoldRefused, match="すでに予約"):
+        queries.place_hold(a, lib.works["neko"], "minami")
+    with pytest.raises(queries.HoldRefused, match="予約できる所蔵がありません"):
+        queries.place_hold(a, lib.works["jiten"], "sogo")
+    queries.checkout(card, "H003")
+    with pytest.raises(queries.HoldRefused, match="あなたが借りています"):
+        queries.place_hold(a, lib.works["kokoro"], "sogo")
+    with pytest.raises(queries.HoldRefused, match="受取館"):
+        queries.place_hold(b, lib.works["kokoro"], "nowhere")
+    with pytest.raises(queries.NotFound):
+        queries.place_hold(b, 999_999, "sogo")
+    monkeypatch.setenv("SHIORI_HOLD_LIMIT", "1")
+    queries.place_hold(b, lib.works["kokoro"], "sogo")
+    with pytest.raises(queries.HoldRefused, match="1件まで"):
+        queries.place_hold(b, lib.works["neko"], "sogo")
+    assert hold_count() == 2
+
+
+def test_another_patrons_hold_is_not_found(lib: Lib) -> None:
+    (a, _), (b, _) = lib.patrons[:2]
+    hold = queries.place_hold(a, lib.works["neko"], "sogo")
+    for action in (
+        lambda: queries.get_hold(b, hold.id),
+        lambda: queries.cancel_hold(b, hold.id),
+        lambda: queries.change_hold_pickup(b, hold.id, "minami"),
+        lambda: queries.suspend_hold(b, hold.id, TODAY + 5 * DAY),
+        lambda: queries.resume_hold(b, hold.id),
+    ):
+        with pytest.raises(queries.NotFound):
+            action()
+    assert queries.get_hold(a, hold.id).pickup_code == "sogo"
+
+
+def test_double_submit_creates_one_reservation(lib: Lib) -> None:
+    (a, _) = lib.patrons[0]
+    start = threading.Barrier(4)
+    outcomes: list[str] = []
+
+    def submit() -> None:
+        start.wait(timeout=10)
+        try:
+            queries.place_hold(a, lib.works["neko"], "sogo")
+            outcomes.append("placed")
+        except queries.HoldRefused:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=submit) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["placed", "refused", "refused", "refused"]
+    assert hold_count() == 1
+
+
+def test_fifty_concurrent_reservations_get_fifty_gap_free_positions(fresh_db: Database) -> None:
+    queries.set_clock(lambda: NOW)  # the same instant for all: the id breaks the tie
+    try:
+        lib = make_lib(patrons=50)
+        start = threading.Barrier(50)
+        errors: list[BaseException] = []
+        placed: list[int] = []
+
+        def reserve(patron_id: int) -> None:
+            try:
+                start.wait(timeout=30)
+                placed.append(queries.place_hold(patron_id, lib.works["neko"], "sogo").id)
+            except BaseException as exc:  # surfaced below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=reserve, args=(p,)) for p, _ in lib.patrons]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert errors == []
+        assert len(placed) == 50
+        positions = sorted(queries.list_holds(p)[0].position or 0 for p, _ in lib.patrons)
+        assert positions == list(range(1, 51))
+        # Derived from (placed_at, id): the order ids were given.
+        by_id = sorted(
+            (queries.list_holds(p)[0].id, queries.list_holds(p)[0].position) for p, _ in lib.patrons
+        )
+        assert [pos for _, pos in by_id] == list(range(1, 51))
+    finally:
+        queries.set_clock(None)
+
+
+# --- return, transit, shelf, checkout ------------------------------------------------------
+
+
+def test_return_assigns_ready_or_transit_and_checkout_deletes_the_hold(lib: Lib) -> None:
+    (a, card_a), (b, card_b), (_, card_c), (d, _) = lib.patrons  # a has p0@example.jp
+    queries.checkout(card_c, "H001")  # sogo copy out
+    queries.checkout(card_c, "H002")  # minami copy out
+    hold_a = queries.place_hold(a, lib.works["neko"], "minami")
+    hold_b = queries.place_hold(b, lib.works["neko"], "sogo")
+    hold_d = queries.place_hold(d, lib.works["neko"], "sogo")
+    waiting = [
+        queries.get_hold(p, h.id).position for p, h in ((a, hold_a), (b, hold_b), (d, hold_d))
+    ]
+    assert waiting == [1, 2, 3]
+
+    # The sogo copy comes back: first in line (a) collects at minami → transit.
+    receipt = queries.return_item("H001")
+    assert (receipt.route, receipt.route_branch_ja) == ("in_transit", "南市民図書館")
+    assert status("H001") == rules.IN_TRANSIT
+    assert queries.get_hold(a, hold_a.id).state == "in_transit"
+    assert queries.get_hold(b, hold_b.id).position == 1
+    assert outbox() == []
+    with pytest.raises(queries.QueryError, match="回送中"):
+        queries.checkout(card_a, "H001")
+
+    # It arrives: ready at minami for 7 days; a has an email → one notice, no title in subject.
+    assert queries.receive_item("H001").state == "ready"
+    ready = queries.get_hold(a, hold_a.id)
+    assert (ready.state, ready.ready_until, ready.position) == ("ready", TODAY + 7 * DAY, None)
+    assert status("H001") == rules.ON_HOLD_SHELF
+    [(kind, to, subject, body)] = outbox()
+    assert (kind, to) == ("hold_ready", "p0@example.jp")
+    assert "吾輩" not in subject and body is not None and "吾輩は猫である" in body
+    assert "南市民図書館" in body and "2026年11月27日" in body
+
+    # Someone else at the counter cannot take it; a can, and the hold is gone.
+    with pytest.raises(queries.QueryError, match="予約棚"):
+        queries.checkout(card_b, "H001")
+    queries.checkout(card_a, "H001")
+    assert queries.list_holds(a) == ()
+    assert queries.get_hold(b, hold_b.id).position == 1
+    assert queries.get_hold(d, hold_d.id).position == 2
+
+    # The minami copy comes back; b (sogo) is next → transit; d is now first in line.
+    assert queries.return_item("H002").route == "in_transit"
+    assert queries.get_hold(d, hold_d.id).position == 1
+
+
+def test_suspended_holds_are_skipped_but_keep_their_place(lib: Lib) -> None:
+    (a, _), (b, _), (_, card_c), _ = lib.patrons
+    queries.checkout(card_c, "H003")
+    hold_a = queries.place_hold(a, lib.works["kokoro"], "sogo")
+    hold_b = queries.place_hold(b, lib.works["kokoro"], "sogo")
+    with pytest.raises(queries.HoldRefused, match="休止の期限"):
+        queries.suspend_hold(a, hold_a.id, TODAY)
+    suspended = queries.suspend_hold(a, hold_a.id, TODAY + 10 * DAY)
+    assert (suspended.state, suspended.position) == ("suspended", 1)
+    queries.return_item("H003")
+    assert queries.get_hold(a, hold_a.id).position == 1  # kept its place
+    assert queries.get_hold(b, hold_b.id).state == "ready"  # skipped to b
+    resumed = queries.resume_hold(a, hold_a.id)
+    assert (resumed.state, resumed.suspended_until) == ("waiting", None)
+    with pytest.raises(queries.HoldRefused):
+        queries.suspend_hold(b, hold_b.id, TODAY + 3 * DAY)  # a copy is set aside already
+    with pytest.raises(queries.HoldRefused, match="受取館は変更できません"):
+        queries.change_hold_pickup(b, hold_b.id, "minami")
+    assert queries.change_hold_pickup(a, hold_a.id, "tsujido").pickup_code == "tsujido"
+
+
+def test_uncollected_hold_expires_and_goes_to_the_next_in_line(lib: Lib) -> None:
+    (a, _), (b, _), (_, card_c), _ = lib.patrons
+    queries.checkout(card_c, "H003")
+    hold_a = queries.place_hold(a, lib.works["kokoro"], "sogo")
+    hold_b = queries.place_hold(b, lib.works["kokoro"], "sogo")
+    queries.return_item("H003")
+    assert queries.get_hold(a, hold_a.id).ready_until == TODAY + 7 * DAY
+    at(NOW + 7 * DAY)
+    assert queries.run_daily_holds().expired == 0  # still the last day
+    at(NOW + 8 * DAY)
+    assert queries.run_daily_holds().expired == 1
+    with pytest.raises(queries.NotFound):
+        queries.get_hold(a, hold_a.id)
+    nxt = queries.get_hold(b, hold_b.id)
+    assert (nxt.state, nxt.ready_until) == ("ready", TODAY + 15 * DAY)
+    assert status("H003") == rules.ON_HOLD_SHELF
+    at(NOW + 16 * DAY)
+    assert queries.run_daily_holds().expired == 1
+    assert status("H003") == rules.AVAILABLE and hold_count() == 0
+
+
+def test_cancel_of_a_ready_hold_passes_the_copy_on(lib: Lib) -> None:
+    (a, _), (b, _), (_, card_c), _ = lib.patrons
+    queries.checkout(card_c, "H003")
+    hold_a = queries.place_hold(a, lib.works["kokoro"], "sogo")
+    hold_b = queries.place_hold(b, lib.works["kokoro"], "sogo")
+    queries.return_item("H003")
+    assert queries.cancel_hold(a, hold_a.id) == "こころ"
+    assert queries.get_hold(b, hold_b.id).state == "ready"
+    queries.cancel_hold(b, hold_b.id)
+    assert status("H003") == rules.AVAILABLE and hold_count() == 0
+
+
+def test_nothing_links_a_patron_to_an_item_after_the_hold_ends(lib: Lib) -> None:
+    (_, _), (b, card_b), (_, card_c), _ = lib.patrons
+    a, card_a = 515151, card_b  # distinctive ids, so the scan can look for them
+    with engine.write() as conn:
+        conn.execute(text("UPDATE patron SET id = :a WHERE id = :b"), {"a": a, "b": b})
+        conn.execute(text("UPDATE item SET id = 626262 WHERE barcode = 'H003'"))
+    queries.checkout(card_c, "H003")
+    queries.place_hold(a, lib.works["kokoro"], "sogo")
+    queries.return_item("H003")
+    queries.checkout(card_a, "H003")
+    queries.return_item("H003")
+    with engine.read() as conn:
+        item_id = conn.execute(text("SELECT id FROM item WHERE barcode = 'H003'")).scalar_one()
+        assert linking_tables(conn, (a, card_a), (item_id, "H003", "こころ")) == []
+        assert conn.execute(text("SELECT count(*) FROM hold")).scalar_one() == 0
+        events = dict(
+            conn.execute(text("SELECT event, sum(count) FROM daily_count GROUP BY event")).all()
+        )
+    assert events["hold_placed"] == 1 and events["hold_filled"] == 1
+
+
+# --- notices ---------------------------------------------------------------------------
+
+
+def test_ready_notice_follows_the_patrons_choice(lib: Lib) -> None:
+    (a, _), _, (_, card_c), _ = lib.patrons  # a has p0@example.jp
+    assert queries.get_notice_prefs(a) == queries.NoticePrefs(True, True, None)
+    queries.set_notice_prefs(a, hold_ready=False, due_reminder_days=None)
+    queries.checkout(card_c, "H003")
+    queries.place_hold(a, lib.works["kokoro"], "sogo")
+    queries.return_item("H003")
+    assert outbox() == []
+    with pytest.raises(queries.QueryError):
+        queries.set_notice_prefs(a, hold_ready=True, due_reminder_days=4)
+
+
+def test_due_reminders_are_queued_once_n_days_before(lib: Lib) -> None:
+    (a, card_a), *_ = lib.patrons
+    queries.set_notice_prefs(a, hold_ready=True, due_reminder_days=3)
+    queries.checkout(card_a, "H003")  # due TODAY + 14
+    at(NOW + 10 * DAY)
+    assert queries.queue_due_reminders() == 0
+    at(NOW + 11 * DAY)
+    assert queries.queue_due_reminders() == 1
+    assert queries.queue_due_reminders() == 0  # once per loan
+    [(kind, to, subject, body)] = outbox()
+    assert (kind, to) == ("due_reminder", "p0@example.jp")
+    assert "こころ" not in subject and body is not None and "こころ" in body
+    queries.return_item("H003")  # the reminder marker goes with the loan
+    with engine.read() as conn:
+        assert conn.execute(text("SELECT count(*) FROM loan_reminder")).scalar_one() == 0

@@ -1,0 +1,530 @@
+"""The staff console over HTTP: enrolment with TOTP, roles × routes, masking, audit, counter."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+from starlette.routing import Mount, Route
+from starlette.testclient import TestClient
+
+from db import engine, queries
+from db.patrons import DEMO_PATRONS
+from db.staff import totp_code, totp_step
+from tests.conftest import Database, app_settings
+from web import cli
+from web.app import create_app
+
+HTMX = {"HX-Request": "true"}
+PASSWORD = "kaunta-no-shokuin-2026"
+HANAKO, TARO = DEMO_PATRONS[0].patron, DEMO_PATRONS[1].patron
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 21, 1, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def tick(self, seconds: int = 31) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock() -> Iterator[Clock]:
+    fixed = Clock()
+    queries.set_clock(fixed)
+    yield fixed
+    queries.set_clock(None)
+
+
+def csrf_of(page: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found, "no CSRF token on the page"
+    return found.group(1)
+
+
+def secret_of(page: str) -> str:
+    found = re.search(r'<code class="secret">([A-Z2-7=]+)</code>', page)
+    assert found, "no TOTP secret on the page"
+    return found.group(1)
+
+
+class Console:
+    """One browser of one staff member; remembers every body it received."""
+
+    def __init__(self, app: object, clock: Clock) -> None:
+        self.client = TestClient(app)  # type: ignore[arg-type]
+        self.clock = clock
+        self.bodies: list[bytes] = []
+        self.secret = ""
+        self.recovery: list[str] = []
+
+    def get(self, url: str, **kw: object) -> object:
+        response = self.client.get(url, follow_redirects=False, **kw)  # type: ignore[arg-type]
+        self.bodies.append(response.content)
+        return response
+
+    def post(self, url: str, page: str | None = None, **data: str) -> object:
+        token = csrf_of(self.client.get(page or "/staff/").text) if page != "" else ""
+        response = self.client.post(url, data={"csrf_token": token, **data}, follow_redirects=False)
+        self.bodies.append(response.content)
+        return response
+
+    def htmx_post(self, url: str, page: str, **data: str) -> object:
+        token = csrf_of(self.client.get(page).text)
+        response = self.client.post(
+            url, data=data, headers={**HTMX, "X-CSRF-Token": token}, follow_redirects=False
+        )
+        self.bodies.append(response.content)
+        return response
+
+    def enrol(self, link: str) -> None:
+        path = link.split("://", 1)[1].split("/", 1)[1]
+        page = self.client.get("/" + path)
+        assert page.status_code == 200, page.text
+        response = self.client.post(
+            "/" + path,
+            data={
+                "csrf_token": csrf_of(page.text),
+                "new_password": PASSWORD,
+                "new_password_again": PASSWORD,
+            },
+            follow_redirects=False,
+        )
+        assert response.status_code == 303 and response.headers["location"] == "/staff/mfa"
+        mfa = self.client.get("/staff/mfa")
+        assert 'src="data:image/svg+xml' in mfa.text
+        self.secret = secret_of(mfa.text)
+        done = self.client.post(
+            "/staff/mfa",
+            data={"csrf_token": csrf_of(mfa.text), "code": self.code()},
+            follow_redirects=False,
+        )
+        assert done.status_code == 200, done.text
+        self.recovery = re.findall(r"<li><code>([A-Z0-9-]+)</code></li>", done.text)
+        assert len(self.recovery) == 10
+        self.clock.tick()
+
+    def code(self) -> str:
+        return totp_code(self.secret, totp_step(self.clock()))
+
+    def log_in(self, staff_code: str, password: str = PASSWORD, second: bool = True) -> object:
+        page = self.client.get("/staff/login")
+        response = self.client.post(
+            "/staff/login",
+            data={"csrf_token": csrf_of(page.text), "staff_code": staff_code, "password": password},
+            follow_redirects=False,
+        )
+        self.bodies.append(response.content)
+        if response.status_code != 303 or not second:
+            return response
+        mfa = self.client.get("/staff/mfa")
+        response = self.client.post(
+            "/staff/mfa",
+            data={"csrf_token": csrf_of(mfa.text), "code": self.code()},
+            follow_redirects=False,
+        )
+        self.clock.tick()
+        return response
+
+
+def make_manager(
+    db: Database, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> str:
+    monkeypatch.setenv("SHIORI_DATABASE_URL", db.url)
+    status = cli.main(
+        ["staff", "create-manager", "--staff-id", "M001", "--name", "管理 一郎", "--branch", "sogo"]
+    )
+    assert status == 0
+    link = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "/staff/enrol/" in link
+    return link
+
+
+def new_account(manager: Console, code: str, role: str, **extra: str) -> tuple[int, str]:
+    response = manager.post(
+        "/staff/accounts/new",
+        "/staff/accounts/new",
+        staff_code=code,
+        name=f"職員 {code}",
+        affiliation="奉仕係",
+        branch="minami",
+        role=role,
+        **extra,
+    )
+    assert response.status_code == 200, response.text
+    link = re.search(r'<p class="enrol-link"><code>([^<]+)</code>', response.text)
+    assert link
+    with engine.read() as conn:
+        staff_id = conn.execute(
+            text("SELECT id FROM staff_account WHERE staff_code = :c"), {"c": code}
+        ).scalar_one()
+    return int(staff_id), link.group(1)
+
+
+@pytest.fixture
+def app(library_db: Database) -> object:
+    return create_app(app_settings(library_db.url))
+
+
+@pytest.fixture
+def team(
+    app: object,
+    library_db: Database,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> dict[str, Console]:
+    """A manager (via the CLI), then staff, temporary and intern accounts, all enrolled."""
+    manager = Console(app, clock)
+    manager.enrol(make_manager(library_db, monkeypatch, capsys))
+    team = {"manager": manager}
+    for role in ("staff", "temporary", "intern"):
+        _, link = new_account(manager, role[:3].upper() + "01", role)
+        member = Console(app, clock)
+        member.enrol(link)
+        team[role] = member
+    return team
+
+
+def personal_values() -> list[bytes]:
+    values: list[str] = []
+    for demo in DEMO_PATRONS:
+        p = demo.patron
+        values += [p.name, p.name_kana, p.address, p.phone, p.email or ""]
+        values += p.name.split() + p.name_kana.split()
+        values += [p.birth_date.isoformat(), p.birth_date.strftime("%Y/%m/%d")]
+        values += [f"{p.birth_date.year}年{p.birth_date.month}月{p.birth_date.day}日"]
+    return [v.encode() for v in values if v] + [b"$argon2"]
+
+
+def available_barcodes(n: int) -> list[str]:
+    with engine.read() as conn:
+        return list(
+            conn.execute(
+                text(
+                    "SELECT barcode FROM item WHERE status = 'available' AND material_type "
+                    "IN ('book', 'bunko', 'children') ORDER BY id LIMIT :n"
+                ),
+                {"n": n},
+            ).scalars()
+        )
+
+
+def audit_rows() -> list[tuple[str, int | None, str, str, str]]:
+    with engine.read() as conn:
+        return [
+            tuple(r)  # type: ignore[misc]
+            for r in conn.execute(
+                text(
+                    "SELECT staff_code, patron_id, field_groups, action, outcome "
+                    "FROM staff_audit ORDER BY id"
+                )
+            )
+        ]
+
+
+def patron_id(card: str) -> int:
+    with engine.read() as conn:
+        return int(
+            conn.execute(
+                text("SELECT id FROM patron WHERE card_number = :c"), {"c": card}
+            ).scalar_one()
+        )
+
+
+# The issue's "done when" ------------------------------------------------------------------
+
+
+def test_done_when_scenario(team: dict[str, Console], app: object, clock: Clock) -> None:
+    intern, staff, manager = team["intern"], team["staff"], team["manager"]
+    one, two = available_barcodes(2)
+    # The intern lends two items to Hanako, renews one, returns both: never her name.
+    intern.bodies.clear()
+    page = intern.get("/staff/counter")
+    assert page.status_code == 200  # type: ignore[attr-defined]
+    for barcode in (one, two):
+        done = intern.htmx_post(
+            "/staff/counter/checkout", "/staff/counter", card=HANAKO.card_number, barcode=barcode
+        )
+        assert done.status_code == 200, done.text  # type: ignore[attr-defined]
+        assert "貸出しました" in done.text  # type: ignore[attr-defined]
+    assert intern.htmx_post("/staff/counter/renew", "/staff/counter?mode=renew", barcode=one)
+    for barcode in (one, two):
+        back = intern.post("/staff/counter/return", "/staff/counter?mode=return", barcode=barcode)
+        assert back.status_code == 303  # type: ignore[attr-defined]
+    final = intern.get("/staff/counter?mode=return")
+    assert final.text.count("返却しました") >= 1  # type: ignore[attr-defined]
+    # Looking the patron up and opening the record: masked, in pages and fragments.
+    hanako = patron_id(HANAKO.card_number)
+    intern.get(f"/staff/patrons?card={HANAKO.card_number}")
+    intern.get(f"/staff/patrons?card={HANAKO.card_number}", headers=HTMX)
+    record = intern.get(f"/staff/patrons/{hanako}")
+    assert record.status_code == 200 and "（非表示）" in record.text  # type: ignore[attr-defined]
+    assert intern.get("/staff/patrons?name=山田").status_code == 403  # type: ignore[attr-defined]
+    assert intern.get(f"/staff/patrons/{hanako}/edit").status_code == 403  # type: ignore[attr-defined]
+    leaked = [v for v in personal_values() for body in intern.bodies if v in body]
+    assert not leaked, leaked
+
+    # The staff member corrects Taro's phone: saved, and an audit row appears.
+    taro = patron_id(TARO.card_number)
+    before = len(audit_rows())
+    edit = staff.post(
+        f"/staff/patrons/{taro}/edit",
+        f"/staff/patrons/{taro}/edit",
+        address=TARO.address,
+        phone="0466-99-1234",
+        email="",
+        category="university",
+    )
+    assert edit.status_code == 303  # type: ignore[attr-defined]
+    shown = staff.get(f"/staff/patrons/{taro}")
+    assert "0466-99-1234" in shown.text  # type: ignore[attr-defined]
+    rows = audit_rows()[before:]
+    assert ("STA01", taro, "category,contact", "edit", "allowed") in rows
+    assert all("0466" not in str(r) for r in rows)  # never the values
+    log = manager.get("/staff/audit?staff_code=STA01")
+    assert log.text.count('class="audit-row"') >= 2  # type: ignore[attr-defined]
+
+    # An ended account cannot log in, and its open session ends.
+    intern_id = next(s.id for s in queries.list_staff_accounts() if s.staff_code == "INT01")
+    assert manager.post(f"/staff/accounts/{intern_id}/end", "/staff/accounts").status_code == 303  # type: ignore[attr-defined]
+    assert intern.get("/staff/counter").headers["location"] == "/staff/login"  # type: ignore[attr-defined]
+    again = intern.log_in("INT01", second=False)
+    assert again.status_code == 422  # type: ignore[attr-defined]
+
+
+# Routes × roles ---------------------------------------------------------------------------
+
+
+def staff_routes(app: object) -> set[str]:
+    found = set()
+    for mount in app.routes:  # type: ignore[attr-defined]
+        if isinstance(mount, Mount) and mount.path == "/staff":
+            for route in mount.routes:
+                assert isinstance(route, Route)
+                for method in route.methods or ():
+                    if method != "HEAD":
+                        path = route.path if route.path != "/" else ""
+                        found.add(f"{method} /staff{path}")
+    return found
+
+
+def test_every_staff_route_has_exactly_one_policy(app: object) -> None:
+    routes = staff_routes(app)
+    policy = queries.staff_policy_data().routes
+    assert routes, "the staff console is not mounted"
+    assert routes == set(policy), routes ^ set(policy)
+
+
+def _sample(path: str, ids: dict[str, int]) -> str:
+    if path == "/staff":
+        return "/staff/"
+    return (
+        path.replace("{patron_id:int}", str(ids["patron"]))
+        .replace("{staff_id:int}", str(ids["staff"]))
+        .replace("{token}", "not-a-token")
+    )
+
+
+def test_every_route_for_every_role(team: dict[str, Console], clock: Clock) -> None:
+    policy = queries.staff_policy_data()
+    target_id, _ = new_account(team["manager"], "TGT01", "staff")
+    ids = {"patron": patron_id(TARO.card_number), "staff": target_id}
+    checked = 0
+    for role, console in team.items():
+        for key, target in policy.routes.items():
+            if target in ("public", "session", "second_factor") or key.endswith("/end"):
+                continue
+            method, path = key.split(" ", 1)
+            url = _sample(path, ids)
+            page = "/staff/password"
+            response = console.get(url) if method == "GET" else console.post(url, page)
+            status = response.status_code  # type: ignore[attr-defined]
+            allowed = policy.may(role, (), target)
+            assert (status == 403) != allowed, (role, key, status)
+            checked += 1
+    assert checked >= 4 * 18
+    refused = [r for r in audit_rows() if r[4] == "refused"]
+    assert any(r[0] == "INT01" and r[3] == "patron.edit" for r in refused)
+
+
+def test_without_a_session_or_second_factor_only_login_and_mfa(
+    team: dict[str, Console], app: object, clock: Clock
+) -> None:
+    policy = queries.staff_policy_data()
+    anonymous = TestClient(app)  # type: ignore[arg-type]
+    half = Console(app, clock)
+    assert half.log_in("STA01", second=False).status_code == 303  # type: ignore[attr-defined]
+    for key, target in policy.routes.items():
+        method, path = key.split(" ", 1)
+        if method != "GET" or target == "public":
+            continue
+        url = _sample(path, {"patron": 1, "staff": 1})
+        response = anonymous.get(url, follow_redirects=False)
+        assert response.status_code == 303 and response.headers["location"] == "/staff/login"
+        if target == "second_factor":
+            continue
+        response = half.client.get(url, follow_redirects=False)
+        assert response.status_code == 303 and response.headers["location"] == "/staff/mfa", url
+
+
+def test_console_switched_off_public_site_works(library_db: Database) -> None:
+    settings = app_settings(library_db.url, SHIORI_STAFF_CONSOLE="false")
+    with TestClient(create_app(settings)) as client:
+        for url in ("/staff", "/staff/", "/staff/login", "/staff/counter"):
+            assert client.get(url, follow_redirects=False).status_code == 404, url
+        assert client.get("/").status_code == 200
+        assert client.get("/search?q=a").status_code == 200
+        assert client.get("/my/staff-access", follow_redirects=False).status_code == 303
+
+
+def test_staff_posts_need_the_staff_csrf_token(team: dict[str, Console]) -> None:
+    staff = team["staff"].client
+    url = "/staff/counter/return"
+    assert staff.post(url, data={"barcode": "x"}).status_code == 403
+    assert staff.post(url, data={"barcode": "x", "csrf_token": "forged"}).status_code == 403
+    token = csrf_of(staff.get("/staff/counter").text)
+    cross = staff.post(
+        url, data={"barcode": "x", "csrf_token": token}, headers={"Origin": "https://evil.example"}
+    )
+    assert cross.status_code == 403
+    assert staff.post(url, data={"barcode": "x", "csrf_token": token}).status_code == 422
+
+
+def test_counter_errors_are_spoken_and_keep_the_list(team: dict[str, Console]) -> None:
+    staff = team["staff"]
+    (barcode,) = available_barcodes(1)
+    staff.htmx_post(
+        "/staff/counter/checkout", "/staff/counter", card=HANAKO.card_number, barcode=barcode
+    )
+    again = staff.htmx_post(
+        "/staff/counter/checkout", "/staff/counter", card=HANAKO.card_number, barcode=barcode
+    )
+    assert again.status_code == 422  # type: ignore[attr-defined]
+    assert 'role="alert"' in again.text and "貸出中" in again.text  # type: ignore[attr-defined]
+    assert "<html" not in again.text  # type: ignore[attr-defined]
+    unknown = staff.htmx_post(
+        "/staff/counter/checkout", "/staff/counter", card=HANAKO.card_number, barcode="NOPE-1"
+    )
+    assert "この資料番号は登録されていません" in unknown.text  # type: ignore[attr-defined]
+    assert unknown.text.count('<li class="scan-') == 3  # type: ignore[attr-defined]
+    assert "autofocus" in unknown.text  # type: ignore[attr-defined]
+    expired = staff.htmx_post(
+        "/staff/counter/checkout", "/staff/counter", card="9999999999", barcode=barcode
+    )
+    assert "Unknown library card" in expired.text  # type: ignore[attr-defined]
+    page = staff.get("/staff/counter")
+    assert page.text.count('<li class="scan-') == 4  # type: ignore[attr-defined]
+    assert page.headers["cache-control"] == "no-store"  # type: ignore[attr-defined]
+
+
+def test_patron_sees_when_staff_looked_not_who(team: dict[str, Console], app: object) -> None:
+    hanako = patron_id(HANAKO.card_number)
+    assert team["staff"].get(f"/staff/patrons/{hanako}").status_code == 200  # type: ignore[attr-defined]
+    patron = TestClient(app)  # type: ignore[arg-type]
+    login = patron.get("/login")
+    patron.post(
+        "/login",
+        data={
+            "csrf_token": csrf_of(login.text),
+            "card": HANAKO.card_number,
+            "password": DEMO_PATRONS[0].password or "",
+        },
+    )
+    assert "/my/staff-access" in patron.get("/my").text
+    page = patron.get("/my/staff-access")
+    assert "南市民図書館" in page.text and "2026-11-21" in page.text
+    assert "職員 STA01" not in page.text and "STA01" not in page.text
+
+
+def test_ended_by_date_and_password_rules(team: dict[str, Console], clock: Clock) -> None:
+    manager, staff = team["manager"], team["staff"]
+    staff_id = next(s.id for s in queries.list_staff_accounts() if s.staff_code == "STA01")
+    form = {
+        "name": "職員 STA01",
+        "affiliation": "奉仕係",
+        "branch": "minami",
+        "role": "staff",
+        "ends_on": "2026-11-21",
+    }
+    assert manager.post(f"/staff/accounts/{staff_id}", "/staff/accounts", **form).status_code == 303  # type: ignore[attr-defined]
+    # Too soon, then a reused password: refused with the reason.
+    change = staff.post(
+        "/staff/password",
+        "/staff/password",
+        current_password=PASSWORD,
+        new_password="atarashii-pasuwado-99",
+        new_password_again="atarashii-pasuwado-99",
+    )
+    assert change.status_code == 422 and "1日に1回" in change.text  # type: ignore[attr-defined]
+    clock.tick(2 * 86400)
+    reuse = staff.log_in("STA01")
+    assert reuse.status_code == 422  # type: ignore[attr-defined]  # the end date has passed
+
+
+def test_idle_timeout_is_shorter_than_patrons(team: dict[str, Console], clock: Clock) -> None:
+    staff = team["staff"]
+    assert staff.get("/staff/").status_code == 200  # type: ignore[attr-defined]
+    clock.tick(16 * 60)
+    assert staff.get("/staff/").status_code == 303  # type: ignore[attr-defined]
+
+
+def test_totp_codes_are_single_use_and_recovery_codes_work(
+    team: dict[str, Console], app: object, clock: Clock
+) -> None:
+    staff = team["staff"]
+    other = Console(app, clock)
+    other.secret = staff.secret
+    other.log_in("STA01", second=False)
+    mfa = other.client.get("/staff/mfa")
+    code = other.code()
+    first = other.client.post(
+        "/staff/mfa", data={"csrf_token": csrf_of(mfa.text), "code": code}, follow_redirects=False
+    )
+    assert first.status_code == 303
+    third = Console(app, clock)
+    third.log_in("STA01", second=False)
+    mfa = third.client.get("/staff/mfa")
+    replay = third.client.post(
+        "/staff/mfa", data={"csrf_token": csrf_of(mfa.text), "code": code}, follow_redirects=False
+    )
+    assert replay.status_code == 422
+    recovery = third.client.post(
+        "/staff/mfa",
+        data={"csrf_token": csrf_of(mfa.text), "code": staff.recovery[0]},
+        follow_redirects=False,
+    )
+    assert recovery.status_code == 303 and recovery.headers["location"] == "/staff/"
+
+
+def test_patron_edit_validation_saves_nothing(team: dict[str, Console]) -> None:
+    staff = team["staff"]
+    taro = patron_id(TARO.card_number)
+    response = staff.post(
+        f"/staff/patrons/{taro}/edit",
+        f"/staff/patrons/{taro}/edit",
+        address="",
+        phone="12",
+        email="not-an-email",
+        category="general",
+    )
+    assert response.status_code == 422  # type: ignore[attr-defined]
+    body = response.text  # type: ignore[attr-defined]
+    assert "住所を入力してください" in body and "10〜11桁" in body and "Enter the address" in body
+    with engine.read() as conn:
+        row = conn.execute(
+            text("SELECT address, phone, category FROM patron WHERE id = :i"), {"i": taro}
+        ).one()
+    assert tuple(row) == (TARO.address, TARO.phone, TARO.category)
+
+
+def test_no_default_staff_accounts(library_db: Database) -> None:
+    with engine.read() as conn:
+        assert conn.execute(text("SELECT count(*) FROM staff_account")).scalar_one() == 0
+    assert date.today()  # the demo data made no staff account

@@ -1,0 +1,254 @@
+"""Reservations (予約): reserve a title, My Library → reservations, notice settings.
+
+Every POST works without JavaScript (303 + flash) and with htmx (the row or form region is
+swapped in place; refusals come back as 422 with the message next to the control).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from markupsafe import escape
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from db import queries
+from web import csrf
+from web.account import login_required
+from web.flash import flash
+from web.i18n import language, translate
+from web.sessions import current
+from web.templating import render, wants_fragment
+
+
+def _not_found(request: Request) -> Response:
+    return render(
+        request,
+        "error.html",
+        "_alert.html",
+        status_code=404,
+        ctx={"title_key": "not_found_title", "body_key": "not_found_body", "status": 404},
+        headers={"HX-Retarget": "#alerts"} if wants_fragment(request) else None,
+    )
+
+
+# --- reserving -------------------------------------------------------------------------
+
+
+async def reserve_page(request: Request) -> Response:
+    session = current(request)
+    if session is None:
+        return login_required(request)
+    try:
+        form = queries.get_hold_form(session.patron_id, request.path_params["work_id"])
+    except queries.NotFound:
+        return _not_found(request)
+    return render(
+        request,
+        "holds/reserve.html",
+        "holds/_reserve_form.html",
+        ctx={"form": form, "branches": queries.list_branches(), "pickup": None, "error": None},
+    )
+
+
+async def reserve(request: Request) -> Response:
+    data = await csrf.checked_form(request)
+    session = current(request)
+    if session is None:
+        return login_required(request)
+    work_id = request.path_params["work_id"]
+    pickup = str(data.get("pickup", ""))
+    try:
+        hold = queries.place_hold(session.patron_id, work_id, pickup)
+    except queries.NotFound:
+        return _not_found(request)
+    except queries.HoldRefused as refused:
+        try:
+            form = queries.get_hold_form(session.patron_id, work_id)
+        except queries.NotFound:
+            return _not_found(request)
+        return render(
+            request,
+            "holds/reserve.html",
+            "holds/_reserve_form.html",
+            status_code=422,
+            ctx={
+                "form": form,
+                "branches": queries.list_branches(),
+                "pickup": pickup,
+                "error": str(refused),
+            },
+        )
+    if wants_fragment(request):
+        form = queries.get_hold_form(session.patron_id, work_id)
+        return render(
+            request,
+            "holds/reserve.html",
+            "holds/_reserve_form.html",
+            ctx={"form": form, "branches": queries.list_branches(), "pickup": None, "error": None},
+        )
+    response = RedirectResponse("/my/holds", status_code=303)
+    flash(request, response, "hold_placed", title=hold.title, position=hold.position or 1)
+    return response
+
+
+# --- My Library → reservations ---------------------------------------------------------
+
+
+async def holds_page(request: Request) -> Response:
+    session = current(request)
+    if session is None:
+        return login_required(request)
+    return render(request, "holds/list.html", "holds/_holds.html", ctx=_ctx(session.patron_id))
+
+
+def _ctx(patron_id: int) -> dict[str, Any]:
+    return {
+        "holds": queries.list_holds(patron_id),
+        "branches": queries.list_branches(),
+        "prefs": queries.get_notice_prefs(patron_id),
+        "reminder_days": queries.HOLD_REMINDER_DAYS,
+        "hold_limit": queries.hold_limit(),
+        "max_suspend_days": queries.HOLD_MAX_SUSPEND_DAYS,
+        "notices_saved": False,
+    }
+
+
+def _row(
+    request: Request, hold: queries.HoldView, message: str = "", error: str = "", status: int = 200
+) -> Response:
+    return render(
+        request,
+        "holds/list.html",
+        "holds/_hold_row.html",
+        status_code=status,
+        ctx={
+            "hold": hold,
+            "branches": queries.list_branches(),
+            "row_message": message,
+            "row_error": error,
+            "max_suspend_days": queries.HOLD_MAX_SUSPEND_DAYS,
+        },
+    )
+
+
+def _parse_date(raw: str) -> date | None:
+    try:
+        return date.fromisoformat(raw.strip())
+    except ValueError:
+        return None
+
+
+async def _row_action(request: Request, action: str) -> Response:
+    data: FormData = await csrf.checked_form(request)
+    session = current(request)
+    if session is None:
+        return login_required(request)
+    patron_id = session.patron_id
+    hold_id = request.path_params["hold_id"]
+    key = {
+        "pickup": "hold_pickup_changed",
+        "suspend": "hold_suspended_now",
+        "resume": "hold_resumed",
+    }.get(action, "hold_cancelled")
+    try:
+        if action == "cancel":
+            title = queries.cancel_hold(patron_id, hold_id)
+            if wants_fragment(request):
+                text = translate(language(request), "hold_cancelled", title=title)
+                return _cancelled_row(request, text)
+            response = RedirectResponse("/my/holds", status_code=303)
+            flash(request, response, "hold_cancelled", title=title)
+            return response
+        if action == "pickup":
+            hold = queries.change_hold_pickup(patron_id, hold_id, str(data.get("pickup", "")))
+        elif action == "suspend":
+            until = _parse_date(str(data.get("until", "")))
+            if until is None:
+                raise _BadDate()
+            hold = queries.suspend_hold(patron_id, hold_id, until)
+        else:
+            hold = queries.resume_hold(patron_id, hold_id)
+    except queries.NotFound:
+        return _not_found(request)
+    except (queries.HoldRefused, _BadDate) as refused:
+        message = (
+            translate(language(request), "hold_date_invalid")
+            if isinstance(refused, _BadDate)
+            else str(refused)
+        )
+        if wants_fragment(request):
+            try:
+                hold = queries.get_hold(patron_id, hold_id)
+            except queries.NotFound:
+                return _not_found(request)
+            return _row(request, hold, error=message, status=422)
+        ctx = _ctx(patron_id)
+        ctx["page_error"] = message
+        return render(request, "holds/list.html", ctx=ctx, status_code=422)
+    if wants_fragment(request):
+        return _row(request, hold, message=translate(language(request), key))
+    response = RedirectResponse("/my/holds", status_code=303)
+    flash(request, response, key)
+    return response
+
+
+class _BadDate(Exception):
+    pass
+
+
+def _cancelled_row(request: Request, text: str) -> Response:
+    html = f'<li class="hold is-cancelled" role="status"><p class="flash">{escape(text)}</p></li>'
+    response = HTMLResponse(html)
+    response.headers["Vary"] = "HX-Request, Cookie"
+    return response
+
+
+async def cancel(request: Request) -> Response:
+    return await _row_action(request, "cancel")
+
+
+async def pickup(request: Request) -> Response:
+    return await _row_action(request, "pickup")
+
+
+async def suspend(request: Request) -> Response:
+    return await _row_action(request, "suspend")
+
+
+async def resume(request: Request) -> Response:
+    return await _row_action(request, "resume")
+
+
+async def notices(request: Request) -> Response:
+    data = await csrf.checked_form(request)
+    session = current(request)
+    if session is None:
+        return login_required(request)
+    raw_days = str(data.get("reminder_days", "")).strip()
+    days = int(raw_days) if raw_days.isdigit() else None
+    if raw_days and days not in queries.HOLD_REMINDER_DAYS:
+        days = None
+    queries.set_notice_prefs(session.patron_id, data.get("hold_ready") == "on", days)
+    if wants_fragment(request):
+        ctx = _ctx(session.patron_id)
+        ctx["notices_saved"] = True
+        return render(request, "holds/list.html", "holds/_notices.html", ctx=ctx)
+    response = RedirectResponse("/my/holds", status_code=303)
+    flash(request, response, "hold_notices_saved")
+    return response
+
+
+routes = [
+    Route("/records/{work_id:int}/hold", reserve_page, methods=["GET"], name="reserve"),
+    Route("/records/{work_id:int}/hold", reserve, methods=["POST"]),
+    Route("/my/holds", holds_page, methods=["GET"], name="holds"),
+    Route("/my/holds/notices", notices, methods=["POST"]),
+    Route("/my/holds/{hold_id:int}/cancel", cancel, methods=["POST"]),
+    Route("/my/holds/{hold_id:int}/pickup", pickup, methods=["POST"]),
+    Route("/my/holds/{hold_id:int}/suspend", suspend, methods=["POST"]),
+    Route("/my/holds/{hold_id:int}/resume", resume, methods=["POST"]),
+]
