@@ -109,13 +109,14 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, db: Path, workers: int) -> None:
+    def __init__(self, db: Path, workers: int, cache_seconds: int) -> None:
         self.port = free_port()
         env = {
             **os.environ,
             "SHIORI_DATABASE_URL": f"sqlite:///{db}",
             "SHIORI_PORT": str(self.port),
             "SHIORI_ENV": "development",
+            "SHIORI_SEARCH_CACHE_SECONDS": str(cache_seconds),
         }
         self.proc = subprocess.Popen(
             [
@@ -230,23 +231,30 @@ def main() -> None:
     queries.dispose()
     print(table("\n== bare query (db.queries.search_works, in process) ==", bare_t))
 
-    server = Server(args.db, workers=1)
+    # Latency with the ranking cache off, so page and bare query do the same work.
+    server = Server(args.db, workers=1, cache_seconds=0)
     try:
         http_t = over_http(server.base, query_sets)
     finally:
         server.stop()
-    print(table("\n== search page over HTTP (1 worker, one client at a time) ==", http_t))
+    print(table("\n== search page over HTTP (1 worker, one client, cache off) ==", http_t))
     print("\npage overhead over bare query at p50:")
     for cls in CLASSES:
         b, h = percentile(bare_t[cls], 50), percentile(http_t[cls], 50)
         print(f"  {cls:<12} {100 * (h - b) / b:+.0f}%  ({b:.1f} ms -> {h:.1f} ms)")
 
-    server = Server(args.db, workers=2)
-    try:
-        print(f"\n== mixed load: {args.connections} connections, 2 workers, {args.seconds} s ==")
-        print(throughput(server.base, query_sets, args.seconds, args.connections))
-    finally:
-        server.stop()
+    distinct = sum(len(set(q)) for q in query_sets.values())
+    for cache_seconds in (0, 30):
+        server = Server(args.db, workers=2, cache_seconds=cache_seconds)
+        try:
+            print(
+                f"\n== mixed load: {args.connections} connections, 2 workers, {args.seconds} s, "
+                f"{distinct} distinct queries in rotation, ranking cache "
+                f"{'off' if cache_seconds == 0 else f'{cache_seconds} s'} =="
+            )
+            print(throughput(server.base, query_sets, args.seconds, args.connections))
+        finally:
+            server.stop()
 
 
 if __name__ == "__main__":

@@ -316,24 +316,6 @@ def _ranked_page(conn: Connection, plan: _Plan, sort: str, page: int) -> tuple[l
     return [r.id for r in rows], n, last
 
 
-def _count(conn: Connection, plan: _Plan, candidates: int) -> tuple[int, bool]:
-    """The total: exact while the candidates were not cut, else counted up to COUNT_CAP."""
-    if candidates < rules.RANK_CAP:
-        return candidates, False
-    if plan.has_text:
-        source, cond = plan.text_source()
-        if not plan.filters and not plan.pg:
-            source = "work_fts f"  # no join needed just to count matches
-        sql = f"SELECT 1 FROM {source} WHERE {plan.where(cond)}"
-    else:
-        sql = f"SELECT 1 FROM work w WHERE {plan.where()}"
-    n = conn.execute(
-        text(f"SELECT count(*) FROM ({sql} LIMIT :count_cap) AS capped"),
-        {**plan.binds, "count_cap": rules.COUNT_CAP + 1},
-    ).scalar_one()
-    return (rules.COUNT_CAP, True) if n > rules.COUNT_CAP else (n, False)
-
-
 def _hits(conn: Connection, ids: list[int]) -> tuple[SearchHit, ...]:
     if not ids:
         return ()
@@ -341,19 +323,10 @@ def _hits(conn: Connection, ids: list[int]) -> tuple[SearchHit, ...]:
         r.id: r
         for r in conn.execute(
             text(
-                "SELECT id, title, subtitle, authors, publisher, pub_year, ndc FROM work "
-                "WHERE id IN :ids"
-            ).bindparams(bindparam("ids", expanding=True)),
-            {"ids": ids},
-        )
-    }
-    counts = {
-        r.work_id: (r.copies, r.available or 0)
-        for r in conn.execute(
-            text(
-                "SELECT work_id, count(*) AS copies, "
-                "sum(CASE WHEN status = :available THEN 1 ELSE 0 END) AS available "
-                "FROM item WHERE work_id IN :ids GROUP BY work_id"
+                "SELECT w.id, w.title, w.subtitle, w.authors, w.publisher, w.pub_year, w.ndc, "
+                "(SELECT count(*) FROM item i WHERE i.work_id = w.id) AS copies, "
+                "(SELECT count(*) FROM item i WHERE i.work_id = w.id AND i.status = :available) "
+                "AS available FROM work w WHERE w.id IN :ids"
             ).bindparams(bindparam("ids", expanding=True)),
             {"ids": ids, "available": rules.AVAILABLE},
         )
@@ -367,8 +340,8 @@ def _hits(conn: Connection, ids: list[int]) -> tuple[SearchHit, ...]:
             publisher=w.publisher,
             pub_year=w.pub_year,
             ndc=w.ndc,
-            copies=counts.get(w.id, (0, 0))[0],
-            available=counts.get(w.id, (0, 0))[1],
+            copies=w.copies,
+            available=w.available,
         )
         for w in (works[i] for i in ids)
     )
@@ -391,14 +364,16 @@ def search_works(conn: Connection, params: SearchParams) -> SearchResult:
     cached = search_cache.get(key) if key else None
     if cached is None:
         ids, ranked, page = _ranked_page(conn, plan, sort, max(1, params.page))
-        total, lower_bound = _count(conn, plan, ranked)
+        # Exact below the cap. At the cap there are more matches than were ranked: say
+        # "N or more" rather than spend a second scan counting them.
+        total, lower_bound = ranked, ranked >= rules.RANK_CAP
         if key:
             search_cache.put(key, (ids, ranked, page, total, lower_bound))
     else:
         ids, ranked, page, total, lower_bound = cached
     page_count = math.ceil(min(total, ranked) / rules.PAGE_SIZE)
     start = (page - 1) * rules.PAGE_SIZE
-    ranked_within = ranked if total > ranked else None
+    ranked_within = ranked if lower_bound else None
     return SearchResult(
         hits=_hits(conn, ids),
         total=total,

@@ -56,11 +56,11 @@ DEFAULT_BRANCHES = (
     BranchSpec("shonan-oba", "湘南大庭市民図書館", "Shonan-Oba Civic Library"),
 )
 
-# Search bounds: results are counted exactly up to COUNT_CAP and ranked among at most
-# RANK_CAP candidates, so a one-character query over a million works stays fast.
+# Search bounds: results are ranked among at most RANK_CAP text matches (plus exact and
+# prefix title matches), and counted exactly below that ("1,000件以上" above it), so a
+# one-character query over a million works stays fast.
 PAGE_SIZE = 20
 MAX_PAGE = 50  # RANK_CAP / PAGE_SIZE
-COUNT_CAP = 3000
 RANK_CAP = 1000
 SORTS = ("relevance", "title", "year_desc", "year_asc")
 NDC_CLASSES = ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "K")

@@ -80,7 +80,7 @@ def test_one_character_query_works_and_is_bounded(catalog_db: Database) -> None:
     assert cat.hits[0].title == "猫"
     common = queries.search_works(SearchParams(q="の"))
     assert common.total_is_lower_bound
-    assert common.total == queries.RULES.COUNT_CAP
+    assert common.total >= queries.RULES.RANK_CAP
     assert common.ranked_within is not None and common.ranked_within >= queries.RULES.RANK_CAP
     assert len(common.hits) == queries.RULES.PAGE_SIZE
 
@@ -139,7 +139,8 @@ def test_filters_narrow_results(catalog_db: Database) -> None:
 
 def test_filters_alone_browse_the_catalog(catalog_db: Database) -> None:
     result = queries.search_works(SearchParams(ndc_class="K"))
-    assert result.total > 1000
+    assert result.total_is_lower_bound and result.total >= queries.RULES.RANK_CAP
+    assert len(result.hits) == queries.RULES.PAGE_SIZE
 
 
 def test_sorts(catalog_db: Database) -> None:

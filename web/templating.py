@@ -19,6 +19,9 @@ env = Environment(
     undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
+    # Templates are read once per process: no file checks on every include (a hit row
+    # includes feature partials twenty times a page). Restart to pick up edits.
+    auto_reload=False,
 )
 
 
