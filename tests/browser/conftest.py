@@ -37,6 +37,35 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def start_server(url: str, **env: str) -> tuple[subprocess.Popen[bytes], str]:
+    """`shiori serve` on a free loopback port for `url`; returns once it answers."""
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "web.cli", "serve"],
+        cwd=ROOT,
+        env={**os.environ, "SHIORI_DATABASE_URL": url, "SHIORI_PORT": str(port), **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(base + "/", timeout=1).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.2)
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
 @pytest.fixture(scope="session")
 def live_server(_catalog_template: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     pg_name = None
@@ -46,30 +75,9 @@ def live_server(_catalog_template: str, tmp_path_factory: pytest.TempPathFactory
         copy = tmp_path_factory.mktemp("live") / "catalog.db"
         shutil.copyfile(make_url(_catalog_template).database or "", copy)
         url = f"sqlite:///{copy}"
-    port = _free_port()
-    env = {**os.environ, "SHIORI_DATABASE_URL": url, "SHIORI_PORT": str(port)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "web.cli", "serve"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(base + "/", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            raise RuntimeError("the live server did not start")
-        time.sleep(0.2)
+    proc, base = start_server(url)
     yield base
-    proc.terminate()
-    proc.wait(timeout=10)
+    stop_server(proc)
     if pg_name:
         _drop_pg_database(pg_name)
 

@@ -8,18 +8,12 @@ they can read its database and sign password-reset links with its secret key.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import pytest
 from itsdangerous import URLSafeTimedSerializer
 from playwright.sync_api import Browser, BrowserContext, Page, Request, expect
@@ -27,7 +21,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from db import queries
-from tests.browser.conftest import ROOT
+from tests.browser.conftest import start_server, stop_server
 from tests.conftest import BACKEND, _pg_admin_url, clone_pg_database
 
 pytestmark = pytest.mark.browser
@@ -57,12 +51,6 @@ class Spy:
         self.bodies.append((request.url, request.post_data_buffer or b""))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(_catalog_template: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     pg_name = None
@@ -73,36 +61,10 @@ def server(_catalog_template: str, tmp_path_factory: pytest.TempPathFactory) -> 
         sqlite_path = tmp_path_factory.mktemp("booklist") / "catalog.db"
         shutil.copyfile(make_url(_catalog_template).database or "", sqlite_path)
         url = f"sqlite:///{sqlite_path}"
-    port = _free_port()
-    env = {
-        **os.environ,
-        "SHIORI_DATABASE_URL": url,
-        "SHIORI_PORT": str(port),
-        "SHIORI_SECRET_KEY": SECRET,
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "web.cli", "serve"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(base + "/", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            raise RuntimeError("the booklist test server did not start")
-        time.sleep(0.2)
+    proc, base = start_server(url, SHIORI_SECRET_KEY=SECRET)
     queries.configure(url)
     yield Server(base, url, sqlite_path)
-    proc.terminate()
-    proc.wait(timeout=10)
+    stop_server(proc)
     queries.dispose()
     if pg_name:
         admin = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")

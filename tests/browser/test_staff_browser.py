@@ -3,14 +3,9 @@ the counter keeps the cursor in the barcode field and speaks errors, with no CSP
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import text
@@ -18,7 +13,7 @@ from sqlalchemy import text
 from db import engine, queries
 from db.clock import now
 from db.staff import totp_code, totp_step
-from tests.browser.conftest import ROOT, _free_port
+from tests.browser.conftest import start_server, stop_server
 from tests.conftest import Database
 
 pytestmark = pytest.mark.browser
@@ -27,30 +22,9 @@ PASSWORD = "kaunta-no-shokuin-2026"
 
 @pytest.fixture
 def staff_server(library_db: Database) -> Iterator[str]:
-    port = _free_port()
-    env = {**os.environ, "SHIORI_DATABASE_URL": library_db.url, "SHIORI_PORT": str(port)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "web.cli", "serve"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(base + "/staff/login", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            raise RuntimeError("the server did not start")
-        time.sleep(0.2)
+    proc, base = start_server(library_db.url)
     yield base
-    proc.terminate()
-    proc.wait(timeout=10)
+    stop_server(proc)
 
 
 def test_enrol_and_scan_at_the_counter(phone: Page, staff_server: str) -> None:
