@@ -19,9 +19,8 @@ copy twice. A double submit meets the `(patron_id, work_id)` unique constraint.
 Suspended reservations (休止: `suspended_until` in the future) keep their place but are
 skipped when a copy is assigned.
 
-Limits come from the environment so a library can set them without code:
-SHIORI_HOLD_LIMIT (active reservations per patron, default 10) and
-SHIORI_HOLD_SHELF_DAYS (days on the hold shelf, default 7).
+The limits (active reservations per patron, days on the hold shelf) are set by
+`configure()` from the validated settings (SHIORI_HOLD_LIMIT, SHIORI_HOLD_SHELF_DAYS).
 
 Logs name events and branches only, never patrons, items or titles.
 """
@@ -30,7 +29,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -75,25 +73,20 @@ MAX_SUSPEND_DAYS = 365
 REMINDER_DAY_CHOICES = (1, 2, 3, 5, 7)
 
 
-def _env_int(name: str, default: int, low: int, high: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a whole number") from None
-    if not low <= value <= high:
-        raise ValueError(f"{name} must be between {low} and {high}")
-    return value
+_limits = {"limit": DEFAULT_LIMIT, "shelf_days": DEFAULT_SHELF_DAYS}
+
+
+def configure(limit: int, shelf_days: int) -> None:
+    """Set the library's limits (from web.settings, which validates them)."""
+    _limits["limit"], _limits["shelf_days"] = limit, shelf_days
 
 
 def hold_limit() -> int:
-    return _env_int("SHIORI_HOLD_LIMIT", DEFAULT_LIMIT, 1, 100)
+    return _limits["limit"]
 
 
 def shelf_days() -> int:
-    return _env_int("SHIORI_HOLD_SHELF_DAYS", DEFAULT_SHELF_DAYS, 1, 60)
+    return _limits["shelf_days"]
 
 
 # ---------------------------------------------------------------------------------------

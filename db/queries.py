@@ -150,6 +150,7 @@ __all__ = [
     "checkout",
     "clear_counter",
     "configure",
+    "configure_holds",
     "configure_search_cache",
     "confirm_totp",
     "counter_scan",
@@ -747,6 +748,11 @@ HOLD_MAX_SUSPEND_DAYS = holds.MAX_SUSPEND_DAYS
 def hold_limit() -> int:
     """Active reservations allowed per patron (SHIORI_HOLD_LIMIT, default 10)."""
     return holds.hold_limit()
+
+
+def configure_holds(limit: int, shelf_days: int) -> None:
+    """The library's reservation limits: per patron, and days a ready item waits."""
+    holds.configure(limit, shelf_days)
 
 
 def place_hold(patron_id: int, work_id: int, pickup_code: str) -> HoldView:

@@ -112,7 +112,7 @@ def test_place_hold_shows_position_copies_and_an_estimate(lib: Lib) -> None:
     assert queries.get_hold_form(b, lib.works["neko"]).existing == second
 
 
-def test_refusals_are_explained(lib: Lib, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_refusals_are_explained(lib: Lib) -> None:
     (a, card), (b, _) = lib.patrons[:2]
     queries.place_hold(a, lib.works["neko"], "sogo")
     with pytest.raises(queries.HoldRefused, match="すでに予約"):
@@ -126,10 +126,13 @@ def test_refusals_are_explained(lib: Lib, monkeypatch: pytest.MonkeyPatch) -> No
         queries.place_hold(b, lib.works["kokoro"], "nowhere")
     with pytest.raises(queries.NotFound):
         queries.place_hold(b, 999_999, "sogo")
-    monkeypatch.setenv("SHIORI_HOLD_LIMIT", "1")
-    queries.place_hold(b, lib.works["kokoro"], "sogo")
-    with pytest.raises(queries.HoldRefused, match="1件まで"):
-        queries.place_hold(b, lib.works["neko"], "sogo")
+    queries.configure_holds(limit=1, shelf_days=7)
+    try:
+        queries.place_hold(b, lib.works["kokoro"], "sogo")
+        with pytest.raises(queries.HoldRefused, match="1件まで"):
+            queries.place_hold(b, lib.works["neko"], "sogo")
+    finally:
+        queries.configure_holds(limit=10, shelf_days=7)
     assert hold_count() == 2
 
 

@@ -36,6 +36,7 @@ def _setup(settings: Settings) -> None:
             parents=True, exist_ok=True
         )
     queries.configure(settings.database_url)
+    queries.configure_holds(settings.hold_limit, settings.hold_shelf_days)
     queries.migrate_database()
     queries.ensure_reference_data(settings.branches)
 

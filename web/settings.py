@@ -41,6 +41,8 @@ class Settings:
     smtp_password: str
     smtp_starttls: bool
     search_cache_seconds: int
+    hold_limit: int
+    hold_shelf_days: int
 
     @property
     def https(self) -> bool:
@@ -151,4 +153,6 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         smtp_password=env.get("SHIORI_SMTP_PASSWORD", ""),
         smtp_starttls=_bool(env, "SHIORI_SMTP_STARTTLS", False),
         search_cache_seconds=_int(env, "SHIORI_SEARCH_CACHE_SECONDS", 30, 0, 3600),
+        hold_limit=_int(env, "SHIORI_HOLD_LIMIT", 10, 1, 100),
+        hold_shelf_days=_int(env, "SHIORI_HOLD_SHELF_DAYS", 7, 1, 60),
     )

@@ -1,0 +1,77 @@
+"""Configuration: safe demo defaults, clear refusals (Japanese, then English) for bad values."""
+
+from __future__ import annotations
+
+import pytest
+
+from web import cli
+from web.settings import SettingsError, load
+
+GOOD_PRODUCTION = {
+    "SHIORI_ENV": "production",
+    "SHIORI_SECRET_KEY": "k" * 40,
+    "SHIORI_PUBLIC_URL": "https://opac.example.jp",
+    "SHIORI_DATABASE_URL": "postgresql+psycopg://shiori@db/shiori",
+}
+
+
+def test_demo_defaults_are_safe() -> None:
+    settings = load({})
+    assert settings.host == "127.0.0.1" and settings.port == 8000
+    assert settings.database_url.startswith("sqlite:///") and not settings.production
+    assert len(settings.branches) == 4 and settings.branches[0].name_ja == "総合市民図書館"
+    assert load({}).secret_key != settings.secret_key  # a fresh random key per start
+
+
+def test_a_good_production_configuration_loads() -> None:
+    settings = load(GOOD_PRODUCTION)
+    assert settings.production and settings.https
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"SHIORI_SECRET_KEY": ""}, "SHIORI_SECRET_KEY"),
+        ({"SHIORI_SECRET_KEY": "short"}, "SHIORI_SECRET_KEY"),
+        ({"SHIORI_DEBUG": "true"}, "SHIORI_DEBUG"),
+        ({"SHIORI_PUBLIC_URL": "http://opac.example.jp"}, "https://"),
+    ],
+)
+def test_unsafe_production_settings_refuse_to_start(change: dict[str, str], words: str) -> None:
+    with pytest.raises(SettingsError, match=words) as refused:
+        load({**GOOD_PRODUCTION, **change})
+    assert " / " in str(refused.value)  # Japanese, then English
+
+
+@pytest.mark.parametrize(
+    ("env", "words"),
+    [
+        ({"SHIORI_PORT": "eighty"}, "SHIORI_PORT"),
+        ({"SHIORI_PORT": "70000"}, "SHIORI_PORT"),
+        ({"SHIORI_DEBUG": "maybe"}, "SHIORI_DEBUG"),
+        ({"SHIORI_DATABASE_URL": "mysql://x"}, "SHIORI_DATABASE_URL"),
+        ({"SHIORI_PUBLIC_URL": "opac.example.jp"}, "SHIORI_PUBLIC_URL"),
+        ({"SHIORI_BRANCHES": "sogo=総合"}, "SHIORI_BRANCHES"),
+        ({"SHIORI_BRANCHES": "a=あ=A;a=い=B"}, "code"),
+        ({"SHIORI_HOLD_LIMIT": "0"}, "SHIORI_HOLD_LIMIT"),
+        ({"SHIORI_SEARCH_CACHE_SECONDS": "-1"}, "SHIORI_SEARCH_CACHE_SECONDS"),
+    ],
+)
+def test_bad_values_name_the_variable(env: dict[str, str], words: str) -> None:
+    with pytest.raises(SettingsError, match=words):
+        load(env)
+
+
+def test_configurable_branches() -> None:
+    settings = load({"SHIORI_BRANCHES": "honkan=本館=Main Library;kita=北分館=North Branch"})
+    assert [b.code for b in settings.branches] == ["honkan", "kita"]
+    assert settings.branches[1].name_en == "North Branch"
+
+
+def test_the_cli_prints_the_refusal_and_exits_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SHIORI_PORT", "eighty")
+    assert cli.main(["migrate"]) == 2
+    err = capsys.readouterr().err
+    assert "設定エラー / Configuration error" in err and "SHIORI_PORT" in err
