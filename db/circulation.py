@@ -486,6 +486,22 @@ def checkout(conn: Connection, card_number: str, barcode: str, now: datetime) ->
     return CheckoutReceipt(loan_id=int(loan_id), title=item.title, due_on=due_on)
 
 
+_STRAY_STATUSES = (rules.ON_LOAN, rules.IN_TRANSIT, rules.ON_HOLD_SHELF)
+
+
+def _stray(conn: Connection, item_id: int, status: str) -> bool:
+    """An item marked out (lent, in transit, on the hold shelf) that no loan or reservation
+    accounts for — records migrated without their borrower, or the demo catalogue's
+    anonymous statuses. As at any library counter, checking it in puts it back in
+    circulation (or to the next reservation) instead of refusing the book in hand."""
+    if status not in _STRAY_STATUSES:
+        return False
+    held = conn.execute(
+        text("SELECT 1 FROM hold WHERE item_id = :id LIMIT 1"), {"id": item_id}
+    ).first()
+    return held is None
+
+
 def return_item(conn: Connection, barcode: str, now: datetime) -> ReturnReceipt:
     """Check an item in: the loan row is deleted and only an anonymous count remains.
 
@@ -500,6 +516,7 @@ def return_item(conn: Connection, barcode: str, now: datetime) -> ReturnReceipt:
             _item.c.material_type,
             _item.c.work_id,
             _work.c.title,
+            _item.c.status,
             _loan.c.id.label("loan_id"),
             _loan.c.due_on,
         )
@@ -513,15 +530,16 @@ def return_item(conn: Connection, barcode: str, now: datetime) -> ReturnReceipt:
     ).first()
     if row is None:
         raise UnknownBarcode()
-    if row.loan_id is None:
+    if row.loan_id is None and not _stray(conn, row.id, row.status):
         raise NotOnLoan()
-    conn.execute(_loan.delete().where(_loan.c.id == row.loan_id))
+    if row.loan_id is not None:
+        conn.execute(_loan.delete().where(_loan.c.id == row.loan_id))
     routing = holds.route_item(conn, row.id, row.work_id, row.branch_id, now)
     _bump(conn, today, row.branch_id, row.material_type, RETURN)
     log.info("return branch=%s material=%s", row.branch_id, row.material_type)
     return ReturnReceipt(
         title=row.title,
-        was_overdue=row.due_on < today,
+        was_overdue=row.due_on is not None and row.due_on < today,
         route=routing.state,
         route_branch_ja=routing.branch_ja,
         route_branch_en=routing.branch_en,

@@ -454,3 +454,15 @@ def test_demo_loans_give_the_documented_counts(fresh_db: Database) -> None:
 
     with engine.write() as conn:
         assert circulation.give_demo_loans(conn, NOW + DAY) == 0  # nothing twice
+
+
+@pytest.mark.parametrize("status", [rules.ON_LOAN, rules.IN_TRANSIT, rules.ON_HOLD_SHELF])
+def test_an_item_marked_out_without_a_record_is_checked_in(lib: Library, status: str) -> None:
+    with engine.write() as conn:
+        add_item(conn, lib.works["neko"], "STRAY0001", status=status)
+    with engine.write() as conn:
+        receipt = circulation.return_item(conn, "STRAY0001", NOW)
+    assert not receipt.was_overdue
+    assert item_status("STRAY0001") == rules.AVAILABLE
+    with engine.write() as conn, pytest.raises(circulation.NotOnLoan):
+        circulation.return_item(conn, "STRAY0001", NOW)
