@@ -138,6 +138,10 @@ def cmd_return(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     late = " (延滞 overdue)" if receipt.was_overdue else ""
     print(f"返却 returned: {receipt.title}{late}")
+    if receipt.route == "ready":
+        print("→ 予約棚へ（予約者に連絡します） / to the hold shelf here (the patron is notified)")
+    elif receipt.route == "in_transit":
+        print(f"→ {receipt.route_branch_ja}へ回送 / in transit to {receipt.route_branch_en}")
     return 0
 
 
