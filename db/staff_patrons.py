@@ -144,6 +144,10 @@ class Scan:
     due_on: str  # ISO date or ""
     message: str  # the refusal (JA / EN) when not ok
     overdue: bool = False
+    # A return: where the copy goes now (ReturnReceipt.route and branch). Never a patron.
+    route: str = ""
+    route_branch_ja: str = ""
+    route_branch_en: str = ""
 
 
 @dataclass(frozen=True)
@@ -509,7 +513,18 @@ def _apply(conn: Connection, kind: str, card: str, barcode: str, now: datetime) 
         return Scan(kind, barcode, True, receipt.title, receipt.due_on.isoformat(), "")
     if kind == "return":
         back = circulation.return_item(conn, barcode, now)
-        return Scan(kind, barcode, True, back.title, "", "", back.was_overdue)
+        return Scan(
+            kind,
+            barcode,
+            True,
+            back.title,
+            "",
+            "",
+            back.was_overdue,
+            back.route,
+            back.route_branch_ja,
+            back.route_branch_en,
+        )
     if kind == "renew":
         found = conn.execute(
             text(

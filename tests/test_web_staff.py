@@ -528,3 +528,105 @@ def test_no_default_staff_accounts(library_db: Database) -> None:
     with engine.read() as conn:
         assert conn.execute(text("SELECT count(*) FROM staff_account")).scalar_one() == 0
     assert date.today()  # the demo data made no staff account
+
+
+# Reservations at the counter: where a returned item goes, receiving it from transit ----------
+
+
+def _reserved_elsewhere() -> tuple[str, str, str]:
+    """Hanako reserves the title Taro has on loan, to collect at another branch than the
+    copy's. → (barcode, pickup branch name in Japanese, in English)."""
+    [loan] = queries.list_loans(patron_id(TARO.card_number))
+    pickup = next(b for b in queries.list_branches() if b.name_ja != loan.branch_ja)
+    queries.place_hold(patron_id(HANAKO.card_number), loan.work_id, pickup.code)
+    return loan.barcode, pickup.name_ja, pickup.name_en
+
+
+def _patron_client(app: object) -> TestClient:
+    patron = TestClient(app)  # type: ignore[arg-type]
+    login = patron.get("/login")
+    patron.post(
+        "/login",
+        data={
+            "csrf_token": csrf_of(login.text),
+            "card": HANAKO.card_number,
+            "password": DEMO_PATRONS[0].password or "",
+        },
+    )
+    return patron
+
+
+def test_return_says_where_a_reserved_item_goes(team: dict[str, Console]) -> None:
+    intern = team["intern"]
+    barcode, branch_ja, _ = _reserved_elsewhere()
+    intern.bodies.clear()
+    back = intern.htmx_post("/staff/counter/return", "/staff/counter?mode=return", barcode=barcode)
+    assert back.status_code == 200  # type: ignore[attr-defined]
+    status = back.text.split('id="counter-status"', 1)[1].split("</div>", 1)[0]  # type: ignore[attr-defined]
+    assert "返却しました" in status and "回送" in status and branch_ja in status
+    page = intern.get("/staff/counter?mode=return")
+    assert f"{branch_ja} へ回送" in page.text  # type: ignore[attr-defined]
+    leaked = [v for v in personal_values() for body in intern.bodies if v in body]
+    assert not leaked, leaked
+
+
+def test_receive_in_transit_makes_the_hold_ready(team: dict[str, Console], app: object) -> None:
+    intern = team["intern"]
+    barcode, branch_ja, _ = _reserved_elsewhere()
+    intern.bodies.clear()
+    assert intern.get("/staff/counter?mode=receive").status_code == 200  # type: ignore[attr-defined]
+    back = intern.htmx_post("/staff/counter/return", "/staff/counter?mode=return", barcode=barcode)
+    assert back.status_code == 200  # type: ignore[attr-defined]
+    [hold] = queries.list_holds(patron_id(HANAKO.card_number))
+    assert hold.state == "in_transit"
+
+    # It arrives at the pickup branch: scanned in "receive" mode, spoken, list kept.
+    got = intern.htmx_post("/staff/counter/receive", "/staff/counter?mode=receive", barcode=barcode)
+    assert got.status_code == 200, got.text  # type: ignore[attr-defined]
+    body = got.text  # type: ignore[attr-defined]
+    assert "<html" not in body and 'role="status"' in body
+    status = body.split('id="counter-status"', 1)[1].split("</div>", 1)[0]
+    assert "回送資料を受け取りました" in status and "予約棚" in status and branch_ja in status
+    assert body.count('<li class="scan-') == 2  # the return stays in the list
+    assert 'action="/staff/counter/receive"' in body and "autofocus" in body
+
+    [hold] = queries.list_holds(patron_id(HANAKO.card_number))
+    assert hold.state == "ready" and hold.ready_until is not None
+    mine = _patron_client(app).get("/my/holds").text
+    assert f"{hold.ready_until}までにお受け取りください" in mine
+
+    # Again: it is no longer in transit. An unknown barcode: refused, in both languages.
+    again = intern.htmx_post(
+        "/staff/counter/receive", "/staff/counter?mode=receive", barcode=barcode
+    )
+    assert again.status_code == 422  # type: ignore[attr-defined]
+    assert 'role="alert"' in again.text  # type: ignore[attr-defined]
+    assert "回送中ではありません" in again.text and "not in transit" in again.text  # type: ignore[attr-defined]
+    assert again.text.count('<li class="scan-') == 2  # type: ignore[attr-defined]
+    unknown = intern.htmx_post(
+        "/staff/counter/receive", "/staff/counter?mode=receive", barcode="NOPE-1"
+    )
+    assert unknown.status_code == 422  # type: ignore[attr-defined]
+    assert "登録されていません" in unknown.text and "Unknown item barcode" in unknown.text  # type: ignore[attr-defined]
+    # Without JavaScript: the full page, with the same refusal.
+    plain = intern.post("/staff/counter/receive", "/staff/counter?mode=receive", barcode="NOPE-1")
+    assert plain.status_code == 422 and "<html" in plain.text  # type: ignore[attr-defined]
+    assert 'aria-current="page">回送資料の受け取り' in plain.text  # type: ignore[attr-defined]
+
+    leaked = [v for v in personal_values() for body in intern.bodies if v in body]
+    assert not leaked, leaked
+
+
+def test_receive_refuses_an_item_not_in_transit(team: dict[str, Console]) -> None:
+    staff = team["staff"]
+    (barcode,) = available_barcodes(1)
+    refused = staff.htmx_post(
+        "/staff/counter/receive", "/staff/counter?mode=receive", barcode=barcode
+    )
+    assert refused.status_code == 422  # type: ignore[attr-defined]
+    assert "この資料は回送中ではありません。 / This item is not in transit." in refused.text  # type: ignore[attr-defined]
+    with engine.read() as conn:
+        status = conn.execute(
+            text("SELECT status FROM item WHERE barcode = :b"), {"b": barcode}
+        ).scalar_one()
+    assert status == "available"

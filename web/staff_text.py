@@ -75,6 +75,26 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "延長しました：{title}（返却期限 {due}）",
         "Renewed: {title} (due {due})",
     ),
+    "staff_scan_ok_receive": (
+        "回送資料を受け取りました（資料番号 {barcode}）：",
+        "Received from transit (barcode {barcode}):",
+    ),
+    "staff_route_ready": (
+        "予約棚へ置いてください（{branch}）",
+        "Put it on the hold shelf here ({branch})",
+    ),
+    "staff_route_in_transit": (
+        "予約のため {branch} へ回送してください",
+        "Reserved: send it in transit to {branch}",
+    ),
+    "staff_route_available": (
+        "予約はありません。書架へ戻してください",
+        "No reservation waits for it: reshelve it",
+    ),
+    "staff_receive_help": (
+        "他館から回送されてきた予約資料を読み取ると、予約棚への取り置きになります。",
+        "Scan a reserved item that arrived from another branch: it goes on the hold shelf.",
+    ),
     "staff_scan_overdue": ("延滞", "overdue"),
     "staff_scan_failed": (
         "処理できません（資料番号 {barcode}）：",
@@ -84,6 +104,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "staff_mode_checkout": ("貸出", "Check out"),
     "staff_mode_return": ("返却", "Return"),
     "staff_mode_renew": ("延長", "Renew"),
+    "staff_mode_receive": ("回送資料の受け取り", "Receive item in transit"),
     "staff_card": ("利用者カード番号", "Library card number"),
     "staff_barcode": ("資料番号（バーコード）", "Item barcode"),
     "staff_scan_list": ("処理した資料", "Scanned items"),

@@ -4,6 +4,7 @@ from db/data/staff_policy.json and is checked before the handler runs."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -22,7 +23,7 @@ from web.staff.guard import Me, checked_form, route
 from web.templating import render, wants_fragment
 
 HOME = "/staff/"
-SCAN_KINDS = ("checkout", "return", "renew")
+SCAN_KINDS = ("checkout", "return", "renew", "receive")
 
 
 def _page(
@@ -222,9 +223,70 @@ async def password(request: Request) -> Response:
 # Counter ------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class CounterLine:
+    """One line of the scan list as shown: a persisted `queries.Scan`, or a receipt of
+    `queries.receive_item`. `route` says where the item goes now ("", "available", "ready"
+    = hold shelf at the branch, "in_transit" = send to the branch); never a patron."""
+
+    kind: str
+    barcode: str
+    ok: bool
+    title: str = ""
+    due_on: str = ""
+    message: str = ""
+    overdue: bool = False
+    route: str = ""
+    route_branch_ja: str = ""
+    route_branch_en: str = ""
+
+
+def _line(scan: queries.Scan) -> CounterLine:
+    # Route fields come with the scan when the query layer records them (getattr: the
+    # persisted scan list may predate them).
+    return CounterLine(
+        scan.kind,
+        scan.barcode,
+        scan.ok,
+        scan.title,
+        scan.due_on,
+        scan.message,
+        scan.overdue,
+        str(getattr(scan, "route", "")),
+        str(getattr(scan, "route_branch_ja", "")),
+        str(getattr(scan, "route_branch_en", "")),
+    )
+
+
+def _counter(
+    request: Request,
+    state: queries.CounterState,
+    mode: str,
+    extra: CounterLine | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """The counter page (or its #counter fragment); `extra` is a line shown first, in this
+    response only (a receive is not part of the persisted scan list)."""
+    lines = tuple(_line(s) for s in state.scans)
+    if extra is not None:
+        lines = (extra, *lines)
+    return _page(
+        request,
+        "staff/counter.html",
+        "staff/_counter.html",
+        status_code=status_code,
+        card=state.card,
+        lines=lines,
+        last=lines[0] if lines else None,
+        mode=mode,
+        kinds=SCAN_KINDS,
+    )
+
+
 async def counter_page(request: Request) -> Response:
     state = queries.get_counter_state(_me(request).token)
-    return _page(request, "staff/counter.html", "staff/_counter.html", state=state, mode="checkout")
+    mode = request.query_params.get("mode", "checkout")
+    return _counter(request, state, mode if mode in SCAN_KINDS else "checkout")
 
 
 async def _scan(request: Request, kind: str) -> Response:
@@ -234,18 +296,9 @@ async def _scan(request: Request, kind: str) -> Response:
         session.token, kind, _text(form, "card", 20), _text(form, "barcode", 32)
     )
     ok = state.last is not None and state.last.ok
-    if wants_fragment(request):
-        return _page(
-            request,
-            "staff/counter.html",
-            "staff/_counter.html",
-            status_code=200 if ok else 422,
-            state=state,
-            mode=kind,
-        )
-    if ok:
+    if ok and not wants_fragment(request):
         return RedirectResponse(f"/staff/counter?mode={kind}", status_code=303)
-    return _page(request, "staff/counter.html", status_code=422, state=state, mode=kind)
+    return _counter(request, state, kind, status_code=200 if ok else 422)
 
 
 async def checkout(request: Request) -> Response:
@@ -260,14 +313,39 @@ async def renew(request: Request) -> Response:
     return await _scan(request, "renew")
 
 
+async def receive(request: Request) -> Response:
+    """A copy in transit arrived here: its reservation becomes ready (hold shelf)."""
+    form = await checked_form(request)
+    barcode = _text(form, "barcode", 32).strip()
+    line: CounterLine
+    if not barcode:
+        missing = "資料番号を入力してください。 / Scan or type the item barcode."
+        line = CounterLine("receive", "", False, message=missing)
+    else:
+        try:
+            routing = queries.receive_item(barcode)
+        except queries.QueryError as refused:  # NotFound, NotInTransit
+            line = CounterLine("receive", barcode, False, message=str(refused))
+        else:
+            line = CounterLine(
+                "receive",
+                barcode,
+                True,
+                route=routing.state,
+                route_branch_ja=routing.branch_ja,
+                route_branch_en=routing.branch_en,
+            )
+    state = queries.get_counter_state(_me(request).token)
+    # No redirect after a receive: the line is not stored, a reload only repeats a
+    # harmless refusal ("not in transit").
+    return _counter(request, state, "receive", line, 200 if line.ok else 422)
+
+
 async def clear(request: Request) -> Response:
     await checked_form(request)
     queries.clear_counter(_me(request).token)
     if wants_fragment(request):
-        state = queries.get_counter_state(_me(request).token)
-        return _page(
-            request, "staff/counter.html", "staff/_counter.html", state=state, mode="checkout"
-        )
+        return _counter(request, queries.get_counter_state(_me(request).token), "checkout")
     return RedirectResponse("/staff/counter", status_code=303)
 
 
@@ -592,6 +670,7 @@ ROUTES: list[BaseRoute] = [
     route("POST", "/counter/checkout", checkout),
     route("POST", "/counter/return", return_item),
     route("POST", "/counter/renew", renew),
+    route("POST", "/counter/receive", receive),
     route("POST", "/counter/clear", clear),
     route("GET", "/patrons", patrons),
     route("GET", "/patrons/{patron_id:int}", patron),
