@@ -231,11 +231,14 @@ def set_password_with_code(
     card: str, code: str, new_password: str, address: str, now: datetime
 ) -> None:
     checks = [(throttle.CODE_CARD, card.strip()), (throttle.CODE_ADDRESS, address)]
+    # The attempt is counted in its own transaction: a refusal below rolls back the
+    # password change, never the count.
     with engine.write() as conn:
         try:
             throttle.reserve(conn, checks, now)
         except throttle.Throttled:
             raise CodeRefused() from None
+    with engine.write() as conn:
         row = _patron_by_card(conn, card)
         if row is None:
             raise CodeRefused()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -27,6 +27,7 @@ from db import (
     migrate,
     notices,
     patrons,
+    retention,
     rules,
     search_cache,
     seed,
@@ -66,6 +67,7 @@ from db.errors import ImportRefused, NotFound, QueryError
 from db.importers import detect
 from db.mail import MailCounts, SendReport, SmtpSettings
 from db.passwords import PasswordRejected
+from db.retention import RetentionReport
 from db.sessions import SessionInfo, SessionListing, Timeouts
 
 __all__ = [
@@ -119,6 +121,7 @@ __all__ = [
     "RenewAllReport",
     "RenewalRefused",
     "ResetLinkRefused",
+    "RetentionReport",
     "ReturnReceipt",
     "Scan",
     "SearchHit",
@@ -217,6 +220,7 @@ __all__ = [
     "return_item",
     "run_daily_holds",
     "run_mail_worker",
+    "run_retention",
     "save_booklist",
     "search_staff_audit",
     "search_works",
@@ -835,3 +839,17 @@ def list_failed_mail(limit: int = 200) -> tuple[FailedMail, ...]:
     """Mail given up on (or in doubt), for staff: kind, times, error — no address or body."""
     with engine.read() as conn:
         return mail.list_failed_mail(conn, limit)
+
+
+# Retention -----------------------------------------------------------------------------
+
+
+def run_retention(patron_idle_minutes: int, staff_idle_minutes: int) -> RetentionReport:
+    """Delete what the privacy rules keep only for a while (see db/retention.py)."""
+    with engine.write() as conn:
+        return retention.run(
+            conn,
+            clock.now(),
+            patron_idle=timedelta(minutes=patron_idle_minutes),
+            staff_idle=timedelta(minutes=staff_idle_minutes),
+        )

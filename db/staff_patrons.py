@@ -323,10 +323,13 @@ def lookup_patrons(
         return ()
     rows = list(conn.execute(stmt.order_by(_patron.c.card_number).limit(50)))
     show_name = "name" in visible
+    # Every hit shows the loan count (personal) and, to roles that may, the name: one
+    # audit row each, naming the groups actually shown.
+    shown = [g for g in ("name", "loans") if g in visible]
     hits = []
     for row in rows:
-        if show_name:
-            write_audit(conn, actor, row.id, ["name"], "patron_lookup", VIEW, ALLOWED, now)
+        if shown:
+            write_audit(conn, actor, row.id, shown, "patron_lookup", VIEW, ALLOWED, now)
         hits.append(
             PatronSummary(
                 row.id,

@@ -447,3 +447,18 @@ def test_https_uses_host_prefixed_secure_cookies_and_hsts(https_web: TestClient)
         assert "samesite=lax" in cookie.lower() and "Domain" not in cookie
         assert "max-age=63072000" in client.get("/").headers["strict-transport-security"]
         assert client.get("/my").status_code == 200
+
+
+def test_ending_this_device_from_the_list_logs_out(web: TestClient) -> None:
+    log_in(web, *HANAKO)
+    page = web.get("/my/sessions").text
+    handle = re.search(r'action="/my/sessions/([0-9a-f]{12})/end"', page)
+    assert handle is None  # the current device has no "log out" button of its own
+    token = csrf_of(page)
+    with engine.read() as conn:
+        digest = conn.execute(text("SELECT id FROM web_session")).scalar_one()
+    response = web.post(
+        f"/my/sessions/{digest[:12]}/end", data={"csrf_token": token}, follow_redirects=False
+    )
+    assert response.status_code == 303 and response.headers["location"] == "/?logged_out=1"
+    assert web.get("/my", follow_redirects=False).status_code == 303

@@ -70,10 +70,16 @@ async def login(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     await csrf.checked_form(request)
     session = current(request)
-    if session is not None:
-        queries.log_out(session.token)
+    return _log_out(request, session.token if session else None)
+
+
+def _log_out(request: Request, token: str | None) -> Response:
+    if token is not None:
+        queries.log_out(token)
     # A query flag, not a flash cookie: Clear-Site-Data drops every cookie of the site.
     response = RedirectResponse("/?logged_out=1", status_code=303)
+    if wants_fragment(request):
+        response.headers["HX-Redirect"] = "/?logged_out=1"  # leave the page, not a swap
     clear_cookie(response, settings_of(request))
     # The browser drops cached pages, cookies and storage: nothing for the next person.
     response.headers["Clear-Site-Data"] = '"cache", "cookies", "storage"'
@@ -95,8 +101,12 @@ async def end_session(request: Request) -> Response:
     session = current(request)
     if session is None:
         return login_required(request)
+    handle = request.path_params["handle"]
+    own = [s for s in queries.list_my_sessions(session.patron_id, session.token) if s.current]
+    if own and own[0].handle == handle:
+        return _log_out(request, session.token)  # ending this device is logging out
     try:
-        queries.end_my_session(session.patron_id, request.path_params["handle"])
+        queries.end_my_session(session.patron_id, handle)
     except queries.NotFound:
         return render(
             request,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -194,10 +195,26 @@ def cmd_holds_receive(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_retention(settings: Settings, _args: argparse.Namespace) -> int:
+    _setup(settings)
+    staff_idle = queries.staff_policy_data().settings["session_idle_minutes"]
+    report = queries.run_retention(settings.session_idle_minutes, int(staff_idle))
+    print(
+        f"利用者 patrons purged (3 years without borrowing): {report.patrons}, "
+        f"sessions: {report.sessions}, staff sessions: {report.staff_sessions}, "
+        f"throttles: {report.throttles}, codes: {report.activation_codes}, mail: {report.mail}"
+    )
+    return 0
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     _setup(settings)
+    if not os.environ.get("SHIORI_SECRET_KEY"):
+        # Demo only (production refuses to start without a key): every worker must sign
+        # with the same key, or a form made by one is refused by another.
+        os.environ["SHIORI_SECRET_KEY"] = settings.secret_key
     uvicorn.run(
         "web.app:asgi",
         factory=True,
@@ -263,6 +280,11 @@ def parser() -> argparse.ArgumentParser:
     receive.add_argument("barcode")
     receive.set_defaults(fn=cmd_holds_receive)
     staff_cli.add_parser(sub, _setup)
+    keep = sub.add_parser("retention", help="privacy retention")
+    keep_sub = keep.add_subparsers(dest="retention_command", required=True)
+    keep_sub.add_parser(
+        "run", help="purge patrons 3 years without borrowing, dead sessions, old mail"
+    ).set_defaults(fn=cmd_retention)
     serve = sub.add_parser("serve", help="serve the site")
     serve.add_argument("--workers", type=int, default=1)
     serve.set_defaults(fn=cmd_serve)

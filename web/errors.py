@@ -40,6 +40,8 @@ async def http_exception(request: Request, exc: Exception) -> Response:
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
-    # The path only: query strings may hold what a patron typed.
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    # The route's pattern only: query strings hold what a patron typed, and some paths
+    # carry one-time tokens (/staff/enrol/{token}).
+    route = getattr(request.scope.get("route"), "path", "?")
+    log.exception("unhandled error on %s %s", request.method, route)
     return _error(request, 500)

@@ -1,0 +1,85 @@
+"""Retention: what is kept only for a while is deleted here, by `shiori retention run`.
+
+- Patrons who have not borrowed for three consecutive years (seed 000-4) — or who never
+  borrowed and registered more than three years ago — are deleted with everything that
+  hangs on them (sessions, reservations, booklist, notice settings, codes). A patron with
+  an item still out is kept: the loan must be returned first.
+- Sessions and staff sessions that can no longer be used (idle or past their end): the
+  staff counter's scan list lives in the staff session and goes with it.
+- Throttle counters nobody has touched for two days, expired activation codes.
+- Mail that was delivered or given up more than MAIL_KEEP_DAYS ago (the address stays on
+  the row for the staff's failure list until then; the body is already gone).
+
+Audit rows are kept: they hold a patron id but no personal values (seed 002).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from db import rules, sessions, throttle
+from db.circulation import library_today
+from db.clock import naive_utc
+
+MAIL_KEEP_DAYS = 30
+
+
+@dataclass(frozen=True)
+class RetentionReport:
+    patrons: int
+    sessions: int
+    staff_sessions: int
+    throttles: int
+    activation_codes: int
+    mail: int
+
+
+def years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
+def purge_inactive_patrons(conn: Connection, now: datetime) -> int:
+    cutoff = years_before(library_today(now), rules.PURGE_AFTER_YEARS_WITHOUT_LOAN)
+    result = conn.execute(
+        text(
+            "DELETE FROM patron WHERE COALESCE(last_loan_on, registered_on) < :cutoff "
+            "AND NOT EXISTS (SELECT 1 FROM loan l WHERE l.patron_id = patron.id)"
+        ),
+        {"cutoff": cutoff},
+    )
+    return result.rowcount or 0
+
+
+def run(
+    conn: Connection, now: datetime, patron_idle: timedelta, staff_idle: timedelta
+) -> RetentionReport:
+    stamp = naive_utc(now)
+    staff = conn.execute(
+        text("DELETE FROM staff_session WHERE expires_at <= :now OR last_seen_at <= :idle"),
+        {"now": stamp, "idle": stamp - staff_idle},
+    )
+    codes = conn.execute(
+        text("DELETE FROM activation_code WHERE expires_at <= :now"), {"now": stamp}
+    )
+    mail = conn.execute(
+        text(
+            "DELETE FROM mail_outbox WHERE (sent_at IS NOT NULL AND sent_at < :old) "
+            "OR (failed_at IS NOT NULL AND failed_at < :old)"
+        ),
+        {"old": stamp - timedelta(days=MAIL_KEEP_DAYS)},
+    )
+    return RetentionReport(
+        patrons=purge_inactive_patrons(conn, now),
+        sessions=sessions.purge_expired(conn, now, patron_idle),
+        staff_sessions=staff.rowcount or 0,
+        throttles=throttle.purge_stale(conn, now),
+        activation_codes=codes.rowcount or 0,
+        mail=mail.rowcount or 0,
+    )
