@@ -29,7 +29,7 @@ system-deps:
 
 lint: setup
 	.venv/bin/ruff check .
-	.venv/bin/ruff format --check web db tests bench
+	.venv/bin/ruff format --check web db tests bench scripts
 	.venv/bin/mypy
 	.venv/bin/lint-imports
 

@@ -325,7 +325,7 @@ def lookup_patrons(
     show_name = "name" in visible
     # Every hit shows the loan count (personal) and, to roles that may, the name: one
     # audit row each, naming the groups actually shown.
-    shown = [g for g in ("name", "loans") if g in visible]
+    shown: list[str] = [g for g in ("name", "loans") if g in visible]
     hits = []
     for row in rows:
         if shown:

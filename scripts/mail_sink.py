@@ -1,6 +1,6 @@
 """A local SMTP sink for trying the demo: prints each message decoded, delivers nothing.
 
-    .venv/bin/python scripts/mail_sink.py [PORT]      (default 8025, listens on 127.0.0.1)
+.venv/bin/python scripts/mail_sink.py [PORT]      (default 8025, listens on 127.0.0.1)
 """
 
 from __future__ import annotations
