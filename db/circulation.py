@@ -533,6 +533,7 @@ def return_item(conn: Connection, barcode: str, now: datetime) -> ReturnReceipt:
     if row.loan_id is None and not _stray(conn, row.id, row.status):
         raise NotOnLoan()
     if row.loan_id is not None:
+        holds.withdraw_reminder(conn, row.loan_id)
         conn.execute(_loan.delete().where(_loan.c.id == row.loan_id))
     routing = holds.route_item(conn, row.id, row.work_id, row.branch_id, now)
     _bump(conn, today, row.branch_id, row.material_type, RETURN)

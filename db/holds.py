@@ -34,7 +34,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, and_, exists, func, or_, select
+from sqlalchemy import Row, and_, exists, func, or_, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -647,6 +647,25 @@ def _notify_ready(conn: Connection, hold_id: int, now: datetime) -> None:
         log.warning("hold_ready notice not queued: unusable address")
 
 
+def withdraw_reminder(conn: Connection, loan_id: int) -> None:
+    """Before a loan is deleted: drop its reminder if not yet being sent. The other loans
+    that mail named lose their marker too, so the next run reminds them afresh."""
+    for mail_id in conn.execute(
+        select(_reminder.c.mail_id).where(
+            _reminder.c.loan_id == loan_id, _reminder.c.mail_id.is_not(None)
+        )
+    ).scalars():
+        withdrawn = conn.execute(
+            text(
+                "DELETE FROM mail_outbox WHERE id = :m AND sent_at IS NULL "
+                "AND send_started_at IS NULL"
+            ),
+            {"m": mail_id},
+        )
+        if withdrawn.rowcount:
+            conn.execute(_reminder.delete().where(_reminder.c.mail_id == mail_id))
+
+
 def _make_ready(conn: Connection, hold_id: int, item_id: int, now: datetime) -> None:
     until = library_today(now) + timedelta(days=shelf_days())
     conn.execute(
@@ -849,7 +868,7 @@ def queue_due_reminders(conn: Connection, now: datetime) -> int:
         subject, body = notices.due_reminder(first.lang, [(r.title, r.due_on) for r in loans])
         try:
             with conn.begin_nested():
-                mail.enqueue(
+                mail_id = mail.enqueue(
                     conn,
                     kind="due_reminder",
                     to_addr=first.email,
@@ -860,6 +879,6 @@ def queue_due_reminders(conn: Connection, now: datetime) -> int:
         except QueryError:
             log.warning("due_reminder not queued: unusable address")
             continue
-        conn.execute(_reminder.insert(), [{"loan_id": r.id} for r in loans])
+        conn.execute(_reminder.insert(), [{"loan_id": r.id, "mail_id": mail_id} for r in loans])
         sent += 1
     return sent

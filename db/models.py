@@ -356,3 +356,6 @@ class LoanReminder(SQLModel, table=True):
 
     __tablename__ = "loan_reminder"
     loan_id: int = Field(primary_key=True, foreign_key="loan.id", ondelete="CASCADE")
+    # The outbox row of the reminder (one mail may remind of several loans). A return
+    # withdraws it while unsent: no queued mail may link a patron to a returned item.
+    mail_id: int | None = None

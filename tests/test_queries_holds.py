@@ -359,3 +359,5 @@ def test_due_reminders_are_queued_once_n_days_before(lib: Lib) -> None:
     queries.return_item("H003")  # the reminder marker goes with the loan
     with engine.read() as conn:
         assert conn.execute(text("SELECT count(*) FROM loan_reminder")).scalar_one() == 0
+    # ...and so does the unsent reminder: no queued mail links the patron to the book.
+    assert outbox() == []
