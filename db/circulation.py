@@ -502,11 +502,13 @@ def _stray(conn: Connection, item_id: int, status: str) -> bool:
     return held is None
 
 
-def return_item(conn: Connection, barcode: str, now: datetime) -> ReturnReceipt:
+def return_item(
+    conn: Connection, barcode: str, now: datetime, at_branch_id: int | None = None
+) -> ReturnReceipt:
     """Check an item in: the loan row is deleted and only an anonymous count remains.
 
     The copy goes to the first eligible reservation of its title (hold shelf when the
-    pickup branch is the copy's branch, else transit), or back to `available`.
+    pickup branch is where it was returned, else transit), or back to `available`.
     """
     today = library_today(now)
     row = conn.execute(
@@ -535,7 +537,10 @@ def return_item(conn: Connection, barcode: str, now: datetime) -> ReturnReceipt:
     if row.loan_id is not None:
         holds.withdraw_reminder(conn, row.loan_id)
         conn.execute(_loan.delete().where(_loan.c.id == row.loan_id))
-    routing = holds.route_item(conn, row.id, row.work_id, row.branch_id, now)
+    # The copy is where it was handed in: the counter's branch when known (a patron may
+    # return a book at any branch), else its own branch.
+    here = at_branch_id if at_branch_id is not None else row.branch_id
+    routing = holds.route_item(conn, row.id, row.work_id, here, now)
     _bump(conn, today, row.branch_id, row.material_type, RETURN)
     log.info("return branch=%s material=%s", row.branch_id, row.material_type)
     return ReturnReceipt(

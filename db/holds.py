@@ -776,8 +776,13 @@ def held_for(conn: Connection, item_id: int) -> int | None:
     return int(found) if found is not None else None
 
 
-def receive_item(conn: Connection, barcode: str, now: datetime) -> Routing:
-    """A copy in transit arrived at its pickup branch: the reservation becomes ready."""
+def receive_item(
+    conn: Connection, barcode: str, now: datetime, at_branch_id: int | None = None
+) -> Routing:
+    """A copy in transit arrived at its pickup branch: the reservation becomes ready.
+
+    With `at_branch_id` (the counter's branch) a copy that arrived somewhere else is refused
+    with the branch it must go on to, and stays in transit."""
     item = conn.execute(
         select(_item.c.id, _item.c.status, _item.c.work_id)
         .where(_item.c.barcode == barcode.strip())
@@ -796,6 +801,12 @@ def receive_item(conn: Connection, barcode: str, now: datetime) -> Routing:
     if hold is None:
         conn.execute(_item.update().where(_item.c.id == item.id).values(status=rules.AVAILABLE))
         return Routing(rules.AVAILABLE)
+    if at_branch_id is not None and hold.pickup_branch_id != at_branch_id:
+        ja, en = _branch_names(conn, hold.pickup_branch_id)
+        raise HoldRefused(
+            f"この資料の受取館は{ja}です。そちらへ回送してください。 / "
+            f"This item is for pickup at {en}: send it on there."
+        )
     _make_ready(conn, hold.id, item.id, now)
     ja, en = _branch_names(conn, hold.pickup_branch_id)
     return Routing(READY, ja, en)

@@ -813,10 +813,11 @@ def set_notice_prefs(
         return holds.set_notice_prefs(conn, patron_id, hold_ready, due_reminder_days)
 
 
-def receive_item(barcode: str) -> HoldRouting:
-    """A copy in transit arrived at its pickup branch: its reservation becomes ready."""
+def receive_item(barcode: str, at_branch_id: int | None = None) -> HoldRouting:
+    """A copy in transit arrived at its pickup branch: its reservation becomes ready.
+    `at_branch_id` (the counter's branch) refuses a copy that arrived at the wrong branch."""
     with engine.write() as conn:
-        return holds.receive_item(conn, barcode, clock.now())
+        return holds.receive_item(conn, barcode, clock.now(), at_branch_id)
 
 
 def expire_holds() -> int:

@@ -502,7 +502,7 @@ def counter_scan(
     else:
         try:
             with conn.begin_nested():
-                scan = _apply(conn, kind, card, barcode, now)
+                scan = _apply(conn, kind, card, barcode, now, token_digest)
         except QueryError as refused:
             scan = Scan(kind, barcode, False, "", "", str(refused))
     state = CounterState(state.card, (scan, *state.scans))
@@ -510,12 +510,26 @@ def counter_scan(
     return state
 
 
-def _apply(conn: Connection, kind: str, card: str, barcode: str, now: datetime) -> Scan:
+def _counter_branch(conn: Connection, token_digest: str) -> int | None:
+    """The branch of the staff member at this counter: where a returned copy now is."""
+    branch: int | None = conn.execute(
+        text(
+            "SELECT a.branch_id FROM staff_session s JOIN staff_account a ON a.id = s.staff_id "
+            "WHERE s.id = :d"
+        ),
+        {"d": token_digest},
+    ).scalar_one_or_none()
+    return branch
+
+
+def _apply(
+    conn: Connection, kind: str, card: str, barcode: str, now: datetime, token_digest: str
+) -> Scan:
     if kind == "checkout":
         receipt = circulation.checkout(conn, card, barcode, now)
         return Scan(kind, barcode, True, receipt.title, receipt.due_on.isoformat(), "")
     if kind == "return":
-        back = circulation.return_item(conn, barcode, now)
+        back = circulation.return_item(conn, barcode, now, _counter_branch(conn, token_digest))
         return Scan(
             kind,
             barcode,

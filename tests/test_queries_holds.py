@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from db import engine, queries, rules
+from db import circulation, engine, queries, rules
 from db.catalog_write import ImportReport, WorkRecord, upsert_works
 from db.patrons import NewPatron, create_patron
 from tests.conftest import Database
@@ -361,3 +361,17 @@ def test_due_reminders_are_queued_once_n_days_before(lib: Lib) -> None:
         assert conn.execute(text("SELECT count(*) FROM loan_reminder")).scalar_one() == 0
     # ...and so does the unsent reminder: no queued mail links the patron to the book.
     assert outbox() == []
+
+
+def test_the_copy_is_routed_from_the_branch_it_was_returned_at(lib: Lib) -> None:
+    (a, _), (_, card_b) = lib.patrons[:2]
+    queries.checkout(card_b, "H003")  # a copy owned by 総合 (sogo)
+    queries.place_hold(a, lib.works["kokoro"], "tsujido")
+    with engine.read() as conn:
+        tsujido = conn.execute(text("SELECT id FROM branch WHERE code = 'tsujido'")).scalar_one()
+    # Handed in at 辻堂, the pickup branch: ready there at once, not sent to 総合 and back.
+    with engine.write() as conn:
+        receipt = circulation.return_item(conn, "H003", NOW, at_branch_id=tsujido)
+    assert receipt.route == "ready"
+    [hold] = queries.list_holds(a)
+    assert hold.state == "ready"

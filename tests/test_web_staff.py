@@ -533,11 +533,15 @@ def test_no_default_staff_accounts(library_db: Database) -> None:
 # Reservations at the counter: where a returned item goes, receiving it from transit ----------
 
 
+COUNTER_BRANCH = "minami"  # where new_account() puts the team (the manager is at sogo)
+
+
 def _reserved_elsewhere() -> tuple[str, str, str]:
-    """Hanako reserves the title Taro has on loan, to collect at another branch than the
-    copy's. → (barcode, pickup branch name in Japanese, in English)."""
+    """Hanako reserves the title Taro has on loan, to collect at the manager's branch,
+    not the team's counter. → (barcode, pickup branch name in Japanese, in English)."""
     [loan] = queries.list_loans(patron_id(TARO.card_number))
-    pickup = next(b for b in queries.list_branches() if b.name_ja != loan.branch_ja)
+    pickup = next(b for b in queries.list_branches() if b.code == "sogo")
+    assert pickup.code != COUNTER_BRANCH
     queries.place_hold(patron_id(HANAKO.card_number), loan.work_id, pickup.code)
     return loan.barcode, pickup.name_ja, pickup.name_en
 
@@ -580,14 +584,26 @@ def test_receive_in_transit_makes_the_hold_ready(team: dict[str, Console], app: 
     [hold] = queries.list_holds(patron_id(HANAKO.card_number))
     assert hold.state == "in_transit"
 
-    # It arrives at the pickup branch: scanned in "receive" mode, spoken, list kept.
-    got = intern.htmx_post("/staff/counter/receive", "/staff/counter?mode=receive", barcode=barcode)
+    # Scanned in at the wrong branch (the team's): refused, it must go on to the pickup.
+    wrong = intern.htmx_post(
+        "/staff/counter/receive", "/staff/counter?mode=receive", barcode=barcode
+    )
+    assert wrong.status_code == 422  # type: ignore[attr-defined]
+    assert f"この資料の受取館は{branch_ja}です" in wrong.text  # type: ignore[attr-defined]
+    assert wrong.text.count('<li class="scan-') == 2  # type: ignore[attr-defined]
+    [hold] = queries.list_holds(patron_id(HANAKO.card_number))
+    assert hold.state == "in_transit"
+
+    # It arrives at the pickup branch (the manager's): scanned in "receive" mode, spoken.
+    manager = team["manager"]
+    got = manager.htmx_post(
+        "/staff/counter/receive", "/staff/counter?mode=receive", barcode=barcode
+    )
     assert got.status_code == 200, got.text  # type: ignore[attr-defined]
     body = got.text  # type: ignore[attr-defined]
     assert "<html" not in body and 'role="status"' in body
     status = body.split('id="counter-status"', 1)[1].split("</div>", 1)[0]
     assert "回送資料を受け取りました" in status and "予約棚" in status and branch_ja in status
-    assert body.count('<li class="scan-') == 2  # the return stays in the list
     assert 'action="/staff/counter/receive"' in body and "autofocus" in body
 
     [hold] = queries.list_holds(patron_id(HANAKO.card_number))

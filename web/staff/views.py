@@ -323,7 +323,7 @@ async def receive(request: Request) -> Response:
         line = CounterLine("receive", "", False, message=missing)
     else:
         try:
-            routing = queries.receive_item(barcode)
+            routing = queries.receive_item(barcode, _me(request).actor.branch_id)
         except queries.QueryError as refused:  # NotFound, NotInTransit
             line = CounterLine("receive", barcode, False, message=str(refused))
         else:
