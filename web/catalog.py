@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache, partial
 from typing import Any
 from urllib.parse import urlencode
 
+from markupsafe import Markup
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from db import queries
-from web.templating import render
+from web import i18n
+from web.templating import env, render
 
 TEXT_FIELDS = ("q", "title", "author", "publisher", "subject", "isbn", "ndc")
 MAX_FIELD_CHARS = 1000  # longer input is cut before it reaches the query layer
@@ -95,13 +98,52 @@ def parse_search_form(request: Request) -> SearchForm:
     return form
 
 
-def _choices() -> dict[str, Any]:
-    return {
-        "branches": queries.list_branches(),
-        "material_types": queries.list_material_types(),
-        "ndc_classes": queries.RULES.NDC_CLASSES,
-        "sorts": queries.RULES.SORTS,
-    }
+ADVANCED_FIELDS = (
+    *TEXT_FIELDS[1:],
+    "branch",
+    "material_type",
+    "ndc_class",
+    "year_from",
+    "year_to",
+    "sort",
+)
+
+
+@lru_cache(maxsize=512)
+def _advanced_html(
+    lang: str,
+    values: tuple[str, ...],
+    errors: tuple[tuple[str, str], ...],
+    choices: tuple[tuple[Any, ...], ...],
+) -> Markup:
+    form = SearchForm(dict(zip(ADVANCED_FIELDS, values, strict=True)), dict(errors))
+    branches, material_types = choices
+    html = env.get_template("catalog/_advanced.html").render(
+        lang=lang,
+        t=partial(i18n.translate, lang),
+        messages=i18n.MESSAGES,
+        form=form,
+        branches=branches,
+        material_types=material_types,
+        ndc_classes=queries.RULES.NDC_CLASSES,
+        sorts=queries.RULES.SORTS,
+    )
+    return Markup(html)  # noqa: S704 - rendered by the autoescaping environment
+
+
+def advanced_fields(lang: str, form: SearchForm) -> Markup:
+    """The advanced-search fields. Most searches leave them empty, so the rendered HTML is
+    kept per language and values (it is a third of the cost of a results page)."""
+    return _advanced_html(
+        lang,
+        tuple(form.values.get(name, "") for name in ADVANCED_FIELDS),
+        tuple(sorted(form.errors.items())),
+        (queries.list_branches(), queries.list_material_types()),
+    )
+
+
+def _choices(lang: str) -> dict[str, Any]:
+    return {"advanced_fields": partial(advanced_fields, lang)}
 
 
 async def home(request: Request) -> Response:
@@ -122,7 +164,9 @@ async def home(request: Request) -> Response:
     )
     logged_out = request.query_params.get("logged_out") == "1"
     return render(
-        request, "catalog/home.html", ctx={"form": form, "logged_out": logged_out, **_choices()}
+        request,
+        "catalog/home.html",
+        ctx={"form": form, "logged_out": logged_out, **_choices(i18n.language(request))},
     )
 
 
@@ -133,7 +177,7 @@ async def search(request: Request) -> Response:
             request,
             "catalog/search.html",
             "catalog/_results.html",
-            {"form": form, "result": None, **_choices()},
+            {"form": form, "result": None, **_choices(i18n.language(request))},
             status_code=422,
         )
     result = queries.search_works(form.params)
@@ -141,7 +185,7 @@ async def search(request: Request) -> Response:
         request,
         "catalog/search.html",
         "catalog/_results.html",
-        {"form": form, "result": result, **_choices()},
+        {"form": form, "result": result, **_choices(i18n.language(request))},
     )
 
 
