@@ -368,8 +368,15 @@ def log_in(
 
 
 def get_session(token: str, timeouts: Timeouts, kiosk_timeouts: Timeouts) -> SessionInfo | None:
-    with engine.write() as conn:
-        return web_sessions.load(conn, token, clock.now(), timeouts, kiosk_timeouts)
+    """The live session of a cookie token. A write happens only to end a stale session or,
+    at most once a minute, to record use."""
+    now = clock.now()
+    with engine.read() as conn:
+        info, action = web_sessions.inspect(conn, token, now, timeouts, kiosk_timeouts)
+    if action:
+        with engine.write() as conn:
+            web_sessions.upkeep(conn, token, action, now)
+    return info
 
 
 def log_out(token: str) -> None:

@@ -76,29 +76,40 @@ def create(
     return token, csrf
 
 
-def load(
+TOUCH = "touch"  # upkeep: record that the session was used
+EXPIRE = "expire"  # upkeep: the session is over, delete it
+
+
+def inspect(
     conn: Connection, token: str, now: datetime, timeouts: Timeouts, kiosk_timeouts: Timeouts
-) -> SessionInfo | None:
-    """The live session for a cookie token, or None (and the stale row is deleted)."""
+) -> tuple[SessionInfo | None, str]:
+    """The live session for a cookie token (or None) and the upkeep it needs, if any.
+
+    Reading only: most requests need no write, so they never take the write lock."""
     if not token or len(token) > 64:
-        return None
+        return None, ""
     now = naive_utc(now)
     row = conn.execute(select(_table).where(_table.c.id == _digest(token))).first()
     if row is None:
-        return None
+        return None, ""
     idle = kiosk_timeouts.idle if row.kiosk else timeouts.idle
     expires_at, last_seen_at = naive_utc(row.expires_at), naive_utc(row.last_seen_at)
     if expires_at <= now or last_seen_at + idle <= now:
-        conn.execute(text("DELETE FROM web_session WHERE id = :id"), {"id": row.id})
-        return None
-    if now - last_seen_at >= _TOUCH_EVERY:
-        conn.execute(
-            text("UPDATE web_session SET last_seen_at = :now WHERE id = :id"),
-            {"now": now, "id": row.id},
-        )
-    return SessionInfo(
+        return None, EXPIRE
+    info = SessionInfo(
         row.patron_id, row.csrf_token, bool(row.kiosk), row.created_at, row.last_seen_at
     )
+    return info, TOUCH if now - last_seen_at >= _TOUCH_EVERY else ""
+
+
+def upkeep(conn: Connection, token: str, action: str, now: datetime) -> None:
+    if action == EXPIRE:
+        end(conn, token)
+    elif action == TOUCH:
+        conn.execute(
+            text("UPDATE web_session SET last_seen_at = :now WHERE id = :id"),
+            {"now": naive_utc(now), "id": _digest(token)},
+        )
 
 
 def end(conn: Connection, token: str) -> None:
