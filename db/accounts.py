@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection, Row
 
 from db import booklist, engine, mail, notices, passwords, rules, sessions, throttle
 from db.clock import naive_utc
-from db.errors import NotFound, QueryError
+from db.errors import NotFound, QueryError, TooManyAttempts
 from db.models import TABLES
 from db.patrons import phone_digits
 
@@ -327,10 +327,7 @@ def change_password(
         try:
             throttle.reserve(conn, checks, now)
         except throttle.Throttled:
-            raise QueryError(
-                "試行回数が多すぎます。しばらくしてからお試しください。 / "
-                "Too many attempts. Please wait a while and try again."
-            ) from None
+            raise TooManyAttempts() from None
         row = _patron_by_id(conn, patron_id)
     if row is None:
         raise NotFound("利用者が見つかりません。 / Patron not found.")

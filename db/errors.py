@@ -13,3 +13,13 @@ class NotFound(QueryError):
 
 class ImportRefused(QueryError):
     """A catalog file that cannot be imported at all; nothing was written."""
+
+
+class TooManyAttempts(QueryError):
+    """A throttled secret check (see db.throttle), where saying so reveals nothing."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "試行回数が多すぎます。しばらくしてからお試しください。 / "
+            "Too many attempts. Please wait a while and try again."
+        )

@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection, Row
 from db import engine, passwords, throttle
 from db.circulation import library_today
 from db.clock import aware_utc, naive_utc
-from db.errors import NotFound, QueryError
+from db.errors import NotFound, QueryError, TooManyAttempts
 from db.models import TABLES
 from db.sessions import Timeouts
 from db.staff_policy import policy
@@ -504,10 +504,7 @@ def change_password(
         try:
             throttle.reserve(conn, checks, now)
         except throttle.Throttled:
-            raise QueryError(
-                "試行回数が多すぎます。しばらくしてからお試しください。 / "
-                "Too many attempts. Please wait a while and try again."
-            ) from None
+            raise TooManyAttempts() from None
         row = conn.execute(select(_account).where(_account.c.id == staff_id)).one()
         history = [
             h.password_hash

@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from starlette.testclient import TestClient
 
 from db import queries
+from tests import smtp_sink
 from web.app import create_app
 from web.settings import Settings
 from web.settings import load as load_settings
@@ -187,3 +188,9 @@ def web(library_db: Database) -> Iterator[TestClient]:
     """An HTTP client (no login yet) for the app on library_db."""
     with TestClient(create_app(app_settings(library_db.url))) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[smtp_sink.Server]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that records what it receives."""
+    yield from smtp_sink.running_server()

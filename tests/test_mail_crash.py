@@ -34,7 +34,7 @@ from sqlalchemy.engine import make_url
 
 from db import engine, mail, queries, rules
 from tests.conftest import Database
-from tests.test_queries_mail import SENDER, Received, free_port, settings_for
+from tests.smtp_sink import SENDER, Received, free_port, settings_for
 
 ROOT = Path(__file__).resolve().parents[1]
 MESSAGES = 6

@@ -2,35 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import text
 from starlette.testclient import TestClient
 
 from db import engine, mail, queries
 from tests.conftest import Database, app_settings
-from tests.test_queries_mail import Recorder, Server, free_port, settings_for
+from tests.smtp_sink import Server
 from tests.test_web_account import HTMX, csrf_of, log_in
 from web.app import create_app
 
 HANAKO = ("2100000001", "hon-wo-yomu-2026")  # sogo, email hanako@example.jp
 TARO = ("2100000002", "tosho-kan-taro-7")  # English, no email, 1 loan
 MISAKI = ("2100000004", "misaki-no-hon-99")  # email misaki@example.jp
-
-
-@pytest.fixture
-def smtp() -> Iterator[Server]:
-    recorder = Recorder()
-    port = free_port()
-    controller = Controller(recorder, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield Server(recorder, settings_for(port))
-    finally:
-        controller.stop()
 
 
 def client_for(db: Database) -> TestClient:
@@ -64,7 +49,7 @@ def reserve(client: TestClient, work_id: int, pickup: str, **headers: str) -> ob
     )
 
 
-def test_done_when(library_db: Database, smtp: Server) -> None:
+def test_done_when(library_db: Database, smtp_server: Server) -> None:
     work_id, barcode, branch = taros_loan()
     with client_for(library_db) as a, client_for(library_db) as b:
         # A newcomer reserves a checked-out title as Hanako, from the record page.
@@ -83,9 +68,9 @@ def test_done_when(library_db: Database, smtp: Server) -> None:
 
         # At the staff counter the item is returned (the console calls the same function).
         assert queries.return_item(barcode).route == "ready"
-        report = mail.send_due(smtp.settings, datetime.now(UTC))
+        report = mail.send_due(smtp_server.settings, datetime.now(UTC))
         assert report.sent == 1
-        [received] = smtp.recorder.received
+        [received] = smtp_server.recorder.received
         assert received.rcpt_tos == ["hanako@example.jp"]
         message = received.message
         assert "ご用意しました" in message["Subject"]

@@ -10,6 +10,7 @@ from starlette.routing import Route
 
 from db import queries
 from web import booklist, client, csrf
+from web.errors import error_response
 from web.flash import flash
 from web.lang import safe_next
 from web.sessions import clear_cookie, current, set_cookie, settings_of, timeouts
@@ -108,14 +109,7 @@ async def end_session(request: Request) -> Response:
     try:
         queries.end_my_session(session.patron_id, handle)
     except queries.NotFound:
-        return render(
-            request,
-            "error.html",
-            "_alert.html",
-            status_code=404,
-            ctx={"title_key": "not_found_title", "body_key": "not_found_body", "status": 404},
-            headers={"HX-Retarget": "#alerts"},
-        )
+        return error_response(request, 404)
     return _after_sessions_change(request, "session_ended")
 
 

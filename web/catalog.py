@@ -18,6 +18,7 @@ from web import i18n
 from web.templating import env, render
 
 TEXT_FIELDS = ("q", "title", "author", "publisher", "subject", "isbn", "ndc")
+CHOICE_FIELDS = ("branch", "material_type", "ndc_class", "year_from", "year_to", "sort")
 MAX_FIELD_CHARS = 1000  # longer input is cut before it reaches the query layer
 
 
@@ -31,9 +32,8 @@ class SearchForm:
 
     @property
     def advanced_used(self) -> bool:
-        return any(self.values[k] for k in TEXT_FIELDS[1:]) or any(
-            self.values[k] for k in ("branch", "material_type", "ndc_class", "year_from", "year_to")
-        )
+        # A chosen sort order alone does not open the advanced fields.
+        return any(self.values[k] for k in ADVANCED_FIELDS if k != "sort")
 
     def query_string(self, **overrides: Any) -> str:
         merged = {**self.values, **{k: str(v) for k, v in overrides.items()}}
@@ -61,7 +61,7 @@ def _year(form: SearchForm, name: str) -> int | None:
 def parse_search_form(request: Request) -> SearchForm:
     args = request.query_params
     values = {name: _clean(args.get(name, "")) for name in TEXT_FIELDS}
-    for name in ("branch", "material_type", "ndc_class", "year_from", "year_to", "sort", "page"):
+    for name in (*CHOICE_FIELDS, "page"):
         values[name] = _clean(args.get(name, ""))[:50]
     form = SearchForm(values)
     branches = {b.code for b in queries.list_branches()}
@@ -98,15 +98,7 @@ def parse_search_form(request: Request) -> SearchForm:
     return form
 
 
-ADVANCED_FIELDS = (
-    *TEXT_FIELDS[1:],
-    "branch",
-    "material_type",
-    "ndc_class",
-    "year_from",
-    "year_to",
-    "sort",
-)
+ADVANCED_FIELDS = (*TEXT_FIELDS[1:], *CHOICE_FIELDS)
 
 
 @lru_cache(maxsize=512)
@@ -147,21 +139,7 @@ def _choices(lang: str) -> dict[str, Any]:
 
 
 async def home(request: Request) -> Response:
-    form = SearchForm(
-        {
-            name: ""
-            for name in (
-                *TEXT_FIELDS,
-                "branch",
-                "material_type",
-                "ndc_class",
-                "year_from",
-                "year_to",
-                "sort",
-                "page",
-            )
-        }
-    )
+    form = SearchForm({name: "" for name in (*TEXT_FIELDS, *CHOICE_FIELDS, "page")})
     logged_out = request.query_params.get("logged_out") == "1"
     return render(
         request,

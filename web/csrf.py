@@ -57,7 +57,8 @@ def remember_seed(request: Request, response: R) -> R:
     return response
 
 
-def _same_origin(request: Request) -> bool:
+def same_origin(request: Request) -> bool:
+    """The request comes from a page of this site (Sec-Fetch-Site, else Origin)."""
     fetch_site = request.headers.get("sec-fetch-site")
     if fetch_site is not None and fetch_site not in ("same-origin", "none"):
         return False
@@ -83,6 +84,6 @@ async def checked_form(request: Request) -> FormData:
     """The POSTed form, after the CSRF checks; 403 when they fail."""
     form = await request.form(max_files=0, max_fields=50, max_part_size=64 * 1024)
     sent = request.headers.get(HEADER) or str(form.get(FIELD, ""))
-    if not _same_origin(request) or not sent or not _valid(request, sent):
+    if not same_origin(request) or not sent or not _valid(request, sent):
         raise HTTPException(status_code=403)
     return form

@@ -19,7 +19,8 @@ _PAGES = {
 }
 
 
-def _error(request: Request, status: int) -> Response:
+def error_response(request: Request, status: int) -> Response:
+    """The error page, or for htmx the message retargeted to #alerts."""
     title, body = _PAGES.get(status, ("error_title", "error_body"))
     headers = {"Cache-Control": "no-store"}
     if wants_fragment(request):
@@ -36,7 +37,7 @@ def _error(request: Request, status: int) -> Response:
 
 async def http_exception(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, HTTPException) else 500
-    return _error(request, status)
+    return error_response(request, status)
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
@@ -44,4 +45,4 @@ async def server_error(request: Request, exc: Exception) -> Response:
     # carry one-time tokens (/staff/enrol/{token}).
     route = getattr(request.scope.get("route"), "path", "?")
     log.exception("unhandled error on %s %s", request.method, route)
-    return _error(request, 500)
+    return error_response(request, 500)

@@ -18,22 +18,11 @@ from starlette.routing import Route
 from db import queries
 from web import csrf
 from web.account import login_required
+from web.errors import error_response
 from web.flash import flash
 from web.i18n import language, translate
 from web.sessions import current
 from web.templating import render, wants_fragment
-
-
-def _not_found(request: Request) -> Response:
-    return render(
-        request,
-        "error.html",
-        "_alert.html",
-        status_code=404,
-        ctx={"title_key": "not_found_title", "body_key": "not_found_body", "status": 404},
-        headers={"HX-Retarget": "#alerts"} if wants_fragment(request) else None,
-    )
-
 
 # --- reserving -------------------------------------------------------------------------
 
@@ -45,7 +34,7 @@ async def reserve_page(request: Request) -> Response:
     try:
         form = queries.get_hold_form(session.patron_id, request.path_params["work_id"])
     except queries.NotFound:
-        return _not_found(request)
+        return error_response(request, 404)
     return render(
         request,
         "holds/reserve.html",
@@ -64,12 +53,12 @@ async def reserve(request: Request) -> Response:
     try:
         hold = queries.place_hold(session.patron_id, work_id, pickup)
     except queries.NotFound:
-        return _not_found(request)
+        return error_response(request, 404)
     except queries.HoldRefused as refused:
         try:
             form = queries.get_hold_form(session.patron_id, work_id)
         except queries.NotFound:
-            return _not_found(request)
+            return error_response(request, 404)
         return render(
             request,
             "holds/reserve.html",
@@ -173,7 +162,7 @@ async def _row_action(request: Request, action: str) -> Response:
         else:
             hold = queries.resume_hold(patron_id, hold_id)
     except queries.NotFound:
-        return _not_found(request)
+        return error_response(request, 404)
     except (queries.HoldRefused, _BadDate) as refused:
         message = (
             translate(language(request), "hold_date_invalid")
@@ -184,7 +173,7 @@ async def _row_action(request: Request, action: str) -> Response:
             try:
                 hold = queries.get_hold(patron_id, hold_id)
             except queries.NotFound:
-                return _not_found(request)
+                return error_response(request, 404)
             return _row(request, hold, error=message, status=422)
         ctx = _ctx(patron_id)
         ctx["page_error"] = message

@@ -9,6 +9,7 @@ from starlette.routing import Route
 from db import queries
 from web import csrf
 from web.account import login_required
+from web.errors import error_response
 from web.flash import flash
 from web.sessions import current
 from web.templating import render, wants_fragment
@@ -46,14 +47,7 @@ async def renew(request: Request) -> Response:
         refusal, key = None, "loan_renewed"
     except queries.NotFound:
         # Someone else's loan, or one already returned: the same answer, 404.
-        return render(
-            request,
-            "error.html",
-            "_alert.html",
-            status_code=404,
-            ctx={"title_key": "not_found_title", "body_key": "not_found_body", "status": 404},
-            headers={"HX-Retarget": "#alerts"} if wants_fragment(request) else None,
-        )
+        return error_response(request, 404)
     except queries.RenewalRefused as refused:
         loan = next(x for x in queries.list_loans(session.patron_id) if x.id == loan_id)
         refusal, key = str(refused), None

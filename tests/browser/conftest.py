@@ -92,16 +92,8 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
-@pytest.fixture
-def phone(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(
-        viewport={"width": 390, "height": 844},
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-        locale="ja-JP",
-    )
-    page = context.new_page()
+def watch_csp(page: Page) -> Page:
+    """Collect Content-Security-Policy violations in `page.csp_errors` (tests assert none)."""
     page.csp_errors = []  # type: ignore[attr-defined]
     page.on(
         "console",
@@ -111,5 +103,17 @@ def phone(browser: Browser) -> Iterator[Page]:
             else None
         ),
     )
-    yield page
+    return page
+
+
+@pytest.fixture
+def phone(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        locale="ja-JP",
+    )
+    yield watch_csp(context.new_page())
     context.close()

@@ -21,7 +21,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from db import queries
-from tests.browser.conftest import start_server, stop_server
+from tests.browser.conftest import start_server, stop_server, watch_csp
 from tests.conftest import BACKEND, _pg_admin_url, clone_pg_database
 
 pytestmark = pytest.mark.browser
@@ -86,17 +86,7 @@ def _context(browser: Browser, phone: bool = False) -> BrowserContext:
 
 
 def _page(context: BrowserContext) -> Page:
-    page = context.new_page()
-    page.csp_errors = []  # type: ignore[attr-defined]
-    page.on(
-        "console",
-        lambda msg: (
-            page.csp_errors.append(msg.text)  # type: ignore[attr-defined]
-            if "Content Security Policy" in msg.text
-            else None
-        ),
-    )
-    return page
+    return watch_csp(context.new_page())
 
 
 def _login(page: Page, base: str, who: tuple[str, str], keep_key: bool = True) -> None:

@@ -101,17 +101,6 @@ def clear_cookie(response: Response, settings: Settings) -> None:
     )
 
 
-def _same_origin(request: Request) -> bool:
-    fetch_site = request.headers.get("sec-fetch-site")
-    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
-        return False
-    origin = request.headers.get("origin")
-    if origin is None or origin == "null":
-        return origin is None
-    expected = {settings_of(request).public_url, f"{request.url.scheme}://{request.url.netloc}"}
-    return origin.rstrip("/") in expected
-
-
 async def checked_form(request: Request) -> FormData:
     """The POSTed form after the CSRF checks against the staff session; 403 otherwise."""
     session = me(request)
@@ -119,7 +108,7 @@ async def checked_form(request: Request) -> FormData:
     sent = request.headers.get(HEADER) or str(form.get(FIELD, ""))
     if (
         session is None
-        or not _same_origin(request)
+        or not csrf.same_origin(request)
         or not sent
         or not hmac.compare_digest(sent, session.info.csrf_token)
     ):
