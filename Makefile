@@ -3,11 +3,13 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 VENV_STAMP := .venv/.installed
 VENDOR := static/vendor/htmx.min.js
+# Compiled message catalogues (git-ignored), one per web/locale/<lang>/LC_MESSAGES/messages.po.
+MO := $(patsubst %.po,%.mo,$(wildcard web/locale/*/LC_MESSAGES/messages.po))
 PORT ?= $(or $(SHIORI_PORT),8000)
 
 .PHONY: run test setup lint bench clean system-deps
 
-setup: $(VENV_STAMP) $(VENDOR)
+setup: $(VENV_STAMP) $(VENDOR) $(MO)
 
 $(VENV_STAMP): pyproject.toml requirements.lock
 	python3 -m venv .venv
@@ -19,6 +21,9 @@ $(VENDOR): package.json package-lock.json
 	mkdir -p static/vendor
 	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
 	touch $@
+
+web/locale/%/LC_MESSAGES/messages.mo: web/locale/%/LC_MESSAGES/messages.po $(VENV_STAMP)
+	.venv/bin/pybabel compile --statistics -i $< -o $@
 
 run: setup
 	.venv/bin/shiori demo load

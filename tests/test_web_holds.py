@@ -81,7 +81,11 @@ def test_done_when(library_db: Database, smtp_server: Server) -> None:
         hold = queries.list_holds(patron_id(HANAKO[0]))[0]
         assert hold.ready_until is not None
         page = a.get("/my/holds").text
-        assert f"{hold.ready_until}までにお受け取りください" in page
+        d = hold.ready_until
+        assert (
+            f"{d.year}年{d.month}月{d.day}日({'月火水木金土日'[d.weekday()]})までにお受け取りください"
+            in page
+        )
 
         # Checkout to Hanako deletes the reservation; Misaki becomes number 1.
         queries.checkout(HANAKO[0], barcode)

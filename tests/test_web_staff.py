@@ -439,7 +439,7 @@ def test_patron_sees_when_staff_looked_not_who(team: dict[str, Console], app: ob
     )
     assert "/my/staff-access" in patron.get("/my").text
     page = patron.get("/my/staff-access")
-    assert "南市民図書館" in page.text and "2026-11-21" in page.text
+    assert "南市民図書館" in page.text and "2026年11月21日(土)" in page.text
     assert "職員 STA01" not in page.text and "STA01" not in page.text
 
 
@@ -609,7 +609,11 @@ def test_receive_in_transit_makes_the_hold_ready(team: dict[str, Console], app: 
     [hold] = queries.list_holds(patron_id(HANAKO.card_number))
     assert hold.state == "ready" and hold.ready_until is not None
     mine = _patron_client(app).get("/my/holds").text
-    assert f"{hold.ready_until}までにお受け取りください" in mine
+    d = hold.ready_until
+    assert (
+        f"{d.year}年{d.month}月{d.day}日({'月火水木金土日'[d.weekday()]})までにお受け取りください"
+        in mine
+    )
 
     # Again: it is no longer in transit. An unknown barcode: refused, in both languages.
     again = intern.htmx_post(

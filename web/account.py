@@ -12,6 +12,7 @@ from db import queries
 from web import booklist, client, csrf
 from web.errors import error_response
 from web.flash import flash
+from web.i18n import N_, translator
 from web.lang import safe_next
 from web.sessions import clear_cookie, current, set_cookie, settings_of, timeouts
 from web.templating import render, wants_fragment
@@ -110,7 +111,7 @@ async def end_session(request: Request) -> Response:
         queries.end_my_session(session.patron_id, handle)
     except queries.NotFound:
         return error_response(request, 404)
-    return _after_sessions_change(request, "session_ended")
+    return _after_sessions_change(request, N_("That device is logged out."))
 
 
 async def end_other_sessions(request: Request) -> Response:
@@ -119,10 +120,10 @@ async def end_other_sessions(request: Request) -> Response:
     if session is None:
         return login_required(request)
     queries.end_my_other_sessions(session.patron_id, session.token)
-    return _after_sessions_change(request, "other_sessions_ended")
+    return _after_sessions_change(request, N_("All your other devices are logged out."))
 
 
-def _after_sessions_change(request: Request, key: str) -> Response:
+def _after_sessions_change(request: Request, notice: str) -> Response:
     me = current(request)
     if me is None:
         return login_required(request)
@@ -132,10 +133,10 @@ def _after_sessions_change(request: Request, key: str) -> Response:
             request,
             "account/sessions.html",
             "account/_sessions.html",
-            ctx={"sessions": listing, "notice_key": key},
+            ctx={"sessions": listing, "notice": translator(request).gettext(notice)},
         )
     response = RedirectResponse("/my/sessions", status_code=303)
-    flash(request, response, key)
+    flash(request, response, notice)
     return response
 
 
@@ -155,7 +156,9 @@ async def change_password(request: Request) -> Response:
     new = str(form.get("new_password", ""))
     errors: dict[str, str] = {}
     if new != str(form.get("new_password_again", "")):
-        errors["new_password_again"] = "passwords_differ"  # noqa: S105 - a message key
+        errors["new_password_again"] = translator(request).gettext(
+            "The two new passwords are not the same."
+        )
     logout_others = form.get("logout_others") == "1"
     if not errors:
         try:
@@ -182,7 +185,7 @@ async def change_password(request: Request) -> Response:
             ctx={"errors": errors, "logout_others": logout_others},
         )
     response = RedirectResponse("/my", status_code=303)
-    flash(request, response, "password_changed")
+    flash(request, response, N_("Your password was changed."))
     return response
 
 
@@ -191,8 +194,10 @@ routes = [
     Route("/login", login, methods=["POST"], name="login"),
     Route("/logout", logout, methods=["POST"], name="logout"),
     Route("/my/sessions", sessions_page, methods=["GET"], name="sessions"),
-    Route("/my/sessions/end-others", end_other_sessions, methods=["POST"]),
-    Route("/my/sessions/{handle}/end", end_session, methods=["POST"]),
+    Route(
+        "/my/sessions/end-others", end_other_sessions, methods=["POST"], name="end_other_sessions"
+    ),
+    Route("/my/sessions/{handle}/end", end_session, methods=["POST"], name="end_session"),
     Route("/my/password", change_password_page, methods=["GET"], name="change_password_page"),
     Route("/my/password", change_password, methods=["POST"], name="change_password"),
 ]

@@ -11,7 +11,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from db import queries
-from web import account, booklist, catalog, errors, holds, lang, loans, password
+from web import account, booklist, catalog, errors, holds, i18n, lang, loans, password
 from web.security import SecurityHeaders
 from web.sessions import cookie_name
 from web.settings import ROOT, Settings, load
@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.catalogues = i18n.Catalogues(settings.locale_dir)
     return app
 
 

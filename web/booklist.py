@@ -30,23 +30,6 @@ from web.templating import render
 MAX_BODY_BYTES = 3 * 1024 * 1024  # base64 of the 2 MiB ciphertext limit, with room
 _KEY_ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_AVAILABILITY_IDS = 500
-JS_TEXTS = (
-    "booklist_added",
-    "booklist_all_groups",
-    "booklist_copies",
-    "booklist_count",
-    "booklist_discard_confirm",
-    "booklist_loading",
-    "booklist_merged",
-    "booklist_no_copies",
-    "booklist_recovery_make",
-    "booklist_recovery_remake",
-    "booklist_removed",
-    "booklist_save_failed",
-    "booklist_saved",
-    "booklist_wrong_password",
-    "booklist_wrong_recovery",
-)
 
 
 class BadPayload(Exception):
@@ -179,13 +162,40 @@ async def page(request: Request) -> Response:
     session = current(request)
     if session is None:
         return RedirectResponse("/login?next=%2Fmy%2Fbooklist", status_code=303)
-    lang = i18n.language(request)
-    texts: dict[str, object] = {key: i18n.translate(lang, key) for key in JS_TEXTS}
-    texts["booklist_default_groups"] = [
-        i18n.translate(lang, "booklist_group_want"),
-        i18n.translate(lang, "booklist_group_read"),
-    ]
-    return render(request, "booklist/page.html", ctx={"kiosk": session.kiosk, "js_texts": texts})
+    return render(
+        request,
+        "booklist/page.html",
+        ctx={"kiosk": session.kiosk, "js_texts": _js_texts(i18n.translator(request))},
+    )
+
+
+def _js_texts(tr: i18n.Translator) -> dict[str, object]:
+    """The words booklist.js shows; it fills the %(name)s placeholders itself."""
+    return {
+        "booklist_added": tr.gettext("Added to My Booklist."),
+        "booklist_all_groups": tr.gettext("All"),
+        "booklist_copies": tr.gettext("%(available)s of %(copies)s on shelf"),
+        "booklist_count": {
+            "one": tr.ngettext("%(count)s item", "%(count)s items", 1),
+            "other": tr.ngettext("%(count)s item", "%(count)s items", 2),
+        },
+        "booklist_discard_confirm": tr.gettext("This deletes the locked list for good. Continue?"),
+        "booklist_loading": tr.gettext("Loading…"),
+        "booklist_merged": tr.gettext("Saved together with changes made on another device."),
+        "booklist_no_copies": tr.gettext("No copies"),
+        "booklist_recovery_make": tr.gettext("Make a recovery key"),
+        "booklist_recovery_remake": tr.gettext("Make a new recovery key"),
+        "booklist_removed": tr.gettext("Removed."),
+        "booklist_save_failed": tr.gettext("Could not save. Check your connection and try again."),
+        "booklist_saved": tr.gettext("Saved."),
+        "booklist_wrong_password": tr.gettext(
+            "That is not your password. Enter the password you log in with."
+        ),
+        "booklist_wrong_recovery": tr.gettext(
+            "That recovery key does not fit. Check the key you printed or saved."
+        ),
+        "booklist_default_groups": [tr.gettext("Want to read"), tr.gettext("Read")],
+    }
 
 
 async def state(request: Request) -> Response:
@@ -300,13 +310,13 @@ async def availability(request: Request) -> Response:
 
 routes = [
     Route("/my/booklist", page, methods=["GET"], name="booklist"),
-    Route("/my/booklist/state", state, methods=["GET"]),
-    Route("/my/booklist/create", create, methods=["POST"]),
-    Route("/my/booklist/save", save, methods=["POST"]),
-    Route("/my/booklist/recovery", recovery, methods=["POST"]),
-    Route("/my/booklist/restore", restore, methods=["POST"]),
-    Route("/my/booklist/discard", discard, methods=["POST"]),
-    Route("/booklist/availability", availability, methods=["POST"]),
+    Route("/my/booklist/state", state, methods=["GET"], name="booklist_state"),
+    Route("/my/booklist/create", create, methods=["POST"], name="booklist_create"),
+    Route("/my/booklist/save", save, methods=["POST"], name="booklist_save"),
+    Route("/my/booklist/recovery", recovery, methods=["POST"], name="booklist_recovery"),
+    Route("/my/booklist/restore", restore, methods=["POST"], name="booklist_restore"),
+    Route("/my/booklist/discard", discard, methods=["POST"], name="booklist_discard"),
+    Route("/booklist/availability", availability, methods=["POST"], name="booklist_availability"),
 ]
 
 

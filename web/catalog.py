@@ -47,18 +47,19 @@ def _clean(raw: str) -> str:
     return "".join(ch for ch in raw[:MAX_FIELD_CHARS] if ch.isprintable() or ch == " ").strip()
 
 
-def _year(form: SearchForm, name: str) -> int | None:
+def _year(tr: i18n.Translator, form: SearchForm, name: str) -> int | None:
     raw = form.values[name]
     if not raw:
         return None
     digits = raw.translate(str.maketrans("０１２３４５６７８９", "0123456789"))
     if len(digits) != 4 or not digits.isdigit():
-        form.errors[name] = "year_invalid"
+        form.errors[name] = tr.gettext("Enter the year as 4 digits.")
         return None
     return int(digits)
 
 
 def parse_search_form(request: Request) -> SearchForm:
+    tr = i18n.translator(request)
     args = request.query_params
     values = {name: _clean(args.get(name, "")) for name in TEXT_FIELDS}
     for name in (*CHOICE_FIELDS, "page"):
@@ -73,11 +74,11 @@ def parse_search_form(request: Request) -> SearchForm:
         ("sort", set(queries.RULES.SORTS)),
     ):
         if values[name] and values[name] not in allowed:
-            form.errors[name] = "choice_invalid"
+            form.errors[name] = tr.gettext("Choose one of the options.")
             values[name] = ""
-    year_from, year_to = _year(form, "year_from"), _year(form, "year_to")
+    year_from, year_to = _year(tr, form, "year_from"), _year(tr, form, "year_to")
     if year_from is not None and year_to is not None and year_from > year_to:
-        form.errors["year_to"] = "year_order"
+        form.errors["year_to"] = tr.gettext("The 'from' year is after the 'to' year.")
     page = int(values["page"]) if values["page"].isdigit() else 1
     form.params = queries.SearchParams(
         q=values["q"],
@@ -103,7 +104,7 @@ ADVANCED_FIELDS = (*TEXT_FIELDS[1:], *CHOICE_FIELDS)
 
 @lru_cache(maxsize=512)
 def _advanced_html(
-    lang: str,
+    tr: i18n.Translator,
     values: tuple[str, ...],
     errors: tuple[tuple[str, str], ...],
     choices: tuple[tuple[Any, ...], ...],
@@ -111,9 +112,7 @@ def _advanced_html(
     form = SearchForm(dict(zip(ADVANCED_FIELDS, values, strict=True)), dict(errors))
     branches, material_types = choices
     html = env.get_template("catalog/_advanced.html").render(
-        lang=lang,
-        t=partial(i18n.translate, lang),
-        messages=i18n.MESSAGES,
+        **i18n.template_context(tr),
         form=form,
         branches=branches,
         material_types=material_types,
@@ -123,19 +122,19 @@ def _advanced_html(
     return Markup(html)  # noqa: S704 - rendered by the autoescaping environment
 
 
-def advanced_fields(lang: str, form: SearchForm) -> Markup:
+def advanced_fields(tr: i18n.Translator, form: SearchForm) -> Markup:
     """The advanced-search fields. Most searches leave them empty, so the rendered HTML is
     kept per language and values (it is a third of the cost of a results page)."""
     return _advanced_html(
-        lang,
+        tr,
         tuple(form.values.get(name, "") for name in ADVANCED_FIELDS),
         tuple(sorted(form.errors.items())),
         (queries.list_branches(), queries.list_material_types()),
     )
 
 
-def _choices(lang: str) -> dict[str, Any]:
-    return {"advanced_fields": partial(advanced_fields, lang)}
+def _choices(request: Request) -> dict[str, Any]:
+    return {"advanced_fields": partial(advanced_fields, i18n.translator(request))}
 
 
 async def home(request: Request) -> Response:
@@ -144,7 +143,7 @@ async def home(request: Request) -> Response:
     return render(
         request,
         "catalog/home.html",
-        ctx={"form": form, "logged_out": logged_out, **_choices(i18n.language(request))},
+        ctx={"form": form, "logged_out": logged_out, **_choices(request)},
     )
 
 
@@ -155,7 +154,7 @@ async def search(request: Request) -> Response:
             request,
             "catalog/search.html",
             "catalog/_results.html",
-            {"form": form, "result": None, **_choices(i18n.language(request))},
+            {"form": form, "result": None, **_choices(request)},
             status_code=422,
         )
     result = queries.search_works(form.params)
@@ -163,7 +162,7 @@ async def search(request: Request) -> Response:
         request,
         "catalog/search.html",
         "catalog/_results.html",
-        {"form": form, "result": result, **_choices(i18n.language(request))},
+        {"form": form, "result": result, **_choices(request)},
     )
 
 
@@ -179,7 +178,7 @@ async def record(request: Request) -> Response:
     return render(
         request,
         "catalog/record.html",
-        ctx={"record": rec, "back_url": back_url, "status_labels": queries.RULES.STATUS_LABELS},
+        ctx={"record": rec, "back_url": back_url},
     )
 
 

@@ -8,20 +8,26 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from web.i18n import N_, translator
 from web.templating import render, wants_fragment
 
 log = logging.getLogger("shiori")
 
 _PAGES = {
-    404: ("not_found_title", "not_found_body"),
-    400: ("bad_request_title", "error_body"),
-    403: ("csrf_title", "csrf_body"),
+    404: (N_("Page not found"), N_("The page or record you asked for does not exist.")),
+    400: (N_("Bad request"), N_("Please try again in a moment.")),
+    403: (
+        N_("Please try again"),
+        N_("The form expired or came from another site. Reload the page and try again."),
+    ),
 }
+_OTHER = (N_("Something went wrong"), N_("Please try again in a moment."))
 
 
 def error_response(request: Request, status: int) -> Response:
     """The error page, or for htmx the message retargeted to #alerts."""
-    title, body = _PAGES.get(status, ("error_title", "error_body"))
+    title, body = _PAGES.get(status, _OTHER)
+    tr = translator(request)
     headers = {"Cache-Control": "no-store"}
     if wants_fragment(request):
         headers.update({"HX-Retarget": "#alerts", "HX-Reswap": "innerHTML"})
@@ -29,7 +35,7 @@ def error_response(request: Request, status: int) -> Response:
         request,
         "error.html",
         "_alert.html",
-        {"title_key": title, "body_key": body, "status": status},
+        {"title": tr.gettext(title), "body": tr.gettext(body), "status": status},
         status_code=status,
         headers=headers,
     )

@@ -1,4 +1,5 @@
-"""One-shot messages after a redirect (POST → 303 → GET). Only i18n keys travel, signed."""
+"""One-shot messages after a redirect (POST → 303 → GET). Only msgids and values travel,
+signed; the message is translated when it is shown."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ def _serializer(request: Request) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(settings_of(request).secret_key, salt="shiori.flash")
 
 
-def flash(request: Request, response: Response, key: str, **values: str | int) -> None:
-    payload = _serializer(request).dumps({"k": key, "v": values})
+def flash(request: Request, response: Response, msgid: str, **values: str | int) -> None:
+    """Remember `msgid` (marked with `N_`) and its `%(name)s` values for the next page."""
+    payload = _serializer(request).dumps({"k": msgid, "v": values})
     response.set_cookie(
         COOKIE,
         payload,
@@ -39,7 +41,7 @@ def pop(request: Request, response: Response) -> str | None:
         data = _serializer(request).loads(raw, max_age=60)
     except BadSignature:
         return None
-    key = data.get("k")
-    if key not in i18n.MESSAGES:
+    msgid, values = data.get("k"), data.get("v")
+    if not isinstance(msgid, str) or not isinstance(values, dict):
         return None
-    return i18n.translate(i18n.language(request), key, **data.get("v", {}))
+    return i18n.translator(request).gettext(msgid, **values)

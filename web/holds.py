@@ -20,7 +20,7 @@ from web import csrf
 from web.account import login_required
 from web.errors import error_response
 from web.flash import flash
-from web.i18n import language, translate
+from web.i18n import N_, translator
 from web.sessions import current
 from web.templating import render, wants_fragment
 
@@ -80,7 +80,13 @@ async def reserve(request: Request) -> Response:
             ctx={"form": form, "branches": queries.list_branches(), "pickup": None, "error": None},
         )
     response = RedirectResponse("/my/holds", status_code=303)
-    flash(request, response, "hold_placed", title=hold.title, position=hold.position or 1)
+    flash(
+        request,
+        response,
+        N_("Reserved: %(title)s. You are number %(position)s in line."),
+        title=hold.title,
+        position=hold.position or 1,
+    )
     return response
 
 
@@ -138,19 +144,19 @@ async def _row_action(request: Request, action: str) -> Response:
         return login_required(request)
     patron_id = session.patron_id
     hold_id = request.path_params["hold_id"]
-    key = {
-        "pickup": "hold_pickup_changed",
-        "suspend": "hold_suspended_now",
-        "resume": "hold_resumed",
-    }.get(action, "hold_cancelled")
+    done = {
+        "pickup": N_("Pickup library changed."),
+        "suspend": N_("Reservation suspended."),
+        "resume": N_("Reservation resumed."),
+    }.get(action, "")
+    tr = translator(request)
     try:
         if action == "cancel":
             title = queries.cancel_hold(patron_id, hold_id)
             if wants_fragment(request):
-                text = translate(language(request), "hold_cancelled", title=title)
-                return _cancelled_row(request, text)
+                return _cancelled_row(request, tr.gettext("Cancelled: %(title)s", title=title))
             response = RedirectResponse("/my/holds", status_code=303)
-            flash(request, response, "hold_cancelled", title=title)
+            flash(request, response, N_("Cancelled: %(title)s"), title=title)
             return response
         if action == "pickup":
             hold = queries.change_hold_pickup(patron_id, hold_id, str(data.get("pickup", "")))
@@ -165,7 +171,7 @@ async def _row_action(request: Request, action: str) -> Response:
         return error_response(request, 404)
     except (queries.HoldRefused, _BadDate) as refused:
         message = (
-            translate(language(request), "hold_date_invalid")
+            tr.gettext("Enter the date as YYYY-MM-DD.")
             if isinstance(refused, _BadDate)
             else str(refused)
         )
@@ -179,9 +185,9 @@ async def _row_action(request: Request, action: str) -> Response:
         ctx["page_error"] = message
         return render(request, "holds/list.html", ctx=ctx, status_code=422)
     if wants_fragment(request):
-        return _row(request, hold, message=translate(language(request), key))
+        return _row(request, hold, message=tr.gettext(done))
     response = RedirectResponse("/my/holds", status_code=303)
-    flash(request, response, key)
+    flash(request, response, done)
     return response
 
 
@@ -227,17 +233,17 @@ async def notices(request: Request) -> Response:
         ctx["notices_saved"] = True
         return render(request, "holds/list.html", "holds/_notices.html", ctx=ctx)
     response = RedirectResponse("/my/holds", status_code=303)
-    flash(request, response, "hold_notices_saved")
+    flash(request, response, N_("Notice settings saved."))
     return response
 
 
 routes = [
     Route("/records/{work_id:int}/hold", reserve_page, methods=["GET"], name="reserve"),
-    Route("/records/{work_id:int}/hold", reserve, methods=["POST"]),
+    Route("/records/{work_id:int}/hold", reserve, methods=["POST"], name="reserve_submit"),
     Route("/my/holds", holds_page, methods=["GET"], name="holds"),
-    Route("/my/holds/notices", notices, methods=["POST"]),
-    Route("/my/holds/{hold_id:int}/cancel", cancel, methods=["POST"]),
-    Route("/my/holds/{hold_id:int}/pickup", pickup, methods=["POST"]),
-    Route("/my/holds/{hold_id:int}/suspend", suspend, methods=["POST"]),
-    Route("/my/holds/{hold_id:int}/resume", resume, methods=["POST"]),
+    Route("/my/holds/notices", notices, methods=["POST"], name="hold_notices"),
+    Route("/my/holds/{hold_id:int}/cancel", cancel, methods=["POST"], name="hold_cancel"),
+    Route("/my/holds/{hold_id:int}/pickup", pickup, methods=["POST"], name="hold_pickup"),
+    Route("/my/holds/{hold_id:int}/suspend", suspend, methods=["POST"], name="hold_suspend"),
+    Route("/my/holds/{hold_id:int}/resume", resume, methods=["POST"], name="hold_resume"),
 ]

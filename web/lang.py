@@ -18,8 +18,9 @@ def safe_next(target: str) -> str:
 
 async def switch(request: Request) -> Response:
     lang = request.path_params["lang"]
-    if lang not in i18n.LANGS:
-        lang = "ja"
+    books = i18n.catalogues(request)
+    if lang not in books.languages:
+        lang = books.default
     response = RedirectResponse(safe_next(request.query_params.get("next", "/")), status_code=303)
     # A display preference only; it changes nothing on the server.
     response.set_cookie(i18n.COOKIE, lang, max_age=365 * 86400, samesite="lax", httponly=True)

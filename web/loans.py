@@ -11,6 +11,7 @@ from web import csrf
 from web.account import login_required
 from web.errors import error_response
 from web.flash import flash
+from web.i18n import N_
 from web.sessions import current
 from web.templating import render, wants_fragment
 
@@ -44,13 +45,13 @@ async def renew(request: Request) -> Response:
     loan_id = request.path_params["loan_id"]
     try:
         loan = queries.renew_loan(session.patron_id, loan_id)
-        refusal, key = None, "loan_renewed"
+        refusal = None
     except queries.NotFound:
         # Someone else's loan, or one already returned: the same answer, 404.
         return error_response(request, 404)
     except queries.RenewalRefused as refused:
         loan = next(x for x in queries.list_loans(session.patron_id) if x.id == loan_id)
-        refusal, key = str(refused), None
+        refusal = str(refused)
     if wants_fragment(request):
         return render(
             request,
@@ -60,10 +61,15 @@ async def renew(request: Request) -> Response:
             ctx={"loan": loan, "row_message": refusal or "", "renewed": refusal is None},
         )
     response = RedirectResponse("/my/loans", status_code=303)
-    if key:
-        flash(request, response, key, title=loan.title)
+    if refusal is None:
+        flash(request, response, N_("Renewed: %(title)s"), title=loan.title)
     else:
-        flash(request, response, "loan_not_renewed", title=loan.title)
+        flash(
+            request,
+            response,
+            N_("Could not renew %(title)s: see the list for why."),
+            title=loan.title,
+        )
     return response
 
 
@@ -82,7 +88,7 @@ async def renew_all(request: Request) -> Response:
     flash(
         request,
         response,
-        "renew_all_result",
+        N_("Renewed %(renewed)s; %(refused)s could not be renewed."),
         renewed=len(report.renewed),
         refused=len(report.refused),
     )
@@ -92,6 +98,6 @@ async def renew_all(request: Request) -> Response:
 routes = [
     Route("/my", my_library, methods=["GET"], name="my"),
     Route("/my/loans", loans_page, methods=["GET"], name="loans"),
-    Route("/my/loans/renew-all", renew_all, methods=["POST"]),
-    Route("/my/loans/{loan_id:int}/renew", renew, methods=["POST"]),
+    Route("/my/loans/renew-all", renew_all, methods=["POST"], name="renew_all"),
+    Route("/my/loans/{loan_id:int}/renew", renew, methods=["POST"], name="renew"),
 ]

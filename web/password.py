@@ -14,6 +14,7 @@ from starlette.routing import Route
 from db import queries
 from web import client, csrf
 from web.flash import flash
+from web.i18n import N_, Translator, translator
 from web.sessions import settings_of
 from web.templating import render
 
@@ -28,14 +29,14 @@ def _text(form: FormData, name: str, limit: int = 100) -> str:
     return str(form.get(name, "")).strip()[:limit]
 
 
-def _new_password(form: FormData, errors: dict[str, str]) -> str:
+def _new_password(tr: Translator, form: FormData, errors: dict[str, str]) -> str:
     new = str(form.get("new_password", ""))[:1024]
     if new != str(form.get("new_password_again", ""))[:1024]:
-        errors["new_password_again"] = "passwords_differ"  # noqa: S105 - a message key
+        errors["new_password_again"] = tr.gettext("The two new passwords are not the same.")
     return new
 
 
-def _birth_date(form: FormData, errors: dict[str, str]) -> date | None:
+def _birth_date(tr: Translator, form: FormData, errors: dict[str, str]) -> date | None:
     try:
         return date(
             int(_text(form, "birth_year")),
@@ -43,13 +44,13 @@ def _birth_date(form: FormData, errors: dict[str, str]) -> date | None:
             int(_text(form, "birth_day")),
         )
     except ValueError:
-        errors["birth_date"] = "birth_date_invalid"
+        errors["birth_date"] = tr.gettext("That birth date is not valid.")
         return None
 
 
-def _done(request: Request, key: str) -> Response:
+def _done(request: Request) -> Response:
     response = RedirectResponse("/login", status_code=303)
-    flash(request, response, key)
+    flash(request, response, N_("Your password is set. Log in with it now."))
     return response
 
 
@@ -63,15 +64,16 @@ async def first_page(request: Request) -> Response:
 
 async def first(request: Request) -> Response:
     form = await csrf.checked_form(request)
+    tr = translator(request)
     errors: dict[str, str] = {}
     values = {
         k: _text(form, k) for k in ("card", "birth_year", "birth_month", "birth_day", "phone")
     }
-    birth = _birth_date(form, errors)
-    new = _new_password(form, errors)
+    birth = _birth_date(tr, form, errors)
+    new = _new_password(tr, form, errors)
     for name in ("card", "phone"):
         if not values[name]:
-            errors[name] = "required"
+            errors[name] = tr.gettext("This is required.")
     if not errors and birth is not None:
         try:
             queries.set_first_password(
@@ -88,7 +90,7 @@ async def first(request: Request) -> Response:
             status_code=422,
             ctx={"values": values, "errors": errors},
         )
-    return _done(request, "password_set_login")
+    return _done(request)
 
 
 async def code_page(request: Request) -> Response:
@@ -97,12 +99,13 @@ async def code_page(request: Request) -> Response:
 
 async def code(request: Request) -> Response:
     form = await csrf.checked_form(request)
+    tr = translator(request)
     errors: dict[str, str] = {}
     values = {"card": _text(form, "card"), "code": _text(form, "code", 40)}
-    new = _new_password(form, errors)
+    new = _new_password(tr, form, errors)
     for name in ("card", "code"):
         if not values[name]:
-            errors[name] = "required"
+            errors[name] = tr.gettext("This is required.")
     if not errors:
         try:
             queries.set_password_with_code(
@@ -116,7 +119,7 @@ async def code(request: Request) -> Response:
         return render(
             request, "password/code.html", status_code=422, ctx={"values": values, "errors": errors}
         )
-    return _done(request, "password_set_login")
+    return _done(request)
 
 
 async def forgot_page(request: Request) -> Response:
@@ -126,7 +129,8 @@ async def forgot_page(request: Request) -> Response:
 async def forgot(request: Request) -> Response:
     form = await csrf.checked_form(request)
     values = {"card": _text(form, "card"), "email": _text(form, "email", 254)}
-    errors = {name: "required" for name, value in values.items() if not value}
+    required = translator(request).gettext("This is required.")
+    errors = {name: required for name, value in values.items() if not value}
     if errors:
         return render(
             request,
@@ -186,7 +190,7 @@ async def reset(request: Request) -> Response:
     raw = _text(form, "token", 500)
     decoded = _reset_token(request, raw)
     errors: dict[str, str] = {}
-    new = _new_password(form, errors)
+    new = _new_password(translator(request), form, errors)
     if decoded is None:
         return render(
             request,
@@ -222,17 +226,17 @@ async def reset(request: Request) -> Response:
                 "booklist_outlook": _booklist_outlook(decoded),
             },
         )
-    return _done(request, "password_set_login")
+    return _done(request)
 
 
 routes = [
     Route("/password", index, methods=["GET"], name="password"),
-    Route("/password/first", first_page, methods=["GET"]),
-    Route("/password/first", first, methods=["POST"]),
-    Route("/password/code", code_page, methods=["GET"]),
-    Route("/password/code", code, methods=["POST"]),
-    Route("/password/forgot", forgot_page, methods=["GET"]),
-    Route("/password/forgot", forgot, methods=["POST"]),
-    Route("/password/reset", reset_page, methods=["GET"]),
-    Route("/password/reset", reset, methods=["POST"]),
+    Route("/password/first", first_page, methods=["GET"], name="password_first_page"),
+    Route("/password/first", first, methods=["POST"], name="password_first"),
+    Route("/password/code", code_page, methods=["GET"], name="password_code_page"),
+    Route("/password/code", code, methods=["POST"], name="password_code"),
+    Route("/password/forgot", forgot_page, methods=["GET"], name="password_forgot_page"),
+    Route("/password/forgot", forgot, methods=["POST"], name="password_forgot"),
+    Route("/password/reset", reset_page, methods=["GET"], name="password_reset_page"),
+    Route("/password/reset", reset, methods=["POST"], name="password_reset"),
 ]

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from db.queries import RULES
 
 ROOT = Path(__file__).resolve().parents[1]
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"  # inside the package: installed with it
 
 
 class SettingsError(ValueError):
@@ -43,6 +44,8 @@ class Settings:
     search_cache_seconds: int
     hold_limit: int
     hold_shelf_days: int
+    # The Babel catalogues (<dir>/<lang>/LC_MESSAGES/messages.mo): each is a language.
+    locale_dir: Path = LOCALE_DIR
 
     @property
     def https(self) -> bool:
@@ -155,4 +158,5 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         search_cache_seconds=_int(env, "SHIORI_SEARCH_CACHE_SECONDS", 30, 0, 3600),
         hold_limit=_int(env, "SHIORI_HOLD_LIMIT", 10, 1, 100),
         hold_shelf_days=_int(env, "SHIORI_HOLD_SHELF_DAYS", 7, 1, 60),
+        locale_dir=Path(env.get("SHIORI_LOCALE_DIR", "") or LOCALE_DIR),
     )

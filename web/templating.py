@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from functools import partial
 from typing import Any
+from urllib.parse import urlencode
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
+from jinja2.runtime import Context
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
@@ -15,6 +18,7 @@ from web.settings import ROOT
 
 env = Environment(
     loader=FileSystemLoader(ROOT / "templates"),
+    extensions=["jinja2.ext.i18n"],
     autoescape=select_autoescape(default=True, default_for_string=True),
     undefined=StrictUndefined,
     trim_blocks=True,
@@ -29,9 +33,33 @@ def _number(value: int) -> str:
     return f"{value:,}"
 
 
+@pass_context
+def _date(ctx: Context, value: date | None) -> str:
+    return "" if value is None else ctx["tr"].date(value)
+
+
+@pass_context
+def _datetime(ctx: Context, value: datetime | None) -> str:
+    return "" if value is None else ctx["tr"].datetime(value)
+
+
+@pass_context
+def _url(ctx: Context, name: str, query: dict[str, Any] | str | None = None, **params: Any) -> str:
+    """The path of a named route (`url("record", work_id=1)`), with an optional query."""
+    path = str(ctx["request"].app.url_path_for(name, **params))
+    if isinstance(query, dict):
+        query = urlencode({k: v for k, v in query.items() if v is not None})
+    return f"{path}?{query}" if query else path
+
+
 env.filters["number"] = _number
-env.filters["local"] = queries.local_time
-env.globals["refusals"] = queries.RENEWAL_REFUSALS
+env.filters["date"] = _date
+env.filters["datetime"] = _datetime
+env.globals["url"] = _url
+env.globals["renewal_limit"] = queries.RULES.RENEWAL_LIMIT
+# gettext and friends come with each render's context (the request's language); the
+# shared environment only learns that they are the newstyle kind (they format %(name)s).
+env.newstyle_gettext = True  # type: ignore[attr-defined]
 
 
 def wants_fragment(request: Request) -> bool:
@@ -44,12 +72,11 @@ def wants_fragment(request: Request) -> bool:
 
 
 def context(request: Request, **values: Any) -> dict[str, Any]:
-    lang = i18n.language(request)
+    tr = i18n.translator(request)
     return {
         "request": request,
-        "lang": lang,
-        "t": partial(i18n.translate, lang),
-        "messages": i18n.MESSAGES,
+        **i18n.template_context(tr),
+        "languages": i18n.catalogues(request).languages,
         "csrf_token": partial(csrf.token, request),
         "current": sessions.current(request),
         **values,

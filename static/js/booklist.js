@@ -76,7 +76,7 @@ function render() {
     ...[...new Set([...T.booklist_default_groups, ...groups])].map((g) => new Option(g)));
 
   const shown = sorted(entries.filter((e) => !filter.value || e.group === filter.value));
-  $("booklist-count").textContent = T.booklist_count.replace("{count}", entries.length);
+  $("booklist-count").textContent = T.booklist_count[entries.length === 1 ? "one" : "other"].replace("%(count)s", entries.length);
   $("booklist-empty").hidden = entries.length > 0;
   const ul = $("booklist-entries");
   const template = $("booklist-entry-template");
@@ -126,7 +126,7 @@ async function loadAvailability(ids) {
       const out = li.querySelector(".entry-availability");
       if (!a) continue;
       out.textContent = a.copies
-        ? T.booklist_copies.replace("{available}", a.available).replace("{copies}", a.copies)
+        ? T.booklist_copies.replace("%(available)s", a.available).replace("%(copies)s", a.copies)
         : T.booklist_no_copies;
       out.classList.toggle("available", a.available > 0);
     }

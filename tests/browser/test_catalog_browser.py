@@ -50,7 +50,8 @@ def test_refining_swaps_results_in_place_and_updates_the_url(phone: Page, live_s
 
 
 def test_pages_work_without_javascript(browser: object, live_server: str) -> None:
-    context = browser.new_context(java_script_enabled=False)  # type: ignore[attr-defined]
+    # A Japanese browser: the page language follows Accept-Language on a first visit.
+    context = browser.new_context(java_script_enabled=False, locale="ja-JP")  # type: ignore[attr-defined]
     page = context.new_page()
     page.goto(live_server + "/")
     page.get_by_label("キーワード").fill("銀河鉄道")

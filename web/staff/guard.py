@@ -179,11 +179,12 @@ def _guarded(key: str, target: str, endpoint: Endpoint) -> Endpoint:
     return guarded
 
 
-def route(method: str, path: str, endpoint: Endpoint) -> Route:
-    """A /staff route with its policy from the data file (KeyError when it has none)."""
+def route(method: str, path: str, endpoint: Endpoint, name: str) -> Route:
+    """A /staff route with its policy from the data file (KeyError when it has none);
+    templates link to it as `url("staff:<name>")`."""
     key = f"{method} {PREFIX}{path}".rstrip("/") if path else f"{method} {PREFIX}"
     target = queries.staff_policy_data().routes[key]
-    return Route(path or "/", _guarded(key, target, endpoint), methods=[method])
+    return Route(path or "/", _guarded(key, target, endpoint), methods=[method], name=name)
 
 
 class NoStore:

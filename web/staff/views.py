@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Mount
 
 from db import queries
 from web import client, csrf
+from web.i18n import translator
 from web.settings import Settings
 from web.staff import guard
 from web.staff.guard import Me, checked_form, route
@@ -119,7 +120,9 @@ async def enrol(request: Request) -> Response:
     settings = guard.settings_of(request)
     errors: dict[str, str] = {}
     if new != _text(form, "new_password_again", 1024):
-        errors["new_password_again"] = "passwords_differ"  # noqa: S105 - a message key
+        errors["new_password_again"] = translator(request).gettext(
+            "The two new passwords are not the same."
+        )
     else:
         try:
             result = queries.enrol_staff(token, new, guard.timeouts(settings))
@@ -205,7 +208,9 @@ async def password(request: Request) -> Response:
     new = _text(form, "new_password", 1024)
     errors: dict[str, str] = {}
     if new != _text(form, "new_password_again", 1024):
-        errors["new_password_again"] = "passwords_differ"  # noqa: S105 - a message key
+        errors["new_password_again"] = translator(request).gettext(
+            "The two new passwords are not the same."
+        )
     else:
         try:
             queries.change_staff_password(
@@ -233,7 +238,7 @@ class CounterLine:
     barcode: str
     ok: bool
     title: str = ""
-    due_on: str = ""
+    due_on: date | None = None
     message: str = ""
     overdue: bool = False
     route: str = ""
@@ -249,7 +254,7 @@ def _line(scan: queries.Scan) -> CounterLine:
         scan.barcode,
         scan.ok,
         scan.title,
-        scan.due_on,
+        date.fromisoformat(scan.due_on) if scan.due_on else None,
         scan.message,
         scan.overdue,
         str(getattr(scan, "route", "")),
@@ -319,7 +324,7 @@ async def receive(request: Request) -> Response:
     barcode = _text(form, "barcode", 32).strip()
     line: CounterLine
     if not barcode:
-        missing = "資料番号を入力してください。 / Scan or type the item barcode."
+        missing = translator(request).gettext("Scan or type the item barcode.")
         line = CounterLine("receive", "", False, message=missing)
     else:
         try:
@@ -439,7 +444,7 @@ async def patron_edit(request: Request) -> Response:
 
 
 def _staff_input(
-    form: FormData, staff_code: str | None = None
+    request: Request, form: FormData, staff_code: str | None = None
 ) -> tuple[queries.StaffInput, dict[str, str]]:
     errors: dict[str, str] = {}
     ends_raw = _text(form, "ends_on", 20).strip()
@@ -448,9 +453,7 @@ def _staff_input(
         try:
             ends_on = date.fromisoformat(ends_raw)
         except ValueError:
-            errors["ends_on"] = (
-                "日付は 2026-03-31 の形で入力してください。 / Use a date like 2026-03-31."
-            )
+            errors["ends_on"] = translator(request).gettext("Use a date like 2026-03-31.")
     data = queries.StaffInput(
         staff_code=staff_code if staff_code is not None else _text(form, "staff_code", 40).strip(),
         name=_text(form, "name", 200),
@@ -507,7 +510,7 @@ async def account_new_page(request: Request) -> Response:
 
 async def account_new(request: Request) -> Response:
     form = await checked_form(request)
-    data, errors = _staff_input(form)
+    data, errors = _staff_input(request, form)
     if not errors:
         try:
             staff_id, token = queries.create_staff_account(data)
@@ -553,7 +556,7 @@ async def account_update(request: Request) -> Response:
         account = queries.get_staff_account(staff_id)
     except queries.NotFound:
         return _page(request, "staff/denied.html", status_code=404, missing=True)
-    data, errors = _staff_input(form, account.staff_code)
+    data, errors = _staff_input(request, form, account.staff_code)
     if not errors:
         try:
             queries.update_staff_account(_me(request).actor.staff_id, staff_id, data)
@@ -631,8 +634,9 @@ async def audit(request: Request) -> Response:
         "day_to": params.get("day_to", "")[:10],
         "outcome": params.get("outcome", "")[:10],
     }
+    bad_date = translator(request).gettext("Use a date like 2026-03-31.")
     errors = {
-        name: "日付は 2026-03-31 の形で入力してください。 / Use a date like 2026-03-31."
+        name: bad_date
         for name in ("day_from", "day_to")
         if values[name] and _day(values[name]) is None
     }
@@ -656,34 +660,34 @@ async def audit(request: Request) -> Response:
 
 
 ROUTES: list[BaseRoute] = [
-    route("GET", "/login", login_page),
-    route("POST", "/login", login),
-    route("POST", "/logout", logout),
-    route("GET", "/enrol/{token}", enrol_page),
-    route("POST", "/enrol/{token}", enrol),
-    route("GET", "/mfa", mfa_page),
-    route("POST", "/mfa", mfa),
-    route("GET", "", home),
-    route("GET", "/password", password_page),
-    route("POST", "/password", password),
-    route("GET", "/counter", counter_page),
-    route("POST", "/counter/checkout", checkout),
-    route("POST", "/counter/return", return_item),
-    route("POST", "/counter/renew", renew),
-    route("POST", "/counter/receive", receive),
-    route("POST", "/counter/clear", clear),
-    route("GET", "/patrons", patrons),
-    route("GET", "/patrons/{patron_id:int}", patron),
-    route("GET", "/patrons/{patron_id:int}/edit", patron_edit_page),
-    route("POST", "/patrons/{patron_id:int}/edit", patron_edit),
-    route("GET", "/accounts", accounts),
-    route("GET", "/accounts/new", account_new_page),
-    route("POST", "/accounts/new", account_new),
-    route("GET", "/accounts/{staff_id:int}", account_page),
-    route("POST", "/accounts/{staff_id:int}", account_update),
-    route("POST", "/accounts/{staff_id:int}/end", account_end),
-    route("POST", "/accounts/{staff_id:int}/enrol-link", account_enrol_link),
-    route("GET", "/audit", audit),
+    route("GET", "/login", login_page, "login_page"),
+    route("POST", "/login", login, "login"),
+    route("POST", "/logout", logout, "logout"),
+    route("GET", "/enrol/{token}", enrol_page, "enrol_page"),
+    route("POST", "/enrol/{token}", enrol, "enrol"),
+    route("GET", "/mfa", mfa_page, "mfa_page"),
+    route("POST", "/mfa", mfa, "mfa"),
+    route("GET", "", home, "home"),
+    route("GET", "/password", password_page, "password_page"),
+    route("POST", "/password", password, "password"),
+    route("GET", "/counter", counter_page, "counter"),
+    route("POST", "/counter/checkout", checkout, "checkout"),
+    route("POST", "/counter/return", return_item, "return"),
+    route("POST", "/counter/renew", renew, "renew"),
+    route("POST", "/counter/receive", receive, "receive"),
+    route("POST", "/counter/clear", clear, "clear"),
+    route("GET", "/patrons", patrons, "patrons"),
+    route("GET", "/patrons/{patron_id:int}", patron, "patron"),
+    route("GET", "/patrons/{patron_id:int}/edit", patron_edit_page, "patron_edit_page"),
+    route("POST", "/patrons/{patron_id:int}/edit", patron_edit, "patron_edit"),
+    route("GET", "/accounts", accounts, "accounts"),
+    route("GET", "/accounts/new", account_new_page, "account_new_page"),
+    route("POST", "/accounts/new", account_new, "account_new"),
+    route("GET", "/accounts/{staff_id:int}", account_page, "account"),
+    route("POST", "/accounts/{staff_id:int}", account_update, "account_update"),
+    route("POST", "/accounts/{staff_id:int}/end", account_end, "account_end"),
+    route("POST", "/accounts/{staff_id:int}/enrol-link", account_enrol_link, "account_enrol_link"),
+    route("GET", "/audit", audit, "audit"),
 ]
 
 
