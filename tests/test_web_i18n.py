@@ -301,6 +301,7 @@ def test_accept_language_then_the_patrons_choice(client: TestClient) -> None:
     client.get("/lang/ja")
     chosen = client.get("/", headers={"Accept-Language": "en"})
     assert '<html lang="ja">' in chosen.text  # the cookie wins over the browser
+    assert "Accept-Language" in chosen.headers["vary"]  # a shared cache keeps them apart
 
 
 def test_negotiation_uses_the_catalogues_found() -> None:

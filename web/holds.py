@@ -198,7 +198,7 @@ class _BadDate(Exception):
 def _cancelled_row(request: Request, text: str) -> Response:
     html = f'<li class="hold is-cancelled" role="status"><p class="flash">{escape(text)}</p></li>'
     response = HTMLResponse(html)
-    response.headers["Vary"] = "HX-Request, Cookie"
+    response.headers["Vary"] = "HX-Request, Cookie, Accept-Language"
     return response
 
 

@@ -98,5 +98,5 @@ def render(
     html = env.get_template(name).render(context(request, flash_message=message, **(ctx or {})))
     response.body = response.render(html)
     response.headers["Content-Length"] = str(len(response.body))
-    response.headers["Vary"] = "HX-Request, Cookie"
+    response.headers["Vary"] = "HX-Request, Cookie, Accept-Language"
     return csrf.remember_seed(request, response)
