@@ -355,7 +355,7 @@ def test_run_worker_sends_until_stopped(fresh_db: Database, smtp_server: Server)
 def test_logs_name_ids_never_addresses_or_bodies(
     fresh_db: Database, smtp_server: Server, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="db.mail")
+    caplog.set_level(logging.DEBUG, logger="db")
     queue()
     smtp_server.recorder.rcpt_reply = f"550 5.1.1 <{PATRON}> unknown"
     queue(to_addr="taro@example.jp")

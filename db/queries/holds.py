@@ -1,4 +1,4 @@
-"""Reservations (予約): the queue per title, assignment on return, hold shelf, notices.
+"""Reservations (予約): the queue per title, the hold shelf, notice settings, the daily job.
 
 Each query function runs in one transaction (db.engine `reads` / `writes`). Where a copy
 goes on return, checkout, cancellation, expiry and receipt is db.routing; due-date
@@ -21,7 +21,7 @@ Suspended reservations (休止: `suspended_until` in the future) keep their plac
 skipped when a copy is assigned.
 
 The limits (active reservations per patron, days on the hold shelf) are set by
-`configure()` from the validated settings (SHIORI_HOLD_LIMIT, SHIORI_HOLD_SHELF_DAYS).
+`configure_holds()` from the validated settings (SHIORI_HOLD_LIMIT, SHIORI_HOLD_SHELF_DAYS).
 
 Logs name events and branches only, never patrons, items or titles.
 """
