@@ -66,7 +66,7 @@ from db.circulation import (
 from db.errors import ImportRefused, NotFound, QueryError
 from db.importers import detect
 from db.mail import MailCounts, SendReport, SmtpSettings
-from db.passwords import PasswordRejected
+from db.passwords import PasswordRejected, configure_password_hashing
 from db.retention import RetentionReport
 from db.sessions import SessionInfo, SessionListing, Timeouts
 
@@ -154,6 +154,7 @@ __all__ = [
     "clear_counter",
     "configure",
     "configure_holds",
+    "configure_password_hashing",
     "configure_search_cache",
     "confirm_totp",
     "counter_scan",
