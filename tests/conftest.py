@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
@@ -92,13 +93,19 @@ def clone_pg_database(template_url: str) -> tuple[str, str]:
     return _pg_url(name), name
 
 
-def copy_database(template_url: str, tmp_dir: Path) -> tuple[str, str | None]:
+def copy_database(template_url: str, directory: Path) -> tuple[str, str | None]:
     """A private copy of a template database: its URL, and the PostgreSQL name to drop."""
     if BACKEND == "postgresql":
         return clone_pg_database(template_url)
-    target = tmp_dir / f"copy-{uuid.uuid4().hex[:8]}.db"
+    target = directory / f"copy-{uuid.uuid4().hex[:12]}.db"
     shutil.copyfile(make_url(template_url).database or "", target)
     return f"sqlite:///{target}", None
+
+
+def _remove_sqlite(url: str) -> None:
+    path = make_url(url).database or ""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(path + suffix).unlink(missing_ok=True)
 
 
 def _seal(url: str) -> None:
@@ -115,9 +122,9 @@ def _seal(url: str) -> None:
 
 
 @contextmanager
-def database_copy(template_url: str, tmp_dir: Path) -> Iterator[Database]:
-    """A private copy of a template, configured as the query layer's database."""
-    url, pg_name = copy_database(template_url, tmp_dir)
+def database_copy(template_url: str, directory: Path) -> Iterator[Database]:
+    """A private copy of a template, configured as the query layer's database, removed after."""
+    url, pg_name = copy_database(template_url, directory)
     queries.configure(url)
     try:
         yield Database(url)
@@ -125,22 +132,21 @@ def database_copy(template_url: str, tmp_dir: Path) -> Iterator[Database]:
         queries.dispose()
         if pg_name:
             _drop_pg_database(pg_name)
+        else:
+            _remove_sqlite(url)
 
 
 @contextmanager
 def template_database(
-    tmp_path_factory: pytest.TempPathFactory,
-    build: Callable[[str], object],
-    base: str | None = None,
+    directory: Path, build: Callable[[str], object], base: str | None = None
 ) -> Iterator[str]:
     """A database built once per session by `build` (on a copy of `base`, or on an empty,
     migrated one), to be copied by tests and never used directly."""
-    tmp_dir = tmp_path_factory.mktemp("template")
     if base is None:
-        url, pg_name = new_database(tmp_dir)
+        url, pg_name = new_database(Path(tempfile.mkdtemp(dir=directory)))
         prepare(url)
     else:
-        url, pg_name = copy_database(base, tmp_dir)
+        url, pg_name = copy_database(base, directory)
         queries.configure(url)
     try:
         build(url)
@@ -151,6 +157,21 @@ def template_database(
             _drop_pg_database(pg_name)
 
 
+@pytest.fixture(scope="session")
+def db_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Where the SQLite test databases live: in memory (/dev/shm) where the machine has it,
+    since synchronous=FULL makes every commit wait for the disk otherwise."""
+    shm = Path("/dev/shm")
+    if not (shm.is_dir() and os.access(shm, os.W_OK)):
+        yield tmp_path_factory.mktemp("db")
+        return
+    path = Path(tempfile.mkdtemp(prefix="shiori-tests-", dir=shm))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def prepare(url: str) -> None:
     queries.configure(url)
     queries.migrate_database()
@@ -158,16 +179,16 @@ def prepare(url: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def _empty_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with template_database(tmp_path_factory, lambda _url: None) as url:
+def _empty_template(db_dir: Path) -> Iterator[str]:
+    with template_database(db_dir, lambda _url: None) as url:
         yield url
 
 
 @pytest.fixture
-def fresh_db(_empty_template: str, tmp_path: Path) -> Iterator[Database]:
+def fresh_db(_empty_template: str, db_dir: Path) -> Iterator[Database]:
     """An empty, migrated database with branches and material types (a copy of one built
     once per session)."""
-    with database_copy(_empty_template, tmp_path) as db:
+    with database_copy(_empty_template, db_dir) as db:
         yield db
 
 
@@ -189,21 +210,19 @@ def _build_demo_library(_url: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def _catalog_template(
-    _empty_template: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    with template_database(tmp_path_factory, _build_demo_library, _empty_template) as url:
+def _catalog_template(_empty_template: str, db_dir: Path) -> Iterator[str]:
+    with template_database(db_dir, _build_demo_library, _empty_template) as url:
         yield url
 
 
 @pytest.fixture
-def catalog_db(_catalog_template: str, tmp_path: Path) -> Iterator[Database]:
+def catalog_db(_catalog_template: str, db_dir: Path) -> Iterator[Database]:
     """The real demo catalog (Aozora + NDL + LoC + demo copies), loaded once per session.
 
     Every test gets its own copy (a file copy on SQLite, a template copy on PostgreSQL), so
     tests may write to it.
     """
-    with database_copy(_catalog_template, tmp_path) as db:
+    with database_copy(_catalog_template, db_dir) as db:
         yield db
 
 
@@ -245,18 +264,16 @@ def _build_small_library(_url: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def _library_template(
-    _empty_template: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    with template_database(tmp_path_factory, _build_small_library, _empty_template) as url:
+def _library_template(_empty_template: str, db_dir: Path) -> Iterator[str]:
+    with template_database(db_dir, _build_small_library, _empty_template) as url:
         yield url
 
 
 @pytest.fixture
-def library_db(_library_template: str, tmp_path: Path) -> Iterator[Database]:
+def library_db(_library_template: str, db_dir: Path) -> Iterator[Database]:
     """A small catalog, the README's demo patrons and their demo loans (built once per
     session, copied per test)."""
-    with database_copy(_library_template, tmp_path) as db:
+    with database_copy(_library_template, db_dir) as db:
         yield db
 
 

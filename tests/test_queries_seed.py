@@ -26,10 +26,9 @@ def all_records() -> Iterator[Record]:
         work_id += 1
 
 
-def copies_snapshot(template: str, tmp_path: Path, seed: int) -> list[tuple[str, ...]]:
+def copies_snapshot(template: str, db_dir: Path, seed: int) -> list[tuple[str, ...]]:
     """Import the NDL file into a new database, generate copies, and list them."""
-    tmp_path.mkdir()
-    with database_copy(template, tmp_path):
+    with database_copy(template, db_dir):
         queries.import_catalog_file(NDL)
         made = queries.generate_demo_copies(seed)
         snapshot: list[tuple[str, ...]] = [
@@ -41,10 +40,10 @@ def copies_snapshot(template: str, tmp_path: Path, seed: int) -> list[tuple[str,
         return snapshot
 
 
-def test_copies_are_reproducible_for_a_seed(_empty_template: str, tmp_path: Path) -> None:
-    first = copies_snapshot(_empty_template, tmp_path / "a", seed=7)
-    again = copies_snapshot(_empty_template, tmp_path / "b", seed=7)
-    other = copies_snapshot(_empty_template, tmp_path / "c", seed=8)
+def test_copies_are_reproducible_for_a_seed(_empty_template: str, db_dir: Path) -> None:
+    first = copies_snapshot(_empty_template, db_dir, seed=7)
+    again = copies_snapshot(_empty_template, db_dir, seed=7)
+    other = copies_snapshot(_empty_template, db_dir, seed=8)
     assert first == again
     assert first != other
     assert len(first) > 233  # about two copies per work
@@ -131,9 +130,9 @@ def test_synthetic_works_are_searchable(fresh_db: Database) -> None:
     assert queries.get_record(2500).source_id == "s00002500"
 
 
-def test_synthesis_is_reproducible(_empty_template: str, tmp_path: Path) -> None:
+def test_synthesis_is_reproducible(_empty_template: str, db_dir: Path) -> None:
     def titles() -> list[tuple[str, str, tuple[str, ...]]]:
-        with database_copy(_empty_template, tmp_path):
+        with database_copy(_empty_template, db_dir):
             queries.synthesize_catalog(300, seed_value=5)
             return [
                 (r.title, r.publisher, tuple(c.barcode for c in r.copies)) for r in all_records()

@@ -212,9 +212,7 @@ def enrol_team(url: str, app: object, clock: Clock) -> dict[str, Console]:
 
 
 @pytest.fixture(scope="session")
-def _team_template(
-    _library_template: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[TeamTemplate]:
+def _team_template(_library_template: str, db_dir: Path) -> Iterator[TeamTemplate]:
     """The team enrolled once per session on a copy of the library; tests copy the result."""
     saved: dict[str, Enrolled] = {}
     clock = Clock()
@@ -229,18 +227,18 @@ def _team_template(
                 tuple(member.bodies),
             )
 
-    with template_database(tmp_path_factory, build, _library_template) as url:
+    with template_database(db_dir, build, _library_template) as url:
         yield TeamTemplate(url, clock.now, saved)
 
 
 @pytest.fixture
-def library_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+def library_db(request: pytest.FixtureRequest, db_dir: Path) -> Iterator[Database]:
     """conftest's library_db; with the `team`, a copy of the library with the team enrolled."""
     if "team" in request.fixturenames:
         template: str = request.getfixturevalue("_team_template").url
     else:
         template = request.getfixturevalue("_library_template")
-    with database_copy(template, tmp_path) as db:
+    with database_copy(template, db_dir) as db:
         yield db
 
 

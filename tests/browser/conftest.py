@@ -65,8 +65,8 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture(scope="session")
-def live_server(_catalog_template: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    url, pg_name = copy_database(_catalog_template, tmp_path_factory.mktemp("live"))
+def live_server(_catalog_template: str, db_dir: Path) -> Iterator[str]:
+    url, pg_name = copy_database(_catalog_template, db_dir)
     proc, base = start_server(url)
     yield base
     stop_server(proc)

@@ -51,8 +51,8 @@ class Spy:
 
 
 @pytest.fixture(scope="module")
-def server(_catalog_template: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    url, pg_name = copy_database(_catalog_template, tmp_path_factory.mktemp("booklist"))
+def server(_catalog_template: str, db_dir: Path) -> Iterator[Server]:
+    url, pg_name = copy_database(_catalog_template, db_dir)
     sqlite_path = None if pg_name else Path(make_url(url).database or "")
     proc, base = start_server(url, SHIORI_SECRET_KEY=SECRET)
     queries.configure(url)
