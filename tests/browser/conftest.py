@@ -56,7 +56,7 @@ def start_server(url: str, **env: str) -> tuple[subprocess.Popen[bytes], str]:
         if time.monotonic() > deadline or proc.poll() is not None:
             proc.kill()
             raise RuntimeError("the test server did not start")
-        time.sleep(0.2)
+        time.sleep(0.05)
 
 
 def stop_server(proc: subprocess.Popen[bytes]) -> None:
