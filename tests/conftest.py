@@ -15,10 +15,11 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from starlette.testclient import TestClient
 
@@ -57,12 +58,16 @@ def _pg_admin_url() -> str:
     return url
 
 
+@cache
+def _pg_admin_engine() -> Engine:
+    # One pooled connection to the maintenance database for every CREATE and DROP.
+    return create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT", pool_size=1)
+
+
 def _pg_admin(*statements: str) -> None:
-    admin = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
+    with _pg_admin_engine().connect() as conn:
         for statement in statements:
             conn.execute(text(statement))
-    admin.dispose()
 
 
 def _pg_url(name: str) -> str:
