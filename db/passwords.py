@@ -3,20 +3,42 @@
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import replace
 from datetime import date
 from functools import lru_cache
 from importlib import resources
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from db import rules
 from db.errors import QueryError
 
-# argon2-cffi's defaults are RFC 9106's low-memory profile (argon2id, 64 MiB, t=3).
-_hasher = PasswordHasher()
-# Verifying against this when the card is unknown costs the same time as a real check.
-_DUMMY_HASH = _hasher.hash("shiori-timing-equaliser")
+HASHING_PROFILES = {
+    # RFC 9106's low-memory profile (argon2id, 64 MiB, t=3): argon2-cffi's default.
+    "standard": profiles.RFC_9106_LOW_MEMORY,
+    # The least work argon2 allows, for test suites only: settings refuse it in production.
+    "test": replace(profiles.CHEAPEST, salt_len=16, hash_len=32),
+}
+_profile = "standard"
+_hasher = PasswordHasher.from_parameters(HASHING_PROFILES[_profile])
+
+
+def configure_password_hashing(profile: str) -> None:
+    """Hash new passwords with one of HASHING_PROFILES (process-wide).
+
+    Hashes made under another profile still verify (argon2 keeps its parameters in the
+    hash) and are rehashed with this profile on the next successful login."""
+    global _profile, _hasher
+    _hasher = PasswordHasher.from_parameters(HASHING_PROFILES[profile])
+    _profile = profile
+
+
+@lru_cache
+def _dummy_hash(profile: str) -> str:
+    # Verifying against this when the card is unknown costs the same time as a real check.
+    # Made on first use, so that starting a process costs no argon2 work.
+    return PasswordHasher.from_parameters(HASHING_PROFILES[profile]).hash("shiori-equaliser")
 
 
 class PasswordRejected(QueryError):
@@ -30,7 +52,10 @@ def hash_password(password: str) -> str:
 def verify(stored_hash: str | None, password: str) -> bool:
     """True when the password matches; always spends one argon2 verification."""
     try:
-        return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+        return (
+            _hasher.verify(stored_hash or _dummy_hash(_profile), password)
+            and stored_hash is not None
+        )
     except (VerificationError, InvalidHashError):
         return False
 

@@ -17,7 +17,10 @@ fi
 cleanup() { :; }
 if [ -z "${SHIORI_TEST_PG_URL:-}" ]; then
   bin=/usr/lib/postgresql/15/bin
-  dir=$(mktemp -d /tmp/shiori-pg.XXXXXX)
+  # In memory where the machine has it: a test cluster creates and drops a database per test.
+  tmp=/tmp
+  if [ -d /dev/shm ] && [ -w /dev/shm ]; then tmp=/dev/shm; fi
+  dir=$(mktemp -d "$tmp/shiori-pg.XXXXXX")
   port=${SHIORI_TEST_PG_PORT:-55432}
   as_pg=()
   if [ "$(id -u)" -eq 0 ]; then chown postgres: "$dir"; as_pg=(runuser -u postgres --); fi

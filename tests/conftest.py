@@ -1,4 +1,4 @@
-"""Shared fixtures: a fresh database per test, and one demo catalog per session.
+"""Shared fixtures: databases built once per session as templates, copied for every test.
 
 The backend is SQLite unless SHIORI_TEST_BACKEND=postgresql, in which case
 SHIORI_TEST_PG_URL names a server where databases may be created and dropped
@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
+import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from starlette.testclient import TestClient
 
@@ -32,6 +36,16 @@ if not DATA.exists():  # a checkout beside ../shared is the norm; allow an overr
 BACKEND = os.environ.get("SHIORI_TEST_BACKEND", "sqlite")
 
 
+# Argon2's least work for every hash the suite makes, in this process and in the servers and
+# workers it starts (they read SHIORI_PASSWORD_HASHING); production settings refuse it.
+TEST_PASSWORD_HASHING = "test"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ["SHIORI_PASSWORD_HASHING"] = TEST_PASSWORD_HASHING
+    queries.configure_password_hashing(TEST_PASSWORD_HASHING)
+
+
 @dataclass(frozen=True)
 class Database:
     url: str
@@ -44,46 +58,34 @@ def _pg_admin_url() -> str:
     return url
 
 
-def _create_pg_database(name: str) -> str:
-    admin = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0"))
-    admin.dispose()
+@cache
+def _pg_admin_engine() -> Engine:
+    # One pooled connection to the maintenance database for every CREATE and DROP.
+    return create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT", pool_size=1)
+
+
+def _pg_admin(*statements: str) -> None:
+    with _pg_admin_engine().connect() as conn:
+        for statement in statements:
+            conn.execute(text(statement))
+
+
+def _pg_url(name: str) -> str:
     return make_url(_pg_admin_url()).set(database=name).render_as_string(hide_password=False)
 
 
 def _drop_pg_database(name: str) -> None:
     queries.dispose()
-    admin = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def new_database(tmp_dir: Path) -> tuple[str, str | None]:
     """A URL of an empty database, and the PostgreSQL name to drop afterwards."""
     if BACKEND == "postgresql":
         name = f"shiori_t_{uuid.uuid4().hex[:12]}"
-        return _create_pg_database(name), name
+        _pg_admin(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0")
+        return _pg_url(name), name
     return f"sqlite:///{tmp_dir / 'shiori.db'}", None
-
-
-def prepare(url: str) -> None:
-    queries.configure(url)
-    queries.migrate_database()
-    queries.ensure_reference_data()
-
-
-@pytest.fixture
-def fresh_db(tmp_path: Path) -> Iterator[Database]:
-    """An empty, migrated database with branches and material types."""
-    url, pg_name = new_database(tmp_path)
-    prepare(url)
-    yield Database(url)
-    queries.dispose()
-    if pg_name:
-        _drop_pg_database(pg_name)
 
 
 def clone_pg_database(template_url: str) -> tuple[str, str]:
@@ -92,12 +94,107 @@ def clone_pg_database(template_url: str) -> tuple[str, str]:
     Nothing may stay connected to a template, so servers and tests always use copies."""
     template = make_url(template_url).database
     name = f"shiori_t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    admin.dispose()
-    url = make_url(_pg_admin_url()).set(database=name).render_as_string(hide_password=False)
-    return url, name
+    _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    return _pg_url(name), name
+
+
+def copy_database(template_url: str, directory: Path) -> tuple[str, str | None]:
+    """A private copy of a template database: its URL, and the PostgreSQL name to drop."""
+    if BACKEND == "postgresql":
+        return clone_pg_database(template_url)
+    target = directory / f"copy-{uuid.uuid4().hex[:12]}.db"
+    shutil.copyfile(make_url(template_url).database or "", target)
+    return f"sqlite:///{target}", None
+
+
+def _remove_sqlite(url: str) -> None:
+    path = make_url(url).database or ""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(path + suffix).unlink(missing_ok=True)
+
+
+def _seal(url: str) -> None:
+    """Close every connection to a finished template; on SQLite fold the WAL into the file,
+    so that copying the one file copies everything."""
+    queries.dispose()
+    queries.set_clock(None)
+    if BACKEND == "postgresql":
+        return
+    path = make_url(url).database or ""
+    with closing(sqlite3.connect(path)) as conn:
+        busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    assert busy == 0 and not Path(path + "-wal").exists(), "a template is still in use"
+
+
+@contextmanager
+def database_copy(template_url: str, directory: Path) -> Iterator[Database]:
+    """A private copy of a template, configured as the query layer's database, removed after."""
+    url, pg_name = copy_database(template_url, directory)
+    queries.configure(url)
+    try:
+        yield Database(url)
+    finally:
+        queries.dispose()
+        if pg_name:
+            _drop_pg_database(pg_name)
+        else:
+            _remove_sqlite(url)
+
+
+@contextmanager
+def template_database(
+    directory: Path, build: Callable[[str], object], base: str | None = None
+) -> Iterator[str]:
+    """A database built once per session by `build` (on a copy of `base`, or on an empty,
+    migrated one), to be copied by tests and never used directly."""
+    if base is None:
+        url, pg_name = new_database(Path(tempfile.mkdtemp(dir=directory)))
+        prepare(url)
+    else:
+        url, pg_name = copy_database(base, directory)
+        queries.configure(url)
+    try:
+        build(url)
+        _seal(url)
+        yield url
+    finally:
+        if pg_name:
+            _drop_pg_database(pg_name)
+
+
+@pytest.fixture(scope="session")
+def db_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Where the SQLite test databases live: in memory (/dev/shm) where the machine has it,
+    since synchronous=FULL makes every commit wait for the disk otherwise."""
+    shm = Path("/dev/shm")
+    if not (shm.is_dir() and os.access(shm, os.W_OK)):
+        yield tmp_path_factory.mktemp("db")
+        return
+    path = Path(tempfile.mkdtemp(prefix="shiori-tests-", dir=shm))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def prepare(url: str) -> None:
+    queries.configure(url)
+    queries.migrate_database()
+    queries.ensure_reference_data()
+
+
+@pytest.fixture(scope="session")
+def _empty_template(db_dir: Path) -> Iterator[str]:
+    with template_database(db_dir, lambda _url: None) as url:
+        yield url
+
+
+@pytest.fixture
+def fresh_db(_empty_template: str, db_dir: Path) -> Iterator[Database]:
+    """An empty, migrated database with branches and material types (a copy of one built
+    once per session)."""
+    with database_copy(_empty_template, db_dir) as db:
+        yield db
 
 
 def load_demo_catalog() -> None:
@@ -111,43 +208,34 @@ def load_demo_catalog() -> None:
     queries.generate_demo_copies()
 
 
-@pytest.fixture(scope="session")
-def _catalog_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    url, pg_name = new_database(tmp_path_factory.mktemp("catalog"))
-    prepare(url)
+def _build_demo_library(_url: str) -> None:
     load_demo_catalog()
     queries.ensure_demo_patrons()
     queries.give_demo_loans()
-    queries.dispose()
-    yield url
-    if pg_name:
-        _drop_pg_database(pg_name)
+
+
+@pytest.fixture(scope="session")
+def _catalog_template(_empty_template: str, db_dir: Path) -> Iterator[str]:
+    with template_database(db_dir, _build_demo_library, _empty_template) as url:
+        yield url
 
 
 @pytest.fixture
-def catalog_db(_catalog_template: str, tmp_path: Path) -> Iterator[Database]:
+def catalog_db(_catalog_template: str, db_dir: Path) -> Iterator[Database]:
     """The real demo catalog (Aozora + NDL + LoC + demo copies), loaded once per session.
 
     Every test gets its own copy (a file copy on SQLite, a template copy on PostgreSQL), so
     tests may write to it.
     """
-    if BACKEND == "postgresql":
-        url, name = clone_pg_database(_catalog_template)
-        queries.configure(url)
-        yield Database(url)
-        _drop_pg_database(name)
-        return
-    source = Path(make_url(_catalog_template).database or "")
-    target = tmp_path / "catalog.db"
-    shutil.copyfile(source, target)
-    url = f"sqlite:///{target}"
-    queries.configure(url)
-    yield Database(url)
-    queries.dispose()
+    with database_copy(_catalog_template, db_dir) as db:
+        yield db
 
 
 def app_settings(database_url: str, **extra: str) -> Settings:
-    return load_settings({"SHIORI_DATABASE_URL": database_url, **extra})
+    return load_settings(
+        {"SHIORI_DATABASE_URL": database_url, "SHIORI_PASSWORD_HASHING": TEST_PASSWORD_HASHING}
+        | extra
+    )
 
 
 @pytest.fixture
@@ -174,13 +262,24 @@ def add_small_catalog() -> None:
     queries.generate_demo_copies()
 
 
-@pytest.fixture
-def library_db(fresh_db: Database) -> Database:
-    """A small catalog, the README's demo patrons and their demo loans."""
+def _build_small_library(_url: str) -> None:
     add_small_catalog()
     queries.ensure_demo_patrons()
     queries.give_demo_loans()
-    return fresh_db
+
+
+@pytest.fixture(scope="session")
+def _library_template(_empty_template: str, db_dir: Path) -> Iterator[str]:
+    with template_database(db_dir, _build_small_library, _empty_template) as url:
+        yield url
+
+
+@pytest.fixture
+def library_db(_library_template: str, db_dir: Path) -> Iterator[Database]:
+    """A small catalog, the README's demo patrons and their demo loans (built once per
+    session, copied per test)."""
+    with database_copy(_library_template, db_dir) as db:
+        yield db
 
 
 @pytest.fixture

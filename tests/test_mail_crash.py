@@ -49,6 +49,8 @@ class StallingHandler:
         self.received: list[Received] = []
         self.rcpts = 0
         self.reached = threading.Event()
+        self.released = threading.Event()  # set once the sender is dead
+        self.stall_over = threading.Event()
         self.armed = True
 
     async def handle_RCPT(
@@ -58,7 +60,10 @@ class StallingHandler:
         envelope.rcpt_tos.append(address)
         if self.armed and self.stage == "before_data" and self.rcpts == TRIGGER:
             self.reached.set()
-            await asyncio.sleep(3)  # the sender is killed meanwhile
+            try:  # the sender is killed meanwhile (aiosmtpd may cancel this on the hang-up)
+                await asyncio.to_thread(self.released.wait, 30)
+            finally:
+                self.stall_over.set()
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
@@ -164,7 +169,11 @@ def test_killed_sender_loses_nothing_and_sends_nothing_twice(
                 proc.stderr.close()
         lock.release()
         handler.armed = False
-        time.sleep(0.5 if stage == "after_reply" else 3.0)  # the stalled handler finishes
+        handler.released.set()
+        if stage == "before_data":
+            assert handler.stall_over.wait(timeout=30)  # the stalled handler finishes
+        else:
+            time.sleep(0.5)
 
         # The next run, once the dead sender's claim has run out.
         later = now + timedelta(seconds=rules.MAIL_CLAIM_SECONDS + 60)

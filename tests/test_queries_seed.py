@@ -10,7 +10,7 @@ from pathlib import Path
 from bench.synth import synthesize
 from db import queries
 from db.queries import RULES, NotFound, Record, SearchParams
-from tests.conftest import DATA, Database, _drop_pg_database, new_database, prepare
+from tests.conftest import DATA, Database, database_copy
 
 NDL = DATA / "marc" / "ndl_japanmarc_marc21_233.mrc"
 CALL_NUMBER = re.compile(r"^K?\d{3}(\.\d+)?/[ァ-ヺ]$")
@@ -27,12 +27,9 @@ def all_records() -> Iterator[Record]:
         work_id += 1
 
 
-def copies_snapshot(tmp_path: Path, seed: int) -> list[tuple[str, ...]]:
+def copies_snapshot(template: str, db_dir: Path, seed: int) -> list[tuple[str, ...]]:
     """Import the NDL file into a new database, generate copies, and list them."""
-    tmp_path.mkdir()
-    url, pg_name = new_database(tmp_path)
-    try:
-        prepare(url)
+    with database_copy(template, db_dir):
         queries.import_catalog_file(NDL)
         made = queries.generate_demo_copies(seed)
         snapshot: list[tuple[str, ...]] = [
@@ -42,16 +39,12 @@ def copies_snapshot(tmp_path: Path, seed: int) -> list[tuple[str, ...]]:
         ]
         assert made == len(snapshot)
         return snapshot
-    finally:
-        queries.dispose()
-        if pg_name:
-            _drop_pg_database(pg_name)
 
 
-def test_copies_are_reproducible_for_a_seed(tmp_path: Path) -> None:
-    first = copies_snapshot(tmp_path / "a", seed=7)
-    again = copies_snapshot(tmp_path / "b", seed=7)
-    other = copies_snapshot(tmp_path / "c", seed=8)
+def test_copies_are_reproducible_for_a_seed(_empty_template: str, db_dir: Path) -> None:
+    first = copies_snapshot(_empty_template, db_dir, seed=7)
+    again = copies_snapshot(_empty_template, db_dir, seed=7)
+    other = copies_snapshot(_empty_template, db_dir, seed=8)
     assert first == again
     assert first != other
     assert len(first) > 233  # about two copies per work
@@ -138,20 +131,12 @@ def test_synthetic_works_are_searchable(fresh_db: Database) -> None:
     assert queries.get_record(2500).source_id == "s00002500"
 
 
-def test_synthesis_is_reproducible(tmp_path: Path) -> None:
-    def titles(where: Path) -> list[tuple[str, str, tuple[str, ...]]]:
-        url, pg_name = new_database(where)
-        try:
-            prepare(url)
+def test_synthesis_is_reproducible(_empty_template: str, db_dir: Path) -> None:
+    def titles() -> list[tuple[str, str, tuple[str, ...]]]:
+        with database_copy(_empty_template, db_dir):
             synthesize(300, seed_value=5)
             return [
                 (r.title, r.publisher, tuple(c.barcode for c in r.copies)) for r in all_records()
             ]
-        finally:
-            queries.dispose()
-            if pg_name:
-                _drop_pg_database(pg_name)
 
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    assert titles(tmp_path / "a") == titles(tmp_path / "b")
+    assert titles() == titles()

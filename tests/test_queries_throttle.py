@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import multiprocessing
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from db import engine, throttle
-from tests.conftest import Database
+
+if TYPE_CHECKING:  # the spawned workers import this module: keep them light
+    from tests.conftest import Database
 
 NOW = datetime(2026, 11, 21, 1, 0, tzinfo=UTC)
 

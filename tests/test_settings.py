@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from db.passwords import HASHING_PROFILES
 from web import cli
-from web.settings import SettingsError, load
+from web.settings import PASSWORD_HASHING, SettingsError, load
 
 GOOD_PRODUCTION = {
     "SHIORI_ENV": "production",
@@ -75,3 +76,24 @@ def test_the_cli_prints_the_refusal_and_exits_2(
     assert cli.main(["migrate"]) == 2
     err = capsys.readouterr().err
     assert "設定エラー / Configuration error" in err and "SHIORI_PORT" in err
+
+
+def test_cheap_password_hashing_is_for_tests_only() -> None:
+    assert load({}).password_hashing == "standard"
+    assert load({"SHIORI_PASSWORD_HASHING": "test"}).password_hashing == "test"
+    assert load(GOOD_PRODUCTION).password_hashing == "standard"
+    with pytest.raises(SettingsError, match="SHIORI_PASSWORD_HASHING") as refused:
+        load({**GOOD_PRODUCTION, "SHIORI_PASSWORD_HASHING": "test"})
+    assert " / " in str(refused.value)
+    with pytest.raises(SettingsError, match="SHIORI_PASSWORD_HASHING"):
+        load({"SHIORI_PASSWORD_HASHING": "cheap"})
+    assert set(PASSWORD_HASHING) == set(HASHING_PROFILES)
+
+
+def test_the_cli_refuses_test_hashing_in_production(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name, value in {**GOOD_PRODUCTION, "SHIORI_PASSWORD_HASHING": "test"}.items():
+        monkeypatch.setenv(name, value)
+    assert cli.main(["migrate"]) == 2
+    assert "SHIORI_PASSWORD_HASHING" in capsys.readouterr().err

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import copy
+import io
 import re
 from collections.abc import Iterator
+from contextlib import redirect_stdout
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from http.cookiejar import Cookie
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -14,7 +20,7 @@ from starlette.testclient import TestClient
 from db import engine, queries
 from db.patrons import DEMO_PATRONS
 from db.queries.second_factor import totp_code, totp_step
-from tests.conftest import Database, app_settings
+from tests.conftest import Database, app_settings, database_copy, template_database
 from web import cli
 from web.app import create_app
 
@@ -133,19 +139,6 @@ class Console:
         return response
 
 
-def make_manager(
-    db: Database, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> str:
-    monkeypatch.setenv("SHIORI_DATABASE_URL", db.url)
-    status = cli.main(
-        ["staff", "create-manager", "--staff-id", "M001", "--name", "管理 一郎", "--branch", "sogo"]
-    )
-    assert status == 0
-    link = capsys.readouterr().out.strip().splitlines()[-1]
-    assert "/staff/enrol/" in link
-    return link
-
-
 def new_account(manager: Console, code: str, role: str, **extra: str) -> tuple[int, str]:
     response = manager.post(
         "/staff/accounts/new",
@@ -167,27 +160,105 @@ def new_account(manager: Console, code: str, role: str, **extra: str) -> tuple[i
     return int(staff_id), link.group(1)
 
 
-@pytest.fixture
-def app(library_db: Database) -> object:
-    return create_app(app_settings(library_db.url))
+SECRET_KEY = "staff-console-test-secret-key-0123456789"
+ROLES = ("manager", "staff", "temporary", "intern")
 
 
-@pytest.fixture
-def team(
-    app: object,
-    library_db: Database,
-    clock: Clock,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> dict[str, Console]:
+@dataclass(frozen=True)
+class Enrolled:
+    """What one enrolled member's browser holds: cookies, TOTP secret, recovery codes."""
+
+    cookies: tuple[Cookie, ...]
+    secret: str
+    recovery: tuple[str, ...]
+    bodies: tuple[bytes, ...]
+
+
+@dataclass(frozen=True)
+class TeamTemplate:
+    url: str
+    now: datetime
+    members: dict[str, Enrolled]
+
+
+def staff_app(url: str) -> object:
+    # One fixed key, so that the team's sessions and tokens hold in every test's app.
+    return create_app(app_settings(url, SHIORI_SECRET_KEY=SECRET_KEY))
+
+
+def enrol_team(url: str, app: object, clock: Clock) -> dict[str, Console]:
     """A manager (via the CLI), then staff, temporary and intern accounts, all enrolled."""
     manager = Console(app, clock)
-    manager.enrol(make_manager(library_db, monkeypatch, capsys))
+    out = io.StringIO()
+    with pytest.MonkeyPatch.context() as env, redirect_stdout(out):
+        env.setenv("SHIORI_DATABASE_URL", url)
+        status = cli.main(
+            [
+                *("staff", "create-manager", "--staff-id", "M001"),
+                *("--name", "管理 一郎", "--branch", "sogo"),
+            ]
+        )
+    assert status == 0
+    link = out.getvalue().strip().splitlines()[-1]
+    assert "/staff/enrol/" in link
+    manager.enrol(link)
     team = {"manager": manager}
-    for role in ("staff", "temporary", "intern"):
+    for role in ROLES[1:]:
         _, link = new_account(manager, role[:3].upper() + "01", role)
         member = Console(app, clock)
         member.enrol(link)
+        team[role] = member
+    return team
+
+
+@pytest.fixture(scope="session")
+def _team_template(_library_template: str, db_dir: Path) -> Iterator[TeamTemplate]:
+    """The team enrolled once per session on a copy of the library; tests copy the result."""
+    saved: dict[str, Enrolled] = {}
+    clock = Clock()
+
+    def build(url: str) -> None:
+        queries.set_clock(clock)
+        for role, member in enrol_team(url, staff_app(url), clock).items():
+            saved[role] = Enrolled(
+                tuple(member.client.cookies.jar),
+                member.secret,
+                tuple(member.recovery),
+                tuple(member.bodies),
+            )
+
+    with template_database(db_dir, build, _library_template) as url:
+        yield TeamTemplate(url, clock.now, saved)
+
+
+@pytest.fixture
+def library_db(request: pytest.FixtureRequest, db_dir: Path) -> Iterator[Database]:
+    """conftest's library_db; with the `team`, a copy of the library with the team enrolled."""
+    if "team" in request.fixturenames:
+        template: str = request.getfixturevalue("_team_template").url
+    else:
+        template = request.getfixturevalue("_library_template")
+    with database_copy(template, db_dir) as db:
+        yield db
+
+
+@pytest.fixture
+def app(library_db: Database) -> object:
+    return staff_app(library_db.url)
+
+
+@pytest.fixture
+def team(_team_template: TeamTemplate, app: object, clock: Clock) -> dict[str, Console]:
+    """The manager, staff, temporary and intern accounts, enrolled and logged in, as
+    `enrol_team` leaves them (copied from the session's template, the clock included)."""
+    clock.now = _team_template.now
+    team = {}
+    for role, saved in _team_template.members.items():
+        member = Console(app, clock)
+        for cookie in saved.cookies:
+            member.client.cookies.jar.set_cookie(copy.copy(cookie))
+        member.secret, member.recovery = saved.secret, list(saved.recovery)
+        member.bodies = list(saved.bodies)
         team[role] = member
     return team
 

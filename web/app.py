@@ -24,6 +24,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     queries.configure(settings.database_url)
     queries.configure_search_cache(settings.search_cache_seconds)
     queries.configure_holds(settings.hold_limit, settings.hold_shelf_days)
+    queries.configure_password_hashing(settings.password_hashing)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:

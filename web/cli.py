@@ -37,6 +37,7 @@ def _setup(settings: Settings) -> None:
         )
     queries.configure(settings.database_url)
     queries.configure_holds(settings.hold_limit, settings.hold_shelf_days)
+    queries.configure_password_hashing(settings.password_hashing)
     queries.migrate_database()
     queries.ensure_reference_data(settings.branches)
 

@@ -14,6 +14,8 @@ from db.queries import RULES
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"  # inside the package: installed with it
+# Argon2 cost profiles (db.passwords): "test" is the least work argon2 allows, for suites only.
+PASSWORD_HASHING = ("standard", "test")
 
 
 class SettingsError(ValueError):
@@ -44,6 +46,7 @@ class Settings:
     search_cache_seconds: int
     hold_limit: int
     hold_shelf_days: int
+    password_hashing: str
     # The Babel catalogues (<dir>/<lang>/LC_MESSAGES/messages.mo): each is a language.
     locale_dir: Path = LOCALE_DIR
 
@@ -119,7 +122,18 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
             "SHIORI_PUBLIC_URL は https://example.jp の形で指定してください。 / "
             "SHIORI_PUBLIC_URL must look like https://example.jp."
         )
+    password_hashing = env.get("SHIORI_PASSWORD_HASHING", "") or "standard"
+    if password_hashing not in PASSWORD_HASHING:
+        raise SettingsError(
+            "SHIORI_PASSWORD_HASHING は standard か test で指定してください。 / "
+            "SHIORI_PASSWORD_HASHING must be standard or test."
+        )
     if production:
+        if password_hashing != "standard":  # noqa: S105 - a profile name
+            raise SettingsError(
+                "SHIORI_PASSWORD_HASHING=test は試験専用で、本番環境では使えません。 / "
+                "SHIORI_PASSWORD_HASHING=test is for test suites only, never in production."
+            )
         if len(secret) < 32:
             raise SettingsError(
                 "本番環境では 32 文字以上の SHIORI_SECRET_KEY が必要です。 / "
@@ -159,4 +173,5 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         hold_limit=_int(env, "SHIORI_HOLD_LIMIT", 10, 1, 100),
         hold_shelf_days=_int(env, "SHIORI_HOLD_SHELF_DAYS", 7, 1, 60),
         locale_dir=Path(env.get("SHIORI_LOCALE_DIR", "") or LOCALE_DIR),
+        password_hashing=password_hashing,
     )

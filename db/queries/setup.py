@@ -11,11 +11,12 @@ from datetime import datetime
 
 from sqlalchemy.engine import Connection
 
-from db import circulation, clock, engine, migrate, patrons, rules, search_cache, seed
+from db import circulation, clock, engine, migrate, passwords, patrons, rules, search_cache, seed
 from db.engine import writes
 
 __all__ = [
     "configure",
+    "configure_password_hashing",
     "configure_search_cache",
     "dispose",
     "ensure_demo_patrons",
@@ -36,6 +37,11 @@ def configure(url: str) -> None:
 def configure_search_cache(seconds: float) -> None:
     """Keep ranked search pages this long in each process (0 turns the cache off)."""
     search_cache.configure(seconds)
+
+
+def configure_password_hashing(profile: str) -> None:
+    """Hash new passwords with one of db.passwords.HASHING_PROFILES ("test" is for suites)."""
+    passwords.configure_password_hashing(profile)
 
 
 def dispose() -> None:

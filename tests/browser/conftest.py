@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -14,9 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
-from sqlalchemy.engine import make_url
 
-from tests.conftest import BACKEND, _drop_pg_database, clone_pg_database
+from tests.conftest import _drop_pg_database, copy_database
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -58,7 +56,7 @@ def start_server(url: str, **env: str) -> tuple[subprocess.Popen[bytes], str]:
         if time.monotonic() > deadline or proc.poll() is not None:
             proc.kill()
             raise RuntimeError("the test server did not start")
-        time.sleep(0.2)
+        time.sleep(0.05)
 
 
 def stop_server(proc: subprocess.Popen[bytes]) -> None:
@@ -67,14 +65,8 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture(scope="session")
-def live_server(_catalog_template: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    pg_name = None
-    if BACKEND == "postgresql":
-        url, pg_name = clone_pg_database(_catalog_template)
-    else:
-        copy = tmp_path_factory.mktemp("live") / "catalog.db"
-        shutil.copyfile(make_url(_catalog_template).database or "", copy)
-        url = f"sqlite:///{copy}"
+def live_server(_catalog_template: str, db_dir: Path) -> Iterator[str]:
+    url, pg_name = copy_database(_catalog_template, db_dir)
     proc, base = start_server(url)
     yield base
     stop_server(proc)

@@ -9,7 +9,6 @@ they can read its database and sign password-reset links with its secret key.
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +21,7 @@ from sqlalchemy.engine import make_url
 
 from db import queries
 from tests.browser.conftest import start_server, stop_server, watch_csp
-from tests.conftest import BACKEND, _pg_admin_url, clone_pg_database
+from tests.conftest import _drop_pg_database, copy_database
 
 pytestmark = pytest.mark.browser
 
@@ -52,25 +51,16 @@ class Spy:
 
 
 @pytest.fixture(scope="module")
-def server(_catalog_template: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    pg_name = None
-    sqlite_path = None
-    if BACKEND == "postgresql":
-        url, pg_name = clone_pg_database(_catalog_template)
-    else:
-        sqlite_path = tmp_path_factory.mktemp("booklist") / "catalog.db"
-        shutil.copyfile(make_url(_catalog_template).database or "", sqlite_path)
-        url = f"sqlite:///{sqlite_path}"
+def server(_catalog_template: str, db_dir: Path) -> Iterator[Server]:
+    url, pg_name = copy_database(_catalog_template, db_dir)
+    sqlite_path = None if pg_name else Path(make_url(url).database or "")
     proc, base = start_server(url, SHIORI_SECRET_KEY=SECRET)
     queries.configure(url)
     yield Server(base, url, sqlite_path)
     stop_server(proc)
-    queries.dispose()
     if pg_name:
-        admin = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
-        admin.dispose()
+        _drop_pg_database(pg_name)
+    queries.dispose()
 
 
 def _context(browser: Browser, phone: bool = False) -> BrowserContext:
