@@ -27,6 +27,7 @@ from tests.test_web_holds import HANAKO, TARO, patron_id
 from tests.test_web_staff import (  # noqa: F401 - fixtures
     Clock,
     Console,
+    _team_template,
     app,
     clock,
     new_account,
