@@ -30,6 +30,7 @@ from tests.test_web_staff import (  # noqa: F401 - fixtures
     _team_template,
     app,
     clock,
+    library_db,
     new_account,
     team,
 )
