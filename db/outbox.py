@@ -119,20 +119,23 @@ def enqueue(
 ) -> int:
     """Queue one message inside the caller's transaction; returns its outbox id.
 
-    Either `params` (JSON values; with the mail's `lang`), composed into text by the sender,
-    or a finished `subject` and `body`. A `to_addr` that is not a plain addr-spec is refused
-    (QueryError), so no header or extra recipient can be smuggled in. Control characters in
-    a finished `subject` (CR/LF included) become spaces rather than a refusal, so an odd
-    title never rolls back the change that caused the mail (composed subjects are cleaned
-    the same way at delivery). Do not put personal details beyond what the patron needs in
-    a finished `subject`: it is kept after delivery; body and parameters are deleted.
+    Either `params` (JSON values; with the mail's `lang`, "" for the default language),
+    composed into text by the sender, or a finished `subject` and `body`. A `to_addr` that
+    is not a plain addr-spec is refused (QueryError), so no header or extra recipient can be
+    smuggled in. Control characters in a finished `subject` (CR/LF included) become spaces
+    rather than a refusal, so an odd title never rolls back the change that caused the mail
+    (composed subjects are cleaned the same way at delivery). Do not put personal details
+    beyond what the patron needs in a finished `subject`: it is kept after delivery; body
+    and parameters are deleted.
     """
     if _KIND.fullmatch(kind) is None:
         raise ValueError(f"mail kind must match {_KIND.pattern}")
     address = check_address(to_addr)
     if params is not None:
-        if _LANG.fullmatch(lang) is None or subject or body:
-            raise ValueError("a notice has a language and parameters, no finished text")
+        if subject or body:
+            raise ValueError("a notice has parameters and no finished text")
+        # An odd language on a patron record must not undo the change: "" is the default.
+        lang = lang if _LANG.fullmatch(lang) else ""
         cleaned, stored_body, stored_params = "", None, dump_params(params)
     else:
         cleaned = clean_subject(subject)
