@@ -183,6 +183,10 @@ class MailOutbox(SQLModel, table=True):
     last_error: str = Field(default="", max_length=500)
     # Set just before the end of SMTP DATA (migration 0004): with no sent_at, "in doubt".
     send_started_at: datetime | None = None
+    # A notice (migration 0008): the patron's language and the parameters (JSON) the web
+    # composes the text from at delivery; NULL params = a finished subject and body.
+    lang: str = Field(default="", max_length=10)
+    params: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class Loan(SQLModel, table=True):

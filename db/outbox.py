@@ -4,15 +4,24 @@
 nothing and a committed one cannot lose its mail. Sending is `db.queries.mail` (its
 docstring states the delivery contract and its crash windows).
 
+db holds no presentation text: a notice is queued as its *kind*, the patron's language and
+its *parameters* (JSON: a title, a branch code, ISO dates, a link …), and the sender has the
+web tier compose subject and body at delivery. A row may instead carry a finished subject
+and body (rows queued before migration 0008 do): it is delivered as it is. Either way the
+personal part (parameters or body) is deleted once the mail is delivered or given up.
+
 Times are stored as naive UTC (the columns are `timestamp without time zone`).
-Logs name outbox ids and kinds only: never addresses, subjects or bodies.
+Logs name outbox ids and kinds only: never addresses, subjects, bodies or parameters.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import DateTime, Integer, String, Text, column, insert, table
 from sqlalchemy.engine import Connection
@@ -41,6 +50,8 @@ mail_outbox = table(
     column("failed_at", DateTime),
     column("last_error", String),
     column("send_started_at", DateTime),
+    column("lang", String),
+    column("params", Text),
 )
 
 SUBJECT_MAX_CHARS = 200  # the column's length
@@ -53,6 +64,7 @@ _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 ADDR_SPEC = re.compile(rf"(?P<local>{_ATEXT}(?:\.{_ATEXT})*)@(?P<domain>{_LABEL}(?:\.{_LABEL})+)")
 _KIND = re.compile(r"[a-z0-9][a-z0-9_.-]{0,39}")
+_LANG = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{1,8})?")
 # C0 and C1 controls, DEL, and the Unicode line and paragraph separators.
 _SUBJECT_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 _BODY_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -77,28 +89,59 @@ def clean_subject(subject: str) -> str:
     return cleaned[:SUBJECT_MAX_CHARS]
 
 
-def _clean_body(body: str) -> str:
+def clean_body(body: str) -> str:
+    """Unix line ends; control characters other than tab and newline removed."""
     body = body.replace("\r\n", "\n").replace("\r", "\n")
     return _BODY_CONTROLS.sub("", body)
 
 
-def enqueue(
-    conn: Connection, *, kind: str, to_addr: str, subject: str, body: str, now: datetime
-) -> int:
-    """Queue one plain-text message inside the caller's transaction; returns its outbox id.
+def dump_params(params: Mapping[str, Any]) -> str:
+    return json.dumps(params, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
-    A `to_addr` that is not a plain addr-spec is refused (QueryError), so no header or extra
-    recipient can be smuggled in. Control characters in `subject` (CR/LF included) are
-    replaced by spaces rather than refused, so an odd title never rolls back the change that
-    caused the mail. Do not put personal details beyond what the patron needs in `subject`:
-    it is kept after delivery; the body is deleted.
+
+def load_params(stored: str) -> dict[str, Any]:
+    loaded = json.loads(stored)
+    if not isinstance(loaded, dict):
+        raise ValueError("mail parameters must be a JSON object")
+    return loaded
+
+
+def enqueue(
+    conn: Connection,
+    *,
+    kind: str,
+    to_addr: str,
+    now: datetime,
+    lang: str = "",
+    params: Mapping[str, Any] | None = None,
+    subject: str = "",
+    body: str = "",
+) -> int:
+    """Queue one message inside the caller's transaction; returns its outbox id.
+
+    Either `params` (JSON values; with the mail's `lang`, "" for the default language),
+    composed into text by the sender, or a finished `subject` and `body`. A `to_addr` that
+    is not a plain addr-spec is refused (QueryError), so no header or extra recipient can be
+    smuggled in. Control characters in a finished `subject` (CR/LF included) become spaces
+    rather than a refusal, so an odd title never rolls back the change that caused the mail
+    (composed subjects are cleaned the same way at delivery). Do not put personal details
+    beyond what the patron needs in a finished `subject`: it is kept after delivery; body
+    and parameters are deleted.
     """
     if _KIND.fullmatch(kind) is None:
         raise ValueError(f"mail kind must match {_KIND.pattern}")
     address = check_address(to_addr)
-    cleaned = clean_subject(subject)
-    if not cleaned:
-        raise ValueError("mail subject is empty")
+    if params is not None:
+        if subject or body:
+            raise ValueError("a notice has parameters and no finished text")
+        # An odd language on a patron record must not undo the change: "" is the default.
+        lang = lang if _LANG.fullmatch(lang) else ""
+        cleaned, stored_body, stored_params = "", None, dump_params(params)
+    else:
+        cleaned = clean_subject(subject)
+        if not cleaned:
+            raise ValueError("mail subject is empty")
+        stored_body, stored_params = clean_body(body), None
     stamp = naive_utc(now)
     new_id = conn.execute(
         insert(mail_outbox)
@@ -106,7 +149,7 @@ def enqueue(
             kind=kind,
             to_addr=address,
             subject=cleaned,
-            body=_clean_body(body),
+            body=stored_body,
             created_at=stamp,
             attempts=0,
             next_attempt_at=stamp,
@@ -114,6 +157,8 @@ def enqueue(
             sent_at=None,
             failed_at=None,
             last_error="",
+            lang=lang,
+            params=stored_params,
         )
         .returning(mail_outbox.c.id)
     ).scalar_one()

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import exists, select, text
 from sqlalchemy.engine import Connection
 
-from db import models, notices, outbox
+from db import models, outbox
 from db.clock import library_today
 from db.errors import QueryError
 
@@ -83,15 +83,15 @@ def queue_due(conn: Connection, now: datetime) -> int:
     sent = 0
     for loans in per_patron.values():
         first = loans[0]
-        subject, body = notices.due_reminder(first.lang, [(r.title, r.due_on) for r in loans])
+        params = {"loans": [{"title": r.title, "due": r.due_on.isoformat()} for r in loans]}
         try:
             with conn.begin_nested():
                 mail_id = outbox.enqueue(
                     conn,
                     kind="due_reminder",
                     to_addr=first.email,
-                    subject=subject,
-                    body=body,
+                    lang=first.lang,
+                    params=params,
                     now=now,
                 )
         except QueryError:

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Row, or_, select
 from sqlalchemy.engine import Connection
 
-from db import models, notices, outbox, rules
+from db import models, outbox, rules
 from db.clock import library_today
 from db.counts import bump
 from db.errors import QueryError
@@ -88,8 +88,7 @@ def _notify_ready(conn: Connection, hold_id: int, now: datetime) -> None:
             _patron.c.lang,
             _pref.c.hold_ready,
             _work.c.title,
-            _branch.c.name_ja,
-            _branch.c.name_en,
+            _branch.c.code,
             _hold.c.ready_until,
         )
         .select_from(
@@ -102,13 +101,11 @@ def _notify_ready(conn: Connection, hold_id: int, now: datetime) -> None:
     ).one()
     if not row.email or row.hold_ready is False:
         return
-    subject, body = notices.hold_ready(
-        row.lang, row.title, row.name_ja, row.name_en, row.ready_until
-    )
+    params = {"title": row.title, "branch": row.code, "until": row.ready_until.isoformat()}
     try:
         with conn.begin_nested():
             outbox.enqueue(
-                conn, kind="hold_ready", to_addr=row.email, subject=subject, body=body, now=now
+                conn, kind="hold_ready", to_addr=row.email, lang=row.lang, params=params, now=now
             )
     except QueryError:
         # An address the outbox refuses must not undo the return at the counter.

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from db import circulation, engine, queries, rules
 from db.catalog_write import ImportReport, WorkRecord, upsert_works
 from db.patrons import NewPatron, create_patron
+from tests import mailbox
 from tests.conftest import Database
 from tests.test_queries_circulation import add_item, linking_tables
 
@@ -86,11 +87,7 @@ def status(barcode: str) -> str:
 
 
 def outbox() -> list[tuple[str, str, str, str | None]]:
-    with engine.read() as conn:
-        rows = conn.execute(
-            text("SELECT kind, to_addr, subject, body FROM mail_outbox ORDER BY id")
-        ).all()
-    return [(r.kind, r.to_addr, r.subject, r.body) for r in rows]
+    return mailbox.composed()
 
 
 def hold_count() -> int:

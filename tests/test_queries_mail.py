@@ -378,3 +378,56 @@ def test_outbox_view_matches_the_model() -> None:
 
     model_columns = MailOutbox.metadata.tables["mail_outbox"].columns.keys()
     assert list(_outbox.columns.keys()) == list(model_columns)
+
+
+def test_a_notice_is_stored_as_parameters_and_they_go_with_the_body(
+    fresh_db: Database, smtp_server: Server
+) -> None:
+    """db stores no text for a notice; its parameters are deleted like a body: when sent,
+    given up (tests/test_web_mail.py), or left in doubt by a sender that stopped."""
+    params = {"title": "吾輩は猫である", "branch": "sogo", "until": "2026-11-27"}
+
+    def notice(to_addr: str) -> int:
+        with engine.write() as conn:
+            return outbox.enqueue(
+                conn, kind="hold_ready", to_addr=to_addr, lang="ja", params=params, now=NOW
+            )
+
+    def compose(kind: str, lang: str, given: Any) -> tuple[str, str]:
+        assert (kind, lang, dict(given)) == ("hold_ready", "ja", params)
+        return "ご案内\r\nBcc: x@evil.example", f"{given['title']}\r\n"
+
+    sent, in_doubt = notice(PATRON), notice("taro@example.jp")
+    row = outbox_row(sent)
+    assert (row.subject, row.body, row.lang) == ("", None, "ja")
+    assert row.params is not None and outbox.load_params(row.params) == params
+
+    claimed = mail._claim(NOW, 10)
+    assert [m.params is not None for m in claimed] == [True, True]
+    mail._release([sent])
+    mail._mark_in_doubt(in_doubt, NOW)  # the sender stops right before the final "."
+    later = NOW + timedelta(seconds=rules.MAIL_CLAIM_SECONDS + 1)
+
+    assert mail.send_due(smtp_server.settings, later, compose=compose) == mail.SendReport(1, 0, 0)
+    [got] = smtp_server.recorder.received
+    assert got.rcpt_tos == [PATRON]
+    assert got.message["Subject"] == "ご案内 Bcc: x@evil.example"  # composed text is cleaned
+    assert got.message.get_content().replace("\r\n", "\n") == "吾輩は猫である\n"
+    for mail_id in (sent, in_doubt):
+        row = outbox_row(mail_id)
+        assert row.params is None and row.body is None
+    assert outbox_row(in_doubt).last_error.startswith("in doubt")
+
+
+def test_enqueue_takes_parameters_or_a_text_not_both(fresh_db: Database) -> None:
+    with pytest.raises(ValueError, match="notice"), engine.write() as conn:
+        outbox.enqueue(
+            conn, kind="hold_ready", to_addr=PATRON, lang="ja", params={}, subject="x", now=NOW
+        )
+    assert counts() == mail.MailCounts(0, 0, 0)
+    # A language the outbox cannot hold becomes the default one rather than a refusal.
+    with engine.write() as conn:
+        odd = outbox.enqueue(
+            conn, kind="hold_ready", to_addr=PATRON, lang="x\r\ny", params={}, now=NOW
+        )
+    assert outbox_row(odd).lang == ""

@@ -9,6 +9,7 @@ from starlette.testclient import TestClient
 
 from db import engine, queries
 from db.queries import mail
+from tests import mailbox
 from tests.conftest import Database, app_settings
 from tests.smtp_sink import Server
 from tests.test_web_account import HTMX, csrf_of, log_in
@@ -69,7 +70,7 @@ def test_done_when(library_db: Database, smtp_server: Server) -> None:
 
         # At the staff counter the item is returned (the console calls the same function).
         assert queries.return_item(barcode).route == "ready"
-        report = mail.send_due(smtp_server.settings, datetime.now(UTC))
+        report = mail.send_due(smtp_server.settings, datetime.now(UTC), compose=mailbox.COMPOSE)
         assert report.sent == 1
         [received] = smtp_server.recorder.received
         assert received.rcpt_tos == ["hanako@example.jp"]

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from db import queries
+from web.i18n import Catalogues
+from web.mail import MailComposer
 from web.settings import Settings, SettingsError, load
 from web.staff import cli as staff_cli
 
@@ -151,14 +153,16 @@ def smtp_settings(settings: Settings) -> queries.SmtpSettings:
 
 def cmd_mail_send(settings: Settings, _args: argparse.Namespace) -> int:
     _setup(settings)
-    report = queries.send_due_mail(smtp_settings(settings))
+    compose = MailComposer(Catalogues(settings.locale_dir))
+    report = queries.send_due_mail(smtp_settings(settings), compose=compose)
     print(f"sent {report.sent}, retry later {report.retried}, failed {report.failed}")
     return 0
 
 
 def cmd_mail_worker(settings: Settings, args: argparse.Namespace) -> int:
     _setup(settings)
-    queries.run_mail_worker(smtp_settings(settings), args.interval)
+    compose = MailComposer(Catalogues(settings.locale_dir))
+    queries.run_mail_worker(smtp_settings(settings), args.interval, compose=compose)
     return 0
 
 

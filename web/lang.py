@@ -1,4 +1,10 @@
-"""The language switch: a preference cookie, then back to the page the patron was on."""
+"""The language switch: a preference cookie, then back to the page the patron was on.
+
+For a logged-in patron the choice is also their mail's language (the patron record), so a
+notice is written in the language they read the site in. The switch stays a plain link (it
+works on every cached public page, without a form token): the record is written only for a
+request that comes from a page of this site, so another site cannot set it.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from web import i18n
+from db import queries
+from web import csrf, i18n, sessions
 
 
 def safe_next(target: str) -> str:
@@ -21,8 +28,10 @@ async def switch(request: Request) -> Response:
     books = i18n.catalogues(request)
     if lang not in books.languages:
         lang = books.default
+    session = sessions.current(request)
+    if session is not None and csrf.same_origin(request):
+        queries.set_patron_language(session.patron_id, lang)
     response = RedirectResponse(safe_next(request.query_params.get("next", "/")), status_code=303)
-    # A display preference only; it changes nothing on the server.
     response.set_cookie(i18n.COOKIE, lang, max_age=365 * 86400, samesite="lax", httponly=True)
     return response
 

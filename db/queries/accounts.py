@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,9 +20,9 @@ from typing import Any
 from sqlalchemy import DateTime, select, text
 from sqlalchemy.engine import Connection, Row
 
-from db import booklist_keys, notices, outbox, passwords, rules, sessions, throttle
+from db import booklist_keys, outbox, passwords, rules, sessions, throttle
 from db.booklist_keys import BooklistPasswordWrap
-from db.clock import naive_utc
+from db.clock import aware_utc, naive_utc
 from db.engine import reads, writes
 from db.errors import NotFound, QueryError, TooManyAttempts
 from db.models import TABLES
@@ -47,6 +48,7 @@ __all__ = [
     "reset_password_with_booklist",
     "set_first_password",
     "set_password_with_code",
+    "set_patron_language",
 ]
 
 
@@ -210,9 +212,13 @@ def _store_password(
         text("SELECT email, lang FROM patron WHERE id = :id"), {"id": patron_id}
     ).one()
     if row.email:
-        subject, body = notices.password_set(row.lang, now, via)
         outbox.enqueue(
-            conn, kind="password_set", to_addr=row.email, subject=subject, body=body, now=now
+            conn,
+            kind="password_set",
+            to_addr=row.email,
+            lang=row.lang,
+            params={"when": aware_utc(now).isoformat(), "via": via},
+            now=now,
         )
 
 
@@ -362,9 +368,13 @@ def request_password_reset(
     ):
         return
     link = make_link(row.id, _fingerprint(row.password_hash, row.password_set_at))
-    subject, body = notices.password_reset(row.lang, link)
     outbox.enqueue(
-        conn, kind="password_reset", to_addr=registered, subject=subject, body=body, now=now
+        conn,
+        kind="password_reset",
+        to_addr=registered,
+        lang=row.lang,
+        params={"link": link, "minutes": rules.RESET_LINK_MINUTES},
+        now=now,
     )
 
 
@@ -474,3 +484,14 @@ def get_my_account(conn: Connection, now: datetime, patron_id: int) -> MyAccount
         row.password_set_at,
         row.password_set_via,
     )
+
+
+_LANG = re.compile(r"[a-z]{2}")
+
+
+@writes
+def set_patron_language(conn: Connection, now: datetime, patron_id: int, lang: str) -> None:
+    """The language of the patron's mail (the site's language they chose)."""
+    if _LANG.fullmatch(lang) is None:
+        raise ValueError("a language is a two-letter code")
+    conn.execute(_patron.update().where(_patron.c.id == patron_id).values(lang=lang))

@@ -3,9 +3,17 @@
 `db.outbox.enqueue` writes a row inside the caller's transaction, so a rolled-back change sends
 nothing and a committed one cannot lose its mail. `send_due` (run by the mail worker)
 claims due rows in a short transaction, delivers them over one SMTP connection, and marks
-each row sent (its body deleted: it may name a title) or schedules a retry with exponential
-backoff; after `rules.MAIL_MAX_ATTEMPTS` attempts, or a permanent 5xx refusal, the row is
-marked failed for staff to see.
+each row sent (its body and parameters deleted: they may name a title) or schedules a retry
+with exponential backoff; after `rules.MAIL_MAX_ATTEMPTS` attempts, or a permanent 5xx
+refusal, the row is marked failed for staff to see.
+
+The text. A notice row holds a kind, a language and parameters; the sender gets a
+`compose(kind, lang, params) -> (subject, body)` callable from the web tier (db has no
+presentation text and never imports web) and calls it for each message before any SMTP
+command of that message, so composing changes none of the windows below. A message that
+cannot be composed is recorded as a failed attempt (`compose: <exception class>`) and
+retried like a temporary SMTP failure. Rows with a finished subject and body are sent as
+they are.
 
 Crashes, and the one window SMTP cannot close. Delivery is staged by hand (MAIL, RCPT,
 DATA and the message text, then the terminating "." on its own):
@@ -28,7 +36,8 @@ Times are stored as naive UTC (the columns are `timestamp without time zone`); e
 `datetime` taken in may be aware (converted to UTC) or naive (taken as UTC), and every
 `datetime` handed out is aware UTC.
 
-Logs name outbox ids, kinds and exception classes only: never addresses, subjects or bodies.
+Logs name outbox ids, kinds and exception classes only: never addresses, subjects, bodies
+or parameters.
 """
 
 from __future__ import annotations
@@ -42,11 +51,12 @@ import smtplib
 import ssl
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
+from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.engine import Connection
@@ -54,9 +64,10 @@ from sqlalchemy.engine import Connection
 from db import clock, rules
 from db.clock import aware_utc, naive_utc
 from db.engine import reads, writes
-from db.outbox import ADDR_SPEC, mail_outbox
+from db.outbox import ADDR_SPEC, clean_body, clean_subject, load_params, mail_outbox
 
 __all__ = [
+    "Compose",
     "FailedMail",
     "MailCounts",
     "SendReport",
@@ -70,6 +81,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _c = mail_outbox.c
+
+# (kind, lang, params) -> (subject, body): the web tier's mail templates.
+Compose = Callable[[str, str, Mapping[str, Any]], tuple[str, str]]
 
 MAX_RETRY_DELAY = timedelta(hours=6)
 LAST_ERROR_MAX_CHARS = 200
@@ -145,6 +159,8 @@ class _Claimed:
     body: str
     attempts: int
     created_at: datetime
+    lang: str
+    params: str | None  # JSON; None: subject and body are the finished text
 
 
 # Each step of a run commits on its own (see the crash windows above), at the run's `now`
@@ -163,7 +179,17 @@ def _claim(conn: Connection, _now: datetime, now: datetime, limit: int) -> list[
         or_(_c.claimed_until.is_(None), _c.claimed_until < stamp),
     )
     query = (
-        select(_c.id, _c.kind, _c.to_addr, _c.subject, _c.body, _c.attempts, _c.created_at)
+        select(
+            _c.id,
+            _c.kind,
+            _c.to_addr,
+            _c.subject,
+            _c.body,
+            _c.attempts,
+            _c.created_at,
+            _c.lang,
+            _c.params,
+        )
         .where(due)
         .order_by(_c.next_attempt_at, _c.id)
         .limit(limit)
@@ -189,24 +215,46 @@ def _claim(conn: Connection, _now: datetime, now: datetime, limit: int) -> list[
             body=row.body or "",
             attempts=row.attempts,
             created_at=row.created_at,
+            lang=row.lang,
+            params=row.params,
         )
         for row in rows
     ]
 
 
-def _build_message(settings: SmtpSettings, mail: _Claimed, now: datetime) -> EmailMessage:
+class NoComposer(Exception):
+    """A notice row, and the sender was given no compose function."""
+
+
+def _text(mail: _Claimed, compose: Compose | None) -> tuple[str, str]:
+    """Subject and body: the row's finished text, or composed from its parameters."""
+    if mail.params is None:
+        return mail.subject, mail.body
+    if compose is None:
+        raise NoComposer
+    subject, body = compose(mail.kind, mail.lang, load_params(mail.params))
+    subject = clean_subject(subject)
+    if not subject:
+        raise ValueError("composed an empty subject")
+    return subject, clean_body(body)
+
+
+def _build_message(
+    settings: SmtpSettings, mail: _Claimed, compose: Compose | None, now: datetime
+) -> EmailMessage:
     """UTF-8 text/plain, base64 (safe for Japanese over any 7-bit relay), stable Message-ID."""
+    subject, body = _text(mail, compose)
     message = EmailMessage(policy=email.policy.SMTP)
     message["From"] = settings.sender
     message["To"] = mail.to_addr
-    message["Subject"] = mail.subject
+    message["Subject"] = subject
     message["Date"] = format_datetime(aware_utc(now))
     # Derived from the row, so a retried delivery carries the same id (receivers dedupe).
     message["Message-ID"] = (
         f"<shiori.{mail.id}.{naive_utc(mail.created_at):%Y%m%d%H%M%S}@{settings.domain}>"
     )
     message["Auto-Submitted"] = "auto-generated"
-    message.set_content(mail.body, charset="utf-8", cte="base64")
+    message.set_content(body, charset="utf-8", cte="base64")
     return message
 
 
@@ -299,6 +347,7 @@ def _give_up_in_doubt(
         .values(
             failed_at=naive_utc(now),
             body=None,
+            params=None,
             claimed_until=None,
             last_error=f"in doubt: {error}"[:LAST_ERROR_MAX_CHARS],
         )
@@ -320,6 +369,7 @@ def _sweep_in_doubt(conn: Connection, _now: datetime, now: datetime) -> int:
         .values(
             failed_at=stamp,
             body=None,
+            params=None,
             claimed_until=None,
             last_error="in doubt: the sender stopped during delivery",
         )
@@ -374,7 +424,14 @@ def _mark_sent(conn: Connection, _now: datetime, mail_id: int, now: datetime) ->
     result = conn.execute(
         update(mail_outbox)
         .where(_c.id == mail_id, _c.sent_at.is_(None))
-        .values(sent_at=stamp, body=None, claimed_until=None, failed_at=None, last_error="")
+        .values(
+            sent_at=stamp,
+            body=None,
+            params=None,
+            claimed_until=None,
+            failed_at=None,
+            last_error="",
+        )
     )
     return result.rowcount == 1
 
@@ -394,7 +451,7 @@ def _mark_failure(
         "send_started_at": None,  # the server's reply was definite: not in doubt
     }
     if give_up:
-        values.update(failed_at=stamp, body=None)
+        values.update(failed_at=stamp, body=None, params=None)
     else:
         values["next_attempt_at"] = stamp + retry_delay(attempts)
     conn.execute(
@@ -415,7 +472,9 @@ def _release(conn: Connection, _now: datetime, mail_ids: Sequence[int]) -> None:
     )
 
 
-def send_due(settings: SmtpSettings, now: datetime, limit: int = 50) -> SendReport:
+def send_due(
+    settings: SmtpSettings, now: datetime, limit: int = 50, compose: Compose | None = None
+) -> SendReport:
     """Deliver up to `limit` due messages over one SMTP connection; see the module doc."""
     limit = max(1, min(limit, 1000))
     _sweep_in_doubt(now)
@@ -436,13 +495,19 @@ def send_due(settings: SmtpSettings, now: datetime, limit: int = 50) -> SendRepo
                 break
             error: str | None = connect_error
             permanent = False
+            message: EmailMessage | None = None
             if error is None:
+                try:
+                    message = _build_message(settings, mail, compose, now)
+                except Exception as exc:  # a template or parameter problem: retried later
+                    error = f"compose: {type(exc).__name__}"
+            if error is None and message is not None:
                 try:
                     if smtp is None:
                         smtp = _connect(settings)
                     _deliver(
                         smtp,
-                        _build_message(settings, mail, now),
+                        message,
                         settings.envelope_sender,
                         mail.to_addr,
                         functools.partial(_mark_in_doubt, mail.id, now),
@@ -483,9 +548,11 @@ def send_due(settings: SmtpSettings, now: datetime, limit: int = 50) -> SendRepo
     return SendReport(sent=sent, retried=retried, failed=failed)
 
 
-def send_due_mail(settings: SmtpSettings, limit: int = 50) -> SendReport:
+def send_due_mail(
+    settings: SmtpSettings, limit: int = 50, compose: Compose | None = None
+) -> SendReport:
     """Deliver up to `limit` due messages now (the `shiori mail send` command)."""
-    return send_due(settings, clock.now(), limit)
+    return send_due(settings, clock.now(), limit, compose)
 
 
 def run_mail_worker(
@@ -494,6 +561,7 @@ def run_mail_worker(
     stop: threading.Event | None = None,
     clock: Callable[[], datetime] = clock.now,
     limit: int = 50,
+    compose: Compose | None = None,
 ) -> None:
     """Send due mail every `interval_seconds` until `stop` is set (forever without one).
 
@@ -503,7 +571,7 @@ def run_mail_worker(
     stop = stop or threading.Event()
     while not stop.is_set():
         try:
-            report = send_due(settings, clock(), limit)
+            report = send_due(settings, clock(), limit, compose)
         except Exception as exc:
             # The class only: the message of a database error may quote parameters.
             log.error("mail batch failed: %s", type(exc).__name__)
@@ -519,7 +587,7 @@ def run_mail_worker(
 @reads
 def list_failed_mail(conn: Connection, now: datetime, limit: int = 200) -> tuple[FailedMail, ...]:
     """Mail given up on (or in doubt), for staff, newest first: kind, times, error — no
-    address, subject or body."""
+    address, subject, body or parameters."""
     rows = conn.execute(
         select(
             _c.id,

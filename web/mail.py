@@ -1,0 +1,90 @@
+"""The text of the mail Shiori sends, composed at delivery in the patron's language.
+
+db queues a notice as its kind, the patron's language and parameters (db.outbox); the
+mail sender (`shiori mail send` / `worker`) is handed a `MailComposer`, which renders
+`templates/mail/<kind>.txt` with that language's catalogue (the default language when there
+is no catalogue for it). A mail template is plain text (not autoescaped): its `subject`
+block is the topic of the subject line, the rest is the body; `mail/_layout.txt` ends every
+body with the line that the library never asks for a password. Subjects name no title: the
+subject line is what a shared screen or a mail log shows.
+
+Parameters arrive as JSON: dates and times as ISO strings, which the `date` and `datetime`
+filters read and format with babel.dates in the library's time zone, like the pages;
+branches as codes, which `branch_name` names in the mail's language.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from jinja2.runtime import Context
+
+from db import queries
+from web import i18n
+from web.i18n import N_
+from web.settings import ROOT
+
+# The library's name in the subject line of every mail.
+LIBRARY_NAME = N_("Fujisawa City Libraries")
+# Translators: a mail's subject line: the library, then what the mail is about.
+SUBJECT_LINE = N_("[%(library)s] %(topic)s")
+
+_env = Environment(
+    loader=FileSystemLoader(ROOT / "templates"),
+    extensions=["jinja2.ext.i18n"],
+    # Plain text mail: an escaped "&amp;" would reach the patron as it is.
+    autoescape=False,  # noqa: S701
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+    auto_reload=False,
+)
+_env.newstyle_gettext = True  # type: ignore[attr-defined]
+
+
+@pass_context
+def _date(ctx: Context, iso: str) -> str:
+    return str(ctx["tr"].date(date.fromisoformat(iso)))
+
+
+@pass_context
+def _datetime(ctx: Context, iso: str) -> str:
+    return str(ctx["tr"].datetime(datetime.fromisoformat(iso)))
+
+
+@pass_context
+def _branch_name(ctx: Context, code: str) -> str:
+    """A branch's name in the mail's language (its code if the branch is gone)."""
+    for branch in queries.list_branches():
+        if branch.code == code:
+            return branch.name_en if ctx["lang"] == "en" else branch.name_ja
+    return code
+
+
+_env.filters["date"] = _date
+_env.filters["datetime"] = _datetime
+_env.filters["branch_name"] = _branch_name
+
+
+class MailComposer:
+    """`(kind, lang, params) -> (subject, body)`: the sender's compose function."""
+
+    def __init__(self, catalogues: i18n.Catalogues) -> None:
+        self.catalogues = catalogues
+
+    def __call__(self, kind: str, lang: str, params: Mapping[str, Any]) -> tuple[str, str]:
+        books = self.catalogues
+        tr = books.translators.get(lang) or books.translators[books.default]
+        template = _env.get_template(f"mail/{kind}.txt")
+        values: dict[str, Any] = {
+            **i18n.template_context(tr),
+            "library": tr.gettext(LIBRARY_NAME),
+            **params,
+        }
+        topic = "".join(template.blocks["subject"](template.new_context(values))).strip()
+        subject = tr.gettext(SUBJECT_LINE, library=values["library"], topic=topic)
+        return subject, template.render(values)
