@@ -27,6 +27,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.synth import synthesize  # noqa: E402
 from db import queries  # noqa: E402
 
 CLASSES = ("1 char", "2 chars", "3+ chars", "multi-word")
@@ -47,7 +48,7 @@ def build_catalog(db: Path, works: int) -> None:
     have = queries.get_catalog_stats().works
     if have < works:
         started = time.monotonic()
-        queries.synthesize_catalog(works - have, seed_value=7)
+        synthesize(works - have, seed_value=7)
         print(f"built {works - have:,} synthetic works in {time.monotonic() - started:.0f} s")
     print(
         f"catalog: {queries.get_catalog_stats().works:,} works, "

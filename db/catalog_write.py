@@ -215,18 +215,20 @@ class SearchIndex:
             last, count = rows[-1]["id"], count + len(rows)
 
 
-def _insert_children(conn: Connection, work_id: int, rec_isbns: Iterable[str], ndc: str) -> None:
-    isbns = {isbn for raw in rec_isbns for isbn in search.isbns_in(raw)}
-    if isbns:
+def _insert_children(conn: Connection, works: Iterable[tuple[int, Iterable[str], str]]) -> None:
+    """The ISBN and NDC rows of (work id, raw ISBNs, stored NDC) triples."""
+    isbn_rows: list[dict[str, Any]] = []
+    ndc_rows: list[dict[str, Any]] = []
+    for work_id, rec_isbns, ndc in works:
+        isbns = {isbn for raw in rec_isbns for isbn in search.isbns_in(raw)}
+        isbn_rows += [{"isbn": i, "id": work_id} for i in sorted(isbns)]
+        classes = ndc_classes(ndc.split(SEP)) if ndc else []
+        ndc_rows += [{"ndc": c, "id": work_id, "cls": k} for c, k in classes]
+    if isbn_rows:
+        conn.execute(text("INSERT INTO work_isbn (isbn13, work_id) VALUES (:isbn, :id)"), isbn_rows)
+    if ndc_rows:
         conn.execute(
-            text("INSERT INTO work_isbn (isbn13, work_id) VALUES (:isbn, :id)"),
-            [{"isbn": i, "id": work_id} for i in sorted(isbns)],
-        )
-    classes = ndc_classes(ndc.split(SEP)) if ndc else []
-    if classes:
-        conn.execute(
-            text("INSERT INTO work_ndc (ndc, work_id, cls) VALUES (:ndc, :id, :cls)"),
-            [{"ndc": c, "id": work_id, "cls": k} for c, k in classes],
+            text("INSERT INTO work_ndc (ndc, work_id, cls) VALUES (:ndc, :id, :cls)"), ndc_rows
         )
 
 
@@ -271,7 +273,35 @@ def upsert_works(
             conn.execute(text("DELETE FROM work_isbn WHERE work_id = :id"), {"id": work_id})
             conn.execute(text("DELETE FROM work_ndc WHERE work_id = :id"), {"id": work_id})
             report.updated += 1
-        _insert_children(conn, work_id, rec.isbns, row["ndc"])
+        _insert_children(conn, [(work_id, rec.isbns, row["ndc"])])
         index.add([{**row, "id": work_id}])
         ids.append(work_id)
     return ids
+
+
+def insert_new_works(
+    conn: Connection, records: Sequence[WorkRecord], now: datetime
+) -> list[dict[str, Any]]:
+    """Bulk-insert works that are all new, without per-row lookups (a (source, source_id)
+    already present is an IntegrityError), with their ISBN and NDC rows and search index
+    entries. Returns the rows as stored, ids included."""
+    if not records:
+        return []
+    if conn.dialect.name == "postgresql":  # ids are assigned here, not by the sequence
+        conn.execute(text("LOCK TABLE work IN SHARE ROW EXCLUSIVE MODE"))
+    first_id = conn.execute(text("SELECT coalesce(max(id), 0) FROM work")).scalar_one() + 1
+    rows = [{**_row(rec, now), "id": first_id + n} for n, rec in enumerate(records)]
+    cols = list(rows[0])
+    conn.execute(
+        text(f"INSERT INTO work ({', '.join(cols)}) VALUES ({', '.join(':' + c for c in cols)})"),
+        rows,
+    )
+    _insert_children(
+        conn, [(row["id"], rec.isbns, row["ndc"]) for rec, row in zip(records, rows, strict=True)]
+    )
+    SearchIndex(conn).add(rows)
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            text("SELECT setval(pg_get_serial_sequence('work', 'id'), (SELECT max(id) FROM work))")
+        )
+    return rows

@@ -1,7 +1,9 @@
 """Circulation: checkout, return, renewal, the patron's loan list and anonymous counts.
 
-Every function takes a `Connection` inside the caller's transaction (the query layer opens
-it with `engine.write()` / `engine.read()`) and the current time `now` (aware).
+The core shared by the patron's loans, the staff counter and the staff's patron record
+(db.queries.loans, .counter, .staff_patrons). Every function takes a `Connection` inside
+the caller's transaction (opened by db.engine's `reads` / `writes`) and the current time
+`now` (aware).
 
 Privacy is kept by the data model: a `loan` row exists only while the item is out, and
 `return_item` deletes it. After a return nothing links the patron to the item — the item
@@ -10,12 +12,12 @@ row carries only its status, `patron.last_loan_on` is a date without the item, a
 name events, branches and material types only — never a card number, barcode, patron id,
 item id or title.
 
-Dates: "today" is the library's local date (`LIBRARY_TZ`, Asia/Tokyo — libraries using
+Dates: "today" is the library's local date (`db.clock.LIBRARY_TZ`, Asia/Tokyo — libraries using
 Shiori are in Japan), so a book borrowed at 08:00 JST is due 14 local days later even though
 it is still yesterday in UTC. Timestamps go in and come out aware, in UTC (the models'
 UTCDateTime type).
 
-Reservations (db.holds): a return hands the copy to the first eligible reservation of its
+Reservations (db.routing): a return hands the copy to the first eligible reservation of its
 title (hold shelf or transit); a checkout to a patron who reserved the title deletes the
 reservation; a copy on the hold shelf is lent only to the patron it is set aside for.
 """
@@ -23,23 +25,19 @@ reservation; a copy on the hold shelf is lent only to the patron it is set aside
 from __future__ import annotations
 
 import logging
-import weakref
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Row, Select, func, inspect, select, text
+from sqlalchemy import ColumnElement, Row, Select, func, select, text
 from sqlalchemy.engine import Connection
 
-from db import holds, models, rules
+from db import models, reminders, routing, rules
 from db.catalog_write import SEP
+from db.clock import aware_utc, library_today
+from db.counts import bump
 from db.errors import NotFound, QueryError
 from db.patrons import DEMO_PATRONS
-
-# The library's local time zone: due dates and statistics days are local dates. (It would
-# belong in db.rules next to the loan limits; it lives here until that module is free.)
-LIBRARY_TZ = ZoneInfo("Asia/Tokyo")
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +60,7 @@ OVERDUE = "overdue"
 RENEWAL_LIMIT_REACHED = "renewal_limit"
 HOLDS_WAITING = "holds_waiting"
 NOT_RENEWABLE_TYPE = "not_for_loan"
-REFUSAL_MESSAGES: dict[str, tuple[str, str]] = {
+RENEWAL_REFUSALS: dict[str, tuple[str, str]] = {
     OVERDUE: (
         "返却期限を過ぎているため延長できません。",
         "This item is overdue and cannot be renewed.",
@@ -84,7 +82,7 @@ REFUSAL_MESSAGES: dict[str, tuple[str, str]] = {
 
 def refusal_text(key: str) -> str:
     """The message for a refusal key, Japanese then English."""
-    ja, en = REFUSAL_MESSAGES[key]
+    ja, en = RENEWAL_REFUSALS[key]
     return f"{ja} / {en}"
 
 
@@ -192,7 +190,7 @@ class LoanView:
     renewals: int
     overdue: bool
     renewable: bool
-    refusal: str | None  # a key of REFUSAL_MESSAGES when not renewable
+    refusal: str | None  # a key of RENEWAL_REFUSALS when not renewable
 
 
 @dataclass(frozen=True)
@@ -206,7 +204,7 @@ class CheckoutReceipt:
 class ReturnReceipt:
     title: str
     was_overdue: bool
-    # Where the copy goes now (db.holds): "available" (reshelve), "ready" (hold shelf at
+    # Where the copy goes now (db.routing): "available" (reshelve), "ready" (hold shelf at
     # route_branch) or "in_transit" (send to route_branch). Names no patron.
     route: str = rules.AVAILABLE
     route_branch_ja: str = ""
@@ -216,7 +214,7 @@ class ReturnReceipt:
 @dataclass(frozen=True)
 class RenewAllReport:
     renewed: tuple[str, ...]  # titles
-    refused: tuple[tuple[str, str], ...]  # (title, key of REFUSAL_MESSAGES)
+    refused: tuple[tuple[str, str], ...]  # (title, key of RENEWAL_REFUSALS)
 
 
 @dataclass(frozen=True)
@@ -233,53 +231,12 @@ class DailyCountView:
 # ---------------------------------------------------------------------------------------
 
 
-def library_today(now: datetime) -> date:
-    """The library's local date at `now` (naive values are taken as UTC)."""
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=UTC)
-    return now.astimezone(LIBRARY_TZ).date()
-
-
-def _utc(value: datetime) -> datetime:
-    """An aware UTC datetime (naive values are taken as UTC)."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _bump(conn: Connection, day: date, branch_id: int, material_type: str, event: str) -> None:
-    """Add one to an anonymous daily count (業務統計)."""
-    conn.execute(
-        text(
-            "INSERT INTO daily_count (day, branch_id, material_type, event, count) "
-            "VALUES (:day, :branch_id, :material_type, :event, 1) "
-            "ON CONFLICT (day, branch_id, material_type, event) "
-            "DO UPDATE SET count = daily_count.count + 1"
-        ),
-        {"day": day, "branch_id": branch_id, "material_type": material_type, "event": event},
-    )
-
-
-# Whether a `hold` table exists, per Connection object (one transaction of the query layer):
-# asked once per transaction, so renew_all over 20 loans asks the catalog once, and a
-# migration that adds the table is seen by the next transaction.
-_hold_table: weakref.WeakKeyDictionary[Connection, bool] = weakref.WeakKeyDictionary()
-
-
 def _holds_waiting(conn: Connection, work_id: int) -> bool:
     """Whether someone has reserved this work, so a renewal would keep it from them.
 
-    Reservations arrive with the holds issue: until a migration creates the `hold` table this
-    answers False. Hold rows live only while the reservation does (they are deleted when it
-    ends), so any row for the work means someone is waiting; the holds issue should narrow
-    this to holds not yet satisfied by a copy on the hold shelf if its model differs.
+    Reservations that already have a copy set aside (in transit, on the shelf) wait for
+    nobody's loan; suspended ones still count (they keep their place).
     """
-    exists = _hold_table.get(conn)
-    if exists is None:
-        exists = inspect(conn).has_table("hold")
-        _hold_table[conn] = exists
-    if not exists:
-        return False
-    # Reservations that already have a copy set aside (in transit, on the shelf) wait for
-    # nobody's loan; suspended ones still count (they keep their place).
     found = conn.execute(
         text("SELECT 1 FROM hold WHERE work_id = :work_id AND item_id IS NULL LIMIT 1"),
         {"work_id": work_id},
@@ -345,7 +302,7 @@ def _view(row: Row[Any], today: date, refusal: str | None) -> LoanView:
         branch_ja=row.branch_ja,
         branch_en=row.branch_en,
         barcode=row.barcode,
-        checked_out_at=_utc(row.checked_out_at),
+        checked_out_at=aware_utc(row.checked_out_at),
         due_on=row.due_on,
         renewals=row.renewals,
         overdue=row.due_on < today,
@@ -362,7 +319,7 @@ def _renew_row(conn: Connection, row: Row[Any], today: date) -> date:
         .where(_loan.c.id == row.id)
         .values(due_on=due_on, renewals=_loan.c.renewals + 1)
     )
-    _bump(conn, today, row.branch_id, row.material_type, RENEW)
+    bump(conn, today, row.branch_id, row.material_type, RENEW)
     log.info("renew branch=%s material=%s", row.branch_id, row.material_type)
     return due_on
 
@@ -451,7 +408,7 @@ def checkout(conn: Connection, card_number: str, barcode: str, now: datetime) ->
     if item.loan_id is not None or item.status == rules.ON_LOAN:
         raise AlreadyOnLoan()
     if item.status != rules.AVAILABLE and not (
-        item.status == rules.ON_HOLD_SHELF and holds.held_for(conn, item.id) == patron.id
+        item.status == rules.ON_HOLD_SHELF and routing.held_for(conn, item.id) == patron.id
     ):
         raise ItemUnavailable(item.status)
     held = conn.execute(
@@ -465,7 +422,7 @@ def checkout(conn: Connection, card_number: str, barcode: str, now: datetime) ->
         .values(
             patron_id=patron.id,
             item_id=item.id,
-            checked_out_at=_utc(now),
+            checked_out_at=aware_utc(now),
             due_on=due_on,
             renewals=0,
         )
@@ -480,8 +437,8 @@ def checkout(conn: Connection, card_number: str, barcode: str, now: datetime) ->
         )
         .values(last_loan_on=today)
     )
-    holds.on_checkout(conn, patron.id, item.id, item.work_id, now)
-    _bump(conn, today, item.branch_id, item.material_type, CHECKOUT)
+    routing.on_checkout(conn, patron.id, item.id, item.work_id, now)
+    bump(conn, today, item.branch_id, item.material_type, CHECKOUT)
     log.info("checkout branch=%s material=%s", item.branch_id, item.material_type)
     return CheckoutReceipt(loan_id=int(loan_id), title=item.title, due_on=due_on)
 
@@ -535,20 +492,20 @@ def return_item(
     if row.loan_id is None and not _stray(conn, row.id, row.status):
         raise NotOnLoan()
     if row.loan_id is not None:
-        holds.withdraw_reminder(conn, row.loan_id)
+        reminders.withdraw(conn, row.loan_id)
         conn.execute(_loan.delete().where(_loan.c.id == row.loan_id))
     # The copy is where it was handed in: the counter's branch when known (a patron may
     # return a book at any branch), else its own branch.
     here = at_branch_id if at_branch_id is not None else row.branch_id
-    routing = holds.route_item(conn, row.id, row.work_id, here, now)
-    _bump(conn, today, row.branch_id, row.material_type, RETURN)
+    route = routing.route_item(conn, row.id, row.work_id, here, now)
+    bump(conn, today, row.branch_id, row.material_type, RETURN)
     log.info("return branch=%s material=%s", row.branch_id, row.material_type)
     return ReturnReceipt(
         title=row.title,
         was_overdue=row.due_on is not None and row.due_on < today,
-        route=routing.state,
-        route_branch_ja=routing.branch_ja,
-        route_branch_en=routing.branch_en,
+        route=route.state,
+        route_branch_ja=route.branch_ja,
+        route_branch_en=route.branch_en,
     )
 
 

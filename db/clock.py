@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+# The library's local time zone (libraries using Shiori are in Japan): due dates, hold
+# shelf days and statistics days are local dates.
+LIBRARY_TZ = ZoneInfo("Asia/Tokyo")
 
 
 def _system_now() -> datetime:
@@ -34,3 +39,13 @@ def aware_utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
+
+
+def library_today(moment: datetime) -> date:
+    """The library's local date at `moment` (naive values are taken as UTC)."""
+    return aware_utc(moment).astimezone(LIBRARY_TZ).date()
+
+
+def local_time(moment: datetime) -> str:
+    """A moment as the library's local date and time (naive values are taken as UTC)."""
+    return aware_utc(moment).astimezone(LIBRARY_TZ).strftime("%Y-%m-%d %H:%M")

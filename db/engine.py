@@ -1,15 +1,20 @@
-"""The database engine: SQLite (embedded default) or PostgreSQL, one transaction per call."""
+"""The database engine: SQLite (embedded default) or PostgreSQL, and the one transaction
+helper every query function runs in (`reads` / `writes`)."""
 
 from __future__ import annotations
 
+import functools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from datetime import datetime
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import ConnectionPoolEntry
+
+from db import clock
 
 _lock = threading.Lock()
 _engine: Engine | None = None
@@ -93,11 +98,39 @@ def is_postgres() -> bool:
 
 @contextmanager
 def read() -> Iterator[Connection]:
+    """A reading transaction (tests and tools; query functions use `reads`)."""
     with get_engine().connect() as conn, conn.begin():
         yield conn
 
 
 @contextmanager
 def write() -> Iterator[Connection]:
+    """A writing transaction: BEGIN IMMEDIATE on SQLite (query functions use `writes`)."""
     with get_engine().connect().execution_options(write=True) as conn, conn.begin():
         yield conn
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+Query = Callable[Concatenate[Connection, datetime, P], R]
+
+
+def _transaction(fn: Query[P, R], opened: Callable[[], Any]) -> Callable[P, R]:
+    @functools.wraps(fn)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        with opened() as conn:
+            return fn(conn, clock.now(), *args, **kwargs)
+
+    return run
+
+
+def reads(fn: Query[P, R]) -> Callable[P, R]:
+    """The one transaction helper, reading: `fn(conn, now, ...)` runs in one transaction and
+    is called as `fn(...)`; `now` comes from the injectable clock (db.clock)."""
+    return _transaction(fn, read)
+
+
+def writes(fn: Query[P, R]) -> Callable[P, R]:
+    """As `reads`, in a writing transaction (BEGIN IMMEDIATE on SQLite, so a write that
+    reads first never deadlocks on lock upgrade; PostgreSQL takes row locks instead)."""
+    return _transaction(fn, write)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from db import rules
+from db.clock import local_time
 
-LIBRARY_TZ = ZoneInfo("Asia/Tokyo")
 LIBRARY_JA = "藤沢市図書館"
 LIBRARY_EN = "Fujisawa City Libraries"
 
@@ -25,23 +24,18 @@ _NEVER_ASK = (
 )
 
 
-def local(moment: datetime) -> str:
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo("UTC"))
-    return aware.astimezone(LIBRARY_TZ).strftime("%Y-%m-%d %H:%M")
-
-
 def password_set(lang: str, when: datetime, via: str) -> tuple[str, str]:
     ja_via, en_via = _VIA.get(via, (via, via))
     if lang == "en":
         return (
             f"[{LIBRARY_EN}] Your password was set",
-            f"Your web password for the library was set on {local(when)} (JST) "
+            f"Your web password for the library was set on {local_time(when)} (JST) "
             f"through {en_via}.\n\nIf this was not you, contact the library at once; bring "
             f"your card to any counter.\n{_NEVER_ASK[1]}\n",
         )
     return (
         f"【{LIBRARY_JA}】パスワードが設定されました",
-        f"{local(when)} に、{ja_via}から図書館ウェブサイトのパスワードが設定されました。\n\n"
+        f"{local_time(when)} に、{ja_via}から図書館ウェブサイトのパスワードが設定されました。\n\n"
         f"お心当たりがない場合は、利用者カードをお持ちのうえ、すぐに図書館カウンターへ"
         f"ご連絡ください。\n{_NEVER_ASK[0]}\n",
     )

@@ -1,10 +1,13 @@
-"""A per-process cache of ranked search pages.
+"""Per-process caches: ranked search pages, and the code tables (branches, material types).
 
 Ranking is the expensive part of a search and popular searches repeat, so each worker keeps
 recent ranked pages for a short time. Only ids and counts are cached: titles and copy
 availability are read fresh for every page. Searches filtered by "on the shelf at a branch"
 are never cached (availability changes all day); catalog imports clear the cache, and other
 processes see a change within the time to live.
+
+Code tables change rarely and are read on every search page: each process keeps them for
+CODE_TABLE_SECONDS (a change made in another process shows within that time).
 """
 
 from __future__ import annotations
@@ -12,14 +15,18 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Hashable
-from typing import Any
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 MAX_ENTRIES = 5000
+CODE_TABLE_SECONDS = 60.0
 
 _lock = threading.Lock()
 _entries: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
 _seconds = 0.0
+_code_tables: dict[str, tuple[float, tuple[Any, ...]]] = {}
 
 
 def configure(seconds: float) -> None:
@@ -30,8 +37,20 @@ def configure(seconds: float) -> None:
 
 
 def clear() -> None:
+    """Forget everything (a new database, an import, new reference data)."""
     with _lock:
         _entries.clear()
+        _code_tables.clear()
+
+
+def code_table(name: str, load: Callable[[], tuple[T, ...]]) -> tuple[T, ...]:
+    """The rows of a code table, loaded at most once per CODE_TABLE_SECONDS."""
+    cached = _code_tables.get(name)
+    if cached is not None and time.monotonic() - cached[0] < CODE_TABLE_SECONDS:
+        return cached[1]
+    rows = load()
+    _code_tables[name] = (time.monotonic(), rows)
+    return rows
 
 
 def get(key: Hashable) -> Any | None:

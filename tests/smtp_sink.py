@@ -15,7 +15,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from db import mail
+from db.queries import mail
 
 SENDER = "藤沢市図書館 <opac@library.example.jp>"
 

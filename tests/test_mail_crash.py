@@ -1,4 +1,4 @@
-"""Killing the mail sender mid-batch loses nothing and sends nothing twice (db.mail doc).
+"""Killing the mail sender mid-batch loses nothing and sends nothing twice (db.queries.mail doc).
 
 A real `shiori mail send` process delivers to a real SMTP server (aiosmtpd) and is killed
 with SIGKILL at the two places that matter:
@@ -32,7 +32,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy.engine import make_url
 
-from db import engine, mail, queries, rules
+from db import engine, outbox, queries, rules
+from db.queries import mail
 from tests.conftest import Database
 from tests.smtp_sink import SENDER, Received, free_port, settings_for
 
@@ -134,7 +135,7 @@ def test_killed_sender_loses_nothing_and_sends_nothing_twice(
     for n in range(MESSAGES):
         with engine.write() as conn:
             ids.append(
-                mail.enqueue(
+                outbox.enqueue(
                     conn,
                     kind="hold_ready",
                     to_addr=f"patron{n}@example.jp",
@@ -188,5 +189,7 @@ def test_killed_sender_loses_nothing_and_sends_nothing_twice(
         assert failed == ()
         assert queries.get_mail_counts() == mail.MailCounts(pending=0, sent=MESSAGES, failed=0)
     with engine.read() as conn:
-        bodies = conn.execute(mail._outbox.select().where(mail._c.body.is_not(None))).all()
+        bodies = conn.execute(
+            outbox.mail_outbox.select().where(outbox.mail_outbox.c.body.is_not(None))
+        ).all()
     assert bodies == []  # no body survives delivery (or giving up)

@@ -321,7 +321,7 @@ def test_renew_all_reports_each_loan(lib: Library) -> None:
 def test_renewal_is_refused_while_someone_is_waiting(lib: Library) -> None:
     loan = checkout(ALICE_CARD, "T000000001")
     other = checkout(ALICE_CARD, "T000000002")
-    # Bob reserves the title Alice has (db.holds; the check only needs a waiting hold).
+    # Bob reserves the title Alice has (db.queries.holds; the check only needs a waiting hold).
     queries.place_hold(lib.bob, lib.works["neko"], "sogo")
     by_id = {view.id: view for view in loans(lib.alice)}
     assert by_id[loan.loan_id].refusal == circulation.HOLDS_WAITING

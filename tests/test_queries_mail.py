@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from db import engine, mail, rules
+from db import engine, outbox, rules
 from db.errors import QueryError
+from db.queries import mail
 from tests.conftest import Database
 from tests.smtp_sink import Server, free_port, settings_for
 
@@ -20,14 +21,14 @@ NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 PATRON = "hanako.fujisawa@example.jp"
 SUBJECT = "【藤沢市図書館】予約資料のご用意ができました"
 BODY = "藤沢 花子 様\n\nご予約の資料「吾輩は猫である」が総合市民図書館に届きました。\n"
-_outbox = mail._outbox
+_outbox = outbox.mail_outbox
 
 
 def queue(
     to_addr: str = PATRON, subject: str = SUBJECT, body: str = BODY, kind: str = "hold_ready"
 ) -> int:
     with engine.write() as conn:
-        return mail.enqueue(conn, kind=kind, to_addr=to_addr, subject=subject, body=body, now=NOW)
+        return outbox.enqueue(conn, kind=kind, to_addr=to_addr, subject=subject, body=body, now=NOW)
 
 
 def outbox_row(mail_id: int) -> Any:
@@ -36,13 +37,11 @@ def outbox_row(mail_id: int) -> Any:
 
 
 def counts() -> mail.MailCounts:
-    with engine.read() as conn:
-        return mail.mail_queue_counts(conn)
+    return mail.get_mail_counts()
 
 
 def failed_mail() -> tuple[mail.FailedMail, ...]:
-    with engine.read() as conn:
-        return mail.list_failed_mail(conn)
+    return mail.list_failed_mail()
 
 
 def naive(moment: datetime) -> datetime:
@@ -93,7 +92,7 @@ def test_rolled_back_transaction_queues_nothing(fresh_db: Database, smtp_server:
         pass
 
     with pytest.raises(Abort), engine.write() as conn:
-        mail.enqueue(conn, kind="hold_ready", to_addr=PATRON, subject=SUBJECT, body=BODY, now=NOW)
+        outbox.enqueue(conn, kind="hold_ready", to_addr=PATRON, subject=SUBJECT, body=BODY, now=NOW)
         raise Abort
 
     assert counts() == mail.MailCounts(0, 0, 0)
@@ -134,7 +133,7 @@ def test_enqueue_refuses_anything_but_a_plain_address(fresh_db: Database, addres
     ["a@example.jp", "first.last+opac@mail.city.fujisawa.example.jp", "x_y-z@a-b.example"],
 )
 def test_plain_addresses_are_accepted(address: str) -> None:
-    assert mail.check_address(address) == address
+    assert outbox.check_address(address) == address
 
 
 def test_subject_injection_is_neutralised(fresh_db: Database, smtp_server: Server) -> None:
@@ -336,7 +335,7 @@ def test_run_worker_sends_until_stopped(fresh_db: Database, smtp_server: Server)
     mail_id = queue()
     stop = threading.Event()
     thread = threading.Thread(
-        target=mail.run_worker,
+        target=mail.run_mail_worker,
         args=(smtp_server.settings, 0.05),
         kwargs={"stop": stop, "clock": lambda: NOW},
     )
@@ -356,7 +355,7 @@ def test_run_worker_sends_until_stopped(fresh_db: Database, smtp_server: Server)
 def test_logs_name_ids_never_addresses_or_bodies(
     fresh_db: Database, smtp_server: Server, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="db.mail")
+    caplog.set_level(logging.DEBUG, logger="db")
     queue()
     smtp_server.recorder.rcpt_reply = f"550 5.1.1 <{PATRON}> unknown"
     queue(to_addr="taro@example.jp")

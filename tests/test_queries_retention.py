@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import text
 
 from db import engine, queries
-from db.retention import years_before
+from db.queries.retention import years_before
 from tests.conftest import Database
 
 NOW = datetime(2026, 11, 21, 3, 0, tzinfo=UTC)  # 12:00 in Tokyo

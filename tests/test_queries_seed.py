@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+from bench.synth import synthesize
 from db import queries
 from db.queries import RULES, NotFound, Record, SearchParams
 from tests.conftest import DATA, Database, _drop_pg_database, new_database, prepare
@@ -110,7 +111,7 @@ def test_demo_catalog_copies_follow_the_material_rules(catalog_db: Database) -> 
 
 
 def test_synthetic_works_are_searchable(fresh_db: Database) -> None:
-    assert queries.synthesize_catalog(2000, seed_value=3) == 2000
+    assert synthesize(2000, seed_value=3) == 2000
     stats = queries.get_catalog_stats()
     assert stats.by_source == (("synth", 2000),)
     assert 2000 <= stats.items <= 5 * 2000
@@ -132,7 +133,7 @@ def test_synthetic_works_are_searchable(fresh_db: Database) -> None:
     by_isbn = queries.search_works(SearchParams(q=with_isbn.isbn[0]))
     assert with_isbn.id in [h.id for h in by_isbn.hits]
 
-    assert queries.synthesize_catalog(500, seed_value=3) == 500  # adds, numbering on
+    assert synthesize(500, seed_value=3) == 500  # adds, numbering on
     assert queries.get_catalog_stats().works == 2500
     assert queries.get_record(2500).source_id == "s00002500"
 
@@ -142,7 +143,7 @@ def test_synthesis_is_reproducible(tmp_path: Path) -> None:
         url, pg_name = new_database(where)
         try:
             prepare(url)
-            queries.synthesize_catalog(300, seed_value=5)
+            synthesize(300, seed_value=5)
             return [
                 (r.title, r.publisher, tuple(c.barcode for c in r.copies)) for r in all_records()
             ]

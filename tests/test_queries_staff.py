@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 
 from db import engine, queries
 from db.patrons import DEMO_PATRONS
-from db.staff import totp_code, totp_step
+from db.queries.second_factor import totp_code, totp_step
 from tests.conftest import Database
 
 
@@ -19,6 +19,23 @@ def test_totp_matches_rfc_6238_vectors() -> None:
     secret = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"  # b32("12345678901234567890")
     assert totp_code(secret, totp_step(datetime.fromtimestamp(59, UTC))) == "287082"
     assert totp_code(secret, totp_step(datetime.fromtimestamp(1111111109, UTC))) == "081804"
+
+
+@pytest.mark.parametrize(
+    ("unix_time", "code"),
+    [
+        (59, "287082"),
+        (1111111109, "081804"),
+        (1111111111, "050471"),
+        (1234567890, "005924"),
+        (2000000000, "279037"),
+        (20000000000, "353130"),
+    ],
+)
+def test_totp_codes_are_rfc_6238_sha1_vectors_through_pyotp(unix_time: int, code: str) -> None:
+    # RFC 6238 appendix B, SHA-1, truncated to our 6 digits.
+    secret = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+    assert totp_code(secret, totp_step(datetime.fromtimestamp(unix_time, UTC))) == code
 
 
 def test_policy_denies_by_default_and_never_exposes_secrets() -> None:

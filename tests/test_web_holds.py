@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 from starlette.testclient import TestClient
 
-from db import engine, mail, queries
+from db import engine, queries
+from db.queries import mail
 from tests.conftest import Database, app_settings
 from tests.smtp_sink import Server
 from tests.test_web_account import HTMX, csrf_of, log_in

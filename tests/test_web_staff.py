@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 
 from db import engine, queries
 from db.patrons import DEMO_PATRONS
-from db.staff import totp_code, totp_step
+from db.queries.second_factor import totp_code, totp_step
 from tests.conftest import Database, app_settings
 from web import cli
 from web.app import create_app

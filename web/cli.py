@@ -1,11 +1,10 @@
-"""`shiori …` commands: migrate, import, demo data, synthetic catalogs, serve."""
+"""`shiori …` commands: migrate, import, demo data, serve (synthetic catalogs: bench/synth.py)."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -90,14 +89,6 @@ def _demo_patrons(settings: Settings) -> int:
         return 0
     print(f"デモ利用者 demo patrons created: {queries.ensure_demo_patrons()}")
     print(f"デモ貸出 demo loans made: {queries.give_demo_loans()}")
-    return 0
-
-
-def cmd_synth(settings: Settings, args: argparse.Namespace) -> int:
-    _setup(settings)
-    started = time.monotonic()
-    made = queries.synthesize_catalog(args.works, args.seed)
-    print(f"synthetic works: {made} in {time.monotonic() - started:.1f} s")
     return 0
 
 
@@ -246,10 +237,6 @@ def parser() -> argparse.ArgumentParser:
     load_p.set_defaults(fn=cmd_demo_load)
     cat = sub.add_parser("catalog", help="catalog maintenance")
     cat_sub = cat.add_subparsers(dest="catalog_command", required=True)
-    synth = cat_sub.add_parser("synth", help="add a synthetic catalog for benchmarks")
-    synth.add_argument("--works", type=int, required=True)
-    synth.add_argument("--seed", type=int, default=1)
-    synth.set_defaults(fn=cmd_synth)
     cat_sub.add_parser("reindex", help="rebuild the search index").set_defaults(fn=cmd_reindex)
     patron = sub.add_parser("patron", help="patron accounts")
     patron_sub = patron.add_subparsers(dest="patron_command", required=True)

@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from db import engine, queries
 from db.clock import now
-from db.staff import totp_code, totp_step
+from db.queries.second_factor import totp_code, totp_step
 from tests.browser.conftest import start_server, stop_server
 from tests.conftest import Database
 

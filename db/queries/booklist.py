@@ -2,8 +2,8 @@
 
 The browser encrypts the list (AES-256-GCM) with a random data key and wraps that key with
 a key derived from the patron's password (PBKDF2-SHA256), and optionally with a recovery
-key. This module only stores what it is given and enforces versions (optimistic
-concurrency): a save based on a stale version is refused with `VersionConflict`, and the
+key. The server only stores what it is given and enforces versions (optimistic
+concurrency): a save based on a stale version is refused with `BooklistVersionConflict`, and the
 browser merges and retries. No function here can see a title, an author or a note.
 """
 
@@ -13,28 +13,48 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import LargeBinary, bindparam, delete, select, text, update
+from sqlalchemy import LargeBinary, bindparam, text, update
 from sqlalchemy.engine import Connection, Row
 
-from db import rules
+from db import booklist_keys, rules
+from db.booklist_keys import (
+    BOOKLIST_MIN_ITERATIONS,
+    BooklistLossUnconfirmed,
+    BooklistPasswordWrap,
+    BooklistRefused,
+    booklist_row,
+    booklist_table,
+    check_wrap,
+)
 from db.clock import aware_utc, naive_utc
+from db.engine import reads, writes
 from db.errors import NotFound, QueryError
-from db.models import TABLES
 
-_booklist = TABLES["booklist"]
+__all__ = [
+    "BOOKLIST_MIN_ITERATIONS",
+    "BooklistData",
+    "BooklistLossUnconfirmed",
+    "BooklistPasswordWrap",
+    "BooklistRecoveryWrap",
+    "BooklistRefused",
+    "BooklistSealed",
+    "BooklistVersionConflict",
+    "RecordAvailability",
+    "create_booklist",
+    "discard_booklist",
+    "get_booklist",
+    "get_booklist_reset_outlook",
+    "list_record_availability",
+    "restore_booklist_key",
+    "save_booklist",
+    "set_booklist_recovery",
+]
 
-MIN_ITERATIONS = 600_000
-MAX_ITERATIONS = 10_000_000
 MAX_CIPHERTEXT_BYTES = 2 * 1024 * 1024
 MAX_AVAILABILITY_IDS = 500
 
-# What a password reset does to the list (shown on the reset page before it happens).
-OUTLOOK_NONE = "none"  # no booklist: nothing to lose
-OUTLOOK_RECOVERABLE = "recoverable"  # locked until the recovery key is entered
-OUTLOOK_LOST = "lost"  # no recovery key: the ciphertext is deleted
 
-
-class VersionConflict(QueryError):
+class BooklistVersionConflict(QueryError):
     """The list changed on another device since this one read it."""
 
     def __init__(self, current_version: int) -> None:
@@ -45,38 +65,15 @@ class VersionConflict(QueryError):
         self.current_version = current_version
 
 
-class BooklistRefused(QueryError):
-    """A key operation that would make the list unreadable, or that does not fit its state."""
-
-
-class BooklistLossUnconfirmed(QueryError):
-    def __init__(self) -> None:
-        super().__init__(
-            "パスワードを再設定すると、マイブックリストは消去されます（リカバリーキーが"
-            "ないため）。了解のうえチェックを入れてください。 / Resetting the password "
-            "deletes your My Booklist (there is no recovery key). Tick the box to confirm."
-        )
-
-
 @dataclass(frozen=True)
-class PasswordWrap:
-    """The data key wrapped by a password-derived key (all values base64 from the browser)."""
-
-    key_id: str
-    kdf_salt: str
-    kdf_iterations: int
-    wrapped_key: str
-
-
-@dataclass(frozen=True)
-class RecoveryWrap:
+class BooklistRecoveryWrap:
     key_id: str
     recovery_salt: str
     recovery_wrapped_key: str
 
 
 @dataclass(frozen=True)
-class Sealed:
+class BooklistSealed:
     """One encrypted copy of the list (AES-GCM nonce and ciphertext with tag)."""
 
     nonce: bytes
@@ -105,7 +102,7 @@ class BooklistData:
 
 
 @dataclass(frozen=True)
-class Availability:
+class RecordAvailability:
     record_id: int
     copies: int
     available: int
@@ -129,41 +126,34 @@ def _data(row: Row[Any]) -> BooklistData:
     )
 
 
-def _row(conn: Connection, patron_id: int, lock: bool = False) -> Row[Any] | None:
-    query = select(_booklist).where(_booklist.c.patron_id == patron_id)
-    if lock and conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    return conn.execute(query).first()
-
-
-def _check_sealed(sealed: Sealed) -> None:
+def _check_sealed(sealed: BooklistSealed) -> None:
     if len(sealed.nonce) != 12:
         raise BooklistRefused("暗号データが正しくありません。 / The encrypted data is malformed.")
     if not 16 < len(sealed.ciphertext) <= MAX_CIPHERTEXT_BYTES:
         raise BooklistRefused("ブックリストが大きすぎます。 / The booklist is too large to store.")
 
 
-def _check_wrap(wrap: PasswordWrap) -> None:
-    if not MIN_ITERATIONS <= wrap.kdf_iterations <= MAX_ITERATIONS:
-        raise BooklistRefused(
-            "鍵の設定が安全ではありません。 / The key settings are not strong enough."
-        )
-
-
-def get(conn: Connection, patron_id: int) -> BooklistData | None:
-    row = _row(conn, patron_id)
+@reads
+def get_booklist(conn: Connection, now: datetime, patron_id: int) -> BooklistData | None:
+    row = booklist_row(conn, patron_id)
     return _data(row) if row is not None else None
 
 
-def create(
-    conn: Connection, patron_id: int, wrap: PasswordWrap, sealed: Sealed, now: datetime
+@writes
+def create_booklist(
+    conn: Connection,
+    now: datetime,
+    patron_id: int,
+    wrap: BooklistPasswordWrap,
+    sealed: BooklistSealed,
 ) -> int:
-    """The first version of a patron's list; `VersionConflict` if another device was first."""
-    _check_wrap(wrap)
+    """The first version of a patron's list; `BooklistVersionConflict` if another device
+    was first."""
+    check_wrap(wrap)
     _check_sealed(sealed)
-    existing = _row(conn, patron_id, lock=True)
+    existing = booklist_row(conn, patron_id, lock=True)
     if existing is not None:
-        raise VersionConflict(existing.version)
+        raise BooklistVersionConflict(existing.version)
     moment = naive_utc(now)
     conn.execute(
         text(
@@ -186,13 +176,14 @@ def create(
     return 1
 
 
-def save(
+@writes
+def save_booklist(
     conn: Connection,
+    now: datetime,
     patron_id: int,
     key_id: str,
     base_version: int,
-    sealed: Sealed,
-    now: datetime,
+    sealed: BooklistSealed,
 ) -> int:
     """Store a new version if `base_version` is still current; returns the new version."""
     _check_sealed(sealed)
@@ -215,7 +206,7 @@ def save(
     )
     if result.rowcount == 1:
         return base_version + 1
-    row = _row(conn, patron_id)
+    row = booklist_row(conn, patron_id)
     if row is None:
         raise NotFound("ブックリストがありません。 / There is no booklist.")
     if row.key_id != key_id:
@@ -223,10 +214,13 @@ def save(
             "ブックリストの鍵が変わりました。ページを再読み込みしてください。 / "
             "The booklist key changed. Please reload the page."
         )
-    raise VersionConflict(row.version)
+    raise BooklistVersionConflict(row.version)
 
 
-def set_recovery(conn: Connection, patron_id: int, wrap: RecoveryWrap | None, key_id: str) -> None:
+@writes
+def set_booklist_recovery(
+    conn: Connection, now: datetime, patron_id: int, key_id: str, wrap: BooklistRecoveryWrap | None
+) -> None:
     """Add (or, with None, remove) the recovery key's wrap of the data key."""
     values = (
         {"recovery_salt": wrap.recovery_salt, "recovery_wrapped_key": wrap.recovery_wrapped_key}
@@ -234,24 +228,27 @@ def set_recovery(conn: Connection, patron_id: int, wrap: RecoveryWrap | None, ke
         else {"recovery_salt": None, "recovery_wrapped_key": None}
     )
     result = conn.execute(
-        update(_booklist)
-        .where(_booklist.c.patron_id == patron_id, _booklist.c.key_id == key_id)
+        update(booklist_table)
+        .where(booklist_table.c.patron_id == patron_id, booklist_table.c.key_id == key_id)
         .values(**values)
     )
     if result.rowcount != 1:
         raise NotFound("ブックリストがありません。 / There is no booklist.")
 
 
-def restore_password_wrap(conn: Connection, patron_id: int, wrap: PasswordWrap) -> None:
+@writes
+def restore_booklist_key(
+    conn: Connection, now: datetime, patron_id: int, wrap: BooklistPasswordWrap
+) -> None:
     """With the recovery key (after a reset, or a wrap made with a mistyped password): the
     browser unwrapped the data key with it and wraps it again with the password."""
-    _check_wrap(wrap)
+    check_wrap(wrap)
     result = conn.execute(
-        update(_booklist)
+        update(booklist_table)
         .where(
-            _booklist.c.patron_id == patron_id,
-            _booklist.c.key_id == wrap.key_id,
-            _booklist.c.recovery_wrapped_key.is_not(None),
+            booklist_table.c.patron_id == patron_id,
+            booklist_table.c.key_id == wrap.key_id,
+            booklist_table.c.recovery_wrapped_key.is_not(None),
         )
         .values(
             kdf_salt=wrap.kdf_salt,
@@ -266,64 +263,21 @@ def restore_password_wrap(conn: Connection, patron_id: int, wrap: PasswordWrap) 
         )
 
 
-def discard(conn: Connection, patron_id: int) -> bool:
-    return conn.execute(delete(_booklist).where(_booklist.c.patron_id == patron_id)).rowcount == 1
+@writes
+def discard_booklist(conn: Connection, now: datetime, patron_id: int) -> bool:
+    return booklist_keys.discard(conn, patron_id)
 
 
-def apply_password_change(conn: Connection, patron_id: int, wrap: PasswordWrap | None) -> None:
-    """Inside the password change's transaction: store the re-wrapped data key.
-
-    A readable list whose key is not re-wrapped would be lost, so that change is refused.
-    """
-    row = _row(conn, patron_id, lock=True)
-    if row is None or row.wrapped_key is None:
-        return  # nothing readable to keep (a locked list stays locked for its recovery key)
-    if wrap is None or wrap.key_id != row.key_id:
-        raise BooklistRefused(
-            "マイブックリストの鍵を新しいパスワードで包み直せませんでした。JavaScript を有効に"
-            "してもう一度お試しください（パスワードは変更されていません）。 / The My Booklist key "
-            "could not be re-wrapped with the new password. Enable JavaScript and try again "
-            "(your password was not changed)."
-        )
-    _check_wrap(wrap)
-    conn.execute(
-        update(_booklist)
-        .where(_booklist.c.patron_id == patron_id)
-        .values(
-            kdf_salt=wrap.kdf_salt,
-            kdf_iterations=wrap.kdf_iterations,
-            wrapped_key=wrap.wrapped_key,
-        )
-    )
+@reads
+def get_booklist_reset_outlook(conn: Connection, now: datetime, patron_id: int) -> str:
+    """ "none", "recoverable" or "lost": what a password reset would do to the list."""
+    return booklist_keys.reset_outlook(conn, patron_id)
 
 
-def reset_outlook(conn: Connection, patron_id: int) -> str:
-    row = _row(conn, patron_id)
-    if row is None:
-        return OUTLOOK_NONE
-    return OUTLOOK_RECOVERABLE if row.recovery_wrapped_key else OUTLOOK_LOST
-
-
-def apply_password_reset(conn: Connection, patron_id: int, loss_confirmed: bool) -> None:
-    """Inside a reset's transaction: the old password's wrap is useless now.
-
-    With a recovery key the list is locked until the patron enters it; without one the
-    ciphertext can never be read again and is deleted (nothing unreadable is kept).
-    """
-    outlook = reset_outlook(conn, patron_id)
-    if outlook == OUTLOOK_LOST:
-        if not loss_confirmed:
-            raise BooklistLossUnconfirmed()
-        discard(conn, patron_id)
-    elif outlook == OUTLOOK_RECOVERABLE:
-        conn.execute(
-            update(_booklist)
-            .where(_booklist.c.patron_id == patron_id)
-            .values(kdf_salt=None, wrapped_key=None)
-        )
-
-
-def availability(conn: Connection, record_ids: tuple[int, ...]) -> tuple[Availability, ...]:
+@reads
+def list_record_availability(
+    conn: Connection, now: datetime, record_ids: tuple[int, ...]
+) -> tuple[RecordAvailability, ...]:
     """Copies and copies on the shelf per record (public catalog data)."""
     ids = sorted(set(record_ids))[:MAX_AVAILABILITY_IDS]
     if not ids:
@@ -348,4 +302,4 @@ def availability(conn: Connection, record_ids: tuple[int, ...]) -> tuple[Availab
             {"ids": ids, "available": rules.AVAILABLE},
         )
     }
-    return tuple(Availability(i, *counts.get(i, (0, 0))) for i in ids if i in known)
+    return tuple(RecordAvailability(i, *counts.get(i, (0, 0))) for i in ids if i in known)

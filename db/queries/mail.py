@@ -1,6 +1,6 @@
 """The mail outbox: mail is queued in the transaction that causes it and sent afterwards.
 
-`enqueue` writes a row inside the caller's transaction, so a rolled-back change sends
+`db.outbox.enqueue` writes a row inside the caller's transaction, so a rolled-back change sends
 nothing and a committed one cannot lose its mail. `send_due` (run by the mail worker)
 claims due rows in a short transaction, delivers them over one SMTP connection, and marks
 each row sent (its body deleted: it may name a title) or schedules a retry with exponential
@@ -44,68 +44,35 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 
-from sqlalchemy import (
-    DateTime,
-    Integer,
-    String,
-    Text,
-    and_,
-    column,
-    func,
-    insert,
-    or_,
-    select,
-    table,
-    update,
-)
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.engine import Connection
 
-from db import clock, engine, rules
-from db.errors import QueryError
+from db import clock, rules
+from db.clock import aware_utc, naive_utc
+from db.engine import reads, writes
+from db.outbox import ADDR_SPEC, mail_outbox
+
+__all__ = [
+    "FailedMail",
+    "MailCounts",
+    "SendReport",
+    "SmtpSettings",
+    "get_mail_counts",
+    "list_failed_mail",
+    "run_mail_worker",
+    "send_due_mail",
+]
 
 log = logging.getLogger(__name__)
 
-# The table as created by migration 0002 (models.MailOutbox), with plain column types: the
-# model's datetime type would bind aware values, which PostgreSQL casts to `timestamp without
-# time zone` through the session TimeZone. Binding naive UTC stores exactly what we mean
-# whatever the server's TimeZone (Asia/Tokyo is common here).
-_outbox = table(
-    "mail_outbox",
-    column("id", Integer),
-    column("kind", String),
-    column("to_addr", String),
-    column("subject", String),
-    column("body", Text),
-    column("created_at", DateTime),
-    column("attempts", Integer),
-    column("next_attempt_at", DateTime),
-    column("claimed_until", DateTime),
-    column("sent_at", DateTime),
-    column("failed_at", DateTime),
-    column("last_error", String),
-    column("send_started_at", DateTime),
-)
-_c = _outbox.c
+_c = mail_outbox.c
 
 MAX_RETRY_DELAY = timedelta(hours=6)
-SUBJECT_MAX_CHARS = 200  # the column's length
-ADDRESS_MAX_CHARS = 254  # RFC 5321 path limit less the angle brackets
 LAST_ERROR_MAX_CHARS = 200
-
-# A plain ASCII addr-spec: dot-atom local part, dotted host name. No quoted local parts,
-# comments, display names, IP literals or spaces, so nothing can smuggle a header or a
-# second recipient.
-_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_ADDR_SPEC = re.compile(rf"(?P<local>{_ATEXT}(?:\.{_ATEXT})*)@(?P<domain>{_LABEL}(?:\.{_LABEL})+)")
-_KIND = re.compile(r"[a-z0-9][a-z0-9_.-]{0,39}")
-# C0 and C1 controls, DEL, and the Unicode line and paragraph separators.
-_SUBJECT_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
-_BODY_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -123,7 +90,7 @@ class SmtpSettings:
             raise ValueError("SMTP port out of range")
         if any(ch in self.sender for ch in "\r\n\0"):
             raise ValueError("SMTP sender must be one line")
-        if _ADDR_SPEC.fullmatch(parseaddr(self.sender)[1]) is None:
+        if ADDR_SPEC.fullmatch(parseaddr(self.sender)[1]) is None:
             raise ValueError("SMTP sender needs a plain address (name@host.example)")
 
     @property
@@ -160,93 +127,10 @@ class MailCounts:
     failed: int
 
 
-# --- time ---------------------------------------------------------------------------------
-
-
-def _to_db(moment: datetime) -> datetime:
-    """Naive UTC, as stored."""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment
-
-
-def _from_db(moment: datetime) -> datetime:
-    """Aware UTC, as handed out."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
-
-
 def retry_delay(attempts: int) -> timedelta:
     """The wait after the `attempts`-th failed attempt: 1, 2, 4 … minutes, at most 6 hours."""
     exponent = min(max(attempts - 1, 0), 30)
     return min(timedelta(seconds=rules.MAIL_RETRY_BASE_SECONDS * 2**exponent), MAX_RETRY_DELAY)
-
-
-# --- queueing -----------------------------------------------------------------------------
-
-
-def check_address(address: str) -> str:
-    """The address itself if it is a plain addr-spec (name@host.example); else QueryError."""
-    if len(address) > ADDRESS_MAX_CHARS or _ADDR_SPEC.fullmatch(address) is None:
-        raise QueryError(
-            "メールアドレスの形式が正しくありません。 / The email address is not valid."
-        )
-    if len(address.partition("@")[0]) > 64:
-        raise QueryError(
-            "メールアドレスの形式が正しくありません。 / The email address is not valid."
-        )
-    return address
-
-
-def clean_subject(subject: str) -> str:
-    """One line: runs of control characters (CR, LF, tab …) become one space; ≤200 chars."""
-    cleaned = " ".join(_SUBJECT_CONTROLS.sub(" ", subject).split())
-    return cleaned[:SUBJECT_MAX_CHARS]
-
-
-def _clean_body(body: str) -> str:
-    body = body.replace("\r\n", "\n").replace("\r", "\n")
-    return _BODY_CONTROLS.sub("", body)
-
-
-def enqueue(
-    conn: Connection, *, kind: str, to_addr: str, subject: str, body: str, now: datetime
-) -> int:
-    """Queue one plain-text message inside the caller's transaction; returns its outbox id.
-
-    A `to_addr` that is not a plain addr-spec is refused (QueryError), so no header or extra
-    recipient can be smuggled in. Control characters in `subject` (CR/LF included) are
-    replaced by spaces rather than refused, so an odd title never rolls back the change that
-    caused the mail. Do not put personal details beyond what the patron needs in `subject`:
-    it is kept after delivery; the body is deleted.
-    """
-    if _KIND.fullmatch(kind) is None:
-        raise ValueError(f"mail kind must match {_KIND.pattern}")
-    address = check_address(to_addr)
-    cleaned = clean_subject(subject)
-    if not cleaned:
-        raise ValueError("mail subject is empty")
-    stamp = _to_db(now)
-    new_id = conn.execute(
-        insert(_outbox)
-        .values(
-            kind=kind,
-            to_addr=address,
-            subject=cleaned,
-            body=_clean_body(body),
-            created_at=stamp,
-            attempts=0,
-            next_attempt_at=stamp,
-            claimed_until=None,
-            sent_at=None,
-            failed_at=None,
-            last_error="",
-        )
-        .returning(_c.id)
-    ).scalar_one()
-    log.info("mail %s queued (%s)", new_id, kind)
-    return int(new_id)
 
 
 # --- sending ------------------------------------------------------------------------------
@@ -263,9 +147,14 @@ class _Claimed:
     created_at: datetime
 
 
-def _claim(now: datetime, limit: int) -> list[_Claimed]:
+# Each step of a run commits on its own (see the crash windows above), at the run's `now`
+# (the worker's clock) rather than the transaction's.
+
+
+@writes
+def _claim(conn: Connection, _now: datetime, now: datetime, limit: int) -> list[_Claimed]:
     """Mark up to `limit` due rows as ours for MAIL_CLAIM_SECONDS, and read them."""
-    stamp = _to_db(now)
+    stamp = naive_utc(now)
     due = and_(
         _c.sent_at.is_(None),
         _c.failed_at.is_(None),
@@ -282,16 +171,15 @@ def _claim(now: datetime, limit: int) -> list[_Claimed]:
         # here; its BEGIN IMMEDIATE already makes this transaction the only writer.
         .with_for_update(skip_locked=True)
     )
-    with engine.write() as conn:
-        rows = conn.execute(query).all()
-        if not rows:
-            return []
-        ids = [row.id for row in rows]
-        conn.execute(
-            update(_outbox)
-            .where(_c.id.in_(ids), due)
-            .values(claimed_until=stamp + timedelta(seconds=rules.MAIL_CLAIM_SECONDS))
-        )
+    rows = conn.execute(query).all()
+    if not rows:
+        return []
+    ids = [row.id for row in rows]
+    conn.execute(
+        update(mail_outbox)
+        .where(_c.id.in_(ids), due)
+        .values(claimed_until=stamp + timedelta(seconds=rules.MAIL_CLAIM_SECONDS))
+    )
     return [
         _Claimed(
             id=row.id,
@@ -312,10 +200,10 @@ def _build_message(settings: SmtpSettings, mail: _Claimed, now: datetime) -> Ema
     message["From"] = settings.sender
     message["To"] = mail.to_addr
     message["Subject"] = mail.subject
-    message["Date"] = format_datetime(_from_db(_to_db(now)))
+    message["Date"] = format_datetime(aware_utc(now))
     # Derived from the row, so a retried delivery carries the same id (receivers dedupe).
     message["Message-ID"] = (
-        f"<shiori.{mail.id}.{_to_db(mail.created_at):%Y%m%d%H%M%S}@{settings.domain}>"
+        f"<shiori.{mail.id}.{naive_utc(mail.created_at):%Y%m%d%H%M%S}@{settings.domain}>"
     )
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(mail.body, charset="utf-8", cte="base64")
@@ -390,50 +278,52 @@ def _deliver(
         raise smtplib.SMTPDataError(code, resp)
 
 
-def _mark_in_doubt(mail_id: int, now: datetime) -> None:
-    with engine.write() as conn:
-        result = conn.execute(
-            update(_outbox)
-            .where(_c.id == mail_id, _c.sent_at.is_(None), _c.failed_at.is_(None))
-            .values(send_started_at=_to_db(now))
-        )
+@writes
+def _mark_in_doubt(conn: Connection, _now: datetime, mail_id: int, now: datetime) -> None:
+    result = conn.execute(
+        update(mail_outbox)
+        .where(_c.id == mail_id, _c.sent_at.is_(None), _c.failed_at.is_(None))
+        .values(send_started_at=naive_utc(now))
+    )
     if result.rowcount != 1:
         raise RuntimeError(f"mail {mail_id} changed while being sent")
 
 
-def _give_up_in_doubt(mail_id: int, now: datetime, error: str) -> None:
-    with engine.write() as conn:
-        conn.execute(
-            update(_outbox)
-            .where(_c.id == mail_id, _c.sent_at.is_(None))
-            .values(
-                failed_at=_to_db(now),
-                body=None,
-                claimed_until=None,
-                last_error=f"in doubt: {error}"[:LAST_ERROR_MAX_CHARS],
-            )
+@writes
+def _give_up_in_doubt(
+    conn: Connection, _now: datetime, mail_id: int, now: datetime, error: str
+) -> None:
+    conn.execute(
+        update(mail_outbox)
+        .where(_c.id == mail_id, _c.sent_at.is_(None))
+        .values(
+            failed_at=naive_utc(now),
+            body=None,
+            claimed_until=None,
+            last_error=f"in doubt: {error}"[:LAST_ERROR_MAX_CHARS],
         )
+    )
 
 
-def _sweep_in_doubt(now: datetime) -> int:
+@writes
+def _sweep_in_doubt(conn: Connection, _now: datetime, now: datetime) -> int:
     """Rows a crashed sender left in doubt (claim expired): failed, for staff, not re-sent."""
-    stamp = _to_db(now)
-    with engine.write() as conn:
-        result = conn.execute(
-            update(_outbox)
-            .where(
-                _c.send_started_at.is_not(None),
-                _c.sent_at.is_(None),
-                _c.failed_at.is_(None),
-                or_(_c.claimed_until.is_(None), _c.claimed_until < stamp),
-            )
-            .values(
-                failed_at=stamp,
-                body=None,
-                claimed_until=None,
-                last_error="in doubt: the sender stopped during delivery",
-            )
+    stamp = naive_utc(now)
+    result = conn.execute(
+        update(mail_outbox)
+        .where(
+            _c.send_started_at.is_not(None),
+            _c.sent_at.is_(None),
+            _c.failed_at.is_(None),
+            or_(_c.claimed_until.is_(None), _c.claimed_until < stamp),
         )
+        .values(
+            failed_at=stamp,
+            body=None,
+            claimed_until=None,
+            last_error="in doubt: the sender stopped during delivery",
+        )
+    )
     if result.rowcount:
         log.warning("%d mail(s) in doubt after a sender stopped; see failed mail", result.rowcount)
     return int(result.rowcount)
@@ -478,20 +368,23 @@ def _describe(exc: BaseException) -> tuple[str, bool]:
     return name, False
 
 
-def _mark_sent(mail_id: int, now: datetime) -> bool:
-    stamp = _to_db(now)
-    with engine.write() as conn:
-        result = conn.execute(
-            update(_outbox)
-            .where(_c.id == mail_id, _c.sent_at.is_(None))
-            .values(sent_at=stamp, body=None, claimed_until=None, failed_at=None, last_error="")
-        )
+@writes
+def _mark_sent(conn: Connection, _now: datetime, mail_id: int, now: datetime) -> bool:
+    stamp = naive_utc(now)
+    result = conn.execute(
+        update(mail_outbox)
+        .where(_c.id == mail_id, _c.sent_at.is_(None))
+        .values(sent_at=stamp, body=None, claimed_until=None, failed_at=None, last_error="")
+    )
     return result.rowcount == 1
 
 
-def _mark_failure(mail: _Claimed, now: datetime, error: str, permanent: bool) -> bool:
+@writes
+def _mark_failure(
+    conn: Connection, _now: datetime, mail: _Claimed, now: datetime, error: str, permanent: bool
+) -> bool:
     """Record a failed attempt; returns True if the message is now given up (failed)."""
-    stamp = _to_db(now)
+    stamp = naive_utc(now)
     attempts = mail.attempts + 1
     give_up = permanent or attempts >= rules.MAIL_MAX_ATTEMPTS
     values: dict[str, object] = {
@@ -504,25 +397,22 @@ def _mark_failure(mail: _Claimed, now: datetime, error: str, permanent: bool) ->
         values.update(failed_at=stamp, body=None)
     else:
         values["next_attempt_at"] = stamp + retry_delay(attempts)
-    with engine.write() as conn:
-        conn.execute(
-            update(_outbox)
-            .where(_c.id == mail.id, _c.sent_at.is_(None), _c.failed_at.is_(None))
-            .values(**values)
-        )
+    conn.execute(
+        update(mail_outbox)
+        .where(_c.id == mail.id, _c.sent_at.is_(None), _c.failed_at.is_(None))
+        .values(**values)
+    )
     return give_up
 
 
-def _release(mail_ids: Sequence[int]) -> None:
+@writes
+def _release(conn: Connection, _now: datetime, mail_ids: Sequence[int]) -> None:
     """Hand back claimed rows that were not attempted (no attempt is counted)."""
-    if not mail_ids:
-        return
-    with engine.write() as conn:
-        conn.execute(
-            update(_outbox)
-            .where(_c.id.in_(list(mail_ids)), _c.sent_at.is_(None))
-            .values(claimed_until=None)
-        )
+    conn.execute(
+        update(mail_outbox)
+        .where(_c.id.in_(list(mail_ids)), _c.sent_at.is_(None))
+        .values(claimed_until=None)
+    )
 
 
 def send_due(settings: SmtpSettings, now: datetime, limit: int = 50) -> SendReport:
@@ -593,7 +483,12 @@ def send_due(settings: SmtpSettings, now: datetime, limit: int = 50) -> SendRepo
     return SendReport(sent=sent, retried=retried, failed=failed)
 
 
-def run_worker(
+def send_due_mail(settings: SmtpSettings, limit: int = 50) -> SendReport:
+    """Deliver up to `limit` due messages now (the `shiori mail send` command)."""
+    return send_due(settings, clock.now(), limit)
+
+
+def run_mail_worker(
     settings: SmtpSettings,
     interval_seconds: float,
     stop: threading.Event | None = None,
@@ -621,8 +516,10 @@ def run_worker(
 # --- reporting ----------------------------------------------------------------------------
 
 
-def list_failed_mail(conn: Connection, limit: int = 200) -> tuple[FailedMail, ...]:
-    """Given-up messages, newest first: no address, subject or body."""
+@reads
+def list_failed_mail(conn: Connection, now: datetime, limit: int = 200) -> tuple[FailedMail, ...]:
+    """Mail given up on (or in doubt), for staff, newest first: kind, times, error — no
+    address, subject or body."""
     rows = conn.execute(
         select(
             _c.id,
@@ -641,22 +538,23 @@ def list_failed_mail(conn: Connection, limit: int = 200) -> tuple[FailedMail, ..
         FailedMail(
             id=row.id,
             kind=row.kind,
-            created_at=_from_db(row.created_at),
+            created_at=aware_utc(row.created_at),
             attempts=row.attempts,
             last_error=row.last_error,
-            failed_at=_from_db(row.failed_at),
+            failed_at=aware_utc(row.failed_at),
             in_doubt=row.send_started_at is not None,
         )
         for row in rows
     )
 
 
-def mail_queue_counts(conn: Connection) -> MailCounts:
+@reads
+def get_mail_counts(conn: Connection, now: datetime) -> MailCounts:
     row = conn.execute(
         select(
             func.count().filter(and_(_c.sent_at.is_(None), _c.failed_at.is_(None))),
             func.count().filter(_c.sent_at.is_not(None)),
             func.count().filter(and_(_c.sent_at.is_(None), _c.failed_at.is_not(None))),
-        ).select_from(_outbox)
+        ).select_from(mail_outbox)
     ).one()
     return MailCounts(pending=int(row[0]), sent=int(row[1]), failed=int(row[2]))

@@ -1,9 +1,11 @@
-"""Catalog reads: search with Japanese matching and bounded ranking, record detail."""
+"""Catalog reads: search with Japanese matching and bounded ranking, record detail, and
+the code tables (branches, material types)."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, text
@@ -11,6 +13,22 @@ from sqlalchemy.engine import Connection
 
 from db import rules, search, search_cache
 from db.catalog_write import SEP
+from db.engine import reads
+from db.errors import NotFound
+
+__all__ = [
+    "Branch",
+    "Copy",
+    "MaterialType",
+    "Record",
+    "SearchHit",
+    "SearchParams",
+    "SearchResult",
+    "get_record",
+    "list_branches",
+    "list_material_types",
+    "search_works",
+]
 
 _ADVANCED_FIELDS = {
     "title": ("title", "A"),
@@ -347,7 +365,8 @@ def _hits(conn: Connection, ids: list[int]) -> tuple[SearchHit, ...]:
     )
 
 
-def search_works(conn: Connection, params: SearchParams) -> SearchResult:
+@reads
+def search_works(conn: Connection, now: datetime, params: SearchParams) -> SearchResult:
     sort = params.sort if params.sort in rules.SORTS else "relevance"
     plan = _Plan(conn, params)
     if plan.is_empty:
@@ -386,10 +405,11 @@ def search_works(conn: Connection, params: SearchParams) -> SearchResult:
     )
 
 
-def get_record(conn: Connection, work_id: int) -> Record | None:
+@reads
+def get_record(conn: Connection, now: datetime, work_id: int) -> Record:
     w = conn.execute(text("SELECT * FROM work WHERE id = :id"), {"id": work_id}).first()
     if w is None:
-        return None
+        raise NotFound("資料が見つかりません。 / Record not found.")
     copies = tuple(
         Copy(
             barcode=r.barcode,
@@ -443,14 +463,24 @@ def get_record(conn: Connection, work_id: int) -> Record | None:
     )
 
 
-def list_branches(conn: Connection) -> tuple[Branch, ...]:
+def list_branches() -> tuple[Branch, ...]:
+    return search_cache.code_table("branch", _branches)
+
+
+def list_material_types() -> tuple[MaterialType, ...]:
+    return search_cache.code_table("material_type", _material_types)
+
+
+@reads
+def _branches(conn: Connection, now: datetime) -> tuple[Branch, ...]:
     return tuple(
         Branch(r.code, r.name_ja, r.name_en)
         for r in conn.execute(text("SELECT code, name_ja, name_en FROM branch ORDER BY sort_order"))
     )
 
 
-def list_material_types(conn: Connection) -> tuple[MaterialType, ...]:
+@reads
+def _material_types(conn: Connection, now: datetime) -> tuple[MaterialType, ...]:
     return tuple(
         MaterialType(r.code, r.name_ja, r.name_en)
         for r in conn.execute(

@@ -21,9 +21,11 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from db import rules, sessions, throttle
-from db.circulation import library_today
-from db.clock import naive_utc
+from db import rules, throttle
+from db.clock import library_today, naive_utc
+from db.engine import writes
+
+__all__ = ["RetentionReport", "run_retention"]
 
 MAIL_KEEP_DAYS = 30
 
@@ -57,10 +59,14 @@ def purge_inactive_patrons(conn: Connection, now: datetime) -> int:
     return result.rowcount or 0
 
 
-def run(
-    conn: Connection, now: datetime, patron_idle: timedelta, staff_idle: timedelta
+@writes
+def run_retention(
+    conn: Connection, now: datetime, patron_idle_minutes: int, staff_idle_minutes: int
 ) -> RetentionReport:
+    """Delete what the privacy rules keep only for a while (see above), in one transaction."""
     stamp = naive_utc(now)
+    patron_idle = timedelta(minutes=patron_idle_minutes)
+    staff_idle = timedelta(minutes=staff_idle_minutes)
     staff = conn.execute(
         text("DELETE FROM staff_session WHERE expires_at <= :now OR last_seen_at <= :idle"),
         {"now": stamp, "idle": stamp - staff_idle},
@@ -75,9 +81,14 @@ def run(
         ),
         {"old": stamp - timedelta(days=MAIL_KEEP_DAYS)},
     )
+    patrons = purge_inactive_patrons(conn, now)
+    patron_sessions = conn.execute(
+        text("DELETE FROM web_session WHERE expires_at <= :now OR last_seen_at <= :idle"),
+        {"now": stamp, "idle": stamp - patron_idle},
+    )
     return RetentionReport(
-        patrons=purge_inactive_patrons(conn, now),
-        sessions=sessions.purge_expired(conn, now, patron_idle),
+        patrons=patrons,
+        sessions=patron_sessions.rowcount or 0,
         staff_sessions=staff.rowcount or 0,
         throttles=throttle.purge_stale(conn, now),
         activation_codes=codes.rowcount or 0,

@@ -1,0 +1,121 @@
+"""The mail outbox table and `enqueue`: mail is queued in the transaction that causes it.
+
+`enqueue` writes a row inside the caller's transaction, so a rolled-back change sends
+nothing and a committed one cannot lose its mail. Sending is `db.queries.mail` (its
+docstring states the delivery contract and its crash windows).
+
+Times are stored as naive UTC (the columns are `timestamp without time zone`).
+Logs name outbox ids and kinds only: never addresses, subjects or bodies.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime
+
+from sqlalchemy import DateTime, Integer, String, Text, column, insert, table
+from sqlalchemy.engine import Connection
+
+from db.clock import naive_utc
+from db.errors import QueryError
+
+log = logging.getLogger(__name__)
+
+# The table as created by migration 0002 (models.MailOutbox), with plain column types: the
+# model's datetime type would bind aware values, which PostgreSQL casts to `timestamp without
+# time zone` through the session TimeZone. Binding naive UTC stores exactly what we mean
+# whatever the server's TimeZone (Asia/Tokyo is common here).
+mail_outbox = table(
+    "mail_outbox",
+    column("id", Integer),
+    column("kind", String),
+    column("to_addr", String),
+    column("subject", String),
+    column("body", Text),
+    column("created_at", DateTime),
+    column("attempts", Integer),
+    column("next_attempt_at", DateTime),
+    column("claimed_until", DateTime),
+    column("sent_at", DateTime),
+    column("failed_at", DateTime),
+    column("last_error", String),
+    column("send_started_at", DateTime),
+)
+
+SUBJECT_MAX_CHARS = 200  # the column's length
+ADDRESS_MAX_CHARS = 254  # RFC 5321 path limit less the angle brackets
+
+# A plain ASCII addr-spec: dot-atom local part, dotted host name. No quoted local parts,
+# comments, display names, IP literals or spaces, so nothing can smuggle a header or a
+# second recipient.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+ADDR_SPEC = re.compile(rf"(?P<local>{_ATEXT}(?:\.{_ATEXT})*)@(?P<domain>{_LABEL}(?:\.{_LABEL})+)")
+_KIND = re.compile(r"[a-z0-9][a-z0-9_.-]{0,39}")
+# C0 and C1 controls, DEL, and the Unicode line and paragraph separators.
+_SUBJECT_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+_BODY_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def check_address(address: str) -> str:
+    """The address itself if it is a plain addr-spec (name@host.example); else QueryError."""
+    if len(address) > ADDRESS_MAX_CHARS or ADDR_SPEC.fullmatch(address) is None:
+        raise QueryError(
+            "メールアドレスの形式が正しくありません。 / The email address is not valid."
+        )
+    if len(address.partition("@")[0]) > 64:
+        raise QueryError(
+            "メールアドレスの形式が正しくありません。 / The email address is not valid."
+        )
+    return address
+
+
+def clean_subject(subject: str) -> str:
+    """One line: runs of control characters (CR, LF, tab …) become one space; ≤200 chars."""
+    cleaned = " ".join(_SUBJECT_CONTROLS.sub(" ", subject).split())
+    return cleaned[:SUBJECT_MAX_CHARS]
+
+
+def _clean_body(body: str) -> str:
+    body = body.replace("\r\n", "\n").replace("\r", "\n")
+    return _BODY_CONTROLS.sub("", body)
+
+
+def enqueue(
+    conn: Connection, *, kind: str, to_addr: str, subject: str, body: str, now: datetime
+) -> int:
+    """Queue one plain-text message inside the caller's transaction; returns its outbox id.
+
+    A `to_addr` that is not a plain addr-spec is refused (QueryError), so no header or extra
+    recipient can be smuggled in. Control characters in `subject` (CR/LF included) are
+    replaced by spaces rather than refused, so an odd title never rolls back the change that
+    caused the mail. Do not put personal details beyond what the patron needs in `subject`:
+    it is kept after delivery; the body is deleted.
+    """
+    if _KIND.fullmatch(kind) is None:
+        raise ValueError(f"mail kind must match {_KIND.pattern}")
+    address = check_address(to_addr)
+    cleaned = clean_subject(subject)
+    if not cleaned:
+        raise ValueError("mail subject is empty")
+    stamp = naive_utc(now)
+    new_id = conn.execute(
+        insert(mail_outbox)
+        .values(
+            kind=kind,
+            to_addr=address,
+            subject=cleaned,
+            body=_clean_body(body),
+            created_at=stamp,
+            attempts=0,
+            next_attempt_at=stamp,
+            claimed_until=None,
+            sent_at=None,
+            failed_at=None,
+            last_error="",
+        )
+        .returning(mail_outbox.c.id)
+    ).scalar_one()
+    log.info("mail %s queued (%s)", new_id, kind)
+    return int(new_id)

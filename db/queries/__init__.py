@@ -1,0 +1,67 @@
+"""The narrow query layer: the only door from `web` (and the CLI) to the database.
+
+One module per feature, each with an explicit `__all__`; this package re-exports their
+union, so `queries.place_hold(...)` and `from db.queries import holds` both work. Every
+query function is one transaction (db.engine's `reads` / `writes`) and returns plain
+frozen dataclasses. Expected refusals raise `QueryError` subclasses; nothing here knows
+about HTTP. Feature modules never import each other: what several share is a plain `db`
+module (db.circulation, db.routing, db.staff …).
+"""
+
+from __future__ import annotations
+
+from db import rules as RULES
+from db.clock import local_time
+from db.errors import NotFound, QueryError
+from db.queries import (
+    accounts,
+    audit,
+    booklist,
+    catalog,
+    catalog_import,
+    counter,
+    holds,
+    loans,
+    mail,
+    retention,
+    second_factor,
+    sessions,
+    setup,
+    staff_accounts,
+    staff_patrons,
+    staff_sessions,
+)
+from db.queries.accounts import *  # noqa: F403
+from db.queries.audit import *  # noqa: F403
+from db.queries.booklist import *  # noqa: F403
+from db.queries.catalog import *  # noqa: F403
+from db.queries.catalog_import import *  # noqa: F403
+from db.queries.counter import *  # noqa: F403
+from db.queries.holds import *  # noqa: F403
+from db.queries.loans import *  # noqa: F403
+from db.queries.mail import *  # noqa: F403
+from db.queries.retention import *  # noqa: F403
+from db.queries.second_factor import *  # noqa: F403
+from db.queries.sessions import *  # noqa: F403
+from db.queries.setup import *  # noqa: F403
+from db.queries.staff_accounts import *  # noqa: F403
+from db.queries.staff_patrons import *  # noqa: F403
+from db.queries.staff_sessions import *  # noqa: F403
+
+__all__ = ["RULES", "NotFound", "QueryError", "local_time"]
+__all__ += accounts.__all__
+__all__ += audit.__all__
+__all__ += booklist.__all__
+__all__ += catalog.__all__
+__all__ += catalog_import.__all__
+__all__ += counter.__all__
+__all__ += holds.__all__
+__all__ += loans.__all__
+__all__ += mail.__all__
+__all__ += retention.__all__
+__all__ += second_factor.__all__
+__all__ += sessions.__all__
+__all__ += setup.__all__
+__all__ += staff_accounts.__all__
+__all__ += staff_patrons.__all__
+__all__ += staff_sessions.__all__

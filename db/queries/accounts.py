@@ -1,0 +1,476 @@
+"""Patron accounts: logging in, setting and changing the web password.
+
+Every path that takes a secret counts the attempt first (db.throttle) and answers unknown
+cards, wrong secrets and throttled cards alike, after the same argon2 work. The count is
+committed in its own transaction, so a refusal rolls back the change, never the count;
+argon2 runs outside any transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import DateTime, select, text
+from sqlalchemy.engine import Connection, Row
+
+from db import booklist_keys, notices, outbox, passwords, rules, sessions, throttle
+from db.booklist_keys import BooklistPasswordWrap
+from db.clock import naive_utc
+from db.engine import reads, writes
+from db.errors import NotFound, QueryError, TooManyAttempts
+from db.models import TABLES
+from db.passwords import PasswordRejected
+from db.patrons import phone_digits
+from db.sessions import Timeouts
+
+__all__ = [
+    "CodeRefused",
+    "FactsRefused",
+    "LoginFailed",
+    "LoginResult",
+    "MyAccount",
+    "PasswordRejected",
+    "ResetLinkRefused",
+    "change_password",
+    "change_password_with_booklist",
+    "get_my_account",
+    "issue_activation_code",
+    "log_in",
+    "request_password_reset",
+    "reset_password",
+    "reset_password_with_booklist",
+    "set_first_password",
+    "set_password_with_code",
+]
+
+
+class LoginFailed(QueryError):
+    def __init__(self) -> None:
+        super().__init__(
+            "カード番号またはパスワードが違います。続けて間違えると、しばらくログインできなく"
+            "なります。 / The card number or password is wrong. After repeated failures you "
+            "must wait before trying again."
+        )
+
+
+class FactsRefused(QueryError):
+    def __init__(self) -> None:
+        super().__init__(
+            "入力された内容ではパスワードを登録できません。登録内容が一致しないか、すでに"
+            "パスワードが登録されているか、試行回数が多すぎます。利用者カードをお持ちのうえ"
+            "カウンターでおたずねください。 / A password cannot be set with these details: "
+            "they do not match our records, a password already exists, or there were too many "
+            "attempts. Please ask at a library counter with your card."
+        )
+
+
+class CodeRefused(QueryError):
+    def __init__(self) -> None:
+        super().__init__(
+            "カード番号または登録コードが正しくないか、有効期限が切れています。 / "
+            "The card number or code is wrong, or the code has expired."
+        )
+
+
+class ResetLinkRefused(QueryError):
+    def __init__(self) -> None:
+        super().__init__(
+            "このリンクは使えません（期限切れ、または使用済み）。もう一度お申し込みください。 / "
+            "This link cannot be used (expired or already used). Please ask for a new one."
+        )
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    patron_id: int
+    token: str
+    csrf_token: str
+
+
+@dataclass(frozen=True)
+class MyAccount:
+    patron_id: int
+    card_number: str
+    name: str
+    email: str | None
+    lang: str
+    home_branch_ja: str
+    home_branch_en: str
+    password_set_at: datetime | None
+    password_set_via: str | None
+
+
+_patron = TABLES["patron"]
+
+
+def _patron_by_card(conn: Connection, card: str) -> Row[Any] | None:
+    return conn.execute(select(_patron).where(_patron.c.card_number == card.strip()[:20])).first()
+
+
+def _patron_by_id(conn: Connection, patron_id: int) -> Row[Any] | None:
+    return conn.execute(select(_patron).where(_patron.c.id == patron_id)).first()
+
+
+@writes
+def _reserve_by_card(
+    conn: Connection, now: datetime, checks: list[tuple[throttle.Limit, str]], card: str
+) -> Row[Any] | None:
+    """Count the attempt (throttle.Throttled when over a limit), then the card's patron."""
+    throttle.reserve(conn, checks, now)
+    return _patron_by_card(conn, card)
+
+
+@writes
+def _reserve_by_id(
+    conn: Connection, now: datetime, checks: list[tuple[throttle.Limit, str]], patron_id: int
+) -> Row[Any] | None:
+    throttle.reserve(conn, checks, now)
+    return _patron_by_id(conn, patron_id)
+
+
+def log_in(
+    card: str, password: str, address: str, device: str, kiosk: bool, timeouts: Timeouts
+) -> LoginResult:
+    """A new session for the right card and password; `LoginFailed` for anything else."""
+    checks = [
+        (throttle.LOGIN_CARD, card.strip()),
+        (throttle.LOGIN_ADDRESS, address),
+        (throttle.LOGIN_ALL, ""),
+    ]
+    try:
+        row = _reserve_by_card(checks, card)
+    except throttle.Throttled:
+        passwords.verify(None, password)  # same work as a real check
+        raise LoginFailed() from None
+    stored = getattr(row, "password_hash", None)
+    if not passwords.verify(stored, password) or row is None:
+        raise LoginFailed()
+    rehashed = (
+        passwords.hash_password(password) if stored and passwords.needs_rehash(stored) else None
+    )
+    return _start_session(checks, row.id, rehashed, timeouts, kiosk, device)
+
+
+@writes
+def _start_session(
+    conn: Connection,
+    now: datetime,
+    checks: list[tuple[throttle.Limit, str]],
+    patron_id: int,
+    rehashed: str | None,
+    timeouts: Timeouts,
+    kiosk: bool,
+    device: str,
+) -> LoginResult:
+    throttle.succeeded(conn, checks)
+    if rehashed:
+        conn.execute(
+            text("UPDATE patron SET password_hash = :h WHERE id = :id"),
+            {"h": rehashed, "id": patron_id},
+        )
+    conn.execute(
+        text("UPDATE patron SET last_used_at = :now WHERE id = :id"),
+        {"now": naive_utc(now), "id": patron_id},
+    )
+    token, csrf = sessions.create(conn, patron_id, now, timeouts, kiosk, device)
+    return LoginResult(patron_id, token, csrf)
+
+
+def _store_password(
+    conn: Connection,
+    patron_id: int,
+    new_password: str,
+    via: str,
+    now: datetime,
+    only_if_unset: bool = False,
+) -> None:
+    """Set the hash and queue the notice, in one transaction."""
+    guard = " AND password_hash IS NULL" if only_if_unset else ""
+    result = conn.execute(
+        text(
+            "UPDATE patron SET password_hash = :h, password_set_at = :now, "
+            f"password_set_via = :via WHERE id = :id{guard}"
+        ),
+        {
+            "h": passwords.hash_password(new_password),
+            "now": naive_utc(now),
+            "via": via,
+            "id": patron_id,
+        },
+    )
+    if result.rowcount != 1:
+        raise FactsRefused()  # somebody else set it first
+    row = conn.execute(
+        text("SELECT email, lang FROM patron WHERE id = :id"), {"id": patron_id}
+    ).one()
+    if row.email:
+        subject, body = notices.password_set(row.lang, now, via)
+        outbox.enqueue(
+            conn, kind="password_set", to_addr=row.email, subject=subject, body=body, now=now
+        )
+
+
+def set_first_password(
+    card: str, birth_date: date, phone: str, new_password: str, address: str
+) -> None:
+    """The web's first password: only for a card without one, proven by birth date and phone."""
+    passwords.check_policy(new_password, card.strip(), birth_date)
+    checks = [
+        (throttle.FIRST_CARD, card.strip()),
+        (throttle.FIRST_ADDRESS, address),
+        (throttle.FIRST_ALL, ""),
+    ]
+    try:
+        row = _reserve_by_card(checks, card)
+    except throttle.Throttled:
+        raise FactsRefused() from None
+    matches = (
+        row is not None
+        and row.password_hash is None
+        and row.birth_date == birth_date
+        and hmac.compare_digest(row.phone_digits, phone_digits(phone))
+    )
+    if not matches or row is None:
+        raise FactsRefused()
+    _store_first_password(checks, row.id, new_password)
+
+
+@writes
+def _store_first_password(
+    conn: Connection,
+    now: datetime,
+    checks: list[tuple[throttle.Limit, str]],
+    patron_id: int,
+    new_password: str,
+) -> None:
+    _store_password(
+        conn, patron_id, new_password, rules.PASSWORD_VIA_WEB_FIRST, now, only_if_unset=True
+    )
+    throttle.succeeded(conn, checks)
+
+
+_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
+
+
+def _code_digest(code: str) -> str:
+    cleaned = "".join(ch for ch in code.upper() if ch.isalnum())
+    return hashlib.sha256(cleaned.encode()).hexdigest()
+
+
+def issue_activation_code(card: str) -> str:
+    """A random single-use code (valid ACTIVATION_CODE_HOURS) to hand over at the counter."""
+    code = "-".join("".join(secrets.choice(_CODE_ALPHABET) for _ in range(4)) for _ in range(3))
+    _store_activation_code(card, _code_digest(code))
+    return code
+
+
+@writes
+def _store_activation_code(conn: Connection, now: datetime, card: str, code_hash: str) -> None:
+    row = _patron_by_card(conn, card)
+    if row is None:
+        raise NotFound("利用者が見つかりません。 / No patron with that card number.")
+    conn.execute(text("DELETE FROM activation_code WHERE patron_id = :p"), {"p": row.id})
+    conn.execute(
+        text(
+            "INSERT INTO activation_code (patron_id, code_hash, created_at, expires_at) "
+            "VALUES (:p, :h, :now, :exp)"
+        ),
+        {
+            "p": row.id,
+            "h": code_hash,
+            "now": naive_utc(now),
+            "exp": naive_utc(now) + timedelta(hours=rules.ACTIVATION_CODE_HOURS),
+        },
+    )
+
+
+@writes
+def _reserve(conn: Connection, now: datetime, checks: list[tuple[throttle.Limit, str]]) -> None:
+    throttle.reserve(conn, checks, now)
+
+
+def set_password_with_code(card: str, code: str, new_password: str, address: str) -> None:
+    checks = [(throttle.CODE_CARD, card.strip()), (throttle.CODE_ADDRESS, address)]
+    try:
+        _reserve(checks)
+    except throttle.Throttled:
+        raise CodeRefused() from None
+    _use_code(checks, card, code, new_password)
+
+
+@writes
+def _use_code(
+    conn: Connection,
+    now: datetime,
+    checks: list[tuple[throttle.Limit, str]],
+    card: str,
+    code: str,
+    new_password: str,
+) -> None:
+    row = _patron_by_card(conn, card)
+    if row is None:
+        raise CodeRefused()
+    passwords.check_policy(new_password, row.card_number, row.birth_date)
+    used = conn.execute(
+        text(
+            "DELETE FROM activation_code WHERE patron_id = :p AND code_hash = :h "
+            "AND expires_at > :now"
+        ),
+        {"p": row.id, "h": _code_digest(code), "now": naive_utc(now)},
+    )
+    if used.rowcount != 1:
+        raise CodeRefused()
+    _store_password(conn, row.id, new_password, rules.PASSWORD_VIA_CODE, now)
+    throttle.succeeded(conn, checks)
+    sessions.end_all(conn, row.id)
+    # The old password's key wrap is useless now (the code page warned beforehand).
+    booklist_keys.apply_password_reset(conn, row.id, loss_confirmed=True)
+
+
+def _fingerprint(password_hash: str | None, set_at: datetime | None) -> str:
+    """Changes whenever the password does, so a reset link works only once."""
+    return hashlib.sha256(f"{password_hash}|{set_at}".encode()).hexdigest()[:24]
+
+
+@writes
+def request_password_reset(
+    conn: Connection,
+    now: datetime,
+    card: str,
+    email: str,
+    address: str,
+    make_link: Callable[[int, str], str],
+) -> None:
+    """Queue a reset link when card and registered email match; silent otherwise."""
+    checks = [(throttle.RESET_CARD, card.strip()), (throttle.RESET_ADDRESS, address)]
+    try:
+        throttle.reserve(conn, checks, now)
+    except throttle.Throttled:
+        return
+    row = _patron_by_card(conn, card)
+    registered = getattr(row, "email", None)
+    if (
+        row is None
+        or not registered
+        or not hmac.compare_digest(registered.casefold(), email.strip().casefold())
+    ):
+        return
+    link = make_link(row.id, _fingerprint(row.password_hash, row.password_set_at))
+    subject, body = notices.password_reset(row.lang, link)
+    outbox.enqueue(
+        conn, kind="password_reset", to_addr=registered, subject=subject, body=body, now=now
+    )
+
+
+@writes
+def reset_password_with_booklist(
+    conn: Connection,
+    now: datetime,
+    patron_id: int,
+    fingerprint: str,
+    new_password: str,
+    booklist_loss_confirmed: bool,
+) -> None:
+    """Set a new password through a reset link; refuses to delete an unrecoverable
+    booklist unconfirmed (`BooklistLossUnconfirmed`)."""
+    row = _patron_by_id(conn, patron_id)
+    if row is None or not hmac.compare_digest(
+        fingerprint, _fingerprint(row.password_hash, row.password_set_at)
+    ):
+        raise ResetLinkRefused()
+    passwords.check_policy(new_password, row.card_number, row.birth_date)
+    booklist_keys.apply_password_reset(conn, patron_id, booklist_loss_confirmed)
+    _store_password(conn, patron_id, new_password, rules.PASSWORD_VIA_RESET, now)
+    sessions.end_all(conn, patron_id)
+
+
+def reset_password(patron_id: int, fingerprint: str, new_password: str) -> None:
+    """`reset_password_with_booklist` for callers without a booklist page: the loss of an
+    unrecoverable list counts as confirmed."""
+    reset_password_with_booklist(patron_id, fingerprint, new_password, True)
+
+
+def change_password_with_booklist(
+    patron_id: int,
+    current: str,
+    new_password: str,
+    end_other_sessions: bool,
+    current_token: str,
+    booklist_wrap: BooklistPasswordWrap | None,
+) -> int:
+    """Change while logged in; returns how many other sessions were ended.
+
+    The browser re-wraps the My Booklist data key with the new password; it is stored in
+    the same transaction, and a readable list without a re-wrap refuses the change.
+    """
+    checks = [(throttle.CHANGE_PATRON, str(patron_id))]
+    try:
+        row = _reserve_by_id(checks, patron_id)
+    except throttle.Throttled:
+        raise TooManyAttempts() from None
+    if row is None:
+        raise NotFound("利用者が見つかりません。 / Patron not found.")
+    if not passwords.verify(row.password_hash, current):
+        raise QueryError("現在のパスワードが違います。 / The current password is wrong.")
+    passwords.check_policy(new_password, row.card_number, row.birth_date)
+    return _store_changed_password(
+        checks, patron_id, new_password, end_other_sessions, current_token, booklist_wrap
+    )
+
+
+@writes
+def _store_changed_password(
+    conn: Connection,
+    now: datetime,
+    checks: list[tuple[throttle.Limit, str]],
+    patron_id: int,
+    new_password: str,
+    end_other_sessions: bool,
+    current_token: str,
+    booklist_wrap: BooklistPasswordWrap | None,
+) -> int:
+    throttle.succeeded(conn, checks)
+    booklist_keys.apply_password_change(conn, patron_id, booklist_wrap)
+    _store_password(conn, patron_id, new_password, rules.PASSWORD_VIA_CHANGE, now)
+    return sessions.end_all(conn, patron_id, current_token) if end_other_sessions else 0
+
+
+def change_password(
+    patron_id: int, current: str, new_password: str, end_other_sessions: bool, current_token: str
+) -> int:
+    """`change_password_with_booklist` without a re-wrapped key (refused while the patron
+    has a readable booklist)."""
+    return change_password_with_booklist(
+        patron_id, current, new_password, end_other_sessions, current_token, None
+    )
+
+
+@reads
+def get_my_account(conn: Connection, now: datetime, patron_id: int) -> MyAccount:
+    row = conn.execute(
+        text(
+            "SELECT p.id, p.card_number, p.name, p.email, p.lang, p.password_set_at, "
+            "p.password_set_via, b.name_ja, b.name_en FROM patron p "
+            "JOIN branch b ON b.id = p.home_branch_id WHERE p.id = :id"
+        ).columns(password_set_at=DateTime()),
+        {"id": patron_id},
+    ).first()
+    if row is None:
+        raise NotFound("利用者が見つかりません。 / Patron not found.")
+    return MyAccount(
+        row.id,
+        row.card_number,
+        row.name,
+        row.email,
+        row.lang,
+        row.name_ja,
+        row.name_en,
+        row.password_set_at,
+        row.password_set_via,
+    )

@@ -1,0 +1,149 @@
+"""Patron sessions: the live session of a cookie, the patron's list of logins, logging out.
+
+Most requests only read the session; a write happens only to end a stale one or, at most
+once a minute, to record use (`get_session`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, text
+from sqlalchemy.engine import Connection
+
+from db import sessions
+from db.clock import naive_utc
+from db.engine import reads, writes
+from db.errors import NotFound
+from db.models import TABLES
+from db.sessions import Timeouts, digest
+
+__all__ = [
+    "SessionInfo",
+    "SessionListing",
+    "Timeouts",
+    "end_my_other_sessions",
+    "end_my_session",
+    "get_session",
+    "list_my_sessions",
+    "log_out",
+]
+
+_TOUCH_EVERY = timedelta(seconds=60)
+_table = TABLES["web_session"]  # last_seen is written at most once a minute
+_END = "DELETE FROM web_session WHERE id = :id"
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    patron_id: int
+    csrf_token: str
+    kiosk: bool
+    created_at: datetime
+    last_seen_at: datetime
+
+
+@dataclass(frozen=True)
+class SessionListing:
+    handle: str  # a short, non-secret handle (prefix of the stored hash) to end it by
+    device: str
+    created_at: datetime
+    last_seen_at: datetime
+    kiosk: bool
+    current: bool
+
+
+_TOUCH = "touch"  # upkeep: record that the session was used
+
+
+_EXPIRE = "expire"  # upkeep: the session is over, delete it
+
+
+@reads
+def _read_session(
+    conn: Connection, now: datetime, token: str, timeouts: Timeouts, kiosk_timeouts: Timeouts
+) -> tuple[SessionInfo | None, str]:
+    """The live session for a cookie token (or None) and the upkeep it needs, if any.
+
+    Reading only: most requests need no write, so they never take the write lock."""
+    if not token or len(token) > 64:
+        return None, ""
+    now = naive_utc(now)
+    row = conn.execute(select(_table).where(_table.c.id == digest(token))).first()
+    if row is None:
+        return None, ""
+    idle = kiosk_timeouts.idle if row.kiosk else timeouts.idle
+    expires_at, last_seen_at = naive_utc(row.expires_at), naive_utc(row.last_seen_at)
+    if expires_at <= now or last_seen_at + idle <= now:
+        return None, _EXPIRE
+    info = SessionInfo(
+        row.patron_id, row.csrf_token, bool(row.kiosk), row.created_at, row.last_seen_at
+    )
+    return info, _TOUCH if now - last_seen_at >= _TOUCH_EVERY else ""
+
+
+@writes
+def _upkeep(conn: Connection, now: datetime, token: str, action: str) -> None:
+    if action == _EXPIRE:
+        conn.execute(text(_END), {"id": digest(token)})
+    elif action == _TOUCH:
+        conn.execute(
+            text("UPDATE web_session SET last_seen_at = :now WHERE id = :id"),
+            {"now": naive_utc(now), "id": digest(token)},
+        )
+
+
+def get_session(token: str, timeouts: Timeouts, kiosk_timeouts: Timeouts) -> SessionInfo | None:
+    """The live session of a cookie token. A write happens only to end a stale session or,
+    at most once a minute, to record use."""
+    info, action = _read_session(token, timeouts, kiosk_timeouts)
+    if action:
+        _upkeep(token, action)
+    return info
+
+
+@writes
+def log_out(conn: Connection, now: datetime, token: str) -> None:
+    conn.execute(text(_END), {"id": digest(token)})
+
+
+@reads
+def list_my_sessions(
+    conn: Connection, now: datetime, patron_id: int, current_token: str
+) -> tuple[SessionListing, ...]:
+    current = digest(current_token)
+    return tuple(
+        SessionListing(
+            row.id[:12],
+            row.device,
+            row.created_at,
+            row.last_seen_at,
+            bool(row.kiosk),
+            row.id == current,
+        )
+        for row in conn.execute(
+            select(_table)
+            .where(_table.c.patron_id == patron_id)
+            .order_by(_table.c.last_seen_at.desc())
+        )
+    )
+
+
+@writes
+def end_my_session(conn: Connection, now: datetime, patron_id: int, handle: str) -> None:
+    if len(handle) != 12 or not all(c in "0123456789abcdef" for c in handle):
+        raise NotFound("そのログインは見つかりません。 / No such session.")
+    result = conn.execute(
+        text("DELETE FROM web_session WHERE patron_id = :p AND id LIKE :h"),
+        {"p": patron_id, "h": handle + "%"},
+    )
+    if not result.rowcount:
+        raise NotFound("そのログインは見つかりません。 / No such session.")
+
+
+@writes
+def end_my_other_sessions(
+    conn: Connection, now: datetime, patron_id: int, current_token: str
+) -> int:
+    return sessions.end_all(conn, patron_id, current_token)

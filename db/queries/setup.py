@@ -1,0 +1,88 @@
+"""Setting up: which database, the clock, the schema, reference and demo data.
+
+Called by the app factory, the CLI and tests; the demo data is never made in production
+(web.cli refuses it there).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy.engine import Connection
+
+from db import circulation, clock, engine, migrate, patrons, rules, search_cache, seed
+from db.engine import writes
+
+__all__ = [
+    "configure",
+    "configure_search_cache",
+    "dispose",
+    "ensure_demo_patrons",
+    "ensure_reference_data",
+    "generate_demo_copies",
+    "give_demo_loans",
+    "migrate_database",
+    "set_clock",
+]
+
+
+def configure(url: str) -> None:
+    """Point the query layer at a database URL (sqlite:///… or postgresql+psycopg://…)."""
+    engine.configure(url)
+    search_cache.clear()
+
+
+def configure_search_cache(seconds: float) -> None:
+    """Keep ranked search pages this long in each process (0 turns the cache off)."""
+    search_cache.configure(seconds)
+
+
+def dispose() -> None:
+    engine.dispose()
+
+
+def set_clock(now: Callable[[], datetime] | None) -> None:
+    """Replace the clock (tests travel in time); None restores the real one."""
+    clock.set_clock(now)
+
+
+def migrate_database() -> None:
+    migrate.upgrade()
+
+
+def ensure_reference_data(branches: tuple[rules.BranchSpec, ...] = rules.DEFAULT_BRANCHES) -> None:
+    """Create or update the branches and material types (idempotent)."""
+    _ensure_reference_data(branches)
+    search_cache.clear()
+
+
+@writes
+def _ensure_reference_data(
+    conn: Connection, now: datetime, branches: tuple[rules.BranchSpec, ...]
+) -> None:
+    seed.ensure_reference_data(conn, branches)
+
+
+@writes
+def ensure_demo_patrons(conn: Connection, now: datetime) -> int:
+    """Create the README's demo patrons where missing (never in production: see web.cli)."""
+    return len(patrons.ensure_demo_patrons(conn, now))
+
+
+def generate_demo_copies(seed_value: int = 20261121) -> int:
+    """Give every work without copies 0–5 copies (seeded, reproducible). Returns copies made."""
+    made = _generate_copies(seed_value)
+    search_cache.clear()
+    return made
+
+
+@writes
+def _generate_copies(conn: Connection, now: datetime, seed_value: int) -> int:
+    return seed.generate_copies(conn, seed_value)
+
+
+@writes
+def give_demo_loans(conn: Connection, now: datetime) -> int:
+    """The demo patrons' documented loans (db.circulation.give_demo_loans)."""
+    return circulation.give_demo_loans(conn, now)

@@ -1,0 +1,461 @@
+"""Staff accounts: personal accounts only (seed 001), managed by a manager; enrolment links
+and the staff member's own password.
+
+The first manager comes from the CLI; later accounts from a manager. A new account has no
+password: its holder opens a one-time enrolment link (a random token; only its SHA-256 is
+stored, with an expiry), sets a password, then enrols the second factor
+(db.queries.second_factor). Reissuing the link resets the account the same way, so a lost
+phone or a forgotten password is fixed alike.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.engine import Connection, Row
+
+from db import clock, passwords, staff, staff_policy, throttle
+from db.clock import aware_utc, library_today, naive_utc
+from db.engine import reads, writes
+from db.errors import NotFound, QueryError, TooManyAttempts
+from db.models import TABLES
+from db.sessions import Timeouts, digest
+from db.staff import STAFF_LOGIN_CODE, StaffFormRefused, StaffLogin
+
+__all__ = [
+    "EnrolLinkRefused",
+    "StaffFormRefused",
+    "StaffInput",
+    "StaffView",
+    "change_staff_password",
+    "check_staff_enrol_link",
+    "create_first_manager",
+    "create_staff_account",
+    "end_staff_account",
+    "enrol_staff",
+    "get_staff_account",
+    "list_staff_accounts",
+    "reissue_staff_enrol_link",
+    "staff_policy_data",
+    "update_staff_account",
+]
+
+_account = TABLES["staff_account"]
+_session = TABLES["staff_session"]
+
+STAFF_ENROL = throttle.Limit("staff:enrol", 20, throttle.HOUR, throttle.MINUTE, throttle.HOUR)
+
+
+class EnrolLinkRefused(QueryError):
+    def __init__(self) -> None:
+        super().__init__(
+            "この登録リンクは使えません（期限切れ、使用済み、または終了したアカウント）。"
+            "管理者に新しいリンクを依頼してください。 / This enrolment link cannot be used "
+            "(expired, used, or the account has ended). Ask a manager for a new one."
+        )
+
+
+@dataclass(frozen=True)
+class StaffView:
+    id: int
+    staff_code: str
+    name: str
+    affiliation: str
+    branch_code: str
+    branch_ja: str
+    branch_en: str
+    role: str
+    duties: tuple[str, ...]
+    registered_on: date
+    ends_on: date | None
+    ended: bool
+    enrolled: bool  # password and second factor set up
+
+
+@dataclass(frozen=True)
+class StaffInput:
+    staff_code: str
+    name: str
+    affiliation: str
+    branch_code: str
+    role: str
+    duties: tuple[str, ...]
+    ends_on: date | None
+
+
+def staff_policy_data() -> staff_policy.Policy:
+    """The role × action × field-group policy (db/data/staff_policy.json)."""
+    return staff_policy.policy()
+
+
+# Enrolment links and passwords ------------------------------------------------------------
+
+
+def _issue_enrol(conn: Connection, staff_id: int, now: datetime) -> str:
+    """A fresh one-time link token; the account's password, authenticator, recovery codes
+    and sessions are reset, so a lost phone or a forgotten password is fixed the same way."""
+    token = secrets.token_urlsafe(32)
+    conn.execute(
+        _account.update()
+        .where(_account.c.id == staff_id)
+        .values(
+            enrol_hash=digest(token),
+            enrol_expires_at=aware_utc(now) + timedelta(hours=staff.setting("enrol_link_hours")),
+            password_hash=None,
+            password_set_at=None,
+            totp_secret=None,
+            totp_confirmed=False,
+            totp_last_step=0,
+        )
+    )
+    conn.execute(text("DELETE FROM staff_recovery_code WHERE staff_id = :s"), {"s": staff_id})
+    conn.execute(_session.delete().where(_session.c.staff_id == staff_id))
+    return token
+
+
+def _enrol_row(conn: Connection, token: str, now: datetime) -> Row[Any]:
+    if not token or len(token) > 100:
+        raise EnrolLinkRefused()
+    row = conn.execute(select(_account).where(_account.c.enrol_hash == digest(token))).first()
+    if (
+        row is None
+        or row.enrol_expires_at is None
+        or naive_utc(row.enrol_expires_at) <= naive_utc(now)
+        or staff.ended(row, library_today(now))
+    ):
+        raise EnrolLinkRefused()
+    return row
+
+
+@writes
+def _reserve(conn: Connection, now: datetime, checks: list[tuple[throttle.Limit, str]]) -> None:
+    throttle.reserve(conn, checks, now)
+
+
+def check_staff_enrol_link(token: str, address: str) -> str:
+    """The staff ID an enrolment link belongs to; EnrolLinkRefused otherwise."""
+    try:
+        _reserve([(STAFF_ENROL, address)])
+    except throttle.Throttled:
+        raise EnrolLinkRefused() from None
+    return str(_enrol_account(token).staff_code)
+
+
+@reads
+def _enrol_account(conn: Connection, now: datetime, token: str) -> Row[Any]:
+    return _enrol_row(conn, token, now)
+
+
+def enrol_staff(token: str, new_password: str, timeouts: Timeouts) -> StaffLogin:
+    """Set the first password through the link (used up) and start a session that must
+    still enrol the authenticator."""
+    row = _enrol_account(token)
+    staff.check_password(new_password, row.staff_code)
+    return _enrol(token, row.id, passwords.hash_password(new_password), timeouts)
+
+
+@writes
+def _enrol(
+    conn: Connection, now: datetime, token: str, staff_id: int, hashed: str, timeouts: Timeouts
+) -> StaffLogin:
+    used = conn.execute(
+        _account.update()
+        .where(_account.c.id == staff_id, _account.c.enrol_hash == digest(token))
+        .values(
+            enrol_hash=None,
+            enrol_expires_at=None,
+            password_hash=hashed,
+            password_set_at=aware_utc(now),
+        )
+    ).rowcount
+    if used != 1:
+        raise EnrolLinkRefused()
+    conn.execute(
+        TABLES["staff_password_history"]
+        .insert()
+        .values(staff_id=staff_id, password_hash=hashed, set_at=aware_utc(now))
+    )
+    return staff.create_session(conn, staff_id, now, timeouts, second_factor=False)
+
+
+@writes
+def _reserve_change(
+    conn: Connection, now: datetime, checks: list[tuple[throttle.Limit, str]], staff_id: int
+) -> tuple[Row[Any], list[str]]:
+    """The attempt counted; the account and its recent password hashes."""
+    try:
+        throttle.reserve(conn, checks, now)
+    except throttle.Throttled:
+        raise TooManyAttempts() from None
+    row = conn.execute(select(_account).where(_account.c.id == staff_id)).one()
+    history = [
+        h.password_hash
+        for h in conn.execute(
+            text(
+                "SELECT password_hash FROM staff_password_history WHERE staff_id = :s "
+                "ORDER BY set_at DESC, id DESC"
+            ),
+            {"s": staff_id},
+        ).fetchmany(staff.setting("password_history"))
+    ]
+    return row, history
+
+
+def change_staff_password(staff_id: int, current: str, new_password: str, token: str) -> None:
+    """The staff member's own change: current password, minimum interval, no reuse of the
+    last `password_history` passwords; other sessions of the account end."""
+    checks = [(STAFF_LOGIN_CODE, f"change:{staff_id}")]
+    row, history = _reserve_change(checks, staff_id)
+    now = clock.now()
+    if not passwords.verify(row.password_hash, current):
+        raise StaffFormRefused(
+            {"current_password": "現在のパスワードが違います。 / The current password is wrong."}
+        )
+    min_days = staff.setting("password_min_days_between_changes")
+    if row.password_set_at is not None and aware_utc(row.password_set_at) + timedelta(
+        days=min_days
+    ) > aware_utc(now):
+        raise StaffFormRefused(
+            {
+                "new_password": f"パスワードは{min_days}日に1回まで変更できます。 / "
+                f"The password can be changed once every {min_days} day(s)."
+            }
+        )
+    try:
+        staff.check_password(new_password, row.staff_code)
+    except passwords.PasswordRejected as rejected:
+        raise StaffFormRefused({"new_password": str(rejected)}) from None
+    if any(passwords.verify(old, new_password) for old in history):
+        raise StaffFormRefused(
+            {
+                "new_password": "最近使ったパスワードは使えません。 / "
+                "You cannot reuse one of your recent passwords."
+            }
+        )
+    _store_changed_password(checks, staff_id, passwords.hash_password(new_password), token)
+
+
+@writes
+def _store_changed_password(
+    conn: Connection,
+    now: datetime,
+    checks: list[tuple[throttle.Limit, str]],
+    staff_id: int,
+    hashed: str,
+    token: str,
+) -> None:
+    throttle.succeeded(conn, checks)
+    conn.execute(
+        _account.update()
+        .where(_account.c.id == staff_id)
+        .values(password_hash=hashed, password_set_at=aware_utc(now))
+    )
+    conn.execute(
+        TABLES["staff_password_history"]
+        .insert()
+        .values(staff_id=staff_id, password_hash=hashed, set_at=aware_utc(now))
+    )
+    conn.execute(
+        text("DELETE FROM staff_session WHERE staff_id = :s AND id <> :keep"),
+        {"s": staff_id, "keep": digest(token)},
+    )
+
+
+# Managing accounts ------------------------------------------------------------------------
+
+_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{2,19}")
+
+
+def _validate(conn: Connection, data: StaffInput, today: date) -> tuple[dict[str, str], int]:
+    errors: dict[str, str] = {}
+    if not _CODE.fullmatch(data.staff_code):
+        errors["staff_code"] = (
+            "職員IDは英数字3〜20文字で入力してください。 / "
+            "The staff ID must be 3–20 letters or digits."
+        )
+    if not data.name.strip() or len(data.name) > 100:
+        errors["name"] = (
+            "氏名を100文字以内で入力してください。 / Enter a name (up to 100 characters)."
+        )
+    if len(data.affiliation) > 100:
+        errors["affiliation"] = "所属は100文字以内です。 / Up to 100 characters."
+    if data.role not in staff_policy.policy().roles:
+        errors["role"] = "役割を選んでください。 / Choose a role."
+    unknown = [d for d in data.duties if d not in staff_policy.policy().duties]
+    if unknown:
+        errors["duties"] = "担当業務が正しくありません。 / Unknown duty."
+    elif (
+        data.duties
+        and data.role in staff_policy.policy().roles
+        and not staff_policy.policy().roles[data.role].takes_duties
+    ):
+        errors["duties"] = (
+            "担当業務を割り当てられるのは臨時職員だけです。 / "
+            "Only temporary staff take assigned duties."
+        )
+    if data.ends_on is not None and data.ends_on < today:
+        errors["ends_on"] = (
+            "終了日は今日以降の日付にしてください（すぐ終了するには「終了」ボタン）。 / "
+            "The end date must be today or later (use End now to end at once)."
+        )
+    branch_id = conn.execute(
+        text("SELECT id FROM branch WHERE code = :c"), {"c": data.branch_code}
+    ).scalar_one_or_none()
+    if branch_id is None:
+        errors["branch"] = "所属館を選んでください。 / Choose a branch."
+    return errors, int(branch_id or 0)
+
+
+def _create(conn: Connection, data: StaffInput, now: datetime) -> tuple[int, str]:
+    """A new account (no password yet) and its one-time enrolment token."""
+    today = library_today(now)
+    errors, branch_id = _validate(conn, data, today)
+    if not errors:
+        taken = conn.execute(
+            select(_account.c.id).where(_account.c.staff_code == data.staff_code)
+        ).first()
+        if taken is not None:
+            errors["staff_code"] = "この職員IDは使われています。 / This staff ID is taken."
+    if errors:
+        raise StaffFormRefused(errors)
+    staff_id = int(
+        conn.execute(
+            _account.insert()
+            .values(
+                staff_code=data.staff_code,
+                name=data.name.strip(),
+                affiliation=data.affiliation.strip(),
+                branch_id=branch_id,
+                role=data.role,
+                duties=",".join(data.duties),
+                registered_on=today,
+                ends_on=data.ends_on,
+                totp_confirmed=False,
+                totp_last_step=0,
+            )
+            .returning(_account.c.id)
+        ).scalar_one()
+    )
+    return staff_id, _issue_enrol(conn, staff_id, now)
+
+
+@writes
+def create_first_manager(conn: Connection, now: datetime, data: StaffInput) -> str:
+    """A manager account (CLI only); returns the one-time enrolment token."""
+    return _create(conn, data, now)[1]
+
+
+@writes
+def create_staff_account(conn: Connection, now: datetime, data: StaffInput) -> tuple[int, str]:
+    """(new staff id, one-time enrolment token)."""
+    return _create(conn, data, now)
+
+
+@writes
+def update_staff_account(
+    conn: Connection, now: datetime, actor_id: int, staff_id: int, data: StaffInput
+) -> None:
+    row = conn.execute(select(_account).where(_account.c.id == staff_id).with_for_update()).first()
+    if row is None:
+        raise NotFound("職員が見つかりません。 / No such staff account.")
+    today = library_today(now)
+    data = StaffInput(
+        row.staff_code,
+        *(
+            getattr(data, f)
+            for f in ("name", "affiliation", "branch_code", "role", "duties", "ends_on")
+        ),
+    )
+    errors, branch_id = _validate(conn, data, today)
+    if staff_id == actor_id and data.role != row.role:
+        errors["role"] = "自分の役割は変更できません。 / You cannot change your own role."
+    if errors:
+        raise StaffFormRefused(errors)
+    conn.execute(
+        _account.update()
+        .where(_account.c.id == staff_id)
+        .values(
+            name=data.name.strip(),
+            affiliation=data.affiliation.strip(),
+            branch_id=branch_id,
+            role=data.role,
+            duties=",".join(data.duties),
+            ends_on=data.ends_on,
+        )
+    )
+    if data.role != row.role:  # new rights take a new login
+        conn.execute(_session.delete().where(_session.c.staff_id == staff_id))
+
+
+@writes
+def end_staff_account(conn: Connection, now: datetime, actor_id: int, staff_id: int) -> None:
+    """End an account at once: its end date becomes yesterday and its sessions end."""
+    if staff_id == actor_id:
+        raise QueryError("自分のアカウントは終了できません。 / You cannot end your own account.")
+    yesterday = library_today(now) - timedelta(days=1)
+    done = conn.execute(
+        _account.update().where(_account.c.id == staff_id).values(ends_on=yesterday)
+    ).rowcount
+    if done != 1:
+        raise NotFound("職員が見つかりません。 / No such staff account.")
+    conn.execute(_session.delete().where(_session.c.staff_id == staff_id))
+
+
+@writes
+def reissue_staff_enrol_link(conn: Connection, now: datetime, actor_id: int, staff_id: int) -> str:
+    if staff_id == actor_id:
+        raise QueryError(
+            "自分の登録リンクは発行できません。別の管理者に依頼してください。 / "
+            "Ask another manager to reset your own account."
+        )
+    row = conn.execute(select(_account).where(_account.c.id == staff_id)).first()
+    if row is None:
+        raise NotFound("職員が見つかりません。 / No such staff account.")
+    if staff.ended(row, library_today(now)):
+        raise QueryError("終了したアカウントです。 / This account has ended.")
+    return _issue_enrol(conn, staff_id, now)
+
+
+def _view(row: Row[Any], today: date) -> StaffView:
+    return StaffView(
+        row.id,
+        row.staff_code,
+        row.name,
+        row.affiliation,
+        row.code,
+        row.name_ja,
+        row.name_en,
+        row.role,
+        staff.duties(row.duties),
+        row.registered_on,
+        row.ends_on,
+        staff.ended(row, today),
+        row.password_hash is not None and bool(row.totp_confirmed),
+    )
+
+
+def _staff_select() -> Any:
+    branch = TABLES["branch"]
+    return select(_account, branch.c.code, branch.c.name_ja, branch.c.name_en).select_from(
+        _account.join(branch, branch.c.id == _account.c.branch_id)
+    )
+
+
+@reads
+def list_staff_accounts(conn: Connection, now: datetime) -> tuple[StaffView, ...]:
+    today = library_today(now)
+    rows = conn.execute(_staff_select().order_by(_account.c.staff_code))
+    return tuple(_view(row, today) for row in rows)
+
+
+@reads
+def get_staff_account(conn: Connection, now: datetime, staff_id: int) -> StaffView:
+    row = conn.execute(_staff_select().where(_account.c.id == staff_id)).first()
+    if row is None:
+        raise NotFound("職員が見つかりません。 / No such staff account.")
+    return _view(row, library_today(now))

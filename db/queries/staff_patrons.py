@@ -1,0 +1,300 @@
+"""What staff do with a patron's record: lookup, the record, corrections.
+
+Masking happens here, not in templates: a field group the actor's role may not see comes
+back as None, so no page or htmx fragment can show it. Every answer that carries a personal
+field group writes one `staff_audit` row (who, when, whose, which groups, which screen,
+outcome) in the same transaction — never the values (db.staff.write_audit; the audit
+itself is db.queries.audit).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
+
+from db import circulation, rules
+from db.clock import library_today
+from db.engine import writes
+from db.errors import NotFound, QueryError
+from db.models import TABLES
+from db.patrons import phone_digits
+from db.staff import ALLOWED, EDIT, REFUSED, VIEW, StaffActor, StaffFormRefused, write_audit
+from db.staff_policy import policy
+
+__all__ = [
+    "PatronEdit",
+    "PatronRecord",
+    "PatronSummary",
+    "StaffRefused",
+    "get_patron_for_staff",
+    "lookup_patrons",
+    "update_patron_for_staff",
+]
+
+_patron = TABLES["patron"]
+_branch = TABLES["branch"]
+_loan = TABLES["loan"]
+
+
+class StaffRefused(QueryError):
+    def __init__(self) -> None:
+        super().__init__(
+            "この操作は権限がないため行えません（記録されました）。 / "
+            "Your role does not allow this (the attempt was recorded)."
+        )
+
+
+@dataclass(frozen=True)
+class PatronSummary:
+    """One lookup hit. None = masked for this role."""
+
+    id: int
+    card_number: str
+    name: str | None
+    name_kana: str | None
+    category: str
+    expires_on: date
+    expired: bool
+    home_branch_ja: str
+    home_branch_en: str
+    loans: int
+
+
+@dataclass(frozen=True)
+class StaffLoan:
+    title: str
+    barcode: str
+    due_on: date
+    overdue: bool
+    renewals: int
+
+
+@dataclass(frozen=True)
+class PatronRecord:
+    """A patron as one staff member may see them; None = masked. Never a password hash, a
+    booklist or anything about returned items."""
+
+    id: int
+    card_number: str
+    expires_on: date
+    expired: bool
+    home_branch_ja: str
+    home_branch_en: str
+    category: str
+    name: str | None
+    name_kana: str | None
+    address: str | None
+    phone: str | None
+    email: str | None
+    birth_date: date | None
+    loans: tuple[StaffLoan, ...] | None
+    visible: frozenset[str]
+
+
+@dataclass(frozen=True)
+class PatronEdit:
+    address: str
+    phone: str
+    email: str
+    category: str
+
+
+def _personal(groups: frozenset[str]) -> list[str]:
+    known = policy().field_groups
+    return sorted(g for g in groups if g in known and known[g].personal)
+
+
+def _compact(value: str) -> str:
+    return re.sub(r"[\s\u3000]+", "", value)
+
+
+def lookup_patrons(actor: StaffActor, card: str, name: str) -> tuple[PatronSummary, ...]:
+    """By exact card number, or by part of the name or its reading (roles that may).
+
+    Audited: every hit whose name is shown writes an audit row; refusals too (committed
+    before `StaffRefused` is raised)."""
+    by_name = not card.strip() and bool(name.strip())
+    if by_name and not policy().may(actor.role, actor.duties, "patron.search_name"):
+        _refuse_name_search(actor)
+        raise StaffRefused()
+    return _lookup(actor, card, name)
+
+
+@writes
+def _refuse_name_search(conn: Connection, now: datetime, actor: StaffActor) -> None:
+    write_audit(conn, actor, None, ("name",), "patron_lookup", "search", REFUSED, now)
+
+
+@writes
+def _lookup(
+    conn: Connection, now: datetime, actor: StaffActor, card: str, name: str
+) -> tuple[PatronSummary, ...]:
+    today = library_today(now)
+    visible = policy().visible_fields(actor.role, actor.duties)
+    loans = (
+        select(func.count())
+        .select_from(_loan)
+        .where(_loan.c.patron_id == _patron.c.id)
+        .scalar_subquery()
+    )
+    stmt = select(
+        _patron.c.id,
+        _patron.c.card_number,
+        _patron.c.name,
+        _patron.c.name_kana,
+        _patron.c.category,
+        _patron.c.expires_on,
+        _branch.c.name_ja,
+        _branch.c.name_en,
+        loans.label("loans"),
+    ).select_from(_patron.join(_branch, _branch.c.id == _patron.c.home_branch_id))
+    if card.strip():
+        stmt = stmt.where(_patron.c.card_number == card.strip()[:20])
+    elif name.strip():
+        if not policy().may(actor.role, actor.duties, "patron.search_name"):
+            raise StaffRefused()  # lookup_patrons recorded the refusal first
+        needle = _compact(name)[:50].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{needle}%"
+        compact_name = func.replace(func.replace(_patron.c.name, " ", ""), "\u3000", "")
+        compact_kana = func.replace(func.replace(_patron.c.name_kana, " ", ""), "\u3000", "")
+        stmt = stmt.where(
+            compact_name.like(pattern, escape="\\") | compact_kana.like(pattern, escape="\\")
+        )
+    else:
+        return ()
+    rows = list(conn.execute(stmt.order_by(_patron.c.card_number).limit(50)))
+    show_name = "name" in visible
+    # Every hit shows the loan count (personal) and, to roles that may, the name: one
+    # audit row each, naming the groups actually shown.
+    shown: list[str] = [g for g in ("name", "loans") if g in visible]
+    hits = []
+    for row in rows:
+        if shown:
+            write_audit(conn, actor, row.id, shown, "patron_lookup", VIEW, ALLOWED, now)
+        hits.append(
+            PatronSummary(
+                row.id,
+                row.card_number,
+                row.name if show_name else None,
+                row.name_kana if show_name else None,
+                row.category,
+                row.expires_on,
+                row.expires_on < today,
+                row.name_ja,
+                row.name_en,
+                int(row.loans),
+            )
+        )
+    return tuple(hits)
+
+
+@writes
+def get_patron_for_staff(
+    conn: Connection, now: datetime, actor: StaffActor, patron_id: int, screen: str
+) -> PatronRecord:
+    """The patron as this role may see them (masked fields are None), with the audit row."""
+    today = library_today(now)
+    visible = policy().visible_fields(actor.role, actor.duties)
+    row = conn.execute(
+        select(
+            _patron.c.id,
+            _patron.c.card_number,
+            _patron.c.name,
+            _patron.c.name_kana,
+            _patron.c.birth_date,
+            _patron.c.address,
+            _patron.c.phone,
+            _patron.c.email,
+            _patron.c.category,
+            _patron.c.expires_on,
+            _branch.c.name_ja,
+            _branch.c.name_en,
+        )
+        .select_from(_patron.join(_branch, _branch.c.id == _patron.c.home_branch_id))
+        .where(_patron.c.id == patron_id)
+    ).first()
+    if row is None:
+        raise NotFound("利用者が見つかりません。 / No such patron.")
+    loans: tuple[StaffLoan, ...] | None = None
+    if "loans" in visible:
+        loans = tuple(
+            StaffLoan(v.title, v.barcode, v.due_on, v.overdue, v.renewals)
+            for v in circulation.list_loans(conn, patron_id, now)
+        )
+    write_audit(conn, actor, patron_id, _personal(visible), screen, VIEW, ALLOWED, now)
+    contact = "contact" in visible
+    return PatronRecord(
+        row.id,
+        row.card_number,
+        row.expires_on,
+        row.expires_on < today,
+        row.name_ja,
+        row.name_en,
+        row.category,
+        row.name if "name" in visible else None,
+        row.name_kana if "name" in visible else None,
+        row.address if contact else None,
+        row.phone if contact else None,
+        row.email if contact else None,
+        row.birth_date if "birth_date" in visible else None,
+        loans,
+        visible,
+    )
+
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+_PHONE_CHARS = re.compile(r"[0-9０-９\-－ー‐()（） +＋]+")
+
+
+def validate_edit(data: PatronEdit) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if not data.address.strip():
+        errors["address"] = "住所を入力してください。 / Enter the address."
+    elif len(data.address) > 200:
+        errors["address"] = "住所は200文字以内です。 / The address is too long (200 characters)."
+    digits = phone_digits(data.phone)
+    if not _PHONE_CHARS.fullmatch(data.phone.strip() or "x") or not 10 <= len(digits) <= 11:
+        errors["phone"] = (
+            "電話番号は市外局番から10〜11桁の数字で入力してください（例 0466-25-1111）。 / "
+            "Enter the phone number with its area code: 10 or 11 digits (e.g. 0466-25-1111)."
+        )
+    email = data.email.strip()
+    if email and (len(email) > 254 or not _EMAIL.fullmatch(email)):
+        errors["email"] = (
+            "メールアドレスの形式が正しくありません（例 name@example.jp）。空欄にもできます。 / "
+            "This is not an email address (e.g. name@example.jp). It may be left empty."
+        )
+    if data.category not in {c.code for c in rules.CATEGORIES}:
+        errors["category"] = "利用者区分を選んでください。 / Choose a category."
+    return errors
+
+
+@writes
+def update_patron_for_staff(
+    conn: Connection, now: datetime, actor: StaffActor, patron_id: int, data: PatronEdit
+) -> None:
+    """Correct address, phone, email and category: all or nothing, with the audit row."""
+    errors = validate_edit(data)
+    if errors:
+        raise StaffFormRefused(errors)
+    email = data.email.strip() or None
+    done = conn.execute(
+        _patron.update()
+        .where(_patron.c.id == patron_id)
+        .values(
+            address=data.address.strip(),
+            phone=data.phone.strip(),
+            phone_digits=phone_digits(data.phone),
+            email=email,
+            category=data.category,
+        )
+    ).rowcount
+    if done != 1:
+        raise NotFound("利用者が見つかりません。 / No such patron.")
+    write_audit(conn, actor, patron_id, ["category", "contact"], "patron_edit", EDIT, ALLOWED, now)

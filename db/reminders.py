@@ -1,0 +1,102 @@
+"""Due-date reminders: queued by the daily job, withdrawn when the loan ends first.
+
+A reminder mail names the loans it reminds of in `loan_reminder`, so each loan is
+reminded of once. Every function takes a `Connection` inside the caller's writing
+transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import exists, select, text
+from sqlalchemy.engine import Connection
+
+from db import models, notices, outbox
+from db.clock import library_today
+from db.errors import QueryError
+
+log = logging.getLogger(__name__)
+
+_T = models.Hold.metadata.tables
+_pref = _T["notice_preference"]
+_reminder = _T["loan_reminder"]
+_item = _T["item"]
+_work = _T["work"]
+_patron = _T["patron"]
+_loan = _T["loan"]
+
+
+def withdraw(conn: Connection, loan_id: int) -> None:
+    """Before a loan is deleted: drop its reminder if not yet being sent. The other loans
+    that mail named lose their marker too, so the next run reminds them afresh."""
+    for mail_id in conn.execute(
+        select(_reminder.c.mail_id).where(
+            _reminder.c.loan_id == loan_id, _reminder.c.mail_id.is_not(None)
+        )
+    ).scalars():
+        withdrawn = conn.execute(
+            text(
+                "DELETE FROM mail_outbox WHERE id = :m AND sent_at IS NULL "
+                "AND send_started_at IS NULL"
+            ),
+            {"m": mail_id},
+        )
+        if withdrawn.rowcount:
+            conn.execute(_reminder.delete().where(_reminder.c.mail_id == mail_id))
+
+
+def queue_due(conn: Connection, now: datetime) -> int:
+    """Queue one due-date reminder per patron who asked for it, once per loan. → mails."""
+    today = library_today(now)
+    rows = conn.execute(
+        select(
+            _loan.c.id,
+            _loan.c.patron_id,
+            _loan.c.due_on,
+            _work.c.title,
+            _patron.c.email,
+            _patron.c.lang,
+            _pref.c.due_reminder_days,
+        )
+        .select_from(
+            _loan.join(_patron, _patron.c.id == _loan.c.patron_id)
+            .join(_pref, _pref.c.patron_id == _patron.c.id)
+            .join(_item, _item.c.id == _loan.c.item_id)
+            .join(_work, _work.c.id == _item.c.work_id)
+        )
+        .where(
+            _pref.c.due_reminder_days.is_not(None),
+            _patron.c.email.is_not(None),
+            _loan.c.due_on >= today,
+            ~exists().where(_reminder.c.loan_id == _loan.c.id),
+        )
+        .order_by(_loan.c.patron_id, _loan.c.due_on, _loan.c.id)
+        .with_for_update(of=_loan)
+    ).all()
+    per_patron: dict[int, list[Any]] = {}
+    for row in rows:
+        if row.due_on <= today + timedelta(days=row.due_reminder_days):
+            per_patron.setdefault(row.patron_id, []).append(row)
+    sent = 0
+    for loans in per_patron.values():
+        first = loans[0]
+        subject, body = notices.due_reminder(first.lang, [(r.title, r.due_on) for r in loans])
+        try:
+            with conn.begin_nested():
+                mail_id = outbox.enqueue(
+                    conn,
+                    kind="due_reminder",
+                    to_addr=first.email,
+                    subject=subject,
+                    body=body,
+                    now=now,
+                )
+        except QueryError:
+            log.warning("due_reminder not queued: unusable address")
+            continue
+        conn.execute(_reminder.insert(), [{"loan_id": r.id, "mail_id": mail_id} for r in loans])
+        sent += 1
+    return sent

@@ -1,0 +1,225 @@
+"""Copy routing: where a copy goes when it is returned, lent, released or received.
+
+Shared by circulation (checkout, return: db.circulation) and the reservation queue
+(cancel, expiry, receiving: db.queries.holds). Every function takes a `Connection` inside
+the caller's writing transaction and the current time `now` (aware).
+
+A copy free at a branch goes to the first eligible reservation of its title (`ORDER BY
+placed_at, id`, suspended ones skipped): ready on the hold shelf at once when the pickup
+branch is where the copy is, else in transit. Writes to a title's queue first lock its
+`work` row; the lock order everywhere is patron, item, work, hold — so concurrent counter
+and patron actions on PostgreSQL never deadlock.
+
+Logs name events and branches only, never patrons, items or titles.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Row, or_, select
+from sqlalchemy.engine import Connection
+
+from db import models, notices, outbox, rules
+from db.clock import library_today
+from db.counts import bump
+from db.errors import QueryError
+
+log = logging.getLogger(__name__)
+
+_T = models.Hold.metadata.tables
+_hold = _T["hold"]
+_pref = _T["notice_preference"]
+_item = _T["item"]
+_work = _T["work"]
+_branch = _T["branch"]
+_mtype = _T["material_type"]
+_patron = _T["patron"]
+
+# Hold states
+WAITING = "waiting"
+IN_TRANSIT = "in_transit"
+READY = "ready"
+
+FILLED = "hold_filled"  # daily_count event
+
+_shelf = {"days": 7}
+
+
+def set_shelf_days(days: int) -> None:
+    """Days a ready copy waits on the hold shelf (SHIORI_HOLD_SHELF_DAYS, validated)."""
+    _shelf["days"] = days
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Where a returned or released copy goes next (for the counter): no patron data."""
+
+    state: str  # "available", "in_transit", "ready"
+    branch_ja: str = ""
+    branch_en: str = ""
+
+
+def lock_work(conn: Connection, work_id: int) -> bool:
+    """Serialise writes to one title's queue (PostgreSQL row lock; SQLite is IMMEDIATE)."""
+    found = conn.execute(select(_work.c.id).where(_work.c.id == work_id).with_for_update()).first()
+    return found is not None
+
+
+def lock_item(conn: Connection, item_id: int) -> None:
+    conn.execute(select(_item.c.id).where(_item.c.id == item_id).with_for_update()).first()
+
+
+def branch_names(conn: Connection, branch_id: int) -> tuple[str, str]:
+    row = conn.execute(
+        select(_branch.c.name_ja, _branch.c.name_en).where(_branch.c.id == branch_id)
+    ).one()
+    return str(row.name_ja), str(row.name_en)
+
+
+def _notify_ready(conn: Connection, hold_id: int, now: datetime) -> None:
+    """Queue the ready-for-pickup mail in this transaction, if the patron asked for it."""
+    row = conn.execute(
+        select(
+            _patron.c.email,
+            _patron.c.lang,
+            _pref.c.hold_ready,
+            _work.c.title,
+            _branch.c.name_ja,
+            _branch.c.name_en,
+            _hold.c.ready_until,
+        )
+        .select_from(
+            _hold.join(_patron, _patron.c.id == _hold.c.patron_id)
+            .outerjoin(_pref, _pref.c.patron_id == _patron.c.id)
+            .join(_work, _work.c.id == _hold.c.work_id)
+            .join(_branch, _branch.c.id == _hold.c.pickup_branch_id)
+        )
+        .where(_hold.c.id == hold_id)
+    ).one()
+    if not row.email or row.hold_ready is False:
+        return
+    subject, body = notices.hold_ready(
+        row.lang, row.title, row.name_ja, row.name_en, row.ready_until
+    )
+    try:
+        with conn.begin_nested():
+            outbox.enqueue(
+                conn, kind="hold_ready", to_addr=row.email, subject=subject, body=body, now=now
+            )
+    except QueryError:
+        # An address the outbox refuses must not undo the return at the counter.
+        log.warning("hold_ready notice not queued: unusable address")
+
+
+def make_ready(conn: Connection, hold_id: int, item_id: int, now: datetime) -> None:
+    until = library_today(now) + timedelta(days=_shelf["days"])
+    conn.execute(
+        _hold.update()
+        .where(_hold.c.id == hold_id)
+        .values(state=READY, item_id=item_id, ready_until=until)
+    )
+    conn.execute(_item.update().where(_item.c.id == item_id).values(status=rules.ON_HOLD_SHELF))
+    _notify_ready(conn, hold_id, now)
+
+
+def _next_hold(conn: Connection, work_id: int, today: date) -> Any:
+    return conn.execute(
+        select(_hold.c.id, _hold.c.pickup_branch_id)
+        .where(
+            _hold.c.work_id == work_id,
+            _hold.c.item_id.is_(None),
+            or_(_hold.c.suspended_until.is_(None), _hold.c.suspended_until <= today),
+        )
+        .order_by(_hold.c.placed_at, _hold.c.id)
+        .limit(1)
+        .with_for_update()
+    ).first()
+
+
+def route_item(
+    conn: Connection, item_id: int, work_id: int, at_branch_id: int, now: datetime
+) -> Routing:
+    """Give a copy that is free at `at_branch_id` to the first eligible reservation.
+
+    Ready at once when the pickup branch is where the copy is, else in transit. With nobody
+    eligible the copy is `available`. The caller has locked the item row.
+    """
+    today = library_today(now)
+    reservable = conn.execute(
+        select(_mtype.c.reservable)
+        .select_from(_item.join(_mtype, _mtype.c.code == _item.c.material_type))
+        .where(_item.c.id == item_id)
+    ).scalar()
+    if not reservable or not lock_work(conn, work_id):
+        conn.execute(_item.update().where(_item.c.id == item_id).values(status=rules.AVAILABLE))
+        return Routing(rules.AVAILABLE)
+    nxt = _next_hold(conn, work_id, today)
+    if nxt is None:
+        conn.execute(_item.update().where(_item.c.id == item_id).values(status=rules.AVAILABLE))
+        return Routing(rules.AVAILABLE)
+    ja, en = branch_names(conn, nxt.pickup_branch_id)
+    if nxt.pickup_branch_id == at_branch_id:
+        make_ready(conn, nxt.id, item_id, now)
+        log.info("hold ready branch=%s", nxt.pickup_branch_id)
+        return Routing(READY, ja, en)
+    conn.execute(
+        _hold.update().where(_hold.c.id == nxt.id).values(state=IN_TRANSIT, item_id=item_id)
+    )
+    conn.execute(_item.update().where(_item.c.id == item_id).values(status=rules.IN_TRANSIT))
+    log.info("hold in transit to branch=%s", nxt.pickup_branch_id)
+    return Routing(IN_TRANSIT, ja, en)
+
+
+def reroute(conn: Connection, item_id: int, work_id: int, old: Row[Any], now: datetime) -> None:
+    """A copy set aside for a reservation that ended: to the next in line, or back."""
+    item = conn.execute(
+        select(_item.c.id, _item.c.status).where(_item.c.id == item_id).with_for_update()
+    ).one()
+    if item.status == rules.IN_TRANSIT:
+        # Still travelling: the next reservation takes it wherever it goes.
+        nxt = _next_hold(conn, work_id, library_today(now))
+        if nxt is not None:
+            conn.execute(
+                _hold.update().where(_hold.c.id == nxt.id).values(state=IN_TRANSIT, item_id=item_id)
+            )
+        return  # with nobody waiting, receiving it puts it back on the shelf
+    route_item(conn, item_id, work_id, old.pickup_branch_id, now)
+
+
+def on_checkout(
+    conn: Connection, patron_id: int, item_id: int, work_id: int, now: datetime
+) -> None:
+    """The patron borrowed a copy of a title they reserved: the reservation is fulfilled.
+
+    If a different copy had been set aside for them, it goes to the next in line.
+    """
+    if (
+        conn.execute(
+            select(_hold.c.id).where(_hold.c.patron_id == patron_id, _hold.c.work_id == work_id)
+        ).first()
+        is None
+    ):
+        return
+    lock_work(conn, work_id)
+    hold = conn.execute(
+        select(_hold)
+        .where(_hold.c.patron_id == patron_id, _hold.c.work_id == work_id)
+        .with_for_update()
+    ).first()
+    if hold is None:
+        return
+    conn.execute(_hold.delete().where(_hold.c.id == hold.id))
+    bump(conn, library_today(now), hold.pickup_branch_id, "", FILLED)
+    if hold.item_id is not None and hold.item_id != item_id:
+        reroute(conn, hold.item_id, work_id, hold, now)
+    log.info("hold filled branch=%s", hold.pickup_branch_id)
+
+
+def held_for(conn: Connection, item_id: int) -> int | None:
+    """The patron a copy on the hold shelf (or in transit) is set aside for."""
+    found = conn.execute(select(_hold.c.patron_id).where(_hold.c.item_id == item_id)).scalar()
+    return int(found) if found is not None else None
