@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,6 +18,7 @@ from db import queries
 from web.settings import Settings
 
 STAFF_PREFIX = "/staff"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -90,46 +91,44 @@ def is_staff_path(path: str) -> bool:
     return path == STAFF_PREFIX or path.startswith(f"{STAFF_PREFIX}/")
 
 
-def _token(request: Request, config: CookieConfig) -> str:
-    return request.cookies.get(config.cookie_name(settings_of(request)), "")
+def _looked_up(
+    request: Request, config: CookieConfig, find: Callable[[str, Settings], T | None]
+) -> T | None:
+    """The session of `config`'s cookie, found once per request (None without a live one)."""
+    key = f"shiori.session.{config.name}"
+    if key not in request.scope:
+        settings = settings_of(request)
+        token = request.cookies.get(config.cookie_name(settings), "")
+        request.scope[key] = find(token, settings) if token else None
+    found: T | None = request.scope[key]
+    return found
+
+
+def _find_patron(token: str, settings: Settings) -> Current | None:
+    info = queries.get_session(
+        token, PATRON.timeouts(settings, False), PATRON.timeouts(settings, True)
+    )
+    return None if info is None else Current(token, info.patron_id, info.csrf_token, info.kiosk)
+
+
+def _find_staff(token: str, settings: Settings) -> StaffCurrent | None:
+    info = queries.get_staff_session(token, STAFF.timeouts(settings, False))
+    return None if info is None else StaffCurrent(token, info)
 
 
 def current(request: Request) -> Current | None:
-    """The live patron session of the request's cookie, looked up once per request."""
-    if "shiori_current" in request.scope:
-        cached: Current | None = request.scope["shiori_current"]
-        return cached
-    settings = settings_of(request)
-    token = _token(request, PATRON)
-    found = None
-    if token:
-        info = queries.get_session(
-            token, PATRON.timeouts(settings, False), PATRON.timeouts(settings, True)
-        )
-        if info is not None:
-            found = Current(token, info.patron_id, info.csrf_token, info.kiosk)
-    request.scope["shiori_current"] = found
-    return found
+    """The logged-in patron of the request."""
+    return _looked_up(request, PATRON, _find_patron)
 
 
 def staff(request: Request) -> StaffCurrent | None:
-    """The live staff session of the request's cookie, looked up once per request."""
-    if "shiori_staff" in request.scope:
-        cached: StaffCurrent | None = request.scope["shiori_staff"]
-        return cached
-    token = _token(request, STAFF)
-    found = None
-    if token:
-        info = queries.get_staff_session(token, STAFF.timeouts(settings_of(request), False))
-        if info is not None:
-            found = StaffCurrent(token, info)
-    request.scope["shiori_staff"] = found
-    return found
+    """The staff member of the request (second factor passed or not)."""
+    return _looked_up(request, STAFF, _find_staff)
 
 
 def forget_staff(request: Request) -> None:
     """This response speaks as if nobody were logged in (the login step rotated the token)."""
-    request.scope["shiori_staff"] = None
+    request.scope[f"shiori.session.{STAFF.name}"] = None
 
 
 def csrf_secret(request: Request) -> str | None:
