@@ -7,7 +7,6 @@ Every function takes a `Connection` inside the caller's transaction.
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -15,16 +14,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Connection, Row
 
-from db import passwords, throttle
+from db import passwords, sessions, throttle
 from db.clock import aware_utc
 from db.errors import QueryError
 from db.models import TABLES
-from db.sessions import Timeouts, digest
+from db.sessions import Timeouts
 from db.staff_policy import policy
 
 _patron = TABLES["patron"]
 _audit = TABLES["staff_audit"]
-_session = TABLES["staff_session"]
 
 STAFF_LOGIN_CODE = throttle.Limit(
     "staff:code", 5, 15 * throttle.MINUTE, throttle.MINUTE, throttle.HOUR
@@ -89,26 +87,11 @@ def check_password(password: str, staff_code: str) -> None:
 def create_session(
     conn: Connection, staff_id: int, now: datetime, timeouts: Timeouts, second_factor: bool
 ) -> StaffLogin:
-    now = aware_utc(now)
-    token = secrets.token_urlsafe(16)
-    csrf = secrets.token_urlsafe(32)
-    conn.execute(
-        _session.insert().values(
-            id=digest(token),
-            staff_id=staff_id,
-            csrf_token=csrf,
-            second_factor=second_factor,
-            created_at=now,
-            last_seen_at=now,
-            expires_at=now + timeouts.absolute,
-            counter_state="",
-        )
+    """A staff session row (db.sessions), with or without the second factor passed."""
+    token, csrf = sessions.create(
+        conn, sessions.STAFF, staff_id, now, timeouts, second_factor=second_factor, counter_state=""
     )
     return StaffLogin(token, csrf)
-
-
-def end_session(conn: Connection, token: str) -> None:
-    conn.execute(_session.delete().where(_session.c.id == digest(token)))
 
 
 def write_audit(

@@ -2,49 +2,43 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from db import queries
-from web import booklist, client, csrf
-from web.errors import error_response
+from web import booklist, client, forms
 from web.flash import flash
+from web.guard import patron_route
 from web.i18n import N_, translator
 from web.lang import safe_next
-from web.sessions import clear_cookie, current, set_cookie, settings_of, timeouts
-from web.templating import render, wants_fragment
+from web.sessions import PATRON, Current, clear_cookie, current, set_cookie, settings_of
+from web.templating import path_for, render, see_other, wants_fragment
 
 LOGIN_FIELDS = ("card", "password")
 
 
-def login_required(request: Request) -> RedirectResponse:
-    """Where a page that needs a login sends an anonymous visitor."""
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
-
-
 async def login_page(request: Request) -> Response:
+    my = path_for(request, "my")
     if current(request) is not None:
-        return RedirectResponse("/my", status_code=303)
+        return RedirectResponse(my, status_code=303)
     return render(
         request,
         "account/login.html",
         ctx={
-            "values": {"card": "", "next": safe_next(request.query_params.get("next", "/my"))},
+            "values": {"card": "", "next": safe_next(request.query_params.get("next", my))},
             "error": None,
         },
     )
 
 
 async def login(request: Request) -> Response:
-    form = await csrf.checked_form(request)
+    form = await forms.read(request)
+    my = path_for(request, "my")
     card = str(form.get("card", "")).strip()[:20]
     password = str(form.get("password", ""))[:1024]
     kiosk = form.get("kiosk") == "1"
-    next_url = safe_next(str(form.get("next", "/my")))
+    next_url = safe_next(str(form.get("next", my)))
     values = {"card": card, "next": next_url}
     settings = settings_of(request)
     try:
@@ -54,7 +48,7 @@ async def login(request: Request) -> Response:
             client.address(request),
             client.device(request),
             kiosk,
-            timeouts(settings, kiosk),
+            PATRON.timeouts(settings, kiosk),
         )
     except queries.LoginFailed as refused:
         # The same answer for an unknown card, a wrong password and a throttled card.
@@ -64,13 +58,12 @@ async def login(request: Request) -> Response:
             status_code=422,
             ctx={"values": values, "error": str(refused)},
         )
-    response = RedirectResponse(next_url if next_url != "/" else "/my", status_code=303)
-    set_cookie(response, settings, result.token, kiosk)
+    response = RedirectResponse(next_url if next_url != "/" else my, status_code=303)
+    set_cookie(response, settings, PATRON, result.token)
     return response
 
 
 async def logout(request: Request) -> Response:
-    await csrf.checked_form(request)
     session = current(request)
     return _log_out(request, session.token if session else None)
 
@@ -79,80 +72,59 @@ def _log_out(request: Request, token: str | None) -> Response:
     if token is not None:
         queries.log_out(token)
     # A query flag, not a flash cookie: Clear-Site-Data drops every cookie of the site.
-    response = RedirectResponse("/?logged_out=1", status_code=303)
+    response = see_other(request, "home", "logged_out=1")
     if wants_fragment(request):
-        response.headers["HX-Redirect"] = "/?logged_out=1"  # leave the page, not a swap
-    clear_cookie(response, settings_of(request))
+        # Leave the page, not a swap.
+        response.headers["HX-Redirect"] = response.headers["location"]
+    clear_cookie(response, settings_of(request), PATRON)
     # The browser drops cached pages, cookies and storage: nothing for the next person.
     response.headers["Clear-Site-Data"] = '"cache", "cookies", "storage"'
     return response
 
 
-async def sessions_page(request: Request) -> Response:
-    session = current(request)
-    if session is None:
-        return login_required(request)
+async def sessions_page(request: Request, session: Current) -> Response:
     listing = queries.list_my_sessions(session.patron_id, session.token)
     return render(
         request, "account/sessions.html", "account/_sessions.html", ctx={"sessions": listing}
     )
 
 
-async def end_session(request: Request) -> Response:
-    await csrf.checked_form(request)
-    session = current(request)
-    if session is None:
-        return login_required(request)
+async def end_session(request: Request, session: Current) -> Response:
     handle = request.path_params["handle"]
     own = [s for s in queries.list_my_sessions(session.patron_id, session.token) if s.current]
     if own and own[0].handle == handle:
         return _log_out(request, session.token)  # ending this device is logging out
-    try:
-        queries.end_my_session(session.patron_id, handle)
-    except queries.NotFound:
-        return error_response(request, 404)
-    return _after_sessions_change(request, N_("That device is logged out."))
+    queries.end_my_session(session.patron_id, handle)
+    return _after_sessions_change(request, session, N_("That device is logged out."))
 
 
-async def end_other_sessions(request: Request) -> Response:
-    await csrf.checked_form(request)
-    session = current(request)
-    if session is None:
-        return login_required(request)
+async def end_other_sessions(request: Request, session: Current) -> Response:
     queries.end_my_other_sessions(session.patron_id, session.token)
-    return _after_sessions_change(request, N_("All your other devices are logged out."))
+    return _after_sessions_change(request, session, N_("All your other devices are logged out."))
 
 
-def _after_sessions_change(request: Request, notice: str) -> Response:
-    me = current(request)
-    if me is None:
-        return login_required(request)
+def _after_sessions_change(request: Request, session: Current, notice: str) -> Response:
     if wants_fragment(request):
-        listing = queries.list_my_sessions(me.patron_id, me.token)
+        listing = queries.list_my_sessions(session.patron_id, session.token)
         return render(
             request,
             "account/sessions.html",
             "account/_sessions.html",
             ctx={"sessions": listing, "notice": translator(request).gettext(notice)},
         )
-    response = RedirectResponse("/my/sessions", status_code=303)
+    response = see_other(request, "sessions")
     flash(request, response, notice)
     return response
 
 
-async def change_password_page(request: Request) -> Response:
-    if current(request) is None:
-        return login_required(request)
+async def change_password_page(request: Request, session: Current) -> Response:
     return render(
         request, "account/change_password.html", ctx={"errors": {}, "logout_others": True}
     )
 
 
-async def change_password(request: Request) -> Response:
-    form = await csrf.checked_form(request)
-    session = current(request)
-    if session is None:
-        return login_required(request)
+async def change_password(request: Request, session: Current) -> Response:
+    form = await forms.read(request)
     new = str(form.get("new_password", ""))
     errors: dict[str, str] = {}
     if new != str(form.get("new_password_again", "")):
@@ -184,7 +156,7 @@ async def change_password(request: Request) -> Response:
             status_code=422,
             ctx={"errors": errors, "logout_others": logout_others},
         )
-    response = RedirectResponse("/my", status_code=303)
+    response = see_other(request, "my")
     flash(request, response, N_("Your password was changed."))
     return response
 
@@ -193,11 +165,13 @@ routes = [
     Route("/login", login_page, methods=["GET"], name="login_page"),
     Route("/login", login, methods=["POST"], name="login"),
     Route("/logout", logout, methods=["POST"], name="logout"),
-    Route("/my/sessions", sessions_page, methods=["GET"], name="sessions"),
-    Route(
+    patron_route("/my/sessions", sessions_page, methods=["GET"], name="sessions"),
+    patron_route(
         "/my/sessions/end-others", end_other_sessions, methods=["POST"], name="end_other_sessions"
     ),
-    Route("/my/sessions/{handle}/end", end_session, methods=["POST"], name="end_session"),
-    Route("/my/password", change_password_page, methods=["GET"], name="change_password_page"),
-    Route("/my/password", change_password, methods=["POST"], name="change_password"),
+    patron_route("/my/sessions/{handle}/end", end_session, methods=["POST"], name="end_session"),
+    patron_route(
+        "/my/password", change_password_page, methods=["GET"], name="change_password_page"
+    ),
+    patron_route("/my/password", change_password, methods=["POST"], name="change_password"),
 ]

@@ -12,11 +12,11 @@ from starlette.staticfiles import StaticFiles
 
 from db import queries
 from web import account, booklist, catalog, errors, holds, i18n, lang, loans, password
-from web.security import SecurityHeaders
-from web.sessions import cookie_name
+from web.security import CSRFCheck, SecurityHeaders
+from web.sessions import PATRON
 from web.settings import ROOT, Settings, load
 from web.staff import my_access as staff_my_access
-from web.staff import views as staff_views
+from web.staff import routes as staff_routes
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -43,13 +43,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *holds.routes,
             *booklist.routes,
             *staff_my_access.routes,
-            *staff_views.mounted(settings),
+            *staff_routes.mounted(settings),
             Mount("/static", StaticFiles(directory=ROOT / "static"), name="static"),
         ],
         middleware=[
-            Middleware(SecurityHeaders, https=settings.https, session_cookie=cookie_name(settings)),
+            Middleware(
+                SecurityHeaders, https=settings.https, session_cookie=PATRON.cookie_name(settings)
+            ),
+            Middleware(CSRFCheck, exempt=booklist.CSRF_EXEMPT),
         ],
+        # By class: Starlette picks the handler of the nearest class in the exception's MRO.
         exception_handlers={
+            queries.NotFound: errors.not_found,
+            queries.QueryError: errors.refused,
             403: errors.http_exception,
             404: errors.http_exception,
             405: errors.http_exception,

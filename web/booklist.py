@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hmac
 import json
 import re
 from typing import Any
@@ -19,17 +18,21 @@ from typing import Any
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from db import queries
 from web import i18n
-from web.sessions import Current, current, settings_of
+from web.guard import patron_route
+from web.sessions import Current, current
 from web.templating import render
 
 MAX_BODY_BYTES = 3 * 1024 * 1024  # base64 of the 2 MiB ciphertext limit, with room
 _KEY_ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_AVAILABILITY_IDS = 500
+AVAILABILITY = "/booklist/availability"
+# POSTs that change nothing and carry no token (see `availability`).
+CSRF_EXEMPT = (AVAILABILITY,)
 
 
 class BadPayload(Exception):
@@ -78,28 +81,12 @@ def _sealed(payload: dict[str, Any]) -> queries.BooklistSealed:
     )
 
 
-def _same_origin(request: Request) -> bool:
-    if request.headers.get("sec-fetch-site", "same-origin") != "same-origin":
-        return False
-    origin = request.headers.get("origin")
-    if origin is None:
-        return True
-    expected = {settings_of(request).public_url, f"{request.url.scheme}://{request.url.netloc}"}
-    return origin.rstrip("/") in expected
-
-
 async def _checked_json(request: Request) -> tuple[Current, dict[str, Any]]:
-    """A logged-in, same-origin JSON POST carrying the session's CSRF token."""
+    """A logged-in JSON POST (its origin and CSRF token were checked by the middleware)."""
     session = current(request)
     if session is None:
         raise HTTPException(status_code=401)
-    sent = request.headers.get("x-csrf-token", "")
-    if (
-        not _same_origin(request)
-        or not sent
-        or not hmac.compare_digest(sent, session.csrf_token)
-        or request.headers.get("content-type", "").split(";")[0].strip() != "application/json"
-    ):
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
         raise HTTPException(status_code=403)
     if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
         raise HTTPException(status_code=413)
@@ -158,10 +145,7 @@ def _state(session: Current) -> dict[str, Any]:
     }
 
 
-async def page(request: Request) -> Response:
-    session = current(request)
-    if session is None:
-        return RedirectResponse("/login?next=%2Fmy%2Fbooklist", status_code=303)
+async def page(request: Request, session: Current) -> Response:
     return render(
         request,
         "booklist/page.html",
@@ -285,7 +269,8 @@ async def discard(request: Request) -> Response:
 async def availability(request: Request) -> Response:
     """Public catalog data for a batch of records. A POST body, not a query string, so the
     record ids stay out of proxy access logs; the browser sends it without the session
-    cookie, and nothing here logs or caches it. No state changes, so no CSRF token."""
+    cookie, and nothing here logs or caches it. No state changes, so no CSRF token: the
+    path is in `CSRF_EXEMPT`."""
     body = await request.body()
     try:
         payload = json.loads(body) if len(body) <= 8192 else None
@@ -309,14 +294,14 @@ async def availability(request: Request) -> Response:
 
 
 routes = [
-    Route("/my/booklist", page, methods=["GET"], name="booklist"),
+    patron_route("/my/booklist", page, methods=["GET"], name="booklist"),
     Route("/my/booklist/state", state, methods=["GET"], name="booklist_state"),
     Route("/my/booklist/create", create, methods=["POST"], name="booklist_create"),
     Route("/my/booklist/save", save, methods=["POST"], name="booklist_save"),
     Route("/my/booklist/recovery", recovery, methods=["POST"], name="booklist_recovery"),
     Route("/my/booklist/restore", restore, methods=["POST"], name="booklist_restore"),
     Route("/my/booklist/discard", discard, methods=["POST"], name="booklist_discard"),
-    Route("/booklist/availability", availability, methods=["POST"], name="booklist_availability"),
+    Route(AVAILABILITY, availability, methods=["POST"], name="booklist_availability"),
 ]
 
 

@@ -8,7 +8,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from markupsafe import Markup
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -168,10 +167,7 @@ async def search(request: Request) -> Response:
 
 async def record(request: Request) -> Response:
     work_id = request.path_params["work_id"]
-    try:
-        rec = queries.get_record(work_id)
-    except queries.NotFound:
-        raise HTTPException(status_code=404) from None
+    rec = queries.get_record(work_id)
     back = request.query_params.get("back", "")
     # Only a search URL of this site may be linked back to.
     back_url = back if back.startswith("/search?") else ""

@@ -1,5 +1,6 @@
-"""CSRF: a synchronizer token on every state-changing request, plus Origin and
-Sec-Fetch-Site checks. Logged in, the token belongs to the session row; before login it is
+"""CSRF tokens: a synchronizer token on every state-changing request, plus Origin and
+Sec-Fetch-Site checks (the check itself is `web.security.CSRFCheck`, a middleware). Logged in,
+the token belongs to the session row (the staff session's under /staff); before login it is
 bound to a random cookie and signed (itsdangerous), so login itself is protected too."""
 
 from __future__ import annotations
@@ -9,12 +10,10 @@ import secrets
 from typing import TypeVar
 
 from itsdangerous import BadSignature, Signer
-from starlette.datastructures import FormData
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from web.sessions import current, settings_of
+from web.sessions import csrf_secret, settings_of
 
 R = TypeVar("R", bound=Response)
 
@@ -32,9 +31,9 @@ def _signer(request: Request) -> Signer:
 
 def token(request: Request) -> str:
     """The token to put in this page's forms (and htmx headers)."""
-    session = current(request)
-    if session is not None:
-        return session.csrf_token
+    secret = csrf_secret(request)
+    if secret is not None:
+        return secret
     seed = request.cookies.get(_cookie(request)) or request.scope.get("shiori_csrf_seed")
     if not seed:
         seed = secrets.token_urlsafe(16)
@@ -69,21 +68,15 @@ def same_origin(request: Request) -> bool:
     return origin.rstrip("/") in expected
 
 
-def _valid(request: Request, sent: str) -> bool:
-    session = current(request)
-    if session is not None:
-        return hmac.compare_digest(sent, session.csrf_token)
+def valid(request: Request, sent: str) -> bool:
+    """`sent` is this request's token: its session's, or the signed anonymous seed."""
+    if not sent:
+        return False
+    secret = csrf_secret(request)
+    if secret is not None:
+        return hmac.compare_digest(sent, secret)
     seed = request.cookies.get(_cookie(request), "")
     try:
         return bool(seed) and _signer(request).unsign(sent).decode() == seed
     except BadSignature:
         return False
-
-
-async def checked_form(request: Request) -> FormData:
-    """The POSTed form, after the CSRF checks; 403 when they fail."""
-    form = await request.form(max_files=0, max_fields=50, max_part_size=64 * 1024)
-    sent = request.headers.get(HEADER) or str(form.get(FIELD, ""))
-    if not same_origin(request) or not sent or not _valid(request, sent):
-        raise HTTPException(status_code=403)
-    return form

@@ -12,29 +12,21 @@ from typing import Any
 from markupsafe import escape
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
-from starlette.routing import Route
+from starlette.responses import HTMLResponse, Response
 
 from db import queries
-from web import csrf
-from web.account import login_required
-from web.errors import error_response
+from web import forms
 from web.flash import flash
+from web.guard import patron_route
 from web.i18n import N_, translator
-from web.sessions import current
-from web.templating import render, wants_fragment
+from web.sessions import Current
+from web.templating import render, see_other, wants_fragment
 
 # --- reserving -------------------------------------------------------------------------
 
 
-async def reserve_page(request: Request) -> Response:
-    session = current(request)
-    if session is None:
-        return login_required(request)
-    try:
-        form = queries.get_hold_form(session.patron_id, request.path_params["work_id"])
-    except queries.NotFound:
-        return error_response(request, 404)
+async def reserve_page(request: Request, session: Current) -> Response:
+    form = queries.get_hold_form(session.patron_id, request.path_params["work_id"])
     return render(
         request,
         "holds/reserve.html",
@@ -43,22 +35,14 @@ async def reserve_page(request: Request) -> Response:
     )
 
 
-async def reserve(request: Request) -> Response:
-    data = await csrf.checked_form(request)
-    session = current(request)
-    if session is None:
-        return login_required(request)
+async def reserve(request: Request, session: Current) -> Response:
+    data = await forms.read(request)
     work_id = request.path_params["work_id"]
     pickup = str(data.get("pickup", ""))
     try:
         hold = queries.place_hold(session.patron_id, work_id, pickup)
-    except queries.NotFound:
-        return error_response(request, 404)
     except queries.HoldRefused as refused:
-        try:
-            form = queries.get_hold_form(session.patron_id, work_id)
-        except queries.NotFound:
-            return error_response(request, 404)
+        form = queries.get_hold_form(session.patron_id, work_id)
         return render(
             request,
             "holds/reserve.html",
@@ -79,7 +63,7 @@ async def reserve(request: Request) -> Response:
             "holds/_reserve_form.html",
             ctx={"form": form, "branches": queries.list_branches(), "pickup": None, "error": None},
         )
-    response = RedirectResponse("/my/holds", status_code=303)
+    response = see_other(request, "holds")
     flash(
         request,
         response,
@@ -93,10 +77,7 @@ async def reserve(request: Request) -> Response:
 # --- My Library → reservations ---------------------------------------------------------
 
 
-async def holds_page(request: Request) -> Response:
-    session = current(request)
-    if session is None:
-        return login_required(request)
+async def holds_page(request: Request, session: Current) -> Response:
     return render(request, "holds/list.html", "holds/_holds.html", ctx=_ctx(session.patron_id))
 
 
@@ -137,11 +118,8 @@ def _parse_date(raw: str) -> date | None:
         return None
 
 
-async def _row_action(request: Request, action: str) -> Response:
-    data: FormData = await csrf.checked_form(request)
-    session = current(request)
-    if session is None:
-        return login_required(request)
+async def _row_action(request: Request, session: Current, action: str) -> Response:
+    data: FormData = await forms.read(request)
     patron_id = session.patron_id
     hold_id = request.path_params["hold_id"]
     done = {
@@ -155,7 +133,7 @@ async def _row_action(request: Request, action: str) -> Response:
             title = queries.cancel_hold(patron_id, hold_id)
             if wants_fragment(request):
                 return _cancelled_row(request, tr.gettext("Cancelled: %(title)s", title=title))
-            response = RedirectResponse("/my/holds", status_code=303)
+            response = see_other(request, "holds")
             flash(request, response, N_("Cancelled: %(title)s"), title=title)
             return response
         if action == "pickup":
@@ -167,8 +145,6 @@ async def _row_action(request: Request, action: str) -> Response:
             hold = queries.suspend_hold(patron_id, hold_id, until)
         else:
             hold = queries.resume_hold(patron_id, hold_id)
-    except queries.NotFound:
-        return error_response(request, 404)
     except (queries.HoldRefused, _BadDate) as refused:
         message = (
             tr.gettext("Enter the date as YYYY-MM-DD.")
@@ -176,17 +152,14 @@ async def _row_action(request: Request, action: str) -> Response:
             else str(refused)
         )
         if wants_fragment(request):
-            try:
-                hold = queries.get_hold(patron_id, hold_id)
-            except queries.NotFound:
-                return error_response(request, 404)
+            hold = queries.get_hold(patron_id, hold_id)
             return _row(request, hold, error=message, status=422)
         ctx = _ctx(patron_id)
         ctx["page_error"] = message
         return render(request, "holds/list.html", ctx=ctx, status_code=422)
     if wants_fragment(request):
         return _row(request, hold, message=tr.gettext(done))
-    response = RedirectResponse("/my/holds", status_code=303)
+    response = see_other(request, "holds")
     flash(request, response, done)
     return response
 
@@ -202,27 +175,24 @@ def _cancelled_row(request: Request, text: str) -> Response:
     return response
 
 
-async def cancel(request: Request) -> Response:
-    return await _row_action(request, "cancel")
+async def cancel(request: Request, session: Current) -> Response:
+    return await _row_action(request, session, "cancel")
 
 
-async def pickup(request: Request) -> Response:
-    return await _row_action(request, "pickup")
+async def pickup(request: Request, session: Current) -> Response:
+    return await _row_action(request, session, "pickup")
 
 
-async def suspend(request: Request) -> Response:
-    return await _row_action(request, "suspend")
+async def suspend(request: Request, session: Current) -> Response:
+    return await _row_action(request, session, "suspend")
 
 
-async def resume(request: Request) -> Response:
-    return await _row_action(request, "resume")
+async def resume(request: Request, session: Current) -> Response:
+    return await _row_action(request, session, "resume")
 
 
-async def notices(request: Request) -> Response:
-    data = await csrf.checked_form(request)
-    session = current(request)
-    if session is None:
-        return login_required(request)
+async def notices(request: Request, session: Current) -> Response:
+    data = await forms.read(request)
     raw_days = str(data.get("reminder_days", "")).strip()
     days = int(raw_days) if raw_days.isdigit() else None
     if raw_days and days not in queries.HOLD_REMINDER_DAYS:
@@ -232,18 +202,18 @@ async def notices(request: Request) -> Response:
         ctx = _ctx(session.patron_id)
         ctx["notices_saved"] = True
         return render(request, "holds/list.html", "holds/_notices.html", ctx=ctx)
-    response = RedirectResponse("/my/holds", status_code=303)
+    response = see_other(request, "holds")
     flash(request, response, N_("Notice settings saved."))
     return response
 
 
 routes = [
-    Route("/records/{work_id:int}/hold", reserve_page, methods=["GET"], name="reserve"),
-    Route("/records/{work_id:int}/hold", reserve, methods=["POST"], name="reserve_submit"),
-    Route("/my/holds", holds_page, methods=["GET"], name="holds"),
-    Route("/my/holds/notices", notices, methods=["POST"], name="hold_notices"),
-    Route("/my/holds/{hold_id:int}/cancel", cancel, methods=["POST"], name="hold_cancel"),
-    Route("/my/holds/{hold_id:int}/pickup", pickup, methods=["POST"], name="hold_pickup"),
-    Route("/my/holds/{hold_id:int}/suspend", suspend, methods=["POST"], name="hold_suspend"),
-    Route("/my/holds/{hold_id:int}/resume", resume, methods=["POST"], name="hold_resume"),
+    patron_route("/records/{work_id:int}/hold", reserve_page, methods=["GET"], name="reserve"),
+    patron_route("/records/{work_id:int}/hold", reserve, methods=["POST"], name="reserve_submit"),
+    patron_route("/my/holds", holds_page, methods=["GET"], name="holds"),
+    patron_route("/my/holds/notices", notices, methods=["POST"], name="hold_notices"),
+    patron_route("/my/holds/{hold_id:int}/cancel", cancel, methods=["POST"], name="hold_cancel"),
+    patron_route("/my/holds/{hold_id:int}/pickup", pickup, methods=["POST"], name="hold_pickup"),
+    patron_route("/my/holds/{hold_id:int}/suspend", suspend, methods=["POST"], name="hold_suspend"),
+    patron_route("/my/holds/{hold_id:int}/resume", resume, methods=["POST"], name="hold_resume"),
 ]

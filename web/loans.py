@@ -3,32 +3,23 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
-from starlette.routing import Route
+from starlette.responses import Response
 
 from db import queries
-from web import csrf
-from web.account import login_required
-from web.errors import error_response
 from web.flash import flash
+from web.guard import patron_route
 from web.i18n import N_
-from web.sessions import current
-from web.templating import render, wants_fragment
+from web.sessions import Current
+from web.templating import render, see_other, wants_fragment
 
 
-async def my_library(request: Request) -> Response:
-    session = current(request)
-    if session is None:
-        return login_required(request)
+async def my_library(request: Request, session: Current) -> Response:
     account = queries.get_my_account(session.patron_id)
     loans = queries.list_loans(session.patron_id)
     return render(request, "my/index.html", ctx={"account": account, "loans": loans})
 
 
-async def loans_page(request: Request) -> Response:
-    session = current(request)
-    if session is None:
-        return login_required(request)
+async def loans_page(request: Request, session: Current) -> Response:
     return render(
         request,
         "loans/list.html",
@@ -37,18 +28,12 @@ async def loans_page(request: Request) -> Response:
     )
 
 
-async def renew(request: Request) -> Response:
-    await csrf.checked_form(request)
-    session = current(request)
-    if session is None:
-        return login_required(request)
+async def renew(request: Request, session: Current) -> Response:
     loan_id = request.path_params["loan_id"]
     try:
+        # Someone else's loan, or one already returned: NotFound, the same answer (404).
         loan = queries.renew_loan(session.patron_id, loan_id)
         refusal = None
-    except queries.NotFound:
-        # Someone else's loan, or one already returned: the same answer, 404.
-        return error_response(request, 404)
     except queries.RenewalRefused as refused:
         loan = next(x for x in queries.list_loans(session.patron_id) if x.id == loan_id)
         refusal = str(refused)
@@ -60,7 +45,7 @@ async def renew(request: Request) -> Response:
             status_code=200 if refusal is None else 422,
             ctx={"loan": loan, "row_message": refusal or "", "renewed": refusal is None},
         )
-    response = RedirectResponse("/my/loans", status_code=303)
+    response = see_other(request, "loans")
     if refusal is None:
         flash(request, response, N_("Renewed: %(title)s"), title=loan.title)
     else:
@@ -73,18 +58,14 @@ async def renew(request: Request) -> Response:
     return response
 
 
-async def renew_all(request: Request) -> Response:
-    await csrf.checked_form(request)
-    session = current(request)
-    if session is None:
-        return login_required(request)
+async def renew_all(request: Request, session: Current) -> Response:
     report = queries.renew_all_loans(session.patron_id)
     if wants_fragment(request):
         loans = queries.list_loans(session.patron_id)
         return render(
             request, "loans/list.html", "loans/_loans.html", ctx={"loans": loans, "report": report}
         )
-    response = RedirectResponse("/my/loans", status_code=303)
+    response = see_other(request, "loans")
     flash(
         request,
         response,
@@ -96,8 +77,8 @@ async def renew_all(request: Request) -> Response:
 
 
 routes = [
-    Route("/my", my_library, methods=["GET"], name="my"),
-    Route("/my/loans", loans_page, methods=["GET"], name="loans"),
-    Route("/my/loans/renew-all", renew_all, methods=["POST"], name="renew_all"),
-    Route("/my/loans/{loan_id:int}/renew", renew, methods=["POST"], name="renew"),
+    patron_route("/my", my_library, methods=["GET"], name="my"),
+    patron_route("/my/loans", loans_page, methods=["GET"], name="loans"),
+    patron_route("/my/loans/renew-all", renew_all, methods=["POST"], name="renew_all"),
+    patron_route("/my/loans/{loan_id:int}/renew", renew, methods=["POST"], name="renew"),
 ]

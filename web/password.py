@@ -8,15 +8,15 @@ from datetime import date
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from db import queries
-from web import client, csrf
+from web import client, forms
 from web.flash import flash
 from web.i18n import N_, Translator, translator
 from web.sessions import settings_of
-from web.templating import render
+from web.templating import path_for, render, see_other
 
 RESET_SALT = "shiori.password-reset"
 
@@ -49,7 +49,7 @@ def _birth_date(tr: Translator, form: FormData, errors: dict[str, str]) -> date 
 
 
 def _done(request: Request) -> Response:
-    response = RedirectResponse("/login", status_code=303)
+    response = see_other(request, "login_page")
     flash(request, response, N_("Your password is set. Log in with it now."))
     return response
 
@@ -63,7 +63,7 @@ async def first_page(request: Request) -> Response:
 
 
 async def first(request: Request) -> Response:
-    form = await csrf.checked_form(request)
+    form = await forms.read(request)
     tr = translator(request)
     errors: dict[str, str] = {}
     values = {
@@ -98,7 +98,7 @@ async def code_page(request: Request) -> Response:
 
 
 async def code(request: Request) -> Response:
-    form = await csrf.checked_form(request)
+    form = await forms.read(request)
     tr = translator(request)
     errors: dict[str, str] = {}
     values = {"card": _text(form, "card"), "code": _text(form, "code", 40)}
@@ -127,7 +127,7 @@ async def forgot_page(request: Request) -> Response:
 
 
 async def forgot(request: Request) -> Response:
-    form = await csrf.checked_form(request)
+    form = await forms.read(request)
     values = {"card": _text(form, "card"), "email": _text(form, "email", 254)}
     required = translator(request).gettext("This is required.")
     errors = {name: required for name, value in values.items() if not value}
@@ -140,9 +140,10 @@ async def forgot(request: Request) -> Response:
         )
     base = settings_of(request).public_url
     serializer = _serializer(request)
+    reset_page = path_for(request, "password_reset_page")
 
     def make_link(patron_id: int, fingerprint: str) -> str:
-        return f"{base}/password/reset?token={serializer.dumps([patron_id, fingerprint])}"
+        return f"{base}{reset_page}?token={serializer.dumps([patron_id, fingerprint])}"
 
     queries.request_password_reset(
         values["card"], values["email"], client.address(request), make_link
@@ -186,7 +187,7 @@ async def reset_page(request: Request) -> Response:
 
 
 async def reset(request: Request) -> Response:
-    form = await csrf.checked_form(request)
+    form = await forms.read(request)
     raw = _text(form, "token", 500)
     decoded = _reset_token(request, raw)
     errors: dict[str, str] = {}

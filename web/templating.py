@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
 from jinja2.runtime import Context
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, RedirectResponse
 
 from db import queries
 from web import csrf, flash, i18n, sessions
@@ -43,13 +43,28 @@ def _datetime(ctx: Context, value: datetime | None) -> str:
     return "" if value is None else ctx["tr"].datetime(value)
 
 
-@pass_context
-def _url(ctx: Context, name: str, query: dict[str, Any] | str | None = None, **params: Any) -> str:
-    """The path of a named route (`url("record", work_id=1)`), with an optional query."""
-    path = str(ctx["request"].app.url_path_for(name, **params))
+def path_for(
+    request: Request, name: str, query: dict[str, Any] | str | None = None, **params: Any
+) -> str:
+    """The path of a named route (`path_for(request, "record", work_id=1)`), with an
+    optional query (a dict is encoded; None values are left out)."""
+    path = str(request.app.url_path_for(name, **params))
     if isinstance(query, dict):
         query = urlencode({k: v for k, v in query.items() if v is not None})
     return f"{path}?{query}" if query else path
+
+
+def see_other(
+    request: Request, name: str, query: dict[str, Any] | str | None = None, **params: Any
+) -> RedirectResponse:
+    """303 to a named route: where a handled POST (or a page for someone else) sends on."""
+    return RedirectResponse(path_for(request, name, query, **params), status_code=303)
+
+
+@pass_context
+def _url(ctx: Context, name: str, query: dict[str, Any] | str | None = None, **params: Any) -> str:
+    """`url("record", work_id=1)` in templates: `path_for` with the page's request."""
+    return path_for(ctx["request"], name, query, **params)
 
 
 env.filters["number"] = _number

@@ -180,7 +180,9 @@ def _start_session(
         text("UPDATE patron SET last_used_at = :now WHERE id = :id"),
         {"now": naive_utc(now), "id": patron_id},
     )
-    token, csrf = sessions.create(conn, patron_id, now, timeouts, kiosk, device)
+    token, csrf = sessions.create(
+        conn, sessions.PATRON, patron_id, now, timeouts, kiosk=kiosk, device=device[:100]
+    )
     return LoginResult(patron_id, token, csrf)
 
 
@@ -334,7 +336,7 @@ def _use_code(
         raise CodeRefused()
     _store_password(conn, row.id, new_password, rules.PASSWORD_VIA_CODE, now)
     throttle.succeeded(conn, checks)
-    sessions.end_all(conn, row.id)
+    sessions.end_all(conn, sessions.PATRON, row.id)
     # The old password's key wrap is useless now (the code page warned beforehand).
     booklist_keys.apply_password_reset(conn, row.id, loss_confirmed=True)
 
@@ -397,7 +399,7 @@ def reset_password_with_booklist(
     passwords.check_policy(new_password, row.card_number, row.birth_date)
     booklist_keys.apply_password_reset(conn, patron_id, booklist_loss_confirmed)
     _store_password(conn, patron_id, new_password, rules.PASSWORD_VIA_RESET, now)
-    sessions.end_all(conn, patron_id)
+    sessions.end_all(conn, sessions.PATRON, patron_id)
 
 
 def reset_password(patron_id: int, fingerprint: str, new_password: str) -> None:
@@ -448,7 +450,9 @@ def _store_changed_password(
     throttle.succeeded(conn, checks)
     booklist_keys.apply_password_change(conn, patron_id, booklist_wrap)
     _store_password(conn, patron_id, new_password, rules.PASSWORD_VIA_CHANGE, now)
-    return sessions.end_all(conn, patron_id, current_token) if end_other_sessions else 0
+    if not end_other_sessions:
+        return 0
+    return sessions.end_all(conn, sessions.PATRON, patron_id, current_token)
 
 
 def change_password(

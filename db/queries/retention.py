@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from db import rules, throttle
+from db import rules, sessions, throttle
 from db.clock import library_today, naive_utc
 from db.engine import writes
 
@@ -67,10 +67,7 @@ def run_retention(
     stamp = naive_utc(now)
     patron_idle = timedelta(minutes=patron_idle_minutes)
     staff_idle = timedelta(minutes=staff_idle_minutes)
-    staff = conn.execute(
-        text("DELETE FROM staff_session WHERE expires_at <= :now OR last_seen_at <= :idle"),
-        {"now": stamp, "idle": stamp - staff_idle},
-    )
+    staff_sessions = sessions.purge_stale(conn, sessions.STAFF, now, staff_idle)
     codes = conn.execute(
         text("DELETE FROM activation_code WHERE expires_at <= :now"), {"now": stamp}
     )
@@ -82,14 +79,11 @@ def run_retention(
         {"old": stamp - timedelta(days=MAIL_KEEP_DAYS)},
     )
     patrons = purge_inactive_patrons(conn, now)
-    patron_sessions = conn.execute(
-        text("DELETE FROM web_session WHERE expires_at <= :now OR last_seen_at <= :idle"),
-        {"now": stamp, "idle": stamp - patron_idle},
-    )
+    patron_sessions = sessions.purge_stale(conn, sessions.PATRON, now, patron_idle)
     return RetentionReport(
         patrons=patrons,
-        sessions=patron_sessions.rowcount or 0,
-        staff_sessions=staff.rowcount or 0,
+        sessions=patron_sessions,
+        staff_sessions=staff_sessions,
         throttles=throttle.purge_stale(conn, now),
         activation_codes=codes.rowcount or 0,
         mail=mail.rowcount or 0,

@@ -19,7 +19,7 @@ import pyotp
 from sqlalchemy import select, text
 from sqlalchemy.engine import Connection, Row
 
-from db import staff, throttle
+from db import sessions, staff, throttle
 from db.clock import aware_utc
 from db.engine import writes
 from db.errors import NotFound, QueryError
@@ -141,7 +141,7 @@ def _rotate(
     conn: Connection, token: str, staff_id: int, now: datetime, timeouts: Timeouts
 ) -> StaffLogin:
     """A new session id once the second factor is passed; the old one is gone."""
-    staff.end_session(conn, token)
+    sessions.end(conn, sessions.STAFF, token)
     return staff.create_session(conn, staff_id, now, timeouts, second_factor=True)
 
 

@@ -7,17 +7,15 @@ once a minute, to record use (`get_session`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select, text
 from sqlalchemy.engine import Connection
 
 from db import sessions
-from db.clock import naive_utc
 from db.engine import reads, writes
 from db.errors import NotFound
-from db.models import TABLES
-from db.sessions import Timeouts, digest
+from db.sessions import PATRON, Timeouts, digest
 
 __all__ = [
     "SessionInfo",
@@ -30,9 +28,7 @@ __all__ = [
     "log_out",
 ]
 
-_TOUCH_EVERY = timedelta(seconds=60)
-_table = TABLES["web_session"]  # last_seen is written at most once a minute
-_END = "DELETE FROM web_session WHERE id = :id"
+_table = PATRON.table
 
 
 @dataclass(frozen=True)
@@ -54,12 +50,6 @@ class SessionListing:
     current: bool
 
 
-_TOUCH = "touch"  # upkeep: record that the session was used
-
-
-_EXPIRE = "expire"  # upkeep: the session is over, delete it
-
-
 @reads
 def _read_session(
     conn: Connection, now: datetime, token: str, timeouts: Timeouts, kiosk_timeouts: Timeouts
@@ -69,29 +59,21 @@ def _read_session(
     Reading only: most requests need no write, so they never take the write lock."""
     if not token or len(token) > 64:
         return None, ""
-    now = naive_utc(now)
     row = conn.execute(select(_table).where(_table.c.id == digest(token))).first()
     if row is None:
         return None, ""
-    idle = kiosk_timeouts.idle if row.kiosk else timeouts.idle
-    expires_at, last_seen_at = naive_utc(row.expires_at), naive_utc(row.last_seen_at)
-    if expires_at <= now or last_seen_at + idle <= now:
-        return None, _EXPIRE
+    action = sessions.upkeep_of(row, now, (kiosk_timeouts if row.kiosk else timeouts).idle)
+    if action == sessions.EXPIRE:
+        return None, action
     info = SessionInfo(
         row.patron_id, row.csrf_token, bool(row.kiosk), row.created_at, row.last_seen_at
     )
-    return info, _TOUCH if now - last_seen_at >= _TOUCH_EVERY else ""
+    return info, action
 
 
 @writes
 def _upkeep(conn: Connection, now: datetime, token: str, action: str) -> None:
-    if action == _EXPIRE:
-        conn.execute(text(_END), {"id": digest(token)})
-    elif action == _TOUCH:
-        conn.execute(
-            text("UPDATE web_session SET last_seen_at = :now WHERE id = :id"),
-            {"now": naive_utc(now), "id": digest(token)},
-        )
+    sessions.upkeep(conn, PATRON, token, action, now)
 
 
 def get_session(token: str, timeouts: Timeouts, kiosk_timeouts: Timeouts) -> SessionInfo | None:
@@ -105,7 +87,7 @@ def get_session(token: str, timeouts: Timeouts, kiosk_timeouts: Timeouts) -> Ses
 
 @writes
 def log_out(conn: Connection, now: datetime, token: str) -> None:
-    conn.execute(text(_END), {"id": digest(token)})
+    sessions.end(conn, PATRON, token)
 
 
 @reads
@@ -146,4 +128,4 @@ def end_my_session(conn: Connection, now: datetime, patron_id: int, handle: str)
 def end_my_other_sessions(
     conn: Connection, now: datetime, patron_id: int, current_token: str
 ) -> int:
-    return sessions.end_all(conn, patron_id, current_token)
+    return sessions.end_all(conn, PATRON, patron_id, current_token)

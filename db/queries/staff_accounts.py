@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.engine import Connection, Row
 
-from db import clock, passwords, staff, staff_policy, throttle
+from db import clock, passwords, sessions, staff, staff_policy, throttle
 from db.clock import aware_utc, library_today, naive_utc
 from db.engine import reads, writes
 from db.errors import NotFound, QueryError, TooManyAttempts
@@ -46,7 +46,6 @@ __all__ = [
 ]
 
 _account = TABLES["staff_account"]
-_session = TABLES["staff_session"]
 
 STAFF_ENROL = throttle.Limit("staff:enrol", 20, throttle.HOUR, throttle.MINUTE, throttle.HOUR)
 
@@ -114,7 +113,7 @@ def _issue_enrol(conn: Connection, staff_id: int, now: datetime) -> str:
         )
     )
     conn.execute(text("DELETE FROM staff_recovery_code WHERE staff_id = :s"), {"s": staff_id})
-    conn.execute(_session.delete().where(_session.c.staff_id == staff_id))
+    sessions.end_all(conn, sessions.STAFF, staff_id)
     return token
 
 
@@ -260,10 +259,7 @@ def _store_changed_password(
         .insert()
         .values(staff_id=staff_id, password_hash=hashed, set_at=aware_utc(now))
     )
-    conn.execute(
-        text("DELETE FROM staff_session WHERE staff_id = :s AND id <> :keep"),
-        {"s": staff_id, "keep": digest(token)},
-    )
+    sessions.end_all(conn, sessions.STAFF, staff_id, token)
 
 
 # Managing accounts ------------------------------------------------------------------------
@@ -389,7 +385,7 @@ def update_staff_account(
         )
     )
     if data.role != row.role:  # new rights take a new login
-        conn.execute(_session.delete().where(_session.c.staff_id == staff_id))
+        sessions.end_all(conn, sessions.STAFF, staff_id)
 
 
 @writes
@@ -403,7 +399,7 @@ def end_staff_account(conn: Connection, now: datetime, actor_id: int, staff_id: 
     ).rowcount
     if done != 1:
         raise NotFound("職員が見つかりません。 / No such staff account.")
-    conn.execute(_session.delete().where(_session.c.staff_id == staff_id))
+    sessions.end_all(conn, sessions.STAFF, staff_id)
 
 
 @writes

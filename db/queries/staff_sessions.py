@@ -9,18 +9,18 @@ date it cannot log in, and its sessions end on their next request.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection, Row
 
-from db import clock, passwords, staff, throttle
-from db.clock import aware_utc, library_today, naive_utc
-from db.engine import writes
+from db import clock, passwords, sessions, staff, throttle
+from db.clock import library_today
+from db.engine import reads, writes
 from db.errors import QueryError
 from db.models import TABLES
-from db.sessions import Timeouts, digest
+from db.sessions import STAFF, Timeouts, digest
 from db.staff import STAFF_LOGIN_CODE, StaffActor, StaffLogin
 
 __all__ = [
@@ -34,8 +34,7 @@ __all__ = [
 ]
 
 _account = TABLES["staff_account"]
-_session = TABLES["staff_session"]
-_TOUCH_EVERY = timedelta(seconds=60)
+_session = STAFF.table
 
 STAFF_LOGIN_ADDRESS = throttle.Limit(
     "staff:address", 30, 15 * throttle.MINUTE, throttle.MINUTE, throttle.HOUR
@@ -104,13 +103,22 @@ def _start_session(
     return staff.create_session(conn, staff_id, now, timeouts, second_factor=False)
 
 
-@writes
-def get_staff_session(
+def get_staff_session(token: str, timeouts: Timeouts) -> StaffSessionInfo | None:
+    """The live staff session of a cookie token; ended accounts and stale rows end here.
+    As for patrons, a write happens only to end a session or, at most once a minute, to
+    record use."""
+    info, action = _read_staff_session(token, timeouts)
+    if action:
+        _upkeep(token, action)
+    return info
+
+
+@reads
+def _read_staff_session(
     conn: Connection, now: datetime, token: str, timeouts: Timeouts
-) -> StaffSessionInfo | None:
-    """The live staff session of a cookie token; ended accounts and stale rows end here."""
+) -> tuple[StaffSessionInfo | None, str]:
     if not token or len(token) > 64:
-        return None
+        return None, ""
     row = conn.execute(
         select(_session, _account.c.staff_code, _account.c.name, _account.c.role)
         .add_columns(
@@ -124,27 +132,27 @@ def get_staff_session(
         .where(_session.c.id == digest(token))
     ).first()
     if row is None:
-        return None
-    naive_now = naive_utc(now)
-    stale = (
-        naive_utc(row.expires_at) <= naive_now
-        or naive_utc(row.last_seen_at) + timeouts.idle <= naive_now
-    )
-    if stale or staff.ended(row, library_today(now)) or row.password_hash is None:
-        conn.execute(_session.delete().where(_session.c.id == row.id))
-        return None
-    if naive_now - naive_utc(row.last_seen_at) >= _TOUCH_EVERY:
-        conn.execute(
-            _session.update().where(_session.c.id == row.id).values(last_seen_at=aware_utc(now))
-        )
+        return None, ""
+    action = sessions.upkeep_of(row, now, timeouts.idle)
+    # An account past its end date, or reset for a new enrolment, ends its sessions too.
+    if staff.ended(row, library_today(now)) or row.password_hash is None:
+        action = sessions.EXPIRE
+    if action == sessions.EXPIRE:
+        return None, action
     actor = StaffActor(
         row.staff_id, row.staff_code, row.name, row.role, staff.duties(row.duties), row.branch_id
     )
-    return StaffSessionInfo(
+    info = StaffSessionInfo(
         actor, row.csrf_token, bool(row.second_factor), bool(row.totp_confirmed)
     )
+    return info, action
+
+
+@writes
+def _upkeep(conn: Connection, now: datetime, token: str, action: str) -> None:
+    sessions.upkeep(conn, STAFF, token, action, now)
 
 
 @writes
 def staff_log_out(conn: Connection, now: datetime, token: str) -> None:
-    staff.end_session(conn, token)
+    sessions.end(conn, STAFF, token)

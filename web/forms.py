@@ -1,0 +1,35 @@
+"""Reading a POSTed form: one set of limits for every handler.
+
+The CSRF middleware (web.csrf) may have parsed the form already to find its token; it leaves
+the parsed form in the request scope, and `read` hands that one out instead of parsing the
+body a second time (each Starlette `Request` object caches its own form only)."""
+
+from __future__ import annotations
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+
+SCOPE_KEY = "shiori.form"
+
+# No uploads anywhere on the site; the largest field is a wrapped key or an address.
+MAX_FIELDS = 50
+MAX_PART_SIZE = 64 * 1024
+
+
+async def parse(request: Request) -> FormData:
+    """Parse the body with the site's limits (400 when it breaks them) and keep it."""
+    form = await request.form(max_files=0, max_fields=MAX_FIELDS, max_part_size=MAX_PART_SIZE)
+    request.scope[SCOPE_KEY] = form
+    return form
+
+
+async def read(request: Request) -> FormData:
+    """The request's form, parsed once per request."""
+    cached: FormData | None = request.scope.get(SCOPE_KEY)
+    return cached if cached is not None else await parse(request)
+
+
+def text(form: FormData, name: str, limit: int = 200) -> str:
+    """A text field, cut to `limit` characters (an absent field or a file is "")."""
+    value = form.get(name, "")
+    return value[:limit] if isinstance(value, str) else ""

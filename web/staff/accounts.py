@@ -1,0 +1,195 @@
+"""Staff accounts, managed by managers: create (with a one-time enrolment link), edit,
+end, and issue a new enrolment link."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+
+from db import queries
+from web import forms
+from web.forms import text
+from web.i18n import translator
+from web.sessions import settings_of
+from web.staff.guard import route
+from web.staff.pages import me, page
+from web.templating import path_for, see_other
+
+
+def _staff_input(
+    request: Request, form: FormData, staff_code: str | None = None
+) -> tuple[queries.StaffInput, dict[str, str]]:
+    errors: dict[str, str] = {}
+    ends_raw = text(form, "ends_on", 20).strip()
+    ends_on = None
+    if ends_raw:
+        try:
+            ends_on = date.fromisoformat(ends_raw)
+        except ValueError:
+            errors["ends_on"] = translator(request).gettext("Use a date like 2026-03-31.")
+    data = queries.StaffInput(
+        staff_code=staff_code if staff_code is not None else text(form, "staff_code", 40).strip(),
+        name=text(form, "name", 200),
+        affiliation=text(form, "affiliation", 200),
+        branch_code=text(form, "branch", 20),
+        role=text(form, "role", 20),
+        duties=tuple(str(d)[:40] for d in form.getlist("duties"))[:10],
+        ends_on=ends_on,
+    )
+    return data, errors
+
+
+def _form_values(data: queries.StaffInput | queries.StaffView | None) -> dict[str, Any]:
+    if data is None:
+        return {
+            "staff_code": "",
+            "name": "",
+            "affiliation": "",
+            "branch": "",
+            "role": "staff",
+            "duties": (),
+            "ends_on": "",
+        }
+    branch = data.branch_code
+    return {
+        "staff_code": data.staff_code,
+        "name": data.name,
+        "affiliation": data.affiliation,
+        "branch": branch,
+        "role": data.role,
+        "duties": data.duties,
+        "ends_on": data.ends_on.isoformat() if data.ends_on else "",
+    }
+
+
+def _enrol_link(request: Request, token: str) -> str:
+    return settings_of(request).public_url + path_for(request, "staff:enrol_page", token=token)
+
+
+def _refused(request: Request, refused: queries.QueryError) -> Response:
+    """The list again with why an action on one account was refused."""
+    return page(
+        request,
+        "staff/accounts.html",
+        status_code=422,
+        staff=queries.list_staff_accounts(),
+        error=str(refused),
+    )
+
+
+async def accounts(request: Request) -> Response:
+    return page(request, "staff/accounts.html", staff=queries.list_staff_accounts())
+
+
+async def account_new_page(request: Request) -> Response:
+    return page(
+        request,
+        "staff/account_form.html",
+        account=None,
+        values=_form_values(None),
+        errors={},
+        branches=queries.list_branches(),
+    )
+
+
+async def account_new(request: Request) -> Response:
+    form = await forms.read(request)
+    data, errors = _staff_input(request, form)
+    if not errors:
+        try:
+            staff_id, token = queries.create_staff_account(data)
+        except queries.StaffFormRefused as refused:
+            errors = refused.errors
+    if errors:
+        return page(
+            request,
+            "staff/account_form.html",
+            status_code=422,
+            account=None,
+            values=_form_values(data),
+            errors=errors,
+            branches=queries.list_branches(),
+        )
+    return page(
+        request,
+        "staff/enrol_link.html",
+        account=queries.get_staff_account(staff_id),
+        link=_enrol_link(request, token),
+    )
+
+
+async def account_page(request: Request) -> Response:
+    account = queries.get_staff_account(request.path_params["staff_id"])
+    return page(
+        request,
+        "staff/account_form.html",
+        account=account,
+        values=_form_values(account),
+        errors={},
+        branches=queries.list_branches(),
+    )
+
+
+async def account_update(request: Request) -> Response:
+    form = await forms.read(request)
+    staff_id: int = request.path_params["staff_id"]
+    account = queries.get_staff_account(staff_id)
+    data, errors = _staff_input(request, form, account.staff_code)
+    if not errors:
+        try:
+            queries.update_staff_account(me(request).actor.staff_id, staff_id, data)
+        except queries.StaffFormRefused as refused:
+            errors = refused.errors
+    if errors:
+        return page(
+            request,
+            "staff/account_form.html",
+            status_code=422,
+            account=account,
+            values=_form_values(data),
+            errors=errors,
+            branches=queries.list_branches(),
+        )
+    return see_other(request, "staff:accounts")
+
+
+async def account_end(request: Request) -> Response:
+    try:
+        queries.end_staff_account(me(request).actor.staff_id, request.path_params["staff_id"])
+    except queries.NotFound:
+        raise  # the 404 page (create_app's handler), not a refusal in the list
+    except queries.QueryError as refused:
+        return _refused(request, refused)
+    return see_other(request, "staff:accounts")
+
+
+async def account_enrol_link(request: Request) -> Response:
+    staff_id: int = request.path_params["staff_id"]
+    try:
+        token = queries.reissue_staff_enrol_link(me(request).actor.staff_id, staff_id)
+    except queries.NotFound:
+        raise  # the 404 page (create_app's handler), not a refusal in the list
+    except queries.QueryError as refused:
+        return _refused(request, refused)
+    return page(
+        request,
+        "staff/enrol_link.html",
+        account=queries.get_staff_account(staff_id),
+        link=_enrol_link(request, token),
+    )
+
+
+routes: list[BaseRoute] = [
+    route("GET", "/accounts", accounts, "accounts"),
+    route("GET", "/accounts/new", account_new_page, "account_new_page"),
+    route("POST", "/accounts/new", account_new, "account_new"),
+    route("GET", "/accounts/{staff_id:int}", account_page, "account"),
+    route("POST", "/accounts/{staff_id:int}", account_update, "account_update"),
+    route("POST", "/accounts/{staff_id:int}/end", account_end, "account_end"),
+    route("POST", "/accounts/{staff_id:int}/enrol-link", account_enrol_link, "account_enrol_link"),
+]

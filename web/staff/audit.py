@@ -1,0 +1,58 @@
+"""The audit log: who looked at or changed which patron record, searchable by managers."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+
+from db import queries
+from web.i18n import translator
+from web.staff.guard import route
+from web.staff.pages import page
+
+
+def _day(raw: str) -> date | None:
+    try:
+        return date.fromisoformat(raw) if raw else None
+    except ValueError:
+        return None
+
+
+async def audit(request: Request) -> Response:
+    params = request.query_params
+    values = {
+        "staff_code": params.get("staff_code", "")[:20],
+        "card": params.get("card", "")[:20],
+        "day_from": params.get("day_from", "")[:10],
+        "day_to": params.get("day_to", "")[:10],
+        "outcome": params.get("outcome", "")[:10],
+    }
+    bad_date = translator(request).gettext("Use a date like 2026-03-31.")
+    errors = {
+        name: bad_date
+        for name in ("day_from", "day_to")
+        if values[name] and _day(values[name]) is None
+    }
+    rows = queries.search_staff_audit(
+        queries.AuditQuery(
+            staff_code=values["staff_code"],
+            card_number=values["card"],
+            day_from=_day(values["day_from"]),
+            day_to=_day(values["day_to"]),
+            outcome=values["outcome"],
+        )
+    )
+    return page(
+        request,
+        "staff/audit.html",
+        status_code=422 if errors else 200,
+        rows=rows,
+        values=values,
+        errors=errors,
+    )
+
+
+routes: list[BaseRoute] = [route("GET", "/audit", audit, "audit")]

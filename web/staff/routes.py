@@ -1,0 +1,20 @@
+"""The /staff mount: each part of the console brings its own `routes`."""
+
+from __future__ import annotations
+
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute, Mount
+
+from web.sessions import STAFF_PREFIX
+from web.settings import Settings
+from web.staff import accounts, audit, auth, counter, guard, patrons
+
+
+def mounted(settings: Settings) -> list[BaseRoute]:
+    """The /staff mount, or nothing when SHIORI_STAFF_CONSOLE=false (then /staff is 404)."""
+    if not settings.staff_console:
+        return []
+    routes = [*auth.routes, *counter.routes, *patrons.routes, *accounts.routes, *audit.routes]
+    return [
+        Mount(STAFF_PREFIX, routes=routes, middleware=[Middleware(guard.NoStore)], name="staff")
+    ]
