@@ -19,7 +19,7 @@ from tests.conftest import Database
 from tests.mailbox import COMPOSE, composed
 from tests.smtp_sink import Server
 from tests.test_queries_circulation import linking_tables
-from tests.test_web_account import HANAKO, log_in, post
+from tests.test_web_account import HANAKO, csrf_of, log_in, post
 from tests.test_web_holds import patron_id, taros_loan
 
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)  # 18:00 in the library
@@ -139,7 +139,8 @@ def test_switching_the_site_language_switches_the_mail(
     library_db: Database, web: TestClient, smtp_server: Server
 ) -> None:
     log_in(web, *HANAKO)
-    assert web.get("/lang/en", params={"next": "/my"}).status_code == 200
+    switched = post(web, "/lang/en", "/my", next="/my")
+    assert switched.status_code == 303 and switched.headers["location"] == "/my"  # type: ignore[attr-defined]
     with engine.read() as conn:
         lang = conn.execute(
             text("SELECT lang FROM patron WHERE card_number = :c"), {"c": HANAKO[0]}
@@ -166,7 +167,7 @@ def test_switching_the_site_language_switches_the_mail(
     row = _outbox_row("password_set")
     assert row.sent_at is not None and row.params is None and row.body is None
 
-    web.get("/lang/ja")
+    post(web, "/lang/ja", "/my")
     with engine.read() as conn:
         assert (
             conn.execute(
@@ -180,8 +181,13 @@ def test_another_site_cannot_set_the_patrons_mail_language(
     library_db: Database, web: TestClient
 ) -> None:
     log_in(web, *HANAKO)
-    web.get("/lang/en", headers={"Sec-Fetch-Site": "cross-site"})
-    web.get("/lang/en", headers={"Origin": "https://evil.example"})
+    token = csrf_of(web.get("/my").text)
+    # A link (GET) sets only the page language; a POST from another site is refused.
+    web.get("/lang/en")
+    refused = web.post(
+        "/lang/en", data={"csrf_token": token}, headers={"Origin": "https://evil.example"}
+    )
+    assert refused.status_code == 403
     with engine.read() as conn:
         lang = conn.execute(
             text("SELECT lang FROM patron WHERE card_number = :c"), {"c": HANAKO[0]}
