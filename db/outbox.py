@@ -61,13 +61,9 @@ _BODY_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 def check_address(address: str) -> str:
     """The address itself if it is a plain addr-spec (name@host.example); else QueryError."""
     if len(address) > ADDRESS_MAX_CHARS or ADDR_SPEC.fullmatch(address) is None:
-        raise QueryError(
-            "メールアドレスの形式が正しくありません。 / The email address is not valid."
-        )
+        raise QueryError("bad_email")
     if len(address.partition("@")[0]) > 64:
-        raise QueryError(
-            "メールアドレスの形式が正しくありません。 / The email address is not valid."
-        )
+        raise QueryError("bad_email")
     return address
 
 

@@ -27,6 +27,7 @@ from db import models, notices, outbox, rules
 from db.clock import library_today
 from db.counts import bump
 from db.errors import QueryError
+from db.localized import Localized
 
 log = logging.getLogger(__name__)
 
@@ -73,11 +74,11 @@ def lock_item(conn: Connection, item_id: int) -> None:
     conn.execute(select(_item.c.id).where(_item.c.id == item_id).with_for_update()).first()
 
 
-def branch_names(conn: Connection, branch_id: int) -> tuple[str, str]:
+def branch_names(conn: Connection, branch_id: int) -> Localized:
     row = conn.execute(
         select(_branch.c.name_ja, _branch.c.name_en).where(_branch.c.id == branch_id)
     ).one()
-    return str(row.name_ja), str(row.name_en)
+    return Localized.of({"ja": row.name_ja, "en": row.name_en})
 
 
 def _notify_ready(conn: Connection, hold_id: int, now: datetime) -> None:
@@ -161,7 +162,8 @@ def route_item(
     if nxt is None:
         conn.execute(_item.update().where(_item.c.id == item_id).values(status=rules.AVAILABLE))
         return Routing(rules.AVAILABLE)
-    ja, en = branch_names(conn, nxt.pickup_branch_id)
+    names = branch_names(conn, nxt.pickup_branch_id)
+    ja, en = names.get("ja"), names.get("en")
     if nxt.pickup_branch_id == at_branch_id:
         make_ready(conn, nxt.id, item_id, now)
         log.info("hold ready branch=%s", nxt.pickup_branch_id)

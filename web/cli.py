@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from db import queries
+from web import refusals
 from web.settings import Settings, SettingsError, load
 from web.staff import cli as staff_cli
 
@@ -28,6 +29,10 @@ def _print_report(path: Path, report: queries.ImportReport) -> None:
         print(f"  {position}: {reason}")
     if len(report.problems) > 50:
         print(f"  … {len(report.problems) - 50} more")
+
+
+def _words(settings: Settings, refused: queries.QueryError) -> str:
+    return refusals.for_console(settings.locale_dir, refused)
 
 
 def _setup(settings: Settings) -> None:
@@ -55,7 +60,7 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
         try:
             report = queries.import_catalog_file(path, args.source)
         except queries.ImportRefused as refused:
-            print(f"{path}: {refused}", file=sys.stderr)
+            print(f"{path}: {_words(settings, refused)}", file=sys.stderr)
             status = 2
             continue
         _print_report(path, report)
@@ -103,7 +108,7 @@ def cmd_activation_code(settings: Settings, args: argparse.Namespace) -> int:
     try:
         code = queries.issue_activation_code(args.card)
     except queries.NotFound as missing:
-        print(missing, file=sys.stderr)
+        print(_words(settings, missing), file=sys.stderr)
         return 2
     hours = queries.RULES.ACTIVATION_CODE_HOURS
     print(f"登録コード activation code: {code}  ({hours} 時間有効 / valid {hours} hours, once)")
@@ -115,7 +120,7 @@ def cmd_checkout(settings: Settings, args: argparse.Namespace) -> int:
     try:
         receipt = queries.checkout(args.card, args.barcode)
     except queries.QueryError as refused:
-        print(refused, file=sys.stderr)
+        print(_words(settings, refused), file=sys.stderr)
         return 2
     print(f"貸出 checked out: {receipt.title} — 返却期限 due {receipt.due_on}")
     return 0
@@ -126,7 +131,7 @@ def cmd_return(settings: Settings, args: argparse.Namespace) -> int:
     try:
         receipt = queries.return_item(args.barcode)
     except queries.QueryError as refused:
-        print(refused, file=sys.stderr)
+        print(_words(settings, refused), file=sys.stderr)
         return 2
     late = " (延滞 overdue)" if receipt.was_overdue else ""
     print(f"返却 returned: {receipt.title}{late}")
@@ -177,7 +182,7 @@ def cmd_holds_receive(settings: Settings, args: argparse.Namespace) -> int:
     try:
         routing = queries.receive_item(args.barcode)
     except queries.QueryError as refused:
-        print(refused, file=sys.stderr)
+        print(_words(settings, refused), file=sys.stderr)
         return 2
     if routing.state == "ready":
         print(f"予約棚へ put on the hold shelf: {routing.branch_ja} / {routing.branch_en}")

@@ -16,7 +16,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from db import queries
-from web import csrf
+from web import csrf, refusals
 from web.account import login_required
 from web.errors import error_response
 from web.flash import flash
@@ -68,7 +68,7 @@ async def reserve(request: Request) -> Response:
                 "form": form,
                 "branches": queries.list_branches(),
                 "pickup": pickup,
-                "error": str(refused),
+                "error": refusals.say(request, refused),
             },
         )
     if wants_fragment(request):
@@ -173,7 +173,7 @@ async def _row_action(request: Request, action: str) -> Response:
         message = (
             tr.gettext("Enter the date as YYYY-MM-DD.")
             if isinstance(refused, _BadDate)
-            else str(refused)
+            else refusals.say(request, refused)
         )
         if wants_fragment(request):
             try:

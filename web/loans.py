@@ -7,7 +7,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from db import queries
-from web import csrf
+from web import csrf, refusals
 from web.account import login_required
 from web.errors import error_response
 from web.flash import flash
@@ -51,7 +51,7 @@ async def renew(request: Request) -> Response:
         return error_response(request, 404)
     except queries.RenewalRefused as refused:
         loan = next(x for x in queries.list_loans(session.patron_id) if x.id == loan_id)
-        refusal = str(refused)
+        refusal = refusals.say(request, refused)
     if wants_fragment(request):
         return render(
             request,

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from db import queries
-from web import csrf, flash, i18n, sessions
+from web import csrf, flash, i18n, refusals, sessions
 from web.settings import ROOT
 
 env = Environment(
@@ -52,11 +52,16 @@ def _url(ctx: Context, name: str, query: dict[str, Any] | str | None = None, **p
     return f"{path}?{query}" if query else path
 
 
+@pass_context
+def _refusal(ctx: Context, value: queries.Refusal) -> str:
+    return refusals.words(ctx["tr"], value)
+
+
 env.filters["number"] = _number
+env.filters["refusal"] = _refusal
 env.filters["date"] = _date
 env.filters["datetime"] = _datetime
 env.globals["url"] = _url
-env.globals["renewal_limit"] = queries.RULES.RENEWAL_LIMIT
 # gettext and friends come with each render's context (the request's language); the
 # shared environment only learns that they are the newstyle kind (they format %(name)s).
 env.newstyle_gettext = True  # type: ignore[attr-defined]

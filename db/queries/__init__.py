@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from db import rules as RULES
 from db.clock import local_time
-from db.errors import NotFound, QueryError
+from db.errors import NotFound, QueryError, Refusal
+from db.localized import Localized
 from db.queries import (
     accounts,
     audit,
@@ -48,7 +49,7 @@ from db.queries.staff_accounts import *  # noqa: F403
 from db.queries.staff_patrons import *  # noqa: F403
 from db.queries.staff_sessions import *  # noqa: F403
 
-__all__ = ["RULES", "NotFound", "QueryError", "local_time"]
+__all__ = ["RULES", "Localized", "NotFound", "QueryError", "Refusal", "local_time"]
 __all__ += accounts.__all__
 __all__ += audit.__all__
 __all__ += booklist.__all__

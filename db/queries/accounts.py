@@ -51,39 +51,19 @@ __all__ = [
 
 
 class LoginFailed(QueryError):
-    def __init__(self) -> None:
-        super().__init__(
-            "カード番号またはパスワードが違います。続けて間違えると、しばらくログインできなく"
-            "なります。 / The card number or password is wrong. After repeated failures you "
-            "must wait before trying again."
-        )
+    code = "login_failed"
 
 
 class FactsRefused(QueryError):
-    def __init__(self) -> None:
-        super().__init__(
-            "入力された内容ではパスワードを登録できません。登録内容が一致しないか、すでに"
-            "パスワードが登録されているか、試行回数が多すぎます。利用者カードをお持ちのうえ"
-            "カウンターでおたずねください。 / A password cannot be set with these details: "
-            "they do not match our records, a password already exists, or there were too many "
-            "attempts. Please ask at a library counter with your card."
-        )
+    code = "facts_refused"
 
 
 class CodeRefused(QueryError):
-    def __init__(self) -> None:
-        super().__init__(
-            "カード番号または登録コードが正しくないか、有効期限が切れています。 / "
-            "The card number or code is wrong, or the code has expired."
-        )
+    code = "code_refused"
 
 
 class ResetLinkRefused(QueryError):
-    def __init__(self) -> None:
-        super().__init__(
-            "このリンクは使えません（期限切れ、または使用済み）。もう一度お申し込みください。 / "
-            "This link cannot be used (expired or already used). Please ask for a new one."
-        )
+    code = "reset_link_refused"
 
 
 @dataclass(frozen=True)
@@ -274,7 +254,7 @@ def issue_activation_code(card: str) -> str:
 def _store_activation_code(conn: Connection, now: datetime, card: str, code_hash: str) -> None:
     row = _patron_by_card(conn, card)
     if row is None:
-        raise NotFound("利用者が見つかりません。 / No patron with that card number.")
+        raise NotFound("card_not_found")
     conn.execute(text("DELETE FROM activation_code WHERE patron_id = :p"), {"p": row.id})
     conn.execute(
         text(
@@ -415,9 +395,9 @@ def change_password_with_booklist(
     except throttle.Throttled:
         raise TooManyAttempts() from None
     if row is None:
-        raise NotFound("利用者が見つかりません。 / Patron not found.")
+        raise NotFound("patron_not_found")
     if not passwords.verify(row.password_hash, current):
-        raise QueryError("現在のパスワードが違います。 / The current password is wrong.")
+        raise QueryError("wrong_current_password")
     passwords.check_policy(new_password, row.card_number, row.birth_date)
     return _store_changed_password(
         checks, patron_id, new_password, end_other_sessions, current_token, booklist_wrap
@@ -462,7 +442,7 @@ def get_my_account(conn: Connection, now: datetime, patron_id: int) -> MyAccount
         {"id": patron_id},
     ).first()
     if row is None:
-        raise NotFound("利用者が見つかりません。 / Patron not found.")
+        raise NotFound("patron_not_found")
     return MyAccount(
         row.id,
         row.card_number,

@@ -409,7 +409,7 @@ def search_works(conn: Connection, now: datetime, params: SearchParams) -> Searc
 def get_record(conn: Connection, now: datetime, work_id: int) -> Record:
     w = conn.execute(text("SELECT * FROM work WHERE id = :id"), {"id": work_id}).first()
     if w is None:
-        raise NotFound("資料が見つかりません。 / Record not found.")
+        raise NotFound("work_not_found")
     copies = tuple(
         Copy(
             barcode=r.barcode,

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 from db import circulation, rules
 from db.clock import library_today
 from db.engine import writes
-from db.errors import NotFound, QueryError
+from db.errors import NotFound, QueryError, Refusal
 from db.models import TABLES
 from db.patrons import phone_digits
 from db.staff import ALLOWED, EDIT, REFUSED, VIEW, StaffActor, StaffFormRefused, write_audit
@@ -41,11 +41,7 @@ _loan = TABLES["loan"]
 
 
 class StaffRefused(QueryError):
-    def __init__(self) -> None:
-        super().__init__(
-            "この操作は権限がないため行えません（記録されました）。 / "
-            "Your role does not allow this (the attempt was recorded)."
-        )
+    code = "staff_refused"
 
 
 @dataclass(frozen=True)
@@ -218,7 +214,7 @@ def get_patron_for_staff(
         .where(_patron.c.id == patron_id)
     ).first()
     if row is None:
-        raise NotFound("利用者が見つかりません。 / No such patron.")
+        raise NotFound("patron_not_found")
     loans: tuple[StaffLoan, ...] | None = None
     if "loans" in visible:
         loans = tuple(
@@ -252,26 +248,20 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _PHONE_CHARS = re.compile(r"[0-9０-９\-－ー‐()（） +＋]+")
 
 
-def validate_edit(data: PatronEdit) -> dict[str, str]:
-    errors: dict[str, str] = {}
+def validate_edit(data: PatronEdit) -> dict[str, Refusal]:
+    errors: dict[str, Refusal] = {}
     if not data.address.strip():
-        errors["address"] = "住所を入力してください。 / Enter the address."
+        errors["address"] = Refusal("address_required")
     elif len(data.address) > 200:
-        errors["address"] = "住所は200文字以内です。 / The address is too long (200 characters)."
+        errors["address"] = Refusal("address_too_long")
     digits = phone_digits(data.phone)
     if not _PHONE_CHARS.fullmatch(data.phone.strip() or "x") or not 10 <= len(digits) <= 11:
-        errors["phone"] = (
-            "電話番号は市外局番から10〜11桁の数字で入力してください（例 0466-25-1111）。 / "
-            "Enter the phone number with its area code: 10 or 11 digits (e.g. 0466-25-1111)."
-        )
+        errors["phone"] = Refusal("phone_format")
     email = data.email.strip()
     if email and (len(email) > 254 or not _EMAIL.fullmatch(email)):
-        errors["email"] = (
-            "メールアドレスの形式が正しくありません（例 name@example.jp）。空欄にもできます。 / "
-            "This is not an email address (e.g. name@example.jp). It may be left empty."
-        )
+        errors["email"] = Refusal("email_format")
     if data.category not in {c.code for c in rules.CATEGORIES}:
-        errors["category"] = "利用者区分を選んでください。 / Choose a category."
+        errors["category"] = Refusal("choose_category")
     return errors
 
 
@@ -296,5 +286,5 @@ def update_patron_for_staff(
         )
     ).rowcount
     if done != 1:
-        raise NotFound("利用者が見つかりません。 / No such patron.")
+        raise NotFound("patron_not_found")
     write_audit(conn, actor, patron_id, ["category", "contact"], "patron_edit", EDIT, ALLOWED, now)

@@ -16,7 +16,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount
 
 from db import queries
-from web import client, csrf
+from web import client, csrf, refusals
 from web.i18n import translator
 from web.settings import Settings
 from web.staff import guard
@@ -81,7 +81,7 @@ async def login(request: Request) -> Response:
             "staff/login.html",
             status_code=422,
             values={"staff_code": code},
-            error=str(refused),
+            error=refusals.say(request, refused),
         )
     response = RedirectResponse("/staff/mfa", status_code=303)
     guard.set_cookie(response, settings, result.token)
@@ -106,7 +106,7 @@ async def enrol_page(request: Request) -> Response:
             request,
             "staff/enrol.html",
             status_code=404,
-            error=str(refused),
+            error=refusals.say(request, refused),
             staff_code="",
             errors={},
         )
@@ -131,12 +131,12 @@ async def enrol(request: Request) -> Response:
                 request,
                 "staff/enrol.html",
                 status_code=404,
-                error=str(refused),
+                error=refusals.say(request, refused),
                 staff_code="",
                 errors={},
             )
         except queries.PasswordRejected as rejected:
-            errors["new_password"] = str(rejected)
+            errors["new_password"] = refusals.say(request, rejected)
     if errors:
         return _page(
             request, "staff/enrol.html", status_code=422, error=None, staff_code="", errors=errors
@@ -180,7 +180,7 @@ async def mfa(request: Request) -> Response:
         else:
             result, codes = queries.confirm_totp(session.token, code, guard.timeouts(settings))
     except queries.SecondFactorFailed as refused:
-        return await mfa_page(request, str(refused), 422)
+        return await mfa_page(request, refusals.say(request, refused), 422)
     if codes:
         # Shown once, on this response only: only their digests are kept.
         request.scope["shiori_staff"] = None
@@ -217,9 +217,9 @@ async def password(request: Request) -> Response:
                 session.actor.staff_id, _text(form, "current_password", 1024), new, session.token
             )
         except queries.StaffFormRefused as refused:
-            errors = refused.errors
+            errors = refusals.say_fields(request, refused.errors)
         except queries.QueryError as refused:
-            errors = {"current_password": str(refused)}
+            errors = {"current_password": refusals.say(request, refused)}
     if errors:
         return _page(request, "staff/password.html", status_code=422, errors=errors, done=False)
     return _page(request, "staff/password.html", errors={}, done=True)
@@ -246,7 +246,7 @@ class CounterLine:
     route_branch_en: str = ""
 
 
-def _line(scan: queries.Scan) -> CounterLine:
+def _line(request: Request, scan: queries.Scan) -> CounterLine:
     # Route fields come with the scan when the query layer records them (getattr: the
     # persisted scan list may predate them).
     return CounterLine(
@@ -255,7 +255,7 @@ def _line(scan: queries.Scan) -> CounterLine:
         scan.ok,
         scan.title,
         date.fromisoformat(scan.due_on) if scan.due_on else None,
-        scan.message,
+        "" if scan.refusal is None else refusals.say(request, scan.refusal),
         scan.overdue,
         str(getattr(scan, "route", "")),
         str(getattr(scan, "route_branch_ja", "")),
@@ -272,7 +272,7 @@ def _counter(
 ) -> HTMLResponse:
     """The counter page (or its #counter fragment); `extra` is a line shown first, in this
     response only (a receive is not part of the persisted scan list)."""
-    lines = tuple(_line(s) for s in state.scans)
+    lines = tuple(_line(request, s) for s in state.scans)
     if extra is not None:
         lines = (extra, *lines)
     return _page(
@@ -330,7 +330,7 @@ async def receive(request: Request) -> Response:
         try:
             routing = queries.receive_item(barcode, _me(request).actor.branch_id)
         except queries.QueryError as refused:  # NotFound, NotInTransit
-            line = CounterLine("receive", barcode, False, message=str(refused))
+            line = CounterLine("receive", barcode, False, message=refusals.say(request, refused))
         else:
             line = CounterLine(
                 "receive",
@@ -367,7 +367,7 @@ async def patrons(request: Request) -> Response:
     try:
         hits = queries.lookup_patrons(session.actor, card, name)
     except queries.StaffRefused as refused:
-        error, status = str(refused), 403
+        error, status = refusals.say(request, refused), 403
     return _page(
         request,
         "staff/patrons.html",
@@ -433,7 +433,7 @@ async def patron_edit(request: Request) -> Response:
             status_code=422,
             record=record,
             values=data.__dict__,
-            errors=refused.errors,
+            errors=refusals.say_fields(request, refused.errors),
         )
     except queries.NotFound:
         return _page(request, "staff/denied.html", status_code=404, missing=True)
@@ -515,7 +515,7 @@ async def account_new(request: Request) -> Response:
         try:
             staff_id, token = queries.create_staff_account(data)
         except queries.StaffFormRefused as refused:
-            errors = refused.errors
+            errors = refusals.say_fields(request, refused.errors)
     if errors:
         return _page(
             request,
@@ -561,7 +561,7 @@ async def account_update(request: Request) -> Response:
         try:
             queries.update_staff_account(_me(request).actor.staff_id, staff_id, data)
         except queries.StaffFormRefused as refused:
-            errors = refused.errors
+            errors = refusals.say_fields(request, refused.errors)
     if errors:
         return _page(
             request,
@@ -587,7 +587,7 @@ async def account_end(request: Request) -> Response:
             "staff/accounts.html",
             status_code=422,
             staff=queries.list_staff_accounts(),
-            error=str(refused),
+            error=refusals.say(request, refused),
         )
     return RedirectResponse("/staff/accounts", status_code=303)
 
@@ -605,7 +605,7 @@ async def account_enrol_link(request: Request) -> Response:
             "staff/accounts.html",
             status_code=422,
             staff=queries.list_staff_accounts(),
-            error=str(refused),
+            error=refusals.say(request, refused),
         )
     return _page(
         request,
