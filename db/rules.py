@@ -13,15 +13,6 @@ IN_PROCESS = "in_process"
 MISSING = "missing"
 ITEM_STATUSES = (AVAILABLE, ON_LOAN, IN_TRANSIT, ON_HOLD_SHELF, IN_PROCESS, MISSING)
 
-STATUS_LABELS = {
-    AVAILABLE: ("在架", "On shelf"),
-    ON_LOAN: ("貸出中", "On loan"),
-    IN_TRANSIT: ("回送中", "In transit"),
-    ON_HOLD_SHELF: ("予約棚", "On hold shelf"),
-    IN_PROCESS: ("整理中", "Being processed"),
-    MISSING: ("不明", "Missing"),
-}
-
 
 @dataclass(frozen=True)
 class MaterialTypeRule:

@@ -150,7 +150,7 @@ def test_row_actions_without_js_and_with_htmx(web: TestClient) -> None:
     )
     assert row.status_code == 422 and f'id="hold-{hold.id}"' in row.text
     assert "休止の期限" in row.text
-    until = queries.local_time(datetime.now(UTC))[:10]
+    until = queries.to_library_time(datetime.now(UTC)).date().isoformat()
     bad = web.post(
         f"/my/holds/{hold.id}/suspend",
         data={"until": "not a date", "csrf_token": token},

@@ -110,7 +110,7 @@ def cmd_activation_code(settings: Settings, args: argparse.Namespace) -> int:
     except queries.NotFound as missing:
         print(_words(settings, missing), file=sys.stderr)
         return 2
-    hours = queries.RULES.ACTIVATION_CODE_HOURS
+    hours = queries.ACTIVATION_CODE_HOURS
     print(f"登録コード activation code: {code}  ({hours} 時間有効 / valid {hours} hours, once)")
     return 0
 

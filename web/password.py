@@ -154,7 +154,7 @@ async def forgot(request: Request) -> Response:
 def _reset_token(request: Request, raw: str) -> tuple[int, str] | None:
     try:
         patron_id, fingerprint = _serializer(request).loads(
-            raw, max_age=queries.RULES.RESET_LINK_MINUTES * 60
+            raw, max_age=queries.RESET_LINK_MINUTES * 60
         )
     except (BadSignature, SignatureExpired, ValueError, TypeError):
         return None

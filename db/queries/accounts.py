@@ -27,9 +27,12 @@ from db.errors import NotFound, QueryError, TooManyAttempts
 from db.models import TABLES
 from db.passwords import PasswordRejected
 from db.patrons import phone_digits
+from db.rules import ACTIVATION_CODE_HOURS, RESET_LINK_MINUTES
 from db.sessions import Timeouts
 
 __all__ = [
+    "ACTIVATION_CODE_HOURS",
+    "RESET_LINK_MINUTES",
     "CodeRefused",
     "FactsRefused",
     "LoginFailed",

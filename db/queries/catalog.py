@@ -15,8 +15,15 @@ from db import rules, search, search_cache
 from db.catalog_write import SEP
 from db.engine import reads
 from db.errors import NotFound
+from db.rules import ITEM_STATUSES, MAX_PAGE, NDC_CLASSES, PAGE_SIZE, RANK_CAP, SORTS
 
 __all__ = [
+    "ITEM_STATUSES",
+    "MAX_PAGE",
+    "NDC_CLASSES",
+    "PAGE_SIZE",
+    "RANK_CAP",
+    "SORTS",
     "Branch",
     "Copy",
     "MaterialType",
