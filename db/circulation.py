@@ -37,6 +37,7 @@ from db.catalog_write import SEP
 from db.clock import aware_utc, library_today
 from db.counts import bump
 from db.errors import NotFound, QueryError, Refusal
+from db.localized import Localized
 from db.patrons import DEMO_PATRONS
 
 log = logging.getLogger(__name__)
@@ -143,8 +144,7 @@ class LoanView:
     work_id: int
     title: str
     authors: tuple[str, ...]
-    branch_ja: str
-    branch_en: str
+    branch: Localized
     barcode: str
     checked_out_at: datetime  # aware, UTC
     due_on: date  # library-local date
@@ -168,8 +168,7 @@ class ReturnReceipt:
     # Where the copy goes now (db.routing): "available" (reshelve), "ready" (hold shelf at
     # route_branch) or "in_transit" (send to route_branch). Names no patron.
     route: str = rules.AVAILABLE
-    route_branch_ja: str = ""
-    route_branch_en: str = ""
+    route_branch: Localized | None = None
 
 
 @dataclass(frozen=True)
@@ -218,8 +217,7 @@ def _loan_select() -> Select[Any]:
         _item.c.material_type,
         _work.c.title,
         _work.c.authors,
-        _branch.c.name_ja.label("branch_ja"),
-        _branch.c.name_en.label("branch_en"),
+        _branch.c.names.label("branch_names"),
         _mtype.c.loan_days,
     ).select_from(
         _loan.join(_item, _item.c.id == _loan.c.item_id)
@@ -260,8 +258,7 @@ def _view(row: Row[Any], today: date, refusal: str | None) -> LoanView:
         work_id=row.work_id,
         title=row.title,
         authors=tuple(a for a in row.authors.split(SEP) if a) if row.authors else (),
-        branch_ja=row.branch_ja,
-        branch_en=row.branch_en,
+        branch=Localized.of(row.branch_names),
         barcode=row.barcode,
         checked_out_at=aware_utc(row.checked_out_at),
         due_on=row.due_on,
@@ -465,8 +462,7 @@ def return_item(
         title=row.title,
         was_overdue=row.due_on is not None and row.due_on < today,
         route=route.state,
-        route_branch_ja=route.branch_ja,
-        route_branch_en=route.branch_en,
+        route_branch=route.branch,
     )
 
 

@@ -34,7 +34,7 @@ def phone_digits(phone: str) -> str:
 def create_patron(
     conn: Connection, patron: NewPatron, now: datetime, password: str | None = None
 ) -> int:
-    if patron.category not in {c.code for c in rules.CATEGORIES}:
+    if patron.category not in rules.CATEGORIES:
         raise QueryError("unknown_category")
     branch_id = conn.execute(
         text("SELECT id FROM branch WHERE code = :code"), {"code": patron.home_branch}

@@ -60,8 +60,7 @@ class Routing:
     """Where a returned or released copy goes next (for the counter): no patron data."""
 
     state: str  # "available", "in_transit", "ready"
-    branch_ja: str = ""
-    branch_en: str = ""
+    branch: Localized | None = None
 
 
 def lock_work(conn: Connection, work_id: int) -> bool:
@@ -75,10 +74,8 @@ def lock_item(conn: Connection, item_id: int) -> None:
 
 
 def branch_names(conn: Connection, branch_id: int) -> Localized:
-    row = conn.execute(
-        select(_branch.c.name_ja, _branch.c.name_en).where(_branch.c.id == branch_id)
-    ).one()
-    return Localized.of({"ja": row.name_ja, "en": row.name_en})
+    row = conn.execute(select(_branch.c.names).where(_branch.c.id == branch_id)).one()
+    return Localized.of(row.names)
 
 
 def _notify_ready(conn: Connection, hold_id: int, now: datetime) -> None:
@@ -89,8 +86,7 @@ def _notify_ready(conn: Connection, hold_id: int, now: datetime) -> None:
             _patron.c.lang,
             _pref.c.hold_ready,
             _work.c.title,
-            _branch.c.name_ja,
-            _branch.c.name_en,
+            _branch.c.names,
             _hold.c.ready_until,
         )
         .select_from(
@@ -103,8 +99,9 @@ def _notify_ready(conn: Connection, hold_id: int, now: datetime) -> None:
     ).one()
     if not row.email or row.hold_ready is False:
         return
+    names = Localized.of(row.names)
     subject, body = notices.hold_ready(
-        row.lang, row.title, row.name_ja, row.name_en, row.ready_until
+        row.lang, row.title, names.get("ja"), names.get("en"), row.ready_until
     )
     try:
         with conn.begin_nested():
@@ -163,17 +160,16 @@ def route_item(
         conn.execute(_item.update().where(_item.c.id == item_id).values(status=rules.AVAILABLE))
         return Routing(rules.AVAILABLE)
     names = branch_names(conn, nxt.pickup_branch_id)
-    ja, en = names.get("ja"), names.get("en")
     if nxt.pickup_branch_id == at_branch_id:
         make_ready(conn, nxt.id, item_id, now)
         log.info("hold ready branch=%s", nxt.pickup_branch_id)
-        return Routing(READY, ja, en)
+        return Routing(READY, names)
     conn.execute(
         _hold.update().where(_hold.c.id == nxt.id).values(state=IN_TRANSIT, item_id=item_id)
     )
     conn.execute(_item.update().where(_item.c.id == item_id).values(status=rules.IN_TRANSIT))
     log.info("hold in transit to branch=%s", nxt.pickup_branch_id)
-    return Routing(IN_TRANSIT, ja, en)
+    return Routing(IN_TRANSIT, names)
 
 
 def reroute(conn: Connection, item_id: int, work_id: int, old: Row[Any], now: datetime) -> None:

@@ -192,7 +192,7 @@ def test_record_detail_has_copies_per_branch(catalog_db: Database) -> None:
     assert record.authors == ("夏目 漱石",)
     assert record.ndc == ("913",)
     for copy in record.copies:
-        assert copy.branch_ja and copy.call_number and copy.shelf_location
+        assert copy.branch_name.get("ja") and copy.call_number and copy.shelf_location
         assert copy.status in queries.ITEM_STATUSES
 
 

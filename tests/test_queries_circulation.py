@@ -171,7 +171,10 @@ def test_checkout_lists_loans_soonest_due_first_with_due_dates_by_material(
     first = listed[0]
     assert first.work_id == lib.works["eiga"]
     assert first.authors == ("藤沢市", "湘南映像研究会")
-    assert (first.branch_ja, first.branch_en) == ("総合市民図書館", "Central Civic Library")
+    assert (first.branch.get("ja"), first.branch.get("en")) == (
+        "総合市民図書館",
+        "Central Civic Library",
+    )
     assert first.barcode == "T000000003"
     assert first.checked_out_at == NOW
     assert (first.renewals, first.overdue, first.renewable, first.refusal) == (0, False, True, None)

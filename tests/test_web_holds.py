@@ -35,7 +35,7 @@ def patron_id(card: str) -> int:
 def taros_loan() -> tuple[int, str, str]:
     """(work id, barcode, branch code) of the title Taro has on loan."""
     [loan] = queries.list_loans(patron_id(TARO[0]))
-    code = next(b.code for b in queries.list_branches() if b.name_ja == loan.branch_ja)
+    code = next(b.code for b in queries.list_branches() if b.name == loan.branch)
     return loan.work_id, loan.barcode, code
 
 

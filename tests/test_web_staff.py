@@ -560,7 +560,7 @@ def _reserved_elsewhere() -> tuple[str, str, str]:
     pickup = next(b for b in queries.list_branches() if b.code == "sogo")
     assert pickup.code != COUNTER_BRANCH
     queries.place_hold(patron_id(HANAKO.card_number), loan.work_id, pickup.code)
-    return loan.barcode, pickup.name_ja, pickup.name_en
+    return loan.barcode, pickup.name.get("ja"), pickup.name.get("en")
 
 
 def _patron_client(app: object) -> TestClient:

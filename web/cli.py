@@ -138,7 +138,8 @@ def cmd_return(settings: Settings, args: argparse.Namespace) -> int:
     if receipt.route == "ready":
         print("→ 予約棚へ（予約者に連絡します） / to the hold shelf here (the patron is notified)")
     elif receipt.route == "in_transit":
-        print(f"→ {receipt.route_branch_ja}へ回送 / in transit to {receipt.route_branch_en}")
+        names = receipt.route_branch or queries.Localized(())
+        print(f"→ {names.get('ja')}へ回送 / in transit to {names.get('en')}")
     return 0
 
 
@@ -185,7 +186,8 @@ def cmd_holds_receive(settings: Settings, args: argparse.Namespace) -> int:
         print(_words(settings, refused), file=sys.stderr)
         return 2
     if routing.state == "ready":
-        print(f"予約棚へ put on the hold shelf: {routing.branch_ja} / {routing.branch_en}")
+        names = routing.branch or queries.Localized(())
+        print(f"予約棚へ put on the hold shelf: {names.get('ja')} / {names.get('en')}")
     else:
         print("書架へ戻す reshelve: no reservation is waiting for it")
     return 0

@@ -94,7 +94,8 @@ def _branches(raw: str) -> tuple[queries.BranchSpec, ...]:
                 "指定してください。 / "
                 "SHIORI_BRANCHES must be 'code=Japanese name=English name' items separated by ';'."
             )
-        branches.append(queries.BranchSpec(*fields))
+        code, ja, en = fields
+        branches.append(queries.BranchSpec(code, queries.Localized.of({"ja": ja, "en": en})))
     if len({b.code for b in branches}) != len(branches):
         raise SettingsError("SHIORI_BRANCHES の code が重複しています。 / Duplicate branch code.")
     return tuple(branches)

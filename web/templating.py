@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from db import queries
-from web import csrf, flash, i18n, refusals, sessions
+from web import csrf, flash, i18n, labels, refusals, sessions
 from web.settings import ROOT
 
 env = Environment(
@@ -57,11 +57,25 @@ def _refusal(ctx: Context, value: queries.Refusal) -> str:
     return refusals.words(ctx["tr"], value)
 
 
+@pass_context
+def _localized(ctx: Context, value: queries.Localized | None) -> str:
+    """A name that is data (a branch, a material type) in the page's language."""
+    return "" if value is None else value.get(ctx["lang"])
+
+
+@pass_context
+def _label(ctx: Context, kind: str, code: str) -> str:
+    """Words for a code of a fixed code set (web/labels.py): `label("role", "manager")`."""
+    return labels.label(ctx["tr"], kind, code)
+
+
 env.filters["number"] = _number
+env.filters["localized"] = _localized
 env.filters["refusal"] = _refusal
 env.filters["date"] = _date
 env.filters["datetime"] = _datetime
 env.globals["url"] = _url
+env.globals["label"] = _label
 # gettext and friends come with each render's context (the request's language); the
 # shared environment only learns that they are the newstyle kind (they format %(name)s).
 env.newstyle_gettext = True  # type: ignore[attr-defined]

@@ -24,6 +24,7 @@ from db.booklist_keys import BooklistPasswordWrap
 from db.clock import naive_utc
 from db.engine import reads, writes
 from db.errors import NotFound, QueryError, TooManyAttempts
+from db.localized import Localized
 from db.models import TABLES
 from db.passwords import PasswordRejected
 from db.patrons import phone_digits
@@ -83,8 +84,7 @@ class MyAccount:
     name: str
     email: str | None
     lang: str
-    home_branch_ja: str
-    home_branch_en: str
+    home_branch: Localized
     password_set_at: datetime | None
     password_set_via: str | None
 
@@ -439,7 +439,7 @@ def get_my_account(conn: Connection, now: datetime, patron_id: int) -> MyAccount
     row = conn.execute(
         text(
             "SELECT p.id, p.card_number, p.name, p.email, p.lang, p.password_set_at, "
-            "p.password_set_via, b.name_ja, b.name_en FROM patron p "
+            "p.password_set_via, b.names FROM patron p "
             "JOIN branch b ON b.id = p.home_branch_id WHERE p.id = :id"
         ).columns(password_set_at=DateTime()),
         {"id": patron_id},
@@ -452,8 +452,7 @@ def get_my_account(conn: Connection, now: datetime, patron_id: int) -> MyAccount
         row.name,
         row.email,
         row.lang,
-        row.name_ja,
-        row.name_en,
+        Localized.of(row.names),
         row.password_set_at,
         row.password_set_via,
     )

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 from db import circulation
 from db.engine import reads, writes
 from db.errors import QueryError, Refusal
+from db.localized import Localized
 from db.models import TABLES
 from db.sessions import digest
 from db.staff_policy import policy
@@ -38,8 +39,7 @@ class Scan:
     overdue: bool = False
     # A return: where the copy goes now (ReturnReceipt.route and branch). Never a patron.
     route: str = ""
-    route_branch_ja: str = ""
-    route_branch_en: str = ""
+    route_branch: Localized | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,8 @@ def _scan_to(scan: Scan) -> dict[str, Any]:
     fields = dict(scan.__dict__)
     if scan.refusal is not None:
         fields["refusal"] = {"code": scan.refusal.code, "params": scan.refusal.values}
+    if scan.route_branch is not None:
+        fields["route_branch"] = scan.route_branch.as_dict()
     return fields
 
 
@@ -63,7 +65,10 @@ def _scan_from(fields: dict[str, Any]) -> Scan:
     refusal = fields.pop("refusal", None)
     if refusal is not None:
         refusal = Refusal.of(refusal["code"], **refusal["params"])
-    return Scan(**fields, refusal=refusal)
+    branch = fields.pop("route_branch", None)
+    return Scan(
+        **fields, refusal=refusal, route_branch=None if branch is None else Localized.of(branch)
+    )
 
 
 def _load_state(conn: Connection, token_digest: str) -> CounterState:
@@ -153,8 +158,7 @@ def _apply(
             None,
             back.was_overdue,
             back.route,
-            back.route_branch_ja,
-            back.route_branch_en,
+            back.route_branch,
         )
     if kind == "renew":
         found = conn.execute(

@@ -44,6 +44,7 @@ from db.clock import library_today
 from db.counts import bump
 from db.engine import reads, writes
 from db.errors import NotFound, QueryError
+from db.localized import Localized
 from db.routing import IN_TRANSIT, READY, WAITING, Routing
 
 __all__ = [
@@ -174,8 +175,7 @@ class HoldView:
     title: str
     authors: tuple[str, ...]
     pickup_code: str
-    pickup_ja: str
-    pickup_en: str
+    pickup: Localized
     placed_at: datetime  # aware UTC
     state: str  # waiting, suspended, in_transit, ready
     position: int | None  # 1-based among waiting reservations; None once assigned
@@ -277,8 +277,7 @@ def _view_select() -> Any:
         _work.c.title,
         _work.c.authors,
         _branch.c.code.label("pickup_code"),
-        _branch.c.name_ja.label("pickup_ja"),
-        _branch.c.name_en.label("pickup_en"),
+        _branch.c.names.label("pickup_names"),
         position.label("ahead"),
         waiting.label("waiting"),
         _eligible_copies().label("copies"),
@@ -309,8 +308,7 @@ def _to_view(row: Row[Any], today: date) -> HoldView:
         title=row.title,
         authors=tuple(a for a in row.authors.split(SEP) if a) if row.authors else (),
         pickup_code=row.pickup_code,
-        pickup_ja=row.pickup_ja,
-        pickup_en=row.pickup_en,
+        pickup=Localized.of(row.pickup_names),
         placed_at=clock.aware_utc(row.placed_at),
         state=state,
         position=position,
@@ -592,8 +590,7 @@ def receive_item(
             "wrong_pickup_branch", branch=routing.branch_names(conn, hold.pickup_branch_id)
         )
     routing.make_ready(conn, hold.id, item.id, now)
-    names = routing.branch_names(conn, hold.pickup_branch_id)
-    return Routing(READY, names.get("ja"), names.get("en"))
+    return Routing(READY, routing.branch_names(conn, hold.pickup_branch_id))
 
 
 @writes

@@ -23,6 +23,7 @@ from db import clock, passwords, staff, staff_policy, throttle
 from db.clock import aware_utc, library_today, naive_utc
 from db.engine import reads, writes
 from db.errors import NotFound, QueryError, Refusal, TooManyAttempts
+from db.localized import Localized
 from db.models import TABLES
 from db.sessions import Timeouts, digest
 from db.staff import STAFF_LOGIN_CODE, StaffFormRefused, StaffLogin
@@ -62,8 +63,7 @@ class StaffView:
     name: str
     affiliation: str
     branch_code: str
-    branch_ja: str
-    branch_en: str
+    branch: Localized
     role: str
     duties: tuple[str, ...]
     registered_on: date
@@ -399,8 +399,7 @@ def _view(row: Row[Any], today: date) -> StaffView:
         row.name,
         row.affiliation,
         row.code,
-        row.name_ja,
-        row.name_en,
+        Localized.of(row.names),
         row.role,
         staff.duties(row.duties),
         row.registered_on,
@@ -412,7 +411,7 @@ def _view(row: Row[Any], today: date) -> StaffView:
 
 def _staff_select() -> Any:
     branch = TABLES["branch"]
-    return select(_account, branch.c.code, branch.c.name_ja, branch.c.name_en).select_from(
+    return select(_account, branch.c.code, branch.c.names).select_from(
         _account.join(branch, branch.c.id == _account.c.branch_id)
     )
 

@@ -20,6 +20,7 @@ from db import circulation, rules
 from db.clock import library_today
 from db.engine import writes
 from db.errors import NotFound, QueryError, Refusal
+from db.localized import Localized
 from db.models import TABLES
 from db.patrons import phone_digits
 from db.staff import ALLOWED, EDIT, REFUSED, VIEW, StaffActor, StaffFormRefused, write_audit
@@ -55,8 +56,7 @@ class PatronSummary:
     category: str
     expires_on: date
     expired: bool
-    home_branch_ja: str
-    home_branch_en: str
+    home_branch: Localized
     loans: int
 
 
@@ -78,8 +78,7 @@ class PatronRecord:
     card_number: str
     expires_on: date
     expired: bool
-    home_branch_ja: str
-    home_branch_en: str
+    home_branch: Localized
     category: str
     name: str | None
     name_kana: str | None
@@ -144,8 +143,7 @@ def _lookup(
         _patron.c.name_kana,
         _patron.c.category,
         _patron.c.expires_on,
-        _branch.c.name_ja,
-        _branch.c.name_en,
+        _branch.c.names,
         loans.label("loans"),
     ).select_from(_patron.join(_branch, _branch.c.id == _patron.c.home_branch_id))
     if card.strip():
@@ -180,8 +178,7 @@ def _lookup(
                 row.category,
                 row.expires_on,
                 row.expires_on < today,
-                row.name_ja,
-                row.name_en,
+                Localized.of(row.names),
                 int(row.loans),
             )
         )
@@ -207,8 +204,7 @@ def get_patron_for_staff(
             _patron.c.email,
             _patron.c.category,
             _patron.c.expires_on,
-            _branch.c.name_ja,
-            _branch.c.name_en,
+            _branch.c.names,
         )
         .select_from(_patron.join(_branch, _branch.c.id == _patron.c.home_branch_id))
         .where(_patron.c.id == patron_id)
@@ -228,8 +224,7 @@ def get_patron_for_staff(
         row.card_number,
         row.expires_on,
         row.expires_on < today,
-        row.name_ja,
-        row.name_en,
+        Localized.of(row.names),
         row.category,
         row.name if "name" in visible else None,
         row.name_kana if "name" in visible else None,
@@ -260,7 +255,7 @@ def validate_edit(data: PatronEdit) -> dict[str, Refusal]:
     email = data.email.strip()
     if email and (len(email) > 254 or not _EMAIL.fullmatch(email)):
         errors["email"] = Refusal("email_format")
-    if data.category not in {c.code for c in rules.CATEGORIES}:
+    if data.category not in rules.CATEGORIES:
         errors["category"] = Refusal("choose_category")
     return errors
 

@@ -242,13 +242,10 @@ class CounterLine:
     message: str = ""
     overdue: bool = False
     route: str = ""
-    route_branch_ja: str = ""
-    route_branch_en: str = ""
+    route_branch: queries.Localized | None = None
 
 
 def _line(request: Request, scan: queries.Scan) -> CounterLine:
-    # Route fields come with the scan when the query layer records them (getattr: the
-    # persisted scan list may predate them).
     return CounterLine(
         scan.kind,
         scan.barcode,
@@ -257,9 +254,8 @@ def _line(request: Request, scan: queries.Scan) -> CounterLine:
         date.fromisoformat(scan.due_on) if scan.due_on else None,
         "" if scan.refusal is None else refusals.say(request, scan.refusal),
         scan.overdue,
-        str(getattr(scan, "route", "")),
-        str(getattr(scan, "route_branch_ja", "")),
-        str(getattr(scan, "route_branch_en", "")),
+        scan.route,
+        scan.route_branch,
     )
 
 
@@ -337,8 +333,7 @@ async def receive(request: Request) -> Response:
                 barcode,
                 True,
                 route=routing.state,
-                route_branch_ja=routing.branch_ja,
-                route_branch_en=routing.branch_en,
+                route_branch=routing.branch,
             )
     state = queries.get_counter_state(_me(request).token)
     # No redirect after a receive: the line is not stored, a reload only repeats a
