@@ -12,6 +12,7 @@ import pytest
 from db import queries
 from db.queries import ImportRefused, Record, SearchParams
 from tests.conftest import DATA, Database, in_words
+from web import cli
 
 MARC = DATA / "marc"
 REAL = {
@@ -274,6 +275,18 @@ def test_missing_file_and_folder_are_refused(fresh_db: Database, tmp_path: Path)
         queries.import_catalog_file(tmp_path)
     assert "フォルダ" in in_words(refused.value)
     assert queries.get_catalog_stats().works == 0
+
+
+def test_the_cli_prints_a_refusal_in_every_language(
+    fresh_db: Database,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("SHIORI_DATABASE_URL", fresh_db.url)
+    assert cli.main(["import", str(tmp_path / "nothing-here.mrc")]) == 2
+    err = capsys.readouterr().err
+    assert "ファイルが見つかりません: nothing-here.mrc / File not found: nothing-here.mrc" in err
 
 
 def test_forced_source_must_fit_the_file(fresh_db: Database) -> None:
