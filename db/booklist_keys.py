@@ -33,12 +33,7 @@ class BooklistRefused(QueryError):
 
 
 class BooklistLossUnconfirmed(QueryError):
-    def __init__(self) -> None:
-        super().__init__(
-            "パスワードを再設定すると、マイブックリストは消去されます（リカバリーキーが"
-            "ないため）。了解のうえチェックを入れてください。 / Resetting the password "
-            "deletes your My Booklist (there is no recovery key). Tick the box to confirm."
-        )
+    code = "booklist_loss_unconfirmed"
 
 
 @dataclass(frozen=True)
@@ -60,9 +55,7 @@ def booklist_row(conn: Connection, patron_id: int, lock: bool = False) -> Row[An
 
 def check_wrap(wrap: BooklistPasswordWrap) -> None:
     if not BOOKLIST_MIN_ITERATIONS <= wrap.kdf_iterations <= MAX_ITERATIONS:
-        raise BooklistRefused(
-            "鍵の設定が安全ではありません。 / The key settings are not strong enough."
-        )
+        raise BooklistRefused("booklist_weak_key")
 
 
 def discard(conn: Connection, patron_id: int) -> bool:
@@ -83,12 +76,7 @@ def apply_password_change(
     if row is None or row.wrapped_key is None:
         return  # nothing readable to keep (a locked list stays locked for its recovery key)
     if wrap is None or wrap.key_id != row.key_id:
-        raise BooklistRefused(
-            "マイブックリストの鍵を新しいパスワードで包み直せませんでした。JavaScript を有効に"
-            "してもう一度お試しください（パスワードは変更されていません）。 / The My Booklist key "
-            "could not be re-wrapped with the new password. Enable JavaScript and try again "
-            "(your password was not changed)."
-        )
+        raise BooklistRefused("booklist_not_rewrapped")
     check_wrap(wrap)
     conn.execute(
         update(booklist_table)

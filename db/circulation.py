@@ -36,7 +36,8 @@ from db import models, reminders, routing, rules
 from db.catalog_write import SEP
 from db.clock import aware_utc, library_today
 from db.counts import bump
-from db.errors import NotFound, QueryError
+from db.errors import NotFound, QueryError, Refusal
+from db.localized import Localized
 from db.patrons import DEMO_PATRONS
 
 log = logging.getLogger(__name__)
@@ -55,35 +56,18 @@ CHECKOUT = "checkout"
 RETURN = "return"
 RENEW = "renew"
 
-# Why a loan cannot be renewed: message keys, with the text to show (Japanese, English).
-OVERDUE = "overdue"
+# Why a loan cannot be renewed: refusal codes (db.errors), worded by web.
+OVERDUE = "renewal_overdue"
 RENEWAL_LIMIT_REACHED = "renewal_limit"
-HOLDS_WAITING = "holds_waiting"
-NOT_RENEWABLE_TYPE = "not_for_loan"
-RENEWAL_REFUSALS: dict[str, tuple[str, str]] = {
-    OVERDUE: (
-        "返却期限を過ぎているため延長できません。",
-        "This item is overdue and cannot be renewed.",
-    ),
-    RENEWAL_LIMIT_REACHED: (
-        f"延長は{rules.RENEWAL_LIMIT}回までです。",
-        f"The renewal limit ({rules.RENEWAL_LIMIT}) has been reached.",
-    ),
-    HOLDS_WAITING: (
-        "予約している方がいるため延長できません。",
-        "Someone is waiting for this item, so it cannot be renewed.",
-    ),
-    NOT_RENEWABLE_TYPE: (
-        "この資料は貸出できない種別のため延長できません。",
-        "This kind of material is not for loan and cannot be renewed.",
-    ),
-}
+HOLDS_WAITING = "renewal_holds_waiting"
+NOT_RENEWABLE_TYPE = "renewal_not_for_loan"
 
 
-def refusal_text(key: str) -> str:
-    """The message for a refusal key, Japanese then English."""
-    ja, en = RENEWAL_REFUSALS[key]
-    return f"{ja} / {en}"
+def renewal_refusal(reason: str) -> Refusal:
+    """A renewal refusal with its parameters (the limit, for the renewal limit)."""
+    if reason == RENEWAL_LIMIT_REACHED:
+        return Refusal.of(reason, limit=rules.RENEWAL_LIMIT)
+    return Refusal.of(reason)
 
 
 # ---------------------------------------------------------------------------------------
@@ -96,79 +80,57 @@ class CirculationRefused(QueryError):
 
 
 class UnknownCard(CirculationRefused):
-    def __init__(self) -> None:
-        super().__init__("この利用者カードは登録されていません。 / Unknown library card.")
+    code = "unknown_card"
 
 
 class CardExpired(CirculationRefused):
-    def __init__(self) -> None:
-        super().__init__(
-            "利用者カードの有効期限が切れています。カウンターで更新してください。"
-            " / This library card has expired; please renew it at the counter."
-        )
+    code = "card_expired"
 
 
 class UnknownBarcode(CirculationRefused):
-    def __init__(self) -> None:
-        super().__init__("この資料番号は登録されていません。 / Unknown item barcode.")
+    code = "unknown_barcode"
 
 
 class AlreadyOnLoan(CirculationRefused):
-    def __init__(self) -> None:
-        super().__init__(
-            "この資料は貸出中です。先に返却処理をしてください。"
-            " / This item is already on loan; check it in first."
-        )
+    code = "already_on_loan"
 
 
 class NotForLoan(CirculationRefused):
-    def __init__(self) -> None:
-        super().__init__(
-            "この資料は館内利用のみで、貸出できません。"
-            " / This item is for use in the library only and cannot be borrowed."
-        )
+    code = "not_for_loan"
 
 
 _UNAVAILABLE = {
-    rules.MISSING: ("所在不明の資料です。", "This item is recorded as missing."),
-    rules.IN_PROCESS: ("整理中の資料です。", "This item is being processed."),
-    rules.IN_TRANSIT: ("回送中の資料です。", "This item is in transit between branches."),
-    rules.ON_HOLD_SHELF: (
-        "予約棚の資料です（ほかの方の予約）。",
-        "This item is on the hold shelf for a reservation.",
-    ),
+    rules.MISSING: "item_missing",
+    rules.IN_PROCESS: "item_in_process",
+    rules.IN_TRANSIT: "item_in_transit",
+    rules.ON_HOLD_SHELF: "item_on_hold_shelf",
 }
 
 
 class ItemUnavailable(CirculationRefused):
     def __init__(self, status: str) -> None:
-        ja, en = _UNAVAILABLE.get(status, ("貸出できない状態の資料です。", "Not available."))
-        super().__init__(f"{ja}貸出できません。 / {en} It cannot be borrowed.")
+        super().__init__(_UNAVAILABLE.get(status, "item_unavailable"))
         self.status = status
 
 
 class LoanLimitReached(CirculationRefused):
     def __init__(self) -> None:
-        super().__init__(
-            f"貸出できるのは{rules.LOAN_LIMIT}点までです。"
-            f" / The loan limit ({rules.LOAN_LIMIT} items) has been reached."
-        )
+        super().__init__("loan_limit", limit=rules.LOAN_LIMIT)
 
 
 class NotOnLoan(CirculationRefused):
-    def __init__(self) -> None:
-        super().__init__("この資料は貸出されていません。 / This item is not on loan.")
+    code = "not_on_loan"
 
 
 class RenewalRefused(CirculationRefused):
     def __init__(self, reason: str) -> None:
-        super().__init__(refusal_text(reason))
+        refusal = renewal_refusal(reason)
+        super().__init__(refusal.code, **refusal.values)
         self.reason = reason
 
 
 class LoanNotFound(NotFound):
-    def __init__(self) -> None:
-        super().__init__("貸出が見つかりません。 / Loan not found.")
+    code = "loan_not_found"
 
 
 # ---------------------------------------------------------------------------------------
@@ -182,15 +144,14 @@ class LoanView:
     work_id: int
     title: str
     authors: tuple[str, ...]
-    branch_ja: str
-    branch_en: str
+    branch: Localized
     barcode: str
     checked_out_at: datetime  # aware, UTC
     due_on: date  # library-local date
     renewals: int
     overdue: bool
     renewable: bool
-    refusal: str | None  # a key of RENEWAL_REFUSALS when not renewable
+    refusal: Refusal | None  # why it cannot be renewed
 
 
 @dataclass(frozen=True)
@@ -207,14 +168,13 @@ class ReturnReceipt:
     # Where the copy goes now (db.routing): "available" (reshelve), "ready" (hold shelf at
     # route_branch) or "in_transit" (send to route_branch). Names no patron.
     route: str = rules.AVAILABLE
-    route_branch_ja: str = ""
-    route_branch_en: str = ""
+    route_branch: Localized | None = None
 
 
 @dataclass(frozen=True)
 class RenewAllReport:
     renewed: tuple[str, ...]  # titles
-    refused: tuple[tuple[str, str], ...]  # (title, key of RENEWAL_REFUSALS)
+    refused: tuple[tuple[str, Refusal], ...]  # (title, why)
 
 
 @dataclass(frozen=True)
@@ -257,8 +217,7 @@ def _loan_select() -> Select[Any]:
         _item.c.material_type,
         _work.c.title,
         _work.c.authors,
-        _branch.c.name_ja.label("branch_ja"),
-        _branch.c.name_en.label("branch_en"),
+        _branch.c.names.label("branch_names"),
         _mtype.c.loan_days,
     ).select_from(
         _loan.join(_item, _item.c.id == _loan.c.item_id)
@@ -299,15 +258,14 @@ def _view(row: Row[Any], today: date, refusal: str | None) -> LoanView:
         work_id=row.work_id,
         title=row.title,
         authors=tuple(a for a in row.authors.split(SEP) if a) if row.authors else (),
-        branch_ja=row.branch_ja,
-        branch_en=row.branch_en,
+        branch=Localized.of(row.branch_names),
         barcode=row.barcode,
         checked_out_at=aware_utc(row.checked_out_at),
         due_on=row.due_on,
         renewals=row.renewals,
         overdue=row.due_on < today,
         renewable=refusal is None,
-        refusal=refusal,
+        refusal=None if refusal is None else renewal_refusal(refusal),
     )
 
 
@@ -354,14 +312,14 @@ def renew_all(conn: Connection, patron_id: int, now: datetime) -> RenewAllReport
     """Renew every loan that may be renewed; report the others with the reason."""
     today = library_today(now)
     renewed: list[str] = []
-    refused: list[tuple[str, str]] = []
+    refused: list[tuple[str, Refusal]] = []
     for row in _patron_loans(conn, patron_id, lock=True):
         reason = _refusal(conn, row, today)
         if reason is None:
             _renew_row(conn, row, today)
             renewed.append(row.title)
         else:
-            refused.append((row.title, reason))
+            refused.append((row.title, renewal_refusal(reason)))
     return RenewAllReport(renewed=tuple(renewed), refused=tuple(refused))
 
 
@@ -504,8 +462,7 @@ def return_item(
         title=row.title,
         was_overdue=row.due_on is not None and row.due_on < today,
         route=route.state,
-        route_branch_ja=route.branch_ja,
-        route_branch_en=route.branch_en,
+        route_branch=route.branch,
     )
 
 

@@ -46,6 +46,11 @@ def library_today(moment: datetime) -> date:
     return aware_utc(moment).astimezone(LIBRARY_TZ).date()
 
 
+def to_library_time(moment: datetime) -> datetime:
+    """A moment in the library's time zone, aware (naive values are taken as UTC)."""
+    return aware_utc(moment).astimezone(LIBRARY_TZ)
+
+
 def local_time(moment: datetime) -> str:
-    """A moment as the library's local date and time (naive values are taken as UTC)."""
-    return aware_utc(moment).astimezone(LIBRARY_TZ).strftime("%Y-%m-%d %H:%M")
+    """A moment as the library's local date and time, for mail texts composed in db."""
+    return to_library_time(moment).strftime("%Y-%m-%d %H:%M")

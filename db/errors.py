@@ -1,10 +1,164 @@
-"""Expected refusals. Messages are fit to show a patron: Japanese first, then English."""
+"""Expected refusals: a stable code and its parameters, never finished text.
+
+`web` words each code in the page's language (web/refusals.py, one message per code of
+`CODES`). Parameters are plain values: numbers, strings, dates, `Localized` names.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+# Every refusal code db raises or reports. A code names the reason, not the words.
+CODES = frozenset(
+    {
+        # passwords and logins
+        "too_many_attempts",
+        "password_too_short",  # min
+        "password_too_long",  # max
+        "password_too_common",
+        "password_has_card_number",
+        "password_is_birth_date",
+        "staff_password_too_short",  # min
+        "password_change_too_soon",  # days
+        "password_reused",
+        "wrong_current_password",
+        "login_failed",
+        "facts_refused",
+        "code_refused",
+        "reset_link_refused",
+        "staff_login_failed",
+        "second_factor_failed",
+        "authenticator_enrolled",
+        "log_in_again",
+        "session_not_found",
+        # patrons
+        "card_not_found",
+        "patron_not_found",
+        "unknown_category",
+        "unknown_home_branch",
+        "bad_email",
+        # booklist
+        "booklist_loss_unconfirmed",
+        "booklist_weak_key",
+        "booklist_not_rewrapped",
+        "booklist_conflict",
+        "booklist_malformed",
+        "booklist_too_large",
+        "booklist_not_found",
+        "booklist_key_changed",
+        "booklist_changed",
+        # circulation
+        "unknown_card",
+        "card_expired",
+        "unknown_barcode",
+        "already_on_loan",
+        "not_for_loan",
+        "item_missing",
+        "item_in_process",
+        "item_in_transit",
+        "item_on_hold_shelf",
+        "item_unavailable",
+        "loan_limit",  # limit
+        "not_on_loan",
+        "loan_not_found",
+        "renewal_overdue",
+        "renewal_limit",  # limit
+        "renewal_holds_waiting",
+        "renewal_not_for_loan",
+        "counter_no_card",
+        "counter_no_barcode",
+        "counter_unknown_action",
+        # reservations
+        "hold_limit",  # limit
+        "already_reserved",
+        "on_loan_to_you",
+        "not_reservable",
+        "unknown_pickup",
+        "already_ready",
+        "cannot_suspend",
+        "bad_suspend_date",  # days
+        "hold_not_found",
+        "work_not_found",
+        "not_in_transit",
+        "wrong_pickup_branch",  # branch (Localized)
+        "choose_option",
+        # staff accounts and patron records
+        "enrol_link_refused",
+        "check_fields",
+        "staff_code_format",
+        "staff_name_format",
+        "affiliation_too_long",
+        "choose_role",
+        "unknown_duty",
+        "duties_for_temporary_only",
+        "ends_on_past",
+        "choose_branch",
+        "staff_code_taken",
+        "staff_not_found",
+        "own_role",
+        "own_account_end",
+        "own_enrol_link",
+        "account_ended",
+        "staff_refused",
+        "address_required",
+        "address_too_long",
+        "phone_format",
+        "email_format",
+        "choose_category",
+        # catalogue import
+        "import_file_not_found",  # name
+        "import_cannot_open",  # name, reason
+        "import_folder",
+        "import_gzip_damaged",
+        "import_unknown_source",  # source, sources
+        "import_empty",
+        "import_not_aozora_header",
+        "import_unknown_format",
+        "import_not_aozora",
+        "import_not_marc",
+    }
+)
+
+
+def _checked(code: str) -> str:
+    if code not in CODES:
+        raise ValueError(f"unknown refusal code {code!r}: add it to db.errors.CODES")
+    return code
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """One reason, as a code and its parameters (a per-field error, a loan's renewal)."""
+
+    code: str
+    params: tuple[tuple[str, object], ...] = ()
+
+    def __post_init__(self) -> None:
+        _checked(self.code)
+
+    @classmethod
+    def of(cls, code: str, **params: object) -> Refusal:
+        return cls(code, tuple(sorted(params.items())))
+
+    @property
+    def values(self) -> dict[str, object]:
+        return dict(self.params)
+
 
 class QueryError(Exception):
-    """A refusal the caller should show, not a bug."""
+    """A refusal the caller should show, not a bug. A subclass with one reason names its
+    code in `code`; `str()` is the code (for logs), never words."""
+
+    code = ""
+
+    def __init__(self, code: str = "", /, **params: object) -> None:
+        self.refusal = Refusal.of(_checked(code or type(self).code), **params)
+        self.code = self.refusal.code
+        super().__init__(self.code)
+
+    @property
+    def params(self) -> dict[str, object]:
+        return self.refusal.values
 
 
 class NotFound(QueryError):
@@ -18,8 +172,4 @@ class ImportRefused(QueryError):
 class TooManyAttempts(QueryError):
     """A throttled secret check (see db.throttle), where saying so reveals nothing."""
 
-    def __init__(self) -> None:
-        super().__init__(
-            "試行回数が多すぎます。しばらくしてからお試しください。 / "
-            "Too many attempts. Please wait a while and try again."
-        )
+    code = "too_many_attempts"

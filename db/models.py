@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
+
+
+def _names_column() -> Column[Any]:
+    """A name per language, {"ja": …, "en": …} (see db.localized.Localized)."""
+    return Column(JSON, nullable=False, server_default=text("'{}'"))
 
 
 class Branch(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=20, unique=True)
-    name_ja: str = Field(max_length=100)
-    name_en: str = Field(max_length=100)
+    names: dict[str, str] = Field(sa_column=_names_column())  # db.localized
     sort_order: int = 0
 
 
 class MaterialType(SQLModel, table=True):
     __tablename__ = "material_type"
     code: str = Field(primary_key=True, max_length=20)
-    name_ja: str = Field(max_length=100)
-    name_en: str = Field(max_length=100)
+    names: dict[str, str] = Field(sa_column=_names_column())  # db.localized
     loan_days: int = 14  # 0: not for loan (reference only)
     reservable: bool = True
 
@@ -183,7 +187,7 @@ class MailOutbox(SQLModel, table=True):
     last_error: str = Field(default="", max_length=500)
     # Set just before the end of SMTP DATA (migration 0004): with no sent_at, "in doubt".
     send_started_at: datetime | None = None
-    # A notice (migration 0008): the patron's language and the parameters (JSON) the web
+    # A notice (migration 0009): the patron's language and the parameters (JSON) the web
     # composes the text from at delivery; NULL params = a finished subject and body.
     lang: str = Field(default="", max_length=10)
     params: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

@@ -7,7 +7,7 @@ docstring states the delivery contract and its crash windows).
 db holds no presentation text: a notice is queued as its *kind*, the patron's language and
 its *parameters* (JSON: a title, a branch code, ISO dates, a link …), and the sender has the
 web tier compose subject and body at delivery. A row may instead carry a finished subject
-and body (rows queued before migration 0008 do): it is delivered as it is. Either way the
+and body (rows queued before migration 0009 do): it is delivered as it is. Either way the
 personal part (parameters or body) is deleted once the mail is delivered or given up.
 
 Times are stored as naive UTC (the columns are `timestamp without time zone`).
@@ -73,13 +73,9 @@ _BODY_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 def check_address(address: str) -> str:
     """The address itself if it is a plain addr-spec (name@host.example); else QueryError."""
     if len(address) > ADDRESS_MAX_CHARS or ADDR_SPEC.fullmatch(address) is None:
-        raise QueryError(
-            "メールアドレスの形式が正しくありません。 / The email address is not valid."
-        )
+        raise QueryError("bad_email")
     if len(address.partition("@")[0]) > 64:
-        raise QueryError(
-            "メールアドレスの形式が正しくありません。 / The email address is not valid."
-        )
+        raise QueryError("bad_email")
     return address
 
 

@@ -42,7 +42,7 @@ def _dummy_hash(profile: str) -> str:
 
 
 class PasswordRejected(QueryError):
-    """The new password breaks the policy; the message says which rule."""
+    """The new password breaks the policy; the code says which rule."""
 
 
 def hash_password(password: str) -> str:
@@ -81,31 +81,16 @@ def check_policy(password: str, card_number: str, birth_date: date) -> None:
     """NIST-style rules: length only, no composition rules, refuse the guessable."""
     length = len(unicodedata.normalize("NFC", password))
     if length < rules.PASSWORD_MIN_CHARS:
-        raise PasswordRejected(
-            f"パスワードは{rules.PASSWORD_MIN_CHARS}文字以上にしてください。 / "
-            f"Use at least {rules.PASSWORD_MIN_CHARS} characters."
-        )
+        raise PasswordRejected("password_too_short", min=rules.PASSWORD_MIN_CHARS)
     if length > rules.PASSWORD_MAX_CHARS:
-        raise PasswordRejected(
-            f"パスワードは{rules.PASSWORD_MAX_CHARS}文字以内にしてください。 / "
-            f"Use at most {rules.PASSWORD_MAX_CHARS} characters."
-        )
+        raise PasswordRejected("password_too_long", max=rules.PASSWORD_MAX_CHARS)
     folded = unicodedata.normalize("NFKC", password).casefold()
     if folded in _common_passwords():
-        raise PasswordRejected(
-            "よく使われていて推測されやすいパスワードです。別のものにしてください。 / "
-            "That password is too common and easy to guess. Choose another."
-        )
+        raise PasswordRejected("password_too_common")
     digits = "".join(ch for ch in folded if ch.isdigit())
     if card_number and (card_number in folded or folded in card_number):
-        raise PasswordRejected(
-            "利用者カード番号を含むパスワードは使えません。 / "
-            "Your password must not contain your library card number."
-        )
+        raise PasswordRejected("password_has_card_number")
     if folded in _birth_date_forms(birth_date) or (
         digits in _birth_date_forms(birth_date) and (len(digits) >= len(folded) - 2)
     ):
-        raise PasswordRejected(
-            "生年月日をパスワードにすることはできません。 / "
-            "Your birth date cannot be your password."
-        )
+        raise PasswordRejected("password_is_birth_date")

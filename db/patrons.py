@@ -34,13 +34,13 @@ def phone_digits(phone: str) -> str:
 def create_patron(
     conn: Connection, patron: NewPatron, now: datetime, password: str | None = None
 ) -> int:
-    if patron.category not in {c.code for c in rules.CATEGORIES}:
-        raise QueryError("利用者区分が正しくありません。 / Unknown patron category.")
+    if patron.category not in rules.CATEGORIES:
+        raise QueryError("unknown_category")
     branch_id = conn.execute(
         text("SELECT id FROM branch WHERE code = :code"), {"code": patron.home_branch}
     ).scalar_one_or_none()
     if branch_id is None:
-        raise QueryError("登録館が見つかりません。 / Unknown home branch.")
+        raise QueryError("unknown_home_branch")
     values = {
         "card_number": patron.card_number,
         "name": patron.name,

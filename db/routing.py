@@ -27,6 +27,7 @@ from db import models, outbox, rules
 from db.clock import library_today
 from db.counts import bump
 from db.errors import QueryError
+from db.localized import Localized
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +60,7 @@ class Routing:
     """Where a returned or released copy goes next (for the counter): no patron data."""
 
     state: str  # "available", "in_transit", "ready"
-    branch_ja: str = ""
-    branch_en: str = ""
+    branch: Localized | None = None
 
 
 def lock_work(conn: Connection, work_id: int) -> bool:
@@ -73,11 +73,9 @@ def lock_item(conn: Connection, item_id: int) -> None:
     conn.execute(select(_item.c.id).where(_item.c.id == item_id).with_for_update()).first()
 
 
-def branch_names(conn: Connection, branch_id: int) -> tuple[str, str]:
-    row = conn.execute(
-        select(_branch.c.name_ja, _branch.c.name_en).where(_branch.c.id == branch_id)
-    ).one()
-    return str(row.name_ja), str(row.name_en)
+def branch_names(conn: Connection, branch_id: int) -> Localized:
+    row = conn.execute(select(_branch.c.names).where(_branch.c.id == branch_id)).one()
+    return Localized.of(row.names)
 
 
 def _notify_ready(conn: Connection, hold_id: int, now: datetime) -> None:
@@ -158,17 +156,17 @@ def route_item(
     if nxt is None:
         conn.execute(_item.update().where(_item.c.id == item_id).values(status=rules.AVAILABLE))
         return Routing(rules.AVAILABLE)
-    ja, en = branch_names(conn, nxt.pickup_branch_id)
+    names = branch_names(conn, nxt.pickup_branch_id)
     if nxt.pickup_branch_id == at_branch_id:
         make_ready(conn, nxt.id, item_id, now)
         log.info("hold ready branch=%s", nxt.pickup_branch_id)
-        return Routing(READY, ja, en)
+        return Routing(READY, names)
     conn.execute(
         _hold.update().where(_hold.c.id == nxt.id).values(state=IN_TRANSIT, item_id=item_id)
     )
     conn.execute(_item.update().where(_item.c.id == item_id).values(status=rules.IN_TRANSIT))
     log.info("hold in transit to branch=%s", nxt.pickup_branch_id)
-    return Routing(IN_TRANSIT, ja, en)
+    return Routing(IN_TRANSIT, names)
 
 
 def reroute(conn: Connection, item_id: int, work_id: int, old: Row[Any], now: datetime) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from db.localized import Localized
+
 # Item statuses. "available" is the only one a patron can take from the shelf.
 AVAILABLE = "available"
 ON_LOAN = "on_loan"
@@ -13,47 +15,43 @@ IN_PROCESS = "in_process"
 MISSING = "missing"
 ITEM_STATUSES = (AVAILABLE, ON_LOAN, IN_TRANSIT, ON_HOLD_SHELF, IN_PROCESS, MISSING)
 
-STATUS_LABELS = {
-    AVAILABLE: ("在架", "On shelf"),
-    ON_LOAN: ("貸出中", "On loan"),
-    IN_TRANSIT: ("回送中", "In transit"),
-    ON_HOLD_SHELF: ("予約棚", "On hold shelf"),
-    IN_PROCESS: ("整理中", "Being processed"),
-    MISSING: ("不明", "Missing"),
-}
-
 
 @dataclass(frozen=True)
 class MaterialTypeRule:
     code: str
-    name_ja: str
-    name_en: str
+    names: Localized
     loan_days: int
     reservable: bool
 
 
+def _names(ja: str, en: str) -> Localized:
+    return Localized.of({"ja": ja, "en": en})
+
+
+# The demo library's material types and names (data: stored per language in the database).
 MATERIAL_TYPES = (
-    MaterialTypeRule("book", "図書", "Book", 14, True),
-    MaterialTypeRule("children", "児童書", "Children's book", 14, True),
-    MaterialTypeRule("bunko", "文庫", "Paperback (bunko)", 14, True),
-    MaterialTypeRule("reference", "参考図書（館内のみ）", "Reference (in library only)", 0, False),
-    MaterialTypeRule("av", "視聴覚資料", "Audio-visual", 7, True),
+    MaterialTypeRule("book", _names("図書", "Book"), 14, True),
+    MaterialTypeRule("children", _names("児童書", "Children's book"), 14, True),
+    MaterialTypeRule("bunko", _names("文庫", "Paperback (bunko)"), 14, True),
+    MaterialTypeRule(
+        "reference", _names("参考図書（館内のみ）", "Reference (in library only)"), 0, False
+    ),
+    MaterialTypeRule("av", _names("視聴覚資料", "Audio-visual"), 7, True),
 )
 
 
 @dataclass(frozen=True)
 class BranchSpec:
     code: str
-    name_ja: str
-    name_en: str
+    names: Localized
 
 
 # Fujisawa's four branches; SHIORI_BRANCHES replaces them (see README).
 DEFAULT_BRANCHES = (
-    BranchSpec("sogo", "総合市民図書館", "Central Civic Library"),
-    BranchSpec("minami", "南市民図書館", "Minami Civic Library"),
-    BranchSpec("tsujido", "辻堂市民図書館", "Tsujido Civic Library"),
-    BranchSpec("shonan-oba", "湘南大庭市民図書館", "Shonan-Oba Civic Library"),
+    BranchSpec("sogo", _names("総合市民図書館", "Central Civic Library")),
+    BranchSpec("minami", _names("南市民図書館", "Minami Civic Library")),
+    BranchSpec("tsujido", _names("辻堂市民図書館", "Tsujido Civic Library")),
+    BranchSpec("shonan-oba", _names("湘南大庭市民図書館", "Shonan-Oba Civic Library")),
 )
 
 # Search bounds: results are ranked among at most RANK_CAP text matches (plus exact and
@@ -66,22 +64,8 @@ SORTS = ("relevance", "title", "year_desc", "year_asc")
 NDC_CLASSES = ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "K")
 
 
-# Patrons. Questioner categories come from Fujisawa's reference form [003].
-@dataclass(frozen=True)
-class Category:
-    code: str
-    name_ja: str
-    name_en: str
-
-
-CATEGORIES = (
-    Category("general", "一般", "General"),
-    Category("university", "大学生", "University student"),
-    Category("high_school", "高校生", "High school student"),
-    Category("junior_high", "中学生", "Junior high school student"),
-    Category("elementary", "小学生以下", "Elementary school or younger"),
-    Category("other", "その他", "Other"),
-)
+# Patron categories, from Fujisawa's reference form [003] (web words them: web/labels.py).
+CATEGORIES = ("general", "university", "high_school", "junior_high", "elementary", "other")
 
 # How a password came to be set; shown to the patron after login.
 PASSWORD_VIA_WEB_FIRST = "web_first"  # card number + birth date + phone, from the web

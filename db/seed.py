@@ -14,59 +14,35 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.engine import Connection
 
 from db import rules
 from db.catalog_write import SEP, ndc_classes
+from db.models import TABLES
 
 
 def ensure_reference_data(conn: Connection, branches: tuple[rules.BranchSpec, ...]) -> None:
     """Create or update branches (by code, in the given order) and material types."""
-    existing = {row.code for row in conn.execute(text("SELECT code FROM branch"))}
+    branch, mtype = TABLES["branch"], TABLES["material_type"]
+    existing = {row.code for row in conn.execute(select(branch.c.code))}
     for position, spec in enumerate(branches):
-        values = {"code": spec.code, "ja": spec.name_ja, "en": spec.name_en, "pos": position}
+        values = {"names": spec.names.as_dict(), "sort_order": position}
         if spec.code in existing:
-            conn.execute(
-                text(
-                    "UPDATE branch SET name_ja = :ja, name_en = :en, sort_order = :pos "
-                    "WHERE code = :code"
-                ),
-                values,
-            )
+            conn.execute(branch.update().where(branch.c.code == spec.code).values(**values))
         else:
-            conn.execute(
-                text(
-                    "INSERT INTO branch (code, name_ja, name_en, sort_order) "
-                    "VALUES (:code, :ja, :en, :pos)"
-                ),
-                values,
-            )
-    known = {row.code for row in conn.execute(text("SELECT code FROM material_type"))}
+            conn.execute(branch.insert().values(code=spec.code, **values))
+    known = {row.code for row in conn.execute(select(mtype.c.code))}
     for mt in rules.MATERIAL_TYPES:
         values = {
-            "code": mt.code,
-            "ja": mt.name_ja,
-            "en": mt.name_en,
-            "days": mt.loan_days,
-            "res": mt.reservable,
+            "names": mt.names.as_dict(),
+            "loan_days": mt.loan_days,
+            "reservable": mt.reservable,
         }
         if mt.code in known:
-            conn.execute(
-                text(
-                    "UPDATE material_type SET name_ja = :ja, name_en = :en, loan_days = :days, "
-                    "reservable = :res WHERE code = :code"
-                ),
-                values,
-            )
+            conn.execute(mtype.update().where(mtype.c.code == mt.code).values(**values))
         else:
-            conn.execute(
-                text(
-                    "INSERT INTO material_type (code, name_ja, name_en, loan_days, reservable) "
-                    "VALUES (:code, :ja, :en, :days, :res)"
-                ),
-                values,
-            )
+            conn.execute(mtype.insert().values(code=mt.code, **values))
 
 
 # ---------------------------------------------------------------------------------------

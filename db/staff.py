@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection, Row
 
 from db import passwords, sessions, throttle
 from db.clock import aware_utc
-from db.errors import QueryError
+from db.errors import QueryError, Refusal
 from db.models import TABLES
 from db.sessions import Timeouts
 from db.staff_policy import policy
@@ -34,10 +34,10 @@ ALLOWED, REFUSED = "allowed", "refused"
 
 
 class StaffFormRefused(QueryError):
-    """Input that cannot be saved; `errors` maps each field to its message (JA / EN)."""
+    """Input that cannot be saved; `errors` maps each field to its refusal."""
 
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("入力内容を確認してください。 / Please check the highlighted fields.")
+    def __init__(self, errors: dict[str, Refusal]) -> None:
+        super().__init__("check_fields")
         self.errors = errors
 
 
@@ -77,10 +77,7 @@ def setting(name: str) -> int:
 def check_password(password: str, staff_code: str) -> None:
     minimum = setting("password_min_chars")
     if len(password) < minimum:
-        raise passwords.PasswordRejected(
-            f"職員のパスワードは{minimum}文字以上にしてください。 / "
-            f"Staff passwords need at least {minimum} characters."
-        )
+        raise passwords.PasswordRejected("staff_password_too_short", min=minimum)
     passwords.check_policy(password, staff_code, date(1900, 1, 1))
 
 

@@ -22,8 +22,6 @@ LEVELS = (PUBLIC, SESSION, SECOND_FACTOR)
 @dataclass(frozen=True)
 class Role:
     code: str
-    name_ja: str
-    name_en: str
     actions: frozenset[str]
     fields: frozenset[str]
     takes_duties: bool
@@ -32,8 +30,6 @@ class Role:
 @dataclass(frozen=True)
 class Duty:
     code: str
-    name_ja: str
-    name_en: str
     actions: frozenset[str]
     fields: frozenset[str]
 
@@ -41,8 +37,6 @@ class Duty:
 @dataclass(frozen=True)
 class FieldGroup:
     code: str
-    name_ja: str
-    name_en: str
     personal: bool
     columns: tuple[str, ...]
 
@@ -81,8 +75,6 @@ def _load(data: dict[str, Any]) -> Policy:
     roles = {
         code: Role(
             code,
-            r["ja"],
-            r["en"],
             frozenset(r["actions"]),
             frozenset(r["fields"]),
             bool(r["takes_duties"]),
@@ -90,11 +82,11 @@ def _load(data: dict[str, Any]) -> Policy:
         for code, r in data["roles"].items()
     }
     duties = {
-        code: Duty(code, d["ja"], d["en"], frozenset(d["actions"]), frozenset(d["fields"]))
+        code: Duty(code, frozenset(d["actions"]), frozenset(d["fields"]))
         for code, d in data["duties"].items()
     }
     groups = {
-        code: FieldGroup(code, g["ja"], g["en"], bool(g["personal"]), tuple(g["columns"]))
+        code: FieldGroup(code, bool(g["personal"]), tuple(g["columns"]))
         for code, g in data["field_groups"].items()
     }
     policy = Policy(

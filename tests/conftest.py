@@ -25,8 +25,9 @@ from starlette.testclient import TestClient
 
 from db import queries
 from tests import smtp_sink
+from web import refusals
 from web.app import create_app
-from web.settings import Settings
+from web.settings import LOCALE_DIR, Settings
 from web.settings import load as load_settings
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -293,3 +294,8 @@ def web(library_db: Database) -> Iterator[TestClient]:
 def smtp_server() -> Iterator[smtp_sink.Server]:
     """A real SMTP server (aiosmtpd) on 127.0.0.1 that records what it receives."""
     yield from smtp_sink.running_server()
+
+
+def in_words(refused: queries.QueryError | queries.Refusal) -> str:
+    """A refusal as the command line shows it (web/refusals.py): Japanese / English."""
+    return refusals.for_console(LOCALE_DIR, refused)

@@ -14,7 +14,7 @@ from db import circulation, engine, queries, rules
 from db.catalog_write import ImportReport, WorkRecord, upsert_works
 from db.patrons import NewPatron, create_patron
 from tests import mailbox
-from tests.conftest import Database
+from tests.conftest import Database, in_words
 from tests.test_queries_circulation import add_item, linking_tables
 
 NOW = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)  # 10:00 in Japan
@@ -112,22 +112,27 @@ def test_place_hold_shows_position_copies_and_an_estimate(lib: Lib) -> None:
 def test_refusals_are_explained(lib: Lib) -> None:
     (a, card), (b, _) = lib.patrons[:2]
     queries.place_hold(a, lib.works["neko"], "sogo")
-    with pytest.raises(queries.HoldRefused, match="すでに予約"):
+    with pytest.raises(queries.HoldRefused) as refused:
         queries.place_hold(a, lib.works["neko"], "minami")
-    with pytest.raises(queries.HoldRefused, match="予約できる所蔵がありません"):
+    assert "すでに予約" in in_words(refused.value)
+    with pytest.raises(queries.HoldRefused) as refused:
         queries.place_hold(a, lib.works["jiten"], "sogo")
+    assert "予約できる所蔵がありません" in in_words(refused.value)
     queries.checkout(card, "H003")
-    with pytest.raises(queries.HoldRefused, match="あなたが借りています"):
+    with pytest.raises(queries.HoldRefused) as refused:
         queries.place_hold(a, lib.works["kokoro"], "sogo")
-    with pytest.raises(queries.HoldRefused, match="受取館"):
+    assert "あなたが借りています" in in_words(refused.value)
+    with pytest.raises(queries.HoldRefused) as refused:
         queries.place_hold(b, lib.works["kokoro"], "nowhere")
+    assert "受取館" in in_words(refused.value)
     with pytest.raises(queries.NotFound):
         queries.place_hold(b, 999_999, "sogo")
     queries.configure_holds(limit=1, shelf_days=7)
     try:
         queries.place_hold(b, lib.works["kokoro"], "sogo")
-        with pytest.raises(queries.HoldRefused, match="1件まで"):
+        with pytest.raises(queries.HoldRefused) as refused:
             queries.place_hold(b, lib.works["neko"], "sogo")
+        assert "1件まで" in in_words(refused.value)
     finally:
         queries.configure_holds(limit=10, shelf_days=7)
     assert hold_count() == 2
@@ -220,13 +225,15 @@ def test_return_assigns_ready_or_transit_and_checkout_deletes_the_hold(lib: Lib)
 
     # The sogo copy comes back: first in line (a) collects at minami → transit.
     receipt = queries.return_item("H001")
-    assert (receipt.route, receipt.route_branch_ja) == ("in_transit", "南市民図書館")
+    assert receipt.route == "in_transit" and receipt.route_branch is not None
+    assert receipt.route_branch.get("ja") == "南市民図書館"
     assert status("H001") == rules.IN_TRANSIT
     assert queries.get_hold(a, hold_a.id).state == "in_transit"
     assert queries.get_hold(b, hold_b.id).position == 1
     assert outbox() == []
-    with pytest.raises(queries.QueryError, match="回送中"):
+    with pytest.raises(queries.QueryError) as refused:
         queries.checkout(card_a, "H001")
+    assert "回送中" in in_words(refused.value)
 
     # It arrives: ready at minami for 7 days; a has an email → one notice, no title in subject.
     assert queries.receive_item("H001").state == "ready"
@@ -239,8 +246,9 @@ def test_return_assigns_ready_or_transit_and_checkout_deletes_the_hold(lib: Lib)
     assert "南市民図書館" in body and "2026年11月27日" in body
 
     # Someone else at the counter cannot take it; a can, and the hold is gone.
-    with pytest.raises(queries.QueryError, match="予約棚"):
+    with pytest.raises(queries.QueryError) as refused:
         queries.checkout(card_b, "H001")
+    assert "予約棚" in in_words(refused.value)
     queries.checkout(card_a, "H001")
     assert queries.list_holds(a) == ()
     assert queries.get_hold(b, hold_b.id).position == 1
@@ -256,8 +264,9 @@ def test_suspended_holds_are_skipped_but_keep_their_place(lib: Lib) -> None:
     queries.checkout(card_c, "H003")
     hold_a = queries.place_hold(a, lib.works["kokoro"], "sogo")
     hold_b = queries.place_hold(b, lib.works["kokoro"], "sogo")
-    with pytest.raises(queries.HoldRefused, match="休止の期限"):
+    with pytest.raises(queries.HoldRefused) as refused:
         queries.suspend_hold(a, hold_a.id, TODAY)
+    assert "休止の期限" in in_words(refused.value)
     suspended = queries.suspend_hold(a, hold_a.id, TODAY + 10 * DAY)
     assert (suspended.state, suspended.position) == ("suspended", 1)
     queries.return_item("H003")
@@ -267,8 +276,9 @@ def test_suspended_holds_are_skipped_but_keep_their_place(lib: Lib) -> None:
     assert (resumed.state, resumed.suspended_until) == ("waiting", None)
     with pytest.raises(queries.HoldRefused):
         queries.suspend_hold(b, hold_b.id, TODAY + 3 * DAY)  # a copy is set aside already
-    with pytest.raises(queries.HoldRefused, match="受取館は変更できません"):
+    with pytest.raises(queries.HoldRefused) as refused:
         queries.change_hold_pickup(b, hold_b.id, "minami")
+    assert "受取館は変更できません" in in_words(refused.value)
     assert queries.change_hold_pickup(a, hold_a.id, "tsujido").pickup_code == "tsujido"
 
 

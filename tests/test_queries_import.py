@@ -11,7 +11,8 @@ import pytest
 
 from db import queries
 from db.queries import ImportRefused, Record, SearchParams
-from tests.conftest import DATA, Database
+from tests.conftest import DATA, Database, in_words
+from web import cli
 
 MARC = DATA / "marc"
 REAL = {
@@ -260,27 +261,44 @@ def test_files_that_are_not_catalogs_are_refused_before_writing(
     path.write_bytes(content)
     with pytest.raises(ImportRefused) as refused:
         queries.import_catalog_file(path)
-    message = str(refused.value)
+    message = in_words(refused.value)
     assert message.startswith("このファイルは取り込めません")
     assert " / Cannot import this file" in message
     assert queries.get_catalog_stats() == before
 
 
 def test_missing_file_and_folder_are_refused(fresh_db: Database, tmp_path: Path) -> None:
-    with pytest.raises(ImportRefused, match=r"ファイルが見つかりません.*File not found"):
+    with pytest.raises(ImportRefused) as refused:
         queries.import_catalog_file(tmp_path / "nothing-here.mrc")
-    with pytest.raises(ImportRefused, match="フォルダ"):
+    assert re.search(r"ファイルが見つかりません.*File not found", in_words(refused.value))
+    with pytest.raises(ImportRefused) as refused:
         queries.import_catalog_file(tmp_path)
+    assert "フォルダ" in in_words(refused.value)
     assert queries.get_catalog_stats().works == 0
 
 
+def test_the_cli_prints_a_refusal_in_every_language(
+    fresh_db: Database,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("SHIORI_DATABASE_URL", fresh_db.url)
+    assert cli.main(["import", str(tmp_path / "nothing-here.mrc")]) == 2
+    err = capsys.readouterr().err
+    assert "ファイルが見つかりません: nothing-here.mrc / File not found: nothing-here.mrc" in err
+
+
 def test_forced_source_must_fit_the_file(fresh_db: Database) -> None:
-    with pytest.raises(ImportRefused, match="青空文庫 CSV ではありません"):
+    with pytest.raises(ImportRefused) as refused:
         queries.import_catalog_file(MARC / "loc_multiscript_30.mrc", source="aozora")
-    with pytest.raises(ImportRefused, match="MARC ファイルではありません"):
+    assert "青空文庫 CSV ではありません" in in_words(refused.value)
+    with pytest.raises(ImportRefused) as refused:
         queries.import_catalog_file(DATA / "aozora_works.csv.gz", source="marc")
-    with pytest.raises(ImportRefused, match="Unknown source"):
+    assert "MARC ファイルではありません" in in_words(refused.value)
+    with pytest.raises(ImportRefused) as refused:
         queries.import_catalog_file(MARC / "loc_multiscript_30.mrc", source="oclc")
+    assert "Unknown source" in in_words(refused.value)
     report = queries.import_catalog_file(MARC / "pymarc_batch_2.marcxml.xml", source="loc")
     assert report.added == 2
     assert queries.get_catalog_stats().by_source == (("loc", 2),)

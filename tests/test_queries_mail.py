@@ -14,7 +14,7 @@ from sqlalchemy import select
 from db import engine, outbox, rules
 from db.errors import QueryError
 from db.queries import mail
-from tests.conftest import Database
+from tests.conftest import Database, in_words
 from tests.smtp_sink import Server, free_port, settings_for
 
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
@@ -123,8 +123,9 @@ def test_rolled_back_transaction_queues_nothing(fresh_db: Database, smtp_server:
     ],
 )
 def test_enqueue_refuses_anything_but_a_plain_address(fresh_db: Database, address: str) -> None:
-    with pytest.raises(QueryError, match="メールアドレス"):
+    with pytest.raises(QueryError) as refused:
         queue(to_addr=address)
+    assert "メールアドレス" in in_words(refused.value)
     assert counts() == mail.MailCounts(0, 0, 0)
 
 

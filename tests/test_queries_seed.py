@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bench.synth import synthesize
-from db import queries
-from db.queries import RULES, NotFound, Record, SearchParams
+from db import queries, rules
+from db.queries import NotFound, Record, SearchParams
 from tests.conftest import DATA, Database, database_copy
 
 NDL = DATA / "marc" / "ndl_japanmarc_marc21_233.mrc"
@@ -64,14 +64,14 @@ def test_every_work_gets_zero_to_five_plausible_copies(fresh_db: Database) -> No
     assert len(set(barcodes)) == len(barcodes)
     assert all(re.fullmatch(r"\d{10}", b) for b in barcodes)
     statuses = Counter(c.status for c in copies)
-    assert set(statuses) <= set(RULES.ITEM_STATUSES)
-    assert statuses[RULES.AVAILABLE] > len(copies) / 2
-    assert 0.12 < statuses[RULES.ON_LOAN] / len(copies) < 0.38
-    assert {c.branch_code for c in copies} == {b.code for b in RULES.DEFAULT_BRANCHES}
+    assert set(statuses) <= set(rules.ITEM_STATUSES)
+    assert statuses[rules.AVAILABLE] > len(copies) / 2
+    assert 0.12 < statuses[rules.ON_LOAN] / len(copies) < 0.38
+    assert {c.branch_code for c in copies} == {b.code for b in rules.DEFAULT_BRANCHES}
     for record in records:
         for copy in record.copies:
             if copy.material_type == "reference":
-                assert copy.status != RULES.ON_LOAN and not copy.reservable
+                assert copy.status != rules.ON_LOAN and not copy.reservable
                 assert copy.shelf_location == "参考図書コーナー"
             if record.ndc and record.authors_yomi:
                 assert CALL_NUMBER.match(copy.call_number), copy.call_number

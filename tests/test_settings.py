@@ -20,7 +20,7 @@ def test_demo_defaults_are_safe() -> None:
     settings = load({})
     assert settings.host == "127.0.0.1" and settings.port == 8000
     assert settings.database_url.startswith("sqlite:///") and not settings.production
-    assert len(settings.branches) == 4 and settings.branches[0].name_ja == "総合市民図書館"
+    assert len(settings.branches) == 4 and settings.branches[0].names.get("ja") == "総合市民図書館"
     assert load({}).secret_key != settings.secret_key  # a fresh random key per start
 
 
@@ -66,7 +66,7 @@ def test_bad_values_name_the_variable(env: dict[str, str], words: str) -> None:
 def test_configurable_branches() -> None:
     settings = load({"SHIORI_BRANCHES": "honkan=本館=Main Library;kita=北分館=North Branch"})
     assert [b.code for b in settings.branches] == ["honkan", "kita"]
-    assert settings.branches[1].name_en == "North Branch"
+    assert settings.branches[1].names.get("en") == "North Branch"
 
 
 def test_the_cli_prints_the_refusal_and_exits_2(

@@ -36,7 +36,7 @@ def patron_id(card: str) -> int:
 def taros_loan() -> tuple[int, str, str]:
     """(work id, barcode, branch code) of the title Taro has on loan."""
     [loan] = queries.list_loans(patron_id(TARO[0]))
-    code = next(b.code for b in queries.list_branches() if b.name_ja == loan.branch_ja)
+    code = next(b.code for b in queries.list_branches() if b.name == loan.branch)
     return loan.work_id, loan.barcode, code
 
 
@@ -151,7 +151,7 @@ def test_row_actions_without_js_and_with_htmx(web: TestClient) -> None:
     )
     assert row.status_code == 422 and f'id="hold-{hold.id}"' in row.text
     assert "休止の期限" in row.text
-    until = queries.local_time(datetime.now(UTC))[:10]
+    until = queries.to_library_time(datetime.now(UTC)).date().isoformat()
     bad = web.post(
         f"/my/holds/{hold.id}/suspend",
         data={"until": "not a date", "csrf_token": token},

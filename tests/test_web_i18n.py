@@ -4,6 +4,7 @@ babel.dates, and templates build links from named routes."""
 
 from __future__ import annotations
 
+import ast
 import re
 import shutil
 import subprocess
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import pytest
 from babel.messages.catalog import Catalog
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
@@ -21,6 +23,7 @@ from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
 from db import engine, queries
+from db.errors import CODES
 from tests.conftest import Database, app_settings
 from tests.test_web_account import log_in
 from tests.test_web_holds import HANAKO, TARO, patron_id
@@ -34,6 +37,7 @@ from tests.test_web_staff import (  # noqa: F401 - fixtures
     new_account,
     team,
 )
+from web import refusals
 from web.app import create_app
 from web.i18n import Catalogues
 from web.settings import LOCALE_DIR, ROOT
@@ -91,6 +95,52 @@ def test_every_message_is_translated_in_every_catalogue() -> None:
 
 def _first(msgid: str | tuple[str, ...]) -> str:
     return msgid if isinstance(msgid, str) else msgid[0]
+
+
+def _refusal_codes_in_db_source() -> set[str]:
+    """Codes written in db: `code = "…"` in a refusal class, or the first argument of a
+    refusal's constructor (a QueryError subclass, Refusal, Refusal.of)."""
+    names = {"Refusal", "of"}
+    pending: list[type] = [queries.QueryError]
+    while pending:
+        cls = pending.pop()
+        names.add(cls.__name__)
+        pending.extend(cls.__subclasses__())
+    found: set[str] = set()
+    for path in (ROOT / "db").rglob("*.py"):
+        if "migrations" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if (
+                isinstance(node, ast.Assign)
+                and [getattr(t, "id", "") for t in node.targets] == ["code"]
+                and isinstance(node.value, ast.Constant)
+                and node.value.value  # the base class has none
+            ):
+                found.add(node.value.value)
+            if isinstance(node, ast.Call) and node.args:
+                called = getattr(node.func, "id", getattr(node.func, "attr", ""))
+                first = node.args[0]
+                if called in names and isinstance(first, ast.Constant):
+                    found.add(first.value)
+    return found
+
+
+def test_every_refusal_code_db_can_raise_has_a_message_in_every_language() -> None:
+    in_source = _refusal_codes_in_db_source()
+    assert len(in_source) > 80
+    assert in_source <= CODES, f"not in db.errors.CODES: {in_source - CODES}"
+    assert set(refusals.MESSAGES) == set(CODES)
+    books = Catalogues(LOCALE_DIR)
+    for code, msgid in refusals.MESSAGES.items():
+        params = {name: 7 for name in PLACEHOLDER.findall(msgid)}
+        for lang, tr in books.translators.items():
+            text = refusals.words(tr, queries.Refusal.of(code, **params))
+            assert text and "%(" not in text, (lang, code, text)
+            if lang != "en":
+                assert text != msgid, f"{lang}: {code} is not translated"
+    with pytest.raises(ValueError, match="unknown refusal code"):
+        queries.QueryError("no_such_code")
 
 
 def test_the_compiled_catalogues_match_the_po_files() -> None:

@@ -7,7 +7,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from db import queries
-from web import booklist, client, forms
+from web import booklist, client, forms, refusals
 from web.flash import flash
 from web.guard import patron_route
 from web.i18n import N_, translator
@@ -56,7 +56,7 @@ async def login(request: Request) -> Response:
             request,
             "account/login.html",
             status_code=422,
-            ctx={"values": values, "error": str(refused)},
+            ctx={"values": values, "error": refusals.say(request, refused)},
         )
     response = RedirectResponse(next_url if next_url != "/" else my, status_code=303)
     set_cookie(response, settings, PATRON, result.token)
@@ -144,11 +144,11 @@ async def change_password(request: Request, session: Current) -> Response:
                 booklist.wrap_from_form(form),
             )
         except queries.PasswordRejected as rejected:
-            errors["new_password"] = str(rejected)
+            errors["new_password"] = refusals.say(request, rejected)
         except queries.BooklistRefused as refused:
-            errors["booklist"] = str(refused)
+            errors["booklist"] = refusals.say(request, refused)
         except queries.QueryError as refused:
-            errors["current_password"] = str(refused)
+            errors["current_password"] = refusals.say(request, refused)
     if errors:
         return render(
             request,

@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from db import queries
-from web import i18n
+from web import i18n, refusals
 from web.guard import patron_route
 from web.sessions import Current, current
 from web.templating import render
@@ -106,8 +106,8 @@ def _json(data: dict[str, Any], status_code: int = 200) -> JSONResponse:
     return JSONResponse(data, status_code=status_code, headers={"Cache-Control": "no-store"})
 
 
-def _refused(error: queries.QueryError, status_code: int = 422) -> JSONResponse:
-    return _json({"error": str(error)}, status_code)
+def _refused(request: Request, error: queries.QueryError, status_code: int = 422) -> JSONResponse:
+    return _json({"error": refusals.say(request, error)}, status_code)
 
 
 def _bad() -> JSONResponse:
@@ -199,9 +199,11 @@ async def create(request: Request) -> Response:
     try:
         version = queries.create_booklist(session.patron_id, wrap, sealed)
     except queries.BooklistVersionConflict as conflict:
-        return _json({"error": str(conflict), "version": conflict.current_version}, 409)
+        return _json(
+            {"error": refusals.say(request, conflict), "version": conflict.current_version}, 409
+        )
     except queries.QueryError as refused:
-        return _refused(refused)
+        return _refused(request, refused)
     return _json({"version": version})
 
 
@@ -216,11 +218,13 @@ async def save(request: Request) -> Response:
     try:
         version = queries.save_booklist(session.patron_id, key_id, base_version, sealed)
     except queries.BooklistVersionConflict as conflict:
-        return _json({"error": str(conflict), "version": conflict.current_version}, 409)
+        return _json(
+            {"error": refusals.say(request, conflict), "version": conflict.current_version}, 409
+        )
     except queries.NotFound as missing:
-        return _refused(missing, 404)
+        return _refused(request, missing, 404)
     except queries.QueryError as refused:
-        return _refused(refused)
+        return _refused(request, refused)
     return _json({"version": version})
 
 
@@ -242,7 +246,7 @@ async def recovery(request: Request) -> Response:
     try:
         queries.set_booklist_recovery(session.patron_id, key_id, wrap)
     except queries.NotFound as missing:
-        return _refused(missing, 404)
+        return _refused(request, missing, 404)
     return _json({"has_recovery": wrap is not None})
 
 
@@ -255,7 +259,7 @@ async def restore(request: Request) -> Response:
     try:
         queries.restore_booklist_key(session.patron_id, wrap)
     except queries.QueryError as refused:
-        return _refused(refused, 409)
+        return _refused(request, refused, 409)
     return _json({"restored": True})
 
 

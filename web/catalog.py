@@ -69,8 +69,8 @@ def parse_search_form(request: Request) -> SearchForm:
     for name, allowed in (
         ("branch", branches),
         ("material_type", types),
-        ("ndc_class", set(queries.RULES.NDC_CLASSES)),
-        ("sort", set(queries.RULES.SORTS)),
+        ("ndc_class", set(queries.NDC_CLASSES)),
+        ("sort", set(queries.SORTS)),
     ):
         if values[name] and values[name] not in allowed:
             form.errors[name] = tr.gettext("Choose one of the options.")
@@ -93,7 +93,7 @@ def parse_search_form(request: Request) -> SearchForm:
         year_from=year_from,
         year_to=year_to,
         sort=values["sort"] or "relevance",
-        page=min(max(page, 1), queries.RULES.MAX_PAGE),
+        page=min(max(page, 1), queries.MAX_PAGE),
     )
     return form
 
@@ -115,8 +115,8 @@ def _advanced_html(
         form=form,
         branches=branches,
         material_types=material_types,
-        ndc_classes=queries.RULES.NDC_CLASSES,
-        sorts=queries.RULES.SORTS,
+        ndc_classes=queries.NDC_CLASSES,
+        sorts=queries.SORTS,
     )
     return Markup(html)  # noqa: S704 - rendered by the autoescaping environment
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from db import queries
+from web import refusals
 from web.i18n import Catalogues
 from web.mail import MailComposer
 from web.settings import Settings, SettingsError, load
@@ -30,6 +31,10 @@ def _print_report(path: Path, report: queries.ImportReport) -> None:
         print(f"  {position}: {reason}")
     if len(report.problems) > 50:
         print(f"  … {len(report.problems) - 50} more")
+
+
+def _words(settings: Settings, refused: queries.QueryError) -> str:
+    return refusals.for_console(settings.locale_dir, refused)
 
 
 def _setup(settings: Settings) -> None:
@@ -58,7 +63,7 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
         try:
             report = queries.import_catalog_file(path, args.source)
         except queries.ImportRefused as refused:
-            print(f"{path}: {refused}", file=sys.stderr)
+            print(f"{path}: {_words(settings, refused)}", file=sys.stderr)
             status = 2
             continue
         _print_report(path, report)
@@ -106,9 +111,9 @@ def cmd_activation_code(settings: Settings, args: argparse.Namespace) -> int:
     try:
         code = queries.issue_activation_code(args.card)
     except queries.NotFound as missing:
-        print(missing, file=sys.stderr)
+        print(_words(settings, missing), file=sys.stderr)
         return 2
-    hours = queries.RULES.ACTIVATION_CODE_HOURS
+    hours = queries.ACTIVATION_CODE_HOURS
     print(f"登録コード activation code: {code}  ({hours} 時間有効 / valid {hours} hours, once)")
     return 0
 
@@ -118,7 +123,7 @@ def cmd_checkout(settings: Settings, args: argparse.Namespace) -> int:
     try:
         receipt = queries.checkout(args.card, args.barcode)
     except queries.QueryError as refused:
-        print(refused, file=sys.stderr)
+        print(_words(settings, refused), file=sys.stderr)
         return 2
     print(f"貸出 checked out: {receipt.title} — 返却期限 due {receipt.due_on}")
     return 0
@@ -129,14 +134,15 @@ def cmd_return(settings: Settings, args: argparse.Namespace) -> int:
     try:
         receipt = queries.return_item(args.barcode)
     except queries.QueryError as refused:
-        print(refused, file=sys.stderr)
+        print(_words(settings, refused), file=sys.stderr)
         return 2
     late = " (延滞 overdue)" if receipt.was_overdue else ""
     print(f"返却 returned: {receipt.title}{late}")
     if receipt.route == "ready":
         print("→ 予約棚へ（予約者に連絡します） / to the hold shelf here (the patron is notified)")
     elif receipt.route == "in_transit":
-        print(f"→ {receipt.route_branch_ja}へ回送 / in transit to {receipt.route_branch_en}")
+        names = receipt.route_branch or queries.Localized(())
+        print(f"→ {names.get('ja')}へ回送 / in transit to {names.get('en')}")
     return 0
 
 
@@ -182,10 +188,11 @@ def cmd_holds_receive(settings: Settings, args: argparse.Namespace) -> int:
     try:
         routing = queries.receive_item(args.barcode)
     except queries.QueryError as refused:
-        print(refused, file=sys.stderr)
+        print(_words(settings, refused), file=sys.stderr)
         return 2
     if routing.state == "ready":
-        print(f"予約棚へ put on the hold shelf: {routing.branch_ja} / {routing.branch_en}")
+        names = routing.branch or queries.Localized(())
+        print(f"予約棚へ put on the hold shelf: {names.get('ja')} / {names.get('en')}")
     else:
         print("書架へ戻す reshelve: no reservation is waiting for it")
     return 0

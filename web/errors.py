@@ -12,6 +12,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from db import queries
+from web import refusals
 from web.i18n import N_, translator
 from web.sessions import is_staff_path
 from web.staff import guard
@@ -66,7 +68,8 @@ async def not_found(request: Request, exc: Exception) -> Response:
 
 async def refused(request: Request, exc: Exception) -> Response:
     """A refusal from `db` that the handler leaves to the page: 422 with its message."""
-    return error_response(request, 422, str(exc))
+    assert isinstance(exc, queries.QueryError)  # registered for QueryError only
+    return error_response(request, 422, refusals.say(request, exc))
 
 
 async def server_error(request: Request, exc: Exception) -> Response:

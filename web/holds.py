@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from db import queries
-from web import forms
+from web import forms, refusals
 from web.flash import flash
 from web.guard import patron_route
 from web.i18n import N_, translator
@@ -52,7 +52,7 @@ async def reserve(request: Request, session: Current) -> Response:
                 "form": form,
                 "branches": queries.list_branches(),
                 "pickup": pickup,
-                "error": str(refused),
+                "error": refusals.say(request, refused),
             },
         )
     if wants_fragment(request):
@@ -149,7 +149,7 @@ async def _row_action(request: Request, session: Current, action: str) -> Respon
         message = (
             tr.gettext("Enter the date as YYYY-MM-DD.")
             if isinstance(refused, _BadDate)
-            else str(refused)
+            else refusals.say(request, refused)
         )
         if wants_fragment(request):
             hold = queries.get_hold(patron_id, hold_id)

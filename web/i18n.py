@@ -68,8 +68,8 @@ class Translator:
         return format_date(day, self.gettext(DATE_PATTERN), locale=self.lang)
 
     def datetime(self, moment: datetime) -> str:
-        # The library's time zone is db's business: local_time gives its wall-clock time.
-        local = datetime.fromisoformat(queries.local_time(moment))
+        # The library's time zone is db's business: the moment comes back in it.
+        local = queries.to_library_time(moment)
         return format_datetime(local, self.gettext(DATETIME_PATTERN), locale=self.lang)
 
     def language_name(self, lang: str) -> str:

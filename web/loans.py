@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from db import queries
+from web import refusals
 from web.flash import flash
 from web.guard import patron_route
 from web.i18n import N_
@@ -36,7 +37,7 @@ async def renew(request: Request, session: Current) -> Response:
         refusal = None
     except queries.RenewalRefused as refused:
         loan = next(x for x in queries.list_loans(session.patron_id) if x.id == loan_id)
-        refusal = str(refused)
+        refusal = refusals.say(request, refused)
     if wants_fragment(request):
         return render(
             request,

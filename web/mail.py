@@ -26,6 +26,7 @@ from db import queries
 from web import i18n
 from web.i18n import N_
 from web.settings import ROOT
+from web.templating import LANGUAGE_FILTERS, LANGUAGE_GLOBALS
 
 # The library's name in the subject line of every mail.
 LIBRARY_NAME = N_("Fujisawa City Libraries")
@@ -61,10 +62,12 @@ def _branch_name(ctx: Context, code: str) -> str:
     """A branch's name in the mail's language (its code if the branch is gone)."""
     for branch in queries.list_branches():
         if branch.code == code:
-            return branch.name_en if ctx["lang"] == "en" else branch.name_ja
+            return branch.name.get(ctx["lang"])
     return code
 
 
+_env.filters.update(LANGUAGE_FILTERS)
+_env.globals.update(LANGUAGE_GLOBALS)
 _env.filters["date"] = _date
 _env.filters["datetime"] = _datetime
 _env.filters["branch_name"] = _branch_name

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from db import queries
-from web import client, forms
+from web import client, forms, refusals
 from web.flash import flash
 from web.i18n import N_, Translator, translator
 from web.sessions import settings_of
@@ -80,9 +80,9 @@ async def first(request: Request) -> Response:
                 values["card"], birth, values["phone"], new, client.address(request)
             )
         except queries.PasswordRejected as rejected:
-            errors["new_password"] = str(rejected)
+            errors["new_password"] = refusals.say(request, rejected)
         except queries.FactsRefused as refused:
-            errors["form"] = str(refused)
+            errors["form"] = refusals.say(request, refused)
     if errors:
         return render(
             request,
@@ -112,9 +112,9 @@ async def code(request: Request) -> Response:
                 values["card"], values["code"], new, client.address(request)
             )
         except queries.PasswordRejected as rejected:
-            errors["new_password"] = str(rejected)
+            errors["new_password"] = refusals.say(request, rejected)
         except queries.CodeRefused as refused:
-            errors["form"] = str(refused)
+            errors["form"] = refusals.say(request, refused)
     if errors:
         return render(
             request, "password/code.html", status_code=422, ctx={"values": values, "errors": errors}
@@ -155,7 +155,7 @@ async def forgot(request: Request) -> Response:
 def _reset_token(request: Request, raw: str) -> tuple[int, str] | None:
     try:
         patron_id, fingerprint = _serializer(request).loads(
-            raw, max_age=queries.RULES.RESET_LINK_MINUTES * 60
+            raw, max_age=queries.RESET_LINK_MINUTES * 60
         )
     except (BadSignature, SignatureExpired, ValueError, TypeError):
         return None
@@ -205,9 +205,9 @@ async def reset(request: Request) -> Response:
                 decoded[0], decoded[1], new, form.get("booklist_loss_confirmed") == "1"
             )
         except queries.PasswordRejected as rejected:
-            errors["new_password"] = str(rejected)
+            errors["new_password"] = refusals.say(request, rejected)
         except queries.BooklistLossUnconfirmed as unconfirmed:
-            errors["booklist_loss_confirmed"] = str(unconfirmed)
+            errors["booklist_loss_confirmed"] = refusals.say(request, unconfirmed)
         except queries.ResetLinkRefused:
             return render(
                 request,

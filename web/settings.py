@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from db.queries import RULES
+from db import queries
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"  # inside the package: installed with it
@@ -32,7 +32,7 @@ class Settings:
     debug: bool
     public_url: str
     data_dir: Path
-    branches: tuple[RULES.BranchSpec, ...]
+    branches: tuple[queries.BranchSpec, ...]
     staff_console: bool
     session_idle_minutes: int
     session_absolute_hours: int
@@ -84,10 +84,10 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     return value
 
 
-def _branches(raw: str) -> tuple[RULES.BranchSpec, ...]:
+def _branches(raw: str) -> tuple[queries.BranchSpec, ...]:
     """SHIORI_BRANCHES: "code=名前=English name;code=…" (at least one branch)."""
     if not raw.strip():
-        return RULES.DEFAULT_BRANCHES
+        return queries.DEFAULT_BRANCHES
     branches = []
     for part in raw.split(";"):
         fields = [f.strip() for f in part.split("=")]
@@ -97,7 +97,8 @@ def _branches(raw: str) -> tuple[RULES.BranchSpec, ...]:
                 "指定してください。 / "
                 "SHIORI_BRANCHES must be 'code=Japanese name=English name' items separated by ';'."
             )
-        branches.append(RULES.BranchSpec(*fields))
+        code, ja, en = fields
+        branches.append(queries.BranchSpec(code, queries.Localized.of({"ja": ja, "en": en})))
     if len({b.code for b in branches}) != len(branches):
         raise SettingsError("SHIORI_BRANCHES の code が重複しています。 / Duplicate branch code.")
     return tuple(branches)

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 
 from db import queries
-from web import csrf, flash, i18n, sessions
+from web import csrf, flash, i18n, labels, refusals, sessions
 from web.settings import ROOT
 
 env = Environment(
@@ -67,11 +67,32 @@ def _url(ctx: Context, name: str, query: dict[str, Any] | str | None = None, **p
     return path_for(ctx["request"], name, query, **params)
 
 
-env.filters["number"] = _number
+@pass_context
+def _refusal(ctx: Context, value: queries.Refusal) -> str:
+    return refusals.words(ctx["tr"], value)
+
+
+@pass_context
+def _localized(ctx: Context, value: queries.Localized | None) -> str:
+    """A name that is data (a branch, a material type) in the page's language."""
+    return "" if value is None else value.get(ctx["lang"])
+
+
+@pass_context
+def _label(ctx: Context, kind: str, code: str) -> str:
+    """Words for a code of a fixed code set (web/labels.py): `label("role", "manager")`."""
+    return labels.label(ctx["tr"], kind, code)
+
+
+# Filters and globals that need only the language (`lang`, `tr`): mail templates get them too.
+LANGUAGE_FILTERS = {"number": _number, "localized": _localized, "refusal": _refusal}
+LANGUAGE_GLOBALS = {"label": _label}
+
+env.filters.update(LANGUAGE_FILTERS)
 env.filters["date"] = _date
 env.filters["datetime"] = _datetime
+env.globals.update(LANGUAGE_GLOBALS)
 env.globals["url"] = _url
-env.globals["renewal_limit"] = queries.RULES.RENEWAL_LIMIT
 # gettext and friends come with each render's context (the request's language); the
 # shared environment only learns that they are the newstyle kind (they format %(name)s).
 env.newstyle_gettext = True  # type: ignore[attr-defined]

@@ -44,10 +44,6 @@ def _stopped(error: Exception) -> tuple[str, str]:
     )
 
 
-def _refuse(ja: str, en: str) -> ImportRefused:
-    return ImportRefused(f"このファイルは取り込めません: {ja} / Cannot import this file: {en}")
-
-
 def batched(records: Iterator[WorkRecord], size: int = BATCH_SIZE) -> Iterator[list[WorkRecord]]:
     """Lists of up to `size` records; a key seen twice starts a new batch (later one wins)."""
     batch: list[WorkRecord] = []
@@ -102,14 +98,12 @@ def _head(path: Path) -> tuple[bytes, bool]:
         with path.open("rb") as fh:
             raw = fh.read(_SNIFF_BYTES)
     except FileNotFoundError:
-        raise ImportRefused(
-            f"ファイルが見つかりません: {path.name} / File not found: {path.name}"
-        ) from None
+        raise ImportRefused("import_file_not_found", name=path.name) from None
     except IsADirectoryError:
-        raise _refuse("フォルダです。", "it is a folder.") from None
+        raise ImportRefused("import_folder") from None
     except OSError as error:
         raise ImportRefused(
-            f"ファイルを開けません: {path.name} / Cannot open the file: {error.strerror}"
+            "import_cannot_open", name=path.name, reason=str(error.strerror or error)
         ) from None
     if raw[:2] != b"\x1f\x8b":
         return raw, False
@@ -117,7 +111,7 @@ def _head(path: Path) -> tuple[bytes, bool]:
         with gzip.open(path, "rb") as fh:
             return fh.read(_SNIFF_BYTES), True
     except (OSError, EOFError, zlib.error):
-        raise _refuse("gzip ファイルが壊れています。", "the gzip data is damaged.") from None
+        raise ImportRefused("import_gzip_damaged") from None
 
 
 def _looks_like_iso2709(head: bytes) -> bool:
@@ -147,29 +141,20 @@ def _kind(head: bytes) -> str | None:
 def open_reader(path: Path, source: str | None = None) -> Reader:
     """A reader for the file, or `ImportRefused` (nothing has been read into the database)."""
     if source is not None and source not in SOURCES:
-        raise ImportRefused(
-            f"取り込み元の指定が正しくありません: {source}（{', '.join(SOURCES)} のいずれか）"
-            f" / Unknown source: {source} (one of {', '.join(SOURCES)})"
-        )
+        raise ImportRefused("import_unknown_source", source=source, sources=", ".join(SOURCES))
     path = Path(path)
     head, compressed = _head(path)
     if not head:
-        raise _refuse("空のファイルです。", "the file is empty.")
+        raise ImportRefused("import_empty")
     kind = _kind(head)
     if kind is None:
         first_line = head.removeprefix(codecs.BOM_UTF8).split(b"\n", 1)[0]
         if not first_line.startswith(b"<") and b"," in first_line:
-            raise _refuse(
-                "CSV の見出し行が青空文庫の形式ではありません。",
-                "the CSV header is not an Aozora Bunko header.",
-            )
-        raise _refuse(
-            "MARC でも青空文庫 CSV でもありません。",
-            "it is neither MARC nor an Aozora Bunko CSV.",
-        )
+            raise ImportRefused("import_not_aozora_header")
+        raise ImportRefused("import_unknown_format")
     if source == "aozora" and not kind.startswith("aozora"):
-        raise _refuse("青空文庫 CSV ではありません。", "it is not an Aozora Bunko CSV.")
+        raise ImportRefused("import_not_aozora")
     if source in ("ndl", "loc", "marc") and not kind.startswith("marc"):
-        raise _refuse("MARC ファイルではありません。", "it is not a MARC file.")
+        raise ImportRefused("import_not_marc")
     forced = source if source in ("ndl", "loc") else None
     return _FileReader(path, compressed, kind, forced)

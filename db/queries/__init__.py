@@ -10,9 +10,9 @@ module (db.circulation, db.routing, db.staff …).
 
 from __future__ import annotations
 
-from db import rules as RULES
-from db.clock import local_time
-from db.errors import NotFound, QueryError
+from db.clock import to_library_time
+from db.errors import NotFound, QueryError, Refusal
+from db.localized import Localized
 from db.queries import (
     accounts,
     audit,
@@ -48,7 +48,7 @@ from db.queries.staff_accounts import *  # noqa: F403
 from db.queries.staff_patrons import *  # noqa: F403
 from db.queries.staff_sessions import *  # noqa: F403
 
-__all__ = ["RULES", "NotFound", "QueryError", "local_time"]
+__all__ = ["Localized", "NotFound", "QueryError", "Refusal", "to_library_time"]
 __all__ += accounts.__all__
 __all__ += audit.__all__
 __all__ += booklist.__all__

@@ -25,12 +25,16 @@ from db.booklist_keys import BooklistPasswordWrap
 from db.clock import aware_utc, naive_utc
 from db.engine import reads, writes
 from db.errors import NotFound, QueryError, TooManyAttempts
+from db.localized import Localized
 from db.models import TABLES
 from db.passwords import PasswordRejected
 from db.patrons import phone_digits
+from db.rules import ACTIVATION_CODE_HOURS, RESET_LINK_MINUTES
 from db.sessions import Timeouts
 
 __all__ = [
+    "ACTIVATION_CODE_HOURS",
+    "RESET_LINK_MINUTES",
     "CodeRefused",
     "FactsRefused",
     "LoginFailed",
@@ -53,39 +57,19 @@ __all__ = [
 
 
 class LoginFailed(QueryError):
-    def __init__(self) -> None:
-        super().__init__(
-            "カード番号またはパスワードが違います。続けて間違えると、しばらくログインできなく"
-            "なります。 / The card number or password is wrong. After repeated failures you "
-            "must wait before trying again."
-        )
+    code = "login_failed"
 
 
 class FactsRefused(QueryError):
-    def __init__(self) -> None:
-        super().__init__(
-            "入力された内容ではパスワードを登録できません。登録内容が一致しないか、すでに"
-            "パスワードが登録されているか、試行回数が多すぎます。利用者カードをお持ちのうえ"
-            "カウンターでおたずねください。 / A password cannot be set with these details: "
-            "they do not match our records, a password already exists, or there were too many "
-            "attempts. Please ask at a library counter with your card."
-        )
+    code = "facts_refused"
 
 
 class CodeRefused(QueryError):
-    def __init__(self) -> None:
-        super().__init__(
-            "カード番号または登録コードが正しくないか、有効期限が切れています。 / "
-            "The card number or code is wrong, or the code has expired."
-        )
+    code = "code_refused"
 
 
 class ResetLinkRefused(QueryError):
-    def __init__(self) -> None:
-        super().__init__(
-            "このリンクは使えません（期限切れ、または使用済み）。もう一度お申し込みください。 / "
-            "This link cannot be used (expired or already used). Please ask for a new one."
-        )
+    code = "reset_link_refused"
 
 
 @dataclass(frozen=True)
@@ -102,8 +86,7 @@ class MyAccount:
     name: str
     email: str | None
     lang: str
-    home_branch_ja: str
-    home_branch_en: str
+    home_branch: Localized
     password_set_at: datetime | None
     password_set_via: str | None
 
@@ -282,7 +265,7 @@ def issue_activation_code(card: str) -> str:
 def _store_activation_code(conn: Connection, now: datetime, card: str, code_hash: str) -> None:
     row = _patron_by_card(conn, card)
     if row is None:
-        raise NotFound("利用者が見つかりません。 / No patron with that card number.")
+        raise NotFound("card_not_found")
     conn.execute(text("DELETE FROM activation_code WHERE patron_id = :p"), {"p": row.id})
     conn.execute(
         text(
@@ -427,9 +410,9 @@ def change_password_with_booklist(
     except throttle.Throttled:
         raise TooManyAttempts() from None
     if row is None:
-        raise NotFound("利用者が見つかりません。 / Patron not found.")
+        raise NotFound("patron_not_found")
     if not passwords.verify(row.password_hash, current):
-        raise QueryError("現在のパスワードが違います。 / The current password is wrong.")
+        raise QueryError("wrong_current_password")
     passwords.check_policy(new_password, row.card_number, row.birth_date)
     return _store_changed_password(
         checks, patron_id, new_password, end_other_sessions, current_token, booklist_wrap
@@ -470,21 +453,20 @@ def get_my_account(conn: Connection, now: datetime, patron_id: int) -> MyAccount
     row = conn.execute(
         text(
             "SELECT p.id, p.card_number, p.name, p.email, p.lang, p.password_set_at, "
-            "p.password_set_via, b.name_ja, b.name_en FROM patron p "
+            "p.password_set_via, b.names FROM patron p "
             "JOIN branch b ON b.id = p.home_branch_id WHERE p.id = :id"
         ).columns(password_set_at=DateTime()),
         {"id": patron_id},
     ).first()
     if row is None:
-        raise NotFound("利用者が見つかりません。 / Patron not found.")
+        raise NotFound("patron_not_found")
     return MyAccount(
         row.id,
         row.card_number,
         row.name,
         row.email,
         row.lang,
-        row.name_ja,
-        row.name_en,
+        Localized.of(row.names),
         row.password_set_at,
         row.password_set_via,
     )

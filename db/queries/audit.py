@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 from db import staff
 from db.clock import LIBRARY_TZ, aware_utc, library_today
 from db.engine import reads, writes
+from db.localized import Localized
 from db.models import TABLES
 from db.staff import ALLOWED, REFUSED, StaffActor
 
@@ -64,8 +65,7 @@ class StaffLook:
     """For the patron: a day a staff member at a branch looked at their record."""
 
     day: date
-    branch_ja: str
-    branch_en: str
+    branch: Localized
 
 
 @writes
@@ -139,7 +139,7 @@ def list_staff_looks_at_me(
 ) -> tuple[StaffLook, ...]:
     """The days and branches at which staff saw this patron's personal data (no names)."""
     rows = conn.execute(
-        select(_audit.c.at, _branch.c.name_ja, _branch.c.name_en)
+        select(_audit.c.at, _branch.c.names)
         .select_from(_audit.join(_branch, _branch.c.id == _audit.c.branch_id))
         .where(_audit.c.patron_id == patron_id, _audit.c.outcome == ALLOWED)
         .order_by(_audit.c.at.desc())
@@ -147,7 +147,7 @@ def list_staff_looks_at_me(
     )
     seen: list[StaffLook] = []
     for row in rows:
-        look = StaffLook(library_today(aware_utc(row.at)), row.name_ja, row.name_en)
+        look = StaffLook(library_today(aware_utc(row.at)), Localized.of(row.names))
         if look not in seen:
             seen.append(look)
     return tuple(seen[:200])

@@ -58,10 +58,7 @@ class BooklistVersionConflict(QueryError):
     """The list changed on another device since this one read it."""
 
     def __init__(self, current_version: int) -> None:
-        super().__init__(
-            "ほかの端末でブックリストが更新されました。内容をまとめてから保存し直します。 / "
-            "The booklist was changed on another device; merging and saving again."
-        )
+        super().__init__("booklist_conflict")
         self.current_version = current_version
 
 
@@ -128,9 +125,9 @@ def _data(row: Row[Any]) -> BooklistData:
 
 def _check_sealed(sealed: BooklistSealed) -> None:
     if len(sealed.nonce) != 12:
-        raise BooklistRefused("暗号データが正しくありません。 / The encrypted data is malformed.")
+        raise BooklistRefused("booklist_malformed")
     if not 16 < len(sealed.ciphertext) <= MAX_CIPHERTEXT_BYTES:
-        raise BooklistRefused("ブックリストが大きすぎます。 / The booklist is too large to store.")
+        raise BooklistRefused("booklist_too_large")
 
 
 @reads
@@ -208,12 +205,9 @@ def save_booklist(
         return base_version + 1
     row = booklist_row(conn, patron_id)
     if row is None:
-        raise NotFound("ブックリストがありません。 / There is no booklist.")
+        raise NotFound("booklist_not_found")
     if row.key_id != key_id:
-        raise BooklistRefused(
-            "ブックリストの鍵が変わりました。ページを再読み込みしてください。 / "
-            "The booklist key changed. Please reload the page."
-        )
+        raise BooklistRefused("booklist_key_changed")
     raise BooklistVersionConflict(row.version)
 
 
@@ -233,7 +227,7 @@ def set_booklist_recovery(
         .values(**values)
     )
     if result.rowcount != 1:
-        raise NotFound("ブックリストがありません。 / There is no booklist.")
+        raise NotFound("booklist_not_found")
 
 
 @writes
@@ -257,10 +251,7 @@ def restore_booklist_key(
         )
     )
     if result.rowcount != 1:
-        raise BooklistRefused(
-            "ブックリストの状態が変わりました。ページを再読み込みしてください。 / "
-            "The booklist changed. Please reload the page."
-        )
+        raise BooklistRefused("booklist_changed")
 
 
 @writes

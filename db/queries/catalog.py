@@ -15,8 +15,16 @@ from db import rules, search, search_cache
 from db.catalog_write import SEP
 from db.engine import reads
 from db.errors import NotFound
+from db.localized import Localized
+from db.rules import ITEM_STATUSES, MAX_PAGE, NDC_CLASSES, PAGE_SIZE, RANK_CAP, SORTS
 
 __all__ = [
+    "ITEM_STATUSES",
+    "MAX_PAGE",
+    "NDC_CLASSES",
+    "PAGE_SIZE",
+    "RANK_CAP",
+    "SORTS",
     "Branch",
     "Copy",
     "MaterialType",
@@ -85,13 +93,11 @@ class SearchResult:
 class Copy:
     barcode: str
     branch_code: str
-    branch_ja: str
-    branch_en: str
+    branch_name: Localized
     call_number: str
     shelf_location: str
     material_type: str
-    material_ja: str
-    material_en: str
+    material_name: Localized
     status: str
     reservable: bool
 
@@ -126,15 +132,13 @@ class Record:
 @dataclass(frozen=True)
 class Branch:
     code: str
-    name_ja: str
-    name_en: str
+    name: Localized
 
 
 @dataclass(frozen=True)
 class MaterialType:
     code: str
-    name_ja: str
-    name_en: str
+    name: Localized
 
 
 def _split(value: str) -> tuple[str, ...]:
@@ -409,26 +413,24 @@ def search_works(conn: Connection, now: datetime, params: SearchParams) -> Searc
 def get_record(conn: Connection, now: datetime, work_id: int) -> Record:
     w = conn.execute(text("SELECT * FROM work WHERE id = :id"), {"id": work_id}).first()
     if w is None:
-        raise NotFound("資料が見つかりません。 / Record not found.")
+        raise NotFound("work_not_found")
     copies = tuple(
         Copy(
             barcode=r.barcode,
             branch_code=r.code,
-            branch_ja=r.branch_ja,
-            branch_en=r.branch_en,
+            branch_name=Localized.of(r.branch_names),
             call_number=r.call_number,
             shelf_location=r.shelf_location,
             material_type=r.material_type,
-            material_ja=r.material_ja,
-            material_en=r.material_en,
+            material_name=Localized.of(r.material_names),
             status=r.status,
             reservable=bool(r.reservable),
         )
         for r in conn.execute(
             text(
-                "SELECT it.barcode, b.code, b.name_ja AS branch_ja, b.name_en AS branch_en, "
-                "it.call_number, it.shelf_location, it.material_type, m.name_ja AS material_ja, "
-                "m.name_en AS material_en, it.status, m.reservable FROM item it "
+                "SELECT it.barcode, b.code, b.names AS branch_names, it.call_number, "
+                "it.shelf_location, it.material_type, m.names AS material_names, it.status, "
+                "m.reservable FROM item it "
                 "JOIN branch b ON b.id = it.branch_id "
                 "JOIN material_type m ON m.code = it.material_type "
                 "WHERE it.work_id = :id ORDER BY b.sort_order, it.barcode"
@@ -474,16 +476,14 @@ def list_material_types() -> tuple[MaterialType, ...]:
 @reads
 def _branches(conn: Connection, now: datetime) -> tuple[Branch, ...]:
     return tuple(
-        Branch(r.code, r.name_ja, r.name_en)
-        for r in conn.execute(text("SELECT code, name_ja, name_en FROM branch ORDER BY sort_order"))
+        Branch(r.code, Localized.of(r.names))
+        for r in conn.execute(text("SELECT code, names FROM branch ORDER BY sort_order"))
     )
 
 
 @reads
 def _material_types(conn: Connection, now: datetime) -> tuple[MaterialType, ...]:
     return tuple(
-        MaterialType(r.code, r.name_ja, r.name_en)
-        for r in conn.execute(
-            text("SELECT code, name_ja, name_en FROM material_type ORDER BY code")
-        )
+        MaterialType(r.code, Localized.of(r.names))
+        for r in conn.execute(text("SELECT code, names FROM material_type ORDER BY code"))
     )

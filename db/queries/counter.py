@@ -17,7 +17,8 @@ from sqlalchemy.engine import Connection
 
 from db import circulation
 from db.engine import reads, writes
-from db.errors import QueryError
+from db.errors import QueryError, Refusal
+from db.localized import Localized
 from db.models import TABLES
 from db.sessions import digest
 from db.staff_policy import policy
@@ -34,12 +35,11 @@ class Scan:
     ok: bool
     title: str
     due_on: str  # ISO date or ""
-    message: str  # the refusal (JA / EN) when not ok
+    refusal: Refusal | None  # why not, when not ok
     overdue: bool = False
     # A return: where the copy goes now (ReturnReceipt.route and branch). Never a patron.
     route: str = ""
-    route_branch_ja: str = ""
-    route_branch_en: str = ""
+    route_branch: Localized | None = None
 
 
 @dataclass(frozen=True)
@@ -52,15 +52,34 @@ class CounterState:
         return self.scans[0] if self.scans else None
 
 
+def _scan_to(scan: Scan) -> dict[str, Any]:
+    fields = dict(scan.__dict__)
+    if scan.refusal is not None:
+        fields["refusal"] = {"code": scan.refusal.code, "params": scan.refusal.values}
+    if scan.route_branch is not None:
+        fields["route_branch"] = scan.route_branch.as_dict()
+    return fields
+
+
+def _scan_from(fields: dict[str, Any]) -> Scan:
+    refusal = fields.pop("refusal", None)
+    if refusal is not None:
+        refusal = Refusal.of(refusal["code"], **refusal["params"])
+    branch = fields.pop("route_branch", None)
+    return Scan(
+        **fields, refusal=refusal, route_branch=None if branch is None else Localized.of(branch)
+    )
+
+
 def _load_state(conn: Connection, token_digest: str) -> CounterState:
     raw = conn.execute(
         select(_session.c.counter_state).where(_session.c.id == token_digest)
     ).scalar_one_or_none()
     try:
         data: dict[str, Any] = json.loads(raw) if raw else {}
-        scans = tuple(Scan(**s) for s in data.get("scans", []))
+        scans = tuple(_scan_from(s) for s in data.get("scans", []))
         return CounterState(str(data.get("card", "")), scans)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, KeyError):
         return CounterState("", ())
 
 
@@ -68,7 +87,7 @@ def _save_state(conn: Connection, token_digest: str, state: CounterState) -> Non
     keep = policy().settings["scan_list_length"]
     payload = {
         "card": state.card,
-        "scans": [s.__dict__ for s in state.scans[:keep]],
+        "scans": [_scan_to(s) for s in state.scans[:keep]],
     }
     conn.execute(
         _session.update()
@@ -95,10 +114,8 @@ def counter_scan(
         state = CounterState(card, state.scans)
     scan: Scan
     if not barcode or (kind == "checkout" and not card):
-        missing = (
-            "利用者カード番号を入力してください。 / Scan or type the library card number."
-            if kind == "checkout" and not card
-            else "資料番号を入力してください。 / Scan or type the item barcode."
+        missing = Refusal(
+            "counter_no_card" if kind == "checkout" and not card else "counter_no_barcode"
         )
         scan = Scan(kind, barcode, False, "", "", missing)
     else:
@@ -106,7 +123,7 @@ def counter_scan(
             with conn.begin_nested():
                 scan = _apply(conn, kind, card, barcode, now, token_digest)
         except QueryError as refused:
-            scan = Scan(kind, barcode, False, "", "", str(refused))
+            scan = Scan(kind, barcode, False, "", "", refused.refusal)
     state = CounterState(state.card, (scan, *state.scans))
     _save_state(conn, token_digest, state)
     return state
@@ -129,7 +146,7 @@ def _apply(
 ) -> Scan:
     if kind == "checkout":
         receipt = circulation.checkout(conn, card, barcode, now)
-        return Scan(kind, barcode, True, receipt.title, receipt.due_on.isoformat(), "")
+        return Scan(kind, barcode, True, receipt.title, receipt.due_on.isoformat(), None)
     if kind == "return":
         back = circulation.return_item(conn, barcode, now, _counter_branch(conn, token_digest))
         return Scan(
@@ -138,11 +155,10 @@ def _apply(
             True,
             back.title,
             "",
-            "",
+            None,
             back.was_overdue,
             back.route,
-            back.route_branch_ja,
-            back.route_branch_en,
+            back.route_branch,
         )
     if kind == "renew":
         found = conn.execute(
@@ -158,8 +174,8 @@ def _apply(
             ).first()
             raise circulation.NotOnLoan() if exists else circulation.UnknownBarcode()
         loan = circulation.renew(conn, found.patron_id, found.id, now)
-        return Scan(kind, barcode, True, loan.title, loan.due_on.isoformat(), "")
-    raise QueryError("不明な操作です。 / Unknown counter action.")
+        return Scan(kind, barcode, True, loan.title, loan.due_on.isoformat(), None)
+    raise QueryError("counter_unknown_action")
 
 
 @writes

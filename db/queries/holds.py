@@ -44,6 +44,7 @@ from db.clock import library_today
 from db.counts import bump
 from db.engine import reads, writes
 from db.errors import NotFound, QueryError
+from db.localized import Localized
 from db.routing import IN_TRANSIT, READY, WAITING, Routing
 
 __all__ = [
@@ -113,79 +114,53 @@ def hold_limit() -> int:
 
 
 class HoldRefused(QueryError):
-    """A reservation the patron cannot make or change; the message says why."""
+    """A reservation the patron cannot make or change; the code says why."""
 
 
 class HoldLimitReached(HoldRefused):
     def __init__(self, limit: int) -> None:
-        super().__init__(
-            f"予約できるのは{limit}件までです。受け取り済み・不要な予約を取り消してください。"
-            f" / You can have at most {limit} reservations; cancel one you no longer need."
-        )
+        super().__init__("hold_limit", limit=limit)
 
 
 class AlreadyReserved(HoldRefused):
-    def __init__(self) -> None:
-        super().__init__("この資料はすでに予約しています。 / You have already reserved this title.")
+    code = "already_reserved"
 
 
 class OnLoanToYou(HoldRefused):
-    def __init__(self) -> None:
-        super().__init__(
-            "この資料は現在あなたが借りています。 / You have this title on loan right now."
-        )
+    code = "on_loan_to_you"
 
 
 class NotReservable(HoldRefused):
-    def __init__(self) -> None:
-        super().__init__(
-            "予約できる所蔵がありません（館内閲覧のみの資料など）。"
-            " / There is no copy that can be reserved (e.g. reference only)."
-        )
+    code = "not_reservable"
 
 
 class UnknownBranch(HoldRefused):
-    def __init__(self) -> None:
-        super().__init__("受取館を選んでください。 / Choose a pickup library.")
+    code = "unknown_pickup"
 
 
 class AlreadyReady(HoldRefused):
-    def __init__(self) -> None:
-        super().__init__(
-            "資料はすでに用意できています。受取館は変更できません。"
-            " / The item is already waiting for you; the pickup library cannot change."
-        )
+    code = "already_ready"
 
 
 class CannotSuspend(HoldRefused):
-    def __init__(self) -> None:
-        super().__init__(
-            "資料の割り当て後は休止できません。 / A reservation cannot be suspended once an "
-            "item has been set aside for it."
-        )
+    code = "cannot_suspend"
 
 
 class BadSuspendDate(HoldRefused):
     def __init__(self) -> None:
-        super().__init__(
-            f"休止の期限は明日から{HOLD_MAX_SUSPEND_DAYS}日以内の日付にしてください。"
-            f" / Choose a date from tomorrow up to {HOLD_MAX_SUSPEND_DAYS} days ahead."
-        )
+        super().__init__("bad_suspend_date", days=HOLD_MAX_SUSPEND_DAYS)
 
 
 class HoldNotFound(NotFound):
-    def __init__(self) -> None:
-        super().__init__("予約が見つかりません。 / Reservation not found.")
+    code = "hold_not_found"
 
 
 class WorkNotFound(NotFound):
-    def __init__(self) -> None:
-        super().__init__("資料が見つかりません。 / Record not found.")
+    code = "work_not_found"
 
 
 class NotInTransit(QueryError):
-    def __init__(self) -> None:
-        super().__init__("この資料は回送中ではありません。 / This item is not in transit.")
+    code = "not_in_transit"
 
 
 # ---------------------------------------------------------------------------------------
@@ -200,8 +175,7 @@ class HoldView:
     title: str
     authors: tuple[str, ...]
     pickup_code: str
-    pickup_ja: str
-    pickup_en: str
+    pickup: Localized
     placed_at: datetime  # aware UTC
     state: str  # waiting, suspended, in_transit, ready
     position: int | None  # 1-based among waiting reservations; None once assigned
@@ -303,8 +277,7 @@ def _view_select() -> Any:
         _work.c.title,
         _work.c.authors,
         _branch.c.code.label("pickup_code"),
-        _branch.c.name_ja.label("pickup_ja"),
-        _branch.c.name_en.label("pickup_en"),
+        _branch.c.names.label("pickup_names"),
         position.label("ahead"),
         waiting.label("waiting"),
         _eligible_copies().label("copies"),
@@ -335,8 +308,7 @@ def _to_view(row: Row[Any], today: date) -> HoldView:
         title=row.title,
         authors=tuple(a for a in row.authors.split(SEP) if a) if row.authors else (),
         pickup_code=row.pickup_code,
-        pickup_ja=row.pickup_ja,
-        pickup_en=row.pickup_en,
+        pickup=Localized.of(row.pickup_names),
         placed_at=clock.aware_utc(row.placed_at),
         state=state,
         position=position,
@@ -556,7 +528,7 @@ def _notice_prefs(conn: Connection, patron_id: int) -> NoticePrefs:
         .where(_patron.c.id == patron_id)
     ).first()
     if row is None:
-        raise NotFound("利用者が見つかりません。 / Patron not found.")
+        raise NotFound("patron_not_found")
     return NoticePrefs(
         has_email=bool(row.email),
         hold_ready=True if row.hold_ready is None else bool(row.hold_ready),
@@ -574,7 +546,7 @@ def set_notice_prefs(
     conn: Connection, now: datetime, patron_id: int, hold_ready: bool, due_reminder_days: int | None
 ) -> NoticePrefs:
     if due_reminder_days is not None and due_reminder_days not in HOLD_REMINDER_DAYS:
-        raise HoldRefused("選択肢から選んでください。 / Choose one of the options.")
+        raise HoldRefused("choose_option")
     values = {"hold_ready": hold_ready, "due_reminder_days": due_reminder_days}
     updated = conn.execute(_pref.update().where(_pref.c.patron_id == patron_id).values(**values))
     if updated.rowcount == 0:
@@ -601,7 +573,7 @@ def receive_item(
         .with_for_update()
     ).first()
     if item is None:
-        raise NotFound("この資料番号は登録されていません。 / Unknown item barcode.")
+        raise NotFound("unknown_barcode")
     if item.status != rules.IN_TRANSIT:
         raise NotInTransit()
     routing.lock_work(conn, item.work_id)
@@ -614,14 +586,11 @@ def receive_item(
         conn.execute(_item.update().where(_item.c.id == item.id).values(status=rules.AVAILABLE))
         return Routing(rules.AVAILABLE)
     if at_branch_id is not None and hold.pickup_branch_id != at_branch_id:
-        ja, en = routing.branch_names(conn, hold.pickup_branch_id)
         raise HoldRefused(
-            f"この資料の受取館は{ja}です。そちらへ回送してください。 / "
-            f"This item is for pickup at {en}: send it on there."
+            "wrong_pickup_branch", branch=routing.branch_names(conn, hold.pickup_branch_id)
         )
     routing.make_ready(conn, hold.id, item.id, now)
-    ja, en = routing.branch_names(conn, hold.pickup_branch_id)
-    return Routing(READY, ja, en)
+    return Routing(READY, routing.branch_names(conn, hold.pickup_branch_id))
 
 
 @writes

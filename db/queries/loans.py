@@ -12,7 +12,6 @@ from sqlalchemy.engine import Connection
 
 from db import circulation
 from db.circulation import (
-    RENEWAL_REFUSALS,
     CheckoutReceipt,
     CirculationRefused,
     DailyCountView,
@@ -24,7 +23,6 @@ from db.circulation import (
 from db.engine import reads, writes
 
 __all__ = [
-    "RENEWAL_REFUSALS",
     "CheckoutReceipt",
     "CirculationRefused",
     "DailyCountView",

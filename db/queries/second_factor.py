@@ -47,12 +47,7 @@ STAFF_SECOND_FACTOR = throttle.Limit(
 
 
 class SecondFactorFailed(QueryError):
-    def __init__(self) -> None:
-        super().__init__(
-            "確認コードが違うか、使用済みです。認証アプリの6桁の数字か、回復コードを入力して"
-            "ください。 / The code is wrong or already used. Type the 6 digits from your "
-            "authenticator app, or a recovery code."
-        )
+    code = "second_factor_failed"
 
 
 @dataclass(frozen=True)
@@ -105,7 +100,7 @@ def _session_account(conn: Connection, token: str) -> Row[Any]:
         .where(_session.c.id == digest(token))
     ).first()
     if row is None:
-        raise NotFound("ログインし直してください。 / Please log in again.")
+        raise NotFound("log_in_again")
     return row
 
 
@@ -114,7 +109,7 @@ def begin_totp_enrolment(conn: Connection, now: datetime, token: str) -> TotpEnr
     """The pending secret of an account without a confirmed authenticator (made once)."""
     row = _session_account(conn, token)
     if row.totp_confirmed:
-        raise QueryError("認証アプリは登録済みです。 / An authenticator is already enrolled.")
+        raise QueryError("authenticator_enrolled")
     secret = row.totp_secret
     if not secret:
         secret = pyotp.random_base32()

@@ -115,13 +115,13 @@ def list_my_sessions(
 @writes
 def end_my_session(conn: Connection, now: datetime, patron_id: int, handle: str) -> None:
     if len(handle) != 12 or not all(c in "0123456789abcdef" for c in handle):
-        raise NotFound("そのログインは見つかりません。 / No such session.")
+        raise NotFound("session_not_found")
     result = conn.execute(
         text("DELETE FROM web_session WHERE patron_id = :p AND id LIKE :h"),
         {"p": patron_id, "h": handle + "%"},
     )
     if not result.rowcount:
-        raise NotFound("そのログインは見つかりません。 / No such session.")
+        raise NotFound("session_not_found")
 
 
 @writes

@@ -13,8 +13,11 @@ from sqlalchemy.engine import Connection
 
 from db import circulation, clock, engine, migrate, passwords, patrons, rules, search_cache, seed
 from db.engine import writes
+from db.rules import DEFAULT_BRANCHES, BranchSpec
 
 __all__ = [
+    "DEFAULT_BRANCHES",
+    "BranchSpec",
     "configure",
     "configure_password_hashing",
     "configure_search_cache",

@@ -22,7 +22,8 @@ from sqlalchemy.engine import Connection, Row
 from db import clock, passwords, sessions, staff, staff_policy, throttle
 from db.clock import aware_utc, library_today, naive_utc
 from db.engine import reads, writes
-from db.errors import NotFound, QueryError, TooManyAttempts
+from db.errors import NotFound, QueryError, Refusal, TooManyAttempts
+from db.localized import Localized
 from db.models import TABLES
 from db.sessions import Timeouts, digest
 from db.staff import STAFF_LOGIN_CODE, StaffFormRefused, StaffLogin
@@ -51,12 +52,7 @@ STAFF_ENROL = throttle.Limit("staff:enrol", 20, throttle.HOUR, throttle.MINUTE, 
 
 
 class EnrolLinkRefused(QueryError):
-    def __init__(self) -> None:
-        super().__init__(
-            "この登録リンクは使えません（期限切れ、使用済み、または終了したアカウント）。"
-            "管理者に新しいリンクを依頼してください。 / This enrolment link cannot be used "
-            "(expired, used, or the account has ended). Ask a manager for a new one."
-        )
+    code = "enrol_link_refused"
 
 
 @dataclass(frozen=True)
@@ -66,8 +62,7 @@ class StaffView:
     name: str
     affiliation: str
     branch_code: str
-    branch_ja: str
-    branch_en: str
+    branch: Localized
     role: str
     duties: tuple[str, ...]
     registered_on: date
@@ -212,30 +207,20 @@ def change_staff_password(staff_id: int, current: str, new_password: str, token:
     row, history = _reserve_change(checks, staff_id)
     now = clock.now()
     if not passwords.verify(row.password_hash, current):
-        raise StaffFormRefused(
-            {"current_password": "現在のパスワードが違います。 / The current password is wrong."}
-        )
+        raise StaffFormRefused({"current_password": Refusal("wrong_current_password")})
     min_days = staff.setting("password_min_days_between_changes")
     if row.password_set_at is not None and aware_utc(row.password_set_at) + timedelta(
         days=min_days
     ) > aware_utc(now):
         raise StaffFormRefused(
-            {
-                "new_password": f"パスワードは{min_days}日に1回まで変更できます。 / "
-                f"The password can be changed once every {min_days} day(s)."
-            }
+            {"new_password": Refusal.of("password_change_too_soon", days=min_days)}
         )
     try:
         staff.check_password(new_password, row.staff_code)
     except passwords.PasswordRejected as rejected:
-        raise StaffFormRefused({"new_password": str(rejected)}) from None
+        raise StaffFormRefused({"new_password": rejected.refusal}) from None
     if any(passwords.verify(old, new_password) for old in history):
-        raise StaffFormRefused(
-            {
-                "new_password": "最近使ったパスワードは使えません。 / "
-                "You cannot reuse one of your recent passwords."
-            }
-        )
+        raise StaffFormRefused({"new_password": Refusal("password_reused")})
     _store_changed_password(checks, staff_id, passwords.hash_password(new_password), token)
 
 
@@ -267,43 +252,32 @@ def _store_changed_password(
 _CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{2,19}")
 
 
-def _validate(conn: Connection, data: StaffInput, today: date) -> tuple[dict[str, str], int]:
-    errors: dict[str, str] = {}
+def _validate(conn: Connection, data: StaffInput, today: date) -> tuple[dict[str, Refusal], int]:
+    errors: dict[str, Refusal] = {}
     if not _CODE.fullmatch(data.staff_code):
-        errors["staff_code"] = (
-            "職員IDは英数字3〜20文字で入力してください。 / "
-            "The staff ID must be 3–20 letters or digits."
-        )
+        errors["staff_code"] = Refusal("staff_code_format")
     if not data.name.strip() or len(data.name) > 100:
-        errors["name"] = (
-            "氏名を100文字以内で入力してください。 / Enter a name (up to 100 characters)."
-        )
+        errors["name"] = Refusal("staff_name_format")
     if len(data.affiliation) > 100:
-        errors["affiliation"] = "所属は100文字以内です。 / Up to 100 characters."
+        errors["affiliation"] = Refusal("affiliation_too_long")
     if data.role not in staff_policy.policy().roles:
-        errors["role"] = "役割を選んでください。 / Choose a role."
+        errors["role"] = Refusal("choose_role")
     unknown = [d for d in data.duties if d not in staff_policy.policy().duties]
     if unknown:
-        errors["duties"] = "担当業務が正しくありません。 / Unknown duty."
+        errors["duties"] = Refusal("unknown_duty")
     elif (
         data.duties
         and data.role in staff_policy.policy().roles
         and not staff_policy.policy().roles[data.role].takes_duties
     ):
-        errors["duties"] = (
-            "担当業務を割り当てられるのは臨時職員だけです。 / "
-            "Only temporary staff take assigned duties."
-        )
+        errors["duties"] = Refusal("duties_for_temporary_only")
     if data.ends_on is not None and data.ends_on < today:
-        errors["ends_on"] = (
-            "終了日は今日以降の日付にしてください（すぐ終了するには「終了」ボタン）。 / "
-            "The end date must be today or later (use End now to end at once)."
-        )
+        errors["ends_on"] = Refusal("ends_on_past")
     branch_id = conn.execute(
         text("SELECT id FROM branch WHERE code = :c"), {"c": data.branch_code}
     ).scalar_one_or_none()
     if branch_id is None:
-        errors["branch"] = "所属館を選んでください。 / Choose a branch."
+        errors["branch"] = Refusal("choose_branch")
     return errors, int(branch_id or 0)
 
 
@@ -316,7 +290,7 @@ def _create(conn: Connection, data: StaffInput, now: datetime) -> tuple[int, str
             select(_account.c.id).where(_account.c.staff_code == data.staff_code)
         ).first()
         if taken is not None:
-            errors["staff_code"] = "この職員IDは使われています。 / This staff ID is taken."
+            errors["staff_code"] = Refusal("staff_code_taken")
     if errors:
         raise StaffFormRefused(errors)
     staff_id = int(
@@ -358,7 +332,7 @@ def update_staff_account(
 ) -> None:
     row = conn.execute(select(_account).where(_account.c.id == staff_id).with_for_update()).first()
     if row is None:
-        raise NotFound("職員が見つかりません。 / No such staff account.")
+        raise NotFound("staff_not_found")
     today = library_today(now)
     data = StaffInput(
         row.staff_code,
@@ -369,7 +343,7 @@ def update_staff_account(
     )
     errors, branch_id = _validate(conn, data, today)
     if staff_id == actor_id and data.role != row.role:
-        errors["role"] = "自分の役割は変更できません。 / You cannot change your own role."
+        errors["role"] = Refusal("own_role")
     if errors:
         raise StaffFormRefused(errors)
     conn.execute(
@@ -392,28 +366,25 @@ def update_staff_account(
 def end_staff_account(conn: Connection, now: datetime, actor_id: int, staff_id: int) -> None:
     """End an account at once: its end date becomes yesterday and its sessions end."""
     if staff_id == actor_id:
-        raise QueryError("自分のアカウントは終了できません。 / You cannot end your own account.")
+        raise QueryError("own_account_end")
     yesterday = library_today(now) - timedelta(days=1)
     done = conn.execute(
         _account.update().where(_account.c.id == staff_id).values(ends_on=yesterday)
     ).rowcount
     if done != 1:
-        raise NotFound("職員が見つかりません。 / No such staff account.")
+        raise NotFound("staff_not_found")
     sessions.end_all(conn, sessions.STAFF, staff_id)
 
 
 @writes
 def reissue_staff_enrol_link(conn: Connection, now: datetime, actor_id: int, staff_id: int) -> str:
     if staff_id == actor_id:
-        raise QueryError(
-            "自分の登録リンクは発行できません。別の管理者に依頼してください。 / "
-            "Ask another manager to reset your own account."
-        )
+        raise QueryError("own_enrol_link")
     row = conn.execute(select(_account).where(_account.c.id == staff_id)).first()
     if row is None:
-        raise NotFound("職員が見つかりません。 / No such staff account.")
+        raise NotFound("staff_not_found")
     if staff.ended(row, library_today(now)):
-        raise QueryError("終了したアカウントです。 / This account has ended.")
+        raise QueryError("account_ended")
     return _issue_enrol(conn, staff_id, now)
 
 
@@ -424,8 +395,7 @@ def _view(row: Row[Any], today: date) -> StaffView:
         row.name,
         row.affiliation,
         row.code,
-        row.name_ja,
-        row.name_en,
+        Localized.of(row.names),
         row.role,
         staff.duties(row.duties),
         row.registered_on,
@@ -437,7 +407,7 @@ def _view(row: Row[Any], today: date) -> StaffView:
 
 def _staff_select() -> Any:
     branch = TABLES["branch"]
-    return select(_account, branch.c.code, branch.c.name_ja, branch.c.name_en).select_from(
+    return select(_account, branch.c.code, branch.c.names).select_from(
         _account.join(branch, branch.c.id == _account.c.branch_id)
     )
 
@@ -453,5 +423,5 @@ def list_staff_accounts(conn: Connection, now: datetime) -> tuple[StaffView, ...
 def get_staff_account(conn: Connection, now: datetime, staff_id: int) -> StaffView:
     row = conn.execute(_staff_select().where(_account.c.id == staff_id)).first()
     if row is None:
-        raise NotFound("職員が見つかりません。 / No such staff account.")
+        raise NotFound("staff_not_found")
     return _view(row, library_today(now))

@@ -19,7 +19,8 @@ from sqlalchemy.engine import Connection
 from db import circulation, rules
 from db.clock import library_today
 from db.engine import writes
-from db.errors import NotFound, QueryError
+from db.errors import NotFound, QueryError, Refusal
+from db.localized import Localized
 from db.models import TABLES
 from db.patrons import phone_digits
 from db.staff import ALLOWED, EDIT, REFUSED, VIEW, StaffActor, StaffFormRefused, write_audit
@@ -41,11 +42,7 @@ _loan = TABLES["loan"]
 
 
 class StaffRefused(QueryError):
-    def __init__(self) -> None:
-        super().__init__(
-            "この操作は権限がないため行えません（記録されました）。 / "
-            "Your role does not allow this (the attempt was recorded)."
-        )
+    code = "staff_refused"
 
 
 @dataclass(frozen=True)
@@ -59,8 +56,7 @@ class PatronSummary:
     category: str
     expires_on: date
     expired: bool
-    home_branch_ja: str
-    home_branch_en: str
+    home_branch: Localized
     loans: int
 
 
@@ -82,8 +78,7 @@ class PatronRecord:
     card_number: str
     expires_on: date
     expired: bool
-    home_branch_ja: str
-    home_branch_en: str
+    home_branch: Localized
     category: str
     name: str | None
     name_kana: str | None
@@ -148,8 +143,7 @@ def _lookup(
         _patron.c.name_kana,
         _patron.c.category,
         _patron.c.expires_on,
-        _branch.c.name_ja,
-        _branch.c.name_en,
+        _branch.c.names,
         loans.label("loans"),
     ).select_from(_patron.join(_branch, _branch.c.id == _patron.c.home_branch_id))
     if card.strip():
@@ -184,8 +178,7 @@ def _lookup(
                 row.category,
                 row.expires_on,
                 row.expires_on < today,
-                row.name_ja,
-                row.name_en,
+                Localized.of(row.names),
                 int(row.loans),
             )
         )
@@ -211,14 +204,13 @@ def get_patron_for_staff(
             _patron.c.email,
             _patron.c.category,
             _patron.c.expires_on,
-            _branch.c.name_ja,
-            _branch.c.name_en,
+            _branch.c.names,
         )
         .select_from(_patron.join(_branch, _branch.c.id == _patron.c.home_branch_id))
         .where(_patron.c.id == patron_id)
     ).first()
     if row is None:
-        raise NotFound("利用者が見つかりません。 / No such patron.")
+        raise NotFound("patron_not_found")
     loans: tuple[StaffLoan, ...] | None = None
     if "loans" in visible:
         loans = tuple(
@@ -232,8 +224,7 @@ def get_patron_for_staff(
         row.card_number,
         row.expires_on,
         row.expires_on < today,
-        row.name_ja,
-        row.name_en,
+        Localized.of(row.names),
         row.category,
         row.name if "name" in visible else None,
         row.name_kana if "name" in visible else None,
@@ -252,26 +243,20 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _PHONE_CHARS = re.compile(r"[0-9０-９\-－ー‐()（） +＋]+")
 
 
-def validate_edit(data: PatronEdit) -> dict[str, str]:
-    errors: dict[str, str] = {}
+def validate_edit(data: PatronEdit) -> dict[str, Refusal]:
+    errors: dict[str, Refusal] = {}
     if not data.address.strip():
-        errors["address"] = "住所を入力してください。 / Enter the address."
+        errors["address"] = Refusal("address_required")
     elif len(data.address) > 200:
-        errors["address"] = "住所は200文字以内です。 / The address is too long (200 characters)."
+        errors["address"] = Refusal("address_too_long")
     digits = phone_digits(data.phone)
     if not _PHONE_CHARS.fullmatch(data.phone.strip() or "x") or not 10 <= len(digits) <= 11:
-        errors["phone"] = (
-            "電話番号は市外局番から10〜11桁の数字で入力してください（例 0466-25-1111）。 / "
-            "Enter the phone number with its area code: 10 or 11 digits (e.g. 0466-25-1111)."
-        )
+        errors["phone"] = Refusal("phone_format")
     email = data.email.strip()
     if email and (len(email) > 254 or not _EMAIL.fullmatch(email)):
-        errors["email"] = (
-            "メールアドレスの形式が正しくありません（例 name@example.jp）。空欄にもできます。 / "
-            "This is not an email address (e.g. name@example.jp). It may be left empty."
-        )
-    if data.category not in {c.code for c in rules.CATEGORIES}:
-        errors["category"] = "利用者区分を選んでください。 / Choose a category."
+        errors["email"] = Refusal("email_format")
+    if data.category not in rules.CATEGORIES:
+        errors["category"] = Refusal("choose_category")
     return errors
 
 
@@ -296,5 +281,5 @@ def update_patron_for_staff(
         )
     ).rowcount
     if done != 1:
-        raise NotFound("利用者が見つかりません。 / No such patron.")
+        raise NotFound("patron_not_found")
     write_audit(conn, actor, patron_id, ["category", "contact"], "patron_edit", EDIT, ALLOWED, now)

@@ -42,12 +42,7 @@ STAFF_LOGIN_ADDRESS = throttle.Limit(
 
 
 class StaffLoginFailed(QueryError):
-    def __init__(self) -> None:
-        super().__init__(
-            "職員IDまたはパスワードが違うか、このアカウントは使えません。続けて間違えると、"
-            "しばらくログインできなくなります。 / The staff ID or password is wrong, or this "
-            "account cannot be used. After repeated failures you must wait."
-        )
+    code = "staff_login_failed"
 
 
 @dataclass(frozen=True)

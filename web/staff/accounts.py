@@ -12,7 +12,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from db import queries
-from web import forms
+from web import forms, refusals
 from web.forms import text
 from web.i18n import translator
 from web.sessions import settings_of
@@ -78,7 +78,7 @@ def _refused(request: Request, refused: queries.QueryError) -> Response:
         "staff/accounts.html",
         status_code=422,
         staff=queries.list_staff_accounts(),
-        error=str(refused),
+        error=refusals.say(request, refused),
     )
 
 
@@ -104,7 +104,7 @@ async def account_new(request: Request) -> Response:
         try:
             staff_id, token = queries.create_staff_account(data)
         except queries.StaffFormRefused as refused:
-            errors = refused.errors
+            errors = refusals.say_fields(request, refused.errors)
     if errors:
         return page(
             request,
@@ -144,7 +144,7 @@ async def account_update(request: Request) -> Response:
         try:
             queries.update_staff_account(me(request).actor.staff_id, staff_id, data)
         except queries.StaffFormRefused as refused:
-            errors = refused.errors
+            errors = refusals.say_fields(request, refused.errors)
     if errors:
         return page(
             request,

@@ -9,7 +9,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from db import queries
-from web import client, forms
+from web import client, forms, refusals
 from web.forms import text
 from web.i18n import translator
 from web.sessions import STAFF, clear_cookie, forget_staff, set_cookie, settings_of, staff
@@ -41,7 +41,7 @@ async def login(request: Request) -> Response:
             "staff/login.html",
             status_code=422,
             values={"staff_code": code},
-            error=str(refused),
+            error=refusals.say(request, refused),
         )
     response = see_other(request, "staff:mfa_page")
     set_cookie(response, settings, STAFF, result.token)
@@ -65,7 +65,7 @@ async def enrol_page(request: Request) -> Response:
             request,
             "staff/enrol.html",
             status_code=404,
-            error=str(refused),
+            error=refusals.say(request, refused),
             staff_code="",
             errors={},
         )
@@ -90,12 +90,12 @@ async def enrol(request: Request) -> Response:
                 request,
                 "staff/enrol.html",
                 status_code=404,
-                error=str(refused),
+                error=refusals.say(request, refused),
                 staff_code="",
                 errors={},
             )
         except queries.PasswordRejected as rejected:
-            errors["new_password"] = str(rejected)
+            errors["new_password"] = refusals.say(request, rejected)
     if errors:
         return page(
             request, "staff/enrol.html", status_code=422, error=None, staff_code="", errors=errors
@@ -139,7 +139,7 @@ async def mfa(request: Request) -> Response:
         else:
             result, codes = queries.confirm_totp(session.token, code, timeouts)
     except queries.SecondFactorFailed as refused:
-        return await mfa_page(request, str(refused), 422)
+        return await mfa_page(request, refusals.say(request, refused), 422)
     if codes:
         # Shown once, on this response only: only their digests are kept.
         forget_staff(request)
@@ -173,9 +173,9 @@ async def password(request: Request) -> Response:
                 session.actor.staff_id, text(form, "current_password", 1024), new, session.token
             )
         except queries.StaffFormRefused as refused:
-            errors = refused.errors
+            errors = refusals.say_fields(request, refused.errors)
         except queries.QueryError as refused:
-            errors = {"current_password": str(refused)}
+            errors = {"current_password": refusals.say(request, refused)}
     if errors:
         return page(request, "staff/password.html", status_code=422, errors=errors, done=False)
     return page(request, "staff/password.html", errors={}, done=True)

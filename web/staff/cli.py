@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 
 from db import queries
+from web import refusals
 from web.settings import Settings
 
 Setup = Callable[[Settings], None]
@@ -38,8 +39,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], setup: 
                 )
             )
         except queries.StaffFormRefused as refused:
-            for field, message in refused.errors.items():
-                print(f"{field}: {message}", file=sys.stderr)
+            for field, why in refused.errors.items():
+                print(f"{field}: {refusals.for_console(settings.locale_dir, why)}", file=sys.stderr)
             return 2
         hours = queries.staff_policy_data().settings["enrol_link_hours"]
         print(f"登録リンク enrolment link ({hours} 時間有効・1回限り / valid {hours} hours, once):")

@@ -11,7 +11,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute
 
 from db import queries
-from web import forms
+from web import forms, refusals
 from web.forms import text
 from web.i18n import translator
 from web.staff.guard import route
@@ -35,24 +35,20 @@ class CounterLine:
     message: str = ""
     overdue: bool = False
     route: str = ""
-    route_branch_ja: str = ""
-    route_branch_en: str = ""
+    route_branch: queries.Localized | None = None
 
 
-def _line(scan: queries.Scan) -> CounterLine:
-    # Route fields come with the scan when the query layer records them (getattr: the
-    # persisted scan list may predate them).
+def _line(request: Request, scan: queries.Scan) -> CounterLine:
     return CounterLine(
         scan.kind,
         scan.barcode,
         scan.ok,
         scan.title,
         date.fromisoformat(scan.due_on) if scan.due_on else None,
-        scan.message,
+        "" if scan.refusal is None else refusals.say(request, scan.refusal),
         scan.overdue,
-        str(getattr(scan, "route", "")),
-        str(getattr(scan, "route_branch_ja", "")),
-        str(getattr(scan, "route_branch_en", "")),
+        scan.route,
+        scan.route_branch,
     )
 
 
@@ -65,7 +61,7 @@ def _counter(
 ) -> HTMLResponse:
     """The counter page (or its #counter fragment); `extra` is a line shown first, in this
     response only (a receive is not part of the persisted scan list)."""
-    lines = tuple(_line(s) for s in state.scans)
+    lines = tuple(_line(request, s) for s in state.scans)
     if extra is not None:
         lines = (extra, *lines)
     return page(
@@ -123,15 +119,14 @@ async def receive(request: Request) -> Response:
         try:
             routing = queries.receive_item(barcode, me(request).actor.branch_id)
         except queries.QueryError as refused:  # NotFound, NotInTransit
-            line = CounterLine("receive", barcode, False, message=str(refused))
+            line = CounterLine("receive", barcode, False, message=refusals.say(request, refused))
         else:
             line = CounterLine(
                 "receive",
                 barcode,
                 True,
                 route=routing.state,
-                route_branch_ja=routing.branch_ja,
-                route_branch_en=routing.branch_en,
+                route_branch=routing.branch,
             )
     state = queries.get_counter_state(me(request).token)
     # No redirect after a receive: the line is not stored, a reload only repeats a

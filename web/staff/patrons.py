@@ -7,7 +7,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from db import queries
-from web import forms
+from web import forms, refusals
 from web.forms import text
 from web.staff.guard import route
 from web.staff.pages import me, page
@@ -24,7 +24,7 @@ async def patrons(request: Request) -> Response:
     try:
         hits = queries.lookup_patrons(session.actor, card, name)
     except queries.StaffRefused as refused:
-        error, status = str(refused), 403
+        error, status = refusals.say(request, refused), 403
     return page(
         request,
         "staff/patrons.html",
@@ -82,7 +82,7 @@ async def patron_edit(request: Request) -> Response:
             status_code=422,
             record=record,
             values=data.__dict__,
-            errors=refused.errors,
+            errors=refusals.say_fields(request, refused.errors),
         )
     return see_other(request, "staff:patron", {"saved": 1}, patron_id=patron_id)
 

@@ -5,8 +5,8 @@ sender composes subject and body at delivery. Rows queued before this revision k
 finished subject and body (and `params` NULL): the sender delivers those as they are, so
 mail waiting in the queue during the upgrade is still sent.
 
-Revision ID: 0008_mail_params
-Revises: 0007_reminder_mail
+Revision ID: 0009_mail_params
+Revises: 0008_localized_names
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_mail_params"
-down_revision = "0007_reminder_mail"
+revision = "0009_mail_params"
+down_revision = "0008_localized_names"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,91 @@
+"""Words for fixed code sets that are not library data, keyed by code: item statuses,
+patron categories, NDC classes, and the staff policy's roles, duties and field groups.
+
+Library data (branch and material type names) comes from the database instead, per
+language (`Localized`). An unknown code shows as itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from web.i18n import Translator
+
+
+def item_status(tr: Translator, code: str) -> str:
+    return {
+        "available": tr.gettext("On shelf"),
+        "on_loan": tr.gettext("On loan"),
+        "in_transit": tr.gettext("In transit"),
+        "on_hold_shelf": tr.gettext("On hold shelf"),
+        "in_process": tr.gettext("Being processed"),
+        "missing": tr.gettext("Missing"),
+    }.get(code, code)
+
+
+def category(tr: Translator, code: str) -> str:
+    return {
+        "general": tr.gettext("General"),
+        "university": tr.gettext("University student"),
+        "high_school": tr.gettext("High school student"),
+        "junior_high": tr.gettext("Junior high school student"),
+        "elementary": tr.gettext("Elementary school or younger"),
+        "other": tr.gettext("Other"),
+    }.get(code, code)
+
+
+def ndc_class(tr: Translator, code: str) -> str:
+    return {
+        "0": tr.gettext("General works"),
+        "1": tr.gettext("Philosophy"),
+        "2": tr.gettext("History"),
+        "3": tr.gettext("Social sciences"),
+        "4": tr.gettext("Natural sciences"),
+        "5": tr.gettext("Technology"),
+        "6": tr.gettext("Industry"),
+        "7": tr.gettext("Arts"),
+        "8": tr.gettext("Language"),
+        "9": tr.gettext("Literature"),
+        "K": tr.gettext("Children's"),
+    }.get(code, code)
+
+
+def role(tr: Translator, code: str) -> str:
+    return {
+        "manager": tr.gettext("Manager"),
+        "staff": tr.gettext("Staff"),
+        "temporary": tr.gettext("Temporary staff"),
+        "intern": tr.gettext("Intern"),
+    }.get(code, code)
+
+
+def duty(tr: Translator, code: str) -> str:
+    return {
+        "patron_records": tr.pgettext("staff duty", "Patron records (view and correct)"),
+    }.get(code, code)
+
+
+def field_group(tr: Translator, code: str) -> str:
+    return {
+        "card": tr.pgettext("field group", "Card number and expiry"),
+        "category": tr.pgettext("field group", "Category"),
+        "loans": tr.pgettext("field group", "Current loans"),
+        "name": tr.pgettext("field group", "Name"),
+        "contact": tr.pgettext("field group", "Address, phone, email"),
+        "birth_date": tr.pgettext("field group", "Birth date"),
+    }.get(code, code)
+
+
+KINDS: dict[str, Callable[[Translator, str], str]] = {
+    "status": item_status,
+    "category": category,
+    "ndc_class": ndc_class,
+    "role": role,
+    "duty": duty,
+    "field_group": field_group,
+}
+
+
+def label(tr: Translator, kind: str, code: str) -> str:
+    """The words for `code` of a code set (`KINDS`), in the translator's language."""
+    return KINDS[kind](tr, code)

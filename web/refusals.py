@@ -1,0 +1,197 @@
+"""Refusals from db in words: one message per refusal code, in the page's language.
+
+db raises a code and its parameters (db.errors); this is the one place that words them,
+for pages, JSON answers and the command line alike. A parameter that is a date or a
+`Localized` name is formatted in the same language as the message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+
+from starlette.requests import Request
+
+from db import queries
+from web.i18n import N_, Catalogues, Translator, translator
+
+MESSAGES: dict[str, str] = {
+    "too_many_attempts": N_("Too many attempts. Please wait a while and try again."),
+    "password_too_short": N_("Use at least %(min)s characters."),
+    "password_too_long": N_("Use at most %(max)s characters."),
+    "password_too_common": N_("That password is too common and easy to guess. Choose another."),
+    "password_has_card_number": N_("Your password must not contain your library card number."),
+    "password_is_birth_date": N_("Your birth date cannot be your password."),
+    "staff_password_too_short": N_("Staff passwords need at least %(min)s characters."),
+    "password_change_too_soon": N_("The password can be changed once every %(days)s day(s)."),
+    "password_reused": N_("You cannot reuse one of your recent passwords."),
+    "wrong_current_password": N_("The current password is wrong."),
+    "login_failed": N_(
+        "The card number or password is wrong. After repeated failures you must wait before "
+        "trying again."
+    ),
+    "facts_refused": N_(
+        "A password cannot be set with these details: they do not match our records, a "
+        "password already exists, or there were too many attempts. Please ask at a library "
+        "counter with your card."
+    ),
+    "code_refused": N_("The card number or code is wrong, or the code has expired."),
+    "reset_link_refused": N_(
+        "This link cannot be used (expired or already used). Please ask for a new one."
+    ),
+    "staff_login_failed": N_(
+        "The staff ID or password is wrong, or this account cannot be used. After repeated "
+        "failures you must wait."
+    ),
+    "second_factor_failed": N_(
+        "The code is wrong or already used. Type the 6 digits from your authenticator app, or"
+        " a recovery code."
+    ),
+    "authenticator_enrolled": N_("An authenticator is already enrolled."),
+    "log_in_again": N_("Please log in again."),
+    "session_not_found": N_("No such session."),
+    "card_not_found": N_("No patron with that card number."),
+    "patron_not_found": N_("Patron not found."),
+    "unknown_category": N_("Unknown patron category."),
+    "unknown_home_branch": N_("Unknown home branch."),
+    "bad_email": N_("The email address is not valid."),
+    "booklist_loss_unconfirmed": N_(
+        "Resetting the password deletes your My Booklist (there is no recovery key). Tick the"
+        " box to confirm."
+    ),
+    "booklist_weak_key": N_("The key settings are not strong enough."),
+    "booklist_not_rewrapped": N_(
+        "The My Booklist key could not be re-wrapped with the new password. Enable JavaScript"
+        " and try again (your password was not changed)."
+    ),
+    "booklist_conflict": N_(
+        "The booklist was changed on another device; merging and saving again."
+    ),
+    "booklist_malformed": N_("The encrypted data is malformed."),
+    "booklist_too_large": N_("The booklist is too large to store."),
+    "booklist_not_found": N_("There is no booklist."),
+    "booklist_key_changed": N_("The booklist key changed. Please reload the page."),
+    "booklist_changed": N_("The booklist changed. Please reload the page."),
+    "unknown_card": N_("Unknown library card."),
+    "card_expired": N_("This library card has expired; please renew it at the counter."),
+    "unknown_barcode": N_("Unknown item barcode."),
+    "already_on_loan": N_("This item is already on loan; check it in first."),
+    "not_for_loan": N_("This item is for use in the library only and cannot be borrowed."),
+    "item_missing": N_("This item is recorded as missing. It cannot be borrowed."),
+    "item_in_process": N_("This item is being processed. It cannot be borrowed."),
+    "item_in_transit": N_("This item is in transit between branches. It cannot be borrowed."),
+    "item_on_hold_shelf": N_(
+        "This item is on the hold shelf for a reservation. It cannot be borrowed."
+    ),
+    "item_unavailable": N_("Not available. It cannot be borrowed."),
+    "loan_limit": N_("The loan limit (%(limit)s items) has been reached."),
+    "not_on_loan": N_("This item is not on loan."),
+    "loan_not_found": N_("Loan not found."),
+    "renewal_overdue": N_("This item is overdue and cannot be renewed."),
+    "renewal_limit": N_("The renewal limit (%(limit)s) has been reached."),
+    "renewal_holds_waiting": N_("Someone is waiting for this item, so it cannot be renewed."),
+    "renewal_not_for_loan": N_("This kind of material is not for loan and cannot be renewed."),
+    "counter_no_card": N_("Scan or type the library card number."),
+    "counter_no_barcode": N_("Scan or type the item barcode."),
+    "counter_unknown_action": N_("Unknown counter action."),
+    "hold_limit": N_("You can have at most %(limit)s reservations; cancel one you no longer need."),
+    "already_reserved": N_("You have already reserved this title."),
+    "on_loan_to_you": N_("You have this title on loan right now."),
+    "not_reservable": N_("There is no copy that can be reserved (e.g. reference only)."),
+    "unknown_pickup": N_("Choose a pickup library."),
+    "already_ready": N_("The item is already waiting for you; the pickup library cannot change."),
+    "cannot_suspend": N_(
+        "A reservation cannot be suspended once an item has been set aside for it."
+    ),
+    "bad_suspend_date": N_("Choose a date from tomorrow up to %(days)s days ahead."),
+    "hold_not_found": N_("Reservation not found."),
+    "work_not_found": N_("Record not found."),
+    "not_in_transit": N_("This item is not in transit."),
+    "wrong_pickup_branch": N_("This item is for pickup at %(branch)s: send it on there."),
+    "choose_option": N_("Choose one of the options."),
+    "enrol_link_refused": N_(
+        "This enrolment link cannot be used (expired, used, or the account has ended). Ask a "
+        "manager for a new one."
+    ),
+    "check_fields": N_("Please check the highlighted fields."),
+    "staff_code_format": N_("The staff ID must be 3–20 letters or digits."),
+    "staff_name_format": N_("Enter a name (up to 100 characters)."),
+    "affiliation_too_long": N_("Up to 100 characters."),
+    "choose_role": N_("Choose a role."),
+    "unknown_duty": N_("Unknown duty."),
+    "duties_for_temporary_only": N_("Only temporary staff can take assigned duties."),
+    "ends_on_past": N_("The end date must be today or later (use End now to end at once)."),
+    "choose_branch": N_("Choose a branch."),
+    "staff_code_taken": N_("This staff ID is taken."),
+    "staff_not_found": N_("No such staff account."),
+    "own_role": N_("You cannot change your own role."),
+    "own_account_end": N_("You cannot end your own account."),
+    "own_enrol_link": N_("Ask another manager to reset your own account."),
+    "account_ended": N_("This account has ended."),
+    "staff_refused": N_("Your role does not allow this (the attempt was recorded)."),
+    "address_required": N_("Enter the address."),
+    "address_too_long": N_("The address is too long (200 characters)."),
+    "phone_format": N_(
+        "Enter the phone number with its area code: 10 or 11 digits (e.g. 0466-25-1111)."
+    ),
+    "email_format": N_(
+        "This is not an email address (e.g. name@example.jp). It may be left empty."
+    ),
+    "choose_category": N_("Choose a category."),
+    "import_file_not_found": N_("File not found: %(name)s"),
+    "import_cannot_open": N_("Cannot open the file %(name)s: %(reason)s"),
+    "import_folder": N_("Cannot import this file: it is a folder."),
+    "import_gzip_damaged": N_("Cannot import this file: the gzip data is damaged."),
+    "import_unknown_source": N_("Unknown source: %(source)s (one of %(sources)s)"),
+    "import_empty": N_("Cannot import this file: the file is empty."),
+    "import_not_aozora_header": N_(
+        "Cannot import this file: the CSV header is not an Aozora Bunko header."
+    ),
+    "import_unknown_format": N_(
+        "Cannot import this file: it is neither MARC nor an Aozora Bunko CSV."
+    ),
+    "import_not_aozora": N_("Cannot import this file: it is not an Aozora Bunko CSV."),
+    "import_not_marc": N_("Cannot import this file: it is not a MARC file."),
+}
+
+
+def words(tr: Translator, refusal: queries.Refusal | queries.QueryError) -> str:
+    """The refusal in the translator's language."""
+    if isinstance(refusal, queries.QueryError):
+        refusal = refusal.refusal
+    values = {name: _value(tr, value) for name, value in refusal.params}
+    return tr.gettext(MESSAGES[refusal.code], **values)
+
+
+def say(request: Request, refusal: queries.Refusal | queries.QueryError) -> str:
+    """The refusal in the request's language."""
+    return words(translator(request), refusal)
+
+
+def say_fields(request: Request, errors: Mapping[str, queries.Refusal]) -> dict[str, str]:
+    """Per-field refusals (a form's errors) in the request's language."""
+    tr = translator(request)
+    return {field: words(tr, refusal) for field, refusal in errors.items()}
+
+
+@lru_cache(maxsize=4)
+def _catalogues(folder: Path) -> Catalogues:
+    return Catalogues(folder)
+
+
+def for_console(locale_dir: Path, refusal: queries.Refusal | queries.QueryError) -> str:
+    """For the command line, which has no chosen language: every language, the default
+    first, " / " between."""
+    books = _catalogues(locale_dir)
+    order = [books.default, *(lang for lang in books.languages if lang != books.default)]
+    return " / ".join(words(books.translators[lang], refusal) for lang in order)
+
+
+def _value(tr: Translator, value: object) -> object:
+    if isinstance(value, queries.Localized):
+        return value.get(tr.lang)
+    if isinstance(value, date):
+        return tr.date(value)
+    return value
