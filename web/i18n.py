@@ -135,7 +135,9 @@ def template_context(tr: Translator) -> dict[str, Any]:
 
     def _markup(ctx: Context, text: str, values: dict[str, Any]) -> str:
         # The catalogue text is ours (trusted markup); the values are escaped by Markup.
-        return (Markup(text) if ctx.eval_ctx.autoescape else text) % values  # noqa: S704
+        marked = Markup(text) if ctx.eval_ctx.autoescape else text  # noqa: S704
+        # Formatting without placeholders changes nothing: most messages skip it (hot path).
+        return marked % values if values or "%" in text else marked
 
     @pass_context
     def gettext(ctx: Context, message: str, **values: Any) -> str:

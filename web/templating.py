@@ -11,6 +11,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context,
 from jinja2.runtime import Context
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
+from starlette.routing import BaseRoute, Mount
 
 from db import queries
 from web import csrf, flash, i18n, labels, refusals, sessions
@@ -43,12 +44,33 @@ def _datetime(ctx: Context, value: datetime | None) -> str:
     return "" if value is None else ctx["tr"].datetime(value)
 
 
+def _route_owners(request: Request) -> dict[str, BaseRoute]:
+    """Which top-level route (or mount) builds each route name, found once per app.
+
+    A search page builds some fifty links; asking the router walks every route for each
+    one (a quarter of the page's time), asking the one route that owns the name does not."""
+    owners: dict[str, BaseRoute] | None = getattr(request.app.state, "route_owners", None)
+    if owners is None:
+        owners = {}
+        for route in request.app.routes:
+            name = getattr(route, "name", None)
+            if isinstance(route, Mount) and name:
+                for child in route.routes:
+                    if getattr(child, "name", None):
+                        owners.setdefault(f"{name}:{child.name}", route)  # type: ignore[attr-defined]
+            if name:
+                owners.setdefault(name, route)
+        request.app.state.route_owners = owners
+    return owners
+
+
 def path_for(
     request: Request, name: str, query: dict[str, Any] | str | None = None, **params: Any
 ) -> str:
     """The path of a named route (`path_for(request, "record", work_id=1)`), with an
     optional query (a dict is encoded; None values are left out)."""
-    path = str(request.app.url_path_for(name, **params))
+    owner = _route_owners(request).get(name)
+    path = str((owner or request.app.router).url_path_for(name, **params))
     if isinstance(query, dict):
         query = urlencode({k: v for k, v in query.items() if v is not None})
     return f"{path}?{query}" if query else path
