@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
 
 from db import search
+from db.errors import Refusal
 
 SEP = " | "
 
@@ -45,12 +46,30 @@ class WorkRecord:
     source_url: str = ""
 
 
+# Where a problem is: a CSV line, a MARC record (counted from 1), or the file as a whole.
+PROBLEM_KINDS = frozenset({"line", "record", "file"})
+
+
+@dataclass(frozen=True)
+class ImportProblem:
+    """A row or record that did not load (or loaded damaged): where it is and why, as a
+    refusal code with parameters (`web` words it)."""
+
+    kind: str  # one of PROBLEM_KINDS
+    number: int | None  # the line or record number; None for the file as a whole
+    reason: Refusal
+
+    def __post_init__(self) -> None:
+        if self.kind not in PROBLEM_KINDS:
+            raise ValueError(f"unknown problem position {self.kind!r}")
+
+
 @dataclass
 class ImportReport:
     added: int = 0
     updated: int = 0
     unchanged: int = 0
-    problems: list[tuple[str, str]] = field(default_factory=list)  # (position, reason)
+    problems: list[ImportProblem] = field(default_factory=list)
 
     @property
     def loaded(self) -> int:

@@ -116,6 +116,13 @@ CODES = frozenset(
         "import_unknown_format",
         "import_not_aozora",
         "import_not_marc",
+        # catalogue import: one row or record (db.catalog_write.ImportProblem)
+        "import_missing_fields",  # fields (codes: work_id, title)
+        "import_no_title",
+        "import_unreadable_record",  # error (exception class), detail (the parser's text)
+        "import_record_damaged",  # detail (the decoder's warnings)
+        "import_malformed_xml",  # detail (the parser's text)
+        "import_stopped",  # error (exception class), detail
     }
 )
 

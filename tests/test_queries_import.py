@@ -7,10 +7,11 @@ import gzip
 import re
 from pathlib import Path
 
+import pymarc
 import pytest
 
 from db import queries
-from db.queries import ImportRefused, Record, SearchParams
+from db.queries import ImportProblem, ImportRefused, Record, Refusal, SearchParams
 from tests.conftest import DATA, Database, in_words
 from web import cli
 
@@ -20,7 +21,6 @@ REAL = {
     "marc/ndl_japanmarc_marc21_233.mrc": 233,
     "marc/loc_multiscript_30.mrc": 30,
 }
-POSITION = re.compile(r"^レコード \d+ / record \d+$")
 
 
 def find(q: str, source: str, source_id: str, **params: object) -> Record:
@@ -198,17 +198,20 @@ def test_gzip_csv_and_rows_without_id_or_title(fresh_db: Database, tmp_path: Pat
     path.write_bytes(gzip.compress(plain))
     report = queries.import_catalog_file(path)
     assert report.added == 2
-    assert [p for p, _ in report.problems] == ["行 3 / line 3", "行 4 / line 4"]
-    assert "work id" in report.problems[0][1] and "title" in report.problems[1][1]
+    assert report.problems == [
+        ImportProblem("line", 3, Refusal.of("import_missing_fields", fields=("work_id",))),
+        ImportProblem("line", 4, Refusal.of("import_missing_fields", fields=("title",))),
+    ]
     assert queries.get_catalog_stats().works == 2
 
 
 def test_broken_marc_records_are_listed_and_the_rest_load(fresh_db: Database) -> None:
     report = queries.import_catalog_file(MARC / "pymarc_bad_records.mrc")
-    positions = [p for p, _ in report.problems]
-    assert positions == [f"レコード {n} / record {n}" for n in (2, 3, 4, 5, 6, 7, 9)]
-    assert all(reason for _, reason in report.problems)
-    assert "BaseAddressInvalid" in report.problems[0][1]
+    positions = [(p.kind, p.number) for p in report.problems]
+    assert positions == [("record", n) for n in (2, 3, 4, 5, 6, 7, 9)]
+    assert all(p.reason.code == "import_unreadable_record" for p in report.problems)
+    assert all(p.reason.values["detail"] for p in report.problems)
+    assert report.problems[0].reason.values["error"] == "BaseAddressInvalid"
     assert report.loaded == 2  # the two readable (identical, 001-less) records
     assert queries.get_catalog_stats().by_source == (("marc", 1),)
     assert queries.search_works(SearchParams(q="pragmatic programmer")).total == 1
@@ -217,9 +220,19 @@ def test_broken_marc_records_are_listed_and_the_rest_load(fresh_db: Database) ->
 def test_invalid_utf8_record_loads_and_is_flagged(fresh_db: Database) -> None:
     report = queries.import_catalog_file(MARC / "pymarc_utf8_invalid_1.mrc")
     assert report.added == 1
-    assert len(report.problems) == 1
-    assert POSITION.match(report.problems[0][0])
-    assert "damaged" in report.problems[0][1]
+    [problem] = report.problems
+    assert (problem.kind, problem.number) == ("record", 1)
+    assert problem.reason.code == "import_record_damaged" and problem.reason.values["detail"]
+
+
+def test_marc_record_without_a_title_is_listed(fresh_db: Database, tmp_path: Path) -> None:
+    untitled = pymarc.Record()
+    untitled.add_field(pymarc.Field(tag="001", data="untitled-1"))
+    path = tmp_path / "untitled.mrc"
+    path.write_bytes(untitled.as_marc() + (MARC / "pymarc_test_10.mrc").read_bytes())
+    report = queries.import_catalog_file(path)
+    assert report.added == 10
+    assert report.problems == [ImportProblem("record", 1, Refusal.of("import_no_title"))]
 
 
 def test_marc8_record_decodes_to_the_same_text_as_utf8(fresh_db: Database) -> None:
@@ -313,5 +326,44 @@ def test_damaged_marcxml_loads_what_comes_before_the_damage(
     path.write_text(text[:cut] + "<record><leader>broken", encoding="utf-8")
     report = queries.import_catalog_file(path)
     assert report.added == 1
-    assert len(report.problems) == 1 and "malformed XML" in report.problems[0][1]
-    assert POSITION.match(report.problems[0][0])
+    [problem] = report.problems
+    assert (problem.kind, problem.number) == ("record", 2)
+    assert problem.reason.code == "import_malformed_xml" and problem.reason.values["detail"]
+
+
+def test_the_cli_words_the_report_in_every_language(
+    fresh_db: Database,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("SHIORI_DATABASE_URL", fresh_db.url)
+    blank = {"work_id": "", "title": ""}
+    rows = [SMALL[0], {"work_id": "", "title": "番号なし"}, {"work_id": "900009"}, blank]
+    works = write_works_csv(tmp_path / "w.csv", rows)
+    many = [{"work_id": f"91{n:04}", "title": f"題 {n}", "authors": "栞 一葉"} for n in range(3000)]
+    whole = gzip.compress(write_works_csv(tmp_path / "many.csv", many).read_bytes())
+    cut = tmp_path / "cut.csv.gz"
+    cut.write_bytes(whole[: len(whole) // 2])  # a gzip stream that ends too early
+    files = [works, MARC / "pymarc_bad_records.mrc", cut]
+    assert cli.main(["import", *map(str, files)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[:5] == [
+        "w.csv: 追加 1, 更新 0, 変更なし 0, 問題 3 / added 1, updated 0, unchanged 0, problems 3",
+        "  行 3: 必須項目がありません: 作品ID / line 3: missing: work id",
+        "  行 4: 必須項目がありません: 作品名 / line 4: missing: title",
+        "  行 5: 必須項目がありません: 作品ID、作品名 / line 5: missing: work id and title",
+        "pymarc_bad_records.mrc: 追加 1, 更新 0, 変更なし 1, 問題 7"
+        " / added 1, updated 0, unchanged 1, problems 7",
+    ]
+    assert re.fullmatch(
+        r"  レコード 2: 読み取れないレコードです \(BaseAddressInvalid: (.+)\)"
+        r" / record 2: unreadable record \(BaseAddressInvalid: \1\)",
+        out[5],
+    )
+    assert len(out) == 14 and out[12].startswith("cut.csv.gz: 追加 ")
+    assert re.fullmatch(
+        r"  ファイル: 途中で読めなくなりました。ここで止めました \(EOFError: (.+)\)"
+        r" / file: unreadable from here on \(EOFError: \1\)",
+        out[13],
+    )

@@ -199,8 +199,11 @@ def _speaks_only(html: str, lang: str, markers: dict[str, set[str]], where: str)
     text = _visible(html, lang)
     other = "en" if lang == "ja" else "ja"
     if other == "en":
+        # A whole word: a code such as `patron_record` (the audit log's screen) is no message.
         leaks = [
-            w for w in markers["en"] if re.search(rf"(?<![A-Za-z]){re.escape(w)}(?![A-Za-z])", text)
+            w
+            for w in markers["en"]
+            if re.search(rf"(?<![A-Za-z_]){re.escape(w)}(?![A-Za-z_])", text)
         ]
     else:
         leaks = [w for w in markers["ja"] if w in text]

@@ -6,11 +6,12 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 from db import queries
 from web import refusals
-from web.i18n import Catalogues
+from web.i18n import Catalogues, Translator
 from web.mail import MailComposer
 from web.settings import Settings, SettingsError, load
 from web.staff import cli as staff_cli
@@ -22,15 +23,29 @@ DEMO_FILES = (
 )
 
 
-def _print_report(path: Path, report: queries.ImportReport) -> None:
-    print(
-        f"{path.name}: 追加 added {report.added}, 更新 updated {report.updated}, "
-        f"変更なし unchanged {report.unchanged}, 問題 problems {len(report.problems)}"
-    )
-    for position, reason in report.problems[:50]:
-        print(f"  {position}: {reason}")
-    if len(report.problems) > 50:
-        print(f"  … {len(report.problems) - 50} more")
+SHOWN_PROBLEMS = 50
+
+
+def _print_report(settings: Settings, path: Path, report: queries.ImportReport) -> None:
+    def summary(tr: Translator) -> str:
+        return tr.gettext(
+            "added %(added)s, updated %(updated)s, unchanged %(unchanged)s, problems %(problems)s",
+            added=report.added,
+            updated=report.updated,
+            unchanged=report.unchanged,
+            problems=len(report.problems),
+        )
+
+    print(f"{path.name}: {refusals.in_every_language(settings.locale_dir, summary)}")
+    for problem in report.problems[:SHOWN_PROBLEMS]:
+        words = partial(refusals.problem_words, problem=problem)
+        print(f"  {refusals.in_every_language(settings.locale_dir, words)}")
+    more = len(report.problems) - SHOWN_PROBLEMS
+    if more > 0:
+        line = refusals.in_every_language(
+            settings.locale_dir, lambda tr: tr.gettext("… %(count)s more", count=more)
+        )
+        print(f"  {line}")
 
 
 def _words(settings: Settings, refused: queries.QueryError) -> str:
@@ -66,7 +81,7 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
             print(f"{path}: {_words(settings, refused)}", file=sys.stderr)
             status = 2
             continue
-        _print_report(path, report)
+        _print_report(settings, path, report)
     return status
 
 
@@ -84,7 +99,8 @@ def cmd_demo_load(settings: Settings, args: argparse.Namespace) -> int:
         )
         return 2
     for name in DEMO_FILES:
-        _print_report(data_dir / name, queries.import_catalog_file(data_dir / name))
+        report = queries.import_catalog_file(data_dir / name)
+        _print_report(settings, data_dir / name, report)
     made = queries.generate_demo_copies()
     print(f"所蔵 copies generated: {made}")
     return _demo_patrons(settings)

@@ -20,6 +20,7 @@ from typing import Any
 
 from babel import Locale, negotiate_locale
 from babel.dates import format_date, format_datetime
+from babel.lists import format_list
 from babel.support import Translations
 from jinja2 import pass_context
 from jinja2.runtime import Context
@@ -71,6 +72,10 @@ class Translator:
         # The library's time zone is db's business: the moment comes back in it.
         local = queries.to_library_time(moment)
         return format_datetime(local, self.gettext(DATETIME_PATTERN), locale=self.lang)
+
+    def join(self, items: list[str]) -> str:
+        """A list in the language's style: "a, b, and c", "a、b、c"."""
+        return format_list(items, locale=self.lang)
 
     def language_name(self, lang: str) -> str:
         """A language's name in that language (for the switch link)."""

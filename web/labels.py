@@ -1,5 +1,6 @@
 """Words for fixed code sets that are not library data, keyed by code: item statuses,
-patron categories, NDC classes, and the staff policy's roles, duties and field groups.
+patron categories, NDC classes, the staff policy's roles, duties and field groups, and the
+required fields of a catalogue import.
 
 Library data (branch and material type names) comes from the database instead, per
 language (`Localized`). An unknown code shows as itself.
@@ -76,6 +77,13 @@ def field_group(tr: Translator, code: str) -> str:
     }.get(code, code)
 
 
+def import_field(tr: Translator, code: str) -> str:
+    return {
+        "work_id": tr.pgettext("catalogue field", "work id"),
+        "title": tr.pgettext("catalogue field", "title"),
+    }.get(code, code)
+
+
 KINDS: dict[str, Callable[[Translator, str], str]] = {
     "status": item_status,
     "category": category,
@@ -83,6 +91,7 @@ KINDS: dict[str, Callable[[Translator, str], str]] = {
     "role": role,
     "duty": duty,
     "field_group": field_group,
+    "import_field": import_field,
 }
 
 

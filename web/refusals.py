@@ -7,7 +7,7 @@ for pages, JSON answers and the command line alike. A parameter that is a date o
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -15,6 +15,7 @@ from pathlib import Path
 from starlette.requests import Request
 
 from db import queries
+from web import labels
 from web.i18n import N_, Catalogues, Translator, translator
 
 MESSAGES: dict[str, str] = {
@@ -154,15 +155,38 @@ MESSAGES: dict[str, str] = {
     ),
     "import_not_aozora": N_("Cannot import this file: it is not an Aozora Bunko CSV."),
     "import_not_marc": N_("Cannot import this file: it is not a MARC file."),
+    "import_missing_fields": N_("missing: %(fields)s"),
+    "import_no_title": N_("no title (245)"),
+    "import_unreadable_record": N_("unreadable record (%(error)s: %(detail)s)"),
+    "import_record_damaged": N_("loaded, but part of the record is damaged (%(detail)s)"),
+    "import_malformed_xml": N_("malformed XML, stopped here (%(detail)s)"),
+    "import_stopped": N_("unreadable from here on (%(error)s: %(detail)s)"),
 }
+
+# Parameters that hold codes of a code set (web/labels.py): each is worded, then listed.
+_CODE_LISTS = {"fields": "import_field"}
 
 
 def words(tr: Translator, refusal: queries.Refusal | queries.QueryError) -> str:
     """The refusal in the translator's language."""
     if isinstance(refusal, queries.QueryError):
         refusal = refusal.refusal
-    values = {name: _value(tr, value) for name, value in refusal.params}
+    values = {name: _value(tr, name, value) for name, value in refusal.params}
     return tr.gettext(MESSAGES[refusal.code], **values)
+
+
+def problem_words(tr: Translator, problem: queries.ImportProblem) -> str:
+    """An import problem, its position first, in the translator's language."""
+    reason = words(tr, problem.reason)
+    if problem.kind == "line":
+        return tr.pgettext(
+            "import problem", "line %(number)s: %(reason)s", number=problem.number, reason=reason
+        )
+    if problem.kind == "record":
+        return tr.pgettext(
+            "import problem", "record %(number)s: %(reason)s", number=problem.number, reason=reason
+        )
+    return tr.pgettext("import problem", "file: %(reason)s", reason=reason)
 
 
 def say(request: Request, refusal: queries.Refusal | queries.QueryError) -> str:
@@ -181,15 +205,22 @@ def _catalogues(folder: Path) -> Catalogues:
     return Catalogues(folder)
 
 
-def for_console(locale_dir: Path, refusal: queries.Refusal | queries.QueryError) -> str:
-    """For the command line, which has no chosen language: every language, the default
-    first, " / " between."""
+def in_every_language(locale_dir: Path, say: Callable[[Translator], str]) -> str:
+    """For the command line, which has no chosen language: `say` in every language, the
+    default first, " / " between."""
     books = _catalogues(locale_dir)
     order = [books.default, *(lang for lang in books.languages if lang != books.default)]
-    return " / ".join(words(books.translators[lang], refusal) for lang in order)
+    return " / ".join(say(books.translators[lang]) for lang in order)
 
 
-def _value(tr: Translator, value: object) -> object:
+def for_console(locale_dir: Path, refusal: queries.Refusal | queries.QueryError) -> str:
+    """A refusal for the command line, in every language."""
+    return in_every_language(locale_dir, lambda tr: words(tr, refusal))
+
+
+def _value(tr: Translator, name: str, value: object) -> object:
+    if name in _CODE_LISTS and isinstance(value, tuple):
+        return tr.join([labels.label(tr, _CODE_LISTS[name], str(code)) for code in value])
     if isinstance(value, queries.Localized):
         return value.get(tr.lang)
     if isinstance(value, date):

@@ -7,8 +7,8 @@ Two layouts are read:
   Japanese headers `作品ID,作品名,…`), one row per (work × person). Its rows are grouped by
   作品ID into the same shape as the first layout, so both give identical records.
 
-A row without a work id or a title is reported as a problem ("行 N / line N") and the
-rest of the file still loads.
+A row without a work id or a title is reported as a problem (its line, and the missing
+fields as codes: `work_id`, `title`) and the rest of the file still loads.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from typing import TextIO
 
-from db.catalog_write import SEP, ImportReport, WorkRecord
+from db.catalog_write import SEP, ImportProblem, ImportReport, WorkRecord
+from db.errors import Refusal
 
 WORKS_HEADER_START = ("work_id", "title")
 CATALOG_HEADER_START = ("作品ID", "作品名")
@@ -87,15 +88,10 @@ def record_from_row(row: dict[str, str]) -> WorkRecord:
 
 
 def _checked(row: dict[str, str], line: int, report: ImportReport) -> WorkRecord | None:
-    missing = [
-        label
-        for key, label in (("work_id", "作品ID / work id"), ("title", "作品名 / title"))
-        if not _clean(row.get(key))
-    ]
+    missing = tuple(key for key in ("work_id", "title") if not _clean(row.get(key)))
     if missing:
-        report.problems.append(
-            (f"行 {line} / line {line}", "必須項目がありません / missing: " + ", ".join(missing))
-        )
+        reason = Refusal.of("import_missing_fields", fields=missing)
+        report.problems.append(ImportProblem("line", line, reason))
         return None
     return record_from_row(row)
 

@@ -7,7 +7,7 @@ Recognised (each optionally gzip-compressed):
 * MARC 21 binary (ISO 2709): a 5-digit record length, a 24-byte leader, field terminators
 * MARCXML: an XML document whose root is `collection` or `record` (MARC 21 slim namespace)
 
-Anything else raises `ImportRefused` with a message in Japanese, then English.
+Anything else raises `ImportRefused` with a refusal code (worded by `web`).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol, cast
 
-from db.catalog_write import ImportReport, WorkRecord
-from db.errors import ImportRefused
+from db.catalog_write import ImportProblem, ImportReport, WorkRecord
+from db.errors import ImportRefused, Refusal
 from db.importers import aozora, marc
 
 BATCH_SIZE = 500
@@ -37,11 +37,10 @@ class Reader(Protocol):
     def batches(self, report: ImportReport) -> Iterator[list[WorkRecord]]: ...
 
 
-def _stopped(error: Exception) -> tuple[str, str]:
-    return (
-        "ファイル / file",
-        f"途中で読めなくなりました。ここで止めました / unreadable from here on ({error})",
-    )
+def _stopped(error: Exception) -> ImportProblem:
+    """The file could not be read past some point: what came before it is loaded."""
+    reason = Refusal.of("import_stopped", error=type(error).__name__, detail=str(error))
+    return ImportProblem("file", None, reason)
 
 
 def batched(records: Iterator[WorkRecord], size: int = BATCH_SIZE) -> Iterator[list[WorkRecord]]:

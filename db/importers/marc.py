@@ -30,7 +30,8 @@ from typing import Any, BinaryIO
 import pymarc
 from pymarc.marcxml import XmlHandler
 
-from db.catalog_write import ImportReport, WorkRecord
+from db.catalog_write import ImportProblem, ImportReport, WorkRecord
+from db.errors import Refusal
 
 _TRAILING = re.compile(r"[\s\u3000]*[/:;=,.／：；＝，．、。]+[\s\u3000]*$")
 _ISBN_TOKEN = re.compile(r"[0-9０-９][0-9０-９\-‐－Xx]{8,16}")
@@ -162,8 +163,8 @@ def _fallback_id(record: Any) -> str:
     return "h" + hashlib.sha256(record.as_json().encode("utf-8")).hexdigest()[:20]
 
 
-def record_to_work(record: Any, forced_source: str | None) -> tuple[WorkRecord | None, str]:
-    """The record as a WorkRecord, or None and the reason it cannot be loaded."""
+def record_to_work(record: Any, forced_source: str | None) -> WorkRecord | Refusal:
+    """The record as a WorkRecord, or the reason it cannot be loaded."""
     org = _control(record, "003").strip().upper()
     source = forced_source or {"JTNDL": "ndl", "DLC": "loc"}.get(org, "marc")
     linked = _Linked(record, ndl=source == "ndl")
@@ -172,7 +173,7 @@ def record_to_work(record: Any, forced_source: str | None) -> tuple[WorkRecord |
     title_field = record.get("245")
     title = linked.forms(title_field, lambda f: _joined(f, _TITLE_CODES)) if title_field else None
     if title is None or not title.display:
-        return None, "タイトル (245) がありません / no title (245)"
+        return Refusal.of("import_no_title")
     responsibility = (
         linked.forms(title_field, lambda f: _joined(f, "c")).display if title_field else ""
     )
@@ -220,39 +221,31 @@ def record_to_work(record: Any, forced_source: str | None) -> tuple[WorkRecord |
 
     fixed = _control(record, "008")
     language = fixed[35:38].strip() if len(fixed) >= 38 else ""
-    return (
-        WorkRecord(
-            source=source,
-            source_id=source_id,
-            title=title.display,
-            title_yomi=title.reading,
-            title_romaji=title.romaji,
-            responsibility=responsibility,
-            authors=_unique(authors),
-            authors_yomi=_unique(authors_yomi),
-            publisher=next((p for p in publishers if p), ""),
-            publisher_yomi=next((p for p in publishers_yomi if p), ""),
-            pub_place=next((p for p in places if p), ""),
-            pub_year=_pub_year(fixed, dates),
-            edition=" ".join(
-                linked.forms(f, lambda g: _joined(g, "ab")).display
-                for f in record.get_fields("250")
-            ),
-            extent=" ".join(_joined(f, "abce") for f in record.get_fields("300")),
-            series=" | ".join(_unique(series)),
-            ndc=_ndc(record),
-            subjects=_unique(subjects),
-            subjects_yomi=_unique(subjects_yomi),
-            isbns=_isbns(record),
-            language=language if language.isalpha() else "",
-            notes=" / ".join(trim(v) for f in record.get_fields("500") for v in _subfields(f, "a")),
+    return WorkRecord(
+        source=source,
+        source_id=source_id,
+        title=title.display,
+        title_yomi=title.reading,
+        title_romaji=title.romaji,
+        responsibility=responsibility,
+        authors=_unique(authors),
+        authors_yomi=_unique(authors_yomi),
+        publisher=next((p for p in publishers if p), ""),
+        publisher_yomi=next((p for p in publishers_yomi if p), ""),
+        pub_place=next((p for p in places if p), ""),
+        pub_year=_pub_year(fixed, dates),
+        edition=" ".join(
+            linked.forms(f, lambda g: _joined(g, "ab")).display for f in record.get_fields("250")
         ),
-        "",
+        extent=" ".join(_joined(f, "abce") for f in record.get_fields("300")),
+        series=" | ".join(_unique(series)),
+        ndc=_ndc(record),
+        subjects=_unique(subjects),
+        subjects_yomi=_unique(subjects_yomi),
+        isbns=_isbns(record),
+        language=language if language.isalpha() else "",
+        notes=" / ".join(trim(v) for f in record.get_fields("500") for v in _subfields(f, "a")),
     )
-
-
-def _position(n: int) -> str:
-    return f"レコード {n} / record {n}"
 
 
 def _warning_text(caught: list[warnings.WarningMessage]) -> str:
@@ -272,24 +265,20 @@ def read_binary(fh: BinaryIO, source: str | None, report: ImportReport) -> Itera
                 return
         n += 1
         if record is None:
-            error = reader.current_exception
-            reason = f"{type(error).__name__}: {error}" if error is not None else "unknown"
-            report.problems.append(
-                (_position(n), f"読み取れないレコードです / unreadable record ({reason[:300]})")
+            # pymarc always sets the exception when it gives no record; the base is a guard.
+            error = reader.current_exception or pymarc.exceptions.PymarcException()
+            unreadable = Refusal.of(
+                "import_unreadable_record", error=type(error).__name__, detail=str(error)[:300]
             )
+            report.problems.append(ImportProblem("record", n, unreadable))
             continue
-        work, reason = record_to_work(record, source)
-        if work is None:
-            report.problems.append((_position(n), reason))
+        work = record_to_work(record, source)
+        if isinstance(work, Refusal):
+            report.problems.append(ImportProblem("record", n, work))
             continue
         if caught:
-            report.problems.append(
-                (
-                    _position(n),
-                    "取り込みましたが一部のデータが壊れています / loaded, but part of "
-                    f"the record is damaged ({_warning_text(caught)})",
-                )
-            )
+            damaged = Refusal.of("import_record_damaged", detail=_warning_text(caught))
+            report.problems.append(ImportProblem("record", n, damaged))
         yield work
 
 
@@ -320,19 +309,15 @@ def read_xml(fh: BinaryIO, source: str | None, report: ImportReport) -> Iterator
             else:
                 parser.close()  # type: ignore[attr-defined]
         except xml.sax.SAXException as error:
-            report.problems.append(
-                (
-                    _position(n + len(handler.pending) + 1),
-                    "XML が壊れています。ここで読み取りを止めました"
-                    f" / malformed XML, stopped here ({error})",
-                )
-            )
+            malformed = Refusal.of("import_malformed_xml", detail=str(error))
+            at = n + len(handler.pending) + 1
+            report.problems.append(ImportProblem("record", at, malformed))
             chunk = b""
         for record in handler.pending:
             n += 1
-            work, reason = record_to_work(record, source)
-            if work is None:
-                report.problems.append((_position(n), reason))
+            work = record_to_work(record, source)
+            if isinstance(work, Refusal):
+                report.problems.append(ImportProblem("record", n, work))
             else:
                 yield work
         handler.pending.clear()

@@ -15,13 +15,14 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from db import catalog_write, search_cache, seed
-from db.catalog_write import ImportReport, WorkRecord
+from db.catalog_write import ImportProblem, ImportReport, WorkRecord
 from db.engine import reads, writes
 from db.errors import ImportRefused
 from db.importers import detect
 
 __all__ = [
     "CatalogStats",
+    "ImportProblem",
     "ImportRefused",
     "ImportReport",
     "WorkRecord",
