@@ -22,8 +22,6 @@ from babel import Locale, negotiate_locale
 from babel.dates import format_date, format_datetime
 from babel.lists import format_list
 from babel.support import Translations
-from jinja2 import pass_context
-from jinja2.runtime import Context
 from markupsafe import Markup
 from starlette.requests import Request
 
@@ -134,28 +132,28 @@ def translator(request: Request) -> Translator:
     return chosen
 
 
-def template_context(tr: Translator) -> dict[str, Any]:
+def template_context(tr: Translator, autoescape: bool = True) -> dict[str, Any]:
     """What a template needs to speak the language: newstyle gettext callables (they
-    autoescape the message and format `%(name)s` with escaped values), and `lang`."""
+    format `%(name)s`; in an autoescaping template the message is markup and the values are
+    escaped), and `lang`. Plain functions, not context functions: an environment either
+    autoescapes every template or none, and a search page calls them some sixty times."""
+    wrap = Markup if autoescape else str
 
-    def _markup(ctx: Context, text: str, values: dict[str, Any]) -> str:
-        # The catalogue text is ours (trusted markup); the values are escaped by Markup.
-        marked = Markup(text) if ctx.eval_ctx.autoescape else text  # noqa: S704
-        # Formatting without placeholders changes nothing: most messages skip it (hot path).
+    def fill(text: str, values: dict[str, Any]) -> str:
+        # The catalogue text is ours (trusted markup); Markup escapes the values.
+        marked = wrap(text)
+        # Formatting without placeholders changes nothing: most messages skip it.
         return marked % values if values or "%" in text else marked
 
-    @pass_context
-    def gettext(ctx: Context, message: str, **values: Any) -> str:
-        return _markup(ctx, tr.translations.gettext(message), values)
+    def gettext(message: str, **values: Any) -> str:
+        return fill(tr.translations.gettext(message), values)
 
-    @pass_context
-    def ngettext(ctx: Context, singular: str, plural: str, n: int, **values: Any) -> str:
+    def ngettext(singular: str, plural: str, n: int, **values: Any) -> str:
         values.setdefault("num", n)
-        return _markup(ctx, tr.translations.ngettext(singular, plural, n), values)
+        return fill(tr.translations.ngettext(singular, plural, n), values)
 
-    @pass_context
-    def pgettext(ctx: Context, context: str, message: str, **values: Any) -> str:
-        return _markup(ctx, tr.translations.pgettext(context, message), values)
+    def pgettext(context: str, message: str, **values: Any) -> str:
+        return fill(tr.translations.pgettext(context, message), values)
 
     return {
         "lang": tr.lang,

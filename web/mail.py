@@ -84,7 +84,7 @@ class MailComposer:
         tr = books.translators.get(lang) or books.translators[books.default]
         template = _env.get_template(f"mail/{kind}.txt")
         values: dict[str, Any] = {
-            **i18n.template_context(tr),
+            **i18n.template_context(tr, autoescape=False),
             "library": tr.gettext(LIBRARY_NAME),
             **params,
         }

@@ -84,12 +84,6 @@ def see_other(
 
 
 @pass_context
-def _url(ctx: Context, name: str, query: dict[str, Any] | str | None = None, **params: Any) -> str:
-    """`url("record", work_id=1)` in templates: `path_for` with the page's request."""
-    return path_for(ctx["request"], name, query, **params)
-
-
-@pass_context
 def _refusal(ctx: Context, value: queries.Refusal) -> str:
     return refusals.words(ctx["tr"], value)
 
@@ -114,7 +108,6 @@ env.filters.update(LANGUAGE_FILTERS)
 env.filters["date"] = _date
 env.filters["datetime"] = _datetime
 env.globals.update(LANGUAGE_GLOBALS)
-env.globals["url"] = _url
 # gettext and friends come with each render's context (the request's language); the
 # shared environment only learns that they are the newstyle kind (they format %(name)s).
 env.newstyle_gettext = True  # type: ignore[attr-defined]
@@ -136,6 +129,8 @@ def context(request: Request, **values: Any) -> dict[str, Any]:
         **i18n.template_context(tr),
         "languages": i18n.catalogues(request).languages,
         "csrf_token": partial(csrf.token, request),
+        # `url("record", work_id=1)`: the path of a named route (see path_for).
+        "url": partial(path_for, request),
         "current": sessions.current(request),
         **values,
     }
