@@ -15,11 +15,12 @@ import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
-from db import circulation, engine, queries, rules
+from db import circulation, engine, queries, rules, staff
 from db.catalog_write import ImportReport, WorkRecord, upsert_works
 from db.circulation import LoanView, RenewalRefused
 from db.errors import NotFound, QueryError
 from db.patrons import DEMO_PATRONS, NewPatron, create_patron, ensure_demo_patrons
+from db.sessions import Timeouts
 from tests.conftest import Database, in_words
 
 NOW = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)  # 10:00 in Japan
@@ -483,3 +484,56 @@ def test_an_item_marked_out_without_a_record_is_checked_in(lib: Library, status:
     assert item_status("STRAY0001") == rules.AVAILABLE
     with engine.write() as conn, pytest.raises(circulation.NotOnLoan):
         circulation.return_item(conn, "STRAY0001", NOW)
+
+
+def _counter_session() -> str:
+    """A staff session at the counter (its scan list lives in the session row)."""
+    queries.create_first_manager(
+        queries.StaffInput("C001", "窓口 試験", "", "sogo", "manager", (), None)
+    )
+    with engine.write() as conn:
+        staff_id = conn.execute(
+            text("SELECT id FROM staff_account WHERE staff_code = 'C001'")
+        ).scalar_one()
+        login = staff.create_session(conn, staff_id, NOW, Timeouts.of(15, 10), True)
+    return login.token
+
+
+def test_the_counter_keeps_no_card_and_forgets_a_returned_loan(lib: Library) -> None:
+    patron = (ALICE_ID, ALICE_CARD)
+    item = (ITEM_ID, PRIVATE_BARCODE, "吾輩は猫である")
+    queries.set_clock(lambda: NOW)
+    try:
+        token = _counter_session()
+        lent = queries.counter_scan(token, "checkout", ALICE_CARD, PRIVATE_BARCODE)
+        assert lent.last is not None and lent.last.ok
+        with engine.read() as conn:
+            assert linking_tables(conn, patron, item) == ["loan"]
+            sessions = " ".join(
+                conn.execute(text("SELECT counter_state FROM staff_session")).scalars()
+            )
+        assert ALICE_CARD not in sessions  # not even while the loan lasts
+        back = queries.counter_scan(token, "return", "", PRIVATE_BARCODE)
+        assert back.last is not None and back.last.ok and back.last.kind == "return"
+        assert [s.kind for s in back.scans] == ["return"]  # the checkout line went with it
+        with engine.read() as conn:
+            assert linking_tables(conn, patron, item) == []
+            stored = conn.execute(text("SELECT counter_state FROM staff_session")).scalar_one()
+        assert ALICE_CARD not in stored
+
+        # A scan list left alone is empty after the idle time, in the database too.
+        queries.counter_scan(token, "checkout", BOB_CARD, PRIVATE_BARCODE)
+        idle = timedelta(minutes=queries.staff_policy_data().settings["counter_idle_minutes"])
+        assert idle <= timedelta(minutes=5)  # "a short idle time"
+        queries.set_clock(lambda: NOW + idle - timedelta(seconds=1))
+        assert [s.kind for s in queries.get_counter_state(token).scans] == ["checkout", "return"]
+        queries.set_clock(lambda: NOW + idle)
+        assert queries.get_counter_state(token).scans == ()
+        with engine.read() as conn:
+            stored = conn.execute(text("SELECT counter_state FROM staff_session")).scalar_one()
+        assert "吾輩は猫である" not in stored and PRIVATE_BARCODE not in stored
+        # A scan after the idle time starts a new list.
+        queries.counter_scan(token, "checkout", BOB_CARD, "NO-SUCH-ITEM")
+        assert [s.barcode for s in queries.get_counter_state(token).scans] == ["NO-SUCH-ITEM"]
+    finally:
+        queries.set_clock(None)

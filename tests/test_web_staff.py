@@ -503,6 +503,33 @@ def test_counter_errors_are_spoken_and_keep_the_list(team: dict[str, Console]) -
     assert page.headers["cache-control"] == "no-store"  # type: ignore[attr-defined]
 
 
+def test_counter_keeps_the_card_in_the_response_only(
+    team: dict[str, Console], clock: Clock
+) -> None:
+    staff = team["staff"]
+    one, two = available_barcodes(2)
+    card_field = f'id="card" name="card" value="{HANAKO.card_number}"'
+    done = staff.htmx_post(
+        "/staff/counter/checkout", "/staff/counter", card=HANAKO.card_number, barcode=one
+    )
+    assert done.status_code == 200 and card_field in done.text  # type: ignore[attr-defined]
+    assert 'data-scan-first="card"' not in done.text  # type: ignore[attr-defined]
+    page = staff.get("/staff/counter")
+    assert "貸出しました" in page.text and card_field not in page.text  # type: ignore[attr-defined]
+    with engine.read() as conn:
+        stored = " ".join(conn.execute(text("SELECT counter_state FROM staff_session")).scalars())
+    assert HANAKO.card_number not in stored
+    # Returning an item ends the transaction: its line alone is left, then nothing once idle.
+    staff.htmx_post(
+        "/staff/counter/checkout", "/staff/counter", card=HANAKO.card_number, barcode=two
+    )
+    back = staff.htmx_post("/staff/counter/return", "/staff/counter?mode=return", barcode=one)
+    assert back.text.count('<li class="scan-') == 1  # type: ignore[attr-defined]
+    idle = queries.staff_policy_data().settings["counter_idle_minutes"]
+    clock.tick(idle * 60)
+    assert "まだ処理した資料はありません。" in staff.get("/staff/counter").text  # type: ignore[attr-defined]
+
+
 def test_patron_sees_when_staff_looked_not_who(team: dict[str, Console], app: object) -> None:
     hanako = patron_id(HANAKO.card_number)
     assert team["staff"].get(f"/staff/patrons/{hanako}").status_code == 200  # type: ignore[attr-defined]

@@ -1,6 +1,11 @@
 """The staff counter: checkout, return and renewal by scanning, with a scan list that
 survives every refusal (kept in the staff session, so it ends with it).
 
+The list is one counter transaction and keeps nothing that links a card to an item past it:
+it never holds a card number (the web tier echoes the card of the form in its response), a
+return ends the transaction (the list keeps that return's line only, which names no
+patron), and so does a pause of the policy's `counter_idle_minutes` with no scan.
+
 The circulation rules are db.circulation; a returned copy is routed from the counter's
 branch (db.routing).
 """
@@ -9,14 +14,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.engine import Connection
 
 from db import circulation
-from db.engine import reads, writes
+from db.clock import naive_utc
+from db.engine import writes
 from db.errors import QueryError, Refusal
 from db.localized import Localized
 from db.models import TABLES
@@ -44,7 +50,6 @@ class Scan:
 
 @dataclass(frozen=True)
 class CounterState:
-    card: str
     scans: tuple[Scan, ...]  # newest first
 
     @property
@@ -71,34 +76,47 @@ def _scan_from(fields: dict[str, Any]) -> Scan:
     )
 
 
-def _load_state(conn: Connection, token_digest: str) -> CounterState:
-    raw = conn.execute(
-        select(_session.c.counter_state).where(_session.c.id == token_digest)
-    ).scalar_one_or_none()
+def _idle() -> timedelta:
+    return timedelta(minutes=policy().settings["counter_idle_minutes"])
+
+
+def _load_state(conn: Connection, token_digest: str, now: datetime) -> tuple[CounterState, str]:
+    """The live scan list (empty once idle) and the stored text it came from."""
+    raw: str = (
+        conn.execute(
+            select(_session.c.counter_state).where(_session.c.id == token_digest)
+        ).scalar_one_or_none()
+        or ""
+    )
     try:
         data: dict[str, Any] = json.loads(raw) if raw else {}
-        scans = tuple(_scan_from(s) for s in data.get("scans", []))
-        return CounterState(str(data.get("card", "")), scans)
+        if naive_utc(now) - datetime.fromisoformat(data["at"]) >= _idle():
+            return CounterState(()), raw
+        return CounterState(tuple(_scan_from(s) for s in data["scans"])), raw
     except (ValueError, TypeError, KeyError):
-        return CounterState("", ())
+        return CounterState(()), raw
 
 
-def _save_state(conn: Connection, token_digest: str, state: CounterState) -> None:
+def _save_state(conn: Connection, token_digest: str, state: CounterState, now: datetime) -> None:
     keep = policy().settings["scan_list_length"]
     payload = {
-        "card": state.card,
+        "at": naive_utc(now).isoformat(),
         "scans": [_scan_to(s) for s in state.scans[:keep]],
     }
+    stored = json.dumps(payload, ensure_ascii=False) if state.scans else ""
     conn.execute(
-        _session.update()
-        .where(_session.c.id == token_digest)
-        .values(counter_state=json.dumps(payload, ensure_ascii=False))
+        _session.update().where(_session.c.id == token_digest).values(counter_state=stored)
     )
 
 
-@reads
+@writes
 def get_counter_state(conn: Connection, now: datetime, token: str) -> CounterState:
-    return _load_state(conn, digest(token))
+    """The scan list; one left idle is erased from the session row as well."""
+    token_digest = digest(token)
+    state, raw = _load_state(conn, token_digest, now)
+    if raw and not state.scans:
+        _save_state(conn, token_digest, state, now)
+    return state
 
 
 @writes
@@ -106,12 +124,11 @@ def counter_scan(
     conn: Connection, now: datetime, token: str, kind: str, card: str, barcode: str
 ) -> CounterState:
     """Checkout, return or renew one item. A refusal is a line in the list, never a lost
-    list: the circulation change runs in a savepoint, the list is saved whatever happens."""
+    list: the circulation change runs in a savepoint, the list is saved whatever happens.
+    A return done ends the counter transaction: the list starts again from its line."""
     token_digest = digest(token)
-    state = _load_state(conn, token_digest)
+    state, _ = _load_state(conn, token_digest, now)
     card, barcode = card.strip()[:20], barcode.strip()[:32]
-    if kind == "checkout":
-        state = CounterState(card, state.scans)
     scan: Scan
     if not barcode or (kind == "checkout" and not card):
         missing = Refusal(
@@ -124,8 +141,9 @@ def counter_scan(
                 scan = _apply(conn, kind, card, barcode, now, token_digest)
         except QueryError as refused:
             scan = Scan(kind, barcode, False, "", "", refused.refusal)
-    state = CounterState(state.card, (scan, *state.scans))
-    _save_state(conn, token_digest, state)
+    earlier = () if scan.ok and kind == "return" else state.scans
+    state = CounterState((scan, *earlier))
+    _save_state(conn, token_digest, state, now)
     return state
 
 
@@ -180,4 +198,4 @@ def _apply(
 
 @writes
 def clear_counter(conn: Connection, now: datetime, token: str) -> None:
-    _save_state(conn, digest(token), CounterState("", ()))
+    _save_state(conn, digest(token), CounterState(()), now)

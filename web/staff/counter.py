@@ -58,9 +58,11 @@ def _counter(
     mode: str,
     extra: CounterLine | None = None,
     status_code: int = 200,
+    card: str = "",
 ) -> HTMLResponse:
     """The counter page (or its #counter fragment); `extra` is a line shown first, in this
-    response only (a receive is not part of the persisted scan list)."""
+    response only (a receive is not part of the persisted scan list). `card` is the card
+    just scanned, kept in the form of this response only: the list never stores it."""
     lines = tuple(_line(request, s) for s in state.scans)
     if extra is not None:
         lines = (extra, *lines)
@@ -69,7 +71,7 @@ def _counter(
         "staff/counter.html",
         "staff/_counter.html",
         status_code=status_code,
-        card=state.card,
+        card=card,
         lines=lines,
         last=lines[0] if lines else None,
         mode=mode,
@@ -85,14 +87,14 @@ async def counter_page(request: Request) -> Response:
 
 async def _scan(request: Request, kind: str) -> Response:
     form = await forms.read(request)
-    session = me(request)
-    state = queries.counter_scan(
-        session.token, kind, text(form, "card", 20), text(form, "barcode", 32)
-    )
+    card = text(form, "card", 20).strip() if kind == "checkout" else ""
+    state = queries.counter_scan(me(request).token, kind, card, text(form, "barcode", 32))
     ok = state.last is not None and state.last.ok
+    # Without htmx, the page after the redirect has an empty card field: the card is
+    # stored nowhere, so only a response to this request can show it again.
     if ok and not wants_fragment(request):
         return see_other(request, "staff:counter", {"mode": kind})
-    return _counter(request, state, kind, status_code=200 if ok else 422)
+    return _counter(request, state, kind, status_code=200 if ok else 422, card=card)
 
 
 async def checkout(request: Request) -> Response:
