@@ -105,6 +105,7 @@ def test_code_site_wide_limit(
     form = code_form(HANAKO[0], code, new)
     waiting = submit(web, "/password/code", "198.51.100.7", **form)
     assert normalised(waiting, HANAKO[0]) == normalised(refused[0], "2999999900")
+    assert "試行回数が多すぎます" in waiting.text  # type: ignore[attr-defined]
     queries.set_clock(lambda: START + timedelta(hours=3))
     assert submit(web, "/password/code", "198.51.100.7", **form).status_code == 303  # type: ignore[attr-defined]
 
