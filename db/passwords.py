@@ -79,6 +79,12 @@ def _birth_date_forms(birth: date) -> set[str]:
 
 def check_policy(password: str, card_number: str, birth_date: date) -> None:
     """NIST-style rules: length only, no composition rules, refuse the guessable."""
+    check_general(password)
+    check_personal(password, card_number, birth_date)
+
+
+def check_general(password: str) -> None:
+    """The rules that need no patron's data: safe to answer before the patron is known."""
     length = len(unicodedata.normalize("NFC", password))
     if length < rules.PASSWORD_MIN_CHARS:
         raise PasswordRejected("password_too_short", min=rules.PASSWORD_MIN_CHARS)
@@ -87,6 +93,12 @@ def check_policy(password: str, card_number: str, birth_date: date) -> None:
     folded = unicodedata.normalize("NFKC", password).casefold()
     if folded in _common_passwords():
         raise PasswordRejected("password_too_common")
+
+
+def check_personal(password: str, card_number: str, birth_date: date) -> None:
+    """The rules that read the patron's card and birth date: answer them only to someone
+    who has proven to be the patron, or the refusal confirms the data."""
+    folded = unicodedata.normalize("NFKC", password).casefold()
     digits = "".join(ch for ch in folded if ch.isdigit())
     if card_number and (card_number in folded or folded in card_number):
         raise PasswordRejected("password_has_card_number")

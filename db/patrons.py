@@ -28,7 +28,8 @@ class NewPatron:
 
 def phone_digits(phone: str) -> str:
     """Digits only (full-width too), so 0466-25-1111 and ０４６６２５１１１１ compare equal."""
-    return "".join(str(int(ch)) for ch in phone if ch.isdigit())[:20]
+    # isdecimal, not isdigit: int() cannot read digits such as "²", which isdigit accepts.
+    return "".join(str(int(ch)) for ch in phone if ch.isdecimal())[:20]
 
 
 def create_patron(

@@ -38,7 +38,10 @@ MESSAGES: dict[str, str] = {
         "password already exists, or there were too many attempts. Please ask at a library "
         "counter with your card."
     ),
-    "code_refused": N_("The card number or code is wrong, or the code has expired."),
+    "code_refused": N_(
+        "The card number or code is wrong, the code has expired, or there were too many "
+        "attempts. Please try again later, or ask at a library counter with your card."
+    ),
     "reset_link_refused": N_(
         "This link cannot be used (expired or already used). Please ask for a new one."
     ),

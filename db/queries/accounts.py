@@ -3,7 +3,9 @@
 Every path that takes a secret counts the attempt first (db.throttle) and answers unknown
 cards, wrong secrets and throttled cards alike, after the same argon2 work. The count is
 committed in its own transaction, so a refusal rolls back the change, never the count;
-argon2 runs outside any transaction.
+argon2 runs outside any transaction. The recovery paths (first password, code, forgotten
+password) check the proof before anything that reads the patron's data, so that nothing
+but the proof itself can tell a known card from an unknown one.
 """
 
 from __future__ import annotations
@@ -96,6 +98,11 @@ _patron = TABLES["patron"]
 
 def _patron_by_card(conn: Connection, card: str) -> Row[Any] | None:
     return conn.execute(select(_patron).where(_patron.c.card_number == card.strip()[:20])).first()
+
+
+def _same_text(stored: str, given: str) -> bool:
+    # compare_digest refuses non-ASCII str; bytes compare any input in constant time.
+    return hmac.compare_digest(stored.encode(), given.encode())
 
 
 def _patron_by_id(conn: Connection, patron_id: int) -> Row[Any] | None:
@@ -210,8 +217,13 @@ def _store_password(
 def set_first_password(
     card: str, birth_date: date, phone: str, new_password: str, address: str
 ) -> None:
-    """The web's first password: only for a card without one, proven by birth date and phone."""
-    passwords.check_policy(new_password, card.strip(), birth_date)
+    """The web's first password: only for a card without one, proven by birth date and phone.
+
+    Unknown cards, wrong facts, a password already set and a throttled attempt are all
+    `FactsRefused`; the rules on card number and birth date are applied after the facts hold.
+    """
+    passwords.check_general(new_password)
+    given_phone = phone_digits(phone)
     checks = [
         (throttle.FIRST_CARD, card.strip()),
         (throttle.FIRST_ADDRESS, address),
@@ -221,15 +233,27 @@ def set_first_password(
         row = _reserve_by_card(checks, card)
     except throttle.Throttled:
         raise FactsRefused() from None
-    matches = (
-        row is not None
-        and row.password_hash is None
-        and row.birth_date == birth_date
-        and hmac.compare_digest(row.phone_digits, phone_digits(phone))
+    # Every fact is compared whatever the others say: no step is skipped for an unknown card.
+    facts = (
+        row is not None,
+        getattr(row, "password_hash", None) is None,
+        getattr(row, "birth_date", None) == birth_date,
+        _same_text(getattr(row, "phone_digits", ""), given_phone),
     )
-    if not matches or row is None:
+    if not all(facts) or row is None:
         raise FactsRefused()
+    try:
+        passwords.check_personal(new_password, row.card_number, row.birth_date)
+    except PasswordRejected:
+        _forgive(checks)
+        raise
     _store_first_password(checks, row.id, new_password)
+
+
+@writes
+def _forgive(conn: Connection, now: datetime, checks: list[tuple[throttle.Limit, str]]) -> None:
+    """The proof held and only the new password was refused: that was no guess."""
+    throttle.succeeded(conn, checks)
 
 
 @writes
@@ -287,12 +311,24 @@ def _reserve(conn: Connection, now: datetime, checks: list[tuple[throttle.Limit,
 
 
 def set_password_with_code(card: str, code: str, new_password: str, address: str) -> None:
-    checks = [(throttle.CODE_CARD, card.strip()), (throttle.CODE_ADDRESS, address)]
+    """Set a password with a counter's code. Unknown cards, wrong or expired codes and
+    throttled attempts are all `CodeRefused`; the rules on card number and birth date are
+    applied once the code holds (a refusal then leaves the code usable)."""
+    passwords.check_general(new_password)
+    checks = [
+        (throttle.CODE_CARD, card.strip()),
+        (throttle.CODE_ADDRESS, address),
+        (throttle.CODE_ALL, ""),
+    ]
     try:
         _reserve(checks)
     except throttle.Throttled:
         raise CodeRefused() from None
-    _use_code(checks, card, code, new_password)
+    try:
+        _use_code(checks, card, code, new_password)
+    except PasswordRejected:
+        _forgive(checks)
+        raise
 
 
 @writes
@@ -305,18 +341,18 @@ def _use_code(
     new_password: str,
 ) -> None:
     row = _patron_by_card(conn, card)
-    if row is None:
-        raise CodeRefused()
-    passwords.check_policy(new_password, row.card_number, row.birth_date)
+    # The same statement runs for an unknown card (no patron has id 0).
     used = conn.execute(
         text(
             "DELETE FROM activation_code WHERE patron_id = :p AND code_hash = :h "
             "AND expires_at > :now"
         ),
-        {"p": row.id, "h": _code_digest(code), "now": naive_utc(now)},
+        {"p": row.id if row is not None else 0, "h": _code_digest(code), "now": naive_utc(now)},
     )
-    if used.rowcount != 1:
+    if used.rowcount != 1 or row is None:
         raise CodeRefused()
+    # Raised inside the transaction: the code's deletion is rolled back with it.
+    passwords.check_personal(new_password, row.card_number, row.birth_date)
     _store_password(conn, row.id, new_password, rules.PASSWORD_VIA_CODE, now)
     throttle.succeeded(conn, checks)
     sessions.end_all(conn, sessions.PATRON, row.id)
@@ -339,18 +375,19 @@ def request_password_reset(
     make_link: Callable[[int, str], str],
 ) -> None:
     """Queue a reset link when card and registered email match; silent otherwise."""
-    checks = [(throttle.RESET_CARD, card.strip()), (throttle.RESET_ADDRESS, address)]
+    checks = [
+        (throttle.RESET_CARD, card.strip()),
+        (throttle.RESET_ADDRESS, address),
+        (throttle.RESET_ALL, ""),
+    ]
     try:
         throttle.reserve(conn, checks, now)
     except throttle.Throttled:
         return
     row = _patron_by_card(conn, card)
-    registered = getattr(row, "email", None)
-    if (
-        row is None
-        or not registered
-        or not hmac.compare_digest(registered.casefold(), email.strip().casefold())
-    ):
+    registered = getattr(row, "email", None) or ""
+    matches = _same_text(registered.casefold(), email.strip().casefold())
+    if row is None or not registered or not matches:
         return
     link = make_link(row.id, _fingerprint(row.password_hash, row.password_set_at))
     outbox.enqueue(
