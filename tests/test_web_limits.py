@@ -6,11 +6,18 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import select
+import socket
+import time
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.testclient import TestClient
 from starlette.types import ASGIApp, Message
 
+from tests.browser.conftest import start_server, stop_server
+from tests.conftest import Database
 from tests.test_web_account import HANAKO, HTMX, csrf_of, log_in
 from web import limits
 
@@ -154,3 +161,53 @@ def test_forms_and_a_full_size_booklist_still_go_through(web: TestClient) -> Non
     # An availability lookup of the most ids there can be fits its limit.
     most = {"ids": list(range(2**31 - 500, 2**31))}
     assert web.post("/booklist/availability", json=most).status_code == 200
+
+
+def _peak_rss(pid: int) -> int:
+    """The most memory the process has held so far (VmHWM), in bytes."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM")
+
+
+def _chunked_post(base: str, path: str, total: int, seconds: float) -> tuple[bytes, int]:
+    """POST `total` bytes of chunked JSON to a live server, reading its answer between
+    chunks; stops at the answer, a closed connection or the deadline. The answer's first
+    bytes and how much was sent."""
+    address = urlsplit(base)
+    chunk = b"x" * CHUNK
+    frame = b"%x\r\n" % CHUNK + chunk + b"\r\n"
+    deadline = time.monotonic() + seconds
+    sent = 0
+    answer = b""
+    with socket.create_connection((address.hostname, address.port), timeout=5) as sock:
+        sock.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: {address.netloc}\r\n"
+            "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
+        )
+        try:
+            while sent < total and time.monotonic() < deadline:
+                if select.select([sock], [], [], 0)[0]:
+                    answer = sock.recv(4096)
+                    break
+                sock.sendall(frame)
+                sent += CHUNK
+            else:
+                answer = sock.recv(4096)
+        except OSError:  # the server closed the connection under the upload
+            pass
+    return answer, sent
+
+
+def test_a_live_server_stays_small_under_a_huge_chunked_upload(catalog_db: Database) -> None:
+    proc, base = start_server(catalog_db.url)
+    try:
+        before = _peak_rss(proc.pid)
+        answer, sent = _chunked_post(base, "/booklist/availability", HUGE, seconds=20)
+        grown = _peak_rss(proc.pid) - before
+    finally:
+        stop_server(proc)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:80]
+    assert sent < HUGE // 4, sent  # the server stopped taking the body early
+    assert grown < 16 * 1024 * 1024, grown
