@@ -3,7 +3,6 @@ past its route's limit is refused with the site's 413 page before anything buffe
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import os
 import select
@@ -14,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.testclient import TestClient
-from starlette.types import ASGIApp, Message
+from starlette.types import Message
 
 from tests.browser.conftest import start_server, stop_server
 from tests.conftest import Database
@@ -47,9 +46,10 @@ class Upload:
 
 
 def _send(
-    app: ASGIApp, path: str, upload: Upload, headers: list[tuple[bytes, bytes]]
+    client: TestClient, path: str, upload: Upload, headers: list[tuple[bytes, bytes]]
 ) -> tuple[int, dict[bytes, bytes], bytes]:
-    """POST `upload` to `path`; the status, headers and body of the answer."""
+    """POST `upload` to `path` of the client's app, on the client's event loop; the status,
+    headers and body of the answer."""
     scope: dict[str, Any] = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -69,7 +69,8 @@ def _send(
     async def send(message: Message) -> None:
         answer.append(message)
 
-    asyncio.run(app(scope, upload.receive, send))  # type: ignore[arg-type]
+    assert client.portal is not None  # inside the fixture's `with TestClient(...)`
+    client.portal.call(client.app, scope, upload.receive, send)
     start = answer[0]
     body = b"".join(m.get("body", b"") for m in answer[1:])
     return start["status"], dict(start["headers"]), body
@@ -90,7 +91,7 @@ def test_a_chunked_body_past_the_limit_is_refused_while_it_streams(client: TestC
     ]
     for path, kind, limit in cases:
         upload = Upload(HUGE)
-        status, headers, body = _send(client.app, path, upload, [kind, CHUNKED])
+        status, headers, body = _send(client, path, upload, [kind, CHUNKED])
         assert status == 413, (path, status)
         # Refused as soon as the count passed the limit: never more than one chunk beyond.
         assert upload.taken <= limit + CHUNK, (path, upload.taken)
@@ -106,7 +107,7 @@ def test_a_declared_length_past_the_limit_is_refused_unread(client: TestClient) 
     ):
         upload = Upload(HUGE)
         length = (b"content-length", str(limit + 1).encode())
-        status, _headers, _body = _send(client.app, path, upload, [FORM, length])
+        status, _headers, _body = _send(client, path, upload, [FORM, length])
         assert status == 413, path
         assert upload.taken == 0, path
 
@@ -116,7 +117,7 @@ def test_a_body_within_the_limit_is_read_whole(client: TestClient) -> None:
     rest = limits.MAX_BODY - sum(len(f) + 1 for f in fields) - len("f4=")
     upload = Upload(0, b"&".join([*fields, b"f4=" + b"x" * rest]))
     assert upload.total == limits.MAX_BODY
-    status, _headers, _body = _send(client.app, "/login", upload, [FORM, CHUNKED])
+    status, _headers, _body = _send(client, "/login", upload, [FORM, CHUNKED])
     assert status == 403  # past the size limit, refused by the CSRF check: no token
     assert upload.taken == limits.MAX_BODY
 
