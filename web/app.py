@@ -11,8 +11,8 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from db import queries
-from web import account, booklist, catalog, errors, holds, i18n, lang, loans, password
-from web.security import CSRFCheck, SecurityHeaders
+from web import account, booklist, catalog, errors, holds, i18n, lang, limits, loans, password
+from web.security import BodyLimit, CSRFCheck, SecurityHeaders
 from web.sessions import PATRON
 from web.settings import ROOT, Settings, load
 from web.staff import my_access as staff_my_access
@@ -50,6 +50,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(
                 SecurityHeaders, https=settings.https, session_cookie=PATRON.cookie_name(settings)
             ),
+            # Before anything reads a body; inside SecurityHeaders so its 413 page has them.
+            Middleware(BodyLimit, default=limits.MAX_BODY, routes=booklist.BODY_LIMITS),
             Middleware(CSRFCheck, exempt=booklist.CSRF_EXEMPT),
         ],
         # By class: Starlette picks the handler of the nearest class in the exception's MRO.
@@ -60,6 +62,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             404: errors.http_exception,
             405: errors.http_exception,
             400: errors.http_exception,
+            413: errors.http_exception,
             500: errors.server_error,
         },
         lifespan=lifespan,

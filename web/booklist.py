@@ -22,17 +22,24 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from db import queries
-from web import i18n, refusals
+from web import i18n, limits, refusals
 from web.guard import patron_route
 from web.sessions import Current, current
 from web.templating import render
 
-MAX_BODY_BYTES = 3 * 1024 * 1024  # base64 of the 2 MiB ciphertext limit, with room
 _KEY_ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_AVAILABILITY_IDS = 500
+CREATE = "/my/booklist/create"
+SAVE = "/my/booklist/save"
 AVAILABILITY = "/booklist/availability"
 # POSTs that change nothing and carry no token (see `availability`).
 CSRF_EXEMPT = (AVAILABILITY,)
+# Bodies that differ from the site's limit (`web.security.BodyLimit` enforces them).
+BODY_LIMITS = {
+    CREATE: limits.BOOKLIST_SEALED_BODY,
+    SAVE: limits.BOOKLIST_SEALED_BODY,
+    AVAILABILITY: limits.BOOKLIST_AVAILABILITY_BODY,
+}
 
 
 class BadPayload(Exception):
@@ -77,24 +84,20 @@ def password_wrap(payload: dict[str, Any]) -> queries.BooklistPasswordWrap:
 def _sealed(payload: dict[str, Any]) -> queries.BooklistSealed:
     return queries.BooklistSealed(
         nonce=_b64(payload.get("nonce"), 12),
-        ciphertext=_b64(payload.get("ciphertext"), limit=MAX_BODY_BYTES),
+        ciphertext=_b64(payload.get("ciphertext"), limit=limits.BOOKLIST_SEALED_BODY),
     )
 
 
 async def _checked_json(request: Request) -> tuple[Current, dict[str, Any]]:
-    """A logged-in JSON POST (its origin and CSRF token were checked by the middleware)."""
+    """A logged-in JSON POST (its origin, CSRF token and size were checked by the
+    middleware)."""
     session = current(request)
     if session is None:
         raise HTTPException(status_code=401)
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
         raise HTTPException(status_code=403)
-    if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
-        raise HTTPException(status_code=413)
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        raise HTTPException(status_code=413)
     try:
-        payload = json.loads(body)
+        payload = json.loads(await request.body())
     except ValueError:
         raise HTTPException(status_code=400) from None
     if not isinstance(payload, dict):
@@ -274,10 +277,9 @@ async def availability(request: Request) -> Response:
     """Public catalog data for a batch of records. A POST body, not a query string, so the
     record ids stay out of proxy access logs; the browser sends it without the session
     cookie, and nothing here logs or caches it. No state changes, so no CSRF token: the
-    path is in `CSRF_EXEMPT`."""
-    body = await request.body()
+    path is in `CSRF_EXEMPT`; its body limit is in `BODY_LIMITS`."""
     try:
-        payload = json.loads(body) if len(body) <= 8192 else None
+        payload = json.loads(await request.body())
     except ValueError:
         payload = None
     ids = payload.get("ids") if isinstance(payload, dict) else None
@@ -300,8 +302,8 @@ async def availability(request: Request) -> Response:
 routes = [
     patron_route("/my/booklist", page, methods=["GET"], name="booklist"),
     Route("/my/booklist/state", state, methods=["GET"], name="booklist_state"),
-    Route("/my/booklist/create", create, methods=["POST"], name="booklist_create"),
-    Route("/my/booklist/save", save, methods=["POST"], name="booklist_save"),
+    Route(CREATE, create, methods=["POST"], name="booklist_create"),
+    Route(SAVE, save, methods=["POST"], name="booklist_save"),
     Route("/my/booklist/recovery", recovery, methods=["POST"], name="booklist_recovery"),
     Route("/my/booklist/restore", restore, methods=["POST"], name="booklist_restore"),
     Route("/my/booklist/discard", discard, methods=["POST"], name="booklist_discard"),

@@ -24,6 +24,10 @@ log = logging.getLogger("shiori")
 _PAGES = {
     404: (N_("Page not found"), N_("The page or record you asked for does not exist.")),
     400: (N_("Bad request"), N_("Please try again in a moment.")),
+    413: (
+        N_("Too much was sent"),
+        N_("What you sent is too large for this page. Shorten it and try again."),
+    ),
     422: (N_("Please try again"), N_("Please try again in a moment.")),
     403: (
         N_("Please try again"),

@@ -9,11 +9,9 @@ from __future__ import annotations
 from starlette.datastructures import FormData
 from starlette.requests import Request
 
-SCOPE_KEY = "shiori.form"
+from web.limits import MAX_FIELDS, MAX_PART_SIZE
 
-# No uploads anywhere on the site; the largest field is a wrapped key or an address.
-MAX_FIELDS = 50
-MAX_PART_SIZE = 64 * 1024
+SCOPE_KEY = "shiori.form"
 
 
 async def parse(request: Request) -> FormData:

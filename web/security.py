@@ -1,9 +1,10 @@
 """Middleware: headers every response carries (CSP without inline script, no framing, no
-referrer leak), and the one CSRF check for every unsafe request."""
+referrer leak), the size limit of every request body, and the one CSRF check for every
+unsafe request."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -76,6 +77,83 @@ class SecurityHeaders:
             if name == b"cookie" and self.session_cookie + b"=" in value:
                 return True
         return False
+
+
+class BodyTooLarge(HTTPException):
+    """A request body past its route's limit (raised from the receive channel)."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=413)
+
+
+class BodyLimit:
+    """Every request body, chunked or not, is limited before anything reads it: a declared
+    Content-Length past the limit is refused unread, and the bytes of `http.request`
+    messages are counted as they arrive, so a body that passes the limit ends in 413 at the
+    first chunk beyond it (nothing downstream can buffer more). `routes` maps paths to a
+    limit of their own; every other path has `default` (see web/limits.py).
+
+    It sits outside everything that reads a body (the CSRF check reads forms). The 413 also
+    closes the connection, so the server stops reading the rest of the body.
+    """
+
+    def __init__(self, app: ASGIApp, default: int, routes: Mapping[str, int]) -> None:
+        self.app = app
+        self.default = default
+        self.routes = dict(routes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.routes.get(scope["path"], self.default)
+        started = False
+
+        async def send_closing(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                if message["status"] == 413:
+                    message["headers"] = [*message.get("headers", []), (b"connection", b"close")]
+            await send(message)
+
+        declared = _content_length(scope)
+        if declared is not None and declared > limit:
+            await self._refuse(scope, send_closing)
+            return
+        counted = 0
+
+        async def counting() -> Message:
+            nonlocal counted
+            if counted > limit:  # refused already: the rest is never read
+                raise BodyTooLarge
+            message = await receive()
+            if message["type"] == "http.request":
+                counted += len(message.get("body", b""))
+                if counted > limit:
+                    raise BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, counting, send_closing)
+        except BodyTooLarge:
+            if started:  # a response under way cannot become a 413
+                raise
+            await self._refuse(scope, send_closing)
+
+    @staticmethod
+    async def _refuse(scope: Scope, send: Send) -> None:
+        async def unread() -> Message:  # the page never reads the body it refuses
+            return {"type": "http.disconnect"}
+
+        await errors.error_response(Request(scope), 413)(scope, unread, send)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
