@@ -172,7 +172,10 @@ class MailOutbox(SQLModel, table=True):
     """Mail written in the same transaction as the change that causes it."""
 
     __tablename__ = "mail_outbox"
-    __table_args__ = (Index("ix_mail_outbox_due", "sent_at", "failed_at", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_mail_outbox_due", "sent_at", "failed_at", "next_attempt_at"),
+        Index("ix_mail_outbox_patron", "patron_id"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=40)
     to_addr: str = Field(max_length=254)
@@ -191,6 +194,9 @@ class MailOutbox(SQLModel, table=True):
     # composes the text from at delivery; NULL params = a finished subject and body.
     lang: str = Field(default="", max_length=10)
     params: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # Whose mail it is (migration 0010), so a purge withdraws it. No foreign key: a row the
+    # sender may be settling (in doubt) must outlive the patron, emptied.
+    patron_id: int | None = None
 
 
 class Loan(SQLModel, table=True):
@@ -348,6 +354,9 @@ class Hold(SQLModel, table=True):
     item_id: int | None = Field(default=None, foreign_key="item.id")
     ready_until: date | None = None
     suspended_until: date | None = None  # skipped for assignment while today < this
+    # The outbox row of the ready-for-pickup notice (migration 0010): withdrawn, or emptied
+    # if in doubt, in the transaction that ends the reservation.
+    notice_mail_id: int | None = None
 
 
 class NoticePreference(SQLModel, table=True):

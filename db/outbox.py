@@ -10,6 +10,10 @@ web tier compose subject and body at delivery. A row may instead carry a finishe
 and body (rows queued before migration 0009 do): it is delivered as it is. Either way the
 personal part (parameters or body) is deleted once the mail is delivered or given up.
 
+A row names its patron (`patron_id`, None for mail to no patron) and the cause that ends
+it may `withdraw` it: a returned loan its due-date reminder, an ended reservation its
+ready-for-pickup notice, a purge all of the patron's mail.
+
 Times are stored as naive UTC (the columns are `timestamp without time zone`).
 Logs name outbox ids and kinds only: never addresses, subjects, bodies or parameters.
 """
@@ -23,7 +27,20 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Integer, String, Text, column, insert, table
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Integer,
+    String,
+    Text,
+    and_,
+    column,
+    delete,
+    insert,
+    or_,
+    table,
+    update,
+)
 from sqlalchemy.engine import Connection
 
 from db.clock import naive_utc
@@ -52,6 +69,7 @@ mail_outbox = table(
     column("send_started_at", DateTime),
     column("lang", String),
     column("params", Text),
+    column("patron_id", Integer),
 )
 
 SUBJECT_MAX_CHARS = 200  # the column's length
@@ -108,6 +126,7 @@ def enqueue(
     kind: str,
     to_addr: str,
     now: datetime,
+    patron_id: int | None = None,
     lang: str = "",
     params: Mapping[str, Any] | None = None,
     subject: str = "",
@@ -115,6 +134,7 @@ def enqueue(
 ) -> int:
     """Queue one message inside the caller's transaction; returns its outbox id.
 
+    `patron_id` is whose mail it is (give it for every patron's mail): a purge withdraws it.
     Either `params` (JSON values; with the mail's `lang`, "" for the default language),
     composed into text by the sender, or a finished `subject` and `body`. A `to_addr` that
     is not a plain addr-spec is refused (QueryError), so no header or extra recipient can be
@@ -155,8 +175,36 @@ def enqueue(
             last_error="",
             lang=lang,
             params=stored_params,
+            patron_id=patron_id,
         )
         .returning(mail_outbox.c.id)
     ).scalar_one()
     log.info("mail %s queued (%s)", new_id, kind)
     return int(new_id)
+
+
+def withdraw(conn: Connection, which: ColumnElement[bool]) -> int:
+    """Withdraw the unsent mail `which` selects, inside the caller's transaction. → deleted.
+
+    A row not yet in doubt is deleted: if a sender holds it right now, its commit point
+    before the final "." finds the row gone and the server never accepts the message
+    (db.queries.mail). A row in doubt stays for the sender or its sweep to settle, emptied
+    of its body and parameters (nothing reads them after the commit point). Delivered and
+    given-up rows have none left.
+    """
+    c = mail_outbox.c
+    deleted = conn.execute(
+        delete(mail_outbox).where(which, c.sent_at.is_(None), c.send_started_at.is_(None))
+    )
+    conn.execute(
+        update(mail_outbox)
+        .where(which, or_(c.params.is_not(None), c.body.is_not(None)))
+        .values(params=None, body=None)
+    )
+    return int(deleted.rowcount or 0)
+
+
+def unsent(kind: str) -> ColumnElement[bool]:
+    """Rows of `kind` still holding what they would say (not delivered, not given up)."""
+    c = mail_outbox.c
+    return and_(c.kind == kind, c.sent_at.is_(None), c.failed_at.is_(None))

@@ -11,7 +11,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, select, text
+from sqlalchemy import exists, select
 from sqlalchemy.engine import Connection
 
 from db import models, outbox
@@ -30,21 +30,15 @@ _loan = _T["loan"]
 
 
 def withdraw(conn: Connection, loan_id: int) -> None:
-    """Before a loan is deleted: drop its reminder if not yet being sent. The other loans
-    that mail named lose their marker too, so the next run reminds them afresh."""
+    """Before a loan is deleted: drop its reminder if not yet being sent (one in doubt is
+    emptied). The other loans that mail named lose their marker too, so the next run
+    reminds them afresh."""
     for mail_id in conn.execute(
         select(_reminder.c.mail_id).where(
             _reminder.c.loan_id == loan_id, _reminder.c.mail_id.is_not(None)
         )
     ).scalars():
-        withdrawn = conn.execute(
-            text(
-                "DELETE FROM mail_outbox WHERE id = :m AND sent_at IS NULL "
-                "AND send_started_at IS NULL"
-            ),
-            {"m": mail_id},
-        )
-        if withdrawn.rowcount:
+        if outbox.withdraw(conn, outbox.mail_outbox.c.id == mail_id):
             conn.execute(_reminder.delete().where(_reminder.c.mail_id == mail_id))
 
 
@@ -90,6 +84,7 @@ def queue_due(conn: Connection, now: datetime) -> int:
                     conn,
                     kind="due_reminder",
                     to_addr=first.email,
+                    patron_id=first.patron_id,
                     lang=first.lang,
                     params=params,
                     now=now,

@@ -10,6 +10,9 @@ branch is where the copy is, else in transit. Writes to a title's queue first lo
 `work` row; the lock order everywhere is patron, item, work, hold — so concurrent counter
 and patron actions on PostgreSQL never deadlock.
 
+A reservation remembers its ready-for-pickup notice; `end_hold` (collected, cancelled,
+expired) withdraws it in the same transaction, so no queued mail outlives its cause.
+
 Logs name events and branches only, never patrons, items or titles.
 """
 
@@ -20,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, or_, select
+from sqlalchemy import Row, and_, or_, select
 from sqlalchemy.engine import Connection
 
 from db import models, outbox, rules
@@ -82,6 +85,7 @@ def _notify_ready(conn: Connection, hold_id: int, now: datetime) -> None:
     """Queue the ready-for-pickup mail in this transaction, if the patron asked for it."""
     row = conn.execute(
         select(
+            _hold.c.patron_id,
             _patron.c.email,
             _patron.c.lang,
             _pref.c.hold_ready,
@@ -102,12 +106,29 @@ def _notify_ready(conn: Connection, hold_id: int, now: datetime) -> None:
     params = {"title": row.title, "branch": row.code, "until": row.ready_until.isoformat()}
     try:
         with conn.begin_nested():
-            outbox.enqueue(
-                conn, kind="hold_ready", to_addr=row.email, lang=row.lang, params=params, now=now
+            mail_id = outbox.enqueue(
+                conn,
+                kind="hold_ready",
+                to_addr=row.email,
+                patron_id=row.patron_id,
+                lang=row.lang,
+                params=params,
+                now=now,
             )
     except QueryError:
         # An address the outbox refuses must not undo the return at the counter.
         log.warning("hold_ready notice not queued: unusable address")
+        return
+    conn.execute(_hold.update().where(_hold.c.id == hold_id).values(notice_mail_id=mail_id))
+
+
+def end_hold(conn: Connection, hold: Row[Any]) -> None:
+    """Delete a reservation (collected, cancelled, expired) and withdraw its notice with it:
+    no queued mail may name a title for a reservation that is gone."""
+    conn.execute(_hold.delete().where(_hold.c.id == hold.id))
+    if hold.notice_mail_id is not None:
+        c = outbox.mail_outbox.c
+        outbox.withdraw(conn, and_(c.id == hold.notice_mail_id, c.kind == "hold_ready"))
 
 
 def make_ready(conn: Connection, hold_id: int, item_id: int, now: datetime) -> None:
@@ -207,7 +228,7 @@ def on_checkout(
     ).first()
     if hold is None:
         return
-    conn.execute(_hold.delete().where(_hold.c.id == hold.id))
+    end_hold(conn, hold)
     bump(conn, library_today(now), hold.pickup_branch_id, "", FILLED)
     if hold.item_id is not None and hold.item_id != item_id:
         reroute(conn, hold.item_id, work_id, hold, now)

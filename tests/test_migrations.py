@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
@@ -12,7 +12,9 @@ from sqlmodel import SQLModel
 
 import db.models  # noqa: F401  (registers the tables)
 from db import engine, migrate, queries
+from db.catalog_write import ImportReport, WorkRecord, upsert_works
 from db.localized import Localized
+from db.patrons import NewPatron, create_patron
 from tests.conftest import Database, _drop_pg_database, new_database
 from tests.smtp_sink import Server
 
@@ -103,3 +105,67 @@ def test_names_per_language_keep_the_data_of_an_existing_database(tmp_path: Path
         queries.dispose()
         if pg_name:
             _drop_pg_database(pg_name)
+
+
+def test_notices_queued_before_0010_are_linked_to_their_patron_and_reservation(
+    tmp_path: Path,
+) -> None:
+    """A pending ready notice is linked to the ready reservation whose title it names, and a
+    row to the patron of its address when only one patron has it (a shared family address
+    names nobody)."""
+    url, pg_name = new_database(tmp_path)
+    now = datetime(2026, 11, 21, 9, 0)
+    try:
+        queries.configure(url)
+        migrate.upgrade("0009_mail_params")
+        with engine.write() as conn:
+            conn.execute(
+                text("INSERT INTO branch (code, names, sort_order) VALUES ('sogo', :n, 0)"),
+                {"n": '{"ja": "総合市民図書館"}'},
+            )
+            [work] = upsert_works(
+                conn,
+                [WorkRecord(source="synth", source_id="k", title="こころ")],
+                ImportReport(),
+                now,
+            )
+            people = [
+                create_patron(conn, _new_patron(n, email), now)
+                for n, email in enumerate(("a@example.jp", "fam@example.jp", "fam@example.jp"))
+            ]
+            hold = conn.execute(
+                text(
+                    "INSERT INTO hold (patron_id, work_id, pickup_branch_id, placed_at, state, "
+                    "ready_until) SELECT :p, :w, id, :now, 'ready', '2026-11-28' FROM branch "
+                    "RETURNING id"
+                ),
+                {"p": people[0], "w": work, "now": now},
+            ).scalar_one()
+            for to_addr in ("a@example.jp", "fam@example.jp"):
+                conn.execute(
+                    text(
+                        "INSERT INTO mail_outbox (kind, to_addr, subject, created_at, attempts, "
+                        "next_attempt_at, last_error, lang, params) VALUES ('hold_ready', :a, "
+                        "'', :now, 0, :now, '', 'ja', :p)"
+                    ),
+                    {"a": to_addr, "now": now, "p": '{"title": "こころ"}'},
+                )
+        migrate.upgrade()
+        with engine.read() as conn:
+            rows = conn.execute(text("SELECT id, patron_id FROM mail_outbox ORDER BY id")).all()
+            assert [r.patron_id for r in rows] == [people[0], None]
+            linked = conn.execute(
+                text("SELECT notice_mail_id FROM hold WHERE id = :h"), {"h": hold}
+            ).scalar_one()
+            assert linked == rows[0].id
+    finally:
+        queries.dispose()
+        if pg_name:
+            _drop_pg_database(pg_name)
+
+
+def _new_patron(n: int, email: str) -> NewPatron:
+    return NewPatron(
+        f"23{n:08d}", "n", "n", date(1990, 1, 1), "a", "0466-00-0000", email, "general", "sogo",
+        "ja",
+    )  # fmt: skip

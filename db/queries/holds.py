@@ -479,7 +479,7 @@ def cancel_hold(conn: Connection, now: datetime, patron_id: int, hold_id: int) -
     today = library_today(now)
     hold = _locked_hold(conn, patron_id, hold_id)
     title = conn.execute(select(_work.c.title).where(_work.c.id == hold.work_id)).scalar_one()
-    conn.execute(_hold.delete().where(_hold.c.id == hold.id))
+    routing.end_hold(conn, hold)
     bump(conn, today, hold.pickup_branch_id, "", CANCELLED)
     if hold.item_id is not None:
         routing.reroute(conn, hold.item_id, hold.work_id, hold, now)
@@ -614,7 +614,7 @@ def expire_holds(conn: Connection, now: datetime) -> int:
         ).first()
         if hold is None:  # collected or cancelled meanwhile
             continue
-        conn.execute(_hold.delete().where(_hold.c.id == hold.id))
+        routing.end_hold(conn, hold)
         bump(conn, today, hold.pickup_branch_id, "", EXPIRED)
         if hold.item_id is not None:
             routing.route_item(conn, hold.item_id, hold.work_id, hold.pickup_branch_id, now)

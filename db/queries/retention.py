@@ -9,6 +9,10 @@
 - Throttle counters nobody has touched for two days, expired activation codes.
 - Mail that was delivered or given up more than MAIL_KEEP_DAYS ago (the address stays on
   the row for the staff's failure list until then; the body is already gone).
+- Every unsent mail row of a purged patron, and any unsent notice whose cause is gone (a
+  ready-for-pickup notice no reservation names, a due-date reminder no loan names): the
+  cause withdraws its own notice when it ends, so these are rows queued before that link
+  existed. A row in doubt (its sender may have delivered it) is emptied, not deleted.
 
 Audit rows are kept: they hold a patron id but no personal values (seed 002).
 """
@@ -18,16 +22,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import text
+from sqlalchemy import and_, bindparam, exists, text, update
 from sqlalchemy.engine import Connection
 
-from db import rules, sessions, throttle
+from db import models, outbox, rules, sessions, throttle
 from db.clock import library_today, naive_utc
 from db.engine import writes
 
 __all__ = ["RetentionReport", "run_retention"]
 
 MAIL_KEEP_DAYS = 30
+
+_mail = outbox.mail_outbox.c
+_hold = models.Hold.metadata.tables["hold"].c
+_reminder = models.Hold.metadata.tables["loan_reminder"].c
 
 
 @dataclass(frozen=True)
@@ -47,16 +55,49 @@ def years_before(day: date, years: int) -> date:
         return day.replace(year=day.year - years, day=28)
 
 
-def purge_inactive_patrons(conn: Connection, now: datetime) -> int:
+def purge_inactive_patrons(conn: Connection, now: datetime) -> tuple[int, int]:
+    """Delete the patrons (see above) and withdraw their mail. → (patrons, mail rows)."""
     cutoff = years_before(library_today(now), rules.PURGE_AFTER_YEARS_WITHOUT_LOAN)
-    result = conn.execute(
-        text(
-            "DELETE FROM patron WHERE COALESCE(last_loan_on, registered_on) < :cutoff "
-            "AND NOT EXISTS (SELECT 1 FROM loan l WHERE l.patron_id = patron.id)"
-        ),
-        {"cutoff": cutoff},
+    purged = [
+        int(found)
+        for found in conn.execute(
+            text(
+                "SELECT id FROM patron WHERE COALESCE(last_loan_on, registered_on) < :cutoff "
+                "AND NOT EXISTS (SELECT 1 FROM loan l WHERE l.patron_id = patron.id) "
+                "ORDER BY id"
+            ),
+            {"cutoff": cutoff},
+        ).scalars()
+    ]
+    patrons = mail = 0
+    for start in range(0, len(purged), 500):
+        chunk = purged[start : start + 500]
+        mail += outbox.withdraw(conn, _mail.patron_id.in_(chunk))
+        # What stays (in doubt) no longer names anybody: ids may be given out again.
+        conn.execute(
+            update(outbox.mail_outbox).where(_mail.patron_id.in_(chunk)).values(patron_id=None)
+        )
+        deleted = conn.execute(
+            text(
+                "DELETE FROM patron WHERE id IN :ids "
+                "AND NOT EXISTS (SELECT 1 FROM loan l WHERE l.patron_id = patron.id)"
+            ).bindparams(bindparam("ids", chunk, expanding=True))
+        )
+        patrons += deleted.rowcount or 0
+    return patrons, mail
+
+
+def withdraw_orphan_notices(conn: Connection) -> int:
+    """Unsent notices whose cause is gone (see above). → rows deleted."""
+    hold_ready = and_(
+        outbox.unsent("hold_ready"),
+        ~exists().where(_hold.notice_mail_id == _mail.id),
     )
-    return result.rowcount or 0
+    due_reminder = and_(
+        outbox.unsent("due_reminder"),
+        ~exists().where(_reminder.mail_id == _mail.id),
+    )
+    return outbox.withdraw(conn, hold_ready) + outbox.withdraw(conn, due_reminder)
 
 
 @writes
@@ -78,7 +119,8 @@ def run_retention(
         ),
         {"old": stamp - timedelta(days=MAIL_KEEP_DAYS)},
     )
-    patrons = purge_inactive_patrons(conn, now)
+    patrons, patron_mail = purge_inactive_patrons(conn, now)
+    orphans = withdraw_orphan_notices(conn)
     patron_sessions = sessions.purge_stale(conn, sessions.PATRON, now, patron_idle)
     return RetentionReport(
         patrons=patrons,
@@ -86,5 +128,5 @@ def run_retention(
         staff_sessions=staff_sessions,
         throttles=throttle.purge_stale(conn, now),
         activation_codes=codes.rowcount or 0,
-        mail=mail.rowcount or 0,
+        mail=(mail.rowcount or 0) + patron_mail + orphans,
     )
