@@ -99,6 +99,27 @@ def reserve(conn: Connection, checks: list[tuple[Limit, str]], now: datetime) ->
         )
 
 
+def busy(conn: Connection, limit: Limit, value: str, now: datetime) -> bool:
+    """Count one attempt against a shared limit that never refuses: True once more than
+    `limit.attempts` came within the window, so the caller can ask for a smaller budget
+    instead of turning everyone away."""
+    now = aware_utc(now)
+    key = _key(limit.scope, value)
+    count, window_start, _ = _lock(conn, key, now)
+    window_start = aware_utc(window_start)
+    if window_start + limit.window < now:
+        count, window_start = 0, now
+    count += 1
+    conn.execute(
+        text(
+            "UPDATE throttle SET failures = :f, window_start = :w, blocked_until = NULL "
+            "WHERE key = :k"
+        ),
+        {"f": count, "w": naive_utc(window_start), "k": key},
+    )
+    return count > limit.attempts
+
+
 def succeeded(conn: Connection, checks: list[tuple[Limit, str]]) -> None:
     """A success is not a failure: clear the owner's counter (the first check) and take the
     attempt back from the shared ones, so a busy library address is not slowed by patrons
@@ -130,7 +151,12 @@ DAY = timedelta(days=1)
 
 LOGIN_CARD = Limit("login:card", 5, 15 * MINUTE, MINUTE, HOUR)
 LOGIN_ADDRESS = Limit("login:address", 30, 15 * MINUTE, MINUTE, HOUR)
+# A browser that logged in to the card before (a device cookie): its own failures only.
+LOGIN_DEVICE = Limit("login:device", 5, 15 * MINUTE, MINUTE, HOUR)
+# The site-wide count never refuses (busy()); past it, unknown browsers get a smaller
+# budget per address, so a storm slows attackers without shutting every patron out.
 LOGIN_ALL = Limit("login:all", 2000, 5 * MINUTE, 5 * timedelta(seconds=1), MINUTE)
+LOGIN_ADDRESS_BUSY = Limit("login:address-busy", 5, 15 * MINUTE, MINUTE, HOUR)
 # The first-password path uses facts relatives may know: much stricter.
 FIRST_CARD = Limit("first:card", 3, DAY, HOUR, DAY)
 FIRST_ADDRESS = Limit("first:address", 10, DAY, HOUR, DAY)

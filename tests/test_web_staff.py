@@ -780,3 +780,17 @@ def test_receive_refuses_an_item_not_in_transit(team: dict[str, Console]) -> Non
             text("SELECT status FROM item WHERE barcode = :b"), {"b": barcode}
         ).scalar_one()
     assert status == "available"
+
+
+def test_others_failures_do_not_lock_a_known_staff_browser(
+    team: dict[str, Console], app: object, clock: Clock
+) -> None:
+    staff = team["staff"]  # this browser passed the second factor before: a device cookie
+    assert staff.post("/staff/logout").status_code == 303  # type: ignore[attr-defined]
+    attacker = Console(app, clock)
+    for _ in range(8):
+        wrong = attacker.log_in("STA01", "not-the-password")
+        assert wrong.status_code == 422  # type: ignore[attr-defined]
+    assert attacker.log_in("STA01").status_code == 422  # type: ignore[attr-defined]
+    assert staff.log_in("STA01").status_code == 303  # type: ignore[attr-defined]
+    assert staff.get("/staff/").status_code == 200  # type: ignore[attr-defined]

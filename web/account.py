@@ -7,7 +7,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from db import queries
-from web import booklist, client, forms, refusals
+from web import booklist, client, devices, forms, refusals
 from web.flash import flash
 from web.guard import patron_route
 from web.i18n import N_, translator
@@ -41,6 +41,7 @@ async def login(request: Request) -> Response:
     next_url = safe_next(str(form.get("next", my)))
     values = {"card": card, "next": next_url}
     settings = settings_of(request)
+    account = f"patron:{card}"
     try:
         result = queries.log_in(
             card,
@@ -49,6 +50,7 @@ async def login(request: Request) -> Response:
             client.device(request),
             kiosk,
             PATRON.timeouts(settings, kiosk),
+            devices.known(request, account),
         )
     except queries.LoginFailed as refused:
         # The same answer for an unknown card, a wrong password and a throttled card.
@@ -60,6 +62,8 @@ async def login(request: Request) -> Response:
         )
     response = RedirectResponse(next_url if next_url != "/" else my, status_code=303)
     set_cookie(response, settings, PATRON, result.token)
+    if not kiosk:  # a shared terminal is nobody's device
+        devices.remember(request, response, account)
     return response
 
 

@@ -127,16 +127,22 @@ def _reserve_by_id(
 
 
 def log_in(
-    card: str, password: str, address: str, device: str, kiosk: bool, timeouts: Timeouts
+    card: str,
+    password: str,
+    address: str,
+    device: str,
+    kiosk: bool,
+    timeouts: Timeouts,
+    known_device: str | None = None,
 ) -> LoginResult:
-    """A new session for the right card and password; `LoginFailed` for anything else."""
-    checks = [
-        (throttle.LOGIN_CARD, card.strip()),
-        (throttle.LOGIN_ADDRESS, address),
-        (throttle.LOGIN_ALL, ""),
-    ]
+    """A new session for the right card and password; `LoginFailed` for anything else.
+
+    `known_device` is the nonce of a device cookie that the web tier verified for this card
+    (OWASP device cookies): that attempt counts against the device's own limit only, so
+    failures from elsewhere never lock the card for a browser that logged in to it before.
+    """
     try:
-        row = _reserve_by_card(checks, card)
+        row, checks = _reserve_login(card.strip(), address, known_device)
     except throttle.Throttled:
         passwords.verify(None, password)  # same work as a real check
         raise LoginFailed() from None
@@ -147,6 +153,24 @@ def log_in(
         passwords.hash_password(password) if stored and passwords.needs_rehash(stored) else None
     )
     return _start_session(checks, row.id, rehashed, timeouts, kiosk, device)
+
+
+@writes
+def _reserve_login(
+    conn: Connection, now: datetime, card: str, address: str, known_device: str | None
+) -> tuple[Row[Any] | None, list[tuple[throttle.Limit, str]]]:
+    """Count the attempt (throttle.Throttled when over a limit); the card's patron and the
+    checks a success clears."""
+    if known_device is not None:
+        checks = [(throttle.LOGIN_DEVICE, f"{card}\x00{known_device}")]
+        throttle.reserve(conn, checks, now)
+        return _patron_by_card(conn, card), checks
+    checks = [(throttle.LOGIN_CARD, card), (throttle.LOGIN_ADDRESS, address)]
+    if throttle.busy(conn, throttle.LOGIN_ALL, "", now):
+        checks.append((throttle.LOGIN_ADDRESS_BUSY, address))
+    throttle.reserve(conn, checks, now)
+    # A success takes its attempt back from the site-wide count too.
+    return _patron_by_card(conn, card), [*checks, (throttle.LOGIN_ALL, "")]
 
 
 @writes

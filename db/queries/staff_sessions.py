@@ -39,6 +39,10 @@ _session = STAFF.table
 STAFF_LOGIN_ADDRESS = throttle.Limit(
     "staff:address", 30, 15 * throttle.MINUTE, throttle.MINUTE, throttle.HOUR
 )
+# A browser that passed both factors for the account before (a device cookie).
+STAFF_LOGIN_DEVICE = throttle.Limit(
+    "staff:device", 5, 15 * throttle.MINUTE, throttle.MINUTE, throttle.HOUR
+)
 
 
 class StaffLoginFailed(QueryError):
@@ -61,10 +65,22 @@ def _reserve_account(
     return conn.execute(select(_account).where(_account.c.staff_code == code)).first()
 
 
-def staff_log_in(staff_code: str, password: str, address: str, timeouts: Timeouts) -> StaffLogin:
-    """A session that still needs the second factor; `StaffLoginFailed` for anything else."""
+def staff_log_in(
+    staff_code: str,
+    password: str,
+    address: str,
+    timeouts: Timeouts,
+    known_device: str | None = None,
+) -> StaffLogin:
+    """A session that still needs the second factor; `StaffLoginFailed` for anything else.
+    `known_device`: as for patrons (db.queries.accounts.log_in), the device's own limit
+    replaces the account's and the address's."""
     code = staff_code.strip()[:20]
-    checks = [(STAFF_LOGIN_CODE, code.casefold()), (STAFF_LOGIN_ADDRESS, address)]
+    checks = (
+        [(STAFF_LOGIN_DEVICE, f"{code.casefold()}\x00{known_device}")]
+        if known_device is not None
+        else [(STAFF_LOGIN_CODE, code.casefold()), (STAFF_LOGIN_ADDRESS, address)]
+    )
     try:
         row = _reserve_account(checks, code)
     except throttle.Throttled:

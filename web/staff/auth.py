@@ -9,7 +9,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from db import queries
-from web import client, forms, refusals
+from web import client, devices, forms, refusals
 from web.forms import text
 from web.i18n import translator
 from web.sessions import STAFF, clear_cookie, forget_staff, set_cookie, settings_of, staff
@@ -24,6 +24,10 @@ async def login_page(request: Request) -> Response:
     return page(request, "staff/login.html", values={"staff_code": ""}, error=None)
 
 
+def _account(staff_code: str) -> str:
+    return f"staff:{staff_code.casefold()}"
+
+
 async def login(request: Request) -> Response:
     form = await forms.read(request)
     code = text(form, "staff_code", 20).strip()
@@ -34,6 +38,7 @@ async def login(request: Request) -> Response:
             text(form, "password", 1024),
             client.address(request),
             STAFF.timeouts(settings, False),
+            devices.known(request, _account(code)),
         )
     except queries.StaffLoginFailed as refused:
         return page(
@@ -147,6 +152,8 @@ async def mfa(request: Request) -> Response:
     else:
         response = see_other(request, "staff:home")
     set_cookie(response, settings_of(request), STAFF, result.token)
+    # Both factors passed: this browser is the member's device (web.devices).
+    devices.remember(request, response, _account(session.actor.staff_code))
     return response
 
 
