@@ -70,13 +70,26 @@ def test_logout_replay_is_refused(web: TestClient) -> None:
     assert web.get("/my", follow_redirects=False).status_code == 200
     response = post(web, "/logout", "/my")
     assert response.status_code == 303 and response.headers["location"] == "/?logged_out=1"
-    assert response.headers["clear-site-data"] == '"cache", "cookies", "storage"'
+    # The patron's own browser keeps its device cookie (lockouts); the session cookie goes.
+    assert response.headers["clear-site-data"] == '"cache", "storage"'
+    assert 'shiori_session=""' in response.headers["set-cookie"]
     replay = TestClient(web.app)
     for name, value in stolen.items():
         replay.cookies.set(name, value)
     assert replay.get("/my", follow_redirects=False).status_code == 303
     with engine.read() as conn:
         assert conn.execute(text("SELECT count(*) FROM web_session")).scalar_one() == 0
+
+
+def test_logout_keeps_only_the_device_cookie_and_a_kiosk_keeps_nothing(web: TestClient) -> None:
+    log_in(web, *HANAKO)
+    assert web.cookies.get("shiori_device")
+    response = post(web, "/logout", "/my")
+    assert "shiori_device" not in response.headers["set-cookie"]  # type: ignore[attr-defined]
+    kiosk = TestClient(web.app)
+    log_in(kiosk, *HANAKO, kiosk="1")
+    response = post(kiosk, "/logout", "/my")
+    assert response.headers["clear-site-data"] == '"cache", "cookies", "storage"'  # type: ignore[attr-defined]
 
 
 def test_login_gives_a_new_session_id_each_time(web: TestClient) -> None:

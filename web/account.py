@@ -69,20 +69,25 @@ async def login(request: Request) -> Response:
 
 async def logout(request: Request) -> Response:
     session = current(request)
-    return _log_out(request, session.token if session else None)
+    return _log_out(
+        request, session.token if session else None, shared=session is None or session.kiosk
+    )
 
 
-def _log_out(request: Request, token: str | None) -> Response:
+def _log_out(request: Request, token: str | None, *, shared: bool) -> Response:
     if token is not None:
         queries.log_out(token)
-    # A query flag, not a flash cookie: Clear-Site-Data drops every cookie of the site.
+    # A query flag, not a flash cookie: Clear-Site-Data may drop every cookie of the site.
     response = see_other(request, "home", "logged_out=1")
     if wants_fragment(request):
         # Leave the page, not a swap.
         response.headers["HX-Redirect"] = response.headers["location"]
     clear_cookie(response, settings_of(request), PATRON)
-    # The browser drops cached pages, cookies and storage: nothing for the next person.
-    response.headers["Clear-Site-Data"] = '"cache", "cookies", "storage"'
+    # The browser drops cached pages and storage: nothing personal for the next person. A
+    # shared terminal loses every cookie too; the patron's own browser keeps its device
+    # cookie (web/devices.py), or logging out would give up its protection from lockouts.
+    kinds = '"cache", "cookies", "storage"' if shared else '"cache", "storage"'
+    response.headers["Clear-Site-Data"] = kinds
     return response
 
 
@@ -97,7 +102,7 @@ async def end_session(request: Request, session: Current) -> Response:
     handle = request.path_params["handle"]
     own = [s for s in queries.list_my_sessions(session.patron_id, session.token) if s.current]
     if own and own[0].handle == handle:
-        return _log_out(request, session.token)  # ending this device is logging out
+        return _log_out(request, session.token, shared=session.kiosk)  # ending this device
     queries.end_my_session(session.patron_id, handle)
     return _after_sessions_change(request, session, N_("That device is logged out."))
 
