@@ -123,6 +123,10 @@ class Patron(SQLModel, table=True):
     phone: str = Field(max_length=30)
     phone_digits: str = Field(max_length=20)  # digits only, for comparison
     email: str | None = Field(default=None, max_length=254)
+    # An address staff recorded, unused for any mail until the patron confirms it (logged in).
+    email_pending: str | None = Field(default=None, max_length=254)
+    email_pending_at: datetime | None = None
+    email_changed_at: datetime | None = None  # when `email` last changed
     category: str = Field(max_length=20)
     home_branch_id: int = Field(foreign_key="branch.id")
     lang: str = Field(default="ja", max_length=2)

@@ -44,7 +44,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 
 from db.clock import naive_utc
-from db.errors import QueryError
+from db.emails import check_email
 
 log = logging.getLogger(__name__)
 
@@ -73,28 +73,12 @@ mail_outbox = table(
 )
 
 SUBJECT_MAX_CHARS = 200  # the column's length
-ADDRESS_MAX_CHARS = 254  # RFC 5321 path limit less the angle brackets
 
-# A plain ASCII addr-spec: dot-atom local part, dotted host name. No quoted local parts,
-# comments, display names, IP literals or spaces, so nothing can smuggle a header or a
-# second recipient.
-_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-ADDR_SPEC = re.compile(rf"(?P<local>{_ATEXT}(?:\.{_ATEXT})*)@(?P<domain>{_LABEL}(?:\.{_LABEL})+)")
 _KIND = re.compile(r"[a-z0-9][a-z0-9_.-]{0,39}")
 _LANG = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{1,8})?")
 # C0 and C1 controls, DEL, and the Unicode line and paragraph separators.
 _SUBJECT_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 _BODY_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-
-
-def check_address(address: str) -> str:
-    """The address itself if it is a plain addr-spec (name@host.example); else QueryError."""
-    if len(address) > ADDRESS_MAX_CHARS or ADDR_SPEC.fullmatch(address) is None:
-        raise QueryError("bad_email")
-    if len(address.partition("@")[0]) > 64:
-        raise QueryError("bad_email")
-    return address
 
 
 def clean_subject(subject: str) -> str:
@@ -146,7 +130,7 @@ def enqueue(
     """
     if _KIND.fullmatch(kind) is None:
         raise ValueError(f"mail kind must match {_KIND.pattern}")
-    address = check_address(to_addr)
+    address = check_email(to_addr)
     if params is not None:
         if subject or body:
             raise ValueError("a notice has parameters and no finished text")

@@ -8,8 +8,15 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from db import passwords, rules
+from db import outbox, passwords, rules
+from db.clock import aware_utc
+from db.emails import check_email
 from db.errors import QueryError
+
+# Why the old address hears of an email change (the `step` of the "email_changed" mail).
+EMAIL_RECORDED = "recorded"  # staff recorded a new address; it waits for the patron
+EMAIL_CONFIRMED = "confirmed"  # the patron, logged in, confirmed the new address
+EMAIL_REMOVED = "removed"  # staff removed the address
 
 
 @dataclass(frozen=True)
@@ -32,11 +39,36 @@ def phone_digits(phone: str) -> str:
     return "".join(str(int(ch)) for ch in phone if ch.isdecimal())[:20]
 
 
+def notify_email_change(
+    conn: Connection,
+    patron_id: int,
+    old_address: str | None,
+    lang: str,
+    step: str,
+    now: datetime,
+) -> None:
+    """Tell the address that was in use that it changed (nothing when there was none).
+
+    The mail names neither the new address nor who made the change: only when and how."""
+    if old_address:
+        outbox.enqueue(
+            conn,
+            kind="email_changed",
+            to_addr=old_address,
+            patron_id=patron_id,
+            lang=lang,
+            params={"when": aware_utc(now).isoformat(), "step": step},
+            now=now,
+        )
+
+
 def create_patron(
     conn: Connection, patron: NewPatron, now: datetime, password: str | None = None
 ) -> int:
     if patron.category not in rules.CATEGORIES:
         raise QueryError("unknown_category")
+    if patron.email is not None:
+        check_email(patron.email)
     branch_id = conn.execute(
         text("SELECT id FROM branch WHERE code = :code"), {"code": patron.home_branch}
     ).scalar_one_or_none()

@@ -20,6 +20,7 @@ from starlette.testclient import TestClient
 from db import engine, queries
 from db.patrons import DEMO_PATRONS
 from db.queries.second_factor import totp_code, totp_step
+from tests import mailbox
 from tests.conftest import Database, app_settings, database_copy, template_database
 from web import cli
 from web.app import create_app
@@ -794,3 +795,115 @@ def test_others_failures_do_not_lock_a_known_staff_browser(
     assert attacker.log_in("STA01").status_code == 422  # type: ignore[attr-defined]
     assert staff.log_in("STA01").status_code == 303  # type: ignore[attr-defined]
     assert staff.get("/staff/").status_code == 200  # type: ignore[attr-defined]
+
+
+# An email address entered by staff is unconfirmed until the patron confirms it -----------
+
+NEW_ADDRESS = "someone-else@example.org"
+
+
+def _forgot(app: object, address: str) -> None:
+    """Ask for a reset link for Hanako's card, to be sent to `address` if it is registered."""
+    visitor = TestClient(app)  # type: ignore[arg-type]
+    page = visitor.get("/password/forgot")
+    visitor.post(
+        "/password/forgot",
+        data={"csrf_token": csrf_of(page.text), "card": HANAKO.card_number, "email": address},
+    )
+
+
+def _mail_to(address: str) -> list[tuple[str, str | None]]:
+    return [(kind, body) for kind, to, _subject, body in mailbox.composed() if to == address]
+
+
+def _edit_email(staff: Console, patron: int, address: str) -> object:
+    return staff.post(
+        f"/staff/patrons/{patron}/edit",
+        f"/staff/patrons/{patron}/edit",
+        address=HANAKO.address,
+        phone=HANAKO.phone,
+        email=address,
+        category=HANAKO.category,
+    )
+
+
+def test_staff_cannot_take_over_a_web_account_by_changing_the_email(
+    team: dict[str, Console], app: object
+) -> None:
+    staff = team["staff"]
+    hanako = patron_id(HANAKO.card_number)
+    old = HANAKO.email or ""
+    assert _edit_email(staff, hanako, NEW_ADDRESS).status_code == 303  # type: ignore[attr-defined]
+    record = staff.get(f"/staff/patrons/{hanako}").text  # type: ignore[attr-defined]
+    assert NEW_ADDRESS in record and "未確認" in record
+
+    # The staff member asks for a reset link at the new address: nothing goes there.
+    _forgot(app, NEW_ADDRESS)
+    assert _mail_to(NEW_ADDRESS) == []
+    # The old address hears of the change (and no reset link either).
+    [(kind, body)] = _mail_to(old)
+    assert kind == "email_changed" and body is not None
+    assert "カウンター" in body and NEW_ADDRESS not in body
+
+    # The patron sees the recorded address in My Library and confirms it, logged in.
+    patron = _patron_client(app)
+    my = patron.get("/my").text
+    assert NEW_ADDRESS in my and "確認" in my
+    confirmed = patron.post(
+        "/my/email/confirm",
+        data={"csrf_token": csrf_of(my), "address": NEW_ADDRESS},
+        follow_redirects=False,
+    )
+    assert confirmed.status_code == 303
+    my = patron.get("/my").text
+    assert "メールアドレスを変更しました" in my or "メールアドレスが変更されました" in my
+    assert [k for k, _ in _mail_to(old)] == ["email_changed", "email_changed"]
+
+    # From now on resets use the new address.
+    _forgot(app, NEW_ADDRESS)
+    assert [k for k, _ in _mail_to(NEW_ADDRESS)] == ["password_reset"]
+
+
+def test_patron_can_refuse_an_address_staff_recorded(team: dict[str, Console], app: object) -> None:
+    hanako = patron_id(HANAKO.card_number)
+    _edit_email(team["staff"], hanako, NEW_ADDRESS)
+    patron = _patron_client(app)
+    my = patron.get("/my").text
+    refused = patron.post(
+        "/my/email/decline",
+        data={"csrf_token": csrf_of(my), "address": NEW_ADDRESS},
+        follow_redirects=False,
+    )
+    assert refused.status_code == 303
+    assert NEW_ADDRESS not in patron.get("/my").text
+    with engine.read() as conn:
+        row = conn.execute(
+            text("SELECT email, email_pending FROM patron WHERE id = :i"), {"i": hanako}
+        ).one()
+    assert tuple(row) == (HANAKO.email, None)
+    _forgot(app, HANAKO.email or "")
+    assert "password_reset" in [k for k, _ in _mail_to(HANAKO.email or "")]
+
+
+def test_a_stale_confirmation_does_not_confirm_a_newer_address(
+    team: dict[str, Console], app: object
+) -> None:
+    hanako = patron_id(HANAKO.card_number)
+    _edit_email(team["staff"], hanako, NEW_ADDRESS)
+    patron = _patron_client(app)
+    my = patron.get("/my").text
+    _edit_email(team["staff"], hanako, "third@example.org")
+    patron.post("/my/email/confirm", data={"csrf_token": csrf_of(my), "address": NEW_ADDRESS})
+    with engine.read() as conn:
+        row = conn.execute(
+            text("SELECT email, email_pending FROM patron WHERE id = :i"), {"i": hanako}
+        ).one()
+    assert tuple(row) == (HANAKO.email, "third@example.org")
+
+
+def test_staff_removing_the_email_notifies_the_old_address(
+    team: dict[str, Console], app: object
+) -> None:
+    hanako = patron_id(HANAKO.card_number)
+    assert _edit_email(team["staff"], hanako, "").status_code == 303  # type: ignore[attr-defined]
+    assert [k for k, _ in _mail_to(HANAKO.email or "")] == ["email_changed"]

@@ -170,6 +170,28 @@ async def change_password(request: Request, session: Current) -> Response:
     return response
 
 
+async def confirm_email(request: Request, session: Current) -> Response:
+    """Only a patron logged in with their own password can make a recorded address theirs."""
+    form = await forms.read(request)
+    done = queries.confirm_pending_email(session.patron_id, forms.text(form, "address", 300))
+    return _after_email_answer(request, done, N_("Your email address is now the new one."))
+
+
+async def decline_email(request: Request, session: Current) -> Response:
+    form = await forms.read(request)
+    done = queries.decline_pending_email(session.patron_id, forms.text(form, "address", 300))
+    return _after_email_answer(
+        request, done, N_("The new address was dropped; nothing is sent to it.")
+    )
+
+
+def _after_email_answer(request: Request, done: bool, notice: str) -> Response:
+    response = see_other(request, "my")
+    # Not done: the library recorded another address since the page was shown.
+    flash(request, response, notice if done else N_("The address to confirm has changed."))
+    return response
+
+
 routes = [
     Route("/login", login_page, methods=["GET"], name="login_page"),
     Route("/login", login, methods=["POST"], name="login"),
@@ -183,4 +205,6 @@ routes = [
         "/my/password", change_password_page, methods=["GET"], name="change_password_page"
     ),
     patron_route("/my/password", change_password, methods=["POST"], name="change_password"),
+    patron_route("/my/email/confirm", confirm_email, methods=["POST"], name="confirm_email"),
+    patron_route("/my/email/decline", decline_email, methods=["POST"], name="decline_email"),
 ]

@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import DateTime, select, text
+from sqlalchemy import DateTime, literal, select, text
 from sqlalchemy.engine import Connection, Row
 
-from db import booklist_keys, outbox, passwords, rules, sessions, throttle
+from db import booklist_keys, outbox, passwords, patrons, rules, sessions, throttle
 from db.booklist_keys import BooklistPasswordWrap
 from db.clock import aware_utc, naive_utc
+from db.emails import is_email
 from db.engine import reads, writes
 from db.errors import NotFound, QueryError, TooManyAttempts
 from db.localized import Localized
@@ -46,6 +47,8 @@ __all__ = [
     "ResetLinkRefused",
     "change_password",
     "change_password_with_booklist",
+    "confirm_pending_email",
+    "decline_pending_email",
     "get_my_account",
     "issue_activation_code",
     "log_in",
@@ -91,6 +94,9 @@ class MyAccount:
     home_branch: Localized
     password_set_at: datetime | None
     password_set_via: str | None
+    email_pending: str | None  # recorded by staff; unused until the patron confirms it
+    email_pending_at: datetime | None
+    email_changed_at: datetime | None
 
 
 _patron = TABLES["patron"]
@@ -410,9 +416,12 @@ def request_password_reset(
     except throttle.Throttled:
         return
     row = _patron_by_card(conn, card)
+    # Only the confirmed address: one staff recorded waits for the patron (email_pending).
     registered = getattr(row, "email", None) or ""
     matches = _same_text(registered.casefold(), email.strip().casefold())
-    if row is None or not registered or not matches:
+    # An address recorded before the one check existed may be undeliverable: the outbox
+    # would refuse it, so it gets the same silence as a wrong one.
+    if row is None or not is_email(registered) or not matches:
         return
     link = make_link(row.id, _fingerprint(row.password_hash, row.password_set_at))
     outbox.enqueue(
@@ -516,9 +525,12 @@ def get_my_account(conn: Connection, now: datetime, patron_id: int) -> MyAccount
     row = conn.execute(
         text(
             "SELECT p.id, p.card_number, p.name, p.email, p.lang, p.password_set_at, "
-            "p.password_set_via, b.names FROM patron p "
+            "p.password_set_via, p.email_pending, p.email_pending_at, p.email_changed_at, "
+            "b.names FROM patron p "
             "JOIN branch b ON b.id = p.home_branch_id WHERE p.id = :id"
-        ).columns(password_set_at=DateTime()),
+        ).columns(
+            password_set_at=DateTime(), email_pending_at=DateTime(), email_changed_at=DateTime()
+        ),
         {"id": patron_id},
     ).first()
     if row is None:
@@ -532,7 +544,49 @@ def get_my_account(conn: Connection, now: datetime, patron_id: int) -> MyAccount
         Localized.of(row.names),
         row.password_set_at,
         row.password_set_via,
+        row.email_pending,
+        row.email_pending_at,
+        row.email_changed_at,
     )
+
+
+@writes
+def confirm_pending_email(conn: Connection, now: datetime, patron_id: int, address: str) -> bool:
+    """The logged-in patron confirms the address staff recorded: from now on it is the one
+    used for mail and password resets, and the old one is told. False (nothing changed)
+    when `address` is no longer the pending one, so a page shown before staff recorded
+    another address cannot confirm that other one."""
+    row = conn.execute(
+        select(_patron.c.email, _patron.c.lang).where(
+            _patron.c.id == patron_id, _patron.c.email_pending == address
+        )
+    ).first()
+    if row is None or not address:
+        return False
+    conn.execute(
+        _patron.update()
+        .where(_patron.c.id == patron_id, _patron.c.email_pending == address)
+        .values(
+            email=address,
+            email_pending=None,
+            email_pending_at=None,
+            # A plain DateTime bind: the model's type wants aware values; the column is naive.
+            email_changed_at=literal(naive_utc(now), DateTime()),
+        )
+    )
+    patrons.notify_email_change(conn, patron_id, row.email, row.lang, patrons.EMAIL_CONFIRMED, now)
+    return True
+
+
+@writes
+def decline_pending_email(conn: Connection, now: datetime, patron_id: int, address: str) -> bool:
+    """The patron says the recorded address is not theirs: it is dropped, unused."""
+    done = conn.execute(
+        _patron.update()
+        .where(_patron.c.id == patron_id, _patron.c.email_pending == address)
+        .values(email_pending=None, email_pending_at=None)
+    ).rowcount
+    return bool(done)
 
 
 _LANG = re.compile(r"[a-z]{2}")

@@ -63,8 +63,9 @@ from sqlalchemy.engine import Connection
 
 from db import clock, rules
 from db.clock import aware_utc, naive_utc
+from db.emails import is_email
 from db.engine import reads, writes
-from db.outbox import ADDR_SPEC, clean_body, clean_subject, load_params, mail_outbox
+from db.outbox import clean_body, clean_subject, load_params, mail_outbox
 
 __all__ = [
     "Compose",
@@ -104,7 +105,7 @@ class SmtpSettings:
             raise ValueError("SMTP port out of range")
         if any(ch in self.sender for ch in "\r\n\0"):
             raise ValueError("SMTP sender must be one line")
-        if ADDR_SPEC.fullmatch(parseaddr(self.sender)[1]) is None:
+        if not is_email(parseaddr(self.sender)[1]):
             raise ValueError("SMTP sender needs a plain address (name@host.example)")
 
     @property

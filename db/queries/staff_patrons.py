@@ -12,17 +12,24 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.engine import Connection
+from sqlalchemy import DateTime, func, literal, select
+from sqlalchemy.engine import Connection, Row
 
 from db import circulation, rules
-from db.clock import library_today
+from db.clock import library_today, naive_utc
+from db.emails import is_email
 from db.engine import writes
 from db.errors import NotFound, QueryError, Refusal
 from db.localized import Localized
 from db.models import TABLES
-from db.patrons import phone_digits
+from db.patrons import (
+    EMAIL_RECORDED,
+    EMAIL_REMOVED,
+    notify_email_change,
+    phone_digits,
+)
 from db.staff import ALLOWED, EDIT, REFUSED, VIEW, StaffActor, StaffFormRefused, write_audit
 from db.staff_policy import policy
 
@@ -85,6 +92,7 @@ class PatronRecord:
     address: str | None
     phone: str | None
     email: str | None
+    email_pending: str | None  # recorded by staff, not yet confirmed by the patron
     birth_date: date | None
     loans: tuple[StaffLoan, ...] | None
     visible: frozenset[str]
@@ -202,6 +210,7 @@ def get_patron_for_staff(
             _patron.c.address,
             _patron.c.phone,
             _patron.c.email,
+            _patron.c.email_pending,
             _patron.c.category,
             _patron.c.expires_on,
             _branch.c.names,
@@ -231,13 +240,11 @@ def get_patron_for_staff(
         row.address if contact else None,
         row.phone if contact else None,
         row.email if contact else None,
+        row.email_pending if contact else None,
         row.birth_date if "birth_date" in visible else None,
         loans,
         visible,
     )
-
-
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 _PHONE_CHARS = re.compile(r"[0-9０-９\-－ー‐()（） +＋]+")
@@ -253,7 +260,7 @@ def validate_edit(data: PatronEdit) -> dict[str, Refusal]:
     if not _PHONE_CHARS.fullmatch(data.phone.strip() or "x") or not 10 <= len(digits) <= 11:
         errors["phone"] = Refusal("phone_format")
     email = data.email.strip()
-    if email and (len(email) > 254 or not _EMAIL.fullmatch(email)):
+    if email and not is_email(email):
         errors["email"] = Refusal("email_format")
     if data.category not in rules.CATEGORIES:
         errors["category"] = Refusal("choose_category")
@@ -268,18 +275,55 @@ def update_patron_for_staff(
     errors = validate_edit(data)
     if errors:
         raise StaffFormRefused(errors)
-    email = data.email.strip() or None
-    done = conn.execute(
+    current = conn.execute(
+        select(_patron.c.email, _patron.c.email_pending, _patron.c.lang).where(
+            _patron.c.id == patron_id
+        )
+    ).first()
+    if current is None:
+        raise NotFound("patron_not_found")
+    conn.execute(
         _patron.update()
         .where(_patron.c.id == patron_id)
         .values(
             address=data.address.strip(),
             phone=data.phone.strip(),
             phone_digits=phone_digits(data.phone),
-            email=email,
             category=data.category,
+            **_email_values(conn, now, patron_id, current, data.email.strip() or None),
         )
-    ).rowcount
-    if done != 1:
-        raise NotFound("patron_not_found")
+    )
     write_audit(conn, actor, patron_id, ["category", "contact"], "patron_edit", EDIT, ALLOWED, now)
+
+
+def _email_values(
+    conn: Connection,
+    now: datetime,
+    patron_id: int,
+    current: Row[Any, Any, Any],
+    entered: str | None,
+) -> dict[str, object]:
+    """The email columns after staff entered `entered` (None: the field left empty).
+
+    A new address is only recorded as pending: it is used for no mail, password resets
+    included, until the patron confirms it while logged in, so staff alone cannot take
+    over a web account. Removing the address takes effect at once (it gives nobody a way
+    in). Either way the address in use hears of it."""
+    # A plain DateTime bind: the model's type wants aware values, the column is naive UTC.
+    stamp = literal(naive_utc(now), DateTime())
+    if entered is None:
+        if current.email:
+            notify_email_change(conn, patron_id, current.email, current.lang, EMAIL_REMOVED, now)
+            return {
+                "email": None,
+                "email_pending": None,
+                "email_pending_at": None,
+                "email_changed_at": stamp,
+            }
+        return {"email_pending": None, "email_pending_at": None}
+    if entered == current.email:  # the address in use: any pending one is withdrawn
+        return {"email_pending": None, "email_pending_at": None}
+    if entered == current.email_pending:
+        return {}
+    notify_email_change(conn, patron_id, current.email, current.lang, EMAIL_RECORDED, now)
+    return {"email_pending": entered, "email_pending_at": stamp}

@@ -48,7 +48,8 @@ def _edit_values(record: queries.PatronRecord) -> dict[str, str]:
     return {
         "address": record.address or "",
         "phone": record.phone or "",
-        "email": record.email or "",
+        # A recorded address waiting for the patron is the one staff last entered.
+        "email": record.email_pending or record.email or "",
         "category": record.category,
     }
 
