@@ -99,7 +99,7 @@ class Console:
         page = self.client.get("/" + path)
         assert page.status_code == 200, page.text
         response = self.client.post(
-            "/" + path,
+            page.url.path,
             data={
                 "csrf_token": csrf_of(page.text),
                 "new_password": PASSWORD,
@@ -334,6 +334,26 @@ def test_patron_lookup_keeps_names_and_cards_out_of_the_url(team: dict[str, Cons
     # The POST is a form like any other: refused without the CSRF token.
     refused = staff.client.post("/staff/patrons", data={"card": HANAKO.card_number})
     assert refused.status_code == 403 and HANAKO.card_number not in refused.text
+
+
+def test_enrolment_token_leaves_the_url_for_a_cookie(team: dict[str, Console]) -> None:
+    _staff_id, link = new_account(team["manager"], "URL01", "staff")
+    path = "/" + link.split("://", 1)[1].split("/", 1)[1]
+    token = path.rsplit("/", 1)[1]
+    newcomer = Console(team["manager"].client.app, team["manager"].clock)
+    first = newcomer.client.get(path, follow_redirects=False)
+    assert first.status_code == 303 and first.headers["location"] == "/staff/enrol"
+    cookie = first.headers["set-cookie"]
+    assert cookie.startswith(f"shiori_enrol={token};")
+    for attribute in ("HttpOnly", "Path=/staff/enrol", "SameSite=lax", "Max-Age=900"):
+        assert attribute in cookie
+    page = newcomer.client.get("/staff/enrol")
+    assert page.status_code == 200 and "URL01" in page.text and token not in page.text
+    assert 'action="/staff/enrol"' in page.text
+    newcomer.enrol(link)
+    # Used: the link says so at once, and leaves no cookie behind.
+    again = Console(newcomer.client.app, newcomer.clock).client.get(path)
+    assert again.status_code == 404 and 'name="new_password"' not in again.text
 
 
 # The "done when" ------------------------------------------------------------------
