@@ -6,8 +6,8 @@ random value; the row holds its SHA-256 digest, the patron and the expiry, and g
 the link is used. Links sent before this revision stop working (they expire within the
 hour in any case).
 
-Revision ID: 0010_password_reset_link
-Revises: 0009_mail_params
+Revision ID: 0011_password_reset_link
+Revises: 0010_notice_links
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_password_reset_link"
-down_revision = "0009_mail_params"
+revision = "0011_password_reset_link"
+down_revision = "0010_notice_links"
 branch_labels = None
 depends_on = None
 
