@@ -172,6 +172,17 @@ class ActivationCode(SQLModel, table=True):
     expires_at: datetime
 
 
+class PasswordResetLink(SQLModel, table=True):
+    """An emailed reset link: only the digest of its random token, never the patron in it."""
+
+    __tablename__ = "password_reset_link"
+    id: int | None = Field(default=None, primary_key=True)
+    patron_id: int = Field(foreign_key="patron.id", ondelete="CASCADE", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime
+    expires_at: datetime
+
+
 class MailOutbox(SQLModel, table=True):
     """Mail written in the same transaction as the change that causes it."""
 

@@ -36,13 +36,13 @@ def _patron_id(card: str = HANAKO[0]) -> int:
         )
 
 
-def _reset_fingerprint(patron_id: int) -> str:
-    """The fingerprint a reset link carries, as the patron would get it by email."""
+def _reset_token(patron_id: int) -> str:
+    """The token a reset link carries, as the patron would get it by email."""
     email = queries.get_my_account(patron_id).email
     assert email
     sent: list[str] = []
     card = queries.get_my_account(patron_id).card_number
-    queries.request_password_reset(card, email, "1.2.3.4", lambda _p, f: sent.append(f) or f)
+    queries.request_password_reset(card, email, "1.2.3.4", lambda t: sent.append(t) or t)
     assert sent
     return sent[-1]
 
@@ -104,11 +104,11 @@ def test_reset_without_recovery_needs_confirmation_then_deletes(library_db: Data
     pid = _patron_id()
     queries.create_booklist(pid, _wrap(), _sealed())
     assert queries.get_booklist_reset_outlook(pid) == "lost"
-    fingerprint = _reset_fingerprint(pid)
+    token = _reset_token(pid)
     with pytest.raises(queries.BooklistLossUnconfirmed):
-        queries.reset_password_with_booklist(pid, fingerprint, "fresh-pass-word-9", False)
+        queries.reset_password_with_booklist(token, "fresh-pass-word-9", False)
     assert queries.get_booklist(pid) is not None
-    queries.reset_password_with_booklist(pid, fingerprint, "fresh-pass-word-9", True)
+    queries.reset_password_with_booklist(token, "fresh-pass-word-9", True)
     assert queries.get_booklist(pid) is None
 
 
@@ -119,7 +119,7 @@ def test_reset_with_recovery_locks_until_restored(library_db: Database) -> None:
         pid, "a" * 32, queries.BooklistRecoveryWrap("a" * 32, _b64(16), _b64(40))
     )
     assert queries.get_booklist_reset_outlook(pid) == "recoverable"
-    queries.reset_password_with_booklist(pid, _reset_fingerprint(pid), "fresh-pass-word-9", False)
+    queries.reset_password_with_booklist(_reset_token(pid), "fresh-pass-word-9", False)
     locked = queries.get_booklist(pid)
     assert locked is not None and locked.locked and locked.recovery_wrapped_key
     restored = _wrap()

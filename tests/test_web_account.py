@@ -336,7 +336,6 @@ def test_forgotten_password_link_works_once(web: TestClient) -> None:
     new = "新しいパスワードにしました"
     data = {
         "csrf_token": csrf_of(reset_page),
-        "token": re.search(r'name="token" value="([^"]+)"', reset_page).group(1),  # type: ignore[union-attr]
         "new_password": new,
         "new_password_again": new,
     }

@@ -100,7 +100,7 @@ class Console:
         page = self.client.get("/" + path)
         assert page.status_code == 200, page.text
         response = self.client.post(
-            "/" + path,
+            page.url.path,
             data={
                 "csrf_token": csrf_of(page.text),
                 "new_password": PASSWORD,
@@ -315,6 +315,48 @@ def patron_id(card: str) -> int:
         )
 
 
+def test_patron_lookup_keeps_names_and_cards_out_of_the_url(team: dict[str, Console]) -> None:
+    staff = team["staff"]
+    form = staff.get("/staff/patrons").text  # type: ignore[attr-defined]
+    assert 'method="post"' in form and 'hx-post="/staff/patrons"' in form
+    assert 'method="get"' not in form and "hx-get" not in form
+    # A search in the query string is not a search: nothing found, nothing echoed.
+    ignored = staff.get(f"/staff/patrons?card={HANAKO.card_number}&name=山田").text  # type: ignore[attr-defined]
+    results = ignored.split('<section id="patron-results"', 1)[1].split("</section>", 1)[0]
+    assert "<table" not in results and HANAKO.card_number not in results
+    assert f'value="{HANAKO.card_number}"' not in ignored and 'value="山田"' not in ignored
+    full = staff.post("/staff/patrons", "/staff/patrons", name=HANAKO.name.split()[0])
+    assert full.status_code == 200 and "<html" in full.text  # type: ignore[attr-defined]
+    assert HANAKO.card_number in full.text  # type: ignore[attr-defined]
+    fragment = staff.htmx_post("/staff/patrons", "/staff/patrons", card=HANAKO.card_number)
+    assert fragment.status_code == 200  # type: ignore[attr-defined]
+    assert fragment.text.lstrip().startswith('<section id="patron-results"')  # type: ignore[attr-defined]
+    assert HANAKO.card_number in fragment.text  # type: ignore[attr-defined]
+    # The POST is a form like any other: refused without the CSRF token.
+    refused = staff.client.post("/staff/patrons", data={"card": HANAKO.card_number})
+    assert refused.status_code == 403 and HANAKO.card_number not in refused.text
+
+
+def test_enrolment_token_leaves_the_url_for_a_cookie(team: dict[str, Console]) -> None:
+    _staff_id, link = new_account(team["manager"], "URL01", "staff")
+    path = "/" + link.split("://", 1)[1].split("/", 1)[1]
+    token = path.rsplit("/", 1)[1]
+    newcomer = Console(team["manager"].client.app, team["manager"].clock)
+    first = newcomer.client.get(path, follow_redirects=False)
+    assert first.status_code == 303 and first.headers["location"] == "/staff/enrol"
+    cookie = first.headers["set-cookie"]
+    assert cookie.startswith(f"shiori_enrol={token};")
+    for attribute in ("HttpOnly", "Path=/staff/enrol", "SameSite=lax", "Max-Age=900"):
+        assert attribute in cookie
+    page = newcomer.client.get("/staff/enrol")
+    assert page.status_code == 200 and "URL01" in page.text and token not in page.text
+    assert 'action="/staff/enrol"' in page.text
+    newcomer.enrol(link)
+    # Used: the link says so at once, and leaves no cookie behind.
+    again = Console(newcomer.client.app, newcomer.clock).client.get(path)
+    assert again.status_code == 404 and 'name="new_password"' not in again.text
+
+
 # The issue's "done when" ------------------------------------------------------------------
 
 
@@ -339,11 +381,12 @@ def test_done_when_scenario(team: dict[str, Console], app: object, clock: Clock)
     assert final.text.count("返却しました") >= 1  # type: ignore[attr-defined]
     # Looking the patron up and opening the record: masked, in pages and fragments.
     hanako = patron_id(HANAKO.card_number)
-    intern.get(f"/staff/patrons?card={HANAKO.card_number}")
-    intern.get(f"/staff/patrons?card={HANAKO.card_number}", headers=HTMX)
+    intern.post("/staff/patrons", "/staff/patrons", card=HANAKO.card_number)
+    intern.htmx_post("/staff/patrons", "/staff/patrons", card=HANAKO.card_number)
     record = intern.get(f"/staff/patrons/{hanako}")
     assert record.status_code == 200 and "（非表示）" in record.text  # type: ignore[attr-defined]
-    assert intern.get("/staff/patrons?name=山田").status_code == 403  # type: ignore[attr-defined]
+    by_name = intern.post("/staff/patrons", "/staff/patrons", name="山田")
+    assert by_name.status_code == 403  # type: ignore[attr-defined]
     assert intern.get(f"/staff/patrons/{hanako}/edit").status_code == 403  # type: ignore[attr-defined]
     leaked = [v for v in personal_values() for body in intern.bodies if v in body]
     assert not leaked, leaked

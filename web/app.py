@@ -11,7 +11,19 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from db import queries
-from web import account, booklist, catalog, errors, holds, i18n, lang, limits, loans, password
+from web import (
+    access_log,
+    account,
+    booklist,
+    catalog,
+    errors,
+    holds,
+    i18n,
+    lang,
+    limits,
+    loans,
+    password,
+)
 from web.security import BodyLimit, CSRFCheck, SecurityHeaders
 from web.sessions import PATRON
 from web.settings import ROOT, Settings, load
@@ -21,6 +33,7 @@ from web.staff import routes as staff_routes
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or load()
+    access_log.install()
     queries.configure(settings.database_url)
     queries.configure_search_cache(settings.search_cache_seconds)
     queries.configure_holds(settings.hold_limit, settings.hold_shelf_days)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import date
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
@@ -15,14 +14,11 @@ from db import queries
 from web import client, forms, refusals
 from web.flash import flash
 from web.i18n import N_, Translator, translator
+from web.link_tokens import LinkCookie
 from web.sessions import settings_of
 from web.templating import path_for, render, see_other
 
-RESET_SALT = "shiori.password-reset"
-
-
-def _serializer(request: Request) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(settings_of(request).secret_key, salt=RESET_SALT)
+RESET_COOKIE = LinkCookie("shiori_reset", "password_reset_page")
 
 
 def _text(form: FormData, name: str, limit: int = 100) -> str:
@@ -139,11 +135,10 @@ async def forgot(request: Request) -> Response:
             ctx={"values": values, "errors": errors, "sent": False},
         )
     base = settings_of(request).public_url
-    serializer = _serializer(request)
     reset_page = path_for(request, "password_reset_page")
 
-    def make_link(patron_id: int, fingerprint: str) -> str:
-        return f"{base}{reset_page}?token={serializer.dumps([patron_id, fingerprint])}"
+    def make_link(token: str) -> str:
+        return f"{base}{reset_page}?token={token}"
 
     queries.request_password_reset(
         values["card"], values["email"], client.address(request), make_link
@@ -152,82 +147,59 @@ async def forgot(request: Request) -> Response:
     return render(request, "password/forgot.html", ctx={"values": {}, "errors": {}, "sent": True})
 
 
-def _reset_token(request: Request, raw: str) -> tuple[int, str] | None:
-    try:
-        patron_id, fingerprint = _serializer(request).loads(
-            raw, max_age=queries.RESET_LINK_MINUTES * 60
-        )
-    except (BadSignature, SignatureExpired, ValueError, TypeError):
-        return None
-    if not isinstance(patron_id, int) or not isinstance(fingerprint, str):
-        return None
-    return patron_id, fingerprint
-
-
-def _booklist_outlook(decoded: tuple[int, str] | None) -> str:
-    """What the reset will do to My Booklist, said on the page before it happens."""
-    return queries.get_booklist_reset_outlook(decoded[0]) if decoded else "none"
+def _unusable(request: Request) -> Response:
+    """The link is used, expired or made up: said on GET as on POST, and its cookie goes."""
+    response = render(
+        request,
+        "password/reset.html",
+        status_code=400,
+        ctx={"errors": {}, "valid": False, "booklist_outlook": "none"},
+    )
+    RESET_COOKIE.forget(request, response)
+    return response
 
 
 async def reset_page(request: Request) -> Response:
-    raw = request.query_params.get("token", "")
-    decoded = _reset_token(request, raw)
-    valid = decoded is not None
+    if "token" in request.query_params:
+        return RESET_COOKIE.exchange(request, request.query_params["token"])
+    try:
+        outlook = queries.check_reset_link(RESET_COOKIE.token(request))
+    except queries.ResetLinkRefused:
+        return _unusable(request)
     return render(
         request,
         "password/reset.html",
-        status_code=200 if valid else 400,
-        ctx={
-            "token": raw if valid else "",
-            "errors": {},
-            "valid": valid,
-            "booklist_outlook": _booklist_outlook(decoded),
-        },
+        ctx={"errors": {}, "valid": True, "booklist_outlook": outlook},
     )
 
 
 async def reset(request: Request) -> Response:
     form = await forms.read(request)
-    raw = _text(form, "token", 500)
-    decoded = _reset_token(request, raw)
+    token = RESET_COOKIE.token(request)
     errors: dict[str, str] = {}
     new = _new_password(translator(request), form, errors)
-    if decoded is None:
-        return render(
-            request,
-            "password/reset.html",
-            status_code=400,
-            ctx={"token": "", "errors": {}, "valid": False, "booklist_outlook": "none"},
-        )
-    if not errors:
-        try:
+    try:
+        outlook = queries.check_reset_link(token)
+        if not errors:
             queries.reset_password_with_booklist(
-                decoded[0], decoded[1], new, form.get("booklist_loss_confirmed") == "1"
+                token, new, form.get("booklist_loss_confirmed") == "1"
             )
-        except queries.PasswordRejected as rejected:
-            errors["new_password"] = refusals.say(request, rejected)
-        except queries.BooklistLossUnconfirmed as unconfirmed:
-            errors["booklist_loss_confirmed"] = refusals.say(request, unconfirmed)
-        except queries.ResetLinkRefused:
-            return render(
-                request,
-                "password/reset.html",
-                status_code=400,
-                ctx={"token": "", "errors": {}, "valid": False, "booklist_outlook": "none"},
-            )
+    except queries.ResetLinkRefused:
+        return _unusable(request)
+    except queries.PasswordRejected as rejected:
+        errors["new_password"] = refusals.say(request, rejected)
+    except queries.BooklistLossUnconfirmed as unconfirmed:
+        errors["booklist_loss_confirmed"] = refusals.say(request, unconfirmed)
     if errors:
         return render(
             request,
             "password/reset.html",
             status_code=422,
-            ctx={
-                "token": raw,
-                "errors": errors,
-                "valid": True,
-                "booklist_outlook": _booklist_outlook(decoded),
-            },
+            ctx={"errors": errors, "valid": True, "booklist_outlook": outlook},
         )
-    return _done(request)
+    response = _done(request)
+    RESET_COOKIE.forget(request, response)
+    return response
 
 
 routes = [

@@ -47,6 +47,7 @@ __all__ = [
     "ResetLinkRefused",
     "change_password",
     "change_password_with_booklist",
+    "check_reset_link",
     "confirm_pending_email",
     "decline_pending_email",
     "get_my_account",
@@ -230,6 +231,8 @@ def _store_password(
     )
     if result.rowcount != 1:
         raise FactsRefused()  # somebody else set it first
+    # A reset link works once, and not after the password changed some other way.
+    conn.execute(text("DELETE FROM password_reset_link WHERE patron_id = :p"), {"p": patron_id})
     row = conn.execute(
         text("SELECT email, lang FROM patron WHERE id = :id"), {"id": patron_id}
     ).one()
@@ -391,9 +394,8 @@ def _use_code(
     booklist_keys.apply_password_reset(conn, row.id, loss_confirmed=True)
 
 
-def _fingerprint(password_hash: str | None, set_at: datetime | None) -> str:
-    """Changes whenever the password does, so a reset link works only once."""
-    return hashlib.sha256(f"{password_hash}|{set_at}".encode()).hexdigest()[:24]
+def _link_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @writes
@@ -403,9 +405,12 @@ def request_password_reset(
     card: str,
     email: str,
     address: str,
-    make_link: Callable[[int, str], str],
+    make_link: Callable[[str], str],
 ) -> None:
-    """Queue a reset link when card and registered email match; silent otherwise."""
+    """Queue a reset link when card and registered email match; silent otherwise.
+
+    The link's token is random: it names nobody, and only its digest is kept, so neither
+    the mail nor the database gives a usable link or the patron behind it."""
     checks = [
         (throttle.RESET_CARD, card.strip()),
         (throttle.RESET_ADDRESS, address),
@@ -415,6 +420,8 @@ def request_password_reset(
         throttle.reserve(conn, checks, now)
     except throttle.Throttled:
         return
+    stamp = naive_utc(now)
+    conn.execute(text("DELETE FROM password_reset_link WHERE expires_at <= :now"), {"now": stamp})
     row = _patron_by_card(conn, card)
     # Only the confirmed address: one staff recorded waits for the patron (email_pending).
     registered = getattr(row, "email", None) or ""
@@ -423,44 +430,74 @@ def request_password_reset(
     # would refuse it, so it gets the same silence as a wrong one.
     if row is None or not is_email(registered) or not matches:
         return
-    link = make_link(row.id, _fingerprint(row.password_hash, row.password_set_at))
+    token = secrets.token_urlsafe(32)
+    # One live link per patron: asking again makes the older one useless.
+    conn.execute(text("DELETE FROM password_reset_link WHERE patron_id = :p"), {"p": row.id})
+    conn.execute(
+        text(
+            "INSERT INTO password_reset_link (patron_id, token_hash, created_at, expires_at) "
+            "VALUES (:p, :h, :now, :exp)"
+        ),
+        {
+            "p": row.id,
+            "h": _link_digest(token),
+            "now": stamp,
+            "exp": naive_utc(now + timedelta(minutes=rules.RESET_LINK_MINUTES)),
+        },
+    )
     outbox.enqueue(
         conn,
         kind="password_reset",
         to_addr=registered,
         patron_id=row.id,
         lang=row.lang,
-        params={"link": link, "minutes": rules.RESET_LINK_MINUTES},
+        params={"link": make_link(token), "minutes": rules.RESET_LINK_MINUTES},
         now=now,
     )
+
+
+def _reset_link_patron(conn: Connection, now: datetime, token: str) -> Row[Any]:
+    """The patron of a live reset link (ResetLinkRefused for a used, expired or made-up one)."""
+    found = conn.execute(
+        text(
+            "SELECT patron_id FROM password_reset_link WHERE token_hash = :h AND expires_at > :now"
+        ),
+        {"h": _link_digest(token[:200]), "now": naive_utc(now)},
+    ).first()
+    row = _patron_by_id(conn, found.patron_id) if found is not None else None
+    if row is None:
+        raise ResetLinkRefused()
+    return row
+
+
+@reads
+def check_reset_link(conn: Connection, now: datetime, token: str) -> str:
+    """What a reset through this link will do to My Booklist ("none", "lost",
+    "recoverable"); ResetLinkRefused when the link can no longer be used."""
+    return booklist_keys.reset_outlook(conn, _reset_link_patron(conn, now, token).id)
 
 
 @writes
 def reset_password_with_booklist(
     conn: Connection,
     now: datetime,
-    patron_id: int,
-    fingerprint: str,
+    token: str,
     new_password: str,
     booklist_loss_confirmed: bool,
 ) -> None:
-    """Set a new password through a reset link; refuses to delete an unrecoverable
-    booklist unconfirmed (`BooklistLossUnconfirmed`)."""
-    row = _patron_by_id(conn, patron_id)
-    if row is None or not hmac.compare_digest(
-        fingerprint, _fingerprint(row.password_hash, row.password_set_at)
-    ):
-        raise ResetLinkRefused()
+    """Set a new password through a reset link, which is then used up; refuses to delete
+    an unrecoverable booklist unconfirmed (`BooklistLossUnconfirmed`)."""
+    row = _reset_link_patron(conn, now, token)
     passwords.check_policy(new_password, row.card_number, row.birth_date)
-    booklist_keys.apply_password_reset(conn, patron_id, booklist_loss_confirmed)
-    _store_password(conn, patron_id, new_password, rules.PASSWORD_VIA_RESET, now)
-    sessions.end_all(conn, sessions.PATRON, patron_id)
+    booklist_keys.apply_password_reset(conn, row.id, booklist_loss_confirmed)
+    _store_password(conn, row.id, new_password, rules.PASSWORD_VIA_RESET, now)
+    sessions.end_all(conn, sessions.PATRON, row.id)
 
 
-def reset_password(patron_id: int, fingerprint: str, new_password: str) -> None:
+def reset_password(token: str, new_password: str) -> None:
     """`reset_password_with_booklist` for callers without a booklist page: the loss of an
     unrecoverable list counts as confirmed."""
-    reset_password_with_booklist(patron_id, fingerprint, new_password, True)
+    reset_password_with_booklist(token, new_password, True)
 
 
 def change_password_with_booklist(

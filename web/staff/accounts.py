@@ -68,7 +68,7 @@ def _form_values(data: queries.StaffInput | queries.StaffView | None) -> dict[st
 
 
 def _enrol_link(request: Request, token: str) -> str:
-    return settings_of(request).public_url + path_for(request, "staff:enrol_page", token=token)
+    return settings_of(request).public_url + path_for(request, "staff:enrol_link", token=token)
 
 
 def _refused(request: Request, refused: queries.QueryError) -> Response:

@@ -12,6 +12,7 @@ from db import queries
 from web import client, devices, forms, refusals
 from web.forms import text
 from web.i18n import translator
+from web.link_tokens import LinkCookie
 from web.sessions import STAFF, clear_cookie, forget_staff, set_cookie, settings_of, staff
 from web.staff.guard import route
 from web.staff.pages import me, page
@@ -61,8 +62,16 @@ async def logout(request: Request) -> Response:
     return response
 
 
+ENROL_COOKIE = LinkCookie("shiori_enrol", "staff:enrol_page")
+
+
+async def enrol_link(request: Request) -> Response:
+    """The link a manager hands over: its token moves into a cookie, out of the URL."""
+    return ENROL_COOKIE.exchange(request, str(request.path_params["token"]))
+
+
 async def enrol_page(request: Request) -> Response:
-    token = str(request.path_params["token"])
+    token = ENROL_COOKIE.token(request)
     try:
         staff_code = queries.check_staff_enrol_link(token, client.address(request))
     except queries.EnrolLinkRefused as refused:
@@ -79,7 +88,7 @@ async def enrol_page(request: Request) -> Response:
 
 async def enrol(request: Request) -> Response:
     form = await forms.read(request)
-    token = str(request.path_params["token"])
+    token = ENROL_COOKIE.token(request)
     new = text(form, "new_password", 1024)
     settings = settings_of(request)
     errors: dict[str, str] = {}
@@ -107,6 +116,7 @@ async def enrol(request: Request) -> Response:
         )
     response = see_other(request, "staff:mfa_page")
     set_cookie(response, settings, STAFF, result.token)
+    ENROL_COOKIE.forget(request, response)
     return response
 
 
@@ -192,8 +202,9 @@ routes: list[BaseRoute] = [
     route("GET", "/login", login_page, "login_page"),
     route("POST", "/login", login, "login"),
     route("POST", "/logout", logout, "logout"),
-    route("GET", "/enrol/{token}", enrol_page, "enrol_page"),
-    route("POST", "/enrol/{token}", enrol, "enrol"),
+    route("GET", "/enrol/{token}", enrol_link, "enrol_link"),
+    route("GET", "/enrol", enrol_page, "enrol_page"),
+    route("POST", "/enrol", enrol, "enrol"),
     route("GET", "/mfa", mfa_page, "mfa_page"),
     route("POST", "/mfa", mfa, "mfa"),
     route("GET", "", home, "home"),

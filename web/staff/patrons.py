@@ -14,17 +14,15 @@ from web.staff.pages import me, page
 from web.templating import see_other
 
 
-async def patrons(request: Request) -> Response:
-    session = me(request)
-    card = request.query_params.get("card", "")[:20].strip()
-    name = request.query_params.get("name", "")[:50].strip()
-    error = None
-    hits: tuple[queries.PatronSummary, ...] = ()
-    status = 200
-    try:
-        hits = queries.lookup_patrons(session.actor, card, name)
-    except queries.StaffRefused as refused:
-        error, status = refusals.say(request, refused), 403
+def _lookup_page(
+    request: Request, card: str, name: str, hits: tuple[queries.PatronSummary, ...] = ()
+) -> Response:
+    error, status = None, 200
+    if card or name:
+        try:
+            hits = queries.lookup_patrons(me(request).actor, card, name)
+        except queries.StaffRefused as refused:
+            error, status = refusals.say(request, refused), 403
     return page(
         request,
         "staff/patrons.html",
@@ -35,6 +33,17 @@ async def patrons(request: Request) -> Response:
         searched=bool(card or name),
         error=error,
     )
+
+
+async def patrons_page(request: Request) -> Response:
+    # The search form only: a card number or a name never travels in the URL, where
+    # history, bookmarks and logs would keep it.
+    return _lookup_page(request, "", "")
+
+
+async def patrons(request: Request) -> Response:
+    form = await forms.read(request)
+    return _lookup_page(request, text(form, "card", 20).strip(), text(form, "name", 50).strip())
 
 
 async def patron(request: Request) -> Response:
@@ -89,7 +98,8 @@ async def patron_edit(request: Request) -> Response:
 
 
 routes: list[BaseRoute] = [
-    route("GET", "/patrons", patrons, "patrons"),
+    route("GET", "/patrons", patrons_page, "patrons_page"),
+    route("POST", "/patrons", patrons, "patrons"),
     route("GET", "/patrons/{patron_id:int}", patron, "patron"),
     route("GET", "/patrons/{patron_id:int}/edit", patron_edit_page, "patron_edit_page"),
     route("POST", "/patrons/{patron_id:int}/edit", patron_edit, "patron_edit"),
