@@ -91,6 +91,9 @@ def test_dead_sessions_codes_and_old_mail_are_deleted(library_db: Database) -> N
             queries.Timeouts.of(30, 12),
         )
         queries.issue_activation_code("2100000003")
+        queries.request_password_reset(  # a link lives 30 minutes
+            "2100000001", "hanako@example.jp", "192.0.2.1", lambda token: f"/reset/{token}"
+        )
     finally:
         queries.set_clock(None)
     with engine.write() as conn:
@@ -103,7 +106,10 @@ def test_dead_sessions_codes_and_old_mail_are_deleted(library_db: Database) -> N
             {"old": datetime(2026, 9, 1)},
         )
     report = run()
-    assert (report.sessions, report.activation_codes, report.mail) == (1, 1, 1)
+    assert (report.sessions, report.activation_codes, report.reset_links) == (1, 1, 1)
+    assert report.mail == 1  # the old sent row; the reset mail itself is not sent yet
     with engine.read() as conn:
-        for table in ("web_session", "activation_code", "mail_outbox"):
+        for table in ("web_session", "activation_code", "password_reset_link"):
             assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() == 0
+        kinds = conn.execute(text("SELECT kind FROM mail_outbox")).scalars().all()
+        assert kinds == ["password_reset"]  # the old sent mail is gone

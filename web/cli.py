@@ -221,7 +221,8 @@ def cmd_retention(settings: Settings, _args: argparse.Namespace) -> int:
     print(
         f"利用者 patrons purged (3 years without borrowing): {report.patrons}, "
         f"sessions: {report.sessions}, staff sessions: {report.staff_sessions}, "
-        f"throttles: {report.throttles}, codes: {report.activation_codes}, mail: {report.mail}"
+        f"throttles: {report.throttles}, codes: {report.activation_codes}, "
+        f"reset links: {report.reset_links}, mail: {report.mail}"
     )
     return 0
 

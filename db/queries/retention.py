@@ -6,7 +6,7 @@
   an item still out is kept: the loan must be returned first.
 - Sessions and staff sessions that can no longer be used (idle or past their end): the
   staff counter's scan list lives in the staff session and goes with it.
-- Throttle counters nobody has touched for two days, expired activation codes.
+- Throttle counters nobody has touched for two days, expired activation codes and reset links.
 - Mail that was delivered or given up more than MAIL_KEEP_DAYS ago (the address stays on
   the row for the staff's failure list until then; the body is already gone).
 - Every unsent mail row of a purged patron, and any unsent notice whose cause is gone (a
@@ -45,6 +45,7 @@ class RetentionReport:
     staff_sessions: int
     throttles: int
     activation_codes: int
+    reset_links: int
     mail: int
 
 
@@ -112,6 +113,9 @@ def run_retention(
     codes = conn.execute(
         text("DELETE FROM activation_code WHERE expires_at <= :now"), {"now": stamp}
     )
+    links = conn.execute(
+        text("DELETE FROM password_reset_link WHERE expires_at <= :now"), {"now": stamp}
+    )
     mail = conn.execute(
         text(
             "DELETE FROM mail_outbox WHERE (sent_at IS NOT NULL AND sent_at < :old) "
@@ -128,5 +132,6 @@ def run_retention(
         staff_sessions=staff_sessions,
         throttles=throttle.purge_stale(conn, now),
         activation_codes=codes.rowcount or 0,
+        reset_links=links.rowcount or 0,
         mail=(mail.rowcount or 0) + patron_mail + orphans,
     )
