@@ -11,7 +11,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from db import queries
-from web import account, booklist, catalog, errors, holds, i18n, lang, loans, password
+from web import account, booklist, catalog, errors, holds, i18n, lang, loans, offload, password
 from web.security import CSRFCheck, SecurityHeaders
 from web.sessions import PATRON
 from web.settings import ROOT, Settings, load
@@ -21,28 +21,32 @@ from web.staff import routes as staff_routes
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or load()
-    queries.configure(settings.database_url)
+    queries.configure(settings.database_url, settings.connections)
     queries.configure_search_cache(settings.search_cache_seconds)
     queries.configure_holds(settings.hold_limit, settings.hold_shelf_days)
-    queries.configure_password_hashing(settings.password_hashing)
+    queries.configure_password_hashing(settings.password_hashing, settings.password_threads)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        queries.configure(settings.database_url)
+        queries.configure(settings.database_url, settings.connections)
         yield
         queries.dispose()
 
     app = Starlette(
         debug=settings.debug,
         routes=[
-            *catalog.routes,
-            *lang.routes,
-            *account.routes,
-            *password.routes,
-            *loans.routes,
-            *holds.routes,
-            *booklist.routes,
-            *staff_my_access.routes,
+            *offload.routes(
+                [
+                    *catalog.routes,
+                    *lang.routes,
+                    *account.routes,
+                    *password.routes,
+                    *loans.routes,
+                    *holds.routes,
+                    *booklist.routes,
+                    *staff_my_access.routes,
+                ]
+            ),
             *staff_routes.mounted(settings),
             Mount("/static", StaticFiles(directory=ROOT / "static"), name="static"),
         ],
