@@ -24,7 +24,8 @@ HASHING_PROFILES = {
 _profile = "standard"
 _hasher = PasswordHasher.from_parameters(HASHING_PROFILES[_profile])
 # At most this many argon2 computations at once in the process, whichever thread asks: each
-# takes a core and 64 MiB, so a login storm queues here instead of taking the machine.
+# takes 64 MiB and up to 4 cores (the profile's 4 lanes), so a login storm queues here
+# instead of taking the machine.
 DEFAULT_CONCURRENCY = 1
 _slots = threading.BoundedSemaphore(DEFAULT_CONCURRENCY)
 
