@@ -111,10 +111,13 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, db: Path, workers: int, cache_seconds: int) -> None:
+    def __init__(
+        self, db: Path, workers: int, cache_seconds: int, extra_env: dict[str, str] | None = None
+    ) -> None:
         self.port = free_port()
         env = {
             **os.environ,
+            **(extra_env or {}),
             "SHIORI_DATABASE_URL": f"sqlite:///{db}",
             "SHIORI_PORT": str(self.port),
             "SHIORI_ENV": "development",

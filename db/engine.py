@@ -18,7 +18,11 @@ from db import clock
 
 _lock = threading.Lock()
 _engine: Engine | None = None
-_url: str | None = None
+_key: tuple[str, int] | None = None
+# Pooled connections per process: one for every thread that may run queries at once (the
+# web tier's lanes, web/offload.py), so a thread never waits for a connection another
+# thread of the same process holds.
+DEFAULT_CONNECTIONS = 20
 
 
 class DatabaseNotConfigured(RuntimeError):
@@ -47,11 +51,17 @@ def _sqlite_on_begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN")
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, connections: int = DEFAULT_CONNECTIONS) -> Engine:
     # hide_parameters: even with SQLAlchemy's own logging turned on, bound values (card
-    # numbers, names) never reach a log.
+    # numbers, names) never reach a log. max_overflow: room for callers outside the lanes.
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False}, hide_parameters=True)
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False},
+            hide_parameters=True,
+            pool_size=connections,
+            max_overflow=10,
+        )
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
@@ -59,23 +69,24 @@ def make_engine(url: str) -> Engine:
     return create_engine(
         url,
         pool_pre_ping=True,
-        pool_size=10,
+        pool_size=connections,
         max_overflow=10,
         hide_parameters=True,
         connect_args={"options": "-c timezone=UTC"},
     )
 
 
-def configure(url: str) -> None:
-    """Point the query layer at a database (called once by the app or the CLI)."""
-    global _engine, _url
+def configure(url: str, connections: int = DEFAULT_CONNECTIONS) -> None:
+    """Point the query layer at a database (called once by the app or the CLI), with a pool
+    of `connections` per process."""
+    global _engine, _key
     with _lock:
-        if _engine is not None and _url == url:
+        if _engine is not None and _key == (url, connections):
             return
         if _engine is not None:
             _engine.dispose()
-        _engine = make_engine(url)
-        _url = url
+        _engine = make_engine(url, connections)
+        _key = (url, connections)
 
 
 def get_engine() -> Engine:
@@ -85,11 +96,11 @@ def get_engine() -> Engine:
 
 
 def dispose() -> None:
-    global _engine, _url
+    global _engine, _key
     with _lock:
         if _engine is not None:
             _engine.dispose()
-        _engine, _url = None, None
+        _engine, _key = None, None
 
 
 def is_postgres() -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import unicodedata
 from dataclasses import replace
 from datetime import date
@@ -22,16 +23,23 @@ HASHING_PROFILES = {
 }
 _profile = "standard"
 _hasher = PasswordHasher.from_parameters(HASHING_PROFILES[_profile])
+# At most this many argon2 computations at once in the process, whichever thread asks: each
+# takes 64 MiB and up to 4 cores (the profile's 4 lanes), so a login storm queues here
+# instead of taking the machine.
+DEFAULT_CONCURRENCY = 1
+_slots = threading.BoundedSemaphore(DEFAULT_CONCURRENCY)
 
 
-def configure_password_hashing(profile: str) -> None:
-    """Hash new passwords with one of HASHING_PROFILES (process-wide).
+def configure_password_hashing(profile: str, concurrency: int = DEFAULT_CONCURRENCY) -> None:
+    """Hash new passwords with one of HASHING_PROFILES (process-wide), running at most
+    `concurrency` argon2 computations at once.
 
     Hashes made under another profile still verify (argon2 keeps its parameters in the
     hash) and are rehashed with this profile on the next successful login."""
-    global _profile, _hasher
+    global _profile, _hasher, _slots
     _hasher = PasswordHasher.from_parameters(HASHING_PROFILES[profile])
     _profile = profile
+    _slots = threading.BoundedSemaphore(concurrency)
 
 
 @lru_cache
@@ -46,18 +54,20 @@ class PasswordRejected(QueryError):
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    with _slots:
+        return _hasher.hash(password)
 
 
 def verify(stored_hash: str | None, password: str) -> bool:
     """True when the password matches; always spends one argon2 verification."""
-    try:
-        return (
-            _hasher.verify(stored_hash or _dummy_hash(_profile), password)
-            and stored_hash is not None
-        )
-    except (VerificationError, InvalidHashError):
-        return False
+    with _slots:
+        try:
+            return (
+                _hasher.verify(stored_hash or _dummy_hash(_profile), password)
+                and stored_hash is not None
+            )
+        except (VerificationError, InvalidHashError):
+            return False
 
 
 def needs_rehash(stored_hash: str) -> bool:

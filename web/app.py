@@ -22,6 +22,7 @@ from web import (
     lang,
     limits,
     loans,
+    offload,
     password,
 )
 from web.security import BodyLimit, CSRFCheck, SecurityHeaders
@@ -34,28 +35,32 @@ from web.staff import routes as staff_routes
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or load()
     access_log.install()
-    queries.configure(settings.database_url)
+    queries.configure(settings.database_url, settings.connections)
     queries.configure_search_cache(settings.search_cache_seconds)
     queries.configure_holds(settings.hold_limit, settings.hold_shelf_days)
-    queries.configure_password_hashing(settings.password_hashing)
+    queries.configure_password_hashing(settings.password_hashing, settings.password_threads)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        queries.configure(settings.database_url)
+        queries.configure(settings.database_url, settings.connections)
         yield
         queries.dispose()
 
     app = Starlette(
         debug=settings.debug,
         routes=[
-            *catalog.routes,
-            *lang.routes,
-            *account.routes,
-            *password.routes,
-            *loans.routes,
-            *holds.routes,
-            *booklist.routes,
-            *staff_my_access.routes,
+            *offload.routes(
+                [
+                    *catalog.routes,
+                    *lang.routes,
+                    *account.routes,
+                    *password.routes,
+                    *loans.routes,
+                    *holds.routes,
+                    *booklist.routes,
+                    *staff_my_access.routes,
+                ]
+            ),
             *staff_routes.mounted(settings),
             Mount("/static", StaticFiles(directory=ROOT / "static"), name="static"),
         ],

@@ -57,9 +57,9 @@ def _setup(settings: Settings) -> None:
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(
             parents=True, exist_ok=True
         )
-    queries.configure(settings.database_url)
+    queries.configure(settings.database_url, settings.connections)
     queries.configure_holds(settings.hold_limit, settings.hold_shelf_days)
-    queries.configure_password_hashing(settings.password_hashing)
+    queries.configure_password_hashing(settings.password_hashing, settings.password_threads)
     queries.migrate_database()
     queries.ensure_reference_data(settings.branches)
 

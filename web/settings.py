@@ -47,12 +47,22 @@ class Settings:
     hold_limit: int
     hold_shelf_days: int
     password_hashing: str
+    # Worker threads per process for each lane of handlers (web/offload.py); argon2 runs at
+    # most password_threads computations at once.
+    page_threads: int = 16
+    search_threads: int = 2
+    password_threads: int = 1
     # The Babel catalogues (<dir>/<lang>/LC_MESSAGES/messages.mo): each is a language.
     locale_dir: Path = LOCALE_DIR
 
     @property
     def https(self) -> bool:
         return self.public_url.startswith("https://")
+
+    @property
+    def connections(self) -> int:
+        """Database connections per process: one for each handler thread of every lane."""
+        return self.page_threads + self.search_threads + self.password_threads
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -175,4 +185,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         hold_shelf_days=_int(env, "SHIORI_HOLD_SHELF_DAYS", 7, 1, 60),
         locale_dir=Path(env.get("SHIORI_LOCALE_DIR", "") or LOCALE_DIR),
         password_hashing=password_hashing,
+        page_threads=_int(env, "SHIORI_THREADS", 16, 1, 256),
+        search_threads=_int(env, "SHIORI_SEARCH_THREADS", 2, 1, 64),
+        password_threads=_int(env, "SHIORI_PASSWORD_THREADS", 1, 1, 64),
     )

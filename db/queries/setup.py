@@ -31,9 +31,10 @@ __all__ = [
 ]
 
 
-def configure(url: str) -> None:
-    """Point the query layer at a database URL (sqlite:///… or postgresql+psycopg://…)."""
-    engine.configure(url)
+def configure(url: str, connections: int = engine.DEFAULT_CONNECTIONS) -> None:
+    """Point the query layer at a database URL (sqlite:///… or postgresql+psycopg://…), with
+    a pool of `connections` per process: at least as many as threads that run queries."""
+    engine.configure(url, connections)
     search_cache.clear()
 
 
@@ -42,9 +43,12 @@ def configure_search_cache(seconds: float) -> None:
     search_cache.configure(seconds)
 
 
-def configure_password_hashing(profile: str) -> None:
-    """Hash new passwords with one of db.passwords.HASHING_PROFILES ("test" is for suites)."""
-    passwords.configure_password_hashing(profile)
+def configure_password_hashing(
+    profile: str, concurrency: int = passwords.DEFAULT_CONCURRENCY
+) -> None:
+    """Hash new passwords with one of db.passwords.HASHING_PROFILES ("test" is for suites),
+    at most `concurrency` argon2 computations at once in this process."""
+    passwords.configure_password_hashing(profile, concurrency)
 
 
 def dispose() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount
 
+from web import offload
 from web.sessions import STAFF_PREFIX
 from web.settings import Settings
 from web.staff import accounts, audit, auth, counter, guard, patrons
@@ -16,5 +17,10 @@ def mounted(settings: Settings) -> list[BaseRoute]:
         return []
     routes = [*auth.routes, *counter.routes, *patrons.routes, *accounts.routes, *audit.routes]
     return [
-        Mount(STAFF_PREFIX, routes=routes, middleware=[Middleware(guard.NoStore)], name="staff")
+        Mount(
+            STAFF_PREFIX,
+            routes=offload.routes(routes, prefix="staff"),
+            middleware=[Middleware(guard.NoStore)],
+            name="staff",
+        )
     ]
