@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 
 from db import outbox, passwords, rules
 from db.clock import aware_utc
+from db.digits import ascii_digits
 from db.emails import check_email
 from db.errors import QueryError
 
@@ -35,8 +36,7 @@ class NewPatron:
 
 def phone_digits(phone: str) -> str:
     """Digits only (full-width too), so 0466-25-1111 and ０４６６２５１１１１ compare equal."""
-    # isdecimal, not isdigit: int() cannot read digits such as "²", which isdigit accepts.
-    return "".join(str(int(ch)) for ch in phone if ch.isdecimal())[:20]
+    return ascii_digits(phone)[:20]
 
 
 def notify_email_change(

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from db import queries
-from web import i18n
+from web import forms, i18n
 from web.templating import env, render
 
 TEXT_FIELDS = ("q", "title", "author", "publisher", "subject", "isbn", "ndc")
@@ -50,11 +50,11 @@ def _year(tr: i18n.Translator, form: SearchForm, name: str) -> int | None:
     raw = form.values[name]
     if not raw:
         return None
-    digits = raw.translate(str.maketrans("０１２３４５６７８９", "0123456789"))
-    if len(digits) != 4 or not digits.isdigit():
+    year = forms.whole_number(raw)
+    if len(raw.strip()) != 4 or year is None:
         form.errors[name] = tr.gettext("Enter the year as 4 digits.")
         return None
-    return int(digits)
+    return year
 
 
 def parse_search_form(request: Request) -> SearchForm:
@@ -78,7 +78,8 @@ def parse_search_form(request: Request) -> SearchForm:
     year_from, year_to = _year(tr, form, "year_from"), _year(tr, form, "year_to")
     if year_from is not None and year_to is not None and year_from > year_to:
         form.errors["year_to"] = tr.gettext("The 'from' year is after the 'to' year.")
-    page = int(values["page"]) if values["page"].isdigit() else 1
+    number = forms.whole_number(values["page"])
+    page = number if number is not None else 1
     form.params = queries.SearchParams(
         q=values["q"],
         title=values["title"],

@@ -74,7 +74,8 @@ def valid(request: Request, sent: str) -> bool:
         return False
     secret = csrf_secret(request)
     if secret is not None:
-        return hmac.compare_digest(sent, secret)
+        # As bytes: compare_digest refuses str with non-ASCII characters (a 500 otherwise).
+        return hmac.compare_digest(sent.encode(), secret.encode())
     seed = request.cookies.get(_cookie(request), "")
     try:
         return bool(seed) and _signer(request).unsign(sent).decode() == seed

@@ -6,6 +6,8 @@ body a second time (each Starlette `Request` object caches its own form only).""
 
 from __future__ import annotations
 
+import unicodedata
+
 from starlette.datastructures import FormData
 from starlette.requests import Request
 
@@ -31,3 +33,11 @@ def text(form: FormData, name: str, limit: int = 200) -> str:
     """A text field, cut to `limit` characters (an absent field or a file is "")."""
     value = form.get(name, "")
     return value[:limit] if isinstance(value, str) else ""
+
+
+def whole_number(raw: str) -> int | None:
+    """A number typed in a field: decimal digits, full-width ones too (NFKC); None for
+    anything else, other scripts' digits and superscripts included (as db.digits reads them)."""
+    value = raw.strip()
+    folded = unicodedata.normalize("NFKC", value)
+    return int(folded) if value.isdecimal() and folded.isascii() else None

@@ -193,8 +193,8 @@ async def resume(request: Request, session: Current) -> Response:
 
 async def notices(request: Request, session: Current) -> Response:
     data = await forms.read(request)
-    raw_days = str(data.get("reminder_days", "")).strip()
-    days = int(raw_days) if raw_days.isdigit() else None
+    raw_days = forms.text(data, "reminder_days", 10).strip()
+    days = forms.whole_number(raw_days)
     if raw_days and days not in queries.HOLD_REMINDER_DAYS:
         days = None
     queries.set_notice_prefs(session.patron_id, data.get("hold_ready") == "on", days)

@@ -22,7 +22,7 @@ RESET_COOKIE = LinkCookie("shiori_reset", "password_reset_page")
 
 
 def _text(form: FormData, name: str, limit: int = 100) -> str:
-    return str(form.get(name, "")).strip()[:limit]
+    return forms.text(form, name, limit).strip()
 
 
 def _new_password(tr: Translator, form: FormData, errors: dict[str, str]) -> str:
@@ -33,12 +33,13 @@ def _new_password(tr: Translator, form: FormData, errors: dict[str, str]) -> str
 
 
 def _birth_date(tr: Translator, form: FormData, errors: dict[str, str]) -> date | None:
+    year, month, day = (
+        forms.whole_number(_text(form, name)) for name in ("birth_year", "birth_month", "birth_day")
+    )
     try:
-        return date(
-            int(_text(form, "birth_year")),
-            int(_text(form, "birth_month")),
-            int(_text(form, "birth_day")),
-        )
+        if year is None or month is None or day is None:
+            raise ValueError("not a number")
+        return date(year, month, day)
     except ValueError:
         errors["birth_date"] = tr.gettext("That birth date is not valid.")
         return None

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, Row
 
 from db import sessions, staff, throttle
 from db.clock import aware_utc
+from db.digits import ascii_digits
 from db.engine import writes
 from db.errors import NotFound, QueryError
 from db.models import TABLES
@@ -72,8 +73,10 @@ def totp_code(secret: str, step: int) -> str:
 
 def _totp_match(secret: str, code: str, now: datetime, last_step: int) -> int | None:
     """The step the code belongs to (one step of clock drift either way), never a used one."""
-    cleaned = "".join(ch for ch in code if ch.isdigit())
-    if len(cleaned) != TOTP_DIGITS:
+    # Spaces and hyphens as the app groups the code; any other character refuses it.
+    compact = "".join(code.split()).replace("-", "")
+    cleaned = ascii_digits(compact)
+    if len(cleaned) != TOTP_DIGITS or len(compact) != TOTP_DIGITS:
         return None
     current = totp_step(now)
     for step in (current - 1, current, current + 1):
