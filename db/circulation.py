@@ -32,7 +32,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, Select, func, select, text
 from sqlalchemy.engine import Connection
 
-from db import models, reminders, routing, rules
+from db import engine, models, reminders, routing, rules
 from db.catalog_write import SEP
 from db.clock import aware_utc, library_today
 from db.counts import bump
@@ -452,6 +452,7 @@ def return_item(
     if row.loan_id is not None:
         reminders.withdraw(conn, row.loan_id)
         conn.execute(_loan.delete().where(_loan.c.id == row.loan_id))
+        engine.erase_after_commit(conn)
     # The copy is where it was handed in: the counter's branch when known (a patron may
     # return a book at any branch), else its own branch.
     here = at_branch_id if at_branch_id is not None else row.branch_id

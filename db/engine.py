@@ -39,6 +39,8 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> N
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA cache_size=-65536")
     cursor.execute("PRAGMA mmap_size=1073741824")
+    # Deleted rows are overwritten with zeros, not left in free space of the page or file.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 
@@ -114,11 +116,35 @@ def read() -> Iterator[Connection]:
         yield conn
 
 
+_ERASE = "shiori.erase"
+
+
+def erase_after_commit(conn: Connection) -> None:
+    """This transaction deletes what the privacy rules say must be gone (a returned loan, a
+    purged patron). On SQLite the WAL still holds the rows' old pages after the commit, so
+    `write` checkpoints and truncates it then (secure_delete zeroes them in the file)."""
+    conn.info[_ERASE] = True
+
+
+def _truncate_wal(conn: Connection) -> None:
+    # On the driver connection, outside any transaction (a checkpoint cannot run in one).
+    # Busy when a reader still holds an older snapshot: the next erasing commit retries.
+    driver = conn.connection.driver_connection
+    if driver is not None:
+        driver.execute("PRAGMA wal_checkpoint(TRUNCATE)").close()
+
+
 @contextmanager
 def write() -> Iterator[Connection]:
     """A writing transaction: BEGIN IMMEDIATE on SQLite (query functions use `writes`)."""
-    with get_engine().connect().execution_options(write=True) as conn, conn.begin():
-        yield conn
+    with get_engine().connect().execution_options(write=True) as conn:
+        try:
+            with conn.begin():
+                yield conn
+            if conn.info.get(_ERASE) and conn.dialect.name == "sqlite":
+                _truncate_wal(conn)
+        finally:
+            conn.info.pop(_ERASE, None)
 
 
 P = ParamSpec("P")

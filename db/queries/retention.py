@@ -25,7 +25,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import and_, bindparam, exists, text, update
 from sqlalchemy.engine import Connection
 
-from db import models, outbox, rules, sessions, throttle
+from db import engine, models, outbox, rules, sessions, throttle
 from db.clock import library_today, naive_utc
 from db.engine import writes
 
@@ -126,6 +126,7 @@ def run_retention(
     patrons, patron_mail = purge_inactive_patrons(conn, now)
     orphans = withdraw_orphan_notices(conn)
     patron_sessions = sessions.purge_stale(conn, sessions.PATRON, now, patron_idle)
+    engine.erase_after_commit(conn)
     return RetentionReport(
         patrons=patrons,
         sessions=patron_sessions,
