@@ -19,7 +19,25 @@ def _config() -> Config:
 def upgrade(revision: str = "head") -> None:
     engine = get_engine()
     with engine.connect().execution_options(write=True) as conn:
-        cfg = _config()
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
-        conn.commit()
+        # SQLite rebuilds a table (batch mode) by copying it and dropping the old one; with
+        # foreign keys on, the drop would delete or cascade into the rows that refer to it.
+        # So they are off during the migration and checked before the commit (SQLite's
+        # documented procedure); the setting is per connection and outside any transaction.
+        driver = conn.connection.driver_connection if conn.dialect.name == "sqlite" else None
+        if driver is not None:
+            driver.execute("PRAGMA foreign_keys=OFF").close()
+        try:
+            cfg = _config()
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+            if driver is not None:
+                broken = conn.exec_driver_sql("PRAGMA foreign_key_check").first()
+                if broken is not None:
+                    raise RuntimeError(f"foreign key broken by the migration: {tuple(broken)}")
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+        finally:
+            if driver is not None:
+                driver.execute("PRAGMA foreign_keys=ON").close()

@@ -14,6 +14,11 @@ def _names_column() -> Column[Any]:
     return Column(JSON, nullable=False, server_default=text("'{}'"))
 
 
+# Ids of rows about a person are never handed out again (migration 0013): SQLite's
+# AUTOINCREMENT; PostgreSQL's sequences never go back anyway.
+_NEVER_REUSED = {"sqlite_autoincrement": True}
+
+
 class Branch(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=20, unique=True)
@@ -114,6 +119,7 @@ class Patron(SQLModel, table=True):
     """A registered library user. Personal values never leave db except to their owner or to
     staff through audited functions."""
 
+    __table_args__ = (_NEVER_REUSED,)
     id: int | None = Field(default=None, primary_key=True)
     card_number: str = Field(max_length=20, unique=True)
     name: str = Field(max_length=100)
@@ -165,6 +171,7 @@ class Throttle(SQLModel, table=True):
 
 class ActivationCode(SQLModel, table=True):
     __tablename__ = "activation_code"
+    __table_args__ = (_NEVER_REUSED,)
     id: int | None = Field(default=None, primary_key=True)
     patron_id: int = Field(foreign_key="patron.id", ondelete="CASCADE", index=True)
     code_hash: str = Field(max_length=64)
@@ -176,6 +183,7 @@ class PasswordResetLink(SQLModel, table=True):
     """An emailed reset link: only the digest of its random token, never the patron in it."""
 
     __tablename__ = "password_reset_link"
+    __table_args__ = (_NEVER_REUSED,)
     id: int | None = Field(default=None, primary_key=True)
     patron_id: int = Field(foreign_key="patron.id", ondelete="CASCADE", index=True)
     token_hash: str = Field(max_length=64, unique=True)
@@ -190,6 +198,7 @@ class MailOutbox(SQLModel, table=True):
     __table_args__ = (
         Index("ix_mail_outbox_due", "sent_at", "failed_at", "next_attempt_at"),
         Index("ix_mail_outbox_patron", "patron_id"),
+        _NEVER_REUSED,
     )
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=40)
@@ -209,7 +218,7 @@ class MailOutbox(SQLModel, table=True):
     # composes the text from at delivery; NULL params = a finished subject and body.
     lang: str = Field(default="", max_length=10)
     params: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    # Whose mail it is (migration 0010), so a purge withdraws it. No foreign key: a row the
+    # Whose mail it is (migration 0013), so a purge withdraws it. No foreign key: a row the
     # sender may be settling (in doubt) must outlive the patron, emptied.
     patron_id: int | None = None
 
@@ -217,7 +226,7 @@ class MailOutbox(SQLModel, table=True):
 class Loan(SQLModel, table=True):
     """Exists only while the item is out: return deletes the row (no reading history)."""
 
-    __table_args__ = (Index("ix_loan_patron", "patron_id"),)
+    __table_args__ = (Index("ix_loan_patron", "patron_id"), _NEVER_REUSED)
     id: int | None = Field(default=None, primary_key=True)
     patron_id: int = Field(foreign_key="patron.id", ondelete="RESTRICT")
     item_id: int = Field(foreign_key="item.id", unique=True)
@@ -273,6 +282,7 @@ class StaffAccount(SQLModel, table=True):
     dates, password). No password and no second factor until its holder enrols."""
 
     __tablename__ = "staff_account"
+    __table_args__ = (_NEVER_REUSED,)
     id: int | None = Field(default=None, primary_key=True)
     staff_code: str = Field(max_length=20, unique=True)  # the staff ID used to log in
     name: str = Field(max_length=100)
@@ -328,6 +338,7 @@ class StaffAudit(SQLModel, table=True):
     __table_args__ = (
         Index("ix_staff_audit_patron", "patron_id", "at"),
         Index("ix_staff_audit_staff", "staff_id", "at"),
+        _NEVER_REUSED,
     )
     id: int | None = Field(default=None, primary_key=True)
     at: datetime
@@ -359,6 +370,7 @@ class Hold(SQLModel, table=True):
         Index("ix_hold_work_queue", "work_id", "placed_at", "id"),
         Index("ix_hold_patron", "patron_id"),
         Index("ix_hold_state_ready_until", "state", "ready_until"),
+        _NEVER_REUSED,
     )
     id: int | None = Field(default=None, primary_key=True)
     patron_id: int = Field(foreign_key="patron.id", ondelete="CASCADE")
@@ -369,7 +381,7 @@ class Hold(SQLModel, table=True):
     item_id: int | None = Field(default=None, foreign_key="item.id")
     ready_until: date | None = None
     suspended_until: date | None = None  # skipped for assignment while today < this
-    # The outbox row of the ready-for-pickup notice (migration 0010): withdrawn, or emptied
+    # The outbox row of the ready-for-pickup notice (migration 0013): withdrawn, or emptied
     # if in doubt, in the transaction that ends the reservation.
     notice_mail_id: int | None = None
 
