@@ -80,3 +80,20 @@ def test_a_form_beyond_the_limits_is_400(client: TestClient) -> None:
     fields = {f"f{i}": "x" for i in range(60)}
     response = client.post("/login", data={**fields, "csrf_token": token})
     assert response.status_code == 400
+
+
+def test_the_origin_is_checked_against_the_public_url_not_the_host_header(
+    client: TestClient,
+) -> None:
+    """A Host header is the client's to choose: an attacker's page on evil.example sent to
+    this server with `Host: evil.example` must not count as this site."""
+    token = _token(client)
+    data = {"csrf_token": token, "card": "1", "password": "x"}
+    own = client.post("/login", data=data, headers={"Origin": "http://127.0.0.1:8000"})
+    assert own.status_code == 422  # the configured public URL (the demo's default)
+    for origin, host in (
+        ("http://evil.example", "evil.example"),
+        ("http://testserver", "testserver"),  # the request's own Host, not the public URL
+    ):
+        forged = client.post("/login", data=data, headers={"Origin": origin, "Host": host})
+        assert forged.status_code == 403, origin

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 from itsdangerous import BadSignature, Signer
 from starlette.requests import Request
@@ -57,15 +58,16 @@ def remember_seed(request: Request, response: R) -> R:
 
 
 def same_origin(request: Request) -> bool:
-    """The request comes from a page of this site (Sec-Fetch-Site, else Origin)."""
+    """The request comes from a page of this site (Sec-Fetch-Site, else Origin). "This site"
+    is the configured public URL: the Host header is the client's to choose."""
     fetch_site = request.headers.get("sec-fetch-site")
     if fetch_site is not None and fetch_site not in ("same-origin", "none"):
         return False
     origin = request.headers.get("origin")
     if origin is None or origin == "null":
         return origin is None
-    expected = {settings_of(request).public_url, f"{request.url.scheme}://{request.url.netloc}"}
-    return origin.rstrip("/") in expected
+    public = urlsplit(settings_of(request).public_url)
+    return origin.rstrip("/") == f"{public.scheme}://{public.netloc}"
 
 
 def valid(request: Request, sent: str) -> bool:
