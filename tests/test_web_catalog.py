@@ -7,6 +7,9 @@ import re
 import pytest
 from starlette.testclient import TestClient
 
+from tests.conftest import Database, app_settings
+from web.app import create_app
+
 HTMX = {"HX-Request": "true", "HX-Target": "results"}
 
 
@@ -157,7 +160,19 @@ def test_about_credits_the_sources(client: TestClient) -> None:
 def test_opensearch_description(client: TestClient) -> None:
     response = client.get("/opensearch.xml")
     assert response.headers["content-type"].startswith("application/opensearchdescription+xml")
-    assert 'template="http://testserver/search?q={searchTerms}"' in response.text
+    # The configured public URL (the demo's default), not the request's Host.
+    assert 'template="http://127.0.0.1:8000/search?q={searchTerms}"' in response.text
+
+
+def test_opensearch_urls_come_from_the_public_url_not_the_host_header(
+    catalog_db: Database,
+) -> None:
+    settings = app_settings(catalog_db.url, SHIORI_PUBLIC_URL="https://opac.example.jp")
+    with TestClient(create_app(settings)) as client:
+        response = client.get("/opensearch.xml", headers={"Host": "evil.example"})
+    assert 'template="https://opac.example.jp/search?q={searchTerms}"' in response.text
+    assert 'template="https://opac.example.jp/opensearch.xml"' in response.text
+    assert "evil.example" not in response.text
 
 
 def test_pagination_links_keep_the_query(client: TestClient) -> None:

@@ -14,7 +14,8 @@ from starlette.routing import Route
 
 from db import queries
 from web import forms, i18n
-from web.templating import env, render
+from web.sessions import settings_of
+from web.templating import env, path_for, render
 
 TEXT_FIELDS = ("q", "title", "author", "publisher", "subject", "isbn", "ndc")
 CHOICE_FIELDS = ("branch", "material_type", "ndc_class", "year_from", "year_to", "sort")
@@ -188,7 +189,11 @@ async def opensearch(request: Request) -> Response:
         request,
         "opensearch.xml",
         headers={"Content-Type": "application/opensearchdescription+xml; charset=utf-8"},
-        ctx={"base": str(request.base_url).rstrip("/")},
+        # From the configured public URL: the Host header is the client's to choose.
+        ctx={
+            "search_url": settings_of(request).public_url + path_for(request, "search"),
+            "self_url": settings_of(request).public_url + path_for(request, "opensearch"),
+        },
     )
 
 
