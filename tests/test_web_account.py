@@ -460,6 +460,20 @@ def test_https_uses_host_prefixed_secure_cookies_and_hsts(https_web: TestClient)
         assert client.get("/my").status_code == 200
 
 
+def test_the_language_cookie_is_secure_under_https(https_web: TestClient, web: TestClient) -> None:
+    with https_web as client:
+        anonymous = client.get("/lang/en", params={"next": "/"}, follow_redirects=False)
+        assert anonymous.headers["set-cookie"].startswith("shiori_lang=en")
+        assert "Secure" in anonymous.headers["set-cookie"]
+        log_in(client, *HANAKO)
+        token = csrf_of(client.get("/my").text)
+        chosen = client.post("/lang/ja", data={"csrf_token": token}, follow_redirects=False)
+        assert "Secure" in chosen.headers["set-cookie"]
+    # Plain http (the demo on 127.0.0.1): a Secure cookie would never come back.
+    plain = web.get("/lang/en", params={"next": "/"}, follow_redirects=False)
+    assert "Secure" not in plain.headers["set-cookie"]
+
+
 def test_ending_this_device_from_the_list_logs_out(web: TestClient) -> None:
     log_in(web, *HANAKO)
     page = web.get("/my/sessions").text

@@ -36,7 +36,14 @@ async def switch(request: Request) -> Response:
     if target is None and request.method == "POST":
         target = forms.text(await forms.read(request), "next", 2000)
     response = RedirectResponse(safe_next(target or "/"), status_code=303)
-    response.set_cookie(i18n.COOKIE, lang, max_age=365 * 86400, samesite="lax", httponly=True)
+    response.set_cookie(
+        i18n.COOKIE,
+        lang,
+        max_age=365 * 86400,
+        samesite="lax",
+        httponly=True,
+        secure=sessions.settings_of(request).https,
+    )
     return response
 
 
