@@ -97,3 +97,17 @@ def test_the_cli_refuses_test_hashing_in_production(
         monkeypatch.setenv(name, value)
     assert cli.main(["migrate"]) == 2
     assert "SHIORI_PASSWORD_HASHING" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["prod", "Production", "staging", "production "])
+def test_an_unknown_shiori_env_refuses_to_start(name: str) -> None:
+    """A typo must not quietly start the demo profile (random key, no https checks)."""
+    with pytest.raises(SettingsError, match="SHIORI_ENV") as refused:
+        load({**GOOD_PRODUCTION, "SHIORI_ENV": name})
+    assert " / " in str(refused.value)
+
+
+def test_known_shiori_env_values_load() -> None:
+    assert not load({}).production
+    assert not load({"SHIORI_ENV": "development"}).production
+    assert load(GOOD_PRODUCTION).production

@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"  # inside the package: installed with it
 # Argon2 cost profiles (db.passwords): "test" is the least work argon2 allows, for suites only.
 PASSWORD_HASHING = ("standard", "test")
+ENVIRONMENTS = ("development", "production")
 
 
 class SettingsError(ValueError):
@@ -116,7 +117,14 @@ def _branches(raw: str) -> tuple[queries.BranchSpec, ...]:
 
 def load(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
-    production = env.get("SHIORI_ENV", "development") == "production"
+    environment = env.get("SHIORI_ENV", "") or "development"
+    if environment not in ENVIRONMENTS:
+        # A typo ("prod") would otherwise start the demo profile and skip every check below.
+        raise SettingsError(
+            "SHIORI_ENV は development か production で指定してください。 / "
+            "SHIORI_ENV must be development or production."
+        )
+    production = environment == "production"
     default_db = f"sqlite:///{ROOT / 'var' / 'shiori.db'}"
     database_url = env.get("SHIORI_DATABASE_URL", "") or default_db
     if not database_url.startswith(("sqlite:///", "postgresql")):
