@@ -348,8 +348,10 @@ class StaffAudit(SQLModel, table=True):
     patron_id: int | None = None
     field_groups: str = Field(max_length=200)
     screen: str = Field(max_length=40)
-    action: str = Field(max_length=20)  # view, edit, search
+    action: str = Field(max_length=20)  # view, edit, search; account_* (db.staff)
     outcome: str = Field(max_length=20)  # allowed, refused
+    # A manager's action on a staff account: the account acted on (patron_id is then NULL).
+    target_staff_code: str | None = Field(default=None, max_length=20)
 
 
 # --- holds (issue 5) ------------------------------------------------------------------

@@ -31,6 +31,10 @@ STAFF_LOGIN_CODE = throttle.Limit(
 # staff_audit: actions and outcomes
 VIEW, EDIT, SEARCH = "view", "edit", "search"
 ALLOWED, REFUSED = "allowed", "refused"
+# A manager's actions on staff accounts (screen ACCOUNTS, the account in target_staff_code).
+ACCOUNTS = "staff_accounts"
+ACCOUNT_CREATE, ACCOUNT_EDIT = "account_create", "account_edit"
+ACCOUNT_ENROL_LINK, ACCOUNT_END = "account_enrol_link", "account_end"
 
 
 class StaffFormRefused(QueryError):
@@ -100,6 +104,7 @@ def write_audit(
     action: str,
     outcome: str,
     now: datetime,
+    target_staff_code: str | None = None,
 ) -> None:
     conn.execute(
         _audit.insert().values(
@@ -112,6 +117,7 @@ def write_audit(
             screen=screen[:40],
             action=action,
             outcome=outcome,
+            target_staff_code=target_staff_code,
         )
     )
 

@@ -95,14 +95,14 @@ def test_audit_is_append_only_in_the_database(library_db: Database) -> None:
 def test_staff_input_is_validated_in_both_languages(library_db: Database) -> None:
     bad = queries.StaffInput("x", "", "", "nowhere", "boss", ("patron_records",), None)
     with pytest.raises(queries.StaffFormRefused) as refused:
-        queries.create_staff_account(bad)
+        queries.create_staff_account(_actor("manager"), bad)
     assert set(refused.value.errors) == {"staff_code", "name", "role", "branch"}
     assert all(" / " in in_words(why) for why in refused.value.errors.values())
     intern = dataclasses.replace(
         bad, staff_code="INT9", name="実習", branch_code="sogo", role="intern"
     )
     with pytest.raises(queries.StaffFormRefused) as refused:
-        queries.create_staff_account(intern)
+        queries.create_staff_account(_actor("manager"), intern)
     assert set(refused.value.errors) == {"duties"}
     with engine.read() as conn:
         assert conn.execute(text("SELECT count(*) FROM staff_account")).scalar_one() == 0

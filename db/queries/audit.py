@@ -1,5 +1,6 @@
 """The audit of staff looks at personal data (seed 002): the staff's search, the patron's
-own list of days and branches, and refusals the web tier records.
+own list of days and branches, and refusals the web tier records. Managers' actions on staff
+accounts are in the same log (no patron; the account in `target_staff_code`).
 
 The audit table has no UPDATE or DELETE path in the code, and database triggers refuse
 both. Rows are written by db.staff.write_audit in the transaction that showed the data.
@@ -48,6 +49,7 @@ class AuditRow:
     screen: str
     action: str
     outcome: str
+    target_staff_code: str | None = None  # a manager's action on this staff account
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,7 @@ def search_staff_audit(conn: Connection, now: datetime, query: AuditQuery) -> tu
             row.screen,
             row.action,
             row.outcome,
+            row.target_staff_code,
         )
         for row in conn.execute(stmt)
     )

@@ -26,7 +26,7 @@ from db.errors import NotFound, QueryError, Refusal, TooManyAttempts
 from db.localized import Localized
 from db.models import TABLES
 from db.sessions import Timeouts, digest
-from db.staff import STAFF_LOGIN_CODE, StaffFormRefused, StaffLogin
+from db.staff import STAFF_LOGIN_CODE, StaffActor, StaffFormRefused, StaffLogin
 
 __all__ = [
     "EnrolLinkRefused",
@@ -320,15 +320,34 @@ def create_first_manager(conn: Connection, now: datetime, data: StaffInput) -> s
     return _create(conn, data, now)[1]
 
 
+def _audit_account(
+    conn: Connection,
+    now: datetime,
+    actor: StaffActor,
+    action: str,
+    target_code: str,
+    changed: list[str] | tuple[str, ...] = (),
+) -> None:
+    """A manager's action on a staff account, in the audit log (changed fields, no values
+    but the new role)."""
+    staff.write_audit(
+        conn, actor, None, changed, staff.ACCOUNTS, action, staff.ALLOWED, now, target_code
+    )
+
+
 @writes
-def create_staff_account(conn: Connection, now: datetime, data: StaffInput) -> tuple[int, str]:
+def create_staff_account(
+    conn: Connection, now: datetime, actor: StaffActor, data: StaffInput
+) -> tuple[int, str]:
     """(new staff id, one-time enrolment token)."""
-    return _create(conn, data, now)
+    made = _create(conn, data, now)
+    _audit_account(conn, now, actor, staff.ACCOUNT_CREATE, data.staff_code, [f"role:{data.role}"])
+    return made
 
 
 @writes
 def update_staff_account(
-    conn: Connection, now: datetime, actor_id: int, staff_id: int, data: StaffInput
+    conn: Connection, now: datetime, actor: StaffActor, staff_id: int, data: StaffInput
 ) -> None:
     row = conn.execute(select(_account).where(_account.c.id == staff_id).with_for_update()).first()
     if row is None:
@@ -342,7 +361,7 @@ def update_staff_account(
         ),
     )
     errors, branch_id = _validate(conn, data, today)
-    if staff_id == actor_id and data.role != row.role:
+    if staff_id == actor.staff_id and data.role != row.role:
         errors["role"] = Refusal("own_role")
     if errors:
         raise StaffFormRefused(errors)
@@ -360,31 +379,51 @@ def update_staff_account(
     )
     if data.role != row.role:  # new rights take a new login
         sessions.end_all(conn, sessions.STAFF, staff_id)
+    before = (row.name, row.affiliation, row.branch_id, row.role, row.duties, row.ends_on)
+    after = (
+        data.name.strip(),
+        data.affiliation.strip(),
+        branch_id,
+        data.role,
+        ",".join(data.duties),
+        data.ends_on,
+    )
+    names = ("name", "affiliation", "branch", f"role:{data.role}", "duties", "ends_on")
+    changed = [n for n, old, new in zip(names, before, after, strict=True) if old != new]
+    if changed:
+        _audit_account(conn, now, actor, staff.ACCOUNT_EDIT, row.staff_code, changed)
 
 
 @writes
-def end_staff_account(conn: Connection, now: datetime, actor_id: int, staff_id: int) -> None:
+def end_staff_account(conn: Connection, now: datetime, actor: StaffActor, staff_id: int) -> None:
     """End an account at once: its end date becomes yesterday and its sessions end."""
-    if staff_id == actor_id:
+    if staff_id == actor.staff_id:
         raise QueryError("own_account_end")
     yesterday = library_today(now) - timedelta(days=1)
-    done = conn.execute(
-        _account.update().where(_account.c.id == staff_id).values(ends_on=yesterday)
-    ).rowcount
-    if done != 1:
+    code = conn.execute(
+        _account.update()
+        .where(_account.c.id == staff_id)
+        .values(ends_on=yesterday)
+        .returning(_account.c.staff_code)
+    ).scalar_one_or_none()
+    if code is None:
         raise NotFound("staff_not_found")
     sessions.end_all(conn, sessions.STAFF, staff_id)
+    _audit_account(conn, now, actor, staff.ACCOUNT_END, code)
 
 
 @writes
-def reissue_staff_enrol_link(conn: Connection, now: datetime, actor_id: int, staff_id: int) -> str:
-    if staff_id == actor_id:
+def reissue_staff_enrol_link(
+    conn: Connection, now: datetime, actor: StaffActor, staff_id: int
+) -> str:
+    if staff_id == actor.staff_id:
         raise QueryError("own_enrol_link")
     row = conn.execute(select(_account).where(_account.c.id == staff_id)).first()
     if row is None:
         raise NotFound("staff_not_found")
     if staff.ended(row, library_today(now)):
         raise QueryError("account_ended")
+    _audit_account(conn, now, actor, staff.ACCOUNT_ENROL_LINK, row.staff_code)
     return _issue_enrol(conn, staff_id, now)
 
 

@@ -102,7 +102,7 @@ async def account_new(request: Request) -> Response:
     data, errors = _staff_input(request, form)
     if not errors:
         try:
-            staff_id, token = queries.create_staff_account(data)
+            staff_id, token = queries.create_staff_account(me(request).actor, data)
         except queries.StaffFormRefused as refused:
             errors = refusals.say_fields(request, refused.errors)
     if errors:
@@ -142,7 +142,7 @@ async def account_update(request: Request) -> Response:
     data, errors = _staff_input(request, form, account.staff_code)
     if not errors:
         try:
-            queries.update_staff_account(me(request).actor.staff_id, staff_id, data)
+            queries.update_staff_account(me(request).actor, staff_id, data)
         except queries.StaffFormRefused as refused:
             errors = refusals.say_fields(request, refused.errors)
     if errors:
@@ -160,7 +160,7 @@ async def account_update(request: Request) -> Response:
 
 async def account_end(request: Request) -> Response:
     try:
-        queries.end_staff_account(me(request).actor.staff_id, request.path_params["staff_id"])
+        queries.end_staff_account(me(request).actor, request.path_params["staff_id"])
     except queries.NotFound:
         raise  # the 404 page (create_app's handler), not a refusal in the list
     except queries.QueryError as refused:
@@ -171,7 +171,7 @@ async def account_end(request: Request) -> Response:
 async def account_enrol_link(request: Request) -> Response:
     staff_id: int = request.path_params["staff_id"]
     try:
-        token = queries.reissue_staff_enrol_link(me(request).actor.staff_id, staff_id)
+        token = queries.reissue_staff_enrol_link(me(request).actor, staff_id)
     except queries.NotFound:
         raise  # the 404 page (create_app's handler), not a refusal in the list
     except queries.QueryError as refused:
