@@ -44,9 +44,15 @@ class Spy:
     """Every request body the browser sent (what could carry plaintext to the server)."""
 
     bodies: list[tuple[str, bytes]] = field(default_factory=list)
+    requests: list[Request] = field(default_factory=list)
 
     def __call__(self, request: Request) -> None:
         self.bodies.append((request.url, request.post_data_buffer or b""))
+        self.requests.append(request)
+
+    def availability_headers(self) -> list[dict[str, str]]:
+        """The headers the browser really sent with each availability lookup."""
+        return [r.all_headers() for r in self.requests if r.url.endswith("/booklist/availability")]
 
 
 @pytest.fixture(scope="module")
@@ -201,6 +207,10 @@ def test_phone_three_books_second_browser_ciphertext_only_then_reset_loses_it(
     first.get_by_role("button", name="保存").click()
     expect(phone.locator("#booklist-status")).to_have_text("保存しました。")
     expect(phone.locator("#booklist-entries .entry-availability").first).to_contain_text("所蔵")
+    # The lookup is sent without cookies: the server cannot tie the titles to the session.
+    lookups = spy.availability_headers()
+    assert lookups and all("cookie" not in headers for headers in lookups), lookups
+    assert phone.context.cookies(), "the browser does hold the login cookie"
 
     phone.reload()
     assert _titles(phone) == sorted(t for _, t in hits)
