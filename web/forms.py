@@ -16,9 +16,23 @@ from web.limits import MAX_FIELDS, MAX_PART_SIZE
 SCOPE_KEY = "shiori.form"
 
 
+# NUL and the other C0 control characters (but tab and line breaks) are never typed text;
+# PostgreSQL refuses NUL in a text value outright, so they never get past the form.
+_CONTROLS = dict.fromkeys(c for c in range(32) if c not in (9, 10, 13))
+
+
+def clean(value: str) -> str:
+    """`value` without control characters (tab and line breaks kept)."""
+    return value.translate(_CONTROLS)
+
+
 async def parse(request: Request) -> FormData:
-    """Parse the body with the site's limits (400 when it breaks them) and keep it."""
-    form = await request.form(max_files=0, max_fields=MAX_FIELDS, max_part_size=MAX_PART_SIZE)
+    """Parse the body with the site's limits (400 when it breaks them) and keep it, every
+    name and value without control characters (`clean`)."""
+    parsed = await request.form(max_files=0, max_fields=MAX_FIELDS, max_part_size=MAX_PART_SIZE)
+    form = FormData(
+        [(clean(k), clean(v) if isinstance(v, str) else v) for k, v in parsed.multi_items()]
+    )
     request.scope[SCOPE_KEY] = form
     return form
 
@@ -27,6 +41,11 @@ async def read(request: Request) -> FormData:
     """The request's form, parsed once per request."""
     cached: FormData | None = request.scope.get(SCOPE_KEY)
     return cached if cached is not None else await parse(request)
+
+
+def query(request: Request, name: str, limit: int = 200) -> str:
+    """A query-string parameter, cut to `limit` characters, without control characters."""
+    return clean(request.query_params.get(name, ""))[:limit]
 
 
 def text(form: FormData, name: str, limit: int = 200) -> str:

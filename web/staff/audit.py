@@ -9,6 +9,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from db import queries
+from web import forms
 from web.i18n import translator
 from web.staff.guard import route
 from web.staff.pages import page
@@ -22,13 +23,12 @@ def _day(raw: str) -> date | None:
 
 
 async def audit(request: Request) -> Response:
-    params = request.query_params
     values = {
-        "staff_code": params.get("staff_code", "")[:20],
-        "card": params.get("card", "")[:20],
-        "day_from": params.get("day_from", "")[:10],
-        "day_to": params.get("day_to", "")[:10],
-        "outcome": params.get("outcome", "")[:10],
+        "staff_code": forms.query(request, "staff_code", 20),
+        "card": forms.query(request, "card", 20),
+        "day_from": forms.query(request, "day_from", 10),
+        "day_to": forms.query(request, "day_to", 10),
+        "outcome": forms.query(request, "outcome", 10),
     }
     bad_date = translator(request).gettext("Use a date like 2026-03-31.")
     errors = {
