@@ -35,6 +35,7 @@ from web.staff import routes as staff_routes
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or load()
     access_log.install()
+    offload.share_the_interpreter()
     queries.configure(settings.database_url, settings.connections)
     queries.configure_search_cache(settings.search_cache_seconds)
     queries.configure_holds(settings.hold_limit, settings.hold_shelf_days)
