@@ -44,7 +44,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 
 from db.clock import naive_utc
-from db.emails import check_email
+from db.emails import check_email, is_email
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +102,26 @@ def load_params(stored: str) -> dict[str, Any]:
     if not isinstance(loaded, dict):
         raise ValueError("mail parameters must be a JSON object")
     return loaded
+
+
+def enqueue_notice(
+    conn: Connection,
+    *,
+    kind: str,
+    to_addr: str,
+    now: datetime,
+    patron_id: int,
+    lang: str,
+    params: Mapping[str, Any],
+) -> int | None:
+    """`enqueue` a patron's notice, or nothing (None) when the outbox would refuse its
+    address: a notice never undoes the change that caused it (a return at the counter)."""
+    if not is_email(to_addr):
+        log.warning("%s not queued: unusable address", kind)
+        return None
+    return enqueue(
+        conn, kind=kind, to_addr=to_addr, now=now, patron_id=patron_id, lang=lang, params=params
+    )
 
 
 def enqueue(

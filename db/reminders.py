@@ -7,7 +7,6 @@ transaction.
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,9 +15,6 @@ from sqlalchemy.engine import Connection
 
 from db import models, outbox
 from db.clock import library_today
-from db.errors import QueryError
-
-log = logging.getLogger(__name__)
 
 _T = models.Hold.metadata.tables
 _pref = _T["notice_preference"]
@@ -78,19 +74,16 @@ def queue_due(conn: Connection, now: datetime) -> int:
     for loans in per_patron.values():
         first = loans[0]
         params = {"loans": [{"title": r.title, "due": r.due_on.isoformat()} for r in loans]}
-        try:
-            with conn.begin_nested():
-                mail_id = outbox.enqueue(
-                    conn,
-                    kind="due_reminder",
-                    to_addr=first.email,
-                    patron_id=first.patron_id,
-                    lang=first.lang,
-                    params=params,
-                    now=now,
-                )
-        except QueryError:
-            log.warning("due_reminder not queued: unusable address")
+        mail_id = outbox.enqueue_notice(
+            conn,
+            kind="due_reminder",
+            to_addr=first.email,
+            patron_id=first.patron_id,
+            lang=first.lang,
+            params=params,
+            now=now,
+        )
+        if mail_id is None:
             continue
         conn.execute(_reminder.insert(), [{"loan_id": r.id, "mail_id": mail_id} for r in loans])
         sent += 1

@@ -29,7 +29,6 @@ from sqlalchemy.engine import Connection
 from db import models, outbox, rules
 from db.clock import library_today
 from db.counts import bump
-from db.errors import QueryError
 from db.localized import Localized
 
 log = logging.getLogger(__name__)
@@ -104,20 +103,16 @@ def _notify_ready(conn: Connection, hold_id: int, now: datetime) -> None:
     if not row.email or row.hold_ready is False:
         return
     params = {"title": row.title, "branch": row.code, "until": row.ready_until.isoformat()}
-    try:
-        with conn.begin_nested():
-            mail_id = outbox.enqueue(
-                conn,
-                kind="hold_ready",
-                to_addr=row.email,
-                patron_id=row.patron_id,
-                lang=row.lang,
-                params=params,
-                now=now,
-            )
-    except QueryError:
-        # An address the outbox refuses must not undo the return at the counter.
-        log.warning("hold_ready notice not queued: unusable address")
+    mail_id = outbox.enqueue_notice(
+        conn,
+        kind="hold_ready",
+        to_addr=row.email,
+        patron_id=row.patron_id,
+        lang=row.lang,
+        params=params,
+        now=now,
+    )
+    if mail_id is None:
         return
     conn.execute(_hold.update().where(_hold.c.id == hold_id).values(notice_mail_id=mail_id))
 
