@@ -82,19 +82,31 @@ def _refused(request: Request, refused: queries.QueryError) -> Response:
     )
 
 
+def _account_form(
+    request: Request,
+    account: queries.StaffView | None,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    status_code: int = 200,
+) -> Response:
+    """The new-account or edit form (`account` None: a new one), with values and errors."""
+    return page(
+        request,
+        "staff/account_form.html",
+        status_code=status_code,
+        account=account,
+        values=values,
+        errors=errors,
+        branches=queries.list_branches(),
+    )
+
+
 async def accounts(request: Request) -> Response:
     return page(request, "staff/accounts.html", staff=queries.list_staff_accounts())
 
 
 async def account_new_page(request: Request) -> Response:
-    return page(
-        request,
-        "staff/account_form.html",
-        account=None,
-        values=_form_values(None),
-        errors={},
-        branches=queries.list_branches(),
-    )
+    return _account_form(request, None, _form_values(None), {})
 
 
 async def account_new(request: Request) -> Response:
@@ -106,15 +118,7 @@ async def account_new(request: Request) -> Response:
         except queries.StaffFormRefused as refused:
             errors = refusals.say_fields(request, refused.errors)
     if errors:
-        return page(
-            request,
-            "staff/account_form.html",
-            status_code=422,
-            account=None,
-            values=_form_values(data),
-            errors=errors,
-            branches=queries.list_branches(),
-        )
+        return _account_form(request, None, _form_values(data), errors, status_code=422)
     return page(
         request,
         "staff/enrol_link.html",
@@ -125,14 +129,7 @@ async def account_new(request: Request) -> Response:
 
 async def account_page(request: Request) -> Response:
     account = queries.get_staff_account(request.path_params["staff_id"])
-    return page(
-        request,
-        "staff/account_form.html",
-        account=account,
-        values=_form_values(account),
-        errors={},
-        branches=queries.list_branches(),
-    )
+    return _account_form(request, account, _form_values(account), {})
 
 
 async def account_update(request: Request) -> Response:
@@ -146,15 +143,7 @@ async def account_update(request: Request) -> Response:
         except queries.StaffFormRefused as refused:
             errors = refusals.say_fields(request, refused.errors)
     if errors:
-        return page(
-            request,
-            "staff/account_form.html",
-            status_code=422,
-            account=account,
-            values=_form_values(data),
-            errors=errors,
-            branches=queries.list_branches(),
-        )
+        return _account_form(request, account, _form_values(data), errors, status_code=422)
     return see_other(request, "staff:accounts")
 
 
