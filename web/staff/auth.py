@@ -65,6 +65,18 @@ async def logout(request: Request) -> Response:
 ENROL_COOKIE = LinkCookie("shiori_enrol", "staff:enrol_page")
 
 
+def _link_refused(request: Request, refused: queries.EnrolLinkRefused) -> Response:
+    """An enrolment link that is unknown, used or expired: 404, with why."""
+    return page(
+        request,
+        "staff/enrol.html",
+        status_code=404,
+        error=refusals.say(request, refused),
+        staff_code="",
+        errors={},
+    )
+
+
 async def enrol_link(request: Request) -> Response:
     """The link a manager hands over: its token moves into a cookie, out of the URL."""
     return ENROL_COOKIE.exchange(request, str(request.path_params["token"]))
@@ -75,14 +87,7 @@ async def enrol_page(request: Request) -> Response:
     try:
         staff_code = queries.check_staff_enrol_link(token, client.address(request))
     except queries.EnrolLinkRefused as refused:
-        return page(
-            request,
-            "staff/enrol.html",
-            status_code=404,
-            error=refusals.say(request, refused),
-            staff_code="",
-            errors={},
-        )
+        return _link_refused(request, refused)
     return page(request, "staff/enrol.html", error=None, staff_code=staff_code, errors={})
 
 
@@ -100,14 +105,7 @@ async def enrol(request: Request) -> Response:
         try:
             result = queries.enrol_staff(token, new, STAFF.timeouts(settings, False))
         except queries.EnrolLinkRefused as refused:
-            return page(
-                request,
-                "staff/enrol.html",
-                status_code=404,
-                error=refusals.say(request, refused),
-                staff_code="",
-                errors={},
-            )
+            return _link_refused(request, refused)
         except queries.PasswordRejected as rejected:
             errors["new_password"] = refusals.say(request, rejected)
     if errors:
