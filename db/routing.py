@@ -11,7 +11,8 @@ branch is where the copy is, else in transit. Writes to a title's queue first lo
 and patron actions on PostgreSQL never deadlock.
 
 A reservation remembers its ready-for-pickup notice; `end_hold` (collected, cancelled,
-expired) withdraws it in the same transaction, so no queued mail outlives its cause.
+expired, purged with its patron) withdraws it in the same transaction, so no queued mail
+outlives its cause; `release` also passes the copy set aside for it on.
 
 Logs name events and branches only, never patrons, items or titles.
 """
@@ -124,6 +125,15 @@ def end_hold(conn: Connection, hold: Row[Any]) -> None:
     if hold.notice_mail_id is not None:
         c = outbox.mail_outbox.c
         outbox.withdraw(conn, and_(c.id == hold.notice_mail_id, c.kind == "hold_ready"))
+
+
+def release(conn: Connection, hold: Row[Any], now: datetime) -> None:
+    """End a reservation nobody collected (cancelled, its patron purged): its notice is
+    withdrawn and a copy set aside for it goes to the next in line, or back. The caller
+    has locked the copy, the title and the hold row, in that order."""
+    end_hold(conn, hold)
+    if hold.item_id is not None:
+        reroute(conn, hold.item_id, hold.work_id, hold, now)
 
 
 def make_ready(conn: Connection, hold_id: int, item_id: int, now: datetime) -> None:
