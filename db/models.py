@@ -405,3 +405,22 @@ class LoanReminder(SQLModel, table=True):
     # The outbox row of the reminder (one mail may remind of several loans). A return
     # withdraws it while unsent: no queued mail may link a patron to a returned item.
     mail_id: int | None = None
+
+
+# --- loan rules (issue 12) ------------------------------------------------------------
+
+
+class LoanRule(SQLModel, table=True):
+    """Loan rules per patron category × material type (migration 0017), kept by managers:
+    loan period, items of this type a patron may have out, renewals, and whether the
+    counter refuses ("block") or warns ("warn") a patron with overdue items or at a limit."""
+
+    __tablename__ = "loan_rule"
+    category: str = Field(primary_key=True, max_length=20)  # db.rules.CATEGORIES
+    material_type: str = Field(
+        primary_key=True, max_length=20, foreign_key="material_type.code", ondelete="CASCADE"
+    )
+    loan_days: int  # 0: not lent to this category
+    max_items: int
+    max_renewals: int
+    enforce: str = Field(default="block", max_length=10)  # block, warn
