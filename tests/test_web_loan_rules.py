@@ -7,14 +7,17 @@ from __future__ import annotations
 import re
 from datetime import date
 
+import pytest
 from sqlalchemy import text
 from starlette.testclient import TestClient
 
 from db import engine, queries
 from tests import test_web_staff
+from tests.conftest import Database
 from tests.test_web_account import HANAKO as HANAKO_LOGIN
 from tests.test_web_account import HTMX, csrf_of, log_in
 from tests.test_web_staff import HANAKO, Console, available_barcodes, patron_id
+from web import cli
 
 # The staff console's fixtures: the enrolled team on a copy of the library.
 _team_template = test_web_staff._team_template
@@ -177,3 +180,18 @@ def test_renewing_on_the_loan_day_is_refused_with_the_reason(web: TestClient) ->
             text("SELECT renewals FROM loan WHERE id = :id"), {"id": int(loan_id)}
         ).scalar_one()
     assert renewals == 0
+
+
+def test_the_command_line_lends_after_a_warning_only_with_confirm(
+    library_db: Database, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SHIORI_DATABASE_URL", library_db.url)
+    monkeypatch.setenv("SHIORI_PASSWORD_HASHING", "test")  # the demo's 山田 花子: 1 overdue
+    one, two = available_barcodes(2)
+    assert cli.main(["circ", "checkout", HANAKO.card_number, one, "--confirm"]) == 2
+    assert "延滞中の資料が1点" in capsys.readouterr().err  # "block": confirming is not enough
+    with engine.write() as conn:
+        conn.execute(text("UPDATE loan_rule SET enforce = 'warn'"))
+    assert cli.main(["circ", "checkout", HANAKO.card_number, two]) == 2
+    assert cli.main(["circ", "checkout", HANAKO.card_number, two, "--confirm"]) == 0
+    assert "貸出" in capsys.readouterr().out
