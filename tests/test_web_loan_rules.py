@@ -59,6 +59,7 @@ def test_managers_keep_the_loan_rules_and_each_change_is_audited(
     page = manager.get("/staff/rules")
     assert page.status_code == 200  # type: ignore[attr-defined]
     assert "貸出条件" in page.text and "一般" in page.text and "視聴覚資料" in page.text  # type: ignore[attr-defined]
+    assert page.text.count("館内閲覧のみ: 条件にかかわらず貸出しません") == 6  # type: ignore[attr-defined]
     values = form_values(page.text)  # type: ignore[attr-defined]
     assert values[FIELD] == "14" and values["general.book.enforce"] == "block"
 
@@ -195,3 +196,32 @@ def test_the_command_line_lends_after_a_warning_only_with_confirm(
     assert cli.main(["circ", "checkout", HANAKO.card_number, two]) == 2
     assert cli.main(["circ", "checkout", HANAKO.card_number, two, "--confirm"]) == 0
     assert "貸出" in capsys.readouterr().out
+
+
+def test_a_counter_renewal_that_would_not_move_the_date_is_refused(
+    team: dict[str, Console],
+) -> None:
+    """The list keeps the refusal with its date (stored as a code and parameters)."""
+    with engine.read() as conn:
+        barcode, due_on, renewals = conn.execute(
+            text(
+                "SELECT i.barcode, l.due_on, l.renewals FROM loan l JOIN item i "
+                "ON i.id = l.item_id ORDER BY l.due_on DESC LIMIT 1"
+            )
+        ).one()
+    staff = team["staff"]
+    refused = staff.htmx_post("/staff/counter/renew", "/staff/counter?mode=renew", barcode=barcode)
+    assert refused.status_code == 422  # type: ignore[attr-defined]
+    assert "今日延長しても返却期限" in refused.text  # type: ignore[attr-defined]
+    english = staff.speaking("en").get("/staff/counter?mode=renew").text  # type: ignore[attr-defined]
+    assert "Renewing today would not move the due date" in english
+    assert str(due_on)[:4] in english.split("would not move the due date", 1)[1][:40]
+    with engine.read() as conn:
+        after = conn.execute(
+            text(
+                "SELECT l.due_on, l.renewals FROM loan l JOIN item i ON i.id = l.item_id "
+                "WHERE i.barcode = :b"
+            ),
+            {"b": barcode},
+        ).one()
+    assert tuple(after) == (due_on, renewals)

@@ -52,6 +52,7 @@ class LoanRuleView:
     max_items: int
     max_renewals: int
     enforce: str
+    lendable: bool = True  # False: the material type is for use in the library only
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ def loan_rule_field(category: str, material_type: str, name: str) -> str:
 
 def _views(conn: Connection) -> tuple[LoanRuleView, ...]:
     rows = conn.execute(
-        select(_rule, _mtype.c.names).select_from(
+        select(_rule, _mtype.c.names, _mtype.c.loan_days.label("type_days")).select_from(
             _rule.join(_mtype, _mtype.c.code == _rule.c.material_type)
         )
     ).all()
@@ -88,6 +89,7 @@ def _views(conn: Connection) -> tuple[LoanRuleView, ...]:
             r.max_items,
             r.max_renewals,
             r.enforce,
+            r.type_days > 0,
         )
         for r in sorted(
             rows,
