@@ -78,8 +78,8 @@ def purge_inactive_patrons(conn: Connection, now: datetime) -> tuple[int, int]:
     patrons = mail = 0
     for start in range(0, len(purged), 500):
         chunk = purged[start : start + 500]
-        end_reservations(conn, chunk, now)
         mail += outbox.withdraw(conn, _mail.patron_id.in_(chunk))
+        end_reservations(conn, chunk, now)
         # What stays (in doubt) no longer names anybody: ids may be given out again.
         conn.execute(
             update(outbox.mail_outbox).where(_mail.patron_id.in_(chunk)).values(patron_id=None)
