@@ -108,7 +108,7 @@ async def place(request: Request) -> Response:
     except (queries.HoldRefused, queries.NotFound) as refused:
         if isinstance(refused, queries.NotFound) and refused.code == "patron_not_found":
             raise
-        return _answer(request, patron_id, 422, holds_error=refusals.say(request, refused))
+        return _answer(request, patron_id, 422, holds_error=refusals.say_to_staff(request, refused))
     message = N_("Reserved for the patron: %(title)s (number %(position)s in line).")
     values: dict[str, str | int] = {"title": hold.title, "position": hold.position or 1}
     if wants_fragment(request):
@@ -153,7 +153,11 @@ async def _act(request: Request, action: str) -> Response:
         return denied(request)
     except queries.HoldRefused as refused:
         return _answer(
-            request, patron_id, 422, error_hold=hold_id, holds_error=refusals.say(request, refused)
+            request,
+            patron_id,
+            422,
+            error_hold=hold_id,
+            holds_error=refusals.say_to_staff(request, refused),
         )
     if wants_fragment(request):
         return _answer(request, patron_id, holds_message=tr.gettext(message, **values))
