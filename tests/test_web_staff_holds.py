@@ -20,7 +20,7 @@ clock = test_web_staff.clock
 team = test_web_staff.team
 
 
-def _title_with_copy() -> tuple[int, str, str]:
+def title_with_copy() -> tuple[int, str, str]:
     """(work id, title, a copy's barcode) of a reservable title nobody has on loan."""
     with engine.read() as conn:
         row = conn.execute(
@@ -42,7 +42,7 @@ def _holds_section(html: str) -> str:
 def test_staff_reserve_a_title_for_a_patron_without_javascript(team: dict[str, Console]) -> None:
     staff = team["staff"]
     hanako = patron_id(HANAKO.card_number)
-    work_id, title, barcode = _title_with_copy()
+    work_id, title, barcode = title_with_copy()
     page = f"/staff/patrons/{hanako}"
     shown = staff.get(page).text  # type: ignore[attr-defined]
     section = _holds_section(shown)
@@ -76,7 +76,7 @@ def test_staff_reserve_a_title_for_a_patron_without_javascript(team: dict[str, C
 def test_staff_change_suspend_resume_and_cancel_with_htmx(team: dict[str, Console]) -> None:
     staff = team["staff"]
     hanako = patron_id(HANAKO.card_number)
-    work_id, title, _ = _title_with_copy()
+    work_id, title, _ = title_with_copy()
     page = f"/staff/patrons/{hanako}"
     found = staff.htmx_post(f"{page}/holds/search", page, q=title)
     assert found.text.lstrip().startswith('<div id="title-choices"')  # type: ignore[attr-defined]
@@ -111,7 +111,7 @@ def test_staff_change_suspend_resume_and_cancel_with_htmx(team: dict[str, Consol
 
 def test_roles_without_the_permission_are_refused(team: dict[str, Console]) -> None:
     hanako, taro = patron_id(HANAKO.card_number), patron_id(TARO.card_number)
-    work_id, title, _ = _title_with_copy()
+    work_id, title, _ = title_with_copy()
     hold = queries.place_hold(hanako, work_id, queries.list_branches()[0].code)
     page = f"/staff/patrons/{hanako}"
     before = len(audit_rows())
