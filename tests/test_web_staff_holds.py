@@ -4,7 +4,9 @@ that may not."""
 
 from __future__ import annotations
 
+import ast
 import re
+from pathlib import Path
 
 from sqlalchemy import text
 
@@ -148,3 +150,23 @@ def test_the_patron_record_audit_names_only_what_it_shows(team: dict[str, Consol
     groups = sorted(r[2] for r in rows)
     assert groups == ["birth_date,contact,loans,name", "holds"], groups
     assert re.fullmatch(r"[a-z_,]+", ",".join(groups))
+
+
+def test_the_console_reaches_reservations_only_through_the_audited_queries() -> None:
+    # The patron side's reservation queries take any patron id and record nothing: no staff
+    # module may call them (db.queries.staff_holds puts the policy and the audit in front).
+    patron_side = {
+        "place_hold",
+        "cancel_hold",
+        "change_hold_pickup",
+        "suspend_hold",
+        "resume_hold",
+        "list_holds",
+        "get_hold",
+        "get_hold_form",
+    }
+    staff_dir = Path(__file__).resolve().parents[1] / "web" / "staff"
+    for path in staff_dir.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.Attribute):
+                assert node.attr not in patron_side, f"{path.name} calls queries.{node.attr}"

@@ -36,8 +36,6 @@ from db.staff import ALLOWED, VIEW, StaffActor, StaffRefused, refuse, write_audi
 from db.staff_policy import policy
 
 __all__ = [
-    "HOLDS_FIELD_GROUP",
-    "HOLDS_SCREEN",
     "PatronHolds",
     "TitleChoice",
     "cancel_hold_for_staff",
