@@ -48,7 +48,7 @@ from db.emails import check_email, is_email
 
 log = logging.getLogger(__name__)
 
-# The table as created by migration 0002 (models.MailOutbox), with plain column types: the
+# The table as created by migrations 0002 … 0015 (models.MailOutbox), with plain column types: the
 # model's datetime type would bind aware values, which PostgreSQL casts to `timestamp without
 # time zone` through the session TimeZone. Binding naive UTC stores exactly what we mean
 # whatever the server's TimeZone (Asia/Tokyo is common here).
@@ -70,6 +70,8 @@ mail_outbox = table(
     column("lang", String),
     column("params", Text),
     column("patron_id", Integer),
+    column("claimed_by", String),
+    column("doubts", Integer),
 )
 
 SUBJECT_MAX_CHARS = 200  # the column's length
