@@ -225,6 +225,8 @@ class MailOutbox(SQLModel, table=True):
     # the message was left in doubt (re-sent with the same Message-ID a bounded number of times).
     claimed_by: str | None = Field(default=None, max_length=40)
     doubts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # When staff re-queued it: its retry period counts from then (else from created_at).
+    retry_from: datetime | None = None
 
 
 class Loan(SQLModel, table=True):

@@ -72,6 +72,7 @@ mail_outbox = table(
     column("patron_id", Integer),
     column("claimed_by", String),
     column("doubts", Integer),
+    column("retry_from", DateTime),
 )
 
 SUBJECT_MAX_CHARS = 200  # the column's length

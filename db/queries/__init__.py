@@ -28,6 +28,7 @@ from db.queries import (
     sessions,
     setup,
     staff_accounts,
+    staff_mail,
     staff_patrons,
     staff_sessions,
 )
@@ -45,6 +46,7 @@ from db.queries.second_factor import *  # noqa: F403
 from db.queries.sessions import *  # noqa: F403
 from db.queries.setup import *  # noqa: F403
 from db.queries.staff_accounts import *  # noqa: F403
+from db.queries.staff_mail import *  # noqa: F403
 from db.queries.staff_patrons import *  # noqa: F403
 from db.queries.staff_sessions import *  # noqa: F403
 
@@ -63,5 +65,6 @@ __all__ += second_factor.__all__
 __all__ += sessions.__all__
 __all__ += setup.__all__
 __all__ += staff_accounts.__all__
+__all__ += staff_mail.__all__
 __all__ += staff_patrons.__all__
 __all__ += staff_sessions.__all__

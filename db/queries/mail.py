@@ -204,6 +204,7 @@ class _Claimed:
     created_at: datetime
     lang: str
     params: str | None  # JSON; None: subject and body are the finished text
+    retry_from: datetime  # the retry period counts from here
 
 
 # Each step of a run commits on its own (see the crash windows above), at the run's `now`
@@ -218,6 +219,10 @@ def _lease(at: datetime) -> datetime:
 def _run_token() -> str:
     """Names one sending run in `claimed_by`: random, so no two runs anywhere share one."""
     return f"{os.getpid() % 100_000}.{secrets.token_hex(8)}"
+
+
+# When a row's retry period started: when it was queued, or re-queued by staff.
+_retry_from = func.coalesce(_c.retry_from, _c.created_at)
 
 
 def _unclaimed(stamp: datetime) -> ColumnElement[bool]:
@@ -248,6 +253,7 @@ def _claim(
             _c.created_at,
             _c.lang,
             _c.params,
+            _retry_from.label("retry_from"),
         )
         .where(due)
         .order_by(_c.next_attempt_at, _c.id)
@@ -276,6 +282,7 @@ def _claim(
             created_at=row.created_at,
             lang=row.lang,
             params=row.params,
+            retry_from=row.retry_from,
         )
         for row in rows
     ]
@@ -499,14 +506,17 @@ def _expire(conn: Connection, _now: datetime, now: datetime, retry_days: int) ->
             _c.sent_at.is_(None),
             _c.failed_at.is_(None),
             _c.send_started_at.is_(None),
-            _c.created_at <= stamp - timedelta(days=retry_days),
+            _retry_from <= stamp - timedelta(days=retry_days),
             _unclaimed(stamp),
         )
         .values(
             failed_at=stamp,
             claimed_until=None,
             claimed_by=None,
-            last_error=func.substr(literal("retry period over: ") + _c.last_error, 1, 200),
+            last_error=case(
+                (_c.last_error == "", "retry period over"),
+                else_=func.substr(literal("retry period over: ") + _c.last_error, 1, 200),
+            ),
         )
     )
     if result.rowcount:
@@ -596,7 +606,7 @@ def _mark_failure(
     stamp = naive_utc(now)
     attempts = mail.attempts + 1
     retry_at = stamp + retry_delay(attempts)
-    give_up = permanent or retry_at > naive_utc(mail.created_at) + timedelta(days=retry_days)
+    give_up = permanent or retry_at > naive_utc(mail.retry_from) + timedelta(days=retry_days)
     values: dict[str, object] = {
         "attempts": attempts,
         "last_error": error[:LAST_ERROR_MAX_CHARS],
