@@ -550,3 +550,24 @@ def test_mail_in_doubt_again_and_again_is_given_up_for_staff(fresh_db: Database)
     assert (failed.id, failed.in_doubt) == (mail_id, True)
     assert failed.last_error == "in doubt: SMTPServerDisconnected"
     assert outbox_row(mail_id).body == BODY  # for staff to re-queue or dismiss
+
+
+def test_a_live_run_keeps_its_rows_and_a_lapsed_one_cannot_complete_them(
+    fresh_db: Database,
+) -> None:
+    """Leases: renewed, they keep other runs (any host) off; lapsed, the row is free again
+    within a minute, and the old run's commit point refuses it (no second sender)."""
+    mail_id = queue()
+    assert [m.id for m in mail._claim(NOW, 10, "run-a")] == [mail_id]
+    renewed = NOW + timedelta(seconds=rules.MAIL_CLAIM_SECONDS - 10)
+    assert mail._renew("run-a", [mail_id], renewed) == {mail_id}
+    assert mail._claim(NOW + timedelta(seconds=rules.MAIL_CLAIM_SECONDS + 5), 10, "run-b") == []
+
+    lapsed = renewed + timedelta(seconds=rules.MAIL_CLAIM_SECONDS + 1)
+    assert rules.MAIL_CLAIM_SECONDS <= 60  # not five minutes
+    assert [m.id for m in mail._claim(lapsed, 10, "run-b")] == [mail_id]
+    assert mail._renew("run-a", [mail_id], lapsed) == set()
+    with pytest.raises(mail._LostClaim):
+        mail._mark_in_doubt(mail_id, lapsed, "run-a")
+    mail._mark_in_doubt(mail_id, lapsed, "run-b")
+    assert outbox_row(mail_id).send_started_at == naive(lapsed)

@@ -91,7 +91,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, true, update
 from sqlalchemy.engine import Connection
 
 from db import clock, rules
@@ -174,7 +174,7 @@ class FailedMail:
     attempts: int
     last_error: str
     failed_at: datetime
-    in_doubt: bool = False  # the server may have accepted it: never re-sent automatically
+    in_doubt: bool = False  # it was in doubt: the server may have accepted it
 
 
 @dataclass(frozen=True)
@@ -223,6 +223,11 @@ def _run_token() -> str:
 
 # When a row's retry period started: when it was queued, or re-queued by staff.
 _retry_from = func.coalesce(_c.retry_from, _c.created_at)
+
+
+def _held_by(token: str) -> ColumnElement[bool]:
+    """Rows the run `token` holds; any row when no token is given (tests, old callers)."""
+    return _c.claimed_by == token if token else true()
 
 
 def _unclaimed(stamp: datetime) -> ColumnElement[bool]:
@@ -601,8 +606,10 @@ def _mark_failure(
     error: str,
     permanent: bool,
     retry_days: int = rules.MAIL_RETRY_DAYS,
+    token: str = "",
 ) -> bool:
-    """Record a failed attempt; returns True if the message is now given up (failed)."""
+    """Record a failed attempt; returns True if the message is now given up (failed).
+    With the run's `token`: only while the row is still the run's."""
     stamp = naive_utc(now)
     attempts = mail.attempts + 1
     retry_at = stamp + retry_delay(attempts)
@@ -622,7 +629,7 @@ def _mark_failure(
         values["next_attempt_at"] = retry_at
     conn.execute(
         update(mail_outbox)
-        .where(_c.id == mail.id, _c.sent_at.is_(None), _c.failed_at.is_(None))
+        .where(_c.id == mail.id, _c.sent_at.is_(None), _c.failed_at.is_(None), _held_by(token))
         .values(**values)
     )
     return give_up
@@ -630,7 +637,11 @@ def _mark_failure(
 
 @writes
 def _release(
-    conn: Connection, _now: datetime, mail_ids: Sequence[int], error: str | None = None
+    conn: Connection,
+    _now: datetime,
+    mail_ids: Sequence[int],
+    error: str | None = None,
+    token: str = "",
 ) -> None:
     """Hand back claimed rows that were not attempted (no attempt is counted); `error`: why
     (the server was unavailable), kept for staff."""
@@ -639,7 +650,12 @@ def _release(
         values["last_error"] = error[:LAST_ERROR_MAX_CHARS]
     conn.execute(
         update(mail_outbox)
-        .where(_c.id.in_(list(mail_ids)), _c.sent_at.is_(None), _c.send_started_at.is_(None))
+        .where(
+            _c.id.in_(list(mail_ids)),
+            _c.sent_at.is_(None),
+            _c.send_started_at.is_(None),
+            _held_by(token),
+        )
         .values(**values)
     )
 
@@ -699,6 +715,9 @@ def send_due(
                     log.warning("mail %s was withdrawn or taken while being sent", mail.id)
                     continue
                 except _InDoubt as doubt:
+                    if smtp is not None:
+                        smtp.close()  # a late reply must not be read as the next one's
+                    smtp = None
                     _mark_doubt(mail.id, type(doubt.cause).__name__)
                     log.warning("mail %s in doubt (%s): re-sent later", mail.id, mail.kind)
                     error, fault = type(doubt.cause).__name__, "doubt"
@@ -709,7 +728,7 @@ def send_due(
                 # no attempt counted; the next run tries again.
                 rest = [m.id for m in batch[index + (fault == "doubt") :]]
                 if rest:
-                    _release(rest, error)
+                    _release(rest, error, token)
                 deferred = len(rest)
                 server_error = error or ""
                 log.warning(
@@ -724,7 +743,7 @@ def send_due(
                 else:
                     log.warning("mail %s was already marked sent", mail.id)
                 sent += 1
-            elif _mark_failure(mail, now, error, fault == "permanent", retry_days):
+            elif _mark_failure(mail, now, error, fault == "permanent", retry_days, token):
                 log.warning("mail %s failed for good (%s): %s", mail.id, mail.kind, error)
                 failed += 1
             else:
@@ -801,6 +820,7 @@ def list_failed_mail(conn: Connection, now: datetime, limit: int = 200) -> tuple
             _c.last_error,
             _c.failed_at,
             _c.send_started_at,
+            _c.doubts,
         )
         .where(_c.failed_at.is_not(None))
         .order_by(_c.failed_at.desc(), _c.id.desc())
@@ -814,7 +834,7 @@ def list_failed_mail(conn: Connection, now: datetime, limit: int = 200) -> tuple
             attempts=row.attempts,
             last_error=row.last_error,
             failed_at=aware_utc(row.failed_at),
-            in_doubt=row.send_started_at is not None,
+            in_doubt=row.send_started_at is not None or row.doubts > 0,
         )
         for row in rows
     )
