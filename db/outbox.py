@@ -8,7 +8,9 @@ db holds no presentation text: a notice is queued as its *kind*, the patron's la
 its *parameters* (JSON: a title, a branch code, ISO dates, a link …), and the sender has the
 web tier compose subject and body at delivery. A row may instead carry a finished subject
 and body (rows queued before migration 0009 do): it is delivered as it is. Either way the
-personal part (parameters or body) is deleted once the mail is delivered or given up.
+personal part (parameters or body) is deleted once the mail is delivered or refused for
+good; a row given up otherwise keeps it for staff to re-queue (db.queries.staff_mail) until
+they dismiss it, its cause withdraws it, or retention deletes it.
 
 A row names its patron (`patron_id`, None for mail to no patron) and the cause that ends
 it may `withdraw` it: a returned loan its due-date reminder, an ended reservation its
@@ -196,8 +198,8 @@ def withdraw(conn: Connection, which: ColumnElement[bool]) -> int:
     A row not yet in doubt is deleted: if a sender holds it right now, its commit point
     before the final "." finds the row gone and the server never accepts the message
     (db.queries.mail). A row in doubt stays for the sender or its sweep to settle, emptied
-    of its body and parameters (nothing reads them after the commit point). Delivered and
-    given-up rows have none left.
+    of its body and parameters: with nothing left to re-send it is given up, not re-sent.
+    A given-up row still holding its text (kept for staff to re-queue) is deleted.
     """
     c = mail_outbox.c
     deleted = conn.execute(
