@@ -571,3 +571,19 @@ def test_a_live_run_keeps_its_rows_and_a_lapsed_one_cannot_complete_them(
         mail._mark_in_doubt(mail_id, lapsed, "run-a")
     mail._mark_in_doubt(mail_id, lapsed, "run-b")
     assert outbox_row(mail_id).send_started_at == naive(lapsed)
+
+
+def test_a_given_up_notice_keeps_its_text_only_while_its_cause_holds(fresh_db: Database) -> None:
+    """Kept for staff to re-queue; the return or ended reservation that withdraws an unsent
+    notice deletes a given-up one too, so nothing outlives its cause."""
+    params = {"title": "吾輩は猫である", "branch": "sogo", "until": "2026-11-27"}
+    with engine.write() as conn:
+        mail_id = outbox.enqueue(
+            conn, kind="hold_ready", to_addr=PATRON, lang="ja", params=params, now=NOW
+        )
+    mail.send_due(settings_for(free_port()), NOW + timedelta(days=3), retry_days=3)
+    row = outbox_row(mail_id)
+    assert row.failed_at is not None and row.params is not None
+    with engine.write() as conn:
+        assert outbox.withdraw(conn, _outbox.c.id == mail_id) == 1
+    assert failed_mail() == ()
