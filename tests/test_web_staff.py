@@ -450,6 +450,7 @@ def _sample(path: str, ids: dict[str, int]) -> str:
         .replace("{staff_id:int}", str(ids["staff"]))
         .replace("{hold_id:int}", "999999")
         .replace("{token}", "not-a-token")
+        .replace("{mail_id:int}", "1")
     )
 
 

@@ -85,6 +85,16 @@ def import_field(tr: Translator, code: str) -> str:
     }.get(code, code)
 
 
+def mail_kind(tr: Translator, code: str) -> str:
+    return {
+        "hold_ready": tr.pgettext("mail kind", "Reservation ready for pickup"),
+        "due_reminder": tr.pgettext("mail kind", "Due-date reminder"),
+        "email_changed": tr.pgettext("mail kind", "Email address changed"),
+        "password_reset": tr.pgettext("mail kind", "Password reset link"),
+        "password_set": tr.pgettext("mail kind", "Password set"),
+    }.get(code, code)
+
+
 KINDS: dict[str, Callable[[Translator, str], str]] = {
     "status": item_status,
     "category": category,
@@ -93,6 +103,7 @@ KINDS: dict[str, Callable[[Translator, str], str]] = {
     "duty": duty,
     "field_group": field_group,
     "import_field": import_field,
+    "mail_kind": mail_kind,
 }
 
 

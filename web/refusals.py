@@ -164,6 +164,10 @@ MESSAGES: dict[str, str] = {
     "import_record_damaged": N_("loaded, but part of the record is damaged (%(detail)s)"),
     "import_malformed_xml": N_("malformed XML, stopped here (%(detail)s)"),
     "import_stopped": N_("unreadable from here on (%(error)s: %(detail)s)"),
+    "mail_not_found": N_("No such undelivered mail (it may have been sent or dismissed)."),
+    "mail_nothing_to_resend": N_(
+        "This mail cannot be re-sent: its text is gone (refused for good, or no longer needed)."
+    ),
 }
 
 # The same refusals said to staff acting for a patron (the counter's telephone reservations):

@@ -30,6 +30,7 @@ from db.queries import (
     setup,
     staff_accounts,
     staff_holds,
+    staff_mail,
     staff_patrons,
     staff_sessions,
     title_status,
@@ -50,6 +51,7 @@ from db.queries.sessions import *  # noqa: F403
 from db.queries.setup import *  # noqa: F403
 from db.queries.staff_accounts import *  # noqa: F403
 from db.queries.staff_holds import *  # noqa: F403
+from db.queries.staff_mail import *  # noqa: F403
 from db.queries.staff_patrons import *  # noqa: F403
 from db.queries.staff_sessions import *  # noqa: F403
 from db.queries.title_status import *  # noqa: F403
@@ -71,6 +73,7 @@ __all__ += sessions.__all__
 __all__ += setup.__all__
 __all__ += staff_accounts.__all__
 __all__ += staff_holds.__all__
+__all__ += staff_mail.__all__
 __all__ += staff_patrons.__all__
 __all__ += staff_sessions.__all__
 __all__ += title_status.__all__

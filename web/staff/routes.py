@@ -8,7 +8,7 @@ from starlette.routing import BaseRoute, Mount
 from web import offload
 from web.sessions import STAFF_PREFIX
 from web.settings import Settings
-from web.staff import accounts, audit, auth, counter, guard, patron_holds, patrons
+from web.staff import accounts, audit, auth, counter, guard, mail_failures, patron_holds, patrons
 
 
 def mounted(settings: Settings) -> list[BaseRoute]:
@@ -22,6 +22,7 @@ def mounted(settings: Settings) -> list[BaseRoute]:
         *patron_holds.routes,
         *accounts.routes,
         *audit.routes,
+        *mail_failures.routes,
     ]
     return [
         Mount(
