@@ -4,6 +4,7 @@ leaves no worker holding the port."""
 from __future__ import annotations
 
 import os
+import pickle
 import signal
 import socket
 import subprocess
@@ -21,6 +22,10 @@ from web import cli, serve
 from web.settings import SettingsError, load
 
 ROOT = Path(__file__).resolve().parents[1]
+CHILD_PREPARES = (
+    "import pickle, sys; from multiprocessing import spawn; "
+    "spawn.prepare(pickle.load(sys.stdin.buffer)); print(*sys.modules)"
+)
 
 
 def _free_port() -> int:
@@ -167,3 +172,35 @@ def test_a_bad_timeout_option_is_refused(capsys: pytest.CaptureFixture[str]) -> 
         cli.main(["serve", "--timeout-worker-healthcheck", "soon"])
     assert stopped.value.code == 2
     assert "--timeout-worker-healthcheck" in capsys.readouterr().err
+
+
+def test_a_new_worker_answers_before_it_loads_the_application(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A spawned worker imports the master's main module before it can answer a health
+    ping; that was `shiori` (web.cli, the whole application), which on a busy machine took
+    longer than the timeout. The workers' main module must not load the application."""
+    import multiprocessing.spawn
+
+    main = sys.modules["__main__"]
+    monkeypatch.setattr(main, "__spec__", main.__spec__)  # restored after the test
+    monkeypatch.setenv(serve.MASTER_ENV, "")
+    prepared: dict[str, Any] = {}
+    monkeypatch.setattr(
+        uvicorn,
+        "run",
+        lambda *_a, **_k: prepared.update(multiprocessing.spawn.get_preparation_data("w")),
+    )
+    serve.run(load({}), 2, serve.timeouts(load({})))
+    name = prepared["init_main_from_name"]
+    assert name == "web.serve"
+    # What a spawned child does first (multiprocessing.spawn.prepare), then what it loaded.
+    loaded = subprocess.run(
+        [sys.executable, "-c", CHILD_PREPARES],
+        input=pickle.dumps({**prepared, "authkey": bytes(prepared["authkey"])}),
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.split()
+    heavy = {b"db", b"sqlalchemy", b"starlette", b"jinja2", b"web.settings", b"web.cli"}
+    assert not [m for m in loaded if m in heavy or m.split(b".")[0] in heavy]

@@ -5,9 +5,11 @@ With `--workers N` uvicorn runs a master that starts N worker processes sharing 
 listening socket, pings each every half second and kills one that does not answer within
 `timeout_worker_healthcheck` seconds. The answer comes from a thread of the worker, so busy
 handlers (themselves in worker threads, web/offload.py) do not hold it up; what can is a
-worker still starting on a machine whose cores are busy: it imports the whole application
-before its first answer, and at uvicorn's 5 s a replacement worker started under load was
-killed before it could answer, again and again. Hence a longer default.
+worker still starting on a machine whose cores are busy. multiprocessing's "spawn", which
+uvicorn uses, makes each new worker import the master's main module before anything else,
+and that was `shiori` (web.cli: the whole application); at uvicorn's 5 s a replacement
+worker started under load was killed before it could answer, again and again. So the
+workers' main module is this small one, and the default timeout is longer.
 
 A master killed outright (SIGKILL, the OOM killer) cannot stop its workers, and they kept
 serving and holding the port, so the next start failed with "Address already in use".
@@ -19,13 +21,16 @@ normal stop.
 from __future__ import annotations
 
 import ctypes
+import importlib.util
 import os
 import signal
 import sys
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from web.settings import Settings
+if TYPE_CHECKING:  # at run time this module stays light: see _spawn_workers_from_here
+    from web.settings import Settings
 
 # Set by the master for its workers: the master's process id.
 MASTER_ENV = "SHIORI_SERVE_MASTER"
@@ -59,6 +64,7 @@ def run(settings: Settings, workers: int, limits: Timeouts) -> None:
 
     if workers > 1:
         os.environ[MASTER_ENV] = str(os.getpid())  # inherited by the workers only
+        _spawn_workers_from_here()
     uvicorn.run(
         "web.app:asgi",
         factory=True,
@@ -74,6 +80,13 @@ def run(settings: Settings, workers: int, limits: Timeouts) -> None:
         timeout_keep_alive=limits.keep_alive,
         timeout_graceful_shutdown=limits.graceful_shutdown,
     )
+
+
+def _spawn_workers_from_here() -> None:
+    """Have the workers import this module as their main one instead of the master's (a
+    spawned child imports the module named by `__main__.__spec__`). uvicorn loads the
+    application in the worker afterwards, with its health answers already running."""
+    sys.modules["__main__"].__spec__ = importlib.util.find_spec(__name__)
 
 
 def end_with_master() -> None:
