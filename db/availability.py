@@ -14,6 +14,7 @@ unknown host, login refused, no such database) with host and port, never the pas
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from sqlalchemy.engine import URL
@@ -22,17 +23,21 @@ from sqlalchemy.exc import DBAPIError
 from db.engine import get_engine
 from db.errors import DatabaseUnavailable
 
-# SQLSTATEs of a server that answered and said no (PostgreSQL, appendix A).
-_LOGIN_REFUSED = frozenset({"28000", "28P01"})
-_NO_SUCH_DATABASE = "3D000"
-# libpq's words for failures before any server answered.
+# libpq's words: a server that answered and said no (its FATAL message, no SQLSTATE on a
+# failed connection), then failures before any server answered.
 _CLUES = (
-    ("connection refused", "database_connection_refused"),
-    ("timeout expired", "database_timed_out"),
-    ("timed out", "database_timed_out"),
-    ("resolve host", "database_host_unknown"),
-    ("translate host name", "database_host_unknown"),
-    ("name or service not known", "database_host_unknown"),
+    (re.compile(r'database ".*" does not exist'), "database_missing"),
+    (re.compile(r'role ".*" does not exist'), "database_login_refused"),
+    (
+        re.compile(r"authentication failed|no password supplied|pg_hba\.conf"),
+        "database_login_refused",
+    ),
+    (re.compile(r"connection refused"), "database_connection_refused"),
+    (re.compile(r"timeout expired|timed out"), "database_timed_out"),
+    (
+        re.compile(r"resolve host|translate host name|name or service not known"),
+        "database_host_unknown",
+    ),
 )
 
 
@@ -88,13 +93,10 @@ def _refusal(url: URL, failed: DBAPIError) -> DatabaseUnavailable:
             "database_cannot_open", path=str(Path(url.database or "").absolute()), reason=reason
         )
     address = f"{url.host or 'localhost'}:{url.port or 5432}"
-    state = getattr(failed.orig, "sqlstate", None)
-    if state in _LOGIN_REFUSED:
-        return DatabaseUnavailable("database_login_refused", address=address, user=url.username)
-    if state == _NO_SUCH_DATABASE:
-        return DatabaseUnavailable("database_missing", address=address, name=url.database)
     text = str(failed.orig).lower()
     for clue, code in _CLUES:
-        if clue in text:
-            return DatabaseUnavailable(code, address=address)
+        if clue.search(text):
+            return DatabaseUnavailable(
+                code, address=address, user=url.username or "", name=url.database or ""
+            )
     return DatabaseUnavailable("database_unreachable", address=address)

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy.engine import make_url
 
+from tests.conftest import BACKEND
 from web import cli
 from web.settings import SettingsError, load
 
@@ -199,3 +201,26 @@ def test_read_only_wal_and_shm_left_by_an_earlier_start_do_not_keep_it_failing(
         (user_folder / leftover).chmod(0o444)
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.skipif(BACKEND != "postgresql", reason="needs the test suite's PostgreSQL server")
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"database": "shiori_no_such_database"}, "There is no database shiori_no_such_database"),
+        ({"username": "shiori_no_such_role"}, "refused the login of user shiori_no_such_role"),
+    ],
+)
+def test_a_postgresql_server_that_says_no_is_one_clear_line(
+    change: dict[str, str],
+    words: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server = make_url(os.environ["SHIORI_TEST_PG_URL"])
+    url = server.set(password=UNREACHABLE_PASSWORD, **change)  # type: ignore[arg-type]
+    monkeypatch.setenv("SHIORI_DATABASE_URL", url.render_as_string(hide_password=False))
+    assert cli.main(["migrate"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and words in err[0]
+    assert f"{server.host}:{server.port}" in err[0] and UNREACHABLE_PASSWORD not in err[0]
