@@ -17,6 +17,7 @@ import httpx
 import pytest
 import uvicorn
 
+from tests.browser.conftest import _free_port
 from tests.conftest import Database
 from web import cli, serve
 from web.settings import SettingsError, load
@@ -26,12 +27,6 @@ CHILD_PREPARES = (
     "import pickle, sys; from multiprocessing import spawn; "
     "spawn.prepare(pickle.load(sys.stdin.buffer)); print(*sys.modules)"
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _port_is_free(port: int) -> bool:

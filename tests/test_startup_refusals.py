@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -17,6 +16,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
+from tests.browser.conftest import _free_port
 from tests.conftest import BACKEND
 from web import cli
 from web.settings import SettingsError, load
@@ -78,9 +78,7 @@ def test_serve_refuses_a_bad_configuration_in_one_line(env: dict[str, str], word
 
 
 def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])  # nothing listens once the socket is closed
+    return _free_port()  # nothing listens there once the probe's socket is closed
 
 
 UNREACHABLE_PASSWORD = "s3cret-pw"  # must never be printed

@@ -65,6 +65,8 @@ def run(settings: Settings, workers: int, limits: Timeouts) -> None:
     if workers > 1:
         os.environ[MASTER_ENV] = str(os.getpid())  # inherited by the workers only
         _spawn_workers_from_here()
+    else:
+        os.environ.pop(MASTER_ENV, None)  # one process: it is its own master
     uvicorn.run(
         "web.app:asgi",
         factory=True,
