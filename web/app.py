@@ -24,6 +24,7 @@ from web import (
     loans,
     offload,
     password,
+    serve,
 )
 from web.security import BodyLimit, CSRFCheck, SecurityHeaders
 from web.sessions import PATRON
@@ -93,4 +94,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
 def asgi() -> Starlette:
     """Factory for uvicorn (`--factory web.app:asgi`)."""
+    serve.end_with_master()
     return create_app()

@@ -144,6 +144,25 @@ MESSAGES: dict[str, str] = {
         "This is not an email address (e.g. name@example.jp). It may be left empty."
     ),
     "choose_category": N_("Choose a category."),
+    "database_read_only": N_(
+        "The database cannot be written: %(path)s is read-only for this user. Fix its "
+        "permissions, then start again."
+    ),
+    "database_cannot_open": N_("The database %(path)s cannot be opened: %(reason)s"),
+    "database_connection_refused": N_(
+        "Cannot reach the database at %(address)s: the connection was refused (is PostgreSQL "
+        "running there?)."
+    ),
+    "database_timed_out": N_("Cannot reach the database at %(address)s: no answer in time."),
+    "database_host_unknown": N_(
+        "Cannot reach the database at %(address)s: the host name is unknown."
+    ),
+    "database_login_refused": N_(
+        "The database at %(address)s refused the login of user %(user)s: check the user name "
+        "and password in SHIORI_DATABASE_URL."
+    ),
+    "database_missing": N_("There is no database %(name)s at %(address)s."),
+    "database_unreachable": N_("Cannot reach the database at %(address)s."),
     "import_file_not_found": N_("File not found: %(name)s"),
     "import_cannot_open": N_("Cannot open the file %(name)s: %(reason)s"),
     "import_folder": N_("Cannot import this file: it is a folder."),
