@@ -123,6 +123,10 @@ CODES = frozenset(
         "import_record_damaged",  # detail (the decoder's warnings)
         "import_malformed_xml",  # detail (the parser's text)
         "import_stopped",  # error (exception class), detail
+        # pull list (db.pulling)
+        "item_to_pull",
+        "pull_not_listed",
+        "unknown_branch",
     }
 )
 

@@ -90,6 +90,10 @@ MESSAGES: dict[str, str] = {
         "This item is on the hold shelf for a reservation. It cannot be borrowed."
     ),
     "item_unavailable": N_("Not available. It cannot be borrowed."),
+    "item_to_pull": N_(
+        "This copy is promised to a reservation and is on the pull list. It cannot be "
+        "borrowed: scan it on the pull list instead."
+    ),
     "loan_limit": N_("The loan limit (%(limit)s items) has been reached."),
     "not_on_loan": N_("This item is not on loan."),
     "loan_not_found": N_("Loan not found."),
@@ -164,6 +168,10 @@ MESSAGES: dict[str, str] = {
     "import_record_damaged": N_("loaded, but part of the record is damaged (%(detail)s)"),
     "import_malformed_xml": N_("malformed XML, stopped here (%(detail)s)"),
     "import_stopped": N_("unreadable from here on (%(error)s: %(detail)s)"),
+    "pull_not_listed": N_(
+        "This copy is not on a pull list (already scanned, or not promised to a reservation)."
+    ),
+    "unknown_branch": N_("Unknown branch."),
 }
 
 # Parameters that hold codes of a code set (web/labels.py): each is worded, then listed.

@@ -23,6 +23,7 @@ from db.queries import (
     holds,
     loans,
     mail,
+    pull_list,
     retention,
     second_factor,
     sessions,
@@ -40,6 +41,7 @@ from db.queries.counter import *  # noqa: F403
 from db.queries.holds import *  # noqa: F403
 from db.queries.loans import *  # noqa: F403
 from db.queries.mail import *  # noqa: F403
+from db.queries.pull_list import *  # noqa: F403
 from db.queries.retention import *  # noqa: F403
 from db.queries.second_factor import *  # noqa: F403
 from db.queries.sessions import *  # noqa: F403
@@ -58,6 +60,7 @@ __all__ += counter.__all__
 __all__ += holds.__all__
 __all__ += loans.__all__
 __all__ += mail.__all__
+__all__ += pull_list.__all__
 __all__ += retention.__all__
 __all__ += second_factor.__all__
 __all__ += sessions.__all__

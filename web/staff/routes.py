@@ -8,14 +8,21 @@ from starlette.routing import BaseRoute, Mount
 from web import offload
 from web.sessions import STAFF_PREFIX
 from web.settings import Settings
-from web.staff import accounts, audit, auth, counter, guard, patrons
+from web.staff import accounts, audit, auth, counter, guard, patrons, pull_list
 
 
 def mounted(settings: Settings) -> list[BaseRoute]:
     """The /staff mount, or nothing when SHIORI_STAFF_CONSOLE=false (then /staff is 404)."""
     if not settings.staff_console:
         return []
-    routes = [*auth.routes, *counter.routes, *patrons.routes, *accounts.routes, *audit.routes]
+    routes = [
+        *auth.routes,
+        *counter.routes,
+        *patrons.routes,
+        *accounts.routes,
+        *audit.routes,
+        *pull_list.routes,
+    ]
     return [
         Mount(
             STAFF_PREFIX,
