@@ -180,6 +180,17 @@ def test_resume_and_the_daily_job_list_copies_that_became_available(lib: Lib) ->
     assert queries.refill_pull_lists() == 0
 
 
+def test_a_listed_copy_left_without_its_reservation_goes_back_on_the_shelf(lib: Lib) -> None:
+    (a, _), (b, _) = lib.patrons[:2]
+    queries.place_hold(a, lib.works["kokoro"], "sogo")
+    queries.place_hold(b, lib.works["neko"], "sogo")
+    with engine.write() as conn:  # a's row deleted underneath (no release)
+        conn.execute(text("DELETE FROM hold WHERE patron_id = :p"), {"p": a})
+    assert listed("sogo") == (["H001"], [])
+    assert queries.refill_pull_lists() == 0
+    assert status("H003") == rules.AVAILABLE and status("H001") == rules.TO_PULL
+
+
 def test_a_copy_received_with_no_reservation_serves_a_waiting_one(lib: Lib) -> None:
     (a, _), (b, _) = lib.patrons[:2]
     hold_a = queries.place_hold(a, lib.works["kokoro"], "minami")

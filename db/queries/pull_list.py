@@ -201,8 +201,19 @@ def report_not_on_shelf(conn: Connection, now: datetime, barcode: str) -> PullSc
 @writes
 def refill_pull_lists(conn: Connection, now: datetime) -> int:
     """The daily re-check: titles with an eligible waiting reservation and a copy on the
-    shelf (a suspension ended, a copy was added or found) get it on a pull list. → copies."""
+    shelf (a suspension ended, a copy was added or found) get it on a pull list. → copies.
+
+    A listed copy whose reservation vanished without releasing it (its patron's row deleted)
+    is back on the shelf first, for the next reservation or anyone."""
     today = library_today(now)
+    conn.execute(
+        _item.update()
+        .where(
+            _item.c.status == rules.TO_PULL,
+            ~select(_hold.c.id).where(_hold.c.item_id == _item.c.id).exists(),
+        )
+        .values(status=rules.AVAILABLE)
+    )
     on_shelf = (
         select(_item.c.id)
         .select_from(_item.join(_mtype, _mtype.c.code == _item.c.material_type))
