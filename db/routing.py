@@ -6,9 +6,10 @@ the caller's writing transaction and the current time `now` (aware).
 
 A copy free at a branch goes to the first eligible reservation of its title (`ORDER BY
 placed_at, id`, suspended ones skipped): ready on the hold shelf at once when the pickup
-branch is where the copy is, else in transit. Writes to a title's queue first lock its
-`work` row; the lock order everywhere is patron, item, work, hold — so concurrent counter
-and patron actions on PostgreSQL never deadlock.
+branch is where the copy is, else in transit. (A copy already on a shelf when a
+reservation could take it goes on a pull list instead: db.pulling.) Writes to a title's
+queue first lock its `work` row; the lock order everywhere is patron, item, work, hold — so
+concurrent counter and patron actions on PostgreSQL never deadlock.
 
 A reservation remembers its ready-for-pickup notice; `end_hold` (collected, cancelled,
 expired) withdraws it in the same transaction, so no queued mail outlives its cause.

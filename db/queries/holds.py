@@ -7,6 +7,8 @@ reminders are db.reminders.
 The model (models.Hold): one row per active reservation of a *title* (any copy). A row is
 `waiting` until a copy is assigned to it, then `in_transit` (the copy travels to the
 pickup branch) or `ready` (on the hold shelf until `ready_until`, a library-local date).
+A copy on a shelf is assigned at once, `pulling` until staff take it off the shelf (the pull
+list: db.pulling).
 Cancelled, expired and collected reservations are deleted; only anonymous daily counts
 remain (seed 000-2).
 
