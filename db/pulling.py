@@ -18,7 +18,8 @@ id`), suspended ones skipped, as db.routing does for returned copies.
 
 When: `fill` runs, with the title's `work` row locked, after a reservation is placed or
 resumed, after a copy promised to one is released (db.routing.reroute) or reported not on
-the shelf, and in the daily job (suspensions that ended, copies added or found). Staff then
+the shelf, and in the daily job (suspensions that ended, copies added or found); `repick`
+when a listed reservation's pickup branch changes to one with a copy on its shelf. Staff then
 scan each copy they find (db.queries.pull_list): it goes on the hold shelf through
 db.routing.make_ready (the ready notice is queued) or in transit; "not on the shelf" marks
 it missing and the reservation takes the next copy, or waits again.
@@ -103,3 +104,29 @@ def release(conn: Connection, item_id: int, work_id: int, now: datetime) -> None
     there, or to the next reservation's pull list. The caller locked item and work."""
     conn.execute(_item.update().where(_item.c.id == item_id).values(status=rules.AVAILABLE))
     fill(conn, work_id, now)
+
+
+def repick(conn: Connection, hold: Any, pickup_id: int, now: datetime) -> None:
+    """A listed reservation's pickup branch changed: a copy on that branch's shelf serves it
+    without transit, and its old copy is released. With none there it keeps its copy. The
+    caller locked the old copy, the work and the hold."""
+    if hold.item_id is None:
+        return
+    nearer = conn.execute(
+        select(_item.c.id)
+        .select_from(_item.join(_mtype, _mtype.c.code == _item.c.material_type))
+        .where(
+            _item.c.work_id == hold.work_id,
+            _item.c.branch_id == pickup_id,
+            _item.c.status == rules.AVAILABLE,
+            serves_holds(),
+        )
+        .order_by(_item.c.id)
+        .limit(1)
+        .with_for_update(of=_item, skip_locked=True)
+    ).scalar()
+    if nearer is None:
+        return
+    conn.execute(_item.update().where(_item.c.id == nearer).values(status=rules.TO_PULL))
+    conn.execute(_hold.update().where(_hold.c.id == hold.id).values(item_id=nearer))
+    release(conn, hold.item_id, hold.work_id, now)

@@ -152,6 +152,18 @@ def test_a_listed_copy_released_goes_to_the_next_reservation_or_back(lib: Lib) -
     assert hold_count() == 0 and status("H001") == rules.AVAILABLE
 
 
+def test_a_new_pickup_branch_takes_the_copy_on_its_shelf(lib: Lib) -> None:
+    (a, _) = lib.patrons[0]
+    hold = queries.place_hold(a, lib.works["neko"], "sogo")
+    assert listed("sogo") == (["H001"], [])
+    assert queries.change_hold_pickup(a, hold.id, "minami").state == "pulling"
+    assert listed("sogo") == ([], []) and listed("minami") == (["H002"], [])
+    assert status("H001") == rules.AVAILABLE
+    # A branch with no copy: the copy stays where it is listed, for transit.
+    queries.change_hold_pickup(a, hold.id, "tsujido")
+    assert listed("minami") == ([], [("H002", "tsujido")]) and promised() == {"H002": "pulling"}
+
+
 def test_resume_and_the_daily_job_list_copies_that_became_available(lib: Lib) -> None:
     (a, _), (b, _) = lib.patrons[:2]
     off_the_shelf("H003")

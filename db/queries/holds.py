@@ -499,6 +499,8 @@ def change_hold_pickup(
         raise AlreadyReady()
     pickup_id = _branch_id(conn, pickup_code)
     conn.execute(_hold.update().where(_hold.c.id == hold.id).values(pickup_branch_id=pickup_id))
+    if hold.state == pulling.PULLING:
+        pulling.repick(conn, hold, pickup_id, now)
     return _patron_hold(conn, patron_id, hold_id, now)
 
 
