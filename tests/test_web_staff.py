@@ -449,6 +449,7 @@ def _sample(path: str, ids: dict[str, int]) -> str:
     return (
         path.replace("{patron_id:int}", str(ids["patron"]))
         .replace("{staff_id:int}", str(ids["staff"]))
+        .replace("{hold_id:int}", "999999")
         .replace("{token}", "not-a-token")
     )
 

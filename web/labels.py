@@ -75,6 +75,7 @@ def field_group(tr: Translator, code: str) -> str:
         "name": tr.pgettext("field group", "Name"),
         "contact": tr.pgettext("field group", "Address, phone, email"),
         "birth_date": tr.pgettext("field group", "Birth date"),
+        "holds": tr.pgettext("field group", "Reservations"),
     }.get(code, code)
 
 

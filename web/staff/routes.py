@@ -8,7 +8,7 @@ from starlette.routing import BaseRoute, Mount
 from web import offload
 from web.sessions import STAFF_PREFIX
 from web.settings import Settings
-from web.staff import accounts, audit, auth, counter, guard, patrons, pull_list
+from web.staff import accounts, audit, auth, counter, guard, patron_holds, patrons, pull_list
 
 
 def mounted(settings: Settings) -> list[BaseRoute]:
@@ -19,6 +19,7 @@ def mounted(settings: Settings) -> list[BaseRoute]:
         *auth.routes,
         *counter.routes,
         *patrons.routes,
+        *patron_holds.routes,
         *accounts.routes,
         *audit.routes,
         *pull_list.routes,
