@@ -135,6 +135,10 @@ CODES = frozenset(
         # staff mail screen
         "mail_nothing_to_resend",
         "mail_not_found",
+        # pull list (db.pulling)
+        "item_to_pull",
+        "pull_not_listed",
+        "unknown_branch",
     }
 )
 

@@ -385,7 +385,7 @@ class Hold(SQLModel, table=True):
     work_id: int = Field(foreign_key="work.id", ondelete="CASCADE")
     pickup_branch_id: int = Field(foreign_key="branch.id")
     placed_at: datetime
-    state: str = Field(max_length=20)  # waiting, in_transit, ready
+    state: str = Field(max_length=20)  # waiting, pulling (db.pulling), in_transit, ready
     item_id: int | None = Field(default=None, foreign_key="item.id")
     ready_until: date | None = None
     suspended_until: date | None = None  # skipped for assignment while today < this

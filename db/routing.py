@@ -6,9 +6,10 @@ the caller's writing transaction and the current time `now` (aware).
 
 A copy free at a branch goes to the first eligible reservation of its title (`ORDER BY
 placed_at, id`, suspended ones skipped): ready on the hold shelf at once when the pickup
-branch is where the copy is, else in transit. Writes to a title's queue first lock its
-`work` row; the lock order everywhere is patron, item, work, hold — so concurrent counter
-and patron actions on PostgreSQL never deadlock.
+branch is where the copy is, else in transit. (A copy already on a shelf when a
+reservation could take it goes on a pull list instead: db.pulling.) Writes to a title's
+queue first lock its `work` row; the lock order everywhere is patron, item, work, hold — so
+concurrent counter and patron actions on PostgreSQL never deadlock.
 
 A reservation remembers its ready-for-pickup notice; `end_hold` (collected, cancelled,
 expired) withdraws it in the same transaction, so no queued mail outlives its cause.
@@ -26,7 +27,7 @@ from typing import Any
 from sqlalchemy import Row, and_, or_, select
 from sqlalchemy.engine import Connection
 
-from db import models, outbox, rules
+from db import models, outbox, pulling, rules
 from db.clock import library_today
 from db.counts import bump
 from db.localized import Localized
@@ -177,12 +178,17 @@ def route_item(
         make_ready(conn, nxt.id, item_id, now)
         log.info("hold ready branch=%s", nxt.pickup_branch_id)
         return Routing(READY, names)
-    conn.execute(
-        _hold.update().where(_hold.c.id == nxt.id).values(state=IN_TRANSIT, item_id=item_id)
-    )
-    conn.execute(_item.update().where(_item.c.id == item_id).values(status=rules.IN_TRANSIT))
+    to_transit(conn, nxt.id, item_id)
     log.info("hold in transit to branch=%s", nxt.pickup_branch_id)
     return Routing(IN_TRANSIT, names)
+
+
+def to_transit(conn: Connection, hold_id: int, item_id: int) -> None:
+    """The copy travels to the reservation's pickup branch (received there: make_ready)."""
+    conn.execute(
+        _hold.update().where(_hold.c.id == hold_id).values(state=IN_TRANSIT, item_id=item_id)
+    )
+    conn.execute(_item.update().where(_item.c.id == item_id).values(status=rules.IN_TRANSIT))
 
 
 def reroute(conn: Connection, item_id: int, work_id: int, old: Row[Any], now: datetime) -> None:
@@ -198,6 +204,9 @@ def reroute(conn: Connection, item_id: int, work_id: int, old: Row[Any], now: da
                 _hold.update().where(_hold.c.id == nxt.id).values(state=IN_TRANSIT, item_id=item_id)
             )
         return  # with nobody waiting, receiving it puts it back on the shelf
+    if item.status == rules.TO_PULL:
+        pulling.release(conn, item_id, work_id, now)  # still on its shelf, never taken off
+        return
     route_item(conn, item_id, work_id, old.pickup_branch_id, now)
 
 

@@ -13,7 +13,8 @@ IN_TRANSIT = "in_transit"
 ON_HOLD_SHELF = "on_hold_shelf"
 IN_PROCESS = "in_process"
 MISSING = "missing"
-ITEM_STATUSES = (AVAILABLE, ON_LOAN, IN_TRANSIT, ON_HOLD_SHELF, IN_PROCESS, MISSING)
+TO_PULL = "to_pull"  # on the shelf, promised to a reservation: on its branch's pull list
+ITEM_STATUSES = (AVAILABLE, ON_LOAN, IN_TRANSIT, ON_HOLD_SHELF, IN_PROCESS, MISSING, TO_PULL)
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,8 @@ def test_the_policy_decides_who_sees_and_who_acts(library_db: Database) -> None:
 
 def test_staff_place_change_and_cancel_with_an_audit_row_each(library_db: Database) -> None:
     staff, hanako, work = _actor("staff"), _id(HANAKO.card_number), _reservable_work()
+    with engine.write() as conn:  # copies off the shelves: the reservation waits (db.pulling)
+        conn.execute(text("UPDATE item SET status = 'in_process' WHERE work_id = :w"), {"w": work})
     branches = [b.code for b in queries.list_branches()]
     before = len(_audit())
     hold = queries.place_hold_for_staff(staff, hanako, work, branches[0])

@@ -37,6 +37,15 @@ def title_with_copy() -> tuple[int, str, str]:
     return int(row.id), str(row.title), str(row.barcode)
 
 
+def off_the_shelves(work_id: int) -> None:
+    """The title's copies are being processed: a reservation waits in line for them instead
+    of putting one on a pull list (db.pulling), where it could not be suspended."""
+    with engine.write() as conn:
+        conn.execute(
+            text("UPDATE item SET status = 'in_process' WHERE work_id = :w"), {"w": work_id}
+        )
+
+
 def _holds_section(html: str) -> str:
     return html.split('<section id="patron-holds"', 1)[1].split("</section>", 1)[0]
 
@@ -79,6 +88,7 @@ def test_staff_change_suspend_resume_and_cancel_with_htmx(team: dict[str, Consol
     staff = team["staff"]
     hanako = patron_id(HANAKO.card_number)
     work_id, title, _ = title_with_copy()
+    off_the_shelves(work_id)  # so the reservation waits and can be suspended
     page = f"/staff/patrons/{hanako}"
     found = staff.htmx_post(f"{page}/holds/search", page, q=title)
     assert found.text.lstrip().startswith('<div id="title-choices"')  # type: ignore[attr-defined]

@@ -212,6 +212,9 @@ def cmd_holds_daily(settings: Settings, _args: argparse.Namespace) -> int:
         f"期限切れの予約 expired reservations: {report.expired}, "
         f"返却期限のお知らせ due-date reminders queued: {report.reminders}"
     )
+    # Suspensions that ended, copies added or found: waiting reservations they can serve.
+    listed = queries.refill_pull_lists()
+    print(f"抜き取りリストに追加 copies put on pull lists: {listed}")
     return 0
 
 
@@ -309,7 +312,8 @@ def parser() -> argparse.ArgumentParser:
     holds_p = sub.add_parser("holds", help="reservations")
     holds_sub = holds_p.add_subparsers(dest="holds_command", required=True)
     holds_sub.add_parser(
-        "daily", help="expire uncollected reservations and queue due-date reminders"
+        "daily",
+        help="expire uncollected reservations, queue due-date reminders, refill pull lists",
     ).set_defaults(fn=cmd_holds_daily)
     receive = holds_sub.add_parser("receive", help="a copy in transit arrived at its pickup")
     receive.add_argument("barcode")

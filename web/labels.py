@@ -21,6 +21,7 @@ def item_status(tr: Translator, code: str) -> str:
         "on_hold_shelf": tr.gettext("On hold shelf"),
         "in_process": tr.gettext("Being processed"),
         "missing": tr.gettext("Missing"),
+        "to_pull": tr.gettext("Being set aside for a reservation"),
     }.get(code, code)
 
 

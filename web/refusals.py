@@ -90,6 +90,10 @@ MESSAGES: dict[str, str] = {
         "This item is on the hold shelf for a reservation. It cannot be borrowed."
     ),
     "item_unavailable": N_("Not available. It cannot be borrowed."),
+    "item_to_pull": N_(
+        "This copy is promised to a reservation and is on the pull list. It cannot be "
+        "borrowed: scan it on the pull list instead."
+    ),
     "loan_limit": N_("The loan limit (%(limit)s items) has been reached."),
     "not_on_loan": N_("This item is not on loan."),
     "loan_not_found": N_("Loan not found."),
@@ -187,6 +191,10 @@ MESSAGES: dict[str, str] = {
     "mail_nothing_to_resend": N_(
         "This mail cannot be re-sent: its text is gone (refused for good, or no longer needed)."
     ),
+    "pull_not_listed": N_(
+        "This copy is not on a pull list (already scanned, or not promised to a reservation)."
+    ),
+    "unknown_branch": N_("Unknown branch."),
 }
 
 # The same refusals said to staff acting for a patron (the counter's telephone reservations):

@@ -24,6 +24,7 @@ from db.queries import (
     loans,
     mail,
     my_summary,
+    pull_list,
     retention,
     second_factor,
     sessions,
@@ -45,6 +46,7 @@ from db.queries.holds import *  # noqa: F403
 from db.queries.loans import *  # noqa: F403
 from db.queries.mail import *  # noqa: F403
 from db.queries.my_summary import *  # noqa: F403
+from db.queries.pull_list import *  # noqa: F403
 from db.queries.retention import *  # noqa: F403
 from db.queries.second_factor import *  # noqa: F403
 from db.queries.sessions import *  # noqa: F403
@@ -67,6 +69,7 @@ __all__ += holds.__all__
 __all__ += loans.__all__
 __all__ += mail.__all__
 __all__ += my_summary.__all__
+__all__ += pull_list.__all__
 __all__ += retention.__all__
 __all__ += second_factor.__all__
 __all__ += sessions.__all__

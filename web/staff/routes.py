@@ -8,7 +8,17 @@ from starlette.routing import BaseRoute, Mount
 from web import offload
 from web.sessions import STAFF_PREFIX
 from web.settings import Settings
-from web.staff import accounts, audit, auth, counter, guard, mail_failures, patron_holds, patrons
+from web.staff import (
+    accounts,
+    audit,
+    auth,
+    counter,
+    guard,
+    mail_failures,
+    patron_holds,
+    patrons,
+    pull_list,
+)
 
 
 def mounted(settings: Settings) -> list[BaseRoute]:
@@ -23,6 +33,7 @@ def mounted(settings: Settings) -> list[BaseRoute]:
         *accounts.routes,
         *audit.routes,
         *mail_failures.routes,
+        *pull_list.routes,
     ]
     return [
         Mount(
