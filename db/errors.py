@@ -105,6 +105,14 @@ CODES = frozenset(
         "phone_format",
         "email_format",
         "choose_category",
+        # the library calendar
+        "calendar_week_days",
+        "calendar_hours_format",
+        "calendar_hours_order",
+        "calendar_no_open_weekday",
+        "closure_ends_before_start",
+        "closure_too_long",  # days
+        "closure_not_found",
         # catalogue import
         "import_file_not_found",  # name
         "import_cannot_open",  # name, reason
