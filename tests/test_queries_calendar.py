@@ -250,21 +250,24 @@ def test_every_change_is_audited_and_all_branches_at_once(lib: Lib) -> None:
 def test_month_view_says_why_a_day_is_closed(lib: Lib) -> None:
     queries.set_branch_week(MANAGER, "sogo", week(MON, hours=("09:00", "17:00")))
     queries.add_branch_closure(MANAGER, "sogo", date(2026, 12, 28), date(2027, 1, 4), "new_year")
-    months = queries.get_calendar_month(2026, 12, "sogo")
+    shown = queries.get_calendar_month((2026, 12), "sogo")
+    assert (shown.today, shown.first) == (TODAY, date(2026, 12, 1))
+    months = shown.branches
     assert [m.code for m in months] == ["sogo"]
     days = {d.day: d for d in months[0].days}
     assert len(days) == 31
     assert days[date(2026, 12, 7)].closed == "weekly"
     assert days[date(2026, 12, 28)].closed == "new_year"
     assert (days[date(2026, 12, 1)].closed, days[date(2026, 12, 1)].opens) == (None, "09:00")
-    assert len(queries.get_calendar_month(2026, 12)) == 4
-    assert queries.get_calendar_month(2026, 12, "nowhere") == ()
+    assert len(queries.get_calendar_month((2026, 12)).branches) == 4
+    assert queries.get_calendar_month(None, "nowhere").branches == ()
+    assert queries.get_calendar_month().first == date(2026, 11, 1)
 
 
 def test_demo_calendar_is_plausible_and_made_once(lib: Lib) -> None:
     assert queries.ensure_demo_calendar() == 4
     assert queries.ensure_demo_calendar() == 0
-    months = {m.code: m for m in queries.get_calendar_month(2026, 12)}
+    months = {m.code: m for m in queries.get_calendar_month((2026, 12)).branches}
     for branch in months.values():
         days = {d.day: d.closed for d in branch.days}
         assert days[date(2026, 12, 28)] == days[date(2026, 12, 31)] == "new_year"

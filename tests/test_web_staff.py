@@ -449,6 +449,7 @@ def _sample(path: str, ids: dict[str, int]) -> str:
         path.replace("{patron_id:int}", str(ids["patron"]))
         .replace("{staff_id:int}", str(ids["staff"]))
         .replace("{token}", "not-a-token")
+        .replace("{closure_id:int}", "1")
     )
 
 

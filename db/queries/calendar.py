@@ -36,6 +36,7 @@ __all__ = [
     "BranchCalendar",
     "BranchMonth",
     "CalendarDay",
+    "CalendarMonth",
     "CalendarMoved",
     "ClosureView",
     "DayHours",
@@ -122,13 +123,22 @@ def _month_days(first: date) -> list[date]:
     return days
 
 
+@dataclass(frozen=True)
+class CalendarMonth:
+    today: date  # the library's date now
+    first: date  # the month's first day
+    branches: tuple[BranchMonth, ...]
+
+
 @reads
 def get_calendar_month(
-    conn: Connection, now: datetime, year: int, month: int, branch_code: str = ""
-) -> tuple[BranchMonth, ...]:
-    """Each branch's days of one month (one branch with `branch_code`; an unknown code:
-    none), with its hours and, for a closed day, why."""
-    days = _month_days(date(year, month, 1))
+    conn: Connection, now: datetime, month: tuple[int, int] | None = None, branch_code: str = ""
+) -> CalendarMonth:
+    """Each branch's days of one month (this month with None; one branch with
+    `branch_code`, an unknown code: none), with its hours and, for a closed day, why."""
+    today = library_today(now)
+    year, number = month if month is not None else (today.year, today.month)
+    days = _month_days(date(year, number, 1))
     result = []
     for branch_id, code, names in _branches(conn, branch_code):
         week = calendar.week(conn, branch_id)
@@ -141,7 +151,7 @@ def get_calendar_month(
                 tuple(_day(d, window.reason(d), week[d.weekday()]) for d in days),
             )
         )
-    return tuple(result)
+    return CalendarMonth(today, days[0], tuple(result))
 
 
 def _day(day: date, reason: str | None, hours: DayHours) -> CalendarDay:

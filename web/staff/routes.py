@@ -9,6 +9,7 @@ from web import offload
 from web.sessions import STAFF_PREFIX
 from web.settings import Settings
 from web.staff import accounts, audit, auth, counter, guard, patrons
+from web.staff import calendar as calendar_screen
 
 
 def mounted(settings: Settings) -> list[BaseRoute]:
@@ -16,6 +17,7 @@ def mounted(settings: Settings) -> list[BaseRoute]:
     if not settings.staff_console:
         return []
     routes = [*auth.routes, *counter.routes, *patrons.routes, *accounts.routes, *audit.routes]
+    routes += calendar_screen.routes
     return [
         Mount(
             STAFF_PREFIX,
