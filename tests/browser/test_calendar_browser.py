@@ -1,0 +1,74 @@
+"""The public library calendar on a phone: readable without colour, axe-clean, fits 390 px,
+and month to month without JavaScript."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from db import queries
+from tests.browser.conftest import start_server, stop_server, watch_csp
+from tests.conftest import _drop_pg_database, copy_database
+
+pytestmark = pytest.mark.browser
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+
+
+@pytest.fixture(scope="module")
+def calendar_server(_library_template: str, db_dir: Path) -> Iterator[str]:
+    """The small library with the demo calendar, served."""
+    url, pg_name = copy_database(_library_template, db_dir)
+    queries.configure(url)
+    queries.ensure_demo_calendar()
+    queries.dispose()
+    proc, base = start_server(url)
+    yield base
+    stop_server(proc)
+    if pg_name:
+        _drop_pg_database(pg_name)
+
+
+def axe_violations(page: Page) -> list[str]:
+    # evaluate() runs through DevTools, so the page's strict CSP stays on while axe loads.
+    page.evaluate(AXE.read_text("utf-8"))
+    found: list[str] = page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        ".map(v => v.id + ':' + v.impact)"
+    )
+    return found
+
+
+@pytest.mark.parametrize("query", ["?month=2026-12", "?month=2026-12&branch=sogo"])
+def test_calendar_on_a_phone_is_axe_clean_and_fits(
+    phone: Page, calendar_server: str, query: str
+) -> None:
+    phone.goto(calendar_server + "/calendar" + query)
+    expect(phone.get_by_role("heading", level=1)).to_contain_text("2026年12月")
+    table = phone.get_by_role("table", name="総合市民図書館: 2026年12月")
+    expect(table).to_be_visible()
+    # Closed days are said in words, not only by the row's tint.
+    expect(table.get_by_role("row", name="12月28日(月) 休館（年末年始）")).to_be_visible()
+    expect(table.get_by_role("row", name="12月7日(月) 休館（定期休館日）")).to_be_visible()
+    assert axe_violations(phone) == []
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    assert phone.csp_errors == []  # type: ignore[attr-defined]
+
+
+def test_months_and_branches_without_javascript(browser: Browser, calendar_server: str) -> None:
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, java_script_enabled=False, locale="en-GB"
+    )
+    page = watch_csp(context.new_page())
+    page.goto(calendar_server + "/calendar?month=2026-12")
+    page.get_by_label("Branch").select_option("tsujido")
+    page.get_by_role("button", name="Show").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("December 2026")
+    assert page.get_by_role("table", name="Tsujido Civic Library: December 2026").is_visible()
+    page.get_by_role("link", name="Next month (January 2027)").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("January 2027")
+    expect(page.get_by_role("row", name="Thu 7 Jan Closed (regular closing day)")).to_be_visible()
+    assert page.get_by_role("table", name="Central Civic Library: January 2027").count() == 0
+    context.close()
