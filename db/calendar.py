@@ -10,6 +10,15 @@ renewal move the due date to the next day the LENDING branch (the copy's) is ope
 (db.circulation); the hold-shelf deadline counts opening days of the pickup branch
 (db.routing); reminders name the due date as an open day (db.reminders).
 
+Concurrency (PostgreSQL; SQLite's BEGIN IMMEDIATE already runs one writer at a time): a
+transaction that computes a date from the calendar holds the calendar lock shared
+(`span`), and a change of the calendar takes it exclusively (`lock_for_change`) before it
+writes, holding no other lock. So every date computed from the old calendar is committed
+before the change commits, and the change's second transaction, which moves the dates that
+fall on newly closed days (db.queries.calendar), sees them all; a date computed after the
+change sees the new calendar. The lock is a transaction-level advisory lock: no row or
+table lock of circulation is taken in a different order, so no deadlock.
+
 Every search is bounded: a branch with no open day within HORIZON_DAYS (a mistake in the
 calendar, say a closure of two years) does not loop; the plain date stands and a warning
 names the branch only.
@@ -21,7 +30,7 @@ import logging
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.engine import Connection
 
 from db.models import TABLES
@@ -70,6 +79,22 @@ class Span:
         return self.reason(day) is not None
 
 
+# The calendar lock's key (pg_advisory_xact_lock): "SHIORI" and the migration number.
+_LOCK_KEY = 0x5348494F52490018
+
+
+def _lock(conn: Connection, exclusive: bool) -> None:
+    if conn.dialect.name == "postgresql":
+        call = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+        conn.execute(text(f"SELECT {call}(:key)"), {"key": _LOCK_KEY})
+
+
+def lock_for_change(conn: Connection) -> None:
+    """Before a calendar change writes: wait for every transaction computing a date from
+    the calendar to commit, and keep new ones waiting until this one commits."""
+    _lock(conn, exclusive=True)
+
+
 def week(conn: Connection, branch_id: int) -> tuple[DayHours, ...]:
     """The branch's regular week, Monday first (weekdays without a row: open, no hours)."""
     rows = {
@@ -89,7 +114,9 @@ def week(conn: Connection, branch_id: int) -> tuple[DayHours, ...]:
 
 
 def span(conn: Connection, branch_id: int, first: date, last: date) -> Span:
-    """The branch's closed weekdays and the closures that touch `first`..`last`."""
+    """The branch's closed weekdays and the closures that touch `first`..`last` (the
+    calendar lock held shared until the transaction ends: see the module's docstring)."""
+    _lock(conn, exclusive=False)
     closed = frozenset(
         conn.execute(
             select(_hours.c.weekday).where(_hours.c.branch_id == branch_id, _hours.c.closed)

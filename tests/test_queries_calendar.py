@@ -5,8 +5,9 @@ the audit, the month view and the demo calendar."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import date, timedelta
 
 import pytest
@@ -14,9 +15,9 @@ from sqlalchemy import text
 
 from db import calendar, engine, queries
 from db.queries.calendar import DayHours
-from tests import mailbox
-from tests.conftest import Database, in_words
-from tests.test_queries_holds import NOW, TODAY, Lib, at, make_lib
+from tests import mailbox, test_queries_holds
+from tests.conftest import in_words
+from tests.test_queries_holds import NOW, TODAY, Lib, at
 
 DAY = timedelta(days=1)
 MANAGER = queries.StaffActor(1, "M001", "試験 管理", "manager", (), 1)
@@ -24,13 +25,7 @@ MON, TUE, WED, THU, FRI, SAT, SUN = range(7)
 assert TODAY.weekday() == FRI  # 2026-11-20; TODAY + 14 is Friday 2026-12-04
 
 
-@pytest.fixture
-def lib(fresh_db: Database) -> Iterator[Lib]:
-    queries.set_clock(lambda: NOW)
-    try:
-        yield make_lib()
-    finally:
-        queries.set_clock(None)
+lib = test_queries_holds.lib  # the reservation tests' small library, clock at NOW
 
 
 def week(*closed: int, hours: tuple[str, str] = ("09:00", "20:00")) -> tuple[DayHours, ...]:
@@ -276,3 +271,57 @@ def test_demo_calendar_is_plausible_and_made_once(lib: Lib) -> None:
     (_, card), *_ = lib.patrons
     at(NOW + 30 * DAY)  # 12/20 + 14 = 1/3 (New Year): due on Tuesday 1/5 (Monday closed)
     assert queries.checkout(card, "H003").due_on == date(2027, 1, 5)
+
+
+# --- concurrency -------------------------------------------------------------------------
+
+
+def together(*calls: Callable[[], object]) -> None:
+    """Run the calls in threads that start at the same moment."""
+    start = threading.Barrier(len(calls))
+
+    def run(call: Callable[[], object]) -> None:
+        start.wait()
+        call()
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+
+def test_a_closure_racing_a_checkout_never_leaves_the_due_date_on_it(lib: Lib) -> None:
+    """Each round a checkout and a closure of the day it would be due start together; the
+    loan never ends up due on the closed day, whichever commits first (both engines)."""
+    (_, card), *_ = lib.patrons
+    for n in range(12):
+        at(NOW + n * DAY)
+        closed = TODAY + (n + 14) * DAY
+        together(
+            lambda: queries.checkout(card, "H003"),
+            lambda day=closed: queries.add_branch_closure(MANAGER, "sogo", day, day, "other"),
+        )
+        assert due_dates() == {"H003": closed + DAY}, n
+        queries.return_item("H003")
+
+
+def test_a_closure_racing_a_renewal_neither_deadlocks_nor_leaves_the_date_on_it(
+    lib: Lib,
+) -> None:
+    """The renewal locks the loan before it reads the calendar, the change takes the
+    calendar lock first and the loans after: both finish, the date is an open day."""
+    (patron, card), *_ = lib.patrons
+    for n in range(8):
+        base = NOW + 5 * n * DAY
+        at(base)
+        queries.checkout(card, "H003")
+        (loan,) = queries.list_loans(patron)
+        at(base + 3 * DAY)
+        closed = TODAY + (5 * n + 17) * DAY
+        together(
+            lambda loan_id=loan.id: queries.renew_loan(patron, loan_id),
+            lambda day=closed: queries.add_branch_closure(MANAGER, "sogo", day, day, "other"),
+        )
+        assert due_dates() == {"H003": closed + DAY}, n
+        queries.return_item("H003")

@@ -1,8 +1,9 @@
 """The library calendar (開館日カレンダー): the public month view and the manager's screen.
 
 Which days are open is db.calendar's rule. A manager keeps each branch's regular week and
-its dated closures; every change is audited (screen "calendar", no patron) and, in the same
-transaction, moves what fell on a day that is now closed:
+its dated closures; every change is audited (screen "calendar", no patron) and, right after
+it commits, a second transaction moves what fell on a day that is now closed (why two, and
+why no date computed meanwhile is missed: db.calendar, "Concurrency"):
 
 * a current loan of a copy of that branch due on such a day (today or later) is due on the
   next day the branch is open, and its unsent due-date reminder is withdrawn so the daily
@@ -11,6 +12,8 @@ transaction, moves what fell on a day that is now closed:
 * a reservation ready at that branch until such a day waits until the next open day.
 
 Removing a closure moves nothing back: dates moved later stay later (in the patron's favour).
+Should the process stop between the two, the next change of that branch moves them (the move
+looks at every current date of the branch), and reminders name the next open day meanwhile.
 """
 
 from __future__ import annotations
@@ -222,19 +225,36 @@ def _move_off_closed_days(conn: Connection, branch_id: int, today: date) -> Cale
     return CalendarMoved(moved_loans, moved_holds)
 
 
+@writes
+def _move_dates(conn: Connection, now: datetime, branch_ids: tuple[int, ...]) -> CalendarMoved:
+    """The second transaction of a change (see db.calendar on concurrency)."""
+    loans = holds = 0
+    for branch_id in branch_ids:
+        step = _move_off_closed_days(conn, branch_id, library_today(now))
+        loans, holds = loans + step.loans, holds + step.holds
+    return CalendarMoved(loans, holds)
+
+
 def _audit(
     conn: Connection, now: datetime, actor: StaffActor, action: str, groups: list[str]
 ) -> None:
     staff.write_audit(conn, actor, None, groups, SCREEN, action, staff.ALLOWED, now)
 
 
-@writes
 def set_branch_week(
-    conn: Connection, now: datetime, actor: StaffActor, branch_code: str, week: tuple[DayHours, ...]
+    actor: StaffActor, branch_code: str, week: tuple[DayHours, ...]
 ) -> CalendarMoved:
-    """Replace a branch's regular week (seven days, Monday first). Refused per field
-    (`hours-<weekday>`, `week`): hours not "HH:MM", closing not after opening, every day
-    closed."""
+    """Replace a branch's regular week (seven days, Monday first), then move the dates that
+    fall on its newly closed days. Refused per field (`hours-<weekday>`, `week`): hours not
+    "HH:MM", closing not after opening, every day closed."""
+    return _move_dates(_set_week(actor, branch_code, week))
+
+
+@writes
+def _set_week(
+    conn: Connection, now: datetime, actor: StaffActor, branch_code: str, week: tuple[DayHours, ...]
+) -> tuple[int, ...]:
+    calendar.lock_for_change(conn)
     branch_id = _branch_id(conn, branch_code)
     if branch_id is None:
         raise StaffFormRefused({"branch": Refusal("choose_branch")})
@@ -270,11 +290,20 @@ def set_branch_week(
     )
     closed = "".join(str(d.weekday) for d in week if d.closed)
     _audit(conn, now, actor, WEEK_SET, [f"branch:{branch_code}", f"closed_weekdays:{closed}"])
-    return _move_off_closed_days(conn, branch_id, library_today(now))
+    return (branch_id,)
+
+
+def add_branch_closure(
+    actor: StaffActor, branch_code: str, starts_on: date, ends_on: date, kind: str
+) -> CalendarMoved:
+    """Close one branch (or, with branch_code "", every branch) from `starts_on` to
+    `ends_on` inclusive, then move the dates that fall on it. Refused per field: an end
+    before the start, more than a year, an unknown kind or branch."""
+    return _move_dates(_add_closure(actor, branch_code, starts_on, ends_on, kind))
 
 
 @writes
-def add_branch_closure(
+def _add_closure(
     conn: Connection,
     now: datetime,
     actor: StaffActor,
@@ -282,10 +311,8 @@ def add_branch_closure(
     starts_on: date,
     ends_on: date,
     kind: str,
-) -> CalendarMoved:
-    """Close one branch (or, with branch_code "", every branch) from `starts_on` to
-    `ends_on` inclusive. Refused per field: an end before the start, more than a year, an
-    unknown kind or branch."""
+) -> tuple[int, ...]:
+    calendar.lock_for_change(conn)
     errors: dict[str, Refusal] = {}
     branches = _branches(conn, branch_code)
     if not branches:
@@ -298,8 +325,6 @@ def add_branch_closure(
         errors["ends_on"] = Refusal.of("closure_too_long", days=MAX_CLOSURE_DAYS)
     if errors:
         raise StaffFormRefused(errors)
-    today = library_today(now)
-    moved = CalendarMoved(0, 0)
     for branch_id, code, _names in branches:
         conn.execute(
             _closure.insert().values(
@@ -313,9 +338,7 @@ def add_branch_closure(
             CLOSURE_ADD,
             [f"branch:{code}", f"kind:{kind}", f"{starts_on.isoformat()}..{ends_on.isoformat()}"],
         )
-        step = _move_off_closed_days(conn, branch_id, today)
-        moved = CalendarMoved(moved.loans + step.loans, moved.holds + step.holds)
-    return moved
+    return tuple(branch_id for branch_id, _code, _names in branches)
 
 
 @writes
@@ -371,13 +394,20 @@ def _demo_week(closed: int, weekday: tuple[str, str], weekend: tuple[str, str]) 
     ]
 
 
-@writes
-def ensure_demo_calendar(conn: Connection, now: datetime) -> int:
+def ensure_demo_calendar() -> int:
     """Give each demo branch without a calendar a demo one (never in production: web.cli):
     a weekly closing day, hours, 年末年始 (12/28–1/4) and a week of 特別整理期間 a year, for
     this year and the next. Dates already set move off the new closed days. → branches."""
+    made = _demo_calendar()
+    _move_dates(made)
+    return len(made)
+
+
+@writes
+def _demo_calendar(conn: Connection, now: datetime) -> tuple[int, ...]:
+    calendar.lock_for_change(conn)
     today = library_today(now)
-    made = 0
+    made: list[int] = []
     for branch_id, code, _names in _branches(conn):
         if (
             code not in _DEMO
@@ -404,6 +434,5 @@ def ensure_demo_calendar(conn: Connection, now: datetime) -> int:
                 if e >= today
             ],
         )
-        _move_off_closed_days(conn, branch_id, today)
-        made += 1
-    return made
+        made.append(branch_id)
+    return tuple(made)
