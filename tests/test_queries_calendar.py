@@ -8,16 +8,18 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
 
 from db import calendar, engine, queries
+from db.patrons import DEMO_PATRONS
 from db.queries.calendar import DayHours
 from tests import mailbox, test_queries_holds
-from tests.conftest import in_words
+from tests.conftest import Database, add_small_catalog, in_words
 from tests.test_queries_holds import NOW, TODAY, Lib, at
+from tests.test_web_holds import patron_id
 
 DAY = timedelta(days=1)
 MANAGER = queries.StaffActor(1, "M001", "試験 管理", "manager", (), 1)
@@ -325,3 +327,26 @@ def test_a_closure_racing_a_renewal_neither_deadlocks_nor_leaves_the_date_on_it(
         )
         assert due_dates() == {"H003": closed + DAY}, n
         queries.return_item("H003")
+
+
+def test_demo_load_in_the_new_year_closure_keeps_one_overdue_loan(fresh_db: Database) -> None:
+    """`shiori demo load` gives the demo loans, then the demo calendar (web/cli.py): on
+    2 January the README's overdue loan is still overdue, the others are due on open days."""
+    new_year = datetime(2027, 1, 2, 1, 0, tzinfo=UTC)
+    queries.set_clock(lambda: new_year)
+    try:
+        add_small_catalog()
+        queries.ensure_demo_patrons()
+        assert queries.give_demo_loans() > 0
+        assert queries.ensure_demo_calendar() == 4
+        hanako = patron_id(DEMO_PATRONS[0].patron.card_number)
+        loans = queries.list_loans(hanako)
+        assert [loan.overdue for loan in loans].count(True) == DEMO_PATRONS[0].overdue
+        with engine.read() as conn:
+            for row in conn.execute(
+                text("SELECT l.due_on, i.branch_id FROM loan l JOIN item i ON i.id = l.item_id")
+            ):
+                due = date.fromisoformat(str(row.due_on))
+                assert due < date(2027, 1, 2) or calendar.is_open(conn, row.branch_id, due)
+    finally:
+        queries.set_clock(None)
