@@ -36,6 +36,7 @@ def test_month_view_in_japanese_and_english(site: TestClient) -> None:
     html = page.text
     assert "2026年12月" in html and "総合市民図書館" in html and "南市民図書館</h2>" not in html
     assert "休館（年末年始）" in html and "休館（定期休館日）" in html
+    assert "開館 09:00–20:00" in html and "開く" not in html
     assert 'href="/calendar?month=2026-11&amp;branch=sogo"' in html
     assert 'href="/calendar?month=2027-01&amp;branch=sogo"' in html
     english = site.get("/calendar?month=2026-12", headers={"Accept-Language": "en"}).text

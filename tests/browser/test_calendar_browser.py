@@ -3,6 +3,7 @@ and month to month without JavaScript."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,11 +11,14 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from db import queries
+from tests.browser import test_staff_browser
 from tests.browser.conftest import start_server, stop_server, watch_csp
+from tests.browser.test_staff_browser import enrol_manager
 from tests.conftest import _drop_pg_database, copy_database
 
 pytestmark = pytest.mark.browser
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+staff_server = test_staff_browser.staff_server  # the small library served, no staff yet
 
 
 @pytest.fixture(scope="module")
@@ -72,3 +76,25 @@ def test_months_and_branches_without_javascript(browser: Browser, calendar_serve
     expect(page.get_by_role("row", name="Thu 7 Jan Closed (regular closing day)")).to_be_visible()
     assert page.get_by_role("table", name="Central Civic Library: January 2027").count() == 0
     context.close()
+
+
+def test_manager_keeps_the_calendar_on_a_phone(phone: Page, staff_server: str) -> None:
+    enrol_manager(phone, staff_server)
+    phone.get_by_role("link", name="開館日カレンダー").first.click()
+    expect(phone.get_by_role("heading", name="開館日カレンダー", level=1)).to_be_visible()
+    assert axe_violations(phone) == []
+    phone.get_by_label("館", exact=True).select_option("tsujido")
+    phone.get_by_label("理由").select_option("stocktaking")
+    phone.get_by_label("休館の初日").fill("令和９年２月１５日")
+    phone.get_by_label("休館の最終日").fill("2027-02-14")
+    phone.get_by_role("button", name="休館期間を追加").click()
+    end = phone.get_by_label("休館の最終日")
+    expect(end).to_have_attribute("aria-invalid", "true")
+    expect(end).to_have_accessible_description(re.compile("終了日が開始日より前です"))
+    expect(phone.get_by_label("休館の初日")).to_have_value("令和９年２月１５日")
+    assert axe_violations(phone) == []
+    end.fill("R9.2.21")
+    phone.get_by_role("button", name="休館期間を追加").click()
+    expect(phone.get_by_role("alert")).to_contain_text("保存しました")
+    expect(phone.get_by_role("cell", name="休館（特別整理期間）")).to_be_visible()
+    assert phone.csp_errors == []  # type: ignore[attr-defined]
