@@ -125,6 +125,7 @@ def test_a_range_ending_before_it_starts_is_refused_next_to_the_field(
     assert response.status_code == 422  # type: ignore[attr-defined]
     assert 'id="starts_on-error"' in response.text and 'id="ends_on-error"' in response.text  # type: ignore[attr-defined]
     assert calendar_audit() == [] and queries.list_branch_calendars()[0].closures == ()
+    assert "今日以降の休館期間はありません。" in response.text  # type: ignore[attr-defined]
 
 
 def test_closures_and_weeks_are_saved_audited_and_shown(team: dict[str, Console]) -> None:
