@@ -131,6 +131,9 @@ CODES = frozenset(
         "import_record_damaged",  # detail (the decoder's warnings)
         "import_malformed_xml",  # detail (the parser's text)
         "import_stopped",  # error (exception class), detail
+        # staff mail screen
+        "mail_nothing_to_resend",
+        "mail_not_found",
     }
 )
 

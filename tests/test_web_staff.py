@@ -448,7 +448,9 @@ def _sample(path: str, ids: dict[str, int]) -> str:
     return (
         path.replace("{patron_id:int}", str(ids["patron"]))
         .replace("{staff_id:int}", str(ids["staff"]))
+        .replace("{hold_id:int}", "999999")
         .replace("{token}", "not-a-token")
+        .replace("{mail_id:int}", "1")
         .replace("{closure_id:int}", "1")
     )
 

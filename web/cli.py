@@ -176,18 +176,37 @@ def smtp_settings(settings: Settings) -> queries.SmtpSettings:
     )
 
 
+# `mail send` when the SMTP server was unavailable: sysexits' EX_TEMPFAIL, so a timer
+# shows the outage; the mail keeps its place and the next run sends it.
+EXIT_MAIL_DEFERRED = 75
+
+
 def cmd_mail_send(settings: Settings, _args: argparse.Namespace) -> int:
     _setup(settings)
     compose = MailComposer(Catalogues(settings.locale_dir))
-    report = queries.send_due_mail(smtp_settings(settings), compose=compose)
+    report = queries.send_due_mail(
+        smtp_settings(settings), compose=compose, retry_days=settings.mail_retry_days
+    )
     print(f"sent {report.sent}, retry later {report.retried}, failed {report.failed}")
+    if report.deferred:
+        print(
+            f"SMTP サーバーに送れません / SMTP server unavailable ({report.server_error}): "
+            f"{report.deferred} waiting for the next run",
+            file=sys.stderr,
+        )
+        return EXIT_MAIL_DEFERRED
     return 0
 
 
 def cmd_mail_worker(settings: Settings, args: argparse.Namespace) -> int:
     _setup(settings)
     compose = MailComposer(Catalogues(settings.locale_dir))
-    queries.run_mail_worker(smtp_settings(settings), args.interval, compose=compose)
+    queries.run_mail_worker(
+        smtp_settings(settings),
+        args.interval,
+        compose=compose,
+        retry_days=settings.mail_retry_days,
+    )
     return 0
 
 

@@ -90,7 +90,7 @@ def _western_year(era: str | None, year: str) -> tuple[int, date | None, date | 
     return 0, None, None
 
 
-def day(raw: str) -> date | None:
+def calendar_date(raw: str) -> date | None:
     """A date typed in 西暦 or 和暦, full-width digits too: 2026-12-28, 2026/12/28,
     2026年12月28日, 令和8年12月28日, R8.12.28, 令和元年5月1日. None for anything else, a date
     that does not exist, or an era date outside its era (平成31年5月1日)."""

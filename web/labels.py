@@ -74,6 +74,7 @@ def field_group(tr: Translator, code: str) -> str:
         "name": tr.pgettext("field group", "Name"),
         "contact": tr.pgettext("field group", "Address, phone, email"),
         "birth_date": tr.pgettext("field group", "Birth date"),
+        "holds": tr.pgettext("field group", "Reservations"),
     }.get(code, code)
 
 
@@ -81,6 +82,16 @@ def import_field(tr: Translator, code: str) -> str:
     return {
         "work_id": tr.pgettext("catalogue field", "work id"),
         "title": tr.pgettext("catalogue field", "title"),
+    }.get(code, code)
+
+
+def mail_kind(tr: Translator, code: str) -> str:
+    return {
+        "hold_ready": tr.pgettext("mail kind", "Reservation ready for pickup"),
+        "due_reminder": tr.pgettext("mail kind", "Due-date reminder"),
+        "email_changed": tr.pgettext("mail kind", "Email address changed"),
+        "password_reset": tr.pgettext("mail kind", "Password reset link"),
+        "password_set": tr.pgettext("mail kind", "Password set"),
     }.get(code, code)
 
 
@@ -102,6 +113,7 @@ KINDS: dict[str, Callable[[Translator, str], str]] = {
     "duty": duty,
     "field_group": field_group,
     "import_field": import_field,
+    "mail_kind": mail_kind,
     "closure": closure,
 }
 

@@ -173,6 +173,18 @@ MESSAGES: dict[str, str] = {
     "import_record_damaged": N_("loaded, but part of the record is damaged (%(detail)s)"),
     "import_malformed_xml": N_("malformed XML, stopped here (%(detail)s)"),
     "import_stopped": N_("unreadable from here on (%(error)s: %(detail)s)"),
+    "mail_not_found": N_("No such undelivered mail (it may have been sent or dismissed)."),
+    "mail_nothing_to_resend": N_(
+        "This mail cannot be re-sent: its text is gone (refused for good, or no longer needed)."
+    ),
+}
+
+# The same refusals said to staff acting for a patron (the counter's telephone reservations):
+# about the patron, not to them.
+FOR_STAFF = {
+    "hold_limit": N_("The patron already has %(limit)s reservations, the most allowed."),
+    "already_reserved": N_("The patron has already reserved this title."),
+    "on_loan_to_you": N_("The patron has this title on loan right now."),
 }
 
 # Parameters that hold codes of a code set (web/labels.py): each is worded, then listed.
@@ -204,6 +216,16 @@ def problem_words(tr: Translator, problem: queries.ImportProblem) -> str:
 def say(request: Request, refusal: queries.Refusal | queries.QueryError) -> str:
     """The refusal in the request's language."""
     return words(translator(request), refusal)
+
+
+def say_to_staff(request: Request, refusal: queries.QueryError) -> str:
+    """The refusal in the request's language, worded for staff acting for a patron."""
+    tr = translator(request)
+    staff_words = FOR_STAFF.get(refusal.code)
+    if staff_words is None:
+        return words(tr, refusal)
+    values = {name: _value(tr, name, value) for name, value in refusal.refusal.params}
+    return tr.gettext(staff_words, **values)
 
 
 def say_fields(request: Request, errors: Mapping[str, queries.Refusal]) -> dict[str, str]:

@@ -53,6 +53,8 @@ class Settings:
     page_threads: int = 16
     search_threads: int = 2
     password_threads: int = 1
+    # Days a notice is retried while the SMTP server is down or puts it off (db.queries.mail).
+    mail_retry_days: int = queries.MAIL_RETRY_DAYS
     # The Babel catalogues (<dir>/<lang>/LC_MESSAGES/messages.mo): each is a language.
     locale_dir: Path = LOCALE_DIR
 
@@ -196,4 +198,5 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         page_threads=_int(env, "SHIORI_THREADS", 16, 1, 256),
         search_threads=_int(env, "SHIORI_SEARCH_THREADS", 2, 1, 64),
         password_threads=_int(env, "SHIORI_PASSWORD_THREADS", 1, 1, 64),
+        mail_retry_days=_int(env, "SHIORI_MAIL_RETRY_DAYS", queries.MAIL_RETRY_DAYS, 1, 30),
     )

@@ -24,13 +24,17 @@ from db.queries import (
     holds,
     loans,
     mail,
+    my_summary,
     retention,
     second_factor,
     sessions,
     setup,
     staff_accounts,
+    staff_holds,
+    staff_mail,
     staff_patrons,
     staff_sessions,
+    title_status,
 )
 from db.queries.accounts import *  # noqa: F403
 from db.queries.audit import *  # noqa: F403
@@ -42,13 +46,17 @@ from db.queries.counter import *  # noqa: F403
 from db.queries.holds import *  # noqa: F403
 from db.queries.loans import *  # noqa: F403
 from db.queries.mail import *  # noqa: F403
+from db.queries.my_summary import *  # noqa: F403
 from db.queries.retention import *  # noqa: F403
 from db.queries.second_factor import *  # noqa: F403
 from db.queries.sessions import *  # noqa: F403
 from db.queries.setup import *  # noqa: F403
 from db.queries.staff_accounts import *  # noqa: F403
+from db.queries.staff_holds import *  # noqa: F403
+from db.queries.staff_mail import *  # noqa: F403
 from db.queries.staff_patrons import *  # noqa: F403
 from db.queries.staff_sessions import *  # noqa: F403
+from db.queries.title_status import *  # noqa: F403
 
 __all__ = ["Localized", "NotFound", "QueryError", "Refusal", "to_library_time"]
 __all__ += accounts.__all__
@@ -61,10 +69,14 @@ __all__ += counter.__all__
 __all__ += holds.__all__
 __all__ += loans.__all__
 __all__ += mail.__all__
+__all__ += my_summary.__all__
 __all__ += retention.__all__
 __all__ += second_factor.__all__
 __all__ += sessions.__all__
 __all__ += setup.__all__
 __all__ += staff_accounts.__all__
+__all__ += staff_holds.__all__
+__all__ += staff_mail.__all__
 __all__ += staff_patrons.__all__
 __all__ += staff_sessions.__all__
+__all__ += title_status.__all__

@@ -104,7 +104,8 @@ async def closure_add(request: Request) -> Response:
     }
     bad_date = tr.gettext("Use a date like 2026-12-28 or 令和8年12月28日.")
     errors = {}
-    starts_on, ends_on = forms.day(values["starts_on"]), forms.day(values["ends_on"])
+    starts_on = forms.calendar_date(values["starts_on"])
+    ends_on = forms.calendar_date(values["ends_on"])
     if starts_on is None:
         errors["starts_on"] = bad_date
     if ends_on is None:
