@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import text
@@ -13,6 +13,7 @@ from db import engine, queries
 from tests import test_web_staff
 from tests.conftest import Database, app_settings
 from tests.test_web_staff import Console
+from web import forms
 from web.app import create_app
 
 NOW = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)
@@ -167,3 +168,24 @@ def test_closures_and_weeks_are_saved_audited_and_shown(team: dict[str, Console]
     assert "休館（定期休館日）" in public and "9:00" in public
     audit = manager.get("/staff/audit").text  # type: ignore[attr-defined]
     assert "calendar (closure_remove)" in audit
+
+
+@pytest.mark.parametrize(
+    ("typed", "day"),
+    [
+        ("2026-12-28", date(2026, 12, 28)),
+        ("２０２６／１２／２８", date(2026, 12, 28)),
+        ("2026年12月28日", date(2026, 12, 28)),
+        ("令和８年１２月２８日", date(2026, 12, 28)),
+        ("R8.12.28", date(2026, 12, 28)),
+        ("令和元年5月1日", date(2019, 5, 1)),
+        ("平成31年4月30日", date(2019, 4, 30)),
+        ("平成31年5月1日", None),  # 令和 by then
+        ("2026-02-30", None),
+        ("26-12-28", None),  # a year without its era
+        ("٢٠٢٦-12-28", None),  # other scripts' digits
+        ("来週", None),
+    ],
+)
+def test_dates_in_seireki_and_wareki(typed: str, day: date | None) -> None:
+    assert forms.calendar_date(typed) == day
