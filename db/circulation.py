@@ -32,7 +32,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, Select, func, select, text
 from sqlalchemy.engine import Connection
 
-from db import engine, models, reminders, routing, rules
+from db import calendar, engine, models, reminders, routing, rules
 from db.catalog_write import SEP
 from db.clock import aware_utc, library_today
 from db.counts import bump
@@ -272,7 +272,9 @@ def _view(row: Row[Any], today: date, refusal: str | None) -> LoanView:
 
 def _renew_row(conn: Connection, row: Row[Any], today: date) -> date:
     # From today, as Japanese libraries do; never earlier than the current due date.
-    due_on: date = max(row.due_on, today + timedelta(days=row.loan_days))
+    due_on: date = calendar.next_open_day(
+        conn, row.branch_id, max(row.due_on, today + timedelta(days=row.loan_days))
+    )
     conn.execute(
         _loan.update()
         .where(_loan.c.id == row.id)
@@ -376,7 +378,7 @@ def checkout(conn: Connection, card_number: str, barcode: str, now: datetime) ->
     ).scalar_one()
     if held >= rules.LOAN_LIMIT:
         raise LoanLimitReached()
-    due_on = today + timedelta(days=item.loan_days)
+    due_on = calendar.next_open_day(conn, item.branch_id, today + timedelta(days=item.loan_days))
     loan_id = conn.execute(
         _loan.insert()
         .values(

@@ -114,6 +114,14 @@ CODES = frozenset(
         "database_login_refused",  # address, user
         "database_missing",  # address, name
         "database_unreachable",  # address
+        # the library calendar
+        "calendar_week_days",
+        "calendar_hours_format",
+        "calendar_hours_order",
+        "calendar_no_open_weekday",
+        "closure_ends_before_start",
+        "closure_too_long",  # days
+        "closure_not_found",
         # catalogue import
         "import_file_not_found",  # name
         "import_cannot_open",  # name, reason

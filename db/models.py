@@ -411,3 +411,30 @@ class LoanReminder(SQLModel, table=True):
     # The outbox row of the reminder (one mail may remind of several loans). A return
     # withdraws it while unsent: no queued mail may link a patron to a returned item.
     mail_id: int | None = None
+
+
+# --- the library calendar (issue 12, migration 0018) ------------------------------------
+
+
+class BranchHours(SQLModel, table=True):
+    """A branch's regular week: one row per weekday (0 = Monday), closed or its hours
+    ("HH:MM", "" when not stated). A weekday without a row is open (db.calendar)."""
+
+    __tablename__ = "branch_hours"
+    branch_id: int = Field(primary_key=True, foreign_key="branch.id", ondelete="CASCADE")
+    weekday: int = Field(primary_key=True)
+    closed: bool = False
+    opens: str = Field(default="", max_length=5)
+    closes: str = Field(default="", max_length=5)
+
+
+class BranchClosure(SQLModel, table=True):
+    """A dated closure of a branch, one day or a range (inclusive): 年末年始, 特別整理期間 …"""
+
+    __tablename__ = "branch_closure"
+    __table_args__ = (Index("ix_branch_closure_branch_ends", "branch_id", "ends_on", "starts_on"),)
+    id: int | None = Field(default=None, primary_key=True)
+    branch_id: int = Field(foreign_key="branch.id", ondelete="CASCADE")
+    starts_on: date
+    ends_on: date
+    kind: str = Field(max_length=20)  # db.calendar.CLOSURE_KINDS

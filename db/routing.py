@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Row, and_, or_, select
 from sqlalchemy.engine import Connection
 
-from db import models, outbox, pulling, rules
+from db import calendar, models, outbox, pulling, rules
 from db.clock import library_today
 from db.counts import bump
 from db.localized import Localized
@@ -54,7 +54,8 @@ _shelf = {"days": 7}
 
 
 def set_shelf_days(days: int) -> None:
-    """Days a ready copy waits on the hold shelf (SHIORI_HOLD_SHELF_DAYS, validated)."""
+    """Opening days of the pickup branch a ready copy waits on the hold shelf
+    (SHIORI_HOLD_SHELF_DAYS, validated)."""
     _shelf["days"] = days
 
 
@@ -128,7 +129,11 @@ def end_hold(conn: Connection, hold: Row[Any]) -> None:
 
 
 def make_ready(conn: Connection, hold_id: int, item_id: int, now: datetime) -> None:
-    until = library_today(now) + timedelta(days=_shelf["days"])
+    # Kept for `_shelf["days"]` days the pickup branch is open (db.calendar).
+    pickup = conn.execute(
+        select(_hold.c.pickup_branch_id).where(_hold.c.id == hold_id)
+    ).scalar_one()
+    until = calendar.add_open_days(conn, pickup, library_today(now), _shelf["days"])
     conn.execute(
         _hold.update()
         .where(_hold.c.id == hold_id)

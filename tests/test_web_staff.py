@@ -452,6 +452,7 @@ def _sample(path: str, ids: dict[str, int]) -> str:
         .replace("{hold_id:int}", "999999")
         .replace("{token}", "not-a-token")
         .replace("{mail_id:int}", "1")
+        .replace("{closure_id:int}", "1")
     )
 
 

@@ -15,6 +15,7 @@ from web import (
     access_log,
     account,
     booklist,
+    calendar,
     catalog,
     errors,
     holds,
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *offload.routes(
                 [
                     *catalog.routes,
+                    *calendar.routes,
                     *lang.routes,
                     *account.routes,
                     *password.routes,

@@ -64,19 +64,54 @@ def whole_number(raw: str) -> int | None:
     return int(folded) if value.isdecimal() and folded.isascii() else None
 
 
-_ERAS = {"令和": 2018, "r": 2018, "平成": 1988, "h": 1988}  # era name → the year before its year 1
-_DATE = re.compile(r"(令和|平成|r|h)?([0-9]{1,4})[-/.年]([0-9]{1,2})[-/.月]([0-9]{1,2})日?")
+# Japanese eras (和暦) a typed date may use, newest first: (name, initial, first day).
+_ERAS = (
+    ("令和", "R", date(2019, 5, 1)),
+    ("平成", "H", date(1989, 1, 8)),
+    ("昭和", "S", date(1926, 12, 25)),
+    ("大正", "T", date(1912, 7, 30)),
+    ("明治", "M", date(1868, 1, 25)),
+)
+_ERA = "|".join(n for n, _, _ in _ERAS) + "|[" + "".join(i for _, i, _ in _ERAS) + "]"
+_YEAR = rf"(?P<era>{_ERA})?\s*(?P<year>[0-9]{{1,4}}|元)\s*(?:年|[./-])\s*(?P<month>[0-9]{{1,2}})"
+_DAY = re.compile(rf"{_YEAR}\s*(?:月|[./-])\s*(?P<day>[0-9]{{1,2}})\s*日?", re.IGNORECASE)
+_MONTH = re.compile(rf"{_YEAR}\s*月?", re.IGNORECASE)
+
+
+def _western_year(era: str | None, year: str) -> tuple[int, date | None, date | None]:
+    """(西暦 year, first day of the era, first day of the next era) of a typed year."""
+    number = 1 if year == "元" else int(year)
+    if not era:
+        return (number if number >= 1000 else 0), None, None
+    for index, (name, initial, first) in enumerate(_ERAS):
+        if era in (name, initial, initial.lower()):
+            following = _ERAS[index - 1][2] if index else None
+            return first.year + number - 1, first, following
+    return 0, None, None
 
 
 def calendar_date(raw: str) -> date | None:
-    """A date typed in a field: 2026-12-10, 2026/12/10, 2026年12月10日, 和暦 (令和8年12月10日,
-    R8.12.10), full-width digits too; None when it is not a real date."""
-    folded = re.sub(r"\s", "", unicodedata.normalize("NFKC", raw)).lower()
-    found = _DATE.fullmatch(folded)
+    """A date typed in 西暦 or 和暦, full-width digits too: 2026-12-28, 2026/12/28,
+    2026年12月28日, 令和8年12月28日, R8.12.28, 令和元年5月1日. None for anything else, a date
+    that does not exist, or an era date outside its era (平成31年5月1日)."""
+    found = _DAY.fullmatch(unicodedata.normalize("NFKC", raw).strip())
     if found is None:
         return None
-    era, year, month, day = found.groups()
+    year, first, following = _western_year(found["era"], found["year"])
     try:
-        return date(int(year) + _ERAS[era] if era else int(year), int(month), int(day))
+        value = date(year, int(found["month"]), int(found["day"]))
     except ValueError:
         return None
+    if (first is not None and value < first) or (following is not None and value >= following):
+        return None
+    return value
+
+
+def year_month(raw: str) -> tuple[int, int] | None:
+    """A month typed like 2026-12, 2026年12月 or 令和8年12月 (full-width digits too)."""
+    found = _MONTH.fullmatch(unicodedata.normalize("NFKC", raw).strip())
+    if found is None:
+        return None
+    year, _, _ = _western_year(found["era"], found["year"])
+    month = int(found["month"])
+    return (year, month) if 1 <= year <= 9999 and 1 <= month <= 12 else None

@@ -96,6 +96,16 @@ def mail_kind(tr: Translator, code: str) -> str:
     }.get(code, code)
 
 
+def closure(tr: Translator, code: str) -> str:
+    """Why a branch is closed on a day (db.calendar: a closure kind, or the regular week)."""
+    return {
+        "weekly": tr.pgettext("closed day", "Closed (regular closing day)"),
+        "new_year": tr.pgettext("closed day", "Closed (New Year holidays)"),
+        "stocktaking": tr.pgettext("closed day", "Closed (stock-taking)"),
+        "other": tr.pgettext("closed day", "Closed"),
+    }.get(code, code)
+
+
 KINDS: dict[str, Callable[[Translator, str], str]] = {
     "status": item_status,
     "category": category,
@@ -105,6 +115,7 @@ KINDS: dict[str, Callable[[Translator, str], str]] = {
     "field_group": field_group,
     "import_field": import_field,
     "mail_kind": mail_kind,
+    "closure": closure,
 }
 
 

@@ -167,6 +167,15 @@ MESSAGES: dict[str, str] = {
     ),
     "database_missing": N_("There is no database %(name)s at %(address)s."),
     "database_unreachable": N_("Cannot reach the database at %(address)s."),
+    "calendar_week_days": N_("Give all seven days of the week, Monday first."),
+    "calendar_hours_format": N_(
+        "Give both opening and closing times like 09:00 and 20:00, or leave both empty."
+    ),
+    "calendar_hours_order": N_("The closing time must be after the opening time."),
+    "calendar_no_open_weekday": N_("A branch must be open on at least one day of the week."),
+    "closure_ends_before_start": N_("The end date is before the start date."),
+    "closure_too_long": N_("A closure can last at most %(days)s days."),
+    "closure_not_found": N_("No such closure."),
     "import_file_not_found": N_("File not found: %(name)s"),
     "import_cannot_open": N_("Cannot open the file %(name)s: %(reason)s"),
     "import_folder": N_("Cannot import this file: it is a folder."),

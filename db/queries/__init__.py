@@ -17,6 +17,7 @@ from db.queries import (
     accounts,
     audit,
     booklist,
+    calendar,
     catalog,
     catalog_import,
     counter,
@@ -39,6 +40,7 @@ from db.queries import (
 from db.queries.accounts import *  # noqa: F403
 from db.queries.audit import *  # noqa: F403
 from db.queries.booklist import *  # noqa: F403
+from db.queries.calendar import *  # noqa: F403
 from db.queries.catalog import *  # noqa: F403
 from db.queries.catalog_import import *  # noqa: F403
 from db.queries.counter import *  # noqa: F403
@@ -62,6 +64,7 @@ __all__ = ["Localized", "NotFound", "QueryError", "Refusal", "to_library_time"]
 __all__ += accounts.__all__
 __all__ += audit.__all__
 __all__ += booklist.__all__
+__all__ += calendar.__all__
 __all__ += catalog.__all__
 __all__ += catalog_import.__all__
 __all__ += counter.__all__

@@ -19,6 +19,7 @@ from web.staff import (
     patrons,
     pull_list,
 )
+from web.staff import calendar as calendar_screen
 
 
 def mounted(settings: Settings) -> list[BaseRoute]:
@@ -34,6 +35,7 @@ def mounted(settings: Settings) -> list[BaseRoute]:
         *audit.routes,
         *mail_failures.routes,
         *pull_list.routes,
+        *calendar_screen.routes,
     ]
     return [
         Mount(
