@@ -64,6 +64,16 @@ class ImportProblem:
             raise ValueError(f"unknown problem position {self.kind!r}")
 
 
+@dataclass(frozen=True)
+class InterruptedImport:
+    """An import that was killed before its last batch (db.queries.catalog_import): the
+    batches it committed are loaded, whole; importing the file again completes it."""
+
+    file_path: str
+    started_at: datetime
+    records_done: int
+
+
 # Problems placed at a record that end the reading of the file there.
 _STOPPING = frozenset({"import_malformed_xml"})
 
@@ -77,6 +87,8 @@ class ImportReport:
     # counted in more_problems, so a file of bad records cannot fill the memory.
     problems: list[ImportProblem] = field(default_factory=list)
     more_problems: int = 0
+    # This import completes one of the same file that was interrupted.
+    resumed: InterruptedImport | None = None
 
     @property
     def loaded(self) -> int:

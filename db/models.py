@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -405,3 +405,18 @@ class LoanReminder(SQLModel, table=True):
     # The outbox row of the reminder (one mail may remind of several loans). A return
     # withdraws it while unsent: no queued mail may link a patron to a returned item.
     mail_id: int | None = None
+
+
+# --- catalogue imports (issue 11) ---------------------------------------------------------
+
+
+class ImportRun(SQLModel, table=True):
+    """A catalogue import in progress: written before its first batch, counted with every
+    batch, deleted after its last. One left behind is an import that was killed."""
+
+    __tablename__ = "import_run"
+    id: int | None = Field(default=None, primary_key=True)
+    file_path: str = Field(max_length=1000, index=True)
+    file_size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    started_at: datetime
+    records_done: int

@@ -49,6 +49,18 @@ def _print_report(settings: Settings, path: Path, report: queries.ImportReport) 
         )
 
     print(f"{path.name}: {refusals.in_every_language(settings.locale_dir, summary)}")
+    resumed = report.resumed
+    if resumed is not None:
+        line = refusals.in_every_language(
+            settings.locale_dir,
+            lambda tr: tr.gettext(
+                "This import resumed the one of this file interrupted after %(count)s records"
+                " (started %(started)s); the records loaded then count as unchanged.",
+                count=resumed.records_done,
+                started=tr.datetime(resumed.started_at),
+            ),
+        )
+        print(f"  {line}")
     for problem in report.problems[:SHOWN_PROBLEMS]:
         words = partial(refusals.problem_words, problem=problem)
         print(f"  {refusals.in_every_language(settings.locale_dir, words)}")
@@ -58,6 +70,24 @@ def _print_report(settings: Settings, path: Path, report: queries.ImportReport) 
             settings.locale_dir, lambda tr: tr.gettext("… %(count)s more", count=more)
         )
         print(f"  {line}")
+
+
+def _print_unfinished(settings: Settings) -> None:
+    """Imports killed midway and not run again: their files are loaded only in part."""
+
+    def warning(run: queries.InterruptedImport, tr: Translator) -> str:
+        return tr.gettext(
+            "The import of %(file)s (started %(started)s) was interrupted after %(count)s"
+            " records: import that file again to finish it.",
+            file=run.file_path,
+            started=tr.datetime(run.started_at),
+            count=run.records_done,
+        )
+
+    for run in queries.list_unfinished_imports():
+        print(
+            refusals.in_every_language(settings.locale_dir, partial(warning, run)), file=sys.stderr
+        )
 
 
 def _words(settings: Settings, refused: queries.QueryError) -> str:
@@ -98,12 +128,15 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
             worst = IMPORT_FILE_REFUSED
         elif report.problem_count and worst == IMPORT_ALL_LOADED:
             worst = IMPORT_SOME_REFUSED
+    _print_unfinished(settings)
     return worst
 
 
 def cmd_demo_load(settings: Settings, args: argparse.Namespace) -> int:
     _setup(settings)
-    if queries.get_catalog_stats().works and not args.force:
+    # An interrupted load is finished by loading again (imports are idempotent).
+    unfinished = queries.list_unfinished_imports()
+    if queries.get_catalog_stats().works and not args.force and not unfinished:
         print("デモ目録は読み込み済みです。 / The demo catalog is already loaded.")
         return _demo_patrons(settings)
     data_dir = Path(args.data_dir) if args.data_dir else settings.data_dir
