@@ -145,6 +145,24 @@ def test_records_over_the_bounds_are_refused_with_their_position(
     ]
 
 
+def test_a_marcxml_record_with_a_broken_leader_is_refused_and_the_rest_load(
+    fresh_db: Database, tmp_path: Path
+) -> None:
+    head = '<collection xmlns="http://www.loc.gov/MARC21/slim">\n'
+    broken = _title_record("broken", "壊れた").replace("00000cam a2200000 a 4500", "short")
+    records = _title_record("ok-1", "一つ目") + broken + _title_record("ok-2", "二つ目")
+    path = tmp_path / "leader.xml"
+    path.write_text(head + records + "</collection>\n", encoding="utf-8")
+
+    report = queries.import_catalog_file(path)
+
+    assert report.added == 2
+    [problem] = report.problems
+    assert (problem.kind, problem.number) == ("record", 2)
+    assert problem.reason.code == "import_unreadable_record"
+    assert problem.reason.values["error"] == "RecordLeaderInvalid"
+
+
 def test_binary_marc_records_are_held_to_the_same_bounds(
     fresh_db: Database, tmp_path: Path
 ) -> None:

@@ -330,7 +330,6 @@ class _XmlRecords:
         self.parser = parser
         self.done: list[tuple[int, Any | Refusal]] = []  # (record number, record or reason)
         self.number = 0
-        self.last_event = 0  # byte index of the last thing the parser reported
         self._record: Any = None
         self._start = 0
         self._refusal: Refusal | None = None
@@ -347,11 +346,12 @@ class _XmlRecords:
         parser.CommentHandler = self.other
         parser.ProcessingInstructionHandler = self.other
 
-    def _seen(self) -> None:
-        self.last_event = self.parser.CurrentByteIndex
+    def damaged_record(self) -> int:
+        """The number of the record where the XML breaks (the next one between records)."""
+        return self.number + (self._record is None)
 
     def other(self, *_args: object) -> None:
-        self._seen()
+        """Comments and processing instructions: seen (so the parser's position moves on)."""
 
     def entity(self, *_args: object) -> None:
         raise _TooBig(Refusal.of("import_xml_entities"))
@@ -362,7 +362,6 @@ class _XmlRecords:
         self._text = None
 
     def start(self, name: str, attrs: dict[str, str]) -> None:
-        self._seen()
         element = name.rpartition(" ")[2]
         if element == "record":
             self.number += 1
@@ -388,7 +387,6 @@ class _XmlRecords:
             self._text, self._chars = [], 0
 
     def characters(self, data: str) -> None:
-        self._seen()
         if self._text is None:
             return
         self._chars += len(data)
@@ -402,7 +400,6 @@ class _XmlRecords:
             self._text.append(data)
 
     def end(self, name: str) -> None:
-        self._seen()
         element = name.rpartition(" ")[2]
         record = self._record
         if record is None:
@@ -415,7 +412,12 @@ class _XmlRecords:
             return
         text = _nfc("".join(self._text)) if self._text is not None else ""
         if element == "leader":
-            record.leader = Leader(text)
+            try:
+                record.leader = Leader(text)
+            except pymarc.exceptions.PymarcException as error:
+                self._refusal = Refusal.of(
+                    "import_unreadable_record", error=type(error).__name__, detail=str(error)
+                )
         elif element == "controlfield" and self._field is not None:
             self._field.data = text
             record.add_field(self._field)
@@ -448,12 +450,13 @@ def read_xml(fh: BinaryIO, source: str | None, report: ImportReport) -> Iterator
         stop: ImportProblem | None = None
         try:
             parser.Parse(chunk, not chunk)
-            if fed - handler.last_event > rules.IMPORT_MAX_XML_MARKUP_BYTES + len(chunk):
+            # Where the parser stands: what it holds beyond that is one unfinished token.
+            if fed - parser.CurrentByteIndex > rules.IMPORT_MAX_XML_MARKUP_BYTES + len(chunk):
                 limit = rules.IMPORT_MAX_XML_MARKUP_BYTES
                 raise _TooBig(Refusal.of("import_xml_markup_too_long", limit=limit))
         except expat.ExpatError as error:
             malformed = Refusal.of("import_malformed_xml", detail=str(error))
-            stop = ImportProblem("record", handler.number + (handler._record is None), malformed)
+            stop = ImportProblem("record", handler.damaged_record(), malformed)
         except _TooBig as too_big:
             stop = ImportProblem("file", None, too_big.reason)
         for number, done in handler.done:
