@@ -98,4 +98,5 @@ IMPORT_MAX_RECORD_CHARS = 100_000  # a MARC record's text together; one CSV row 
 IMPORT_MAX_RECORD_FIELDS = 10_000  # fields and subfields of one MARC record
 IMPORT_MAX_XML_MARKUP_BYTES = 1 << 20  # one tag, comment or other piece of XML markup
 IMPORT_MAX_FILE_BYTES = 4 << 30  # a file, after gzip decompression
+IMPORT_MAX_GROUPED_FILE_BYTES = 256 << 20  # Aozora's per-person CSV, grouped in memory (17 MB)
 IMPORT_MAX_LISTED_PROBLEMS = 1_000  # problems kept in a report (the rest are counted)

@@ -305,6 +305,18 @@ def test_a_file_over_the_size_bound_stops_there(
     assert report.problems == [ImportProblem("file", None, reason)]
 
 
+def test_the_grouped_aozora_catalogue_has_its_own_size_bound(
+    fresh_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rules, "IMPORT_MAX_GROUPED_FILE_BYTES", 1_000_000)
+
+    report = queries.import_catalog_file(DATA / "aozora_catalog.csv.gz")
+
+    assert report.loaded == 0  # nothing is loaded before the whole file is grouped
+    reason = Refusal.of("import_file_too_large", limit=1_000_000)
+    assert report.problems == [ImportProblem("file", None, reason)]
+
+
 def test_a_report_keeps_a_bounded_list_of_problems(
     fresh_db: Database,
     tmp_path: Path,

@@ -49,11 +49,12 @@ class _FileTooLarge(Exception):
 
 
 class _Bounded(io.RawIOBase):
-    """A file read through a byte count: past IMPORT_MAX_FILE_BYTES (after decompression,
-    so a gzip bomb too) reading stops with `_FileTooLarge`."""
+    """A file read through a byte count: past `limit` (after decompression, so a gzip bomb
+    too) reading stops with `_FileTooLarge`."""
 
-    def __init__(self, inner: BinaryIO) -> None:
+    def __init__(self, inner: BinaryIO, limit: int) -> None:
         self.inner = inner
+        self.limit = limit
         self.count = 0
 
     def readable(self) -> bool:
@@ -62,7 +63,7 @@ class _Bounded(io.RawIOBase):
     def readinto(self, buffer: Any) -> int:
         n = self.inner.readinto(buffer)  # type: ignore[attr-defined]
         self.count += n
-        if self.count > rules.IMPORT_MAX_FILE_BYTES:
+        if self.count > self.limit:
             raise _FileTooLarge
         return int(n)
 
@@ -111,11 +112,16 @@ class _FileReader:
             yield from marc.read_xml(fh, self.source, report)
 
     def batches(self, report: ImportReport) -> Iterator[list[WorkRecord]]:
-        with self._open() as raw, io.BufferedReader(_Bounded(raw), 1 << 16) as fh:
+        # Aozora's per-person catalogue is grouped in memory (its rows are not in work order).
+        limit = (
+            rules.IMPORT_MAX_GROUPED_FILE_BYTES
+            if self.kind == "aozora_catalog"
+            else rules.IMPORT_MAX_FILE_BYTES
+        )
+        with self._open() as raw, io.BufferedReader(_Bounded(raw, limit), 1 << 16) as fh:
             try:
                 yield from batched(self._records(cast(BinaryIO, fh), report))
             except _FileTooLarge:
-                limit = rules.IMPORT_MAX_FILE_BYTES
                 report.note(
                     ImportProblem("file", None, Refusal.of("import_file_too_large", limit=limit))
                 )
