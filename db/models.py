@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint, text
+from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -417,6 +417,5 @@ class ImportRun(SQLModel, table=True):
     __tablename__ = "import_run"
     id: int | None = Field(default=None, primary_key=True)
     file_path: str = Field(max_length=1000, index=True)
-    file_size: int = Field(sa_column=Column(BigInteger, nullable=False))
     started_at: datetime
     records_done: int

@@ -72,7 +72,7 @@ def import_catalog_file(path: Path, source: str | None = None) -> ImportReport:
     """
     reader = detect.open_reader(path, source)
     report = ImportReport()
-    run_id, report.resumed = _begin_run(str(Path(path).resolve()), Path(path).stat().st_size)
+    run_id, report.resumed = _begin_run(str(Path(path).resolve()))
     for batch in reader.batches(report):
         _upsert_batch(batch, report, run_id)
     _end_run(run_id)
@@ -95,17 +95,17 @@ def _interrupted(row: object) -> InterruptedImport:
 
 @writes
 def _begin_run(
-    conn: Connection, now: datetime, file_path: str, file_size: int
+    conn: Connection, now: datetime, file_path: str
 ) -> tuple[int, InterruptedImport | None]:
     """Register the import; the last unfinished import of the same file, which it resumes."""
     earlier = [_interrupted(r) for r in conn.execute(_UNFINISHED) if r.file_path == file_path]
     conn.execute(text("DELETE FROM import_run WHERE file_path = :p"), {"p": file_path})
     run_id: int = conn.execute(
         text(
-            "INSERT INTO import_run (file_path, file_size, started_at, records_done) "
-            "VALUES (:p, :size, :now, 0) RETURNING id"
+            "INSERT INTO import_run (file_path, started_at, records_done) "
+            "VALUES (:p, :now, 0) RETURNING id"
         ),
-        {"p": file_path, "size": file_size, "now": clock.naive_utc(now)},
+        {"p": file_path, "now": clock.naive_utc(now)},
     ).scalar_one()
     return run_id, earlier[-1] if earlier else None
 

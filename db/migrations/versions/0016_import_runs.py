@@ -25,7 +25,6 @@ def upgrade() -> None:
         "import_run",
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("file_path", sa.String(1000), nullable=False),
-        sa.Column("file_size", sa.BigInteger(), nullable=False),
         sa.Column("started_at", sa.DateTime(), nullable=False),
         sa.Column("records_done", sa.Integer(), nullable=False),
     )
