@@ -147,6 +147,15 @@ CODES = frozenset(
         "item_to_pull",
         "pull_not_listed",
         "unknown_branch",
+        # catalogue import: bounds (db.rules IMPORT_MAX_*); offset = the record's first byte
+        "import_field_too_long",  # tag, limit, offset
+        "import_record_too_long",  # limit, offset
+        "import_too_many_fields",  # limit, offset
+        "import_value_too_long",  # column, limit (a CSV value)
+        "import_row_too_long",  # limit (a CSV row)
+        "import_xml_entities",  # the file declares XML entities: refused
+        "import_xml_markup_too_long",  # limit
+        "import_file_too_large",  # limit (bytes, after decompression)
     }
 )
 

@@ -438,3 +438,17 @@ class BranchClosure(SQLModel, table=True):
     starts_on: date
     ends_on: date
     kind: str = Field(max_length=20)  # db.calendar.CLOSURE_KINDS
+
+
+# --- catalogue imports (issue 11) ---------------------------------------------------------
+
+
+class ImportRun(SQLModel, table=True):
+    """A catalogue import in progress: written before its first batch, counted with every
+    batch, deleted after its last. One left behind is an import that was killed."""
+
+    __tablename__ = "import_run"
+    id: int | None = Field(default=None, primary_key=True)
+    file_path: str = Field(max_length=1000, index=True)
+    started_at: datetime
+    records_done: int

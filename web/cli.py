@@ -25,6 +25,18 @@ DEMO_FILES = (
 
 SHOWN_PROBLEMS = 50
 
+# `shiori import` exit codes (README, `shiori import --help`): the worst over all files.
+IMPORT_ALL_LOADED = 0
+IMPORT_FILE_REFUSED = 2  # a file refused, or stopped partway (truncated, unreadable, too big)
+IMPORT_SOME_REFUSED = 3  # some records refused or loaded damaged; the rest loaded
+IMPORT_EXIT_CODES = """exit status (the worst over all files):
+  0  every record of every file loaded
+  2  a file was refused (not a catalogue, not found), or stopped partway (truncated,
+     unreadable, over a size bound): what came before the damage is loaded
+  3  some records were refused or loaded damaged (listed with their position); the rest
+     loaded
+"""
+
 
 def _print_report(settings: Settings, path: Path, report: queries.ImportReport) -> None:
     def summary(tr: Translator) -> str:
@@ -33,19 +45,49 @@ def _print_report(settings: Settings, path: Path, report: queries.ImportReport) 
             added=report.added,
             updated=report.updated,
             unchanged=report.unchanged,
-            problems=len(report.problems),
+            problems=report.problem_count,
         )
 
     print(f"{path.name}: {refusals.in_every_language(settings.locale_dir, summary)}")
+    resumed = report.resumed
+    if resumed is not None:
+        line = refusals.in_every_language(
+            settings.locale_dir,
+            lambda tr: tr.gettext(
+                "This import resumed the one of this file interrupted after %(count)s records"
+                " (started %(started)s); the records loaded then count as unchanged.",
+                count=resumed.records_done,
+                started=tr.datetime(resumed.started_at),
+            ),
+        )
+        print(f"  {line}")
     for problem in report.problems[:SHOWN_PROBLEMS]:
         words = partial(refusals.problem_words, problem=problem)
         print(f"  {refusals.in_every_language(settings.locale_dir, words)}")
-    more = len(report.problems) - SHOWN_PROBLEMS
+    more = report.problem_count - min(len(report.problems), SHOWN_PROBLEMS)
     if more > 0:
         line = refusals.in_every_language(
             settings.locale_dir, lambda tr: tr.gettext("… %(count)s more", count=more)
         )
         print(f"  {line}")
+
+
+def _print_unfinished(settings: Settings) -> None:
+    """Imports killed midway and not run again: their files are loaded only in part."""
+
+    def warning(run: queries.InterruptedImport, tr: Translator) -> str:
+        return tr.gettext(
+            "The import of %(file)s (started %(started)s) was interrupted after %(count)s"
+            " records: import that file again to finish it.",
+            file=run.file_path,
+            started=tr.datetime(run.started_at),
+            count=run.records_done,
+        )
+
+    for run in queries.list_unfinished_imports():
+        print(
+            refusals.in_every_language(settings.locale_dir, partial(warning, run)), file=sys.stderr
+        )
 
 
 def _words(settings: Settings, refused: queries.QueryError) -> str:
@@ -69,22 +111,29 @@ def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
 
 def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     _setup(settings)
-    status = 0
+    worst = IMPORT_ALL_LOADED
     for name in args.files:
         path = Path(name)
         try:
             report = queries.import_catalog_file(path, args.source)
         except queries.ImportRefused as refused:
             print(f"{path}: {_words(settings, refused)}", file=sys.stderr)
-            status = 2
+            worst = IMPORT_FILE_REFUSED
             continue
         _print_report(settings, path, report)
-    return status
+        if report.stopped:
+            worst = IMPORT_FILE_REFUSED
+        elif report.problem_count and worst == IMPORT_ALL_LOADED:
+            worst = IMPORT_SOME_REFUSED
+    _print_unfinished(settings)
+    return worst
 
 
 def cmd_demo_load(settings: Settings, args: argparse.Namespace) -> int:
     _setup(settings)
-    if queries.get_catalog_stats().works and not args.force:
+    # An interrupted load is finished by loading again (imports are idempotent).
+    unfinished = queries.list_unfinished_imports()
+    if queries.get_catalog_stats().works and not args.force and not unfinished:
         print("デモ目録は読み込み済みです。 / The demo catalog is already loaded.")
         return _demo_patrons(settings)
     data_dir = Path(args.data_dir) if args.data_dir else settings.data_dir
@@ -279,7 +328,12 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="shiori", description="Shiori WebOPAC")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="create or upgrade the schema").set_defaults(fn=cmd_migrate)
-    imp = sub.add_parser("import", help="import Aozora CSV or MARC (binary/XML) files")
+    imp = sub.add_parser(
+        "import",
+        help="import Aozora CSV or MARC (binary/XML) files",
+        epilog=IMPORT_EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     imp.add_argument("files", nargs="+")
     imp.add_argument("--source", choices=["aozora", "ndl", "loc", "marc"])
     imp.set_defaults(fn=cmd_import)

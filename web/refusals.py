@@ -204,6 +204,27 @@ MESSAGES: dict[str, str] = {
         "This copy is not on a pull list (already scanned, or not promised to a reservation)."
     ),
     "unknown_branch": N_("Unknown branch."),
+    "import_field_too_long": N_(
+        "refused: field %(tag)s is longer than %(limit)s characters (record at byte %(offset)s)"
+    ),
+    "import_record_too_long": N_(
+        "refused: the record is longer than %(limit)s characters (record at byte %(offset)s)"
+    ),
+    "import_too_many_fields": N_(
+        "refused: the record has more than %(limit)s fields and subfields"
+        " (record at byte %(offset)s)"
+    ),
+    "import_value_too_long": N_("refused: %(column)s is longer than %(limit)s characters"),
+    "import_row_too_long": N_("refused: the row is longer than %(limit)s characters"),
+    "import_xml_entities": N_(
+        "the file declares XML entities, which are not allowed; stopped here"
+    ),
+    "import_xml_markup_too_long": N_(
+        "a piece of XML markup is longer than %(limit)s bytes; stopped here"
+    ),
+    "import_file_too_large": N_(
+        "the file is larger than %(limit)s bytes (after decompression); stopped here"
+    ),
 }
 
 # The same refusals said to staff acting for a patron (the counter's telephone reservations):

@@ -6,7 +6,7 @@ library that never keeps a calendar lends as before. `branch_closure` holds date
 a day or a range (年末年始, 特別整理期間, other). New tables only: nothing existing changes.
 
 Revision ID: 0018_calendar
-Revises: 0015_mail_claims
+Revises: 0016_import_runs
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0018_calendar"
-down_revision = "0015_mail_claims"
+down_revision = "0016_import_runs"
 branch_labels = None
 depends_on = None
 
