@@ -25,6 +25,7 @@ from db.queries import (
     mail,
     retention,
     second_factor,
+    series_holds,
     sessions,
     setup,
     staff_accounts,
@@ -42,6 +43,7 @@ from db.queries.loans import *  # noqa: F403
 from db.queries.mail import *  # noqa: F403
 from db.queries.retention import *  # noqa: F403
 from db.queries.second_factor import *  # noqa: F403
+from db.queries.series_holds import *  # noqa: F403
 from db.queries.sessions import *  # noqa: F403
 from db.queries.setup import *  # noqa: F403
 from db.queries.staff_accounts import *  # noqa: F403
@@ -60,6 +62,7 @@ __all__ += loans.__all__
 __all__ += mail.__all__
 __all__ += retention.__all__
 __all__ += second_factor.__all__
+__all__ += series_holds.__all__
 __all__ += sessions.__all__
 __all__ += setup.__all__
 __all__ += staff_accounts.__all__

@@ -38,7 +38,7 @@ from sqlalchemy import ColumnElement, Row, and_, func, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from db import clock, models, reminders, routing, rules
+from db import clock, models, reminders, routing, rules, series
 from db.catalog_write import SEP
 from db.clock import library_today
 from db.counts import bump
@@ -469,6 +469,7 @@ def place_hold(
         # A double submit that slipped past the check above: one reservation stays.
         raise AlreadyReserved() from None
     bump(conn, today, pickup_id, "", PLACED)
+    series.note_estimate(conn, int(hold_id), today, routing.shelf_days())
     log.info("hold placed branch=%s", pickup_id)
     return _patron_hold(conn, patron_id, int(hold_id), now)
 
@@ -483,6 +484,7 @@ def cancel_hold(conn: Connection, now: datetime, patron_id: int, hold_id: int) -
     bump(conn, today, hold.pickup_branch_id, "", CANCELLED)
     if hold.item_id is not None:
         routing.reroute(conn, hold.item_id, hold.work_id, hold, now)
+    routing.offer_next_volumes(conn, hold.request_id, now)
     log.info("hold cancelled branch=%s", hold.pickup_branch_id)
     return str(title)
 
@@ -614,12 +616,15 @@ def expire_holds(conn: Connection, now: datetime) -> int:
         ).first()
         if hold is None:  # collected or cancelled meanwhile
             continue
+        series.on_expired(conn, hold, today)
         routing.end_hold(conn, hold)
         bump(conn, today, hold.pickup_branch_id, "", EXPIRED)
         if hold.item_id is not None:
             routing.route_item(conn, hold.item_id, hold.work_id, hold.pickup_branch_id, now)
         expired += 1
         log.info("hold expired branch=%s", hold.pickup_branch_id)
+    for hold_id, item_id in series.sets_to_deliver(conn, today):  # db.series: "together"
+        routing.make_ready(conn, hold_id, item_id, now)
     return expired
 
 
