@@ -24,6 +24,7 @@ from web import (
     loans,
     offload,
     password,
+    series_holds,
 )
 from web.security import BodyLimit, CSRFCheck, SecurityHeaders
 from web.sessions import PATRON
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     *password.routes,
                     *loans.routes,
                     *holds.routes,
+                    *series_holds.routes,
                     *booklist.routes,
                     *staff_my_access.routes,
                 ]

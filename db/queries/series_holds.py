@@ -46,6 +46,7 @@ __all__ = [
     "cancel_series",
     "continue_series",
     "get_series_choice",
+    "hold_shelf_days",
     "list_hold_extras",
     "note_estimate_seen",
     "place_series",
@@ -71,6 +72,11 @@ STEP_BACK_MAX_DAYS = 60
 PLACED = "hold_placed"  # daily_count events, as db.queries.holds counts them
 CANCELLED = "hold_cancelled"
 _WAITING = "waiting"
+
+
+def hold_shelf_days() -> int:
+    """Days a ready copy waits on the hold shelf (and a kept one for its set)."""
+    return routing.shelf_days()
 
 
 class SeriesRefused(QueryError):
