@@ -81,7 +81,7 @@ def test_done_when_three_volumes_in_order(library_db: Database) -> None:
         assert response.status_code == 303 and response.headers["location"] == "/my/holds"
         mine = web.get("/my/holds").text
         assert "3 冊をシリーズ予約しました" in mine
-        assert "シリーズ予約 3 冊中 2 冊目" in row_of(mine, "ふしぎの森 第2巻")
+        assert "シリーズ予約（順番に）の 2 冊目" in row_of(mine, "ふしぎの森 第2巻")
         assert "前の巻を借りるまで保留中" in row_of(mine, "ふしぎの森 第2巻")
         assert "保留中" not in row_of(mine, "ふしぎの森 第1巻")
         assert "予想：" in row_of(mine, "ふしぎの森 第1巻")
@@ -113,7 +113,7 @@ def test_series_form_with_htmx_and_refusals_next_to_the_form(library_db: Databas
         assert again.status_code == 422
         assert "ふしぎの森 第1巻：この資料はすでに予約しています" in again.text
         mine = web.get("/my/holds").text
-        assert "まとめて" in row_of(mine, "ふしぎの森 第2巻")
+        assert "シリーズ予約（まとめて）の 2 冊目" in row_of(mine, "ふしぎの森 第2巻")
 
 
 def test_step_back_no_js_and_htmx(library_db: Database) -> None:
