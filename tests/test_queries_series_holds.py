@@ -398,3 +398,14 @@ def test_concurrent_series_requests_and_returns_never_give_a_copy_twice(lib: Lib
     items = [r.item_id for r in rows]
     assert len(items) == len(set(items))
     assert all(r.sequence == 1 for r in rows)  # only a first volume may hold a copy
+
+
+def test_a_kept_volume_cannot_move_to_another_pickup_library(lib: Lib) -> None:
+    (reader, _), (_, other_card) = lib.reader, lib.others[0]
+    lend_all_to(lib, other_card, "v1", "v2")
+    queries.place_series(reader, [lib.works["v1"], lib.works["v2"]], "together", "sogo", 10)
+    queries.return_item("S-v1")
+    kept = hold_of(reader, lib.works["v1"])
+    assert kept.state == "kept"
+    with pytest.raises(queries.HoldRefused):
+        queries.change_hold_pickup(reader, kept.id, "minami")

@@ -18,7 +18,8 @@ placements, returns and cancellations of one title are serialised and never assi
 copy twice. A double submit meets the `(patron_id, work_id)` unique constraint.
 
 Suspended reservations (休止: `suspended_until` in the future) keep their place but are
-skipped when a copy is assigned.
+skipped when a copy is assigned. Series requests, stepping back and the estimate window
+are db.series (which decides who is eligible for a freed copy) and db.queries.series_holds.
 
 The limits (active reservations per patron, days on the hold shelf) are set by
 `configure_holds()` from the validated settings (SHIORI_HOLD_LIMIT, SHIORI_HOLD_SHELF_DAYS).
@@ -177,7 +178,7 @@ class HoldView:
     pickup_code: str
     pickup: Localized
     placed_at: datetime  # aware UTC
-    state: str  # waiting, suspended, in_transit, ready
+    state: str  # waiting, suspended, in_transit, ready, kept (db.series)
     position: int | None  # 1-based among waiting reservations; None once assigned
     waiting: int  # reservations waiting for this title
     copies: int  # copies that can serve reservations
@@ -494,7 +495,7 @@ def change_hold_pickup(
     conn: Connection, now: datetime, patron_id: int, hold_id: int, pickup_code: str
 ) -> HoldView:
     hold = _locked_hold(conn, patron_id, hold_id)
-    if hold.state == READY:
+    if hold.state in (READY, series.KEPT):  # the copy is on that branch's hold shelf
         raise AlreadyReady()
     pickup_id = _branch_id(conn, pickup_code)
     conn.execute(_hold.update().where(_hold.c.id == hold.id).values(pickup_branch_id=pickup_id))
