@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
+from sqlalchemy import text
 from starlette.testclient import TestClient
 
 from db import catalog_write, engine, queries
+from tests import test_queries_retention as retention
 from tests.conftest import Database
 from tests.test_queries_circulation import add_item
 from tests.test_web_account import HTMX, csrf_of, log_in
@@ -183,3 +185,18 @@ def test_english_page(library_db: Database) -> None:
         queries.place_series(patron_id(HANAKO[0]), ids, "in_order", "sogo", 10)
         page = series_form(web, ids[1])
         assert "How should they come?" in page and "On loan to you" in page
+
+
+def test_a_purge_takes_the_series_request_with_the_patron(library_db: Database) -> None:
+    ids = add_series(2)
+    misaki = patron_id(MISAKI[0])
+    queries.place_series(misaki, ids, "together", "sogo", 10)
+    queries.return_item("SER0001")  # kept for her
+    retention.set_patron(MISAKI[0], last_loan_on=date(2020, 1, 1))
+    retention.run()
+    with engine.read() as conn:
+        for table in ("hold", "hold_request"):
+            left = conn.execute(
+                text(f"SELECT count(*) FROM {table} WHERE patron_id = :p"), {"p": misaki}
+            ).scalar_one()
+            assert left == 0, table
