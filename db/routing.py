@@ -265,7 +265,9 @@ def offer_next_volumes(conn: Connection, request_id: int | None, now: datetime) 
             )
             .order_by(_item.c.id)
             .limit(1)
-            .with_for_update(of=_item)
+            # A copy another transaction holds is changing anyway; waiting for it here, after
+            # this title's lock, could deadlock with a return that locks item then title.
+            .with_for_update(of=_item, skip_locked=True)
         ).first()
         if free is not None:
             route_item(conn, free.id, work_id, free.branch_id, now)

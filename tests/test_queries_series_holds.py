@@ -409,3 +409,33 @@ def test_a_kept_volume_cannot_move_to_another_pickup_library(lib: Lib) -> None:
     assert kept.state == "kept"
     with pytest.raises(queries.HoldRefused):
         queries.change_hold_pickup(reader, kept.id, "minami")
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_collecting_volume_1_while_volume_2_comes_back(lib: Lib, attempt: int) -> None:
+    """Whichever commits first, volume 2's copy ends set aside for the reader, once."""
+    (reader, card), (_, other_card) = lib.reader, lib.others[0]
+    lend_all_to(lib, other_card, "v1", "v2")
+    ids = [lib.works["v1"], lib.works["v2"]]
+    queries.place_series(reader, ids, "in_order", "sogo", 10)
+    queries.return_item("S-v1")
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def run(job: object) -> None:
+        try:
+            start.wait()
+            job()  # type: ignore[operator]
+        except BaseException as error:
+            errors.append(error)
+
+    jobs = [lambda: queries.checkout(card, "S-v1"), lambda: queries.return_item("S-v2")]
+    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    [left] = queries.list_holds(reader)
+    assert (left.work_id, left.state) == (ids[1], "ready")
+    assert status("S-v2") == rules.ON_HOLD_SHELF
