@@ -104,6 +104,7 @@ _UNAVAILABLE = {
     rules.IN_PROCESS: "item_in_process",
     rules.IN_TRANSIT: "item_in_transit",
     rules.ON_HOLD_SHELF: "item_on_hold_shelf",
+    rules.TO_PULL: "item_to_pull",
 }
 
 
@@ -366,7 +367,8 @@ def checkout(conn: Connection, card_number: str, barcode: str, now: datetime) ->
     if item.loan_id is not None or item.status == rules.ON_LOAN:
         raise AlreadyOnLoan()
     if item.status != rules.AVAILABLE and not (
-        item.status == rules.ON_HOLD_SHELF and routing.held_for(conn, item.id) == patron.id
+        item.status in (rules.ON_HOLD_SHELF, rules.TO_PULL)
+        and routing.held_for(conn, item.id) == patron.id
     ):
         raise ItemUnavailable(item.status)
     held = conn.execute(

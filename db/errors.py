@@ -109,6 +109,15 @@ CODES = frozenset(
         "phone_format",
         "email_format",
         "choose_category",
+        # starting: the database cannot be used (db.availability)
+        "database_read_only",  # path
+        "database_cannot_open",  # path, reason (the driver's words)
+        "database_connection_refused",  # address (host:port)
+        "database_timed_out",  # address
+        "database_host_unknown",  # address
+        "database_login_refused",  # address, user
+        "database_missing",  # address, name
+        "database_unreachable",  # address
         # catalogue import
         "import_file_not_found",  # name
         "import_cannot_open",  # name, reason
@@ -127,6 +136,13 @@ CODES = frozenset(
         "import_record_damaged",  # detail (the decoder's warnings)
         "import_malformed_xml",  # detail (the parser's text)
         "import_stopped",  # error (exception class), detail
+        # staff mail screen
+        "mail_nothing_to_resend",
+        "mail_not_found",
+        # pull list (db.pulling)
+        "item_to_pull",
+        "pull_not_listed",
+        "unknown_branch",
     }
 )
 
@@ -178,6 +194,10 @@ class NotFound(QueryError):
 
 class ImportRefused(QueryError):
     """A catalog file that cannot be imported at all; nothing was written."""
+
+
+class DatabaseUnavailable(QueryError):
+    """The database cannot be opened for writing (db.availability); nothing was done."""
 
 
 class TooManyAttempts(QueryError):

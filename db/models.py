@@ -221,6 +221,12 @@ class MailOutbox(SQLModel, table=True):
     # Whose mail it is (migration 0013), so a purge withdraws it. No foreign key: a row the
     # sender may be settling (in doubt) must outlive the patron, emptied.
     patron_id: int | None = None
+    # The sending run holding the row's short, renewed claim (migration 0015), and how often
+    # the message was left in doubt (re-sent with the same Message-ID a bounded number of times).
+    claimed_by: str | None = Field(default=None, max_length=40)
+    doubts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # When staff re-queued it: its retry period counts from then (else from created_at).
+    retry_from: datetime | None = None
 
 
 class Loan(SQLModel, table=True):
@@ -379,7 +385,7 @@ class Hold(SQLModel, table=True):
     work_id: int = Field(foreign_key="work.id", ondelete="CASCADE")
     pickup_branch_id: int = Field(foreign_key="branch.id")
     placed_at: datetime
-    state: str = Field(max_length=20)  # waiting, in_transit, ready
+    state: str = Field(max_length=20)  # waiting, pulling (db.pulling), in_transit, ready
     item_id: int | None = Field(default=None, foreign_key="item.id")
     ready_until: date | None = None
     suspended_until: date | None = None  # skipped for assignment while today < this

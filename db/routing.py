@@ -6,9 +6,10 @@ the caller's writing transaction and the current time `now` (aware).
 
 A copy free at a branch goes to the first eligible reservation of its title (`ORDER BY
 placed_at, id`, suspended ones skipped): ready on the hold shelf at once when the pickup
-branch is where the copy is, else in transit. Writes to a title's queue first lock its
-`work` row; the lock order everywhere is patron, item, work, hold — so concurrent counter
-and patron actions on PostgreSQL never deadlock.
+branch is where the copy is, else in transit. (A copy already on a shelf when a
+reservation could take it goes on a pull list instead: db.pulling.) Writes to a title's
+queue first lock its `work` row; the lock order everywhere is patron, item, work, hold — so
+concurrent counter and patron actions on PostgreSQL never deadlock.
 
 A reservation remembers its ready-for-pickup notice; `end_hold` (collected, cancelled,
 expired) withdraws it in the same transaction, so no queued mail outlives its cause.
@@ -26,7 +27,7 @@ from typing import Any
 from sqlalchemy import Row, and_, select
 from sqlalchemy.engine import Connection
 
-from db import models, outbox, rules, series
+from db import models, outbox, pulling, rules, series
 from db.clock import library_today
 from db.counts import bump
 from db.localized import Localized
@@ -187,12 +188,17 @@ def route_item(
         make_ready(conn, nxt.id, item_id, now)
         log.info("hold ready branch=%s", nxt.pickup_branch_id)
         return Routing(READY, names)
-    conn.execute(
-        _hold.update().where(_hold.c.id == nxt.id).values(state=IN_TRANSIT, item_id=item_id)
-    )
-    conn.execute(_item.update().where(_item.c.id == item_id).values(status=rules.IN_TRANSIT))
+    to_transit(conn, nxt.id, item_id)
     log.info("hold in transit to branch=%s", nxt.pickup_branch_id)
     return Routing(IN_TRANSIT, names)
+
+
+def to_transit(conn: Connection, hold_id: int, item_id: int) -> None:
+    """The copy travels to the reservation's pickup branch (received there: make_ready)."""
+    conn.execute(
+        _hold.update().where(_hold.c.id == hold_id).values(state=IN_TRANSIT, item_id=item_id)
+    )
+    conn.execute(_item.update().where(_item.c.id == item_id).values(status=rules.IN_TRANSIT))
 
 
 def reroute(conn: Connection, item_id: int, work_id: int, old: Row[Any], now: datetime) -> None:
@@ -208,6 +214,9 @@ def reroute(conn: Connection, item_id: int, work_id: int, old: Row[Any], now: da
                 _hold.update().where(_hold.c.id == nxt.id).values(state=IN_TRANSIT, item_id=item_id)
             )
         return  # with nobody waiting, receiving it puts it back on the shelf
+    if item.status == rules.TO_PULL:
+        pulling.release(conn, item_id, work_id, now)  # still on its shelf, never taken off
+        return
     route_item(conn, item_id, work_id, old.pickup_branch_id, now)
 
 
@@ -249,25 +258,10 @@ def held_for(conn: Connection, item_id: int) -> int | None:
 
 def offer_next_volumes(conn: Connection, request_id: int | None, now: datetime) -> None:
     """Series volumes no longer held back (an earlier one collected or cancelled, or the
-    request resumed) take a copy free on a shelf now, if their title has one; a "together"
-    set whose other volumes are all kept becomes ready."""
+    request resumed) take a copy on a shelf now, through its pull list (db.pulling); a
+    "together" set whose other volumes are all kept becomes ready."""
     for hold_id, item_id in series.complete_set(conn, request_id):
         make_ready(conn, hold_id, item_id, now)
     for work_id in series.next_volumes(conn, request_id, library_today(now)):
-        free = conn.execute(
-            select(_item.c.id, _item.c.branch_id)
-            .select_from(_item.join(_mtype, _mtype.c.code == _item.c.material_type))
-            .where(
-                _item.c.work_id == work_id,
-                _item.c.status == rules.AVAILABLE,
-                _mtype.c.reservable.is_(True),
-                _mtype.c.loan_days > 0,
-            )
-            .order_by(_item.c.id)
-            .limit(1)
-            # A copy another transaction holds is changing anyway; waiting for it here, after
-            # this title's lock, could deadlock with a return that locks item then title.
-            .with_for_update(of=_item, skip_locked=True)
-        ).first()
-        if free is not None:
-            route_item(conn, free.id, work_id, free.branch_id, now)
+        if lock_work(conn, work_id):
+            pulling.fill(conn, work_id, now)

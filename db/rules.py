@@ -13,7 +13,8 @@ IN_TRANSIT = "in_transit"
 ON_HOLD_SHELF = "on_hold_shelf"
 IN_PROCESS = "in_process"
 MISSING = "missing"
-ITEM_STATUSES = (AVAILABLE, ON_LOAN, IN_TRANSIT, ON_HOLD_SHELF, IN_PROCESS, MISSING)
+TO_PULL = "to_pull"  # on the shelf, promised to a reservation: on its branch's pull list
+ITEM_STATUSES = (AVAILABLE, ON_LOAN, IN_TRANSIT, ON_HOLD_SHELF, IN_PROCESS, MISSING, TO_PULL)
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,15 @@ RENEWAL_LIMIT = 1
 LOAN_LIMIT = 20
 PURGE_AFTER_YEARS_WITHOUT_LOAN = 3  # seed 000-4
 
-# Mail outbox: retries back off exponentially up to MAIL_MAX_ATTEMPTS.
-MAIL_MAX_ATTEMPTS = 8
+# Mail outbox (db.queries.mail): a message the server put off is retried with doubling
+# waits (1, 2, 4 … minutes, at most MAIL_RETRY_CAP_SECONDS) for MAIL_RETRY_DAYS (the
+# SHIORI_MAIL_RETRY_DAYS default); an unreachable server costs no message an attempt.
 MAIL_RETRY_BASE_SECONDS = 60
-MAIL_CLAIM_SECONDS = 300
+MAIL_RETRY_CAP_SECONDS = 3600
+MAIL_RETRY_DAYS = 3
+# A sending run's claim on its rows is a lease renewed while it works: after a crash the
+# rows are free again within this time. Longer than one SMTP transaction can take.
+MAIL_CLAIM_SECONDS = 60
+# A message left in doubt (no reply to its final ".") is re-sent with the same Message-ID
+# until it has been in doubt this many times, then given up for staff to settle.
+MAIL_MAX_DOUBTS = 3

@@ -12,9 +12,10 @@ stored, and held-back volumes count in positions like suspended ones do.
 
 - `in_order` (順番に): a volume is *held back* — skipped when a copy of its title is freed,
   so the next reader in that queue gets it — while any earlier volume of the request is
-  still reserved (waiting, in transit or on the hold shelf). Collecting an earlier volume
+  still reserved (waiting, on a pull list, in transit or on the hold shelf). Collecting an earlier volume
   (checkout to the patron) ends its hold, so the next volume becomes eligible at once:
-  routing offers it a copy that is free on a shelf, else the next copy returned.
+  a copy on a shelf goes on a pull list for it (db.pulling), else it takes the next
+  copy returned.
   Cancelling a volume releases the next one the same way; cancelling the request ends all
   its volumes. A volume that *expires* uncollected ends like any expired hold, and the
   request is *paused* (`paused_on`): the later volumes keep their places but are held
@@ -221,7 +222,7 @@ def on_expired(conn: Connection, hold: Row[Any], today: date) -> None:
 def next_volumes(conn: Connection, request_id: int | None, today: date) -> list[int]:
     """Titles of a request's waiting volumes that may take a copy now (after an earlier
     volume was collected or cancelled, or the request resumed): for routing to offer a
-    copy that is free on a shelf."""
+    copy on a shelf (the pull list, db.pulling)."""
     if request_id is None:
         return []
     rows = conn.execute(

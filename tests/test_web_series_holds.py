@@ -95,8 +95,12 @@ def test_done_when_three_volumes_in_order(library_db: Database) -> None:
         assert queries.return_item("SER0001").route == "ready"
         assert "でご用意しています" in row_of(web.get("/my/holds").text, "ふしぎの森 第1巻")
         queries.checkout(HANAKO[0], "SER0001")
+        # Now volume 2's copy on the shelf goes on the pull list; staff scan it.
         mine = web.get("/my/holds").text
         assert "ふしぎの森 第1巻" not in mine
+        assert "でご用意しています" not in row_of(mine, "ふしぎの森 第2巻")
+        assert queries.pull_copy("SER0002").route == "ready"
+        mine = web.get("/my/holds").text
         assert "でご用意しています" in row_of(mine, "ふしぎの森 第2巻")
         assert "前の巻を借りるまで保留中" in row_of(mine, "ふしぎの森 第3巻")
 

@@ -25,6 +25,7 @@ from web import (
     offload,
     password,
     series_holds,
+    serve,
 )
 from web.security import BodyLimit, CSRFCheck, SecurityHeaders
 from web.sessions import PATRON
@@ -95,4 +96,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
 def asgi() -> Starlette:
     """Factory for uvicorn (`--factory web.app:asgi`)."""
+    serve.end_with_master()
     return create_app()

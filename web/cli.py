@@ -10,7 +10,7 @@ from functools import partial
 from pathlib import Path
 
 from db import queries
-from web import refusals
+from web import refusals, serve
 from web.i18n import Catalogues, Translator
 from web.mail import MailComposer
 from web.settings import Settings, SettingsError, load
@@ -53,11 +53,8 @@ def _words(settings: Settings, refused: queries.QueryError) -> str:
 
 
 def _setup(settings: Settings) -> None:
-    if settings.database_url.startswith("sqlite:///"):
-        Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(
-            parents=True, exist_ok=True
-        )
     queries.configure(settings.database_url, settings.connections)
+    queries.check_database()  # DatabaseUnavailable: one line from main(), no traceback
     queries.configure_holds(settings.hold_limit, settings.hold_shelf_days)
     queries.configure_password_hashing(settings.password_hashing, settings.password_threads)
     queries.migrate_database()
@@ -173,18 +170,37 @@ def smtp_settings(settings: Settings) -> queries.SmtpSettings:
     )
 
 
+# `mail send` when the SMTP server was unavailable: sysexits' EX_TEMPFAIL, so a timer
+# shows the outage; the mail keeps its place and the next run sends it.
+EXIT_MAIL_DEFERRED = 75
+
+
 def cmd_mail_send(settings: Settings, _args: argparse.Namespace) -> int:
     _setup(settings)
     compose = MailComposer(Catalogues(settings.locale_dir))
-    report = queries.send_due_mail(smtp_settings(settings), compose=compose)
+    report = queries.send_due_mail(
+        smtp_settings(settings), compose=compose, retry_days=settings.mail_retry_days
+    )
     print(f"sent {report.sent}, retry later {report.retried}, failed {report.failed}")
+    if report.deferred:
+        print(
+            f"SMTP サーバーに送れません / SMTP server unavailable ({report.server_error}): "
+            f"{report.deferred} waiting for the next run",
+            file=sys.stderr,
+        )
+        return EXIT_MAIL_DEFERRED
     return 0
 
 
 def cmd_mail_worker(settings: Settings, args: argparse.Namespace) -> int:
     _setup(settings)
     compose = MailComposer(Catalogues(settings.locale_dir))
-    queries.run_mail_worker(smtp_settings(settings), args.interval, compose=compose)
+    queries.run_mail_worker(
+        smtp_settings(settings),
+        args.interval,
+        compose=compose,
+        retry_days=settings.mail_retry_days,
+    )
     return 0
 
 
@@ -196,6 +212,9 @@ def cmd_holds_daily(settings: Settings, _args: argparse.Namespace) -> int:
         f"期限切れの予約 expired reservations: {report.expired}, "
         f"返却期限のお知らせ due-date reminders queued: {report.reminders}"
     )
+    # Suspensions that ended, copies added or found: waiting reservations they can serve.
+    listed = queries.refill_pull_lists()
+    print(f"抜き取りリストに追加 copies put on pull lists: {listed}")
     return 0
 
 
@@ -228,26 +247,29 @@ def cmd_retention(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    import uvicorn
-
     _setup(settings)
     if not os.environ.get("SHIORI_SECRET_KEY"):
         # Demo only (production refuses to start without a key): every worker must sign
         # with the same key, or a form made by one is refused by another.
         os.environ["SHIORI_SECRET_KEY"] = settings.secret_key
-    uvicorn.run(
-        "web.app:asgi",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=args.workers,
-        proxy_headers=settings.production,
-        forwarded_allow_ips="127.0.0.1",
-        server_header=False,
-        log_level="info",
-        access_log=not settings.production,
+    limits = serve.timeouts(
+        settings,
+        worker_healthcheck=args.timeout_worker_healthcheck,
+        keep_alive=args.timeout_keep_alive,
+        graceful_shutdown=args.timeout_graceful_shutdown,
     )
+    serve.run(settings, args.workers, limits)
     return 0
+
+
+def _seconds(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 3600:
+        raise argparse.ArgumentTypeError("1〜3600 の整数 / a whole number from 1 to 3600")
+    return value
 
 
 def parser() -> argparse.ArgumentParser:
@@ -290,7 +312,8 @@ def parser() -> argparse.ArgumentParser:
     holds_p = sub.add_parser("holds", help="reservations")
     holds_sub = holds_p.add_subparsers(dest="holds_command", required=True)
     holds_sub.add_parser(
-        "daily", help="expire uncollected reservations and queue due-date reminders"
+        "daily",
+        help="expire uncollected reservations, queue due-date reminders, refill pull lists",
     ).set_defaults(fn=cmd_holds_daily)
     receive = holds_sub.add_parser("receive", help="a copy in transit arrived at its pickup")
     receive.add_argument("barcode")
@@ -301,9 +324,30 @@ def parser() -> argparse.ArgumentParser:
     keep_sub.add_parser(
         "run", help="purge patrons 3 years without borrowing, dead sessions, old mail"
     ).set_defaults(fn=cmd_retention)
-    serve = sub.add_parser("serve", help="serve the site")
-    serve.add_argument("--workers", type=int, default=1)
-    serve.set_defaults(fn=cmd_serve)
+    srv = sub.add_parser("serve", help="serve the site")
+    srv.add_argument("--workers", type=int, default=1)
+    srv.add_argument(
+        "--timeout-worker-healthcheck",
+        type=_seconds,
+        metavar="S",
+        help="seconds a worker may take to answer the master's health ping "
+        "(SHIORI_WORKER_HEALTHCHECK_SECONDS, default 30)",
+    )
+    srv.add_argument(
+        "--timeout-keep-alive",
+        type=_seconds,
+        metavar="S",
+        help="seconds an idle keep-alive connection stays open (SHIORI_KEEP_ALIVE_SECONDS, "
+        "default 5)",
+    )
+    srv.add_argument(
+        "--timeout-graceful-shutdown",
+        type=_seconds,
+        metavar="S",
+        help="seconds a stop waits for requests in flight (SHIORI_GRACEFUL_SHUTDOWN_SECONDS, "
+        "default 30)",
+    )
+    srv.set_defaults(fn=cmd_serve)
     return p
 
 
@@ -314,7 +358,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as err:
         print(f"設定エラー / Configuration error: {err}", file=sys.stderr)
         return 2
-    status: int = args.fn(settings, args)
+    try:
+        status: int = args.fn(settings, args)
+    except queries.DatabaseUnavailable as unusable:
+        print(_words(settings, unusable), file=sys.stderr)
+        return 2
     return status
 
 

@@ -6,7 +6,9 @@ body a second time (each Starlette `Request` object caches its own form only).""
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from datetime import date
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -60,3 +62,21 @@ def whole_number(raw: str) -> int | None:
     value = raw.strip()
     folded = unicodedata.normalize("NFKC", value)
     return int(folded) if value.isdecimal() and folded.isascii() else None
+
+
+_ERAS = {"令和": 2018, "r": 2018, "平成": 1988, "h": 1988}  # era name → the year before its year 1
+_DATE = re.compile(r"(令和|平成|r|h)?([0-9]{1,4})[-/.年]([0-9]{1,2})[-/.月]([0-9]{1,2})日?")
+
+
+def calendar_date(raw: str) -> date | None:
+    """A date typed in a field: 2026-12-10, 2026/12/10, 2026年12月10日, 和暦 (令和8年12月10日,
+    R8.12.10), full-width digits too; None when it is not a real date."""
+    folded = re.sub(r"\s", "", unicodedata.normalize("NFKC", raw)).lower()
+    found = _DATE.fullmatch(folded)
+    if found is None:
+        return None
+    era, year, month, day = found.groups()
+    try:
+        return date(int(year) + _ERAS[era] if era else int(year), int(month), int(day))
+    except ValueError:
+        return None

@@ -90,6 +90,10 @@ MESSAGES: dict[str, str] = {
         "This item is on the hold shelf for a reservation. It cannot be borrowed."
     ),
     "item_unavailable": N_("Not available. It cannot be borrowed."),
+    "item_to_pull": N_(
+        "This copy is promised to a reservation and is on the pull list. It cannot be "
+        "borrowed: scan it on the pull list instead."
+    ),
     "loan_limit": N_("The loan limit (%(limit)s items) has been reached."),
     "not_on_loan": N_("This item is not on loan."),
     "loan_not_found": N_("Loan not found."),
@@ -153,6 +157,25 @@ MESSAGES: dict[str, str] = {
         "This is not an email address (e.g. name@example.jp). It may be left empty."
     ),
     "choose_category": N_("Choose a category."),
+    "database_read_only": N_(
+        "The database cannot be written: %(path)s is read-only for this user. Fix its "
+        "permissions, then start again."
+    ),
+    "database_cannot_open": N_("The database %(path)s cannot be opened: %(reason)s"),
+    "database_connection_refused": N_(
+        "Cannot reach the database at %(address)s: the connection was refused (is PostgreSQL "
+        "running there?)."
+    ),
+    "database_timed_out": N_("Cannot reach the database at %(address)s: no answer in time."),
+    "database_host_unknown": N_(
+        "Cannot reach the database at %(address)s: the host name is unknown."
+    ),
+    "database_login_refused": N_(
+        "The database at %(address)s refused the login of user %(user)s: check the user name "
+        "and password in SHIORI_DATABASE_URL."
+    ),
+    "database_missing": N_("There is no database %(name)s at %(address)s."),
+    "database_unreachable": N_("Cannot reach the database at %(address)s."),
     "import_file_not_found": N_("File not found: %(name)s"),
     "import_cannot_open": N_("Cannot open the file %(name)s: %(reason)s"),
     "import_folder": N_("Cannot import this file: it is a folder."),
@@ -173,6 +196,22 @@ MESSAGES: dict[str, str] = {
     "import_record_damaged": N_("loaded, but part of the record is damaged (%(detail)s)"),
     "import_malformed_xml": N_("malformed XML, stopped here (%(detail)s)"),
     "import_stopped": N_("unreadable from here on (%(error)s: %(detail)s)"),
+    "mail_not_found": N_("No such undelivered mail (it may have been sent or dismissed)."),
+    "mail_nothing_to_resend": N_(
+        "This mail cannot be re-sent: its text is gone (refused for good, or no longer needed)."
+    ),
+    "pull_not_listed": N_(
+        "This copy is not on a pull list (already scanned, or not promised to a reservation)."
+    ),
+    "unknown_branch": N_("Unknown branch."),
+}
+
+# The same refusals said to staff acting for a patron (the counter's telephone reservations):
+# about the patron, not to them.
+FOR_STAFF = {
+    "hold_limit": N_("The patron already has %(limit)s reservations, the most allowed."),
+    "already_reserved": N_("The patron has already reserved this title."),
+    "on_loan_to_you": N_("The patron has this title on loan right now."),
 }
 
 # Parameters that hold codes of a code set (web/labels.py): each is worded, then listed.
@@ -204,6 +243,16 @@ def problem_words(tr: Translator, problem: queries.ImportProblem) -> str:
 def say(request: Request, refusal: queries.Refusal | queries.QueryError) -> str:
     """The refusal in the request's language."""
     return words(translator(request), refusal)
+
+
+def say_to_staff(request: Request, refusal: queries.QueryError) -> str:
+    """The refusal in the request's language, worded for staff acting for a patron."""
+    tr = translator(request)
+    staff_words = FOR_STAFF.get(refusal.code)
+    if staff_words is None:
+        return words(tr, refusal)
+    values = {name: _value(tr, name, value) for name, value in refusal.refusal.params}
+    return tr.gettext(staff_words, **values)
 
 
 def say_fields(request: Request, errors: Mapping[str, queries.Refusal]) -> dict[str, str]:

@@ -7,6 +7,8 @@ reminders are db.reminders.
 The model (models.Hold): one row per active reservation of a *title* (any copy). A row is
 `waiting` until a copy is assigned to it, then `in_transit` (the copy travels to the
 pickup branch) or `ready` (on the hold shelf until `ready_until`, a library-local date).
+A copy on a shelf is assigned at once, `pulling` until staff take it off the shelf (the pull
+list: db.pulling).
 Cancelled, expired and collected reservations are deleted; only anonymous daily counts
 remain (seed 000-2).
 
@@ -39,7 +41,7 @@ from sqlalchemy import ColumnElement, Row, and_, func, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from db import clock, models, reminders, routing, rules, series
+from db import clock, models, pulling, reminders, routing, rules, series
 from db.catalog_write import SEP
 from db.clock import library_today
 from db.counts import bump
@@ -471,6 +473,7 @@ def place_hold(
         raise AlreadyReserved() from None
     bump(conn, today, pickup_id, "", PLACED)
     series.note_estimate(conn, int(hold_id), today, routing.shelf_days())
+    pulling.fill(conn, work_id, now)  # a copy on the shelf goes on a pull list at once
     log.info("hold placed branch=%s", pickup_id)
     return _patron_hold(conn, patron_id, int(hold_id), now)
 
@@ -499,6 +502,8 @@ def change_hold_pickup(
         raise AlreadyReady()
     pickup_id = _branch_id(conn, pickup_code)
     conn.execute(_hold.update().where(_hold.c.id == hold.id).values(pickup_branch_id=pickup_id))
+    if hold.state == pulling.PULLING:
+        pulling.repick(conn, hold, pickup_id, now)
     return _patron_hold(conn, patron_id, hold_id, now)
 
 
@@ -521,6 +526,7 @@ def suspend_hold(
 def resume_hold(conn: Connection, now: datetime, patron_id: int, hold_id: int) -> HoldView:
     hold = _locked_hold(conn, patron_id, hold_id)
     conn.execute(_hold.update().where(_hold.c.id == hold.id).values(suspended_until=None))
+    pulling.fill(conn, hold.work_id, now)
     return _patron_hold(conn, patron_id, hold_id, now)
 
 
@@ -571,7 +577,7 @@ def receive_item(
     With `at_branch_id` (the counter's branch) a copy that arrived somewhere else is refused
     with the branch it must go on to, and stays in transit."""
     item = conn.execute(
-        select(_item.c.id, _item.c.status, _item.c.work_id)
+        select(_item.c.id, _item.c.status, _item.c.work_id, _item.c.branch_id)
         .where(_item.c.barcode == barcode.strip())
         .with_for_update()
     ).first()
@@ -585,9 +591,9 @@ def receive_item(
         .where(_hold.c.item_id == item.id)
         .with_for_update()
     ).first()
-    if hold is None:
-        conn.execute(_item.update().where(_item.c.id == item.id).values(status=rules.AVAILABLE))
-        return Routing(rules.AVAILABLE)
+    if hold is None:  # its reservation ended on the way: the next one, or the shelf here
+        here = at_branch_id if at_branch_id is not None else item.branch_id
+        return routing.route_item(conn, item.id, item.work_id, here, now)
     if at_branch_id is not None and hold.pickup_branch_id != at_branch_id:
         raise HoldRefused(
             "wrong_pickup_branch", branch=routing.branch_names(conn, hold.pickup_branch_id)

@@ -75,6 +75,7 @@ def test_phone_series_in_order_then_step_back(
     assert queries.return_item("SER0002").route == "available"
     assert queries.return_item("SER0001").route == "ready"
     queries.checkout(HANAKO[0], "SER0001")
+    assert queries.pull_copy("SER0002").route == "ready"  # staff take it off the shelf
     phone.reload()
     expect(volume2).to_contain_text("でご用意しています")
 

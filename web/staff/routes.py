@@ -8,14 +8,33 @@ from starlette.routing import BaseRoute, Mount
 from web import offload
 from web.sessions import STAFF_PREFIX
 from web.settings import Settings
-from web.staff import accounts, audit, auth, counter, guard, patrons
+from web.staff import (
+    accounts,
+    audit,
+    auth,
+    counter,
+    guard,
+    mail_failures,
+    patron_holds,
+    patrons,
+    pull_list,
+)
 
 
 def mounted(settings: Settings) -> list[BaseRoute]:
     """The /staff mount, or nothing when SHIORI_STAFF_CONSOLE=false (then /staff is 404)."""
     if not settings.staff_console:
         return []
-    routes = [*auth.routes, *counter.routes, *patrons.routes, *accounts.routes, *audit.routes]
+    routes = [
+        *auth.routes,
+        *counter.routes,
+        *patrons.routes,
+        *patron_holds.routes,
+        *accounts.routes,
+        *audit.routes,
+        *mail_failures.routes,
+        *pull_list.routes,
+    ]
     return [
         Mount(
             STAFF_PREFIX,

@@ -8,7 +8,7 @@ say when and why it changed (positions and estimates themselves stay derived). P
 COLUMNs on both engines: the hold table is not rebuilt.
 
 Revision ID: 0020_series_holds
-Revises: 0014_staff_admin_audit
+Revises: 0015_mail_claims
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0020_series_holds"
-down_revision = "0014_staff_admin_audit"
+down_revision = "0015_mail_claims"
 branch_labels = None
 depends_on = None
 
