@@ -12,10 +12,10 @@ stored, and held-back volumes count in positions like suspended ones do.
 
 - `in_order` (順番に): a volume is *held back* — skipped when a copy of its title is freed,
   so the next reader in that queue gets it — while any earlier volume of the request is
-  still reserved (waiting, on a pull list, in transit or on the hold shelf). Collecting an earlier volume
-  (checkout to the patron) ends its hold, so the next volume becomes eligible at once:
-  a copy on a shelf goes on a pull list for it (db.pulling), else it takes the next
-  copy returned.
+  still reserved (waiting, on a pull list, in transit or on the hold shelf). Collecting
+  an earlier volume (checkout to the patron) ends its hold, so the next volume becomes
+  eligible at once: a copy on a shelf goes on a pull list for it (db.pulling), else it
+  takes the next copy returned.
   Cancelling a volume releases the next one the same way; cancelling the request ends all
   its volumes. A volume that *expires* uncollected ends like any expired hold, and the
   request is *paused* (`paused_on`): the later volumes keep their places but are held

@@ -451,3 +451,17 @@ def test_collecting_volume_1_while_volume_2_comes_back(lib: Lib, attempt: int) -
     assert (left.work_id, left.state) in ((ids[1], "ready"), (ids[1], "pulling"))
     expected = rules.ON_HOLD_SHELF if left.state == "ready" else rules.TO_PULL
     assert status("S-v2") == expected
+
+
+def test_step_back_from_the_pull_list_hands_the_copy_to_the_next_reader(lib: Lib) -> None:
+    (reader, _), (second, _) = lib.reader, lib.others[1]
+    queries.place_hold(reader, lib.works["v1"], "sogo")  # its copy is on the shelf
+    at(NOW + DAY)
+    queries.place_hold(second, lib.works["v1"], "sogo")
+    mine = hold_of(reader, lib.works["v1"])
+    assert mine.state == "pulling"
+    queries.step_back(reader, mine.id, None)
+    assert hold_of(second, lib.works["v1"]).state == "pulling"
+    mine = hold_of(reader, lib.works["v1"])
+    assert (mine.state, mine.position) == ("waiting", 1)
+    assert status("S-v1") == rules.TO_PULL
