@@ -82,6 +82,10 @@ CODES = frozenset(
         "not_in_transit",
         "wrong_pickup_branch",  # branch (Localized)
         "choose_option",
+        "series_too_few",
+        "series_over_limit",  # limit, free
+        "step_back_days",  # max
+        "step_back_nobody_behind",
         # staff accounts and patron records
         "enrol_link_refused",
         "check_fields",

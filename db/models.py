@@ -392,6 +392,34 @@ class Hold(SQLModel, table=True):
     # The outbox row of the ready-for-pickup notice (migration 0013): withdrawn, or emptied
     # if in doubt, in the transaction that ends the reservation.
     notice_mail_id: int | None = None
+    # Series reservations, step back and the estimate memo (migration 0019, db.series).
+    request_id: int | None = Field(default=None, foreign_key="hold_request.id", index=True)
+    sequence: int | None = None  # 1-based volume order within its request
+    step_back_passes: int = 0  # copies this reservation lets go to the next in line
+    step_back_until: date | None = None  # skipped while today < this (letting others first)
+    # The last estimate the patron acknowledged (a window and how many were ahead), so the
+    # page can say that it changed and why. Deleted with the reservation.
+    est_from: date | None = None
+    est_to: date | None = None
+    est_ahead: int | None = None
+    est_on: date | None = None
+
+
+class HoldRequest(SQLModel, table=True):
+    """A series reservation (シリーズ予約): several holds placed as one request (db.series).
+
+    Exists only while one of its holds does. `mode` is `in_order` (a volume waits until the
+    earlier ones are collected) or `together` (copies are set aside until all are in).
+    """
+
+    __tablename__ = "hold_request"
+    __table_args__ = (Index("ix_hold_request_patron", "patron_id"), _NEVER_REUSED)
+    id: int | None = Field(default=None, primary_key=True)
+    patron_id: int = Field(foreign_key="patron.id", ondelete="CASCADE")
+    mode: str = Field(max_length=20)
+    created_at: datetime
+    paused_on: date | None = None  # in order: an earlier volume expired uncollected
+    released_on: date | None = None  # together: the set waited too long, delivered as it comes
 
 
 class NoticePreference(SQLModel, table=True):

@@ -14,7 +14,8 @@ or in transit to that branch. The list needs and shows nothing personal.
 Which copy: a copy of a reservable, lendable material type (`serves_holds`) with status
 `available`; one at the pickup branch when there is one, else the lowest-numbered copy of
 any branch (it will travel). Reservations are served in queue order (`ORDER BY placed_at,
-id`), suspended ones skipped, as db.routing does for returned copies.
+id`), suspended ones, held-back series volumes and readers stepping back skipped
+(db.series), as db.routing does for returned copies.
 
 When: `fill` runs, with the title's `work` row locked, after a reservation is placed or
 resumed, after a copy promised to one is released (db.routing.reroute) or reported not on
@@ -38,10 +39,10 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.engine import Connection
 
-from db import models, rules
+from db import models, rules, series
 from db.clock import library_today
 
 log = logging.getLogger(__name__)
@@ -64,13 +65,9 @@ def fill(conn: Connection, work_id: int, now: datetime) -> int:
     order; the caller has locked the `work` row. → copies put on pull lists."""
     today = library_today(now)
     waiting = conn.execute(
-        select(_hold.c.id, _hold.c.pickup_branch_id)
-        .where(
-            _hold.c.work_id == work_id,
-            _hold.c.item_id.is_(None),
-            or_(_hold.c.suspended_until.is_(None), _hold.c.suspended_until <= today),
-        )
-        .order_by(_hold.c.placed_at, _hold.c.id)
+        select(_hold.c.id, _hold.c.pickup_branch_id, _hold.c.placed_at)
+        .where(_hold.c.work_id == work_id, _hold.c.item_id.is_(None), series.eligible(_hold, today))
+        .order_by(*series.queue_order(_hold))  # db.series: held-back volumes, stepping back
         .with_for_update()
     ).all()
     if not waiting:
@@ -94,6 +91,7 @@ def fill(conn: Connection, work_id: int, now: datetime) -> int:
         conn.execute(
             _hold.update().where(_hold.c.id == hold.id).values(state=PULLING, item_id=copy.id)
         )
+        series.passed(conn, work_id, hold, today)
         promised += 1
         log.info("pull listed branch=%s to=%s", copy.branch_id, hold.pickup_branch_id)
     return promised

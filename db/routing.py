@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, or_, select
+from sqlalchemy import Row, and_, select
 from sqlalchemy.engine import Connection
 
-from db import calendar, models, outbox, pulling, rules
+from db import calendar, models, outbox, pulling, rules, series
 from db.clock import library_today
 from db.counts import bump
 from db.localized import Localized
@@ -57,6 +57,10 @@ def set_shelf_days(days: int) -> None:
     """Opening days of the pickup branch a ready copy waits on the hold shelf
     (SHIORI_HOLD_SHELF_DAYS, validated)."""
     _shelf["days"] = days
+
+
+def shelf_days() -> int:
+    return _shelf["days"]
 
 
 @dataclass(frozen=True)
@@ -123,38 +127,48 @@ def end_hold(conn: Connection, hold: Row[Any]) -> None:
     """Delete a reservation (collected, cancelled, expired) and withdraw its notice with it:
     no queued mail may name a title for a reservation that is gone."""
     conn.execute(_hold.delete().where(_hold.c.id == hold.id))
+    series.forget_if_empty(conn, hold.request_id)
     if hold.notice_mail_id is not None:
         c = outbox.mail_outbox.c
         outbox.withdraw(conn, and_(c.id == hold.notice_mail_id, c.kind == "hold_ready"))
 
 
-def make_ready(conn: Connection, hold_id: int, item_id: int, now: datetime) -> None:
-    # Kept for `_shelf["days"]` days the pickup branch is open (db.calendar).
+def _shelf_deadline(conn: Connection, hold_id: int, now: datetime) -> date:
+    """The last day a ready copy waits: `_shelf["days"]` days its pickup branch is open."""
     pickup = conn.execute(
         select(_hold.c.pickup_branch_id).where(_hold.c.id == hold_id)
     ).scalar_one()
-    until = calendar.add_open_days(conn, pickup, library_today(now), _shelf["days"])
-    conn.execute(
-        _hold.update()
-        .where(_hold.c.id == hold_id)
-        .values(state=READY, item_id=item_id, ready_until=until)
-    )
-    conn.execute(_item.update().where(_item.c.id == item_id).values(status=rules.ON_HOLD_SHELF))
-    _notify_ready(conn, hold_id, now)
+    return calendar.add_open_days(conn, pickup, library_today(now), _shelf["days"])
+
+
+def make_ready(conn: Connection, hold_id: int, item_id: int, now: datetime) -> None:
+    until = _shelf_deadline(conn, hold_id, now)
+    if series.keep(conn, hold_id, item_id, until):  # a "together" set is not complete yet
+        return
+    for hid, iid in ((hold_id, item_id), *series.kept_with(conn, hold_id)):
+        conn.execute(
+            _hold.update()
+            .where(_hold.c.id == hid)
+            .values(state=READY, item_id=iid, ready_until=_shelf_deadline(conn, hid, now))
+        )
+        conn.execute(_item.update().where(_item.c.id == iid).values(status=rules.ON_HOLD_SHELF))
+        _notify_ready(conn, hid, now)
 
 
 def _next_hold(conn: Connection, work_id: int, today: date) -> Any:
-    return conn.execute(
-        select(_hold.c.id, _hold.c.pickup_branch_id)
-        .where(
-            _hold.c.work_id == work_id,
-            _hold.c.item_id.is_(None),
-            or_(_hold.c.suspended_until.is_(None), _hold.c.suspended_until <= today),
-        )
-        .order_by(_hold.c.placed_at, _hold.c.id)
+    """The reservation that takes a freed copy (the caller assigns it): db.series says who
+    is eligible (not suspended, not stepping back, not a held-back volume) and in what
+    order."""
+    nxt = conn.execute(
+        select(_hold.c.id, _hold.c.pickup_branch_id, _hold.c.placed_at)
+        .where(_hold.c.work_id == work_id, _hold.c.item_id.is_(None), series.eligible(_hold, today))
+        .order_by(*series.queue_order(_hold))
         .limit(1)
         .with_for_update()
     ).first()
+    if nxt is not None:
+        series.passed(conn, work_id, nxt, today)
+    return nxt
 
 
 def route_item(
@@ -241,6 +255,7 @@ def on_checkout(
     bump(conn, library_today(now), hold.pickup_branch_id, "", FILLED)
     if hold.item_id is not None and hold.item_id != item_id:
         reroute(conn, hold.item_id, work_id, hold, now)
+    offer_next_volumes(conn, hold.request_id, now)
     log.info("hold filled branch=%s", hold.pickup_branch_id)
 
 
@@ -248,3 +263,14 @@ def held_for(conn: Connection, item_id: int) -> int | None:
     """The patron a copy on the hold shelf (or in transit) is set aside for."""
     found = conn.execute(select(_hold.c.patron_id).where(_hold.c.item_id == item_id)).scalar()
     return int(found) if found is not None else None
+
+
+def offer_next_volumes(conn: Connection, request_id: int | None, now: datetime) -> None:
+    """Series volumes no longer held back (an earlier one collected or cancelled, or the
+    request resumed) take a copy on a shelf now, through its pull list (db.pulling); a
+    "together" set whose other volumes are all kept becomes ready."""
+    for hold_id, item_id in series.complete_set(conn, request_id):
+        make_ready(conn, hold_id, item_id, now)
+    for work_id in series.next_volumes(conn, request_id, library_today(now)):
+        if lock_work(conn, work_id):
+            pulling.fill(conn, work_id, now)

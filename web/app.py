@@ -25,6 +25,7 @@ from web import (
     loans,
     offload,
     password,
+    series_holds,
     serve,
 )
 from web.security import BodyLimit, CSRFCheck, SecurityHeaders
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     *password.routes,
                     *loans.routes,
                     *holds.routes,
+                    *series_holds.routes,
                     *booklist.routes,
                     *staff_my_access.routes,
                 ]

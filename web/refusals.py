@@ -119,6 +119,15 @@ MESSAGES: dict[str, str] = {
     "not_in_transit": N_("This item is not in transit."),
     "wrong_pickup_branch": N_("This item is for pickup at %(branch)s: send it on there."),
     "choose_option": N_("Choose one of the options."),
+    "series_too_few": N_("Choose at least two volumes."),
+    "series_over_limit": N_(
+        "You can have at most %(limit)s reservations; you can add %(free)s more. Choose fewer"
+        " volumes."
+    ),
+    "step_back_days": N_("Choose from 1 to %(max)s days."),
+    "step_back_nobody_behind": N_(
+        "Nobody else is waiting for this title, so the item stays set aside for you."
+    ),
     "enrol_link_refused": N_(
         "This enrolment link cannot be used (expired, used, or the account has ended). Ask a "
         "manager for a new one."

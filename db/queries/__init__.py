@@ -28,6 +28,7 @@ from db.queries import (
     pull_list,
     retention,
     second_factor,
+    series_holds,
     sessions,
     setup,
     staff_accounts,
@@ -51,6 +52,7 @@ from db.queries.my_summary import *  # noqa: F403
 from db.queries.pull_list import *  # noqa: F403
 from db.queries.retention import *  # noqa: F403
 from db.queries.second_factor import *  # noqa: F403
+from db.queries.series_holds import *  # noqa: F403
 from db.queries.sessions import *  # noqa: F403
 from db.queries.setup import *  # noqa: F403
 from db.queries.staff_accounts import *  # noqa: F403
@@ -75,6 +77,7 @@ __all__ += my_summary.__all__
 __all__ += pull_list.__all__
 __all__ += retention.__all__
 __all__ += second_factor.__all__
+__all__ += series_holds.__all__
 __all__ += sessions.__all__
 __all__ += setup.__all__
 __all__ += staff_accounts.__all__

@@ -20,7 +20,8 @@ placements, returns and cancellations of one title are serialised and never assi
 copy twice. A double submit meets the `(patron_id, work_id)` unique constraint.
 
 Suspended reservations (休止: `suspended_until` in the future) keep their place but are
-skipped when a copy is assigned.
+skipped when a copy is assigned. Series requests, stepping back and the estimate window
+are db.series (which decides who is eligible for a freed copy) and db.queries.series_holds.
 
 The limits (active reservations per patron, days on the hold shelf) are set by
 `configure_holds()` from the validated settings (SHIORI_HOLD_LIMIT, SHIORI_HOLD_SHELF_DAYS).
@@ -40,7 +41,7 @@ from sqlalchemy import ColumnElement, Row, and_, func, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from db import clock, models, pulling, reminders, routing, rules
+from db import clock, models, pulling, reminders, routing, rules, series
 from db.catalog_write import SEP
 from db.clock import library_today
 from db.counts import bump
@@ -179,7 +180,7 @@ class HoldView:
     pickup_code: str
     pickup: Localized
     placed_at: datetime  # aware UTC
-    state: str  # waiting, suspended, in_transit, ready
+    state: str  # waiting, suspended, in_transit, ready, kept (db.series)
     position: int | None  # 1-based among waiting reservations; None once assigned
     waiting: int  # reservations waiting for this title
     copies: int  # copies that can serve reservations
@@ -471,6 +472,7 @@ def place_hold(
         # A double submit that slipped past the check above: one reservation stays.
         raise AlreadyReserved() from None
     bump(conn, today, pickup_id, "", PLACED)
+    series.note_estimate(conn, int(hold_id), today, routing.shelf_days())
     pulling.fill(conn, work_id, now)  # a copy on the shelf goes on a pull list at once
     log.info("hold placed branch=%s", pickup_id)
     return _patron_hold(conn, patron_id, int(hold_id), now)
@@ -486,6 +488,7 @@ def cancel_hold(conn: Connection, now: datetime, patron_id: int, hold_id: int) -
     bump(conn, today, hold.pickup_branch_id, "", CANCELLED)
     if hold.item_id is not None:
         routing.reroute(conn, hold.item_id, hold.work_id, hold, now)
+    routing.offer_next_volumes(conn, hold.request_id, now)
     log.info("hold cancelled branch=%s", hold.pickup_branch_id)
     return str(title)
 
@@ -495,7 +498,7 @@ def change_hold_pickup(
     conn: Connection, now: datetime, patron_id: int, hold_id: int, pickup_code: str
 ) -> HoldView:
     hold = _locked_hold(conn, patron_id, hold_id)
-    if hold.state == READY:
+    if hold.state in (READY, series.KEPT):  # the copy is on that branch's hold shelf
         raise AlreadyReady()
     pickup_id = _branch_id(conn, pickup_code)
     conn.execute(_hold.update().where(_hold.c.id == hold.id).values(pickup_branch_id=pickup_id))
@@ -620,12 +623,15 @@ def expire_holds(conn: Connection, now: datetime) -> int:
         ).first()
         if hold is None:  # collected or cancelled meanwhile
             continue
+        series.on_expired(conn, hold, today)
         routing.end_hold(conn, hold)
         bump(conn, today, hold.pickup_branch_id, "", EXPIRED)
         if hold.item_id is not None:
             routing.route_item(conn, hold.item_id, hold.work_id, hold.pickup_branch_id, now)
         expired += 1
         log.info("hold expired branch=%s", hold.pickup_branch_id)
+    for hold_id, item_id in series.sets_to_deliver(conn, today):  # db.series: "together"
+        routing.make_ready(conn, hold_id, item_id, now)
     return expired
 
 
