@@ -25,9 +25,9 @@ $(VENDOR): package.json package-lock.json
 web/locale/%/LC_MESSAGES/messages.mo: web/locale/%/LC_MESSAGES/messages.po $(VENV_STAMP)
 	.venv/bin/pybabel compile --statistics -i $< -o $@
 
-# The mail worker runs alongside the server (stopped with it), so the demo's mail is sent
-# or given up rather than piling up: to the local sink (scripts/mail_sink.py) on port 8025
-# unless SHIORI_SMTP_PORT says otherwise.
+# The mail worker runs alongside the server (stopped with it), so the demo's mail is sent as
+# it is queued: to the local sink (scripts/mail_sink.py) on port 8025 unless SHIORI_SMTP_PORT
+# says otherwise. Without a sink the mail waits and goes as soon as one is started.
 run: setup
 	.venv/bin/shiori demo load
 	SHIORI_SMTP_PORT=$${SHIORI_SMTP_PORT:-8025} .venv/bin/shiori mail worker & worker=$$!; \

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
 
-from db import search
+from db import rules, search
 from db.errors import Refusal
 
 SEP = " | "
@@ -64,16 +64,50 @@ class ImportProblem:
             raise ValueError(f"unknown problem position {self.kind!r}")
 
 
+@dataclass(frozen=True)
+class InterruptedImport:
+    """An import that was killed before its last batch (db.queries.catalog_import): the
+    batches it committed are loaded, whole; importing the file again completes it."""
+
+    file_path: str
+    started_at: datetime
+    records_done: int
+
+
+# Problems placed at a record that end the reading of the file there.
+_STOPPING = frozenset({"import_malformed_xml"})
+
+
 @dataclass
 class ImportReport:
     added: int = 0
     updated: int = 0
     unchanged: int = 0
+    # The first IMPORT_MAX_LISTED_PROBLEMS problems (and every file problem); the rest are
+    # counted in more_problems, so a file of bad records cannot fill the memory.
     problems: list[ImportProblem] = field(default_factory=list)
+    more_problems: int = 0
+    # This import completes one of the same file that was interrupted.
+    resumed: InterruptedImport | None = None
 
     @property
     def loaded(self) -> int:
         return self.added + self.updated + self.unchanged
+
+    @property
+    def problem_count(self) -> int:
+        return len(self.problems) + self.more_problems
+
+    @property
+    def stopped(self) -> bool:
+        """The file could not be read to its end (what came before it is loaded)."""
+        return any(p.kind == "file" or p.reason.code in _STOPPING for p in self.problems)
+
+    def note(self, problem: ImportProblem) -> None:
+        if problem.kind == "file" or len(self.problems) < rules.IMPORT_MAX_LISTED_PROBLEMS:
+            self.problems.append(problem)
+        else:
+            self.more_problems += 1
 
 
 _NDC_PATTERN = re.compile(r"^K?\d{1,3}(\.\d+)?$")

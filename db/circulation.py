@@ -39,7 +39,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, Select, func, select, text
 from sqlalchemy.engine import Connection
 
-from db import engine, loan_rules, models, reminders, routing, rules
+from db import calendar, engine, loan_rules, models, reminders, routing, rules
 from db.catalog_write import SEP
 from db.clock import aware_utc, library_today
 from db.counts import bump
@@ -80,8 +80,9 @@ def renewal_refusal(reason: str, limit: int = rules.RENEWAL_LIMIT) -> Refusal:
 
 def due_date_for(conn: Connection, branch_id: int, start: date, loan_days: int) -> date:
     """The due date of a loan (or renewal) made on library-local day `start` at a copy of
-    `branch_id` for `loan_days` days: the one place a due date is computed."""
-    return start + timedelta(days=loan_days)
+    `branch_id` for `loan_days` days, moved to the next day that branch is open
+    (db.calendar): the one place a due date is computed."""
+    return calendar.next_open_day(conn, branch_id, start + timedelta(days=loan_days))
 
 
 # ---------------------------------------------------------------------------------------
@@ -118,6 +119,7 @@ _UNAVAILABLE = {
     rules.IN_PROCESS: "item_in_process",
     rules.IN_TRANSIT: "item_in_transit",
     rules.ON_HOLD_SHELF: "item_on_hold_shelf",
+    rules.TO_PULL: "item_to_pull",
 }
 
 
@@ -426,7 +428,8 @@ def checkout(
     if item.loan_id is not None or item.status == rules.ON_LOAN:
         raise AlreadyOnLoan()
     if item.status != rules.AVAILABLE and not (
-        item.status == rules.ON_HOLD_SHELF and routing.held_for(conn, item.id) == patron.id
+        item.status in (rules.ON_HOLD_SHELF, rules.TO_PULL)
+        and routing.held_for(conn, item.id) == patron.id
     ):
         raise ItemUnavailable(item.status)
     if not (confirm and rule.warns):

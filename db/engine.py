@@ -23,6 +23,7 @@ _key: tuple[str, int] | None = None
 # web tier's lanes, web/offload.py), so a thread never waits for a connection another
 # thread of the same process holds.
 DEFAULT_CONNECTIONS = 20
+CONNECT_TIMEOUT_SECONDS = 10
 
 
 class DatabaseNotConfigured(RuntimeError):
@@ -68,13 +69,14 @@ def make_engine(url: str, connections: int = DEFAULT_CONNECTIONS) -> Engine:
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
     # Times are stored as naive UTC on both engines; the session time zone must agree.
+    # connect_timeout: libpq would otherwise wait for ever on a host that never answers.
     return create_engine(
         url,
         pool_pre_ping=True,
         pool_size=connections,
         max_overflow=10,
         hide_parameters=True,
-        connect_args={"options": "-c timezone=UTC"},
+        connect_args={"options": "-c timezone=UTC", "connect_timeout": CONNECT_TIMEOUT_SECONDS},
     )
 
 

@@ -86,6 +86,10 @@ CODES = frozenset(
         "not_in_transit",
         "wrong_pickup_branch",  # branch (Localized)
         "choose_option",
+        "series_too_few",
+        "series_over_limit",  # limit, free
+        "step_back_days",  # max
+        "step_back_nobody_behind",
         # staff accounts and patron records
         "enrol_link_refused",
         "check_fields",
@@ -109,6 +113,23 @@ CODES = frozenset(
         "phone_format",
         "email_format",
         "choose_category",
+        # starting: the database cannot be used (db.availability)
+        "database_read_only",  # path
+        "database_cannot_open",  # path, reason (the driver's words)
+        "database_connection_refused",  # address (host:port)
+        "database_timed_out",  # address
+        "database_host_unknown",  # address
+        "database_login_refused",  # address, user
+        "database_missing",  # address, name
+        "database_unreachable",  # address
+        # the library calendar
+        "calendar_week_days",
+        "calendar_hours_format",
+        "calendar_hours_order",
+        "calendar_no_open_weekday",
+        "closure_ends_before_start",
+        "closure_too_long",  # days
+        "closure_not_found",
         # catalogue import
         "import_file_not_found",  # name
         "import_cannot_open",  # name, reason
@@ -127,6 +148,22 @@ CODES = frozenset(
         "import_record_damaged",  # detail (the decoder's warnings)
         "import_malformed_xml",  # detail (the parser's text)
         "import_stopped",  # error (exception class), detail
+        # staff mail screen
+        "mail_nothing_to_resend",
+        "mail_not_found",
+        # pull list (db.pulling)
+        "item_to_pull",
+        "pull_not_listed",
+        "unknown_branch",
+        # catalogue import: bounds (db.rules IMPORT_MAX_*); offset = the record's first byte
+        "import_field_too_long",  # tag, limit, offset
+        "import_record_too_long",  # limit, offset
+        "import_too_many_fields",  # limit, offset
+        "import_value_too_long",  # column, limit (a CSV value)
+        "import_row_too_long",  # limit (a CSV row)
+        "import_xml_entities",  # the file declares XML entities: refused
+        "import_xml_markup_too_long",  # limit
+        "import_file_too_large",  # limit (bytes, after decompression)
     }
 )
 
@@ -178,6 +215,10 @@ class NotFound(QueryError):
 
 class ImportRefused(QueryError):
     """A catalog file that cannot be imported at all; nothing was written."""
+
+
+class DatabaseUnavailable(QueryError):
+    """The database cannot be opened for writing (db.availability); nothing was done."""
 
 
 class TooManyAttempts(QueryError):

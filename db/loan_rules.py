@@ -1,4 +1,4 @@
-"""Loan rules per patron category × material type (table `loan_rule`, migration 0017).
+"""Loan rules per patron category × material type (table `loan_rule`, migration 0020).
 
 A rule says, for patrons of one category (db.rules.CATEGORIES) borrowing one material type:
 the loan period in days (0: not lent), how many items of that type they may have out, how

@@ -221,6 +221,12 @@ class MailOutbox(SQLModel, table=True):
     # Whose mail it is (migration 0013), so a purge withdraws it. No foreign key: a row the
     # sender may be settling (in doubt) must outlive the patron, emptied.
     patron_id: int | None = None
+    # The sending run holding the row's short, renewed claim (migration 0015), and how often
+    # the message was left in doubt (re-sent with the same Message-ID a bounded number of times).
+    claimed_by: str | None = Field(default=None, max_length=40)
+    doubts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # When staff re-queued it: its retry period counts from then (else from created_at).
+    retry_from: datetime | None = None
 
 
 class Loan(SQLModel, table=True):
@@ -379,13 +385,41 @@ class Hold(SQLModel, table=True):
     work_id: int = Field(foreign_key="work.id", ondelete="CASCADE")
     pickup_branch_id: int = Field(foreign_key="branch.id")
     placed_at: datetime
-    state: str = Field(max_length=20)  # waiting, in_transit, ready
+    state: str = Field(max_length=20)  # waiting, pulling (db.pulling), in_transit, ready
     item_id: int | None = Field(default=None, foreign_key="item.id")
     ready_until: date | None = None
     suspended_until: date | None = None  # skipped for assignment while today < this
     # The outbox row of the ready-for-pickup notice (migration 0013): withdrawn, or emptied
     # if in doubt, in the transaction that ends the reservation.
     notice_mail_id: int | None = None
+    # Series reservations, step back and the estimate memo (migration 0019, db.series).
+    request_id: int | None = Field(default=None, foreign_key="hold_request.id", index=True)
+    sequence: int | None = None  # 1-based volume order within its request
+    step_back_passes: int = 0  # copies this reservation lets go to the next in line
+    step_back_until: date | None = None  # skipped while today < this (letting others first)
+    # The last estimate the patron acknowledged (a window and how many were ahead), so the
+    # page can say that it changed and why. Deleted with the reservation.
+    est_from: date | None = None
+    est_to: date | None = None
+    est_ahead: int | None = None
+    est_on: date | None = None
+
+
+class HoldRequest(SQLModel, table=True):
+    """A series reservation (シリーズ予約): several holds placed as one request (db.series).
+
+    Exists only while one of its holds does. `mode` is `in_order` (a volume waits until the
+    earlier ones are collected) or `together` (copies are set aside until all are in).
+    """
+
+    __tablename__ = "hold_request"
+    __table_args__ = (Index("ix_hold_request_patron", "patron_id"), _NEVER_REUSED)
+    id: int | None = Field(default=None, primary_key=True)
+    patron_id: int = Field(foreign_key="patron.id", ondelete="CASCADE")
+    mode: str = Field(max_length=20)
+    created_at: datetime
+    paused_on: date | None = None  # in order: an earlier volume expired uncollected
+    released_on: date | None = None  # together: the set waited too long, delivered as it comes
 
 
 class NoticePreference(SQLModel, table=True):
@@ -407,11 +441,52 @@ class LoanReminder(SQLModel, table=True):
     mail_id: int | None = None
 
 
+# --- the library calendar (issue 12, migration 0018) ------------------------------------
+
+
+class BranchHours(SQLModel, table=True):
+    """A branch's regular week: one row per weekday (0 = Monday), closed or its hours
+    ("HH:MM", "" when not stated). A weekday without a row is open (db.calendar)."""
+
+    __tablename__ = "branch_hours"
+    branch_id: int = Field(primary_key=True, foreign_key="branch.id", ondelete="CASCADE")
+    weekday: int = Field(primary_key=True)
+    closed: bool = False
+    opens: str = Field(default="", max_length=5)
+    closes: str = Field(default="", max_length=5)
+
+
+class BranchClosure(SQLModel, table=True):
+    """A dated closure of a branch, one day or a range (inclusive): 年末年始, 特別整理期間 …"""
+
+    __tablename__ = "branch_closure"
+    __table_args__ = (Index("ix_branch_closure_branch_ends", "branch_id", "ends_on", "starts_on"),)
+    id: int | None = Field(default=None, primary_key=True)
+    branch_id: int = Field(foreign_key="branch.id", ondelete="CASCADE")
+    starts_on: date
+    ends_on: date
+    kind: str = Field(max_length=20)  # db.calendar.CLOSURE_KINDS
+
+
+# --- catalogue imports (issue 11) ---------------------------------------------------------
+
+
+class ImportRun(SQLModel, table=True):
+    """A catalogue import in progress: written before its first batch, counted with every
+    batch, deleted after its last. One left behind is an import that was killed."""
+
+    __tablename__ = "import_run"
+    id: int | None = Field(default=None, primary_key=True)
+    file_path: str = Field(max_length=1000, index=True)
+    started_at: datetime
+    records_done: int
+
+
 # --- loan rules (issue 12) ------------------------------------------------------------
 
 
 class LoanRule(SQLModel, table=True):
-    """Loan rules per patron category × material type (migration 0017), kept by managers:
+    """Loan rules per patron category × material type (migration 0020), kept by managers:
     loan period, items of this type a patron may have out, renewals, and whether the
     counter refuses ("block") or warns ("warn") a patron with overdue items or at a limit."""
 

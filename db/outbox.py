@@ -8,7 +8,9 @@ db holds no presentation text: a notice is queued as its *kind*, the patron's la
 its *parameters* (JSON: a title, a branch code, ISO dates, a link …), and the sender has the
 web tier compose subject and body at delivery. A row may instead carry a finished subject
 and body (rows queued before migration 0009 do): it is delivered as it is. Either way the
-personal part (parameters or body) is deleted once the mail is delivered or given up.
+personal part (parameters or body) is deleted once the mail is delivered or refused for
+good; a row given up otherwise keeps it for staff to re-queue (db.queries.staff_mail) until
+they dismiss it, its cause withdraws it, or retention deletes it.
 
 A row names its patron (`patron_id`, None for mail to no patron) and the cause that ends
 it may `withdraw` it: a returned loan its due-date reminder, an ended reservation its
@@ -48,7 +50,7 @@ from db.emails import check_email, is_email
 
 log = logging.getLogger(__name__)
 
-# The table as created by migration 0002 (models.MailOutbox), with plain column types: the
+# The table as created by migrations 0002 … 0015 (models.MailOutbox), with plain column types: the
 # model's datetime type would bind aware values, which PostgreSQL casts to `timestamp without
 # time zone` through the session TimeZone. Binding naive UTC stores exactly what we mean
 # whatever the server's TimeZone (Asia/Tokyo is common here).
@@ -70,6 +72,9 @@ mail_outbox = table(
     column("lang", String),
     column("params", Text),
     column("patron_id", Integer),
+    column("claimed_by", String),
+    column("doubts", Integer),
+    column("retry_from", DateTime),
 )
 
 SUBJECT_MAX_CHARS = 200  # the column's length
@@ -193,8 +198,8 @@ def withdraw(conn: Connection, which: ColumnElement[bool]) -> int:
     A row not yet in doubt is deleted: if a sender holds it right now, its commit point
     before the final "." finds the row gone and the server never accepts the message
     (db.queries.mail). A row in doubt stays for the sender or its sweep to settle, emptied
-    of its body and parameters (nothing reads them after the commit point). Delivered and
-    given-up rows have none left.
+    of its body and parameters: with nothing left to re-send it is given up, not re-sent.
+    A given-up row still holding its text (kept for staff to re-queue) is deleted.
     """
     c = mail_outbox.c
     deleted = conn.execute(

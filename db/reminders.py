@@ -1,7 +1,10 @@
 """Due-date reminders: queued by the daily job, withdrawn when the loan ends first.
 
 A reminder mail names the loans it reminds of in `loan_reminder`, so each loan is
-reminded of once. Every function takes a `Connection` inside the caller's writing
+reminded of once. The day it names is the due date, always a day the lending branch is open
+(db.calendar): checkout and renewal store an open day, a closure added later moves the due
+dates it covers (db.queries.calendar), and the mail names the next open day on or after the
+stored date all the same. Every function takes a `Connection` inside the caller's writing
 transaction.
 """
 
@@ -13,7 +16,7 @@ from typing import Any
 from sqlalchemy import exists, select
 from sqlalchemy.engine import Connection
 
-from db import models, outbox
+from db import calendar, models, outbox
 from db.clock import library_today
 
 _T = models.Hold.metadata.tables
@@ -46,6 +49,7 @@ def queue_due(conn: Connection, now: datetime) -> int:
             _loan.c.id,
             _loan.c.patron_id,
             _loan.c.due_on,
+            _item.c.branch_id,
             _work.c.title,
             _patron.c.email,
             _patron.c.lang,
@@ -73,7 +77,15 @@ def queue_due(conn: Connection, now: datetime) -> int:
     sent = 0
     for loans in per_patron.values():
         first = loans[0]
-        params = {"loans": [{"title": r.title, "due": r.due_on.isoformat()} for r in loans]}
+        params = {
+            "loans": [
+                {
+                    "title": r.title,
+                    "due": calendar.next_open_day(conn, r.branch_id, r.due_on).isoformat(),
+                }
+                for r in loans
+            ]
+        }
         mail_id = outbox.enqueue_notice(
             conn,
             kind="due_reminder",

@@ -6,9 +6,10 @@ the caller's writing transaction and the current time `now` (aware).
 
 A copy free at a branch goes to the first eligible reservation of its title (`ORDER BY
 placed_at, id`, suspended ones skipped): ready on the hold shelf at once when the pickup
-branch is where the copy is, else in transit. Writes to a title's queue first lock its
-`work` row; the lock order everywhere is patron, item, work, hold — so concurrent counter
-and patron actions on PostgreSQL never deadlock.
+branch is where the copy is, else in transit. (A copy already on a shelf when a
+reservation could take it goes on a pull list instead: db.pulling.) Writes to a title's
+queue first lock its `work` row; the lock order everywhere is patron, item, work, hold — so
+concurrent counter and patron actions on PostgreSQL never deadlock.
 
 A reservation remembers its ready-for-pickup notice; `end_hold` (collected, cancelled,
 expired, purged with its patron) withdraws it in the same transaction, so no queued mail
@@ -21,13 +22,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, or_, select
+from sqlalchemy import Row, and_, select
 from sqlalchemy.engine import Connection
 
-from db import models, outbox, rules
+from db import calendar, models, outbox, pulling, rules, series
 from db.clock import library_today
 from db.counts import bump
 from db.localized import Localized
@@ -54,8 +55,13 @@ _shelf = {"days": 7}
 
 
 def set_shelf_days(days: int) -> None:
-    """Days a ready copy waits on the hold shelf (SHIORI_HOLD_SHELF_DAYS, validated)."""
+    """Opening days of the pickup branch a ready copy waits on the hold shelf
+    (SHIORI_HOLD_SHELF_DAYS, validated)."""
     _shelf["days"] = days
+
+
+def shelf_days() -> int:
+    return _shelf["days"]
 
 
 @dataclass(frozen=True)
@@ -122,6 +128,7 @@ def end_hold(conn: Connection, hold: Row[Any]) -> None:
     """Delete a reservation (collected, cancelled, expired) and withdraw its notice with it:
     no queued mail may name a title for a reservation that is gone."""
     conn.execute(_hold.delete().where(_hold.c.id == hold.id))
+    series.forget_if_empty(conn, hold.request_id)
     if hold.notice_mail_id is not None:
         c = outbox.mail_outbox.c
         outbox.withdraw(conn, and_(c.id == hold.notice_mail_id, c.kind == "hold_ready"))
@@ -136,29 +143,42 @@ def release(conn: Connection, hold: Row[Any], now: datetime) -> None:
         reroute(conn, hold.item_id, hold.work_id, hold, now)
 
 
+def _shelf_deadline(conn: Connection, hold_id: int, now: datetime) -> date:
+    """The last day a ready copy waits: `_shelf["days"]` days its pickup branch is open."""
+    pickup = conn.execute(
+        select(_hold.c.pickup_branch_id).where(_hold.c.id == hold_id)
+    ).scalar_one()
+    return calendar.add_open_days(conn, pickup, library_today(now), _shelf["days"])
+
+
 def make_ready(conn: Connection, hold_id: int, item_id: int, now: datetime) -> None:
-    until = library_today(now) + timedelta(days=_shelf["days"])
-    conn.execute(
-        _hold.update()
-        .where(_hold.c.id == hold_id)
-        .values(state=READY, item_id=item_id, ready_until=until)
-    )
-    conn.execute(_item.update().where(_item.c.id == item_id).values(status=rules.ON_HOLD_SHELF))
-    _notify_ready(conn, hold_id, now)
+    until = _shelf_deadline(conn, hold_id, now)
+    if series.keep(conn, hold_id, item_id, until):  # a "together" set is not complete yet
+        return
+    for hid, iid in ((hold_id, item_id), *series.kept_with(conn, hold_id)):
+        conn.execute(
+            _hold.update()
+            .where(_hold.c.id == hid)
+            .values(state=READY, item_id=iid, ready_until=_shelf_deadline(conn, hid, now))
+        )
+        conn.execute(_item.update().where(_item.c.id == iid).values(status=rules.ON_HOLD_SHELF))
+        _notify_ready(conn, hid, now)
 
 
 def _next_hold(conn: Connection, work_id: int, today: date) -> Any:
-    return conn.execute(
-        select(_hold.c.id, _hold.c.pickup_branch_id)
-        .where(
-            _hold.c.work_id == work_id,
-            _hold.c.item_id.is_(None),
-            or_(_hold.c.suspended_until.is_(None), _hold.c.suspended_until <= today),
-        )
-        .order_by(_hold.c.placed_at, _hold.c.id)
+    """The reservation that takes a freed copy (the caller assigns it): db.series says who
+    is eligible (not suspended, not stepping back, not a held-back volume) and in what
+    order."""
+    nxt = conn.execute(
+        select(_hold.c.id, _hold.c.pickup_branch_id, _hold.c.placed_at)
+        .where(_hold.c.work_id == work_id, _hold.c.item_id.is_(None), series.eligible(_hold, today))
+        .order_by(*series.queue_order(_hold))
         .limit(1)
         .with_for_update()
     ).first()
+    if nxt is not None:
+        series.passed(conn, work_id, nxt, today)
+    return nxt
 
 
 def route_item(
@@ -187,12 +207,17 @@ def route_item(
         make_ready(conn, nxt.id, item_id, now)
         log.info("hold ready branch=%s", nxt.pickup_branch_id)
         return Routing(READY, names)
-    conn.execute(
-        _hold.update().where(_hold.c.id == nxt.id).values(state=IN_TRANSIT, item_id=item_id)
-    )
-    conn.execute(_item.update().where(_item.c.id == item_id).values(status=rules.IN_TRANSIT))
+    to_transit(conn, nxt.id, item_id)
     log.info("hold in transit to branch=%s", nxt.pickup_branch_id)
     return Routing(IN_TRANSIT, names)
+
+
+def to_transit(conn: Connection, hold_id: int, item_id: int) -> None:
+    """The copy travels to the reservation's pickup branch (received there: make_ready)."""
+    conn.execute(
+        _hold.update().where(_hold.c.id == hold_id).values(state=IN_TRANSIT, item_id=item_id)
+    )
+    conn.execute(_item.update().where(_item.c.id == item_id).values(status=rules.IN_TRANSIT))
 
 
 def reroute(conn: Connection, item_id: int, work_id: int, old: Row[Any], now: datetime) -> None:
@@ -208,6 +233,9 @@ def reroute(conn: Connection, item_id: int, work_id: int, old: Row[Any], now: da
                 _hold.update().where(_hold.c.id == nxt.id).values(state=IN_TRANSIT, item_id=item_id)
             )
         return  # with nobody waiting, receiving it puts it back on the shelf
+    if item.status == rules.TO_PULL:
+        pulling.release(conn, item_id, work_id, now)  # still on its shelf, never taken off
+        return
     route_item(conn, item_id, work_id, old.pickup_branch_id, now)
 
 
@@ -237,6 +265,7 @@ def on_checkout(
     bump(conn, library_today(now), hold.pickup_branch_id, "", FILLED)
     if hold.item_id is not None and hold.item_id != item_id:
         reroute(conn, hold.item_id, work_id, hold, now)
+    offer_next_volumes(conn, hold.request_id, now)
     log.info("hold filled branch=%s", hold.pickup_branch_id)
 
 
@@ -244,3 +273,14 @@ def held_for(conn: Connection, item_id: int) -> int | None:
     """The patron a copy on the hold shelf (or in transit) is set aside for."""
     found = conn.execute(select(_hold.c.patron_id).where(_hold.c.item_id == item_id)).scalar()
     return int(found) if found is not None else None
+
+
+def offer_next_volumes(conn: Connection, request_id: int | None, now: datetime) -> None:
+    """Series volumes no longer held back (an earlier one collected or cancelled, or the
+    request resumed) take a copy on a shelf now, through its pull list (db.pulling); a
+    "together" set whose other volumes are all kept becomes ready."""
+    for hold_id, item_id in series.complete_set(conn, request_id):
+        make_ready(conn, hold_id, item_id, now)
+    for work_id in series.next_volumes(conn, request_id, library_today(now)):
+        if lock_work(conn, work_id):
+            pulling.fill(conn, work_id, now)

@@ -13,7 +13,8 @@ IN_TRANSIT = "in_transit"
 ON_HOLD_SHELF = "on_hold_shelf"
 IN_PROCESS = "in_process"
 MISSING = "missing"
-ITEM_STATUSES = (AVAILABLE, ON_LOAN, IN_TRANSIT, ON_HOLD_SHELF, IN_PROCESS, MISSING)
+TO_PULL = "to_pull"  # on the shelf, promised to a reservation: on its branch's pull list
+ITEM_STATUSES = (AVAILABLE, ON_LOAN, IN_TRANSIT, ON_HOLD_SHELF, IN_PROCESS, MISSING, TO_PULL)
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,27 @@ RENEWAL_LIMIT = 1
 LOAN_LIMIT = 20
 PURGE_AFTER_YEARS_WITHOUT_LOAN = 3  # seed 000-4
 
-# Mail outbox: retries back off exponentially up to MAIL_MAX_ATTEMPTS.
-MAIL_MAX_ATTEMPTS = 8
+# Mail outbox (db.queries.mail): a message the server put off is retried with doubling
+# waits (1, 2, 4 … minutes, at most MAIL_RETRY_CAP_SECONDS) for MAIL_RETRY_DAYS (the
+# SHIORI_MAIL_RETRY_DAYS default); an unreachable server costs no message an attempt.
 MAIL_RETRY_BASE_SECONDS = 60
-MAIL_CLAIM_SECONDS = 300
+MAIL_RETRY_CAP_SECONDS = 3600
+MAIL_RETRY_DAYS = 3
+# A sending run's claim on its rows is a lease renewed while it works: after a crash the
+# rows are free again within this time. Longer than one SMTP transaction can take.
+MAIL_CLAIM_SECONDS = 60
+# A message left in doubt (no reply to its final ".") is re-sent with the same Message-ID
+# until it has been in doubt this many times, then given up for staff to settle.
+MAIL_MAX_DOUBTS = 3
+
+# Catalogue import bounds (db/importers). A record over a bound is refused with its position
+# and the rest of the file loads; a file over a bound stops there (what came before stays).
+# ISO 2709 caps a field at 9,999 bytes and a record at 99,999; the longest value in the
+# Aozora catalogue is 11,989 characters. Memory per record stays below a few megabytes.
+IMPORT_MAX_FIELD_CHARS = 20_000  # one MARC (sub)field or control field, one CSV value
+IMPORT_MAX_RECORD_CHARS = 100_000  # a MARC record's text together; one CSV row (its lines)
+IMPORT_MAX_RECORD_FIELDS = 10_000  # fields and subfields of one MARC record
+IMPORT_MAX_XML_MARKUP_BYTES = 1 << 20  # one tag, comment or other piece of XML markup
+IMPORT_MAX_FILE_BYTES = 4 << 30  # a file, after gzip decompression
+IMPORT_MAX_GROUPED_FILE_BYTES = 256 << 20  # Aozora's per-person CSV, grouped in memory (17 MB)
+IMPORT_MAX_LISTED_PROBLEMS = 1_000  # problems kept in a report (the rest are counted)

@@ -37,6 +37,12 @@ ACCOUNT_CREATE, ACCOUNT_EDIT = "account_create", "account_edit"
 ACCOUNT_ENROL_LINK, ACCOUNT_END = "account_enrol_link", "account_end"
 
 
+class StaffRefused(QueryError):
+    """The actor's role may not do this; the attempt was recorded (db.staff.refuse)."""
+
+    code = "staff_refused"
+
+
 class StaffFormRefused(QueryError):
     """Input that cannot be saved; `errors` maps each field to its refusal."""
 

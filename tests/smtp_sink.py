@@ -35,10 +35,21 @@ class Received:
 
 @dataclass
 class Recorder:
-    """An aiosmtpd handler: records envelopes; `rcpt_reply` set → refuses every RCPT."""
+    """An aiosmtpd handler: records envelopes; `rcpt_reply` set → refuses every RCPT,
+    `mail_reply` every MAIL FROM."""
 
     received: list[Received] = field(default_factory=list)
     rcpt_reply: str | None = None
+    mail_reply: str | None = None
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, mail_options: list[str]
+    ) -> str:
+        if self.mail_reply:
+            return self.mail_reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]

@@ -345,6 +345,12 @@ def test_renewal_is_refused_while_someone_is_waiting(lib: Library) -> None:
     loan = checkout(ALICE_CARD, "T000000001")
     other = checkout(ALICE_CARD, "T000000002")
     # Bob reserves the title Alice has (db.queries.holds; the check only needs a waiting hold).
+    # Its other copy is off the shelf: on the shelf, it would serve him (a pull list).
+    with engine.write() as conn:
+        conn.execute(
+            text("UPDATE item SET status = :s WHERE barcode = :b"),
+            {"s": rules.IN_PROCESS, "b": PRIVATE_BARCODE},
+        )
     queries.place_hold(lib.bob, lib.works["neko"], "sogo")
     by_id = {view.id: view for view in loans(lib.alice, NOW + DAY)}
     assert by_id[loan.loan_id].refusal == circulation.renewal_refusal(circulation.HOLDS_WAITING)

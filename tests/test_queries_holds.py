@@ -86,6 +86,17 @@ def status(barcode: str) -> str:
         )
 
 
+def off_the_shelf(*barcodes: str) -> None:
+    """Take copies off the shelves (being processed): a reservation then waits in the queue
+    instead of putting a copy on a pull list (db.pulling)."""
+    with engine.write() as conn:
+        for barcode in barcodes:
+            conn.execute(
+                text("UPDATE item SET status = :s WHERE barcode = :b"),
+                {"s": rules.IN_PROCESS, "b": barcode},
+            )
+
+
 def outbox() -> list[tuple[str, str, str, str | None]]:
     return mailbox.composed()
 
@@ -100,6 +111,7 @@ def hold_count() -> int:
 
 def test_place_hold_shows_position_copies_and_an_estimate(lib: Lib) -> None:
     (a, _), (b, _) = lib.patrons[:2]
+    off_the_shelf("H001", "H002")
     first = queries.place_hold(a, lib.works["neko"], "sogo")
     second = queries.place_hold(b, lib.works["neko"], "minami")
     assert (first.position, first.copies, first.state) == (1, 2, "waiting")
@@ -179,6 +191,7 @@ def test_fifty_concurrent_reservations_get_fifty_gap_free_positions(fresh_db: Da
     queries.set_clock(lambda: NOW)  # the same instant for all: the id breaks the tie
     try:
         lib = make_lib(patrons=50)
+        off_the_shelf("H001", "H002")
         start = threading.Barrier(50)
         errors: list[BaseException] = []
         placed: list[int] = []

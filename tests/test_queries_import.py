@@ -346,7 +346,7 @@ def test_the_cli_words_the_report_in_every_language(
     cut = tmp_path / "cut.csv.gz"
     cut.write_bytes(whole[: len(whole) // 2])  # a gzip stream that ends too early
     files = [works, MARC / "pymarc_bad_records.mrc", cut]
-    assert cli.main(["import", *map(str, files)]) == 0
+    assert cli.main(["import", *map(str, files)]) == cli.IMPORT_FILE_REFUSED  # cut short
     out = capsys.readouterr().out.splitlines()
     assert out[:5] == [
         "w.csv: 追加 1, 更新 0, 変更なし 0, 問題 3 / added 1, updated 0, unchanged 0, problems 3",

@@ -240,7 +240,7 @@ def test_saving_rules_checks_every_field_and_audits_each_change(fresh_db: Databa
 
 
 def test_migration_seeds_the_rules_of_an_existing_database(tmp_path: object) -> None:
-    """0017 on a database that already has material types gives each pair today's rule."""
+    """0020 on a database that already has material types gives each pair today's rule."""
     from pathlib import Path
 
     from db import migrate
@@ -249,7 +249,7 @@ def test_migration_seeds_the_rules_of_an_existing_database(tmp_path: object) -> 
     url, pg_name = new_database(Path(str(tmp_path)))
     try:
         queries.configure(url)
-        migrate.upgrade("0014_staff_admin_audit")
+        migrate.upgrade("0019_series_holds")
         with engine.write() as conn:
             conn.execute(
                 text(

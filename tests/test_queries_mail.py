@@ -9,13 +9,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from db import emails, engine, outbox, rules
 from db.errors import QueryError
 from db.queries import mail
 from tests.conftest import Database, in_words
-from tests.smtp_sink import Server, free_port, settings_for
+from tests.smtp_sink import Received, Recorder, Server, free_port, settings_for
 
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 PATRON = "hanako.fujisawa@example.jp"
@@ -223,42 +224,72 @@ def test_permanent_refusal_fails_at_once_without_personal_data(
     assert smtp_server.recorder.received == []
 
 
-def test_gives_up_after_max_attempts_with_doubling_delays(
+def test_a_message_put_off_is_retried_with_capped_backoff_for_the_retry_period(
     fresh_db: Database, smtp_server: Server
 ) -> None:
-    smtp_server.recorder.rcpt_reply = "421 4.7.0 Too busy"
+    """A 4xx for the message: retried 1, 2, 4 … minutes apart, at most an hour, and given
+    up only when the retry period (here 1 day) is over — not after 8 attempts (2 hours)."""
+    smtp_server.recorder.rcpt_reply = "450 4.2.1 Mailbox busy"
     mail_id = queue()
     moment = NOW
     delays: list[timedelta] = []
     reports = []
-    for _attempt in range(rules.MAIL_MAX_ATTEMPTS):
-        reports.append(mail.send_due(smtp_server.settings, moment))
+    while outbox_row(mail_id).failed_at is None:
+        reports.append(mail.send_due(smtp_server.settings, moment, retry_days=1))
         row = outbox_row(mail_id)
         if row.failed_at is None:
             delays.append(row.next_attempt_at - naive(moment))
             moment = row.next_attempt_at.replace(tzinfo=UTC)
 
-    assert reports[:-1] == [mail.SendReport(0, 1, 0)] * (rules.MAIL_MAX_ATTEMPTS - 1)
+    cap = timedelta(seconds=rules.MAIL_RETRY_CAP_SECONDS)
+    assert cap == timedelta(hours=1)
+    expected = [min(timedelta(seconds=rules.MAIL_RETRY_BASE_SECONDS * 2**k), cap) for k in range(7)]
+    assert delays[:7] == expected
+    assert set(delays[7:]) == {cap}
     assert reports[-1] == mail.SendReport(0, 0, 1)
-    assert delays == [
-        min(timedelta(seconds=rules.MAIL_RETRY_BASE_SECONDS * 2**k), timedelta(hours=6))
-        for k in range(rules.MAIL_MAX_ATTEMPTS - 1)
-    ]
+    assert set(reports[:-1]) == {mail.SendReport(0, 1, 0)}
     row = outbox_row(mail_id)
-    assert row.attempts == rules.MAIL_MAX_ATTEMPTS
-    assert row.failed_at == naive(moment)
-    assert row.body is None
+    assert row.attempts == len(reports) > 8
+    assert NOW + timedelta(hours=23) <= row.failed_at.replace(tzinfo=UTC) <= NOW + timedelta(days=1)
+    assert row.body == BODY  # kept so staff can re-queue it (db.queries.staff_mail)
     [failed] = failed_mail()
-    assert (failed.id, failed.attempts) == (mail_id, rules.MAIL_MAX_ATTEMPTS)
-    assert failed.last_error.startswith("SMTP") and PATRON not in failed.last_error
+    assert (failed.id, failed.attempts, failed.in_doubt) == (mail_id, row.attempts, False)
+    assert failed.last_error == "SMTPRecipientsRefused 450"
     assert smtp_server.recorder.received == []
 
 
-def test_retry_delay_is_capped_at_six_hours() -> None:
+@pytest.mark.parametrize(
+    "reply", ["421 4.7.0 Too busy, closing", "451 4.3.0 our sender", "530 5.7.0 Authenticate"]
+)
+def test_a_server_that_will_not_take_mail_costs_no_message_an_attempt(
+    fresh_db: Database, smtp_server: Server, reply: str
+) -> None:
+    """421 (the server closes), or our own sender refused: not the message's fault. The run
+    stops, every message keeps its place with no attempt counted, and they go when it's fixed."""
+    first, second = queue(), queue(to_addr="taro@example.jp")
+    if reply.startswith("421"):
+        smtp_server.recorder.rcpt_reply = reply
+    else:
+        smtp_server.recorder.mail_reply = reply
+    for minutes in range(0, 600, 7):
+        report = mail.send_due(smtp_server.settings, NOW + timedelta(minutes=minutes))
+        assert (report.sent, report.retried, report.failed, report.deferred) == (0, 0, 0, 2)
+    for mail_id in (first, second):
+        row = outbox_row(mail_id)
+        assert (row.attempts, row.failed_at, row.claimed_until) == (0, None, None)
+        assert row.last_error.startswith("SMTP") and row.last_error.endswith(reply[:3])
+    smtp_server.recorder.rcpt_reply = smtp_server.recorder.mail_reply = None
+    assert mail.send_due(smtp_server.settings, NOW + timedelta(hours=10)) == mail.SendReport(
+        2, 0, 0
+    )
+    assert len(smtp_server.recorder.received) == 2
+
+
+def test_retry_delay_is_capped_at_one_hour() -> None:
     assert mail.retry_delay(1) == timedelta(seconds=rules.MAIL_RETRY_BASE_SECONDS)
     assert mail.retry_delay(3) == timedelta(seconds=4 * rules.MAIL_RETRY_BASE_SECONDS)
-    assert mail.retry_delay(40) == timedelta(hours=6)
-    assert mail.retry_delay(10_000) == timedelta(hours=6)
+    assert mail.retry_delay(40) == timedelta(hours=1)
+    assert mail.retry_delay(10_000) == timedelta(hours=1)
 
 
 def test_server_down_is_retried_and_nothing_is_lost(
@@ -267,21 +298,39 @@ def test_server_down_is_retried_and_nothing_is_lost(
     first, second = queue(), queue(to_addr="taro@example.jp", body="二通目\n")
     down = settings_for(free_port())  # nothing listens there
 
-    assert mail.send_due(down, NOW) == mail.SendReport(0, 2, 0)
+    report = mail.send_due(down, NOW)
+    assert report == mail.SendReport(0, 0, 0, deferred=2, server_error="ConnectionRefusedError")
     for mail_id in (first, second):
         row = outbox_row(mail_id)
-        assert row.attempts == 1
+        assert row.attempts == 0  # the outage is not the message's fault
         assert row.body is not None
-        assert row.sent_at is None and row.failed_at is None
+        assert row.sent_at is None and row.failed_at is None and row.claimed_until is None
         assert row.last_error == "ConnectionRefusedError"
     assert counts() == mail.MailCounts(pending=2, sent=0, failed=0)
 
-    later = NOW + timedelta(seconds=rules.MAIL_RETRY_BASE_SECONDS)
+    # Back: the very next run delivers, no backoff to sit out.
+    later = NOW + timedelta(seconds=1)
     assert mail.send_due(smtp_server.settings, later) == mail.SendReport(2, 0, 0)
     received = smtp_server.recorder.received
     assert sorted(r.rcpt_tos[0] for r in received) == sorted([PATRON, "taro@example.jp"])
     bodies = {r.message.get_content().replace("\r\n", "\n") for r in received}
     assert bodies == {BODY, "二通目\n"}
+
+
+def test_mail_left_past_the_retry_period_is_given_up_for_staff(
+    fresh_db: Database, smtp_server: Server
+) -> None:
+    mail_id = queue()
+    down = settings_for(free_port())
+    assert mail.send_due(down, NOW + timedelta(days=2), retry_days=3).deferred == 1
+    report = mail.send_due(down, NOW + timedelta(days=3), retry_days=3)
+    assert report == mail.SendReport(0, 0, 0)
+    row = outbox_row(mail_id)
+    assert row.failed_at == naive(NOW + timedelta(days=3)) and row.body == BODY
+    [failed] = failed_mail()
+    assert failed.last_error == "retry period over: ConnectionRefusedError"
+    assert mail.send_due(smtp_server.settings, NOW + timedelta(days=4)) == mail.SendReport(0, 0, 0)
+    assert smtp_server.recorder.received == []
 
 
 def test_a_crashed_workers_claim_expires(fresh_db: Database, smtp_server: Server) -> None:
@@ -406,18 +455,20 @@ def test_a_notice_is_stored_as_parameters_and_they_go_with_the_body(
     claimed = mail._claim(NOW, 10)
     assert [m.params is not None for m in claimed] == [True, True]
     mail._release([sent])
-    mail._mark_in_doubt(in_doubt, NOW)  # the sender stops right before the final "."
+    mail._mark_in_doubt(in_doubt, NOW)  # the sender stops right after the final "."
     later = NOW + timedelta(seconds=rules.MAIL_CLAIM_SECONDS + 1)
 
-    assert mail.send_due(smtp_server.settings, later, compose=compose) == mail.SendReport(1, 0, 0)
-    [got] = smtp_server.recorder.received
-    assert got.rcpt_tos == [PATRON]
-    assert got.message["Subject"] == "ご案内 Bcc: x@evil.example"  # composed text is cleaned
-    assert got.message.get_content().replace("\r\n", "\n") == "吾輩は猫である\n"
+    # In doubt, its parameters are kept: it is composed again and re-sent (at least once).
+    assert mail.send_due(smtp_server.settings, later, compose=compose) == mail.SendReport(2, 0, 0)
+    received = sorted(smtp_server.recorder.received, key=lambda r: r.rcpt_tos)
+    assert [got.rcpt_tos for got in received] == [[PATRON], ["taro@example.jp"]]
+    for got in received:
+        assert got.message["Subject"] == "ご案内 Bcc: x@evil.example"  # composed text is cleaned
+        assert got.message.get_content().replace("\r\n", "\n") == "吾輩は猫である\n"
     for mail_id in (sent, in_doubt):
         row = outbox_row(mail_id)
         assert row.params is None and row.body is None
-    assert outbox_row(in_doubt).last_error.startswith("in doubt")
+    assert outbox_row(in_doubt).doubts == 1
 
 
 def test_enqueue_takes_parameters_or_a_text_not_both(fresh_db: Database) -> None:
@@ -432,3 +483,107 @@ def test_enqueue_takes_parameters_or_a_text_not_both(fresh_db: Database) -> None
             conn, kind="hold_ready", to_addr=PATRON, lang="x\r\ny", params={}, now=NOW
         )
     assert outbox_row(odd).lang == ""
+
+
+class DropsOnHangUp(Recorder):
+    """A server that loses a message when the connection goes before its reply is sent:
+    here it hangs up itself after the first "." of each message, keeping nothing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[str] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message_id = Received("", [], bytes(envelope.content)).message["Message-ID"]
+        self.seen.append(message_id)
+        if self.seen.count(message_id) == 1:
+            server.transport.abort()  # no reply: the sender cannot tell
+            return "250 never heard"
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_mail_in_doubt_is_resent_with_the_same_message_id(fresh_db: Database) -> None:
+    """At-least-once: before, in-doubt mail was never re-sent and this server lost all five."""
+    ids = [queue(to_addr=f"patron{n}@example.jp") for n in range(5)]
+    handler = DropsOnHangUp()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        runs = 0
+        while counts().pending and runs < 20:
+            mail.send_due(settings_for(port), NOW + timedelta(seconds=runs))
+            runs += 1
+    finally:
+        controller.stop()
+    assert counts() == mail.MailCounts(pending=0, sent=5, failed=0)
+    arrived = [int(r.message["Message-ID"].split(".")[1]) for r in handler.received]
+    assert sorted(arrived) == ids  # each once: the first try of each was lost
+    assert sorted(set(handler.seen)) == sorted(r.message["Message-ID"] for r in handler.received)
+    assert len(handler.seen) == 10  # every message went twice, with one Message-ID
+    for mail_id in ids:
+        row = outbox_row(mail_id)
+        assert (row.doubts, row.attempts, row.body) == (1, 0, None)
+
+
+def test_mail_in_doubt_again_and_again_is_given_up_for_staff(fresh_db: Database) -> None:
+    """A server that always hangs up after the ".": re-sent MAIL_MAX_DOUBTS times, no more."""
+
+    class AlwaysDrops(Recorder):
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            self.received.append(Received("", [], bytes(envelope.content)))
+            server.transport.abort()
+            return "250 never heard"
+
+    mail_id = queue()
+    handler = AlwaysDrops()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        for run in range(10):
+            mail.send_due(settings_for(port), NOW + timedelta(minutes=run))
+    finally:
+        controller.stop()
+    assert len(handler.received) == rules.MAIL_MAX_DOUBTS
+    [failed] = failed_mail()
+    assert (failed.id, failed.in_doubt) == (mail_id, True)
+    assert failed.last_error == "in doubt: SMTPServerDisconnected"
+    assert outbox_row(mail_id).body == BODY  # for staff to re-queue or dismiss
+
+
+def test_a_live_run_keeps_its_rows_and_a_lapsed_one_cannot_complete_them(
+    fresh_db: Database,
+) -> None:
+    """Leases: renewed, they keep other runs (any host) off; lapsed, the row is free again
+    within a minute, and the old run's commit point refuses it (no second sender)."""
+    mail_id = queue()
+    assert [m.id for m in mail._claim(NOW, 10, "run-a")] == [mail_id]
+    renewed = NOW + timedelta(seconds=rules.MAIL_CLAIM_SECONDS - 10)
+    assert mail._renew("run-a", [mail_id], renewed) == {mail_id}
+    assert mail._claim(NOW + timedelta(seconds=rules.MAIL_CLAIM_SECONDS + 5), 10, "run-b") == []
+
+    lapsed = renewed + timedelta(seconds=rules.MAIL_CLAIM_SECONDS + 1)
+    assert rules.MAIL_CLAIM_SECONDS <= 60  # not five minutes
+    assert [m.id for m in mail._claim(lapsed, 10, "run-b")] == [mail_id]
+    assert mail._renew("run-a", [mail_id], lapsed) == set()
+    with pytest.raises(mail._LostClaim):
+        mail._mark_in_doubt(mail_id, lapsed, "run-a")
+    mail._mark_in_doubt(mail_id, lapsed, "run-b")
+    assert outbox_row(mail_id).send_started_at == naive(lapsed)
+
+
+def test_a_given_up_notice_keeps_its_text_only_while_its_cause_holds(fresh_db: Database) -> None:
+    """Kept for staff to re-queue; the return or ended reservation that withdraws an unsent
+    notice deletes a given-up one too, so nothing outlives its cause."""
+    params = {"title": "吾輩は猫である", "branch": "sogo", "until": "2026-11-27"}
+    with engine.write() as conn:
+        mail_id = outbox.enqueue(
+            conn, kind="hold_ready", to_addr=PATRON, lang="ja", params=params, now=NOW
+        )
+    mail.send_due(settings_for(free_port()), NOW + timedelta(days=3), retry_days=3)
+    row = outbox_row(mail_id)
+    assert row.failed_at is not None and row.params is not None
+    with engine.write() as conn:
+        assert outbox.withdraw(conn, _outbox.c.id == mail_id) == 1
+    assert failed_mail() == ()

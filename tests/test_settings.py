@@ -56,6 +56,8 @@ def test_unsafe_production_settings_refuse_to_start(change: dict[str, str], word
         ({"SHIORI_BRANCHES": "a=あ=A;a=い=B"}, "code"),
         ({"SHIORI_HOLD_LIMIT": "0"}, "SHIORI_HOLD_LIMIT"),
         ({"SHIORI_SEARCH_CACHE_SECONDS": "-1"}, "SHIORI_SEARCH_CACHE_SECONDS"),
+        ({"SHIORI_MAIL_RETRY_DAYS": "0"}, "SHIORI_MAIL_RETRY_DAYS"),
+        ({"SHIORI_MAIL_RETRY_DAYS": "three"}, "SHIORI_MAIL_RETRY_DAYS"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], words: str) -> None:
@@ -111,3 +113,8 @@ def test_known_shiori_env_values_load() -> None:
     assert not load({}).production
     assert not load({"SHIORI_ENV": "development"}).production
     assert load(GOOD_PRODUCTION).production
+
+
+def test_mail_retry_days_defaults_to_a_few_days_and_is_configurable() -> None:
+    assert load({}).mail_retry_days == 3
+    assert load({"SHIORI_MAIL_RETRY_DAYS": "７"}).mail_retry_days == 7

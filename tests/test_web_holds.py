@@ -34,9 +34,19 @@ def patron_id(card: str) -> int:
 
 
 def taros_loan() -> tuple[int, str, str]:
-    """(work id, barcode, branch code) of the title Taro has on loan."""
+    """(work id, barcode, branch code) of the title Taro has on loan. Its other copies are
+    taken off the shelves (being processed), so a reservation waits in the queue for his
+    copy instead of going on a pull list (db.pulling)."""
     [loan] = queries.list_loans(patron_id(TARO[0]))
     code = next(b.code for b in queries.list_branches() if b.name == loan.branch)
+    with engine.write() as conn:
+        conn.execute(
+            text(
+                "UPDATE item SET status = 'in_process' WHERE work_id = :w AND barcode <> :b "
+                "AND status = 'available'"
+            ),
+            {"w": loan.work_id, "b": loan.barcode},
+        )
     return loan.work_id, loan.barcode, code
 
 

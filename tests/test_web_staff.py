@@ -22,6 +22,7 @@ from db.patrons import DEMO_PATRONS
 from db.queries.second_factor import totp_code, totp_step
 from tests import mailbox
 from tests.conftest import Database, app_settings, database_copy, template_database
+from tests.test_web_holds import taros_loan
 from web import cli
 from web.app import create_app
 
@@ -448,7 +449,10 @@ def _sample(path: str, ids: dict[str, int]) -> str:
     return (
         path.replace("{patron_id:int}", str(ids["patron"]))
         .replace("{staff_id:int}", str(ids["staff"]))
+        .replace("{hold_id:int}", "999999")
         .replace("{token}", "not-a-token")
+        .replace("{mail_id:int}", "1")
+        .replace("{closure_id:int}", "1")
     )
 
 
@@ -697,8 +701,10 @@ COUNTER_BRANCH = "minami"  # where new_account() puts the team (the manager is a
 
 def _reserved_elsewhere() -> tuple[str, str, str]:
     """Hanako reserves the title Taro has on loan, to collect at the manager's branch,
-    not the team's counter. → (barcode, pickup branch name in Japanese, in English)."""
+    not the team's counter. → (barcode, pickup branch name in Japanese, in English).
+    The title's other copies are off the shelves, so the reservation waits for Taro's."""
     [loan] = queries.list_loans(patron_id(TARO.card_number))
+    taros_loan()
     pickup = next(b for b in queries.list_branches() if b.code == "sogo")
     assert pickup.code != COUNTER_BRANCH
     queries.place_hold(patron_id(HANAKO.card_number), loan.work_id, pickup.code)

@@ -15,6 +15,7 @@ from web import (
     access_log,
     account,
     booklist,
+    calendar,
     catalog,
     errors,
     holds,
@@ -24,6 +25,8 @@ from web import (
     loans,
     offload,
     password,
+    series_holds,
+    serve,
 )
 from web.security import BodyLimit, CSRFCheck, SecurityHeaders
 from web.sessions import PATRON
@@ -53,11 +56,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *offload.routes(
                 [
                     *catalog.routes,
+                    *calendar.routes,
                     *lang.routes,
                     *account.routes,
                     *password.routes,
                     *loans.routes,
                     *holds.routes,
+                    *series_holds.routes,
                     *booklist.routes,
                     *staff_my_access.routes,
                 ]
@@ -93,4 +98,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
 def asgi() -> Starlette:
     """Factory for uvicorn (`--factory web.app:asgi`)."""
+    serve.end_with_master()
     return create_app()

@@ -170,13 +170,14 @@ async def search(request: Request) -> Response:
 async def record(request: Request) -> Response:
     work_id = request.path_params["work_id"]
     rec = queries.get_record(work_id)
+    status = queries.get_title_status(work_id)
     back = request.query_params.get("back", "")
     # Only a search URL of this site may be linked back to.
     back_url = back if back.startswith("/search?") else ""
     return render(
         request,
         "catalog/record.html",
-        ctx={"record": rec, "back_url": back_url},
+        ctx={"record": rec, "title_status": status, "back_url": back_url},
     )
 
 

@@ -10,7 +10,7 @@ from functools import partial
 from pathlib import Path
 
 from db import queries
-from web import refusals
+from web import refusals, serve
 from web.i18n import Catalogues, Translator
 from web.mail import MailComposer
 from web.settings import Settings, SettingsError, load
@@ -25,6 +25,18 @@ DEMO_FILES = (
 
 SHOWN_PROBLEMS = 50
 
+# `shiori import` exit codes (README, `shiori import --help`): the worst over all files.
+IMPORT_ALL_LOADED = 0
+IMPORT_FILE_REFUSED = 2  # a file refused, or stopped partway (truncated, unreadable, too big)
+IMPORT_SOME_REFUSED = 3  # some records refused or loaded damaged; the rest loaded
+IMPORT_EXIT_CODES = """exit status (the worst over all files):
+  0  every record of every file loaded
+  2  a file was refused (not a catalogue, not found), or stopped partway (truncated,
+     unreadable, over a size bound): what came before the damage is loaded
+  3  some records were refused or loaded damaged (listed with their position); the rest
+     loaded
+"""
+
 
 def _print_report(settings: Settings, path: Path, report: queries.ImportReport) -> None:
     def summary(tr: Translator) -> str:
@@ -33,14 +45,26 @@ def _print_report(settings: Settings, path: Path, report: queries.ImportReport) 
             added=report.added,
             updated=report.updated,
             unchanged=report.unchanged,
-            problems=len(report.problems),
+            problems=report.problem_count,
         )
 
     print(f"{path.name}: {refusals.in_every_language(settings.locale_dir, summary)}")
+    resumed = report.resumed
+    if resumed is not None:
+        line = refusals.in_every_language(
+            settings.locale_dir,
+            lambda tr: tr.gettext(
+                "This import resumed the one of this file interrupted after %(count)s records"
+                " (started %(started)s); the records loaded then count as unchanged.",
+                count=resumed.records_done,
+                started=tr.datetime(resumed.started_at),
+            ),
+        )
+        print(f"  {line}")
     for problem in report.problems[:SHOWN_PROBLEMS]:
         words = partial(refusals.problem_words, problem=problem)
         print(f"  {refusals.in_every_language(settings.locale_dir, words)}")
-    more = len(report.problems) - SHOWN_PROBLEMS
+    more = report.problem_count - min(len(report.problems), SHOWN_PROBLEMS)
     if more > 0:
         line = refusals.in_every_language(
             settings.locale_dir, lambda tr: tr.gettext("… %(count)s more", count=more)
@@ -48,16 +72,31 @@ def _print_report(settings: Settings, path: Path, report: queries.ImportReport) 
         print(f"  {line}")
 
 
+def _print_unfinished(settings: Settings) -> None:
+    """Imports killed midway and not run again: their files are loaded only in part."""
+
+    def warning(run: queries.InterruptedImport, tr: Translator) -> str:
+        return tr.gettext(
+            "The import of %(file)s (started %(started)s) was interrupted after %(count)s"
+            " records: import that file again to finish it.",
+            file=run.file_path,
+            started=tr.datetime(run.started_at),
+            count=run.records_done,
+        )
+
+    for run in queries.list_unfinished_imports():
+        print(
+            refusals.in_every_language(settings.locale_dir, partial(warning, run)), file=sys.stderr
+        )
+
+
 def _words(settings: Settings, refused: queries.QueryError) -> str:
     return refusals.for_console(settings.locale_dir, refused)
 
 
 def _setup(settings: Settings) -> None:
-    if settings.database_url.startswith("sqlite:///"):
-        Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(
-            parents=True, exist_ok=True
-        )
     queries.configure(settings.database_url, settings.connections)
+    queries.check_database()  # DatabaseUnavailable: one line from main(), no traceback
     queries.configure_holds(settings.hold_limit, settings.hold_shelf_days)
     queries.configure_password_hashing(settings.password_hashing, settings.password_threads)
     queries.migrate_database()
@@ -72,22 +111,29 @@ def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
 
 def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     _setup(settings)
-    status = 0
+    worst = IMPORT_ALL_LOADED
     for name in args.files:
         path = Path(name)
         try:
             report = queries.import_catalog_file(path, args.source)
         except queries.ImportRefused as refused:
             print(f"{path}: {_words(settings, refused)}", file=sys.stderr)
-            status = 2
+            worst = IMPORT_FILE_REFUSED
             continue
         _print_report(settings, path, report)
-    return status
+        if report.stopped:
+            worst = IMPORT_FILE_REFUSED
+        elif report.problem_count and worst == IMPORT_ALL_LOADED:
+            worst = IMPORT_SOME_REFUSED
+    _print_unfinished(settings)
+    return worst
 
 
 def cmd_demo_load(settings: Settings, args: argparse.Namespace) -> int:
     _setup(settings)
-    if queries.get_catalog_stats().works and not args.force:
+    # An interrupted load is finished by loading again (imports are idempotent).
+    unfinished = queries.list_unfinished_imports()
+    if queries.get_catalog_stats().works and not args.force and not unfinished:
         print("デモ目録は読み込み済みです。 / The demo catalog is already loaded.")
         return _demo_patrons(settings)
     data_dir = Path(args.data_dir) if args.data_dir else settings.data_dir
@@ -113,6 +159,9 @@ def _demo_patrons(settings: Settings) -> int:
         return 0
     print(f"デモ利用者 demo patrons created: {queries.ensure_demo_patrons()}")
     print(f"デモ貸出 demo loans made: {queries.give_demo_loans()}")
+    # After the loans: it moves their due dates to open days, but never an overdue one, so
+    # the README's overdue demo loan stays overdue even in the New Year closure.
+    print(f"デモ開館日カレンダー demo calendars made: {queries.ensure_demo_calendar()}")
     return 0
 
 
@@ -173,18 +222,37 @@ def smtp_settings(settings: Settings) -> queries.SmtpSettings:
     )
 
 
+# `mail send` when the SMTP server was unavailable: sysexits' EX_TEMPFAIL, so a timer
+# shows the outage; the mail keeps its place and the next run sends it.
+EXIT_MAIL_DEFERRED = 75
+
+
 def cmd_mail_send(settings: Settings, _args: argparse.Namespace) -> int:
     _setup(settings)
     compose = MailComposer(Catalogues(settings.locale_dir))
-    report = queries.send_due_mail(smtp_settings(settings), compose=compose)
+    report = queries.send_due_mail(
+        smtp_settings(settings), compose=compose, retry_days=settings.mail_retry_days
+    )
     print(f"sent {report.sent}, retry later {report.retried}, failed {report.failed}")
+    if report.deferred:
+        print(
+            f"SMTP サーバーに送れません / SMTP server unavailable ({report.server_error}): "
+            f"{report.deferred} waiting for the next run",
+            file=sys.stderr,
+        )
+        return EXIT_MAIL_DEFERRED
     return 0
 
 
 def cmd_mail_worker(settings: Settings, args: argparse.Namespace) -> int:
     _setup(settings)
     compose = MailComposer(Catalogues(settings.locale_dir))
-    queries.run_mail_worker(smtp_settings(settings), args.interval, compose=compose)
+    queries.run_mail_worker(
+        smtp_settings(settings),
+        args.interval,
+        compose=compose,
+        retry_days=settings.mail_retry_days,
+    )
     return 0
 
 
@@ -196,6 +264,9 @@ def cmd_holds_daily(settings: Settings, _args: argparse.Namespace) -> int:
         f"期限切れの予約 expired reservations: {report.expired}, "
         f"返却期限のお知らせ due-date reminders queued: {report.reminders}"
     )
+    # Suspensions that ended, copies added or found: waiting reservations they can serve.
+    listed = queries.refill_pull_lists()
+    print(f"抜き取りリストに追加 copies put on pull lists: {listed}")
     return 0
 
 
@@ -228,33 +299,41 @@ def cmd_retention(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    import uvicorn
-
     _setup(settings)
     if not os.environ.get("SHIORI_SECRET_KEY"):
         # Demo only (production refuses to start without a key): every worker must sign
         # with the same key, or a form made by one is refused by another.
         os.environ["SHIORI_SECRET_KEY"] = settings.secret_key
-    uvicorn.run(
-        "web.app:asgi",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=args.workers,
-        proxy_headers=settings.production,
-        forwarded_allow_ips="127.0.0.1",
-        server_header=False,
-        log_level="info",
-        access_log=not settings.production,
+    limits = serve.timeouts(
+        settings,
+        worker_healthcheck=args.timeout_worker_healthcheck,
+        keep_alive=args.timeout_keep_alive,
+        graceful_shutdown=args.timeout_graceful_shutdown,
     )
+    serve.run(settings, args.workers, limits)
     return 0
+
+
+def _seconds(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 3600:
+        raise argparse.ArgumentTypeError("1〜3600 の整数 / a whole number from 1 to 3600")
+    return value
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="shiori", description="Shiori WebOPAC")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="create or upgrade the schema").set_defaults(fn=cmd_migrate)
-    imp = sub.add_parser("import", help="import Aozora CSV or MARC (binary/XML) files")
+    imp = sub.add_parser(
+        "import",
+        help="import Aozora CSV or MARC (binary/XML) files",
+        epilog=IMPORT_EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     imp.add_argument("files", nargs="+")
     imp.add_argument("--source", choices=["aozora", "ndl", "loc", "marc"])
     imp.set_defaults(fn=cmd_import)
@@ -296,7 +375,8 @@ def parser() -> argparse.ArgumentParser:
     holds_p = sub.add_parser("holds", help="reservations")
     holds_sub = holds_p.add_subparsers(dest="holds_command", required=True)
     holds_sub.add_parser(
-        "daily", help="expire uncollected reservations and queue due-date reminders"
+        "daily",
+        help="expire uncollected reservations, queue due-date reminders, refill pull lists",
     ).set_defaults(fn=cmd_holds_daily)
     receive = holds_sub.add_parser("receive", help="a copy in transit arrived at its pickup")
     receive.add_argument("barcode")
@@ -307,9 +387,30 @@ def parser() -> argparse.ArgumentParser:
     keep_sub.add_parser(
         "run", help="purge patrons 3 years without borrowing, dead sessions, old mail"
     ).set_defaults(fn=cmd_retention)
-    serve = sub.add_parser("serve", help="serve the site")
-    serve.add_argument("--workers", type=int, default=1)
-    serve.set_defaults(fn=cmd_serve)
+    srv = sub.add_parser("serve", help="serve the site")
+    srv.add_argument("--workers", type=int, default=1)
+    srv.add_argument(
+        "--timeout-worker-healthcheck",
+        type=_seconds,
+        metavar="S",
+        help="seconds a worker may take to answer the master's health ping "
+        "(SHIORI_WORKER_HEALTHCHECK_SECONDS, default 30)",
+    )
+    srv.add_argument(
+        "--timeout-keep-alive",
+        type=_seconds,
+        metavar="S",
+        help="seconds an idle keep-alive connection stays open (SHIORI_KEEP_ALIVE_SECONDS, "
+        "default 5)",
+    )
+    srv.add_argument(
+        "--timeout-graceful-shutdown",
+        type=_seconds,
+        metavar="S",
+        help="seconds a stop waits for requests in flight (SHIORI_GRACEFUL_SHUTDOWN_SECONDS, "
+        "default 30)",
+    )
+    srv.set_defaults(fn=cmd_serve)
     return p
 
 
@@ -320,7 +421,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as err:
         print(f"設定エラー / Configuration error: {err}", file=sys.stderr)
         return 2
-    status: int = args.fn(settings, args)
+    try:
+        status: int = args.fn(settings, args)
+    except queries.DatabaseUnavailable as unusable:
+        print(_words(settings, unusable), file=sys.stderr)
+        return 2
     return status
 
 

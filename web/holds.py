@@ -26,12 +26,19 @@ from web.templating import render, see_other, wants_fragment
 
 
 async def reserve_page(request: Request, session: Current) -> Response:
-    form = queries.get_hold_form(session.patron_id, request.path_params["work_id"])
+    work_id = request.path_params["work_id"]
+    form = queries.get_hold_form(session.patron_id, work_id)
     return render(
         request,
         "holds/reserve.html",
         "holds/_reserve_form.html",
-        ctx={"form": form, "branches": queries.list_branches(), "pickup": None, "error": None},
+        ctx={
+            "form": form,
+            "branches": queries.list_branches(),
+            "pickup": None,
+            "error": None,
+            "series": queries.get_series_choice(session.patron_id, work_id),
+        },
     )
 
 
@@ -53,6 +60,7 @@ async def reserve(request: Request, session: Current) -> Response:
                 "branches": queries.list_branches(),
                 "pickup": pickup,
                 "error": refusals.say(request, refused),
+                "series": None,
             },
         )
     if wants_fragment(request):
@@ -61,7 +69,13 @@ async def reserve(request: Request, session: Current) -> Response:
             request,
             "holds/reserve.html",
             "holds/_reserve_form.html",
-            ctx={"form": form, "branches": queries.list_branches(), "pickup": None, "error": None},
+            ctx={
+                "form": form,
+                "branches": queries.list_branches(),
+                "pickup": None,
+                "error": None,
+                "series": None,
+            },
         )
     response = see_other(request, "holds")
     flash(
@@ -78,12 +92,14 @@ async def reserve(request: Request, session: Current) -> Response:
 
 
 async def holds_page(request: Request, session: Current) -> Response:
-    return render(request, "holds/list.html", "holds/_holds.html", ctx=_ctx(session.patron_id))
+    return render(request, "holds/list.html", "holds/_holds.html", ctx=page_ctx(session.patron_id))
 
 
-def _ctx(patron_id: int) -> dict[str, Any]:
+def page_ctx(patron_id: int) -> dict[str, Any]:
     return {
         "holds": queries.list_holds(patron_id),
+        "extras": queries.list_hold_extras(patron_id),
+        "step_back_max_days": queries.STEP_BACK_MAX_DAYS,
         "branches": queries.list_branches(),
         "prefs": queries.get_notice_prefs(patron_id),
         "reminder_days": queries.HOLD_REMINDER_DAYS,
@@ -93,9 +109,15 @@ def _ctx(patron_id: int) -> dict[str, Any]:
     }
 
 
-def _row(
-    request: Request, hold: queries.HoldView, message: str = "", error: str = "", status: int = 200
+def row(
+    request: Request,
+    patron_id: int,
+    hold: queries.HoldView,
+    message: str = "",
+    error: str = "",
+    status: int = 200,
 ) -> Response:
+    """One reservation's row of /my/holds (the htmx answer to an action on it)."""
     return render(
         request,
         "holds/list.html",
@@ -107,6 +129,8 @@ def _row(
             "row_message": message,
             "row_error": error,
             "max_suspend_days": queries.HOLD_MAX_SUSPEND_DAYS,
+            "extras": queries.list_hold_extras(patron_id),
+            "step_back_max_days": queries.STEP_BACK_MAX_DAYS,
         },
     )
 
@@ -153,12 +177,12 @@ async def _row_action(request: Request, session: Current, action: str) -> Respon
         )
         if wants_fragment(request):
             hold = queries.get_hold(patron_id, hold_id)
-            return _row(request, hold, error=message, status=422)
-        ctx = _ctx(patron_id)
+            return row(request, patron_id, hold, error=message, status=422)
+        ctx = page_ctx(patron_id)
         ctx["page_error"] = message
         return render(request, "holds/list.html", ctx=ctx, status_code=422)
     if wants_fragment(request):
-        return _row(request, hold, message=tr.gettext(done))
+        return row(request, patron_id, hold, message=tr.gettext(done))
     response = see_other(request, "holds")
     flash(request, response, done)
     return response
@@ -199,7 +223,7 @@ async def notices(request: Request, session: Current) -> Response:
         days = None
     queries.set_notice_prefs(session.patron_id, data.get("hold_ready") == "on", days)
     if wants_fragment(request):
-        ctx = _ctx(session.patron_id)
+        ctx = page_ctx(session.patron_id)
         ctx["notices_saved"] = True
         return render(request, "holds/list.html", "holds/_notices.html", ctx=ctx)
     response = see_other(request, "holds")

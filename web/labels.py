@@ -21,6 +21,7 @@ def item_status(tr: Translator, code: str) -> str:
         "on_hold_shelf": tr.gettext("On hold shelf"),
         "in_process": tr.gettext("Being processed"),
         "missing": tr.gettext("Missing"),
+        "to_pull": tr.gettext("Being set aside for a reservation"),
     }.get(code, code)
 
 
@@ -74,6 +75,7 @@ def field_group(tr: Translator, code: str) -> str:
         "name": tr.pgettext("field group", "Name"),
         "contact": tr.pgettext("field group", "Address, phone, email"),
         "birth_date": tr.pgettext("field group", "Birth date"),
+        "holds": tr.pgettext("field group", "Reservations"),
     }.get(code, code)
 
 
@@ -81,6 +83,26 @@ def import_field(tr: Translator, code: str) -> str:
     return {
         "work_id": tr.pgettext("catalogue field", "work id"),
         "title": tr.pgettext("catalogue field", "title"),
+    }.get(code, code)
+
+
+def mail_kind(tr: Translator, code: str) -> str:
+    return {
+        "hold_ready": tr.pgettext("mail kind", "Reservation ready for pickup"),
+        "due_reminder": tr.pgettext("mail kind", "Due-date reminder"),
+        "email_changed": tr.pgettext("mail kind", "Email address changed"),
+        "password_reset": tr.pgettext("mail kind", "Password reset link"),
+        "password_set": tr.pgettext("mail kind", "Password set"),
+    }.get(code, code)
+
+
+def closure(tr: Translator, code: str) -> str:
+    """Why a branch is closed on a day (db.calendar: a closure kind, or the regular week)."""
+    return {
+        "weekly": tr.pgettext("closed day", "Closed (regular closing day)"),
+        "new_year": tr.pgettext("closed day", "Closed (New Year holidays)"),
+        "stocktaking": tr.pgettext("closed day", "Closed (stock-taking)"),
+        "other": tr.pgettext("closed day", "Closed"),
     }.get(code, code)
 
 
@@ -92,6 +114,8 @@ KINDS: dict[str, Callable[[Translator, str], str]] = {
     "duty": duty,
     "field_group": field_group,
     "import_field": import_field,
+    "mail_kind": mail_kind,
+    "closure": closure,
 }
 
 

@@ -16,8 +16,8 @@ from web.templating import render, see_other, wants_fragment
 
 async def my_library(request: Request, session: Current) -> Response:
     account = queries.get_my_account(session.patron_id)
-    loans = queries.list_loans(session.patron_id)
-    return render(request, "my/index.html", ctx={"account": account, "loans": loans})
+    summary = queries.get_my_summary(session.patron_id)
+    return render(request, "my/index.html", ctx={"account": account, "summary": summary})
 
 
 async def loans_page(request: Request, session: Current) -> Response:

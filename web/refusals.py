@@ -90,6 +90,10 @@ MESSAGES: dict[str, str] = {
         "This item is on the hold shelf for a reservation. It cannot be borrowed."
     ),
     "item_unavailable": N_("Not available. It cannot be borrowed."),
+    "item_to_pull": N_(
+        "This copy is promised to a reservation and is on the pull list. It cannot be "
+        "borrowed: scan it on the pull list instead."
+    ),
     "loan_limit": N_("The loan limit (%(limit)s items) has been reached."),
     "not_on_loan": N_("This item is not on loan."),
     "loan_not_found": N_("Loan not found."),
@@ -126,6 +130,15 @@ MESSAGES: dict[str, str] = {
     "not_in_transit": N_("This item is not in transit."),
     "wrong_pickup_branch": N_("This item is for pickup at %(branch)s: send it on there."),
     "choose_option": N_("Choose one of the options."),
+    "series_too_few": N_("Choose at least two volumes."),
+    "series_over_limit": N_(
+        "You can have at most %(limit)s reservations; you can add %(free)s more. Choose fewer"
+        " volumes."
+    ),
+    "step_back_days": N_("Choose from 1 to %(max)s days."),
+    "step_back_nobody_behind": N_(
+        "Nobody else is waiting for this title, so the item stays set aside for you."
+    ),
     "enrol_link_refused": N_(
         "This enrolment link cannot be used (expired, used, or the account has ended). Ask a "
         "manager for a new one."
@@ -155,6 +168,34 @@ MESSAGES: dict[str, str] = {
         "This is not an email address (e.g. name@example.jp). It may be left empty."
     ),
     "choose_category": N_("Choose a category."),
+    "database_read_only": N_(
+        "The database cannot be written: %(path)s is read-only for this user. Fix its "
+        "permissions, then start again."
+    ),
+    "database_cannot_open": N_("The database %(path)s cannot be opened: %(reason)s"),
+    "database_connection_refused": N_(
+        "Cannot reach the database at %(address)s: the connection was refused (is PostgreSQL "
+        "running there?)."
+    ),
+    "database_timed_out": N_("Cannot reach the database at %(address)s: no answer in time."),
+    "database_host_unknown": N_(
+        "Cannot reach the database at %(address)s: the host name is unknown."
+    ),
+    "database_login_refused": N_(
+        "The database at %(address)s refused the login of user %(user)s: check the user name "
+        "and password in SHIORI_DATABASE_URL."
+    ),
+    "database_missing": N_("There is no database %(name)s at %(address)s."),
+    "database_unreachable": N_("Cannot reach the database at %(address)s."),
+    "calendar_week_days": N_("Give all seven days of the week, Monday first."),
+    "calendar_hours_format": N_(
+        "Give both opening and closing times like 09:00 and 20:00, or leave both empty."
+    ),
+    "calendar_hours_order": N_("The closing time must be after the opening time."),
+    "calendar_no_open_weekday": N_("A branch must be open on at least one day of the week."),
+    "closure_ends_before_start": N_("The end date is before the start date."),
+    "closure_too_long": N_("A closure can last at most %(days)s days."),
+    "closure_not_found": N_("No such closure."),
     "import_file_not_found": N_("File not found: %(name)s"),
     "import_cannot_open": N_("Cannot open the file %(name)s: %(reason)s"),
     "import_folder": N_("Cannot import this file: it is a folder."),
@@ -175,6 +216,43 @@ MESSAGES: dict[str, str] = {
     "import_record_damaged": N_("loaded, but part of the record is damaged (%(detail)s)"),
     "import_malformed_xml": N_("malformed XML, stopped here (%(detail)s)"),
     "import_stopped": N_("unreadable from here on (%(error)s: %(detail)s)"),
+    "mail_not_found": N_("No such undelivered mail (it may have been sent or dismissed)."),
+    "mail_nothing_to_resend": N_(
+        "This mail cannot be re-sent: its text is gone (refused for good, or no longer needed)."
+    ),
+    "pull_not_listed": N_(
+        "This copy is not on a pull list (already scanned, or not promised to a reservation)."
+    ),
+    "unknown_branch": N_("Unknown branch."),
+    "import_field_too_long": N_(
+        "refused: field %(tag)s is longer than %(limit)s characters (record at byte %(offset)s)"
+    ),
+    "import_record_too_long": N_(
+        "refused: the record is longer than %(limit)s characters (record at byte %(offset)s)"
+    ),
+    "import_too_many_fields": N_(
+        "refused: the record has more than %(limit)s fields and subfields"
+        " (record at byte %(offset)s)"
+    ),
+    "import_value_too_long": N_("refused: %(column)s is longer than %(limit)s characters"),
+    "import_row_too_long": N_("refused: the row is longer than %(limit)s characters"),
+    "import_xml_entities": N_(
+        "the file declares XML entities, which are not allowed; stopped here"
+    ),
+    "import_xml_markup_too_long": N_(
+        "a piece of XML markup is longer than %(limit)s bytes; stopped here"
+    ),
+    "import_file_too_large": N_(
+        "the file is larger than %(limit)s bytes (after decompression); stopped here"
+    ),
+}
+
+# The same refusals said to staff acting for a patron (the counter's telephone reservations):
+# about the patron, not to them.
+FOR_STAFF = {
+    "hold_limit": N_("The patron already has %(limit)s reservations, the most allowed."),
+    "already_reserved": N_("The patron has already reserved this title."),
+    "on_loan_to_you": N_("The patron has this title on loan right now."),
 }
 
 # Parameters that hold codes of a code set (web/labels.py): each is worded, then listed.
@@ -206,6 +284,16 @@ def problem_words(tr: Translator, problem: queries.ImportProblem) -> str:
 def say(request: Request, refusal: queries.Refusal | queries.QueryError) -> str:
     """The refusal in the request's language."""
     return words(translator(request), refusal)
+
+
+def say_to_staff(request: Request, refusal: queries.QueryError) -> str:
+    """The refusal in the request's language, worded for staff acting for a patron."""
+    tr = translator(request)
+    staff_words = FOR_STAFF.get(refusal.code)
+    if staff_words is None:
+        return words(tr, refusal)
+    values = {name: _value(tr, name, value) for name, value in refusal.refusal.params}
+    return tr.gettext(staff_words, **values)
 
 
 def say_fields(request: Request, errors: Mapping[str, queries.Refusal]) -> dict[str, str]:

@@ -53,6 +53,14 @@ class Settings:
     page_threads: int = 16
     search_threads: int = 2
     password_threads: int = 1
+    # Days a notice is retried while the SMTP server is down or puts it off (db.queries.mail).
+    mail_retry_days: int = queries.MAIL_RETRY_DAYS
+    # `shiori serve` (web/serve.py): seconds a worker may take to answer the master's health
+    # ping (a worker starting on a busy machine needs more than uvicorn's 5), an idle
+    # keep-alive connection is kept, and a stop waits for requests in flight.
+    worker_healthcheck_seconds: int = 30
+    keep_alive_seconds: int = 5
+    graceful_shutdown_seconds: int = 30
     # The Babel catalogues (<dir>/<lang>/LC_MESSAGES/messages.mo): each is a language.
     locale_dir: Path = LOCALE_DIR
 
@@ -115,6 +123,18 @@ def _branches(raw: str) -> tuple[queries.BranchSpec, ...]:
     return tuple(branches)
 
 
+def _in_memory(database_url: str) -> bool:
+    """`sqlite:///` (no file), `sqlite:///:memory:` and SQLite's URI forms of the same."""
+    if not database_url.startswith("sqlite:///"):
+        return False
+    path, _, query = database_url.removeprefix("sqlite:///").partition("?")
+    return (
+        path in ("", ":memory:")
+        or path.startswith("file::memory:")
+        or "mode=memory" in query.split("&")
+    )
+
+
 def load(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     environment = env.get("SHIORI_ENV", "") or "development"
@@ -131,6 +151,12 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError(
             "SHIORI_DATABASE_URL は sqlite:/// か postgresql+psycopg:// で始めてください。 / "
             "SHIORI_DATABASE_URL must start with sqlite:/// or postgresql+psycopg://."
+        )
+    if _in_memory(database_url):
+        raise SettingsError(
+            "SHIORI_DATABASE_URL にはファイルを指定してください（メモリ上のデータベースは"
+            "終了時に消えます）。 / SHIORI_DATABASE_URL must name a file: an in-memory "
+            "database is lost when the server stops."
         )
     secret = env.get("SHIORI_SECRET_KEY", "")
     debug = _bool(env, "SHIORI_DEBUG", False)
@@ -196,4 +222,8 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         page_threads=_int(env, "SHIORI_THREADS", 16, 1, 256),
         search_threads=_int(env, "SHIORI_SEARCH_THREADS", 2, 1, 64),
         password_threads=_int(env, "SHIORI_PASSWORD_THREADS", 1, 1, 64),
+        mail_retry_days=_int(env, "SHIORI_MAIL_RETRY_DAYS", queries.MAIL_RETRY_DAYS, 1, 30),
+        worker_healthcheck_seconds=_int(env, "SHIORI_WORKER_HEALTHCHECK_SECONDS", 30, 1, 600),
+        keep_alive_seconds=_int(env, "SHIORI_KEEP_ALIVE_SECONDS", 5, 1, 600),
+        graceful_shutdown_seconds=_int(env, "SHIORI_GRACEFUL_SHUTDOWN_SECONDS", 30, 1, 3600),
     )

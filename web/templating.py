@@ -7,6 +7,7 @@ from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
+from babel.dates import format_date
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
 from jinja2.runtime import Context
 from starlette.requests import Request
@@ -15,7 +16,11 @@ from starlette.routing import BaseRoute, Mount
 
 from db import queries
 from web import csrf, flash, i18n, labels, refusals, sessions
+from web.i18n import N_
 from web.settings import ROOT
+
+# Translators: a CLDR pattern for a day without year and weekday: "10 Dec" (ja: M月d日).
+SHORT_DATE_PATTERN = N_("d MMM")
 
 env = Environment(
     loader=FileSystemLoader(ROOT / "templates"),
@@ -37,6 +42,15 @@ def _number(value: int) -> str:
 @pass_context
 def _date(ctx: Context, value: date | None) -> str:
     return "" if value is None else ctx["tr"].date(value)
+
+
+@pass_context
+def _short_date(ctx: Context, value: date | None) -> str:
+    """A day without the year and weekday ("12月10日"), for estimate windows."""
+    if value is None:
+        return ""
+    tr = ctx["tr"]
+    return format_date(value, tr.gettext(SHORT_DATE_PATTERN), locale=tr.lang)
 
 
 @pass_context
@@ -106,6 +120,7 @@ LANGUAGE_GLOBALS = {"label": _label}
 
 env.filters.update(LANGUAGE_FILTERS)
 env.filters["date"] = _date
+env.filters["short_date"] = _short_date
 env.filters["datetime"] = _datetime
 env.globals.update(LANGUAGE_GLOBALS)
 # gettext and friends come with each render's context (the request's language); the

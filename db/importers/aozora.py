@@ -19,6 +19,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from typing import TextIO
 
+from db import rules
 from db.catalog_write import SEP, ImportProblem, ImportReport, WorkRecord
 from db.errors import Refusal
 
@@ -87,20 +88,79 @@ def record_from_row(row: dict[str, str]) -> WorkRecord:
     )
 
 
+class BoundedLines:
+    """The lines of a CSV text stream for `csv.reader`, each read at most
+    IMPORT_MAX_RECORD_CHARS at a time: a longer line is reported and skipped (an empty line
+    goes to the reader instead), and a row whose lines together pass the bound (broken
+    quoting) stops the file with `csv.Error`."""
+
+    def __init__(self, fh: TextIO, report: ImportReport) -> None:
+        self.fh = fh
+        self.report = report
+        self.line = 0
+        self.row_chars = 0
+
+    def __iter__(self) -> BoundedLines:
+        return self
+
+    def __next__(self) -> str:
+        limit = rules.IMPORT_MAX_RECORD_CHARS
+        text = self.fh.readline(limit + 1)
+        if not text:
+            raise StopIteration
+        self.line += 1
+        if len(text) > limit:
+            while text and not text.endswith(("\n", "\r")):
+                text = self.fh.readline(limit + 1)
+            reason = Refusal.of("import_row_too_long", limit=limit)
+            self.report.note(ImportProblem("line", self.line, reason))
+            return "\n"
+        self.row_chars += len(text)
+        if self.row_chars > limit:
+            raise csv.Error(f"a row longer than {limit} characters ends on line {self.line}")
+        return text
+
+    def row_done(self) -> None:
+        self.row_chars = 0
+
+
+def _too_long(row: dict[str, str]) -> Refusal | None:
+    limit = rules.IMPORT_MAX_FIELD_CHARS
+    for column, value in row.items():
+        if isinstance(value, str) and len(value) > limit:
+            return Refusal.of("import_value_too_long", column=column, limit=limit)
+        if isinstance(value, list) and any(len(v) > limit for v in value):  # extra columns
+            return Refusal.of("import_value_too_long", column="…", limit=limit)
+    return None
+
+
+def _rows(fh: TextIO, report: ImportReport) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line, row) of a CSV file within the bounds; rows over them are reported."""
+    lines = BoundedLines(fh, report)
+    reader = csv.DictReader(lines)
+    for row in reader:
+        lines.row_done()
+        line = reader.line_num
+        too_long = _too_long(row)
+        if too_long is not None:
+            report.note(ImportProblem("line", line, too_long))
+            continue
+        yield line, row
+
+
 def _checked(row: dict[str, str], line: int, report: ImportReport) -> WorkRecord | None:
     missing = tuple(key for key in ("work_id", "title") if not _clean(row.get(key)))
     if missing:
         reason = Refusal.of("import_missing_fields", fields=missing)
-        report.problems.append(ImportProblem("line", line, reason))
+        report.note(ImportProblem("line", line, reason))
         return None
     return record_from_row(row)
 
 
 def read_works_csv(fh: TextIO, report: ImportReport) -> Iterator[WorkRecord]:
     """Records of the one-row-per-work CSV."""
-    reader = csv.DictReader(fh)
-    for row in reader:
-        record = _checked(row, reader.line_num, report)
+    for line, row in _rows(fh, report):
+        record = _checked(row, line, report)
         if record is not None:
             yield record
 
@@ -172,8 +232,7 @@ def read_catalog_csv(fh: TextIO, report: ImportReport) -> Iterator[WorkRecord]:
     The rows of one work are not adjacent (the file is ordered by person), so the whole
     file is grouped before the first record is produced (about 20,000 rows).
     """
-    reader = csv.DictReader(fh)
-    rows = [(reader.line_num, row) for row in reader]
+    rows = list(_rows(fh, report))
     for line, row in _group_catalog(rows):
         record = _checked(row, line, report)
         if record is not None:

@@ -21,8 +21,9 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol, cast
+from typing import Any, BinaryIO, Protocol, cast
 
+from db import rules
 from db.catalog_write import ImportProblem, ImportReport, WorkRecord
 from db.errors import ImportRefused, Refusal
 from db.importers import aozora, marc
@@ -41,6 +42,33 @@ def _stopped(error: Exception) -> ImportProblem:
     """The file could not be read past some point: what came before it is loaded."""
     reason = Refusal.of("import_stopped", error=type(error).__name__, detail=str(error))
     return ImportProblem("file", None, reason)
+
+
+class _FileTooLarge(Exception):
+    pass
+
+
+class _Bounded(io.RawIOBase):
+    """A file read through a byte count: past `limit` (after decompression, so a gzip bomb
+    too) reading stops with `_FileTooLarge`."""
+
+    def __init__(self, inner: BinaryIO, limit: int) -> None:
+        self.inner = inner
+        self.limit = limit
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = self.inner.readinto(buffer)  # type: ignore[attr-defined]
+        self.count += n
+        if self.count > self.limit:
+            raise _FileTooLarge
+        return int(n)
+
+    def tell(self) -> int:
+        return self.count
 
 
 def batched(records: Iterator[WorkRecord], size: int = BATCH_SIZE) -> Iterator[list[WorkRecord]]:
@@ -77,18 +105,28 @@ class _FileReader:
                 with io.TextIOWrapper(fh, encoding="utf-8-sig", newline="") as text:
                     yield from read(text, report)
             except (UnicodeDecodeError, csv.Error) as error:
-                report.problems.append(_stopped(error))
+                report.note(_stopped(error))
         elif self.kind == "marc_binary":
             yield from marc.read_binary(fh, self.source, report)
         else:
             yield from marc.read_xml(fh, self.source, report)
 
     def batches(self, report: ImportReport) -> Iterator[list[WorkRecord]]:
-        with self._open() as fh:
+        # Aozora's per-person catalogue is grouped in memory (its rows are not in work order).
+        limit = (
+            rules.IMPORT_MAX_GROUPED_FILE_BYTES
+            if self.kind == "aozora_catalog"
+            else rules.IMPORT_MAX_FILE_BYTES
+        )
+        with self._open() as raw, io.BufferedReader(_Bounded(raw, limit), 1 << 16) as fh:
             try:
-                yield from batched(self._records(fh, report))
+                yield from batched(self._records(cast(BinaryIO, fh), report))
+            except _FileTooLarge:
+                report.note(
+                    ImportProblem("file", None, Refusal.of("import_file_too_large", limit=limit))
+                )
             except (OSError, EOFError, zlib.error) as error:  # truncated or corrupt gzip
-                report.problems.append(_stopped(error))
+                report.note(_stopped(error))
 
 
 def _head(path: Path) -> tuple[bytes, bool]:

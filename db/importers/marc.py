@@ -22,14 +22,16 @@ import hashlib
 import re
 import unicodedata
 import warnings
-import xml.sax
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
+from xml.parsers import expat
 
 import pymarc
-from pymarc.marcxml import XmlHandler
+from pymarc.field import Indicators
+from pymarc.leader import Leader
 
+from db import rules
 from db.catalog_write import ImportProblem, ImportReport, WorkRecord
 from db.errors import Refusal
 
@@ -252,11 +254,36 @@ def _warning_text(caught: list[warnings.WarningMessage]) -> str:
     return "; ".join(str(w.message)[:200] for w in caught)
 
 
+def _beyond_bounds(record: Any, offset: int) -> Refusal | None:
+    """Why a parsed record exceeds db.rules' bounds (ISO 2709's own 99,999 bytes mostly
+    keep it within them), or None."""
+    fields = 0
+    chars = 0
+    for field in record.fields:
+        values = [field.data or ""] if field.control_field else [sf.value for sf in field]
+        fields += 1 + (0 if field.control_field else len(values))
+        for value in values:
+            chars += len(value)
+            if len(value) > rules.IMPORT_MAX_FIELD_CHARS:
+                limit = rules.IMPORT_MAX_FIELD_CHARS
+                return Refusal.of(
+                    "import_field_too_long", tag=field.tag, limit=limit, offset=offset
+                )
+    if fields > rules.IMPORT_MAX_RECORD_FIELDS:
+        limit = rules.IMPORT_MAX_RECORD_FIELDS
+        return Refusal.of("import_too_many_fields", limit=limit, offset=offset)
+    if chars > rules.IMPORT_MAX_RECORD_CHARS:
+        limit = rules.IMPORT_MAX_RECORD_CHARS
+        return Refusal.of("import_record_too_long", limit=limit, offset=offset)
+    return None
+
+
 def read_binary(fh: BinaryIO, source: str | None, report: ImportReport) -> Iterator[WorkRecord]:
     """Records of an ISO 2709 file; unparseable or untitled ones become problems."""
     reader = pymarc.MARCReader(fh, to_unicode=True, force_utf8=False, permissive=True)
     n = 0
     while True:
+        offset = fh.tell()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
@@ -270,56 +297,177 @@ def read_binary(fh: BinaryIO, source: str | None, report: ImportReport) -> Itera
             unreadable = Refusal.of(
                 "import_unreadable_record", error=type(error).__name__, detail=str(error)[:300]
             )
-            report.problems.append(ImportProblem("record", n, unreadable))
+            report.note(ImportProblem("record", n, unreadable))
             continue
-        work = record_to_work(record, source)
+        work = _beyond_bounds(record, offset) or record_to_work(record, source)
         if isinstance(work, Refusal):
-            report.problems.append(ImportProblem("record", n, work))
+            report.note(ImportProblem("record", n, work))
             continue
         if caught:
             damaged = Refusal.of("import_record_damaged", detail=_warning_text(caught))
-            report.problems.append(ImportProblem("record", n, damaged))
+            report.note(ImportProblem("record", n, damaged))
         yield work
 
 
-class _Collector(XmlHandler):
-    def __init__(self) -> None:
-        super().__init__(strict=False, normalize_form="NFC")  # type: ignore[no-untyped-call]
-        self.pending: list[Any] = []
+class _TooBig(Exception):
+    """The file holds markup the parser would have to keep whole: stop reading it."""
 
-    def process_record(self, record: Any) -> None:
-        self.pending.append(record)
+    def __init__(self, reason: Refusal) -> None:
+        super().__init__(reason.code)
+        self.reason = reason
+
+
+class _XmlRecords:
+    """expat handlers that build pymarc records within the bounds of db.rules.
+
+    Text is kept only inside leader, controlfield and subfield, and only up to
+    IMPORT_MAX_FIELD_CHARS: past that (or past the record's bounds) the rest of the record is
+    skipped, so a 50 MB field costs nothing but reading it. A DTD declaring entities is
+    refused outright (as defusedxml does): MARCXML needs none, and expansion is an attack.
+    """
+
+    def __init__(self, parser: Any) -> None:
+        self.parser = parser
+        self.done: list[tuple[int, Any | Refusal]] = []  # (record number, record or reason)
+        self.number = 0
+        self._record: Any = None
+        self._start = 0
+        self._refusal: Refusal | None = None
+        self._field: Any = None
+        self._code: str | None = None
+        self._text: list[str] | None = None  # collecting text of the element being read
+        self._chars = 0  # of the current element
+        self._record_chars = 0
+        self._elements = 0
+        parser.StartElementHandler = self.start
+        parser.EndElementHandler = self.end
+        parser.CharacterDataHandler = self.characters
+        parser.EntityDeclHandler = self.entity
+        parser.CommentHandler = self.other
+        parser.ProcessingInstructionHandler = self.other
+
+    def damaged_record(self) -> int:
+        """The number of the record where the XML breaks (the next one between records)."""
+        return self.number + (self._record is None)
+
+    def other(self, *_args: object) -> None:
+        """Comments and processing instructions: seen (so the parser's position moves on)."""
+
+    def entity(self, *_args: object) -> None:
+        raise _TooBig(Refusal.of("import_xml_entities"))
+
+    def _refuse(self, code: str, **values: object) -> None:
+        if self._refusal is None:
+            self._refusal = Refusal.of(code, offset=self._start, **values)
+        self._text = None
+
+    def start(self, name: str, attrs: dict[str, str]) -> None:
+        element = name.rpartition(" ")[2]
+        if element == "record":
+            self.number += 1
+            self._record = pymarc.Record()
+            self._start, self._refusal = self.parser.CurrentByteIndex, None
+            self._record_chars = self._elements = 0
+            return
+        if self._record is None or self._refusal is not None:
+            return
+        if element in ("controlfield", "datafield", "subfield"):
+            self._elements += 1
+            if self._elements > rules.IMPORT_MAX_RECORD_FIELDS:
+                self._refuse("import_too_many_fields", limit=rules.IMPORT_MAX_RECORD_FIELDS)
+                return
+        if element == "datafield":
+            indicators = Indicators(attrs.get("ind1", " "), attrs.get("ind2", " "))
+            self._field = pymarc.Field(attrs.get("tag", ""), indicators)
+        elif element in ("leader", "controlfield", "subfield"):
+            if element == "controlfield":
+                self._field = pymarc.Field(attrs.get("tag", ""))
+            elif element == "subfield":
+                self._code = attrs.get("code")
+            self._text, self._chars = [], 0
+
+    def characters(self, data: str) -> None:
+        if self._text is None:
+            return
+        self._chars += len(data)
+        self._record_chars += len(data)
+        if self._chars > rules.IMPORT_MAX_FIELD_CHARS:
+            tag = self._field.tag if self._field is not None else "LDR"
+            self._refuse("import_field_too_long", tag=tag, limit=rules.IMPORT_MAX_FIELD_CHARS)
+        elif self._record_chars > rules.IMPORT_MAX_RECORD_CHARS:
+            self._refuse("import_record_too_long", limit=rules.IMPORT_MAX_RECORD_CHARS)
+        else:
+            self._text.append(data)
+
+    def end(self, name: str) -> None:
+        element = name.rpartition(" ")[2]
+        record = self._record
+        if record is None:
+            return
+        if element == "record":
+            self.done.append((self.number, self._refusal or record))
+            self._record = self._field = self._text = None
+            return
+        if self._refusal is not None:
+            return
+        text = _nfc("".join(self._text)) if self._text is not None else ""
+        if element == "leader":
+            try:
+                record.leader = Leader(text)
+            except pymarc.exceptions.PymarcException as error:
+                self._refusal = Refusal.of(
+                    "import_unreadable_record", error=type(error).__name__, detail=str(error)
+                )
+        elif element == "controlfield" and self._field is not None:
+            self._field.data = text
+            record.add_field(self._field)
+            self._field = None
+        elif element == "datafield" and self._field is not None:
+            record.add_field(self._field)
+            self._field = None
+        elif element == "subfield" and self._field is not None and self._code:
+            self._field.add_subfield(self._code, text)
+            self._code = None
+        self._text = None
 
 
 def read_xml(fh: BinaryIO, source: str | None, report: ImportReport) -> Iterator[WorkRecord]:
-    """Records of a MARCXML file, parsed incrementally (a SAX feed, not the whole tree)."""
-    handler = _Collector()
-    # Python's expat reader resolves no external entities (feature_external_ges is off by
-    # default, and set off again below) and expat >= 2.4 limits entity expansion.
-    parser = xml.sax.make_parser()  # noqa: S317
-    parser.setContentHandler(handler)
-    parser.setFeature(xml.sax.handler.feature_namespaces, True)
-    parser.setFeature(xml.sax.handler.feature_external_ges, False)
-    n = 0
+    """Records of a MARCXML file, parsed as a stream (expat), one record in memory at a time.
+
+    Python's expat resolves no external entities and limits entity expansion (expat >= 2.4);
+    entity declarations are refused anyway. Markup that expat must hold whole (a tag, a
+    comment) longer than IMPORT_MAX_XML_MARKUP_BYTES stops the file.
+    """
+    parser = expat.ParserCreate(namespace_separator=" ")
+    parser.buffer_text = True
+    parser.buffer_size = 1 << 16
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    handler = _XmlRecords(parser)
+    fed = 0
     while True:
         chunk = fh.read(1 << 16)
+        fed += len(chunk)
+        stop: ImportProblem | None = None
         try:
-            if chunk:
-                parser.feed(chunk)  # type: ignore[attr-defined]  # expat reader is incremental
-            else:
-                parser.close()  # type: ignore[attr-defined]
-        except xml.sax.SAXException as error:
+            parser.Parse(chunk, not chunk)
+            # Where the parser stands: what it holds beyond that is one unfinished token.
+            if fed - parser.CurrentByteIndex > rules.IMPORT_MAX_XML_MARKUP_BYTES + len(chunk):
+                limit = rules.IMPORT_MAX_XML_MARKUP_BYTES
+                raise _TooBig(Refusal.of("import_xml_markup_too_long", limit=limit))
+        except expat.ExpatError as error:
             malformed = Refusal.of("import_malformed_xml", detail=str(error))
-            at = n + len(handler.pending) + 1
-            report.problems.append(ImportProblem("record", at, malformed))
-            chunk = b""
-        for record in handler.pending:
-            n += 1
-            work = record_to_work(record, source)
+            stop = ImportProblem("record", handler.damaged_record(), malformed)
+        except _TooBig as too_big:
+            stop = ImportProblem("file", None, too_big.reason)
+        for number, done in handler.done:
+            work = done if isinstance(done, Refusal) else record_to_work(done, source)
             if isinstance(work, Refusal):
-                report.problems.append(ImportProblem("record", n, work))
+                report.note(ImportProblem("record", number, work))
             else:
                 yield work
-        handler.pending.clear()
+        handler.done.clear()
+        if stop is not None:
+            report.note(stop)
+            return
         if not chunk:
             return

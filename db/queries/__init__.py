@@ -17,6 +17,7 @@ from db.queries import (
     accounts,
     audit,
     booklist,
+    calendar,
     catalog,
     catalog_import,
     counter,
@@ -24,17 +25,24 @@ from db.queries import (
     loan_rules,
     loans,
     mail,
+    my_summary,
+    pull_list,
     retention,
     second_factor,
+    series_holds,
     sessions,
     setup,
     staff_accounts,
+    staff_holds,
+    staff_mail,
     staff_patrons,
     staff_sessions,
+    title_status,
 )
 from db.queries.accounts import *  # noqa: F403
 from db.queries.audit import *  # noqa: F403
 from db.queries.booklist import *  # noqa: F403
+from db.queries.calendar import *  # noqa: F403
 from db.queries.catalog import *  # noqa: F403
 from db.queries.catalog_import import *  # noqa: F403
 from db.queries.counter import *  # noqa: F403
@@ -42,18 +50,25 @@ from db.queries.holds import *  # noqa: F403
 from db.queries.loan_rules import *  # noqa: F403
 from db.queries.loans import *  # noqa: F403
 from db.queries.mail import *  # noqa: F403
+from db.queries.my_summary import *  # noqa: F403
+from db.queries.pull_list import *  # noqa: F403
 from db.queries.retention import *  # noqa: F403
 from db.queries.second_factor import *  # noqa: F403
+from db.queries.series_holds import *  # noqa: F403
 from db.queries.sessions import *  # noqa: F403
 from db.queries.setup import *  # noqa: F403
 from db.queries.staff_accounts import *  # noqa: F403
+from db.queries.staff_holds import *  # noqa: F403
+from db.queries.staff_mail import *  # noqa: F403
 from db.queries.staff_patrons import *  # noqa: F403
 from db.queries.staff_sessions import *  # noqa: F403
+from db.queries.title_status import *  # noqa: F403
 
 __all__ = ["Localized", "NotFound", "QueryError", "Refusal", "to_library_time"]
 __all__ += accounts.__all__
 __all__ += audit.__all__
 __all__ += booklist.__all__
+__all__ += calendar.__all__
 __all__ += catalog.__all__
 __all__ += catalog_import.__all__
 __all__ += counter.__all__
@@ -61,10 +76,16 @@ __all__ += holds.__all__
 __all__ += loan_rules.__all__
 __all__ += loans.__all__
 __all__ += mail.__all__
+__all__ += my_summary.__all__
+__all__ += pull_list.__all__
 __all__ += retention.__all__
 __all__ += second_factor.__all__
+__all__ += series_holds.__all__
 __all__ += sessions.__all__
 __all__ += setup.__all__
 __all__ += staff_accounts.__all__
+__all__ += staff_holds.__all__
+__all__ += staff_mail.__all__
 __all__ += staff_patrons.__all__
 __all__ += staff_sessions.__all__
+__all__ += title_status.__all__

@@ -75,6 +75,7 @@ class SearchHit:
     ndc: str
     copies: int
     available: int
+    reservable: int  # copies that can serve a reservation (lendable, reservable, not missing)
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,8 @@ class Copy:
     material_type: str
     material_name: Localized
     status: str
-    reservable: bool
+    reservable: bool  # its material type can be reserved
+    serves_holds: bool  # and lent, and the copy is not missing (db.pulling)
 
 
 @dataclass(frozen=True)
@@ -338,6 +340,14 @@ def _ranked_page(conn: Connection, plan: _Plan, sort: str, page: int) -> tuple[l
     return [r.id for r in rows], n, last
 
 
+# Copies that can serve a reservation: what db.queries.holds accepts (db.pulling.serves_holds
+# and not missing).
+_SERVES_HOLDS = (
+    "FROM item i JOIN material_type m ON m.code = i.material_type "
+    "WHERE m.reservable AND m.loan_days > 0 AND i.status <> :missing"
+)
+
+
 def _hits(conn: Connection, ids: list[int]) -> tuple[SearchHit, ...]:
     if not ids:
         return ()
@@ -348,9 +358,11 @@ def _hits(conn: Connection, ids: list[int]) -> tuple[SearchHit, ...]:
                 "SELECT w.id, w.title, w.subtitle, w.authors, w.publisher, w.pub_year, w.ndc, "
                 "(SELECT count(*) FROM item i WHERE i.work_id = w.id) AS copies, "
                 "(SELECT count(*) FROM item i WHERE i.work_id = w.id AND i.status = :available) "
-                "AS available FROM work w WHERE w.id IN :ids"
+                "AS available, "
+                f"(SELECT count(*) {_SERVES_HOLDS} AND i.work_id = w.id) AS reservable "
+                "FROM work w WHERE w.id IN :ids"
             ).bindparams(bindparam("ids", expanding=True)),
-            {"ids": ids, "available": rules.AVAILABLE},
+            {"ids": ids, "available": rules.AVAILABLE, "missing": rules.MISSING},
         )
     }
     return tuple(
@@ -364,6 +376,7 @@ def _hits(conn: Connection, ids: list[int]) -> tuple[SearchHit, ...]:
             ndc=w.ndc,
             copies=w.copies,
             available=w.available,
+            reservable=w.reservable,
         )
         for w in (works[i] for i in ids)
     )
@@ -425,12 +438,13 @@ def get_record(conn: Connection, now: datetime, work_id: int) -> Record:
             material_name=Localized.of(r.material_names),
             status=r.status,
             reservable=bool(r.reservable),
+            serves_holds=bool(r.reservable) and r.loan_days > 0 and r.status != rules.MISSING,
         )
         for r in conn.execute(
             text(
                 "SELECT it.barcode, b.code, b.names AS branch_names, it.call_number, "
                 "it.shelf_location, it.material_type, m.names AS material_names, it.status, "
-                "m.reservable FROM item it "
+                "m.reservable, m.loan_days FROM item it "
                 "JOIN branch b ON b.id = it.branch_id "
                 "JOIN material_type m ON m.code = it.material_type "
                 "WHERE it.work_id = :id ORDER BY b.sort_order, it.barcode"

@@ -2,6 +2,16 @@
 
 An import runs in batches, each batch one transaction, so a large file never holds the
 write lock for long and a bad record costs only its own row in the report.
+
+An import killed midway (SIGKILL, power cut) resumes rather than rolls back: every batch is
+whole (its works, ISBN and NDC rows and search index entries commit together, keyed by
+(source, source_id)), so what was committed is consistent, and importing the file again
+loads the rest (what was loaded counts as unchanged). An `import_run` row says an import is
+unfinished: written before the first batch, counted with every batch, deleted after the
+last. The next import of that file reports that it resumes the interrupted one
+(`ImportReport.resumed`); `list_unfinished_imports` names the others, and `shiori demo load`
+finishes the demo catalogue when its import was cut short. (Rolling the whole file back
+instead would hold the write lock for the whole import.)
 """
 
 from __future__ import annotations
@@ -11,11 +21,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import DateTime, text
 from sqlalchemy.engine import Connection
 
-from db import catalog_write, search_cache, seed
-from db.catalog_write import ImportProblem, ImportReport, WorkRecord
+from db import catalog_write, clock, search_cache, seed
+from db.catalog_write import ImportProblem, ImportReport, InterruptedImport, WorkRecord
 from db.engine import reads, writes
 from db.errors import ImportRefused
 from db.importers import detect
@@ -25,10 +35,12 @@ __all__ = [
     "ImportProblem",
     "ImportRefused",
     "ImportReport",
+    "InterruptedImport",
     "WorkRecord",
     "add_works",
     "get_catalog_stats",
     "import_catalog_file",
+    "list_unfinished_imports",
     "rebuild_search_index",
 ]
 
@@ -60,17 +72,65 @@ def import_catalog_file(path: Path, source: str | None = None) -> ImportReport:
     """
     reader = detect.open_reader(path, source)
     report = ImportReport()
+    run_id, report.resumed = _begin_run(str(Path(path).resolve()))
     for batch in reader.batches(report):
-        _upsert_batch(batch, report)
+        _upsert_batch(batch, report, run_id)
+    _end_run(run_id)
     search_cache.clear()
     return report
 
 
+_UNFINISHED = text(
+    "SELECT file_path, started_at, records_done FROM import_run ORDER BY started_at, id"
+).columns(started_at=DateTime())
+
+
+def _interrupted(row: object) -> InterruptedImport:
+    return InterruptedImport(
+        row.file_path,  # type: ignore[attr-defined]
+        clock.aware_utc(row.started_at),  # type: ignore[attr-defined]
+        row.records_done,  # type: ignore[attr-defined]
+    )
+
+
+@writes
+def _begin_run(
+    conn: Connection, now: datetime, file_path: str
+) -> tuple[int, InterruptedImport | None]:
+    """Register the import; the last unfinished import of the same file, which it resumes."""
+    earlier = [_interrupted(r) for r in conn.execute(_UNFINISHED) if r.file_path == file_path]
+    conn.execute(text("DELETE FROM import_run WHERE file_path = :p"), {"p": file_path})
+    run_id: int = conn.execute(
+        text(
+            "INSERT INTO import_run (file_path, started_at, records_done) "
+            "VALUES (:p, :now, 0) RETURNING id"
+        ),
+        {"p": file_path, "now": clock.naive_utc(now)},
+    ).scalar_one()
+    return run_id, earlier[-1] if earlier else None
+
+
 @writes
 def _upsert_batch(
-    conn: Connection, now: datetime, batch: Sequence[WorkRecord], report: ImportReport
+    conn: Connection, now: datetime, batch: Sequence[WorkRecord], report: ImportReport, run_id: int
 ) -> None:
+    before = report.loaded
     catalog_write.upsert_works(conn, batch, report, now)
+    conn.execute(
+        text("UPDATE import_run SET records_done = records_done + :n WHERE id = :id"),
+        {"n": report.loaded - before, "id": run_id},
+    )
+
+
+@writes
+def _end_run(conn: Connection, now: datetime, run_id: int) -> None:
+    conn.execute(text("DELETE FROM import_run WHERE id = :id"), {"id": run_id})
+
+
+@reads
+def list_unfinished_imports(conn: Connection, now: datetime) -> tuple[InterruptedImport, ...]:
+    """Imports that were interrupted and not run again since, oldest first."""
+    return tuple(_interrupted(r) for r in conn.execute(_UNFINISHED))
 
 
 def add_works(records: Sequence[WorkRecord], copies_seed: int) -> int:

@@ -7,6 +7,8 @@ reminders are db.reminders.
 The model (models.Hold): one row per active reservation of a *title* (any copy). A row is
 `waiting` until a copy is assigned to it, then `in_transit` (the copy travels to the
 pickup branch) or `ready` (on the hold shelf until `ready_until`, a library-local date).
+A copy on a shelf is assigned at once, `pulling` until staff take it off the shelf (the pull
+list: db.pulling).
 Cancelled, expired and collected reservations are deleted; only anonymous daily counts
 remain (seed 000-2).
 
@@ -18,7 +20,8 @@ placements, returns and cancellations of one title are serialised and never assi
 copy twice. A double submit meets the `(patron_id, work_id)` unique constraint.
 
 Suspended reservations (休止: `suspended_until` in the future) keep their place but are
-skipped when a copy is assigned.
+skipped when a copy is assigned. Series requests, stepping back and the estimate window
+are db.series (which decides who is eligible for a freed copy) and db.queries.series_holds.
 
 The limits (active reservations per patron, days on the hold shelf) are set by
 `configure_holds()` from the validated settings (SHIORI_HOLD_LIMIT, SHIORI_HOLD_SHELF_DAYS).
@@ -38,7 +41,7 @@ from sqlalchemy import ColumnElement, Row, and_, func, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from db import clock, models, reminders, routing, rules
+from db import clock, models, pulling, reminders, routing, rules, series
 from db.catalog_write import SEP
 from db.clock import library_today
 from db.counts import bump
@@ -177,7 +180,7 @@ class HoldView:
     pickup_code: str
     pickup: Localized
     placed_at: datetime  # aware UTC
-    state: str  # waiting, suspended, in_transit, ready
+    state: str  # waiting, suspended, in_transit, ready, kept (db.series)
     position: int | None  # 1-based among waiting reservations; None once assigned
     waiting: int  # reservations waiting for this title
     copies: int  # copies that can serve reservations
@@ -478,6 +481,8 @@ def place_hold(
         # A double submit that slipped past the check above: one reservation stays.
         raise AlreadyReserved() from None
     bump(conn, today, pickup_id, "", PLACED)
+    series.note_estimate(conn, int(hold_id), today, routing.shelf_days())
+    pulling.fill(conn, work_id, now)  # a copy on the shelf goes on a pull list at once
     log.info("hold placed branch=%s", pickup_id)
     return _patron_hold(conn, patron_id, int(hold_id), now)
 
@@ -490,6 +495,7 @@ def cancel_hold(conn: Connection, now: datetime, patron_id: int, hold_id: int) -
     title = conn.execute(select(_work.c.title).where(_work.c.id == hold.work_id)).scalar_one()
     routing.release(conn, hold, now)
     bump(conn, today, hold.pickup_branch_id, "", CANCELLED)
+    routing.offer_next_volumes(conn, hold.request_id, now)
     log.info("hold cancelled branch=%s", hold.pickup_branch_id)
     return str(title)
 
@@ -499,10 +505,12 @@ def change_hold_pickup(
     conn: Connection, now: datetime, patron_id: int, hold_id: int, pickup_code: str
 ) -> HoldView:
     hold = _locked_hold(conn, patron_id, hold_id)
-    if hold.state == READY:
+    if hold.state in (READY, series.KEPT):  # the copy is on that branch's hold shelf
         raise AlreadyReady()
     pickup_id = _branch_id(conn, pickup_code)
     conn.execute(_hold.update().where(_hold.c.id == hold.id).values(pickup_branch_id=pickup_id))
+    if hold.state == pulling.PULLING:
+        pulling.repick(conn, hold, pickup_id, now)
     return _patron_hold(conn, patron_id, hold_id, now)
 
 
@@ -525,6 +533,7 @@ def suspend_hold(
 def resume_hold(conn: Connection, now: datetime, patron_id: int, hold_id: int) -> HoldView:
     hold = _locked_hold(conn, patron_id, hold_id)
     conn.execute(_hold.update().where(_hold.c.id == hold.id).values(suspended_until=None))
+    pulling.fill(conn, hold.work_id, now)
     return _patron_hold(conn, patron_id, hold_id, now)
 
 
@@ -575,7 +584,7 @@ def receive_item(
     With `at_branch_id` (the counter's branch) a copy that arrived somewhere else is refused
     with the branch it must go on to, and stays in transit."""
     item = conn.execute(
-        select(_item.c.id, _item.c.status, _item.c.work_id)
+        select(_item.c.id, _item.c.status, _item.c.work_id, _item.c.branch_id)
         .where(_item.c.barcode == barcode.strip())
         .with_for_update()
     ).first()
@@ -589,9 +598,9 @@ def receive_item(
         .where(_hold.c.item_id == item.id)
         .with_for_update()
     ).first()
-    if hold is None:
-        conn.execute(_item.update().where(_item.c.id == item.id).values(status=rules.AVAILABLE))
-        return Routing(rules.AVAILABLE)
+    if hold is None:  # its reservation ended on the way: the next one, or the shelf here
+        here = at_branch_id if at_branch_id is not None else item.branch_id
+        return routing.route_item(conn, item.id, item.work_id, here, now)
     if at_branch_id is not None and hold.pickup_branch_id != at_branch_id:
         raise HoldRefused(
             "wrong_pickup_branch", branch=routing.branch_names(conn, hold.pickup_branch_id)
@@ -621,12 +630,15 @@ def expire_holds(conn: Connection, now: datetime) -> int:
         ).first()
         if hold is None:  # collected or cancelled meanwhile
             continue
+        series.on_expired(conn, hold, today)
         routing.end_hold(conn, hold)
         bump(conn, today, hold.pickup_branch_id, "", EXPIRED)
         if hold.item_id is not None:
             routing.route_item(conn, hold.item_id, hold.work_id, hold.pickup_branch_id, now)
         expired += 1
         log.info("hold expired branch=%s", hold.pickup_branch_id)
+    for hold_id, item_id in series.sets_to_deliver(conn, today):  # db.series: "together"
+        routing.make_ready(conn, hold_id, item_id, now)
     return expired
 
 

@@ -3,33 +3,64 @@
 `db.outbox.enqueue` writes a row inside the caller's transaction, so a rolled-back change sends
 nothing and a committed one cannot lose its mail. `send_due` (run by the mail worker)
 claims due rows in a short transaction, delivers them over one SMTP connection, and marks
-each row sent (its body and parameters deleted: they may name a title) or schedules a retry
-with exponential backoff; after `rules.MAIL_MAX_ATTEMPTS` attempts, or a permanent 5xx
-refusal, the row is marked failed for staff to see.
+each row sent (its body and parameters deleted: they may name a title) or records why not.
+
+Whose fault a failure is decides what happens (`_describe`):
+
+* The server's: the connection is refused, times out or drops, the server says 421
+  (shutting down) or refuses our sender or login. The message is not at fault: the run
+  stops at once and every claimed message keeps its place in the queue with no attempt
+  counted (`SendReport.deferred`). The next run (the worker's next tick, the next
+  `mail send`) simply tries again, so when the server is back the queue drains by itself,
+  in order, however long the outage was.
+* The message's, temporarily: a 4xx reply to its recipient or text, or a text that could
+  not be composed (`compose: <exception class>`). Retried after 1, 2, 4 … minutes, at most
+  `rules.MAIL_RETRY_CAP_SECONDS` apart.
+* The message's, for good: a 5xx refusal of its recipient or text. Given up at once.
+
+A message still unsent `retry_days` (SHIORI_MAIL_RETRY_DAYS) after it was queued is given
+up (`last_error` "retry period over: …"). Given-up rows are listed for staff
+(`list_failed_mail`, db.queries.staff_mail), who may re-queue or dismiss them. A row refused
+for good loses its body and parameters at once; any other given-up row keeps them so staff
+can re-queue it, until staff dismiss it, the cause withdraws it (db.outbox.withdraw: a
+return, an ended reservation, a purge) or retention deletes it.
 
 The text. A notice row holds a kind, a language and parameters; the sender gets a
 `compose(kind, lang, params) -> (subject, body)` callable from the web tier (db has no
 presentation text and never imports web) and calls it for each message before any SMTP
-command of that message, so composing changes none of the windows below. A message that
-cannot be composed is recorded as a failed attempt (`compose: <exception class>`) and
-retried like a temporary SMTP failure. Rows with a finished subject and body are sent as
-they are.
+command of that message, so composing changes none of the windows below. Rows with a
+finished subject and body are sent as they are.
+
+Claims. A run leases its rows (`claimed_until`, `claimed_by` = a random token for the run)
+for `rules.MAIL_CLAIM_SECONDS` (one minute) and renews the lease while it works; each
+SMTP wait is bounded by the connection timeout, at most a third of the lease. A run that
+dies (crash, SIGKILL, power loss) stops renewing, so after at most one lease any run on any
+host takes its rows again — no operator action, no waiting five minutes. The lease needs no
+knowledge of other hosts, their process ids or a lock held across SMTP; it needs the hosts'
+clocks within a few seconds of each other (NTP). A run whose lease ran out while it was busy
+cannot do harm: its commit point (below) only succeeds while the row is still its own.
 
 Crashes, and the one window SMTP cannot close. Delivery is staged by hand (MAIL, RCPT,
 DATA and the message text, then the terminating "." on its own):
 
 * A crash (or kill) before the final "." leaves a message the server never accepted: an
-  SMTP server discards a transaction whose DATA did not end. The row keeps its claim, the
-  claim expires (MAIL_CLAIM_SECONDS) and the next run sends it — nothing is lost.
-* Just before the "." the row is committed as `send_started_at = now` ("in doubt"). From
-  then until `_mark_sent` commits, we cannot know whether the server's 250 arrived: a
-  crash there, a timeout waiting for the reply or a dropped connection may or may not have
-  delivered the mail. SMTP has no way to ask, so in-doubt rows are **never sent again
-  automatically** (a patron never gets the same notice twice): the next run marks them
-  failed with `last_error` "in doubt: …" and `list_failed_mail` shows them to staff with
-  `in_doubt=True` (no address or body; the Message-ID, derived from the row id, lets the
-  mail server's log settle it). The window is one database commit plus one SMTP round
-  trip, so this is rare; at-most-once there is the deliberate choice.
+  SMTP server discards a transaction whose DATA did not end. The lease runs out and the
+  next run sends it — nothing is lost.
+* Just before the "." the row is committed as `send_started_at = now` ("in doubt"), only if
+  it is still this run's and unsent (a withdrawn notice or a row another run took is not
+  completed). From then until `_mark_sent` commits, we cannot know whether the server's
+  250 arrived: a crash there, a timeout waiting for the reply or a dropped connection may
+  or may not have delivered the mail, and SMTP has no way to ask. Some servers keep such a
+  message, some drop it when the client goes away (4 of 5 were lost with one such server).
+  **The policy is at-least-once**, chosen for the patron: a second "your reservation is
+  ready" is a small nuisance, a missing one costs them the reservation. An in-doubt row is
+  sent again with the **same Message-ID** (derived from the row), so receiving servers and
+  mail clients that de-duplicate show it once; the run that saw no reply re-queues it at
+  once, and a crashed run's rows are re-queued by the next run once their lease ran out.
+  `doubts` counts these; after `rules.MAIL_MAX_DOUBTS` the row is given up instead
+  (`last_error` "in doubt: …", `in_doubt=True` on the staff screen) so a server that
+  always drops the connection after the "." cannot make us send without end. An in-doubt
+  row whose notice was withdrawn meanwhile has no text left and is given up, not re-sent.
 * A definite reply to the "." (250 → sent; 4xx → retry; 5xx → failed) is recorded as such.
 
 Times are stored as naive UTC (the columns are `timestamp without time zone`); every
@@ -46,7 +77,9 @@ import contextlib
 import email.policy
 import functools
 import logging
+import os
 import re
+import secrets
 import smtplib
 import ssl
 import threading
@@ -58,7 +91,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, true, update
 from sqlalchemy.engine import Connection
 
 from db import clock, rules
@@ -68,6 +101,7 @@ from db.engine import reads, writes
 from db.outbox import clean_body, clean_subject, load_params, mail_outbox
 
 __all__ = [
+    "MAIL_RETRY_DAYS",
     "Compose",
     "FailedMail",
     "MailCounts",
@@ -86,7 +120,8 @@ _c = mail_outbox.c
 # (kind, lang, params) -> (subject, body): the web tier's mail templates.
 Compose = Callable[[str, str, Mapping[str, Any]], tuple[str, str]]
 
-MAX_RETRY_DELAY = timedelta(hours=6)
+MAIL_RETRY_DAYS = rules.MAIL_RETRY_DAYS  # the SHIORI_MAIL_RETRY_DAYS default
+MAX_RETRY_DELAY = timedelta(seconds=rules.MAIL_RETRY_CAP_SECONDS)
 LAST_ERROR_MAX_CHARS = 200
 
 
@@ -107,6 +142,9 @@ class SmtpSettings:
             raise ValueError("SMTP sender must be one line")
         if not is_email(parseaddr(self.sender)[1]):
             raise ValueError("SMTP sender needs a plain address (name@host.example)")
+        # One reply wait must fit well inside a claim's lease (see the module doc).
+        if not 0 < self.timeout <= rules.MAIL_CLAIM_SECONDS / 3:
+            raise ValueError("SMTP timeout must be positive and at most a third of the claim")
 
     @property
     def envelope_sender(self) -> str:
@@ -122,6 +160,10 @@ class SendReport:
     sent: int
     retried: int
     failed: int
+    # Left in the queue, no attempt counted, because the server was unavailable (or the
+    # connection was lost) — `server_error` says how (an exception class and SMTP code).
+    deferred: int = 0
+    server_error: str = ""
 
 
 @dataclass(frozen=True)
@@ -132,7 +174,7 @@ class FailedMail:
     attempts: int
     last_error: str
     failed_at: datetime
-    in_doubt: bool = False  # the server may have accepted it: never re-sent automatically
+    in_doubt: bool = False  # it was in doubt: the server may have accepted it
 
 
 @dataclass(frozen=True)
@@ -143,7 +185,7 @@ class MailCounts:
 
 
 def retry_delay(attempts: int) -> timedelta:
-    """The wait after the `attempts`-th failed attempt: 1, 2, 4 … minutes, at most 6 hours."""
+    """The wait after the `attempts`-th failed attempt: 1, 2, 4 … minutes, at most 1 hour."""
     exponent = min(max(attempts - 1, 0), 30)
     return min(timedelta(seconds=rules.MAIL_RETRY_BASE_SECONDS * 2**exponent), MAX_RETRY_DELAY)
 
@@ -162,22 +204,48 @@ class _Claimed:
     created_at: datetime
     lang: str
     params: str | None  # JSON; None: subject and body are the finished text
+    retry_from: datetime  # the retry period counts from here
 
 
 # Each step of a run commits on its own (see the crash windows above), at the run's `now`
-# (the worker's clock) rather than the transaction's.
+# (the worker's clock) rather than the transaction's. Claims (leases) are stamped with `now`
+# plus the time the run has been working, so a long run keeps them ahead of real time.
+
+
+def _lease(at: datetime) -> datetime:
+    return naive_utc(at) + timedelta(seconds=rules.MAIL_CLAIM_SECONDS)
+
+
+def _run_token() -> str:
+    """Names one sending run in `claimed_by`: random, so no two runs anywhere share one."""
+    return f"{os.getpid() % 100_000}.{secrets.token_hex(8)}"
+
+
+# When a row's retry period started: when it was queued, or re-queued by staff.
+_retry_from = func.coalesce(_c.retry_from, _c.created_at)
+
+
+def _held_by(token: str) -> ColumnElement[bool]:
+    """Rows the run `token` holds; any row when no token is given (tests, old callers)."""
+    return _c.claimed_by == token if token else true()
+
+
+def _unclaimed(stamp: datetime) -> ColumnElement[bool]:
+    return or_(_c.claimed_until.is_(None), _c.claimed_until < stamp)
 
 
 @writes
-def _claim(conn: Connection, _now: datetime, now: datetime, limit: int) -> list[_Claimed]:
-    """Mark up to `limit` due rows as ours for MAIL_CLAIM_SECONDS, and read them."""
+def _claim(
+    conn: Connection, _now: datetime, now: datetime, limit: int, token: str = ""
+) -> list[_Claimed]:
+    """Lease up to `limit` due rows to the run `token` for MAIL_CLAIM_SECONDS; read them."""
     stamp = naive_utc(now)
     due = and_(
         _c.sent_at.is_(None),
         _c.failed_at.is_(None),
         _c.send_started_at.is_(None),
         _c.next_attempt_at <= stamp,
-        or_(_c.claimed_until.is_(None), _c.claimed_until < stamp),
+        _unclaimed(stamp),
     )
     query = (
         select(
@@ -190,6 +258,7 @@ def _claim(conn: Connection, _now: datetime, now: datetime, limit: int) -> list[
             _c.created_at,
             _c.lang,
             _c.params,
+            _retry_from.label("retry_from"),
         )
         .where(due)
         .order_by(_c.next_attempt_at, _c.id)
@@ -205,7 +274,7 @@ def _claim(conn: Connection, _now: datetime, now: datetime, limit: int) -> list[
     conn.execute(
         update(mail_outbox)
         .where(_c.id.in_(ids), due)
-        .values(claimed_until=stamp + timedelta(seconds=rules.MAIL_CLAIM_SECONDS))
+        .values(claimed_until=_lease(now), claimed_by=token or None)
     )
     return [
         _Claimed(
@@ -218,9 +287,29 @@ def _claim(conn: Connection, _now: datetime, now: datetime, limit: int) -> list[
             created_at=row.created_at,
             lang=row.lang,
             params=row.params,
+            retry_from=row.retry_from,
         )
         for row in rows
     ]
+
+
+@writes
+def _renew(
+    conn: Connection, _now: datetime, token: str, mail_ids: Sequence[int], at: datetime
+) -> set[int]:
+    """Extend the run's lease on `mail_ids`; returns the ids that are still the run's."""
+    renewed = conn.execute(
+        update(mail_outbox)
+        .where(
+            _c.id.in_(list(mail_ids)),
+            _c.claimed_by == token,
+            _c.sent_at.is_(None),
+            _c.failed_at.is_(None),
+        )
+        .values(claimed_until=_lease(at))
+        .returning(_c.id)
+    ).all()
+    return {int(row.id) for row in renewed}
 
 
 class NoComposer(Exception):
@@ -240,6 +329,11 @@ def _text(mail: _Claimed, compose: Compose | None) -> tuple[str, str]:
     return subject, clean_body(body)
 
 
+def message_id(mail_id: int, created_at: datetime, domain: str) -> str:
+    """Derived from the row, so every delivery of one message carries the same id."""
+    return f"<shiori.{mail_id}.{naive_utc(created_at):%Y%m%d%H%M%S}@{domain}>"
+
+
 def _build_message(
     settings: SmtpSettings, mail: _Claimed, compose: Compose | None, now: datetime
 ) -> EmailMessage:
@@ -250,10 +344,8 @@ def _build_message(
     message["To"] = mail.to_addr
     message["Subject"] = subject
     message["Date"] = format_datetime(aware_utc(now))
-    # Derived from the row, so a retried delivery carries the same id (receivers dedupe).
-    message["Message-ID"] = (
-        f"<shiori.{mail.id}.{naive_utc(mail.created_at):%Y%m%d%H%M%S}@{settings.domain}>"
-    )
+    # A re-sent message (in doubt, or retried) keeps its id: receivers and clients dedupe.
+    message["Message-ID"] = message_id(mail.id, mail.created_at, settings.domain)
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(body, charset="utf-8", cte="base64")
     return message
@@ -327,37 +419,72 @@ def _deliver(
         raise smtplib.SMTPDataError(code, resp)
 
 
+class _LostClaim(RuntimeError):
+    """The row is no longer this run's (withdrawn, or taken after its lease ran out)."""
+
+
 @writes
-def _mark_in_doubt(conn: Connection, _now: datetime, mail_id: int, now: datetime) -> None:
+def _mark_in_doubt(
+    conn: Connection,
+    _now: datetime,
+    mail_id: int,
+    now: datetime,
+    token: str = "",
+    at: datetime | None = None,
+) -> None:
+    """The commit point: only if the row is still this run's (and still unsent)."""
+    mine = _c.claimed_by == token if token else _c.claimed_by.is_(None)
     result = conn.execute(
         update(mail_outbox)
-        .where(_c.id == mail_id, _c.sent_at.is_(None), _c.failed_at.is_(None))
-        .values(send_started_at=naive_utc(now))
+        .where(_c.id == mail_id, _c.sent_at.is_(None), _c.failed_at.is_(None), mine)
+        .values(send_started_at=naive_utc(now), claimed_until=_lease(at or now))
     )
     if result.rowcount != 1:
-        raise RuntimeError(f"mail {mail_id} changed while being sent")
+        raise _LostClaim(f"mail {mail_id} changed while being sent")
+
+
+def _commit_point(mail_id: int, now: datetime, token: str, at: Callable[[], datetime]) -> None:
+    _mark_in_doubt(mail_id, now, token, at())
+
+
+def _settle_doubt(error: str) -> dict[str, Any]:
+    """Values for a row left in doubt: re-sent (same Message-ID) until MAIL_MAX_DOUBTS, or
+    given up when it has no text left to send (withdrawn meanwhile). In SQL, so the sweep
+    of rows a stopped sender left behind settles them the same way."""
+    give_up = or_(
+        _c.doubts + 1 >= rules.MAIL_MAX_DOUBTS,
+        and_(_c.params.is_(None), _c.body.is_(None)),
+    )
+    return {
+        "doubts": _c.doubts + 1,
+        "claimed_until": None,
+        "claimed_by": None,
+        "last_error": f"in doubt: {error}"[:LAST_ERROR_MAX_CHARS],
+        # Given up: failed_at set and send_started_at kept (the staff screen's in-doubt
+        # flag); otherwise due again at once with send_started_at cleared.
+        "failed_at": case((give_up, _c.send_started_at), else_=None),
+        "send_started_at": case((give_up, _c.send_started_at), else_=None),
+        "next_attempt_at": case((give_up, _c.next_attempt_at), else_=_c.send_started_at),
+    }
 
 
 @writes
-def _give_up_in_doubt(
-    conn: Connection, _now: datetime, mail_id: int, now: datetime, error: str
-) -> None:
+def _mark_doubt(conn: Connection, _now: datetime, mail_id: int, error: str) -> None:
     conn.execute(
         update(mail_outbox)
-        .where(_c.id == mail_id, _c.sent_at.is_(None))
-        .values(
-            failed_at=naive_utc(now),
-            body=None,
-            params=None,
-            claimed_until=None,
-            last_error=f"in doubt: {error}"[:LAST_ERROR_MAX_CHARS],
+        .where(
+            _c.id == mail_id,
+            _c.sent_at.is_(None),
+            _c.failed_at.is_(None),
+            _c.send_started_at.is_not(None),
         )
+        .values(**_settle_doubt(error))
     )
 
 
 @writes
 def _sweep_in_doubt(conn: Connection, _now: datetime, now: datetime) -> int:
-    """Rows a crashed sender left in doubt (claim expired): failed, for staff, not re-sent."""
+    """Rows a stopped sender left in doubt (its lease ran out): settled as in doubt."""
     stamp = naive_utc(now)
     result = conn.execute(
         update(mail_outbox)
@@ -365,18 +492,40 @@ def _sweep_in_doubt(conn: Connection, _now: datetime, now: datetime) -> int:
             _c.send_started_at.is_not(None),
             _c.sent_at.is_(None),
             _c.failed_at.is_(None),
-            or_(_c.claimed_until.is_(None), _c.claimed_until < stamp),
+            _unclaimed(stamp),
+        )
+        .values(**_settle_doubt("the sender stopped during delivery"))
+    )
+    if result.rowcount:
+        log.warning("%d mail(s) in doubt after a sender stopped: re-sent", result.rowcount)
+    return int(result.rowcount)
+
+
+@writes
+def _expire(conn: Connection, _now: datetime, now: datetime, retry_days: int) -> int:
+    """Give up unsent rows older than the retry period (an outage longer than it)."""
+    stamp = naive_utc(now)
+    result = conn.execute(
+        update(mail_outbox)
+        .where(
+            _c.sent_at.is_(None),
+            _c.failed_at.is_(None),
+            _c.send_started_at.is_(None),
+            _retry_from <= stamp - timedelta(days=retry_days),
+            _unclaimed(stamp),
         )
         .values(
             failed_at=stamp,
-            body=None,
-            params=None,
             claimed_until=None,
-            last_error="in doubt: the sender stopped during delivery",
+            claimed_by=None,
+            last_error=case(
+                (_c.last_error == "", "retry period over"),
+                else_=func.substr(literal("retry period over: ") + _c.last_error, 1, 200),
+            ),
         )
     )
     if result.rowcount:
-        log.warning("%d mail(s) in doubt after a sender stopped; see failed mail", result.rowcount)
+        log.warning("%d mail(s) given up: the retry period is over", result.rowcount)
     return int(result.rowcount)
 
 
@@ -402,21 +551,31 @@ def _disconnect(smtp: smtplib.SMTP) -> None:
         smtp.close()
 
 
-def _describe(exc: BaseException) -> tuple[str, bool]:
-    """A short error for the row (class and SMTP code only) and whether it is permanent."""
+def _describe(exc: BaseException) -> tuple[str, str]:
+    """A short error for the row (class and SMTP code only) and whose fault it is:
+
+    "server": the server is unreachable, timed out, closed the connection, is shutting down
+    (421) or refuses our sender or login — not this message's fault: the run stops and the
+    message keeps its place without an attempt counted. "permanent": a 5xx refusal of this
+    message (recipient or content): given up. "temporary": a 4xx for this message, or it
+    could not be composed: retried with backoff.
+    """
     name = type(exc).__name__
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _msg in exc.recipients.values()]
         code = max(codes) if codes else 0
-        return f"{name} {code}", 500 <= code < 600
-    if isinstance(exc, smtplib.SMTPSenderRefused):
-        # Our own sender refused: a configuration problem, not this message's. Retry.
-        return f"{name} {exc.smtp_code}", False
+        fault = "server" if code == 421 else "permanent" if 500 <= code < 600 else "temporary"
+        return f"{name} {code}", fault
+    if isinstance(exc, smtplib.SMTPSenderRefused | smtplib.SMTPHeloError):
+        return f"{name} {exc.smtp_code}", "server"
     if isinstance(exc, smtplib.SMTPResponseException):
         code = exc.smtp_code
-        permanent = isinstance(exc, smtplib.SMTPDataError) and 500 <= code < 600
-        return f"{name} {code}", permanent
-    return name, False
+        if code == 421 or not isinstance(exc, smtplib.SMTPDataError):
+            return f"{name} {code}", "server"
+        return f"{name} {code}", "permanent" if 500 <= code < 600 else "temporary"
+    if isinstance(exc, OSError):  # refused, timed out, reset, TLS, smtplib's disconnects
+        return name, "server"
+    return name, "temporary"
 
 
 @writes
@@ -430,6 +589,7 @@ def _mark_sent(conn: Connection, _now: datetime, mail_id: int, now: datetime) ->
             body=None,
             params=None,
             claimed_until=None,
+            claimed_by=None,
             failed_at=None,
             last_error="",
         )
@@ -439,70 +599,107 @@ def _mark_sent(conn: Connection, _now: datetime, mail_id: int, now: datetime) ->
 
 @writes
 def _mark_failure(
-    conn: Connection, _now: datetime, mail: _Claimed, now: datetime, error: str, permanent: bool
+    conn: Connection,
+    _now: datetime,
+    mail: _Claimed,
+    now: datetime,
+    error: str,
+    permanent: bool,
+    retry_days: int = rules.MAIL_RETRY_DAYS,
+    token: str = "",
 ) -> bool:
-    """Record a failed attempt; returns True if the message is now given up (failed)."""
+    """Record a failed attempt; returns True if the message is now given up (failed).
+    With the run's `token`: only while the row is still the run's."""
     stamp = naive_utc(now)
     attempts = mail.attempts + 1
-    give_up = permanent or attempts >= rules.MAIL_MAX_ATTEMPTS
+    retry_at = stamp + retry_delay(attempts)
+    give_up = permanent or retry_at > naive_utc(mail.retry_from) + timedelta(days=retry_days)
     values: dict[str, object] = {
         "attempts": attempts,
         "last_error": error[:LAST_ERROR_MAX_CHARS],
         "claimed_until": None,
+        "claimed_by": None,
         "send_started_at": None,  # the server's reply was definite: not in doubt
     }
     if give_up:
-        values.update(failed_at=stamp, body=None, params=None)
+        values["failed_at"] = stamp
+        if permanent:  # refused for good: nothing to re-send, so nothing is kept
+            values.update(body=None, params=None)
     else:
-        values["next_attempt_at"] = stamp + retry_delay(attempts)
+        values["next_attempt_at"] = retry_at
     conn.execute(
         update(mail_outbox)
-        .where(_c.id == mail.id, _c.sent_at.is_(None), _c.failed_at.is_(None))
+        .where(_c.id == mail.id, _c.sent_at.is_(None), _c.failed_at.is_(None), _held_by(token))
         .values(**values)
     )
     return give_up
 
 
 @writes
-def _release(conn: Connection, _now: datetime, mail_ids: Sequence[int]) -> None:
-    """Hand back claimed rows that were not attempted (no attempt is counted)."""
+def _release(
+    conn: Connection,
+    _now: datetime,
+    mail_ids: Sequence[int],
+    error: str | None = None,
+    token: str = "",
+) -> None:
+    """Hand back claimed rows that were not attempted (no attempt is counted); `error`: why
+    (the server was unavailable), kept for staff."""
+    values: dict[str, object] = {"claimed_until": None, "claimed_by": None}
+    if error is not None:
+        values["last_error"] = error[:LAST_ERROR_MAX_CHARS]
     conn.execute(
         update(mail_outbox)
-        .where(_c.id.in_(list(mail_ids)), _c.sent_at.is_(None))
-        .values(claimed_until=None)
+        .where(
+            _c.id.in_(list(mail_ids)),
+            _c.sent_at.is_(None),
+            _c.send_started_at.is_(None),
+            _held_by(token),
+        )
+        .values(**values)
     )
 
 
 def send_due(
-    settings: SmtpSettings, now: datetime, limit: int = 50, compose: Compose | None = None
+    settings: SmtpSettings,
+    now: datetime,
+    limit: int = 50,
+    compose: Compose | None = None,
+    retry_days: int = rules.MAIL_RETRY_DAYS,
 ) -> SendReport:
     """Deliver up to `limit` due messages over one SMTP connection; see the module doc."""
     limit = max(1, min(limit, 1000))
     _sweep_in_doubt(now)
-    batch = _claim(now, limit)
+    _expire(now, retry_days)
+    token = _run_token()
+    batch = _claim(now, limit, token)
     if not batch:
         return SendReport(0, 0, 0)
-    # Stop well before our claim runs out, so another worker never takes a row we may
-    # still be sending.
-    deadline = time.monotonic() + rules.MAIL_CLAIM_SECONDS * 0.8
-    sent = retried = failed = 0
+    started = time.monotonic()
+    renewed_at = started
+
+    def at() -> datetime:
+        """The run's clock: `now` plus the time this run has been working."""
+        return now + timedelta(seconds=time.monotonic() - started)
+
+    sent = retried = failed = deferred = 0
+    server_error = ""
     smtp: smtplib.SMTP | None = None
-    connect_error: str | None = None
     try:
         for index, mail in enumerate(batch):
-            if time.monotonic() > deadline:
-                _release([m.id for m in batch[index:]])
-                log.warning("mail batch ran long; %d message(s) left for later", len(batch) - index)
-                break
-            error: str | None = connect_error
-            permanent = False
-            message: EmailMessage | None = None
-            if error is None:
-                try:
-                    message = _build_message(settings, mail, compose, now)
-                except Exception as exc:  # a template or parameter problem: retried later
-                    error = f"compose: {type(exc).__name__}"
-            if error is None and message is not None:
+            if time.monotonic() - renewed_at > rules.MAIL_CLAIM_SECONDS / 3:
+                ours = _renew(token, [m.id for m in batch[index:]], at())
+                renewed_at = time.monotonic()
+                if mail.id not in ours:
+                    log.warning("mail %s was taken by another run", mail.id)
+                    continue
+            error: str | None = None
+            fault = "temporary"
+            try:
+                message = _build_message(settings, mail, compose, now)
+            except Exception as exc:  # a template or parameter problem: retried later
+                error = f"compose: {type(exc).__name__}"
+            else:
                 try:
                     if smtp is None:
                         smtp = _connect(settings)
@@ -511,33 +708,42 @@ def send_due(
                         message,
                         settings.envelope_sender,
                         mail.to_addr,
-                        functools.partial(_mark_in_doubt, mail.id, now),
+                        functools.partial(_commit_point, mail.id, now, token, at),
                     )
+                except _LostClaim:
+                    smtp = None  # closed before the "."
+                    log.warning("mail %s was withdrawn or taken while being sent", mail.id)
+                    continue
                 except _InDoubt as doubt:
                     if smtp is not None:
-                        smtp.close()
+                        smtp.close()  # a late reply must not be read as the next one's
                     smtp = None
-                    _give_up_in_doubt(mail.id, now, type(doubt.cause).__name__)
-                    log.warning("mail %s in doubt (%s): not re-sent", mail.id, mail.kind)
-                    failed += 1
-                    continue
+                    _mark_doubt(mail.id, type(doubt.cause).__name__)
+                    log.warning("mail %s in doubt (%s): re-sent later", mail.id, mail.kind)
+                    error, fault = type(doubt.cause).__name__, "doubt"
                 except Exception as exc:  # any failure is recorded on the row, never lost
-                    error, permanent = _describe(exc)
-                    if smtp is None:
-                        # Could not connect at all: the rest of the batch waits too.
-                        connect_error = error
-                    elif smtp.sock is None or isinstance(
-                        exc, smtplib.SMTPServerDisconnected | OSError
-                    ):
-                        smtp.close()
-                        smtp = None  # reconnect for the next message
+                    error, fault = _describe(exc)
+            if fault in ("server", "doubt"):
+                # Not this message's fault: it and the rest of the batch keep their place,
+                # no attempt counted; the next run tries again.
+                rest = [m.id for m in batch[index + (fault == "doubt") :]]
+                if rest:
+                    _release(rest, error, token)
+                deferred = len(rest)
+                server_error = error or ""
+                log.warning(
+                    "SMTP server unavailable (%s): %d mail(s) wait for the next run",
+                    error,
+                    len(rest),
+                )
+                break
             if error is None:
                 if _mark_sent(mail.id, now):
                     log.info("mail %s sent (%s)", mail.id, mail.kind)
                 else:
                     log.warning("mail %s was already marked sent", mail.id)
                 sent += 1
-            elif _mark_failure(mail, now, error, permanent):
+            elif _mark_failure(mail, now, error, fault == "permanent", retry_days, token):
                 log.warning("mail %s failed for good (%s): %s", mail.id, mail.kind, error)
                 failed += 1
             else:
@@ -545,15 +751,21 @@ def send_due(
                 retried += 1
     finally:
         if smtp is not None:
-            _disconnect(smtp)
-    return SendReport(sent=sent, retried=retried, failed=failed)
+            if smtp.sock is None:
+                smtp.close()
+            else:
+                _disconnect(smtp)
+    return SendReport(sent, retried, failed, deferred, server_error)
 
 
 def send_due_mail(
-    settings: SmtpSettings, limit: int = 50, compose: Compose | None = None
+    settings: SmtpSettings,
+    limit: int = 50,
+    compose: Compose | None = None,
+    retry_days: int = rules.MAIL_RETRY_DAYS,
 ) -> SendReport:
     """Deliver up to `limit` due messages now (the `shiori mail send` command)."""
-    return send_due(settings, clock.now(), limit, compose)
+    return send_due(settings, clock.now(), limit, compose, retry_days)
 
 
 def run_mail_worker(
@@ -563,22 +775,32 @@ def run_mail_worker(
     clock: Callable[[], datetime] = clock.now,
     limit: int = 50,
     compose: Compose | None = None,
+    retry_days: int = rules.MAIL_RETRY_DAYS,
 ) -> None:
     """Send due mail every `interval_seconds` until `stop` is set (forever without one).
 
     A full batch is followed at once by the next, so a backlog drains without waiting.
-    A failing batch (database down …) is logged by exception class and tried again later.
+    While the SMTP server is unavailable every run stops at its first message and the
+    queue keeps its order; the first run after it is back delivers. A failing batch
+    (database down …) is logged by exception class and tried again later.
     """
     stop = stop or threading.Event()
+    outage = ""
     while not stop.is_set():
         try:
-            report = send_due(settings, clock(), limit, compose)
+            report = send_due(settings, clock(), limit, compose, retry_days)
         except Exception as exc:
             # The class only: the message of a database error may quote parameters.
             log.error("mail batch failed: %s", type(exc).__name__)
             stop.wait(interval_seconds)
             continue
-        if report.sent + report.retried + report.failed < limit:
+        if report.deferred and not outage:
+            outage = report.server_error or "unavailable"
+            log.error("SMTP server unavailable (%s): mail waits until it is back", outage)
+        elif outage and not report.deferred and report.sent + report.retried + report.failed:
+            log.warning("SMTP server back after %s: sending", outage)
+            outage = ""
+        if report.deferred or report.sent + report.retried + report.failed < limit:
             stop.wait(interval_seconds)
 
 
@@ -598,6 +820,7 @@ def list_failed_mail(conn: Connection, now: datetime, limit: int = 200) -> tuple
             _c.last_error,
             _c.failed_at,
             _c.send_started_at,
+            _c.doubts,
         )
         .where(_c.failed_at.is_not(None))
         .order_by(_c.failed_at.desc(), _c.id.desc())
@@ -611,7 +834,7 @@ def list_failed_mail(conn: Connection, now: datetime, limit: int = 200) -> tuple
             attempts=row.attempts,
             last_error=row.last_error,
             failed_at=aware_utc(row.failed_at),
-            in_doubt=row.send_started_at is not None,
+            in_doubt=row.send_started_at is not None or row.doubts > 0,
         )
         for row in rows
     )

@@ -11,13 +11,27 @@ from datetime import datetime
 
 from sqlalchemy.engine import Connection
 
-from db import circulation, clock, engine, migrate, passwords, patrons, rules, search_cache, seed
+from db import (
+    availability,
+    circulation,
+    clock,
+    engine,
+    migrate,
+    passwords,
+    patrons,
+    rules,
+    search_cache,
+    seed,
+)
 from db.engine import writes
+from db.errors import DatabaseUnavailable
 from db.rules import DEFAULT_BRANCHES, BranchSpec
 
 __all__ = [
     "DEFAULT_BRANCHES",
     "BranchSpec",
+    "DatabaseUnavailable",
+    "check_database",
     "configure",
     "configure_password_hashing",
     "configure_search_cache",
@@ -36,6 +50,12 @@ def configure(url: str, connections: int = engine.DEFAULT_CONNECTIONS) -> None:
     a pool of `connections` per process: at least as many as threads that run queries."""
     engine.configure(url, connections)
     search_cache.clear()
+
+
+def check_database() -> None:
+    """Raise DatabaseUnavailable (one code, where and why) unless the configured database
+    can be opened for writing: called before anything else touches it."""
+    availability.check()
 
 
 def configure_search_cache(seconds: float) -> None:

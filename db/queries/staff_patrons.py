@@ -21,7 +21,7 @@ from db import circulation, rules
 from db.clock import library_today, naive_utc
 from db.emails import is_email
 from db.engine import writes
-from db.errors import NotFound, QueryError, Refusal
+from db.errors import NotFound, Refusal
 from db.localized import Localized
 from db.models import TABLES
 from db.patrons import (
@@ -30,7 +30,16 @@ from db.patrons import (
     notify_email_change,
     phone_digits,
 )
-from db.staff import ALLOWED, EDIT, REFUSED, VIEW, StaffActor, StaffFormRefused, write_audit
+from db.staff import (
+    ALLOWED,
+    EDIT,
+    REFUSED,
+    VIEW,
+    StaffActor,
+    StaffFormRefused,
+    StaffRefused,
+    write_audit,
+)
 from db.staff_policy import policy
 
 __all__ = [
@@ -46,10 +55,6 @@ __all__ = [
 _patron = TABLES["patron"]
 _branch = TABLES["branch"]
 _loan = TABLES["loan"]
-
-
-class StaffRefused(QueryError):
-    code = "staff_refused"
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,9 @@ class PatronEdit:
     phone: str
     email: str
     category: str
+
+
+_RECORD = frozenset({"card", "category", "loans", "name", "contact", "birth_date"})
 
 
 def _personal(groups: frozenset[str]) -> list[str]:
@@ -226,7 +234,8 @@ def get_patron_for_staff(
             StaffLoan(v.title, v.barcode, v.due_on, v.overdue, v.renewals)
             for v in circulation.list_loans(conn, patron_id, now)
         )
-    write_audit(conn, actor, patron_id, _personal(visible), screen, VIEW, ALLOWED, now)
+    # Only the groups this record carries (reservations are db.queries.staff_holds's own look).
+    write_audit(conn, actor, patron_id, _personal(visible & _RECORD), screen, VIEW, ALLOWED, now)
     contact = "contact" in visible
     return PatronRecord(
         row.id,

@@ -27,11 +27,13 @@ def staff_server(library_db: Database) -> Iterator[str]:
     stop_server(proc)
 
 
-def test_enrol_and_scan_at_the_counter(phone: Page, staff_server: str) -> None:
+def enrol_manager(phone: Page, base: str) -> None:
+    """The first manager (M001) enrols in this browser: password, TOTP, recovery codes,
+    and arrives at the console's home."""
     token = queries.create_first_manager(
         queries.StaffInput("M001", "管理 一郎", "", "sogo", "manager", (), None)
     )
-    phone.goto(f"{staff_server}/staff/enrol/{token}")
+    phone.goto(f"{base}/staff/enrol/{token}")
     phone.get_by_label("新しいパスワード", exact=True).fill(PASSWORD)
     phone.get_by_label("新しいパスワード（確認）").fill(PASSWORD)
     phone.get_by_role("button", name="パスワードを設定").click()
@@ -44,6 +46,10 @@ def test_enrol_and_scan_at_the_counter(phone: Page, staff_server: str) -> None:
     phone.get_by_role("button", name="確認").click()
     expect(phone.get_by_role("heading", name="回復コード")).to_be_visible()
     phone.get_by_role("link", name="職員用画面へ進む").click()
+
+
+def test_enrol_and_scan_at_the_counter(phone: Page, staff_server: str) -> None:
+    enrol_manager(phone, staff_server)
     phone.get_by_role("link", name="カウンター業務").first.click()
     with engine.read() as conn:
         barcode = conn.execute(

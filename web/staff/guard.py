@@ -29,6 +29,7 @@ _ATTEMPTED: dict[str, tuple[str, tuple[str, ...]]] = {
     "patron.view": ("patron_record", ("name", "contact", "birth_date", "loans")),
     "patron.edit": ("patron_edit", ("contact", "category")),
     "patron.lookup": ("patron_lookup", ("name",)),
+    "patron.holds": ("patron_holds", ("holds",)),
 }
 
 

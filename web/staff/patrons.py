@@ -11,6 +11,7 @@ from web import forms, refusals
 from web.forms import text
 from web.staff.guard import route
 from web.staff.pages import me, page
+from web.staff.patron_holds import holds_context
 from web.templating import see_other
 
 
@@ -47,10 +48,9 @@ async def patrons(request: Request) -> Response:
 
 
 async def patron(request: Request) -> Response:
-    record = queries.get_patron_for_staff(
-        me(request).actor, request.path_params["patron_id"], "patron_record"
-    )
-    return page(request, "staff/patron.html", record=record)
+    patron_id: int = request.path_params["patron_id"]
+    record = queries.get_patron_for_staff(me(request).actor, patron_id, "patron_record")
+    return page(request, "staff/patron.html", record=record, **holds_context(request, patron_id))
 
 
 def _edit_values(record: queries.PatronRecord) -> dict[str, str]:

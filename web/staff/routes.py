@@ -8,7 +8,19 @@ from starlette.routing import BaseRoute, Mount
 from web import offload
 from web.sessions import STAFF_PREFIX
 from web.settings import Settings
-from web.staff import accounts, audit, auth, counter, guard, patrons, rules
+from web.staff import (
+    accounts,
+    audit,
+    auth,
+    counter,
+    guard,
+    mail_failures,
+    patron_holds,
+    patrons,
+    pull_list,
+    rules,
+)
+from web.staff import calendar as calendar_screen
 
 
 def mounted(settings: Settings) -> list[BaseRoute]:
@@ -19,8 +31,12 @@ def mounted(settings: Settings) -> list[BaseRoute]:
         *auth.routes,
         *counter.routes,
         *patrons.routes,
+        *patron_holds.routes,
         *accounts.routes,
         *audit.routes,
+        *mail_failures.routes,
+        *pull_list.routes,
+        *calendar_screen.routes,
         *rules.routes,
     ]
     return [

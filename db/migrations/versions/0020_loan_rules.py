@@ -6,8 +6,8 @@ type's `loan_days`, the global loan limit (20) and renewal limit (1), refusing a
 counter. A fresh database gets its rows from `ensure_reference_data` (db.loan_rules),
 since its material types are created after the migrations.
 
-Revision ID: 0017_loan_rules
-Revises: 0014_staff_admin_audit
+Revision ID: 0020_loan_rules
+Revises: 0019_series_holds
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0017_loan_rules"
-down_revision = "0014_staff_admin_audit"
+revision = "0020_loan_rules"
+down_revision = "0019_series_holds"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,168 @@
+"""A long SMTP outage, simulated with an injected clock (no real waiting): every notice
+queued before or during it is delivered exactly once when the server is back, by the worker
+and by `mail send` runs alike, with no operator action (issue 11).
+
+Before: every run counted an attempt against every due message (attempts at 0, 1, 3 …
+127 minutes), so a two-hour outage gave them all up and nothing was sent afterwards.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from db import engine, outbox
+from db.queries import mail
+from tests.conftest import Database
+from tests.smtp_sink import Recorder, free_port, settings_for
+from web import cli
+
+START = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+INTERVAL = 60.0  # the worker's tick, in simulated seconds
+
+
+class Sink:
+    """The real aiosmtpd sink on a fixed port, stopped and started again like a relay."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.recorder = Recorder()
+        self.controller: Controller | None = None
+
+    def start(self) -> None:
+        self.controller = Controller(self.recorder, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+
+@pytest.fixture
+def sink() -> Iterator[Sink]:
+    server = Sink()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class SimulatedTime(threading.Event):
+    """The worker's stop event: each wait moves the injected clock on instead of sleeping,
+    and `at_each_tick` stages the outage; set once the clock passes `until`."""
+
+    def __init__(self, until: datetime, at_each_tick: Callable[[datetime], None]) -> None:
+        super().__init__()
+        self.now = START
+        self.until = until
+        self.at_each_tick = at_each_tick
+        self.runs = 0
+
+    def clock(self) -> datetime:
+        self.runs += 1
+        return self.now
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.now += timedelta(seconds=timeout or 0)
+        if self.now >= self.until:
+            self.set()
+        else:
+            self.at_each_tick(self.now)
+        return self.is_set()
+
+
+def notice(n: int, now: datetime) -> int:
+    with engine.write() as conn:
+        return outbox.enqueue(
+            conn,
+            kind="hold_ready",
+            to_addr=f"patron{n}@example.jp",
+            subject="【藤沢市図書館】ご予約の資料をご用意しました",
+            body=f"資料 {n}\n",
+            now=now,
+        )
+
+
+def delivered(sink: Sink) -> Counter[int]:
+    return Counter(int(r.message["Message-ID"].split(".")[1]) for r in sink.recorder.received)
+
+
+@pytest.mark.parametrize("outage_hours", [2, 30])
+def test_the_worker_delivers_everything_once_after_an_outage(
+    fresh_db: Database, sink: Sink, outage_hours: int
+) -> None:
+    ids = [notice(n, START) for n in range(5)]  # queued as the relay goes down
+    back_at = START + timedelta(hours=outage_hours)
+    first_delivery: list[datetime] = []
+
+    def tick(now: datetime) -> None:
+        if len(ids) < 8 and now >= START + timedelta(minutes=50):
+            ids.extend(notice(n, now) for n in range(5, 8))  # queued during the outage
+        if sink.controller is None and now >= back_at:
+            sink.start()
+        if sink.recorder.received and not first_delivery:
+            first_delivery.append(now)
+
+    time = SimulatedTime(back_at + timedelta(minutes=30), tick)
+    interval = INTERVAL if outage_hours <= 2 else 10 * INTERVAL
+    mail.run_mail_worker(settings_for(sink.port), interval, stop=time, clock=time.clock, limit=3)
+
+    assert delivered(sink) == dict.fromkeys(ids, 1), "every notice exactly once"
+    assert mail.get_mail_counts() == mail.MailCounts(pending=0, sent=8, failed=0)
+    assert mail.list_failed_mail() == ()
+    # Resumed by itself at its next tick after the relay came back (no backoff to sit out).
+    assert first_delivery and first_delivery[0] <= back_at + timedelta(seconds=interval)
+    assert time.runs > outage_hours * 3600 / interval  # it kept trying all along
+
+
+def test_mail_send_runs_deliver_everything_once_after_an_outage(
+    fresh_db: Database, sink: Sink
+) -> None:
+    """`shiori mail send` from a timer every 5 minutes: the first run after the outage sends."""
+    sink.start()
+    ids = [notice(n, START) for n in range(3)]
+    settings = settings_for(sink.port)
+    assert mail.send_due(settings, START) == mail.SendReport(3, 0, 0)
+    sink.stop()  # two hours down, more notices queued meanwhile
+    moment = START
+    while moment < START + timedelta(hours=2):
+        moment += timedelta(minutes=5)
+        if len(ids) < 7:
+            ids.append(notice(len(ids), moment))
+        report = mail.send_due(settings, moment)
+        assert (report.sent, report.retried, report.failed) == (0, 0, 0)
+        assert report.deferred == len(ids) - 3
+    sink.start()
+    assert mail.send_due(settings, moment + timedelta(minutes=5)) == mail.SendReport(4, 0, 0)
+    assert mail.send_due(settings, moment + timedelta(days=5)) == mail.SendReport(0, 0, 0)
+    assert delivered(sink) == dict.fromkeys(ids, 1)
+    assert mail.get_mail_counts() == mail.MailCounts(pending=0, sent=7, failed=0)
+
+
+def test_mail_send_says_when_the_server_is_down_and_sends_when_it_is_back(
+    fresh_db: Database,
+    sink: Sink,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Exit 75 (EX_TEMPFAIL) while the relay is down, so a timer shows it; nothing given up."""
+    for name, value in {
+        "SHIORI_DATABASE_URL": fresh_db.url,
+        "SHIORI_SMTP_HOST": "127.0.0.1",
+        "SHIORI_SMTP_PORT": str(sink.port),
+        "SHIORI_SMTP_FROM": "opac@library.example.jp",
+        "SHIORI_PASSWORD_HASHING": "test",
+    }.items():
+        monkeypatch.setenv(name, value)
+    mail_id = notice(1, datetime.now(UTC))
+    assert cli.main(["mail", "send"]) == cli.EXIT_MAIL_DEFERRED
+    assert "SMTP server unavailable (ConnectionRefusedError): 1 waiting" in capsys.readouterr().err
+    sink.start()
+    assert cli.main(["mail", "send"]) == 0
+    assert delivered(sink) == {mail_id: 1}
