@@ -20,6 +20,13 @@ UTCDateTime type).
 Reservations (db.routing): a return hands the copy to the first eligible reservation of its
 title (hold shelf or transit); a checkout to a patron who reserved the title deletes the
 reservation; a copy on the hold shelf is lent only to the patron it is set aside for.
+
+Loan rules (db.loan_rules): the loan period, the items of a type a patron may have out and
+the renewals come from the rule of the patron's category and the copy's material type.
+The counter refuses a checkout for a patron with overdue items or at a limit, or — where
+the rule says "warn" — lends only when staff confirm (`confirm=True`). A due date is always
+`due_date_for` (checkout and renewal alike); a renewal counts from the day of renewal, and
+one that would not move the due date is refused and uses nothing.
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, Select, func, select, text
 from sqlalchemy.engine import Connection
 
-from db import calendar, engine, models, reminders, routing, rules
+from db import calendar, engine, loan_rules, models, reminders, routing, rules
 from db.catalog_write import SEP
 from db.clock import aware_utc, library_today
 from db.counts import bump
@@ -61,13 +68,21 @@ OVERDUE = "renewal_overdue"
 RENEWAL_LIMIT_REACHED = "renewal_limit"
 HOLDS_WAITING = "renewal_holds_waiting"
 NOT_RENEWABLE_TYPE = "renewal_not_for_loan"
+TOO_SOON = "renewal_too_soon"  # due: the current due date; days: the loan period
 
 
-def renewal_refusal(reason: str) -> Refusal:
-    """A renewal refusal with its parameters (the limit, for the renewal limit)."""
+def renewal_refusal(reason: str, limit: int = rules.RENEWAL_LIMIT) -> Refusal:
+    """A renewal refusal without a date (the limit, for the renewal limit)."""
     if reason == RENEWAL_LIMIT_REACHED:
-        return Refusal.of(reason, limit=rules.RENEWAL_LIMIT)
+        return Refusal.of(reason, limit=limit)
     return Refusal.of(reason)
+
+
+def due_date_for(conn: Connection, branch_id: int, start: date, loan_days: int) -> date:
+    """The due date of a loan (or renewal) made on library-local day `start` at a copy of
+    `branch_id` for `loan_days` days, moved to the next day that branch is open
+    (db.calendar): the one place a due date is computed."""
+    return calendar.next_open_day(conn, branch_id, start + timedelta(days=loan_days))
 
 
 # ---------------------------------------------------------------------------------------
@@ -114,9 +129,32 @@ class ItemUnavailable(CirculationRefused):
         self.status = status
 
 
-class LoanLimitReached(CirculationRefused):
-    def __init__(self) -> None:
-        super().__init__("loan_limit", limit=rules.LOAN_LIMIT)
+class PatronBlocked(CirculationRefused):
+    """The patron has overdue items or is at a limit: the counter refuses, or — where the
+    loan rule says "warn" — lends once staff confirm (`confirmable`)."""
+
+    def __init__(self, code: str, confirmable: bool, **params: object) -> None:
+        super().__init__(code, **params)
+        self.confirmable = confirmable
+
+
+class HasOverdue(PatronBlocked):
+    def __init__(self, count: int, confirmable: bool = False) -> None:
+        super().__init__("checkout_overdue", confirmable, count=count)
+
+
+class LoanLimitReached(PatronBlocked):
+    """The library's total per patron (rules.LOAN_LIMIT)."""
+
+    def __init__(self, limit: int = rules.LOAN_LIMIT, confirmable: bool = False) -> None:
+        super().__init__("loan_limit", confirmable, limit=limit)
+
+
+class MaterialLimitReached(PatronBlocked):
+    """The rule's number of items of this material type for the patron's category."""
+
+    def __init__(self, limit: int, material: Localized, confirmable: bool = False) -> None:
+        super().__init__("loan_limit_material", confirmable, limit=limit, material=material)
 
 
 class NotOnLoan(CirculationRefused):
@@ -124,10 +162,9 @@ class NotOnLoan(CirculationRefused):
 
 
 class RenewalRefused(CirculationRefused):
-    def __init__(self, reason: str) -> None:
-        refusal = renewal_refusal(reason)
+    def __init__(self, refusal: Refusal) -> None:
         super().__init__(refusal.code, **refusal.values)
-        self.reason = reason
+        self.reason = refusal.code
 
 
 class LoanNotFound(NotFound):
@@ -219,12 +256,17 @@ def _loan_select() -> Select[Any]:
         _work.c.title,
         _work.c.authors,
         _branch.c.names.label("branch_names"),
-        _mtype.c.loan_days,
+        loan_rules.loan_days_col().label("loan_days"),
+        loan_rules.max_renewals_col().label("max_renewals"),
     ).select_from(
         _loan.join(_item, _item.c.id == _loan.c.item_id)
         .join(_work, _work.c.id == _item.c.work_id)
         .join(_branch, _branch.c.id == _item.c.branch_id)
         .join(_mtype, _mtype.c.code == _item.c.material_type)
+        .join(_patron, _patron.c.id == _loan.c.patron_id)
+        .outerjoin(
+            loan_rules.loan_rule, loan_rules.joined(_patron.c.category, _item.c.material_type)
+        )
     )
 
 
@@ -241,19 +283,28 @@ def _patron_loans(
     return list(conn.execute(stmt))
 
 
-def _refusal(conn: Connection, row: Row[Any], today: date) -> str | None:
+def _renewed_due(conn: Connection, row: Row[Any], today: date) -> date:
+    return due_date_for(conn, row.branch_id, today, row.loan_days)
+
+
+def _refusal(conn: Connection, row: Row[Any], today: date) -> Refusal | None:
+    """Why this loan cannot be renewed today, or None."""
     if row.due_on < today:
-        return OVERDUE
+        return renewal_refusal(OVERDUE)
     if row.loan_days <= 0:
-        return NOT_RENEWABLE_TYPE
-    if row.renewals >= rules.RENEWAL_LIMIT:
-        return RENEWAL_LIMIT_REACHED
+        return renewal_refusal(NOT_RENEWABLE_TYPE)
+    if row.renewals >= row.max_renewals:
+        return renewal_refusal(RENEWAL_LIMIT_REACHED, row.max_renewals)
     if _holds_waiting(conn, row.work_id):
-        return HOLDS_WAITING
+        return renewal_refusal(HOLDS_WAITING)
+    if _renewed_due(conn, row, today) <= row.due_on:
+        # Renewing now (on the loan day, say) would not move the date: it would only use up
+        # a renewal.
+        return Refusal.of(TOO_SOON, due=row.due_on, days=row.loan_days)
     return None
 
 
-def _view(row: Row[Any], today: date, refusal: str | None) -> LoanView:
+def _view(row: Row[Any], today: date, refusal: Refusal | None) -> LoanView:
     return LoanView(
         id=row.id,
         work_id=row.work_id,
@@ -266,15 +317,14 @@ def _view(row: Row[Any], today: date, refusal: str | None) -> LoanView:
         renewals=row.renewals,
         overdue=row.due_on < today,
         renewable=refusal is None,
-        refusal=None if refusal is None else renewal_refusal(refusal),
+        refusal=refusal,
     )
 
 
 def _renew_row(conn: Connection, row: Row[Any], today: date) -> date:
-    # From today, as Japanese libraries do; never earlier than the current due date.
-    due_on: date = calendar.next_open_day(
-        conn, row.branch_id, max(row.due_on, today + timedelta(days=row.loan_days))
-    )
+    # From today, as Japanese libraries do; never earlier than the current due date (a
+    # renewal that would not move it is refused before this: see _refusal).
+    due_on: date = max(row.due_on, _renewed_due(conn, row, today))
     conn.execute(
         _loan.update()
         .where(_loan.c.id == row.id)
@@ -297,7 +347,8 @@ def list_loans(conn: Connection, patron_id: int, now: datetime) -> tuple[LoanVie
 
 
 def renew(conn: Connection, patron_id: int, loan_id: int, now: datetime) -> LoanView:
-    """Renew one of the patron's loans: due today + loan days. Another patron's → NotFound."""
+    """Renew one of the patron's loans: due today + the rule's loan days, later than before.
+    Another patron's → NotFound."""
     today = library_today(now)
     rows = _patron_loans(conn, patron_id, _loan.c.id == loan_id, lock=True)
     if not rows:
@@ -322,7 +373,7 @@ def renew_all(conn: Connection, patron_id: int, now: datetime) -> RenewAllReport
             _renew_row(conn, row, today)
             renewed.append(row.title)
         else:
-            refused.append((row.title, renewal_refusal(reason)))
+            refused.append((row.title, reason))
     return RenewAllReport(renewed=tuple(renewed), refused=tuple(refused))
 
 
@@ -331,11 +382,17 @@ def renew_all(conn: Connection, patron_id: int, now: datetime) -> RenewAllReport
 # ---------------------------------------------------------------------------------------
 
 
-def checkout(conn: Connection, card_number: str, barcode: str, now: datetime) -> CheckoutReceipt:
-    """Lend an item to a patron. Due date: today (library-local) + the material's loan days."""
+def checkout(
+    conn: Connection, card_number: str, barcode: str, now: datetime, confirm: bool = False
+) -> CheckoutReceipt:
+    """Lend an item to a patron. Due date: today (library-local) + the loan days of the rule
+    for the patron's category and the copy's material type (`due_date_for`).
+
+    A patron with overdue items or at a limit is refused (`PatronBlocked`); where the rule
+    says "warn" the refusal is `confirmable` and `confirm=True` (staff confirmed) lends."""
     today = library_today(now)
     patron = conn.execute(
-        select(_patron.c.id, _patron.c.expires_on)
+        select(_patron.c.id, _patron.c.expires_on, _patron.c.category)
         .where(_patron.c.card_number == card_number.strip())
         .with_for_update()  # the loan limit below counts this patron's loans
     ).first()
@@ -352,6 +409,7 @@ def checkout(conn: Connection, card_number: str, barcode: str, now: datetime) ->
             _item.c.work_id,
             _work.c.title,
             _mtype.c.loan_days,
+            _mtype.c.names.label("material_names"),
             _loan.c.id.label("loan_id"),
         )
         .select_from(
@@ -364,7 +422,8 @@ def checkout(conn: Connection, card_number: str, barcode: str, now: datetime) ->
     ).first()
     if item is None:
         raise UnknownBarcode()
-    if item.loan_days <= 0:
+    rule = loan_rules.rule_for(conn, patron.category, item.material_type)
+    if item.loan_days <= 0 or rule.loan_days <= 0:
         raise NotForLoan()
     if item.loan_id is not None or item.status == rules.ON_LOAN:
         raise AlreadyOnLoan()
@@ -373,12 +432,9 @@ def checkout(conn: Connection, card_number: str, barcode: str, now: datetime) ->
         and routing.held_for(conn, item.id) == patron.id
     ):
         raise ItemUnavailable(item.status)
-    held = conn.execute(
-        select(func.count()).select_from(_loan).where(_loan.c.patron_id == patron.id)
-    ).scalar_one()
-    if held >= rules.LOAN_LIMIT:
-        raise LoanLimitReached()
-    due_on = calendar.next_open_day(conn, item.branch_id, today + timedelta(days=item.loan_days))
+    if not (confirm and rule.warns):
+        _check_patron(conn, patron.id, rule, Localized.of(item.material_names), today)
+    due_on = due_date_for(conn, item.branch_id, today, rule.loan_days)
     loan_id = conn.execute(
         _loan.insert()
         .values(
@@ -403,6 +459,27 @@ def checkout(conn: Connection, card_number: str, barcode: str, now: datetime) ->
     bump(conn, today, item.branch_id, item.material_type, CHECKOUT)
     log.info("checkout branch=%s material=%s", item.branch_id, item.material_type)
     return CheckoutReceipt(loan_id=int(loan_id), title=item.title, due_on=due_on)
+
+
+def _check_patron(
+    conn: Connection, patron_id: int, rule: loan_rules.LoanRule, material: Localized, today: date
+) -> None:
+    """Overdue items first (the reason staff most need to tell), then the limits."""
+    counts = conn.execute(
+        select(
+            func.count().label("held"),
+            func.count().filter(_loan.c.due_on < today).label("overdue"),
+            func.count().filter(_item.c.material_type == rule.material_type).label("of_type"),
+        )
+        .select_from(_loan.join(_item, _item.c.id == _loan.c.item_id))
+        .where(_loan.c.patron_id == patron_id)
+    ).one()
+    if counts.overdue:
+        raise HasOverdue(int(counts.overdue), rule.warns)
+    if counts.held >= rules.LOAN_LIMIT:
+        raise LoanLimitReached(rules.LOAN_LIMIT, rule.warns)
+    if counts.of_type >= rule.max_items:
+        raise MaterialLimitReached(rule.max_items, material, rule.warns)
 
 
 _STRAY_STATUSES = (rules.ON_LOAN, rules.IN_TRANSIT, rules.ON_HOLD_SHELF)
@@ -523,7 +600,9 @@ def give_demo_loans(conn: Connection, now: datetime) -> int:
                 chosen.append((cand.barcode, cand.loan_days))
             if len(chosen) == demo.loans:
                 break
-        for n, (barcode, loan_days) in enumerate(chosen):
+        # The overdue ones last: lent in the past, they are not overdue yet when lent, and
+        # the loans made after them would be refused (a patron with overdue items).
+        for n, (barcode, loan_days) in reversed(list(enumerate(chosen))):
             at = now
             if n < demo.overdue:
                 at = now - timedelta(days=loan_days + DEMO_OVERDUE_DAYS + n)

@@ -65,6 +65,10 @@ CODES = frozenset(
         "renewal_limit",  # limit
         "renewal_holds_waiting",
         "renewal_not_for_loan",
+        "renewal_too_soon",  # due (the current due date), days (the loan period)
+        "checkout_overdue",  # count
+        "loan_limit_material",  # limit, material (Localized)
+        "rule_number",  # min, max (a loan rule's field)
         "counter_no_card",
         "counter_no_barcode",
         "counter_unknown_action",

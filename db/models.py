@@ -480,3 +480,22 @@ class ImportRun(SQLModel, table=True):
     file_path: str = Field(max_length=1000, index=True)
     started_at: datetime
     records_done: int
+
+
+# --- loan rules (issue 12) ------------------------------------------------------------
+
+
+class LoanRule(SQLModel, table=True):
+    """Loan rules per patron category × material type (migration 0020), kept by managers:
+    loan period, items of this type a patron may have out, renewals, and whether the
+    counter refuses ("block") or warns ("warn") a patron with overdue items or at a limit."""
+
+    __tablename__ = "loan_rule"
+    category: str = Field(primary_key=True, max_length=20)  # db.rules.CATEGORIES
+    material_type: str = Field(
+        primary_key=True, max_length=20, foreign_key="material_type.code", ondelete="CASCADE"
+    )
+    loan_days: int  # 0: not lent to this category
+    max_items: int
+    max_renewals: int
+    enforce: str = Field(default="block", max_length=10)  # block, warn

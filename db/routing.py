@@ -12,7 +12,8 @@ queue first lock its `work` row; the lock order everywhere is patron, item, work
 concurrent counter and patron actions on PostgreSQL never deadlock.
 
 A reservation remembers its ready-for-pickup notice; `end_hold` (collected, cancelled,
-expired) withdraws it in the same transaction, so no queued mail outlives its cause.
+expired, purged with its patron) withdraws it in the same transaction, so no queued mail
+outlives its cause; `release` also passes the copy set aside for it on.
 
 Logs name events and branches only, never patrons, items or titles.
 """
@@ -131,6 +132,15 @@ def end_hold(conn: Connection, hold: Row[Any]) -> None:
     if hold.notice_mail_id is not None:
         c = outbox.mail_outbox.c
         outbox.withdraw(conn, and_(c.id == hold.notice_mail_id, c.kind == "hold_ready"))
+
+
+def release(conn: Connection, hold: Row[Any], now: datetime) -> None:
+    """End a reservation nobody collected (cancelled, its patron purged): its notice is
+    withdrawn and a copy set aside for it goes to the next in line, or back. The caller
+    has locked the copy, the title and the hold row, in that order."""
+    end_hold(conn, hold)
+    if hold.item_id is not None:
+        reroute(conn, hold.item_id, hold.work_id, hold, now)
 
 
 def _shelf_deadline(conn: Connection, hold_id: int, now: datetime) -> date:

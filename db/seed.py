@@ -17,13 +17,14 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.engine import Connection
 
-from db import rules
+from db import loan_rules, rules
 from db.catalog_write import SEP, ndc_classes
 from db.models import TABLES
 
 
 def ensure_reference_data(conn: Connection, branches: tuple[rules.BranchSpec, ...]) -> None:
-    """Create or update branches (by code, in the given order) and material types."""
+    """Create or update branches (by code, in the given order) and material types; add the
+    loan rules of new material types (db.loan_rules)."""
     branch, mtype = TABLES["branch"], TABLES["material_type"]
     existing = {row.code for row in conn.execute(select(branch.c.code))}
     for position, spec in enumerate(branches):
@@ -43,6 +44,7 @@ def ensure_reference_data(conn: Connection, branches: tuple[rules.BranchSpec, ..
             conn.execute(mtype.update().where(mtype.c.code == mt.code).values(**values))
         else:
             conn.execute(mtype.insert().values(code=mt.code, **values))
+    loan_rules.ensure_rules(conn)
 
 
 # ---------------------------------------------------------------------------------------

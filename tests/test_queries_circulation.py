@@ -178,7 +178,11 @@ def test_checkout_lists_loans_soonest_due_first_with_due_dates_by_material(
     )
     assert first.barcode == "T000000003"
     assert first.checked_out_at == NOW
-    assert (first.renewals, first.overdue, first.renewable, first.refusal) == (0, False, True, None)
+    # Issue 12: on the loan day a renewal would not move the due date, so it is refused.
+    assert (first.renewals, first.overdue, first.renewable) == (0, False, False)
+    assert first.refusal == queries.Refusal.of("renewal_too_soon", due=TODAY + 7 * DAY, days=7)
+    next_day = loans(lib.alice, NOW + DAY)[0]
+    assert (next_day.renewable, next_day.refusal) == (True, None)
     assert loans(lib.bob) == ()
 
     assert item_status("T000000001") == rules.ON_LOAN
@@ -315,10 +319,12 @@ def test_another_patron_s_loan_is_not_found(lib: Library) -> None:
 
 
 def test_renew_all_reports_each_loan(lib: Library) -> None:
-    late = checkout(ALICE_CARD, "T000000003", NOW - 10 * DAY)  # av: due 3 days ago
+    # Issue 12: lent before the overdue one (a patron with overdue items is refused), and
+    # renewed the day after the loan (on the loan day a renewal would not move the date).
     limited = checkout(ALICE_CARD, "T000000001")
-    renew(lib.alice, limited.loan_id)
     fine = checkout(ALICE_CARD, "T000000002")
+    late = checkout(ALICE_CARD, "T000000003", NOW - 10 * DAY)  # av: due 3 days ago
+    renew(lib.alice, limited.loan_id, NOW + DAY)
     checkout(BOB_CARD, PRIVATE_BARCODE)  # someone else's loan is not touched
 
     with engine.write() as conn:
@@ -346,13 +352,14 @@ def test_renewal_is_refused_while_someone_is_waiting(lib: Library) -> None:
             {"s": rules.IN_PROCESS, "b": PRIVATE_BARCODE},
         )
     queries.place_hold(lib.bob, lib.works["neko"], "sogo")
-    by_id = {view.id: view for view in loans(lib.alice)}
+    by_id = {view.id: view for view in loans(lib.alice, NOW + DAY)}
     assert by_id[loan.loan_id].refusal == circulation.renewal_refusal(circulation.HOLDS_WAITING)
     assert by_id[other.loan_id].renewable
     with pytest.raises(RenewalRefused) as refused:
         renew(lib.alice, loan.loan_id)
     assert "予約" in in_words(refused.value)
-    assert renew(lib.alice, other.loan_id).renewals == 1
+    # Issue 12: a day after the loan, when renewing moves the due date.
+    assert renew(lib.alice, other.loan_id, NOW + DAY).renewals == 1
 
 
 # ---------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from tests.mailbox import COMPOSE
 from tests.smtp_sink import Server
 from tests.test_queries_circulation import linking_tables
 from tests.test_queries_retention import set_patron
-from tests.test_web_holds import patron_id, taros_loan
+from tests.test_web_holds import patron_id, return_overdue, taros_loan
 
 NOW = datetime(2026, 11, 21, 1, 0, tzinfo=UTC)  # 10:00 in the library
 MISAKI = "2100000004"
@@ -134,6 +134,7 @@ def test_a_notice_withdrawn_while_being_sent_is_never_completed(
     """Withdrawn after the sender claimed and composed it: the commit point before the "."
     finds the row gone, so the server never accepts the message."""
     _, barcode, _ = ready_for_hanako()
+    return_overdue(HANAKO)
 
     def compose_then_collect(kind: str, lang: str, params: Any) -> tuple[str, str]:
         text_ = COMPOSE(kind, lang, params)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -123,6 +124,19 @@ def test_another_patrons_loan_is_404(web: TestClient) -> None:
     assert renewals == 0
 
 
+@pytest.fixture
+def two_days_later() -> Iterator[None]:
+    """Issue 12: on the day of a loan a renewal would not move the due date and is refused;
+    the demo loans were made today, so these tests renew two days later."""
+    later = datetime.now(UTC) + timedelta(days=2)
+    queries.set_clock(lambda: later)
+    try:
+        yield
+    finally:
+        queries.set_clock(None)
+
+
+@pytest.mark.usefixtures("two_days_later")
 def test_renew_one_then_refused_with_a_reason(web: TestClient) -> None:
     log_in(web, *HANAKO)
     page = web.get("/my/loans").text
@@ -135,6 +149,7 @@ def test_renew_one_then_refused_with_a_reason(web: TestClient) -> None:
     assert "延長は1回までです" in again
 
 
+@pytest.mark.usefixtures("two_days_later")
 def test_renew_with_htmx_updates_the_row(web: TestClient) -> None:
     log_in(web, *HANAKO)
     page = web.get("/my/loans").text
@@ -151,6 +166,7 @@ def test_renew_with_htmx_updates_the_row(web: TestClient) -> None:
     assert refused.status_code == 422 and "延長は1回までです" in refused.text
 
 
+@pytest.mark.usefixtures("two_days_later")
 def test_renew_all_reports_each(web: TestClient) -> None:
     log_in(web, *HANAKO)
     response = post(web, "/my/loans/renew-all", "/my/loans")

@@ -13,7 +13,7 @@ from tests import test_queries_retention as retention
 from tests.conftest import Database
 from tests.test_queries_circulation import add_item
 from tests.test_web_account import HTMX, csrf_of, log_in
-from tests.test_web_holds import HANAKO, MISAKI, TARO, client_for, patron_id
+from tests.test_web_holds import HANAKO, MISAKI, TARO, client_for, patron_id, return_overdue
 
 SERIES = "ふしぎ叢書"
 
@@ -94,6 +94,7 @@ def test_done_when_three_volumes_in_order(library_db: Database) -> None:
         # Volume 1 comes back and waits for her; she collects it at the counter.
         assert queries.return_item("SER0001").route == "ready"
         assert "でご用意しています" in row_of(web.get("/my/holds").text, "ふしぎの森 第1巻")
+        return_overdue(HANAKO[0])  # issue 12: a patron with overdue items is refused
         queries.checkout(HANAKO[0], "SER0001")
         # Now volume 2's copy on the shelf goes on the pull list; staff scan it.
         mine = web.get("/my/holds").text

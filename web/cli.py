@@ -186,7 +186,7 @@ def cmd_activation_code(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_checkout(settings: Settings, args: argparse.Namespace) -> int:
     _setup(settings)
     try:
-        receipt = queries.checkout(args.card, args.barcode)
+        receipt = queries.checkout(args.card, args.barcode, args.confirm)
     except queries.QueryError as refused:
         print(_words(settings, refused), file=sys.stderr)
         return 2
@@ -356,6 +356,12 @@ def parser() -> argparse.ArgumentParser:
     out = circ_sub.add_parser("checkout", help="lend an item")
     out.add_argument("card")
     out.add_argument("barcode")
+    out.add_argument(
+        "--confirm",
+        action="store_true",
+        help="lend although the patron has overdue items or is at a limit, where the loan "
+        'rule only warns ("warn"; a "block" rule still refuses)',
+    )
     out.set_defaults(fn=cmd_checkout)
     back = circ_sub.add_parser("return", help="take an item back (deletes the loan)")
     back.add_argument("barcode")

@@ -101,6 +101,17 @@ MESSAGES: dict[str, str] = {
     "renewal_limit": N_("The renewal limit (%(limit)s) has been reached."),
     "renewal_holds_waiting": N_("Someone is waiting for this item, so it cannot be renewed."),
     "renewal_not_for_loan": N_("This kind of material is not for loan and cannot be renewed."),
+    "renewal_too_soon": N_(
+        "Renewing today would not move the due date (%(due)s): a renewal gives %(days)s days "
+        "from the day you renew. Please renew nearer the due date."
+    ),
+    "checkout_overdue": N_(
+        "This patron has %(count)s overdue item(s): they must be returned first."
+    ),
+    "loan_limit_material": N_(
+        "The loan limit for %(material)s (%(limit)s items) has been reached."
+    ),
+    "rule_number": N_("Enter a whole number from %(min)s to %(max)s."),
     "counter_no_card": N_("Scan or type the library card number."),
     "counter_no_barcode": N_("Scan or type the item barcode."),
     "counter_unknown_action": N_("Unknown counter action."),

@@ -22,6 +22,7 @@ from db.queries import (
     catalog_import,
     counter,
     holds,
+    loan_rules,
     loans,
     mail,
     my_summary,
@@ -46,6 +47,7 @@ from db.queries.catalog import *  # noqa: F403
 from db.queries.catalog_import import *  # noqa: F403
 from db.queries.counter import *  # noqa: F403
 from db.queries.holds import *  # noqa: F403
+from db.queries.loan_rules import *  # noqa: F403
 from db.queries.loans import *  # noqa: F403
 from db.queries.mail import *  # noqa: F403
 from db.queries.my_summary import *  # noqa: F403
@@ -71,6 +73,7 @@ __all__ += catalog.__all__
 __all__ += catalog_import.__all__
 __all__ += counter.__all__
 __all__ += holds.__all__
+__all__ += loan_rules.__all__
 __all__ += loans.__all__
 __all__ += mail.__all__
 __all__ += my_summary.__all__

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, text
@@ -46,6 +46,9 @@ class Scan:
     # A return: where the copy goes now (ReturnReceipt.route and branch). Never a patron.
     route: str = ""
     route_branch: Localized | None = None
+    # A checkout refused by a "warn" loan rule (overdue items, a limit): staff may lend
+    # anyway by scanning again with confirmation.
+    confirmable: bool = False
 
 
 @dataclass(frozen=True)
@@ -57,10 +60,28 @@ class CounterState:
         return self.scans[0] if self.scans else None
 
 
+def _param_to(value: object) -> object:
+    """A refusal parameter as JSON: dates and names tagged, so they come back as they were."""
+    if isinstance(value, date):
+        return {"date": value.isoformat()}
+    if isinstance(value, Localized):
+        return {"names": value.as_dict()}
+    return value
+
+
+def _param_from(value: Any) -> object:
+    if isinstance(value, dict) and "date" in value:
+        return date.fromisoformat(value["date"])
+    if isinstance(value, dict) and "names" in value:
+        return Localized.of(value["names"])
+    return value
+
+
 def _scan_to(scan: Scan) -> dict[str, Any]:
     fields = dict(scan.__dict__)
     if scan.refusal is not None:
-        fields["refusal"] = {"code": scan.refusal.code, "params": scan.refusal.values}
+        params = {name: _param_to(value) for name, value in scan.refusal.values.items()}
+        fields["refusal"] = {"code": scan.refusal.code, "params": params}
     if scan.route_branch is not None:
         fields["route_branch"] = scan.route_branch.as_dict()
     return fields
@@ -69,7 +90,8 @@ def _scan_to(scan: Scan) -> dict[str, Any]:
 def _scan_from(fields: dict[str, Any]) -> Scan:
     refusal = fields.pop("refusal", None)
     if refusal is not None:
-        refusal = Refusal.of(refusal["code"], **refusal["params"])
+        params = {name: _param_from(value) for name, value in refusal["params"].items()}
+        refusal = Refusal.of(refusal["code"], **params)
     branch = fields.pop("route_branch", None)
     return Scan(
         **fields, refusal=refusal, route_branch=None if branch is None else Localized.of(branch)
@@ -121,11 +143,18 @@ def get_counter_state(conn: Connection, now: datetime, token: str) -> CounterSta
 
 @writes
 def counter_scan(
-    conn: Connection, now: datetime, token: str, kind: str, card: str, barcode: str
+    conn: Connection,
+    now: datetime,
+    token: str,
+    kind: str,
+    card: str,
+    barcode: str,
+    confirm: bool = False,
 ) -> CounterState:
     """Checkout, return or renew one item. A refusal is a line in the list, never a lost
     list: the circulation change runs in a savepoint, the list is saved whatever happens.
-    A return done ends the counter transaction: the list starts again from its line."""
+    A return done ends the counter transaction: the list starts again from its line.
+    `confirm`: staff confirmed a checkout a "warn" loan rule only warned about."""
     token_digest = digest(token)
     state, _ = _load_state(conn, token_digest, now)
     card, barcode = card.strip()[:20], barcode.strip()[:32]
@@ -138,7 +167,11 @@ def counter_scan(
     else:
         try:
             with conn.begin_nested():
-                scan = _apply(conn, kind, card, barcode, now, token_digest)
+                scan = _apply(conn, kind, card, barcode, now, token_digest, confirm)
+        except circulation.PatronBlocked as blocked:
+            scan = Scan(
+                kind, barcode, False, "", "", blocked.refusal, confirmable=blocked.confirmable
+            )
         except QueryError as refused:
             scan = Scan(kind, barcode, False, "", "", refused.refusal)
     earlier = () if scan.ok and kind == "return" else state.scans
@@ -160,10 +193,16 @@ def _counter_branch(conn: Connection, token_digest: str) -> int | None:
 
 
 def _apply(
-    conn: Connection, kind: str, card: str, barcode: str, now: datetime, token_digest: str
+    conn: Connection,
+    kind: str,
+    card: str,
+    barcode: str,
+    now: datetime,
+    token_digest: str,
+    confirm: bool,
 ) -> Scan:
     if kind == "checkout":
-        receipt = circulation.checkout(conn, card, barcode, now)
+        receipt = circulation.checkout(conn, card, barcode, now, confirm)
         return Scan(kind, barcode, True, receipt.title, receipt.due_on.isoformat(), None)
     if kind == "return":
         back = circulation.return_item(conn, barcode, now, _counter_branch(conn, token_digest))

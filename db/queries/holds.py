@@ -455,6 +455,15 @@ def place_hold(
     ).scalar_one()
     if held >= limit:
         raise HoldLimitReached(limit)
+    # The place in the queue is fixed here, under the title's lock: `now` was read before
+    # the lock, so a request that read its clock earlier may only now reach the queue; it
+    # goes after everyone already in it (ties: the id, also given under the lock).
+    latest = conn.execute(
+        select(func.max(_hold.c.placed_at)).where(_hold.c.work_id == work_id)
+    ).scalar()
+    placed_at = clock.aware_utc(now)
+    if latest is not None:
+        placed_at = max(placed_at, clock.aware_utc(latest))
     try:
         with conn.begin_nested():
             hold_id = conn.execute(
@@ -463,7 +472,7 @@ def place_hold(
                     patron_id=patron_id,
                     work_id=work_id,
                     pickup_branch_id=pickup_id,
-                    placed_at=clock.aware_utc(now),
+                    placed_at=placed_at,
                     state=WAITING,
                 )
                 .returning(_hold.c.id)
@@ -484,10 +493,8 @@ def cancel_hold(conn: Connection, now: datetime, patron_id: int, hold_id: int) -
     today = library_today(now)
     hold = _locked_hold(conn, patron_id, hold_id)
     title = conn.execute(select(_work.c.title).where(_work.c.id == hold.work_id)).scalar_one()
-    routing.end_hold(conn, hold)
+    routing.release(conn, hold, now)
     bump(conn, today, hold.pickup_branch_id, "", CANCELLED)
-    if hold.item_id is not None:
-        routing.reroute(conn, hold.item_id, hold.work_id, hold, now)
     routing.offer_next_volumes(conn, hold.request_id, now)
     log.info("hold cancelled branch=%s", hold.pickup_branch_id)
     return str(title)

@@ -16,6 +16,7 @@ from db.circulation import (
     CirculationRefused,
     DailyCountView,
     LoanView,
+    PatronBlocked,
     RenewAllReport,
     RenewalRefused,
     ReturnReceipt,
@@ -27,6 +28,7 @@ __all__ = [
     "CirculationRefused",
     "DailyCountView",
     "LoanView",
+    "PatronBlocked",
     "RenewAllReport",
     "RenewalRefused",
     "ReturnReceipt",
@@ -56,8 +58,12 @@ def renew_all_loans(conn: Connection, now: datetime, patron_id: int) -> RenewAll
 
 
 @writes
-def checkout(conn: Connection, now: datetime, card_number: str, barcode: str) -> CheckoutReceipt:
-    return circulation.checkout(conn, card_number, barcode, now)
+def checkout(
+    conn: Connection, now: datetime, card_number: str, barcode: str, confirm: bool = False
+) -> CheckoutReceipt:
+    """Lend; `PatronBlocked` for overdue items or a limit (`confirm`: staff confirmed a
+    warning of a "warn" rule)."""
+    return circulation.checkout(conn, card_number, barcode, now, confirm)
 
 
 @writes

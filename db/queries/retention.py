@@ -3,7 +3,9 @@
 - Patrons who have not borrowed for three consecutive years (seed 000-4) — or who never
   borrowed and registered more than three years ago — are deleted with everything that
   hangs on them (sessions, reservations, booklist, notice settings, codes). A patron with
-  an item still out is kept: the loan must be returned first.
+  an item still out is kept: the loan must be returned first. Their reservations end as a
+  cancellation ends one: a copy on the hold shelf or in transit for them goes to the next
+  in line (or back to the shelf), and its unsent notice is withdrawn.
 - Sessions and staff sessions that can no longer be used (idle or past their end): the
   staff counter's scan list lives in the staff session and goes with it.
 - Throttle counters nobody has touched for two days, expired activation codes and reset links.
@@ -22,10 +24,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, bindparam, exists, text, update
+from sqlalchemy import and_, bindparam, exists, select, text, update
 from sqlalchemy.engine import Connection
 
-from db import engine, models, outbox, rules, sessions, throttle
+from db import engine, models, outbox, routing, rules, sessions, throttle
 from db.clock import library_today, naive_utc
 from db.engine import writes
 
@@ -34,7 +36,10 @@ __all__ = ["RetentionReport", "run_retention"]
 MAIL_KEEP_DAYS = 30
 
 _mail = outbox.mail_outbox.c
-_hold = models.Hold.metadata.tables["hold"].c
+_hold_table = models.Hold.metadata.tables["hold"]
+_hold = _hold_table.c
+_patron = models.Hold.metadata.tables["patron"].c
+_loan = models.Hold.metadata.tables["loan"].c
 _reminder = models.Hold.metadata.tables["loan_reminder"].c
 
 
@@ -74,6 +79,7 @@ def purge_inactive_patrons(conn: Connection, now: datetime) -> tuple[int, int]:
     for start in range(0, len(purged), 500):
         chunk = purged[start : start + 500]
         mail += outbox.withdraw(conn, _mail.patron_id.in_(chunk))
+        end_reservations(conn, chunk, now)
         # What stays (in doubt) no longer names anybody: ids may be given out again.
         conn.execute(
             update(outbox.mail_outbox).where(_mail.patron_id.in_(chunk)).values(patron_id=None)
@@ -86,6 +92,33 @@ def purge_inactive_patrons(conn: Connection, now: datetime) -> tuple[int, int]:
         )
         patrons += deleted.rowcount or 0
     return patrons, mail
+
+
+def end_reservations(conn: Connection, patron_ids: list[int], now: datetime) -> None:
+    """End the reservations of patrons about to be purged as a cancellation would
+    (db.routing.release): a copy set aside for one goes to the next in line or back to the
+    shelf, and its unsent notice is withdrawn. Locks in the house order: patron, item,
+    work, hold."""
+    conn.execute(select(_patron.id).where(_patron.id.in_(patron_ids)).with_for_update()).all()
+    held = conn.execute(
+        select(_hold.id, _hold.item_id, _hold.work_id)
+        .where(
+            _hold.patron_id.in_(patron_ids),
+            # Kept after all if they borrowed meanwhile (the patron lock now stops that).
+            ~exists().where(_loan.patron_id == _hold.patron_id),
+        )
+        # Waiting ones first, so no copy passed on is handed to a patron leaving too.
+        .order_by(_hold.item_id.is_not(None), _hold.id)
+    ).all()
+    for candidate in held:
+        if candidate.item_id is not None:
+            routing.lock_item(conn, candidate.item_id)
+        routing.lock_work(conn, candidate.work_id)
+        hold = conn.execute(
+            select(_hold_table).where(_hold.id == candidate.id).with_for_update()
+        ).first()
+        if hold is not None:
+            routing.release(conn, hold, now)
 
 
 def withdraw_orphan_notices(conn: Connection) -> int:

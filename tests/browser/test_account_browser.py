@@ -3,10 +3,40 @@ nothing personal."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import timedelta
+
 import pytest
 from playwright.sync_api import Page, expect
+from sqlalchemy import select
+
+from db import engine
+from db.models import TABLES
+from tests.browser.conftest import start_server, stop_server
+from tests.conftest import Database
 
 pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def live_server(library_db: Database) -> Iterator[str]:
+    """The demo patrons on their own server. Issue 12: a renewal on the day of the loan is
+    refused (it would not move the due date), so Taro's loan was made three days ago."""
+    loan, patron = TABLES["loan"], TABLES["patron"]
+    with engine.write() as conn:
+        taro = select(patron.c.id).where(patron.c.card_number == "2100000002").scalar_subquery()
+        for row in conn.execute(select(loan).where(loan.c.patron_id == taro)).all():
+            conn.execute(
+                loan.update()
+                .where(loan.c.id == row.id)
+                .values(
+                    due_on=row.due_on - timedelta(days=3),
+                    checked_out_at=row.checked_out_at - timedelta(days=3),
+                )
+            )
+    proc, base = start_server(library_db.url)
+    yield base
+    stop_server(proc)
 
 
 def test_phone_login_loans_renew_logout_back(phone: Page, live_server: str) -> None:

@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 from db import queries
 from tests.browser.conftest import start_server, stop_server
 from tests.conftest import Database
-from tests.test_web_holds import HANAKO
+from tests.test_web_holds import HANAKO, return_overdue
 from tests.test_web_series_holds import SERIES, add_series
 
 pytestmark = pytest.mark.browser
@@ -74,6 +74,7 @@ def test_phone_series_in_order_then_step_back(
     # Volume 2 comes back first (held back), then volume 1; she collects volume 1.
     assert queries.return_item("SER0002").route == "available"
     assert queries.return_item("SER0001").route == "ready"
+    return_overdue(HANAKO[0])  # issue 12: a patron with overdue items is refused
     queries.checkout(HANAKO[0], "SER0001")
     assert queries.pull_copy("SER0002").route == "ready"  # staff take it off the shelf
     phone.reload()

@@ -36,6 +36,7 @@ class CounterLine:
     overdue: bool = False
     route: str = ""
     route_branch: queries.Localized | None = None
+    confirmable: bool = False  # a warning staff may override (a "warn" loan rule)
 
 
 def _line(request: Request, scan: queries.Scan) -> CounterLine:
@@ -49,6 +50,7 @@ def _line(request: Request, scan: queries.Scan) -> CounterLine:
         scan.overdue,
         scan.route,
         scan.route_branch,
+        scan.confirmable,
     )
 
 
@@ -88,7 +90,8 @@ async def counter_page(request: Request) -> Response:
 async def _scan(request: Request, kind: str) -> Response:
     form = await forms.read(request)
     card = text(form, "card", 20).strip() if kind == "checkout" else ""
-    state = queries.counter_scan(me(request).token, kind, card, text(form, "barcode", 32))
+    confirm = kind == "checkout" and text(form, "confirm", 1) == "1"
+    state = queries.counter_scan(me(request).token, kind, card, text(form, "barcode", 32), confirm)
     ok = state.last is not None and state.last.ok
     # Without htmx, the page after the redirect has an empty card field: the card is
     # stored nowhere, so only a response to this request can show it again.

@@ -18,6 +18,7 @@ from web.staff import (
     patron_holds,
     patrons,
     pull_list,
+    rules,
 )
 from web.staff import calendar as calendar_screen
 
@@ -36,6 +37,7 @@ def mounted(settings: Settings) -> list[BaseRoute]:
         *mail_failures.routes,
         *pull_list.routes,
         *calendar_screen.routes,
+        *rules.routes,
     ]
     return [
         Mount(
