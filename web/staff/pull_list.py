@@ -36,9 +36,10 @@ _OUTCOMES = {
 
 def _choices(request: Request, source: dict[str, str] | None = None) -> tuple[str, str]:
     """The branch code asked for ("" = the staff member's own) and the print width."""
-    values = source if source is not None else dict(request.query_params)
-    width = values.get("width", "a4")
-    return values.get("branch", "")[:20].strip(), width if width in WIDTHS else "a4"
+    if source is None:
+        source = {name: forms.query(request, name, 20) for name in ("branch", "width")}
+    width = source.get("width", "a4")
+    return source.get("branch", "")[:20].strip(), width if width in WIDTHS else "a4"
 
 
 def _page(
