@@ -140,3 +140,43 @@ def test_synthesis_is_reproducible(_empty_template: str, db_dir: Path) -> None:
             ]
 
     assert titles() == titles()
+
+
+def test_copies_seeded_as_out_get_real_borrowers(library_db: Database) -> None:
+    """No copy says 貸出中・回送中・予約棚 without the loan or reservation behind it once the
+    demo borrowers have theirs; again, nothing more is made."""
+    from sqlalchemy import text
+
+    from db import engine
+
+    orphan_sql = text(
+        "SELECT count(*) FROM item i WHERE i.status IN ('on_loan', 'in_transit', "
+        "'on_hold_shelf') AND NOT EXISTS (SELECT 1 FROM loan l WHERE l.item_id = i.id) "
+        "AND NOT EXISTS (SELECT 1 FROM hold h WHERE h.item_id = i.id)"
+    )
+    with engine.read() as conn:
+        orphans = conn.execute(orphan_sql).scalar_one()
+    assert orphans > 0  # the seeded statuses alone are not backed by rows
+    made = queries.lend_to_demo_borrowers()
+    assert made == orphans
+    with engine.read() as conn:
+        assert conn.execute(orphan_sql).scalar_one() == 0
+        per_borrower = (
+            conn.execute(
+                text(
+                    "SELECT count(*) FROM loan l JOIN patron p ON p.id = l.patron_id "
+                    "WHERE p.card_number LIKE '29%' GROUP BY p.id"
+                )
+            )
+            .scalars()
+            .all()
+        )
+        statuses = {
+            r.status
+            for r in conn.execute(
+                text("SELECT DISTINCT i.status FROM item i JOIN loan l ON l.item_id = i.id")
+            )
+        }
+    assert sum(per_borrower) == made and max(per_borrower) <= 15
+    assert statuses == {rules.ON_LOAN}
+    assert queries.lend_to_demo_borrowers() == 0

@@ -162,6 +162,8 @@ def _demo_patrons(settings: Settings) -> int:
     # After the loans: it moves their due dates to open days, but never an overdue one, so
     # the README's overdue demo loan stays overdue even in the New Year closure.
     print(f"デモ開館日カレンダー demo calendars made: {queries.ensure_demo_calendar()}")
+    # After the calendar: the borrowers' due dates are computed on open days.
+    print(f"デモ利用者の貸出 demo borrowers' loans made: {queries.lend_to_demo_borrowers()}")
     return 0
 
 

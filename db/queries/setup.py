@@ -15,6 +15,7 @@ from db import (
     availability,
     circulation,
     clock,
+    demo_borrowers,
     engine,
     migrate,
     passwords,
@@ -40,6 +41,7 @@ __all__ = [
     "ensure_reference_data",
     "generate_demo_copies",
     "give_demo_loans",
+    "lend_to_demo_borrowers",
     "migrate_database",
     "set_clock",
 ]
@@ -119,3 +121,9 @@ def _generate_copies(conn: Connection, now: datetime, seed_value: int) -> int:
 def give_demo_loans(conn: Connection, now: datetime) -> int:
     """The demo patrons' documented loans (db.circulation.give_demo_loans)."""
     return circulation.give_demo_loans(conn, now)
+
+
+@writes
+def lend_to_demo_borrowers(conn: Connection, now: datetime) -> int:
+    """Real loans behind the demo copies seeded as out (db.demo_borrowers)."""
+    return demo_borrowers.lend_to_demo_borrowers(conn, now)
