@@ -503,3 +503,13 @@ def test_ending_this_device_from_the_list_logs_out(web: TestClient) -> None:
     )
     assert response.status_code == 303 and response.headers["location"] == "/?logged_out=1"
     assert web.get("/my", follow_redirects=False).status_code == 303
+
+
+def test_a_card_number_typed_full_width_or_with_hyphens_logs_in(web: TestClient) -> None:
+    """An IME left in full-width mode, or the card read out in groups: the same card."""
+    card, password = HANAKO
+    wide = "".join(chr(ord(d) + 0xFEE0) for d in card)  # ２１０００…
+    assert log_in(web, wide, password).status_code == 303  # type: ignore[attr-defined]
+    web.cookies.clear()
+    grouped = f"{card[:4]}－{card[4:7]} {card[7:]}"
+    assert log_in(web, grouped, password).status_code == 303  # type: ignore[attr-defined]

@@ -956,3 +956,21 @@ def test_staff_removing_the_email_notifies_the_old_address(
     hanako = patron_id(HANAKO.card_number)
     assert _edit_email(team["staff"], hanako, "").status_code == 303  # type: ignore[attr-defined]
     assert [k for k, _ in _mail_to(HANAKO.email or "")] == ["email_changed"]
+
+
+def test_the_counter_reads_full_width_cards_and_barcodes(team: dict[str, Console]) -> None:
+    """A scanner or keyboard with the Japanese IME on types full-width digits."""
+    staff = team["staff"]
+    (barcode,) = available_barcodes(1)
+    wide = str.maketrans("0123456789", "０１２３４５６７８９")
+    done = staff.htmx_post(
+        "/staff/counter/checkout",
+        "/staff/counter",
+        card=TARO.card_number.translate(wide),
+        barcode=f"{barcode[:4]}ー{barcode[4:]}".translate(wide),
+    )
+    assert done.status_code == 200 and "貸出しました" in done.text  # type: ignore[attr-defined]
+    back = staff.htmx_post(
+        "/staff/counter/return", "/staff/counter?mode=return", barcode=barcode.translate(wide)
+    )
+    assert back.status_code == 200 and "返却しました" in back.text  # type: ignore[attr-defined]

@@ -56,6 +56,21 @@ def text(form: FormData, name: str, limit: int = 200) -> str:
     return value[:limit] if isinstance(value, str) else ""
 
 
+# Card numbers and barcodes as people and scanners type them: full-width (an IME left on),
+# spaces and hyphens (２１００-000-002, 2100 000 002) are not part of the code.
+_CODE_NOISE = re.compile(r"[\s\-‐‑‒–—―−ーｰ]+")
+
+
+def as_code(raw: str) -> str:
+    """A card number or barcode as stored: NFKC (full-width → ASCII), no spaces or hyphens."""
+    return _CODE_NOISE.sub("", unicodedata.normalize("NFKC", raw))
+
+
+def code(form: FormData, name: str, limit: int = 32) -> str:
+    """A card-number or barcode field (`as_code`), cut to `limit` characters."""
+    return as_code(text(form, name, limit * 2))[:limit]
+
+
 def whole_number(raw: str) -> int | None:
     """A number typed in a field: decimal digits, full-width ones too (NFKC); None for
     anything else, other scripts' digits and superscripts included (as db.digits reads them)."""

@@ -89,9 +89,11 @@ async def counter_page(request: Request) -> Response:
 
 async def _scan(request: Request, kind: str) -> Response:
     form = await forms.read(request)
-    card = text(form, "card", 20).strip() if kind == "checkout" else ""
+    card = forms.code(form, "card", 20) if kind == "checkout" else ""
     confirm = kind == "checkout" and text(form, "confirm", 1) == "1"
-    state = queries.counter_scan(me(request).token, kind, card, text(form, "barcode", 32), confirm)
+    state = queries.counter_scan(
+        me(request).token, kind, card, forms.code(form, "barcode"), confirm
+    )
     ok = state.last is not None and state.last.ok
     # Without htmx, the page after the redirect has an empty card field: the card is
     # stored nowhere, so only a response to this request can show it again.
@@ -115,7 +117,7 @@ async def renew(request: Request) -> Response:
 async def receive(request: Request) -> Response:
     """A copy in transit arrived here: its reservation becomes ready (hold shelf)."""
     form = await forms.read(request)
-    barcode = text(form, "barcode", 32).strip()
+    barcode = forms.code(form, "barcode")
     line: CounterLine
     if not barcode:
         missing = translator(request).gettext("Scan or type the item barcode.")
