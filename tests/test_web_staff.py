@@ -974,3 +974,19 @@ def test_the_counter_reads_full_width_cards_and_barcodes(team: dict[str, Console
         "/staff/counter/return", "/staff/counter?mode=return", barcode=barcode.translate(wide)
     )
     assert back.status_code == 200 and "返却しました" in back.text  # type: ignore[attr-defined]
+
+
+def test_the_next_patron_at_the_counter_starts_a_new_list(team: dict[str, Console]) -> None:
+    """One counter transaction is one patron: a checkout for another card starts the list
+    again (the next patron does not see the titles the one before took)."""
+    staff = team["staff"]
+    one, two, three = available_barcodes(3)
+    for barcode in (one, two):
+        staff.htmx_post(
+            "/staff/counter/checkout", "/staff/counter", card=TARO.card_number, barcode=barcode
+        )
+    assert staff.get("/staff/counter").text.count('<li class="scan-') == 2  # type: ignore[attr-defined]
+    nxt = staff.htmx_post(
+        "/staff/counter/checkout", "/staff/counter", card=HANAKO.card_number, barcode=three
+    )
+    assert nxt.text.count('<li class="scan-') == 1  # type: ignore[attr-defined]

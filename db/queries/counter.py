@@ -104,6 +104,12 @@ def _idle() -> timedelta:
 
 def _load_state(conn: Connection, token_digest: str, now: datetime) -> tuple[CounterState, str]:
     """The live scan list (empty once idle) and the stored text it came from."""
+    state, raw, _ = _load(conn, token_digest, now)
+    return state, raw
+
+
+def _load(conn: Connection, token_digest: str, now: datetime) -> tuple[CounterState, str, str]:
+    """`_load_state` and the digest of the card the list's checkouts were for ("" if none)."""
     raw: str = (
         conn.execute(
             select(_session.c.counter_state).where(_session.c.id == token_digest)
@@ -113,17 +119,21 @@ def _load_state(conn: Connection, token_digest: str, now: datetime) -> tuple[Cou
     try:
         data: dict[str, Any] = json.loads(raw) if raw else {}
         if naive_utc(now) - datetime.fromisoformat(data["at"]) >= _idle():
-            return CounterState(()), raw
-        return CounterState(tuple(_scan_from(s) for s in data["scans"])), raw
+            return CounterState(()), raw, ""
+        scans = tuple(_scan_from(s) for s in data["scans"])
+        return CounterState(scans), raw, str(data.get("card", ""))
     except (ValueError, TypeError, KeyError):
-        return CounterState(()), raw
+        return CounterState(()), raw, ""
 
 
-def _save_state(conn: Connection, token_digest: str, state: CounterState, now: datetime) -> None:
+def _save_state(
+    conn: Connection, token_digest: str, state: CounterState, now: datetime, card: str = ""
+) -> None:
     keep = policy().settings["scan_list_length"]
     payload = {
         "at": naive_utc(now).isoformat(),
         "scans": [_scan_to(s) for s in state.scans[:keep]],
+        "card": card,  # a digest: the list knows whose it is, never the number
     }
     stored = json.dumps(payload, ensure_ascii=False) if state.scans else ""
     conn.execute(
@@ -153,10 +163,11 @@ def counter_scan(
 ) -> CounterState:
     """Checkout, return or renew one item. A refusal is a line in the list, never a lost
     list: the circulation change runs in a savepoint, the list is saved whatever happens.
-    A return done ends the counter transaction: the list starts again from its line.
+    A return done ends the counter transaction: the list starts again from its line; so does
+    a checkout for another card than the list's checkouts (the next patron at the counter).
     `confirm`: staff confirmed a checkout a "warn" loan rule only warned about."""
     token_digest = digest(token)
-    state, _ = _load_state(conn, token_digest, now)
+    state, _, list_card = _load(conn, token_digest, now)
     card, barcode = card.strip()[:20], barcode.strip()[:32]
     scan: Scan
     if not barcode or (kind == "checkout" and not card):
@@ -174,9 +185,15 @@ def counter_scan(
             )
         except QueryError as refused:
             scan = Scan(kind, barcode, False, "", "", refused.refusal)
-    earlier = () if scan.ok and kind == "return" else state.scans
+    # A refusal (a mistyped card …) keeps the list; a checkout done for another card starts it.
+    this_card = digest(card) if scan.ok and kind == "checkout" else list_card
+    next_patron = bool(list_card) and this_card != list_card
+    if scan.ok and kind == "return":
+        earlier, this_card = (), ""
+    else:
+        earlier = () if next_patron else state.scans
     state = CounterState((scan, *earlier))
-    _save_state(conn, token_digest, state, now)
+    _save_state(conn, token_digest, state, now, this_card)
     return state
 
 
