@@ -188,10 +188,9 @@ def counter_scan(
     # A refusal (a mistyped card …) keeps the list; a checkout done for another card starts it.
     this_card = digest(card) if scan.ok and kind == "checkout" else list_card
     next_patron = bool(list_card) and this_card != list_card
-    if scan.ok and kind == "return":
-        earlier, this_card = (), ""
-    else:
-        earlier = () if next_patron else state.scans
+    ends = scan.ok and kind == "return"
+    earlier: tuple[Scan, ...] = () if ends or next_patron else state.scans
+    this_card = "" if ends else this_card
     state = CounterState((scan, *earlier))
     _save_state(conn, token_digest, state, now, this_card)
     return state
