@@ -57,6 +57,7 @@ _branch = _T["branch"]
 _mtype = _T["material_type"]
 _patron = _T["patron"]
 _count = _T["daily_count"]
+_hold = _T["hold"]
 
 # daily_count events
 CHECKOUT = "checkout"
@@ -383,13 +384,21 @@ def renew_all(conn: Connection, patron_id: int, now: datetime) -> RenewAllReport
 
 
 def checkout(
-    conn: Connection, card_number: str, barcode: str, now: datetime, confirm: bool = False
+    conn: Connection,
+    card_number: str,
+    barcode: str,
+    now: datetime,
+    confirm: bool = False,
+    at_branch_id: int | None = None,
 ) -> CheckoutReceipt:
     """Lend an item to a patron. Due date: today (library-local) + the loan days of the rule
-    for the patron's category and the copy's material type (`due_date_for`).
+    for the patron's category and the copy's material type (`due_date_for`), on a day the
+    lending branch is open: `at_branch_id` (the counter's), else the pickup branch of the
+    reservation the copy was set aside for, else the copy's own branch.
 
     A patron with overdue items or at a limit is refused (`PatronBlocked`); where the rule
-    says "warn" the refusal is `confirmable` and `confirm=True` (staff confirmed) lends."""
+    says "warn" the refusal is `confirmable` and `confirm=True` (staff confirmed) lends —
+    within the library's total LOAN_LIMIT, which no rule lifts."""
     today = library_today(now)
     patron = conn.execute(
         select(_patron.c.id, _patron.c.expires_on, _patron.c.category)
@@ -432,9 +441,13 @@ def checkout(
         and routing.held_for(conn, item.id) == patron.id
     ):
         raise ItemUnavailable(item.status)
-    if not (confirm and rule.warns):
-        _check_patron(conn, patron.id, rule, Localized.of(item.material_names), today)
-    due_on = due_date_for(conn, item.branch_id, today, rule.loan_days)
+    confirmed = confirm and rule.warns
+    _check_patron(conn, patron.id, rule, Localized.of(item.material_names), today, confirmed)
+    pickup = conn.execute(
+        select(_hold.c.pickup_branch_id).where(_hold.c.item_id == item.id)
+    ).scalar()
+    lending = at_branch_id or pickup or item.branch_id
+    due_on = due_date_for(conn, lending, today, rule.loan_days)
     loan_id = conn.execute(
         _loan.insert()
         .values(
@@ -462,9 +475,16 @@ def checkout(
 
 
 def _check_patron(
-    conn: Connection, patron_id: int, rule: loan_rules.LoanRule, material: Localized, today: date
+    conn: Connection,
+    patron_id: int,
+    rule: loan_rules.LoanRule,
+    material: Localized,
+    today: date,
+    confirmed: bool,
 ) -> None:
-    """Overdue items first (the reason staff most need to tell), then the limits."""
+    """Overdue items first (the reason staff most need to tell), then the limits.
+    `confirmed`: staff confirmed what a "warn" rule only warns about (overdue items, the
+    rule's limit); the library's total LOAN_LIMIT holds all the same."""
     counts = conn.execute(
         select(
             func.count().label("held"),
@@ -474,11 +494,11 @@ def _check_patron(
         .select_from(_loan.join(_item, _item.c.id == _loan.c.item_id))
         .where(_loan.c.patron_id == patron_id)
     ).one()
-    if counts.overdue:
+    if counts.overdue and not confirmed:
         raise HasOverdue(int(counts.overdue), rule.warns)
     if counts.held >= rules.LOAN_LIMIT:
-        raise LoanLimitReached(rules.LOAN_LIMIT, rule.warns)
-    if counts.of_type >= rule.max_items:
+        raise LoanLimitReached(rules.LOAN_LIMIT, rule.warns and not confirmed)
+    if counts.of_type >= rule.max_items and not confirmed:
         raise MaterialLimitReached(rule.max_items, material, rule.warns)
 
 

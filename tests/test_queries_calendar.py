@@ -113,6 +113,18 @@ def test_due_date_moves_to_the_next_day_the_lending_branch_is_open(lib: Lib) -> 
     assert queries.checkout(card, "H002").due_on == date(2026, 12, 4)  # minami copy: open
 
 
+def test_a_reserved_copy_is_due_on_an_open_day_of_the_branch_that_lends_it(lib: Lib) -> None:
+    """A sogo copy collected at minami is lent by minami: minami's calendar sets the date."""
+    (a, card_a), _, (_, card_c), _ = lib.patrons
+    queries.checkout(card_c, "H001")  # the sogo copy of neko
+    queries.checkout(card_c, "H002")  # and the minami one
+    queries.place_hold(a, lib.works["neko"], "minami")
+    queries.return_item("H001")  # in transit to minami
+    queries.receive_item("H001")
+    queries.set_branch_week(MANAGER, "minami", week(FRI, SAT))
+    assert queries.checkout(card_a, "H001").due_on == date(2026, 12, 6)  # not sogo's Friday
+
+
 def test_renewal_due_date_is_an_open_day(lib: Lib) -> None:
     (patron, card), *_ = lib.patrons
     queries.checkout(card, "H003")  # due Friday 12/04

@@ -218,7 +218,9 @@ def _apply(
     confirm: bool,
 ) -> Scan:
     if kind == "checkout":
-        receipt = circulation.checkout(conn, card, barcode, now, confirm)
+        receipt = circulation.checkout(
+            conn, card, barcode, now, confirm, _counter_branch(conn, token_digest)
+        )
         return Scan(kind, barcode, True, receipt.title, receipt.due_on.isoformat(), None)
     if kind == "return":
         back = circulation.return_item(conn, barcode, now, _counter_branch(conn, token_digest))
