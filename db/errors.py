@@ -130,6 +130,8 @@ CODES = frozenset(
         "closure_ends_before_start",
         "closure_too_long",  # days
         "closure_not_found",
+        "closure_in_the_past",
+        "closure_exists",
         # catalogue import
         "import_file_not_found",  # name
         "import_cannot_open",  # name, reason

@@ -362,3 +362,19 @@ def test_demo_load_in_the_new_year_closure_keeps_one_overdue_loan(fresh_db: Data
                 assert due < date(2027, 1, 2) or calendar.is_open(conn, row.branch_id, due)
     finally:
         queries.set_clock(None)
+
+
+def test_a_past_or_repeated_closure_is_refused_next_to_the_field(lib: Lib) -> None:
+    """A closure that has ended would never be listed (nor removable); the same closure twice
+    would be listed twice."""
+    with pytest.raises(queries.StaffFormRefused) as past:
+        queries.add_branch_closure(MANAGER, "sogo", TODAY - 3 * DAY, TODAY - DAY, "other")
+    assert "既に終わっています" in in_words(past.value.errors["ends_on"])
+    queries.add_branch_closure(MANAGER, "sogo", TODAY, TODAY + DAY, "other")
+    with pytest.raises(queries.StaffFormRefused) as again:
+        queries.add_branch_closure(MANAGER, "sogo", TODAY, TODAY + DAY, "other")
+    assert "既に登録されています" in in_words(again.value.errors["starts_on"])
+    # All branches at once: the ones that have it already are skipped, the others get it.
+    queries.add_branch_closure(MANAGER, "", TODAY, TODAY + DAY, "other")
+    with engine.read() as conn:
+        assert conn.execute(text("SELECT count(*) FROM branch_closure")).scalar_one() == 4

@@ -196,6 +196,8 @@ MESSAGES: dict[str, str] = {
     "closure_ends_before_start": N_("The end date is before the start date."),
     "closure_too_long": N_("A closure can last at most %(days)s days."),
     "closure_not_found": N_("No such closure."),
+    "closure_in_the_past": N_("This closure has already ended: give today or a later date."),
+    "closure_exists": N_("This closure is already in the calendar."),
     "import_file_not_found": N_("File not found: %(name)s"),
     "import_cannot_open": N_("Cannot open the file %(name)s: %(reason)s"),
     "import_folder": N_("Cannot import this file: it is a folder."),
