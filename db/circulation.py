@@ -141,7 +141,9 @@ class PatronBlocked(CirculationRefused):
 
 class HasOverdue(PatronBlocked):
     def __init__(self, count: int, confirmable: bool = False) -> None:
-        super().__init__("checkout_overdue", confirmable, count=count)
+        # A warning says what is wrong, not that the loan cannot be made.
+        code = "checkout_overdue_warn" if confirmable else "checkout_overdue"
+        super().__init__(code, confirmable, count=count)
 
 
 class LoanLimitReached(PatronBlocked):

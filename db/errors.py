@@ -67,6 +67,7 @@ CODES = frozenset(
         "renewal_not_for_loan",
         "renewal_too_soon",  # due (the current due date), days (the loan period)
         "checkout_overdue",  # count
+        "checkout_overdue_warn",  # count
         "loan_limit_material",  # limit, material (Localized)
         "rule_number",  # min, max (a loan rule's field)
         "counter_no_card",

@@ -106,7 +106,10 @@ MESSAGES: dict[str, str] = {
         "from the day you renew. Please renew nearer the due date."
     ),
     "checkout_overdue": N_(
-        "This patron has %(count)s overdue item(s): they must be returned first."
+        "Overdue items on this patron's card: %(count)s. They must be returned first."
+    ),
+    "checkout_overdue_warn": N_(
+        "Overdue items on this patron's card: %(count)s. Ask for them back before lending."
     ),
     "loan_limit_material": N_(
         "The loan limit for %(material)s (%(limit)s items) has been reached."
