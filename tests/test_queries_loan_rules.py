@@ -301,3 +301,12 @@ def test_a_confirmed_warning_never_lends_beyond_the_library_s_total_limit(lib: L
     with engine.write() as conn, pytest.raises(circulation.LoanLimitReached) as refused:
         circulation.checkout(conn, ALICE_CARD, barcodes[-1], NOW, confirm=True)
     assert not refused.value.confirmable
+
+
+def test_a_type_s_limit_cannot_exceed_the_library_s_total(fresh_db: Database) -> None:
+    """A per-type limit above LOAN_LIMIT could never be reached: refused, saying the range."""
+    first = queries.list_loan_rules()[0]
+    with pytest.raises(StaffFormRefused) as refused:
+        queries.save_loan_rules(MANAGER, (_input(first, max_items=rules.LOAN_LIMIT + 5),))
+    (refusal,) = refused.value.errors.values()
+    assert f"0から{rules.LOAN_LIMIT}まで" in in_words(refusal)
