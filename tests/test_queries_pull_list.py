@@ -331,3 +331,13 @@ def test_a_return_scan_brings_a_missing_copy_back_into_circulation(lib: Lib) -> 
     shelved = queries.return_item("H001")  # nobody waits now: back on the shelf
     assert (shelved.found, shelved.route) == ("missing", "available")
     assert status("H001") == rules.AVAILABLE
+
+
+def test_a_return_scan_racing_the_pull_list_scan_makes_it_ready_once(lib: Lib) -> None:
+    (a, _) = lib.patrons[0]
+    hold = queries.place_hold(a, lib.works["kokoro"], "sogo")
+    outcomes = race(lambda: queries.return_item("H003"), lambda: queries.pull_copy("H003"))
+    # Whichever scan is second finds the copy on the hold shelf already.
+    assert sorted(outcomes) in (["not_on_loan", "ok"], ["ok", "pull_not_listed"])
+    assert queries.get_hold(a, hold.id).state == "ready" and status("H003") == "on_hold_shelf"
+    assert [kind for kind, *_ in outbox()] == ["hold_ready"]
