@@ -3,11 +3,13 @@ list, a missing one), saying what happened; and "Lend anyway" over a warning is 
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import text
 
 from db import engine, queries, rules
 from db.patrons import DEMO_PATRONS
 from tests import test_web_staff
+from tests.conftest import Database
 from tests.test_web_loan_rules import _make_hanako_overdue
 from tests.test_web_pull_list import MISAKI, item_status, shelf_copy
 from tests.test_web_staff import (
@@ -19,6 +21,7 @@ from tests.test_web_staff import (
     patron_id,
     personal_values,
 )
+from web import cli
 
 # The staff console's fixtures: the enrolled team on a copy of the library.
 _team_template = test_web_staff._team_template
@@ -109,3 +112,15 @@ def test_lending_despite_a_warning_is_in_the_audit_log(team: dict[str, Console])
     assert len(audit_rows()) == before + 1
     audit = manager.get("/staff/audit").text  # type: ignore[attr-defined]
     assert "カウンター: 警告を確認のうえ貸出" in audit and "checkout_override" not in audit
+
+
+def test_the_command_line_checks_in_a_missing_copy(
+    library_db: Database, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SHIORI_DATABASE_URL", library_db.url)
+    (barcode,) = available_barcodes(1)
+    with engine.write() as conn:
+        conn.execute(text("UPDATE item SET status = 'missing' WHERE barcode = :b"), {"b": barcode})
+    assert cli.main(["circ", "return", barcode]) == 0
+    assert "it was missing: back in circulation" in capsys.readouterr().out
+    assert item_status(barcode) == rules.AVAILABLE
