@@ -200,6 +200,9 @@ class CheckoutReceipt:
     loan_id: int
     title: str
     due_on: date
+    patron_id: int = 0
+    # Lent although a "warn" rule warned (overdue items, a limit): staff confirmed.
+    overridden: bool = False
 
 
 @dataclass(frozen=True)
@@ -210,6 +213,9 @@ class ReturnReceipt:
     # route_branch) or "in_transit" (send to route_branch). Names no patron.
     route: str = rules.AVAILABLE
     route_branch: Localized | None = None
+    # A copy checked in that was not lent but found: "to_pull" (set aside on a pull list)
+    # or "missing"; "" for a return.
+    found: str = ""
 
 
 @dataclass(frozen=True)
@@ -443,8 +449,16 @@ def checkout(
         and routing.held_for(conn, item.id) == patron.id
     ):
         raise ItemUnavailable(item.status)
-    confirmed = confirm and rule.warns
-    _check_patron(conn, patron.id, rule, Localized.of(item.material_names), today, confirmed)
+    material = Localized.of(item.material_names)
+    overridden = False
+    try:
+        _check_patron(conn, patron.id, rule, material, today, confirmed=False)
+    except PatronBlocked as blocked:
+        if not (confirm and rule.warns and blocked.confirmable):
+            raise
+        # Staff lent despite the warning (the counter audits it); the total limit still holds.
+        _check_patron(conn, patron.id, rule, material, today, confirmed=True)
+        overridden = True
     pickup = conn.execute(
         select(_hold.c.pickup_branch_id).where(_hold.c.item_id == item.id)
     ).scalar()
@@ -473,7 +487,13 @@ def checkout(
     routing.on_checkout(conn, patron.id, item.id, item.work_id, now)
     bump(conn, today, item.branch_id, item.material_type, CHECKOUT)
     log.info("checkout branch=%s material=%s", item.branch_id, item.material_type)
-    return CheckoutReceipt(loan_id=int(loan_id), title=item.title, due_on=due_on)
+    return CheckoutReceipt(
+        loan_id=int(loan_id),
+        title=item.title,
+        due_on=due_on,
+        patron_id=int(patron.id),
+        overridden=overridden,
+    )
 
 
 def _check_patron(
@@ -498,11 +518,15 @@ def _check_patron(
     ).one()
     if counts.overdue and not confirmed:
         raise HasOverdue(int(counts.overdue), rule.warns)
-    if counts.held >= rules.LOAN_LIMIT:
-        raise LoanLimitReached(rules.LOAN_LIMIT, rule.warns and not confirmed)
+    if counts.held >= rules.LOAN_LIMIT:  # no rule lifts the library's total
+        raise LoanLimitReached(rules.LOAN_LIMIT)
     if counts.of_type >= rule.max_items and not confirmed:
         raise MaterialLimitReached(rule.max_items, material, rule.warns)
 
+
+# Copies a return scan checks in although nobody borrowed them: the copy is in the
+# building after all (return_item).
+FOUND_STATUSES = (rules.TO_PULL, rules.MISSING)
 
 _STRAY_STATUSES = (rules.ON_LOAN, rules.IN_TRANSIT, rules.ON_HOLD_SHELF)
 
@@ -527,6 +551,10 @@ def return_item(
 
     The copy goes to the first eligible reservation of its title (hold shelf when the
     pickup branch is where it was returned, else transit), or back to `available`.
+
+    A copy found in the building is checked in too (`ReturnReceipt.found`): one on a pull
+    list goes to its reservation as the list's "found" scan does (db.routing.found), a
+    missing one back into circulation through the same routing as a return.
     """
     today = library_today(now)
     row = conn.execute(
@@ -550,15 +578,29 @@ def return_item(
     ).first()
     if row is None:
         raise UnknownBarcode()
+    # The copy is where it was handed in: the counter's branch when known (a patron may
+    # return a book at any branch), else its own branch.
+    here = at_branch_id if at_branch_id is not None else row.branch_id
+    if row.loan_id is None and row.status in FOUND_STATUSES:
+        # Found in the building: nothing was lent, so nothing is counted as returned.
+        if row.status == rules.TO_PULL:  # as the pull list's "found" scan
+            route = routing.found(conn, row.id, row.work_id, here, now)
+        else:  # missing: back in circulation, to the next reservation or the shelf
+            route = routing.route_item(conn, row.id, row.work_id, here, now)
+        log.info("check-in found branch=%s status=%s", here, row.status)
+        return ReturnReceipt(
+            title=row.title,
+            was_overdue=False,
+            route=route.state,
+            route_branch=route.branch,
+            found=row.status,
+        )
     if row.loan_id is None and not _stray(conn, row.id, row.status):
         raise NotOnLoan()
     if row.loan_id is not None:
         reminders.withdraw(conn, row.loan_id)
         conn.execute(_loan.delete().where(_loan.c.id == row.loan_id))
         engine.erase_after_commit(conn)
-    # The copy is where it was handed in: the counter's branch when known (a patron may
-    # return a book at any branch), else its own branch.
-    here = at_branch_id if at_branch_id is not None else row.branch_id
     route = routing.route_item(conn, row.id, row.work_id, here, now)
     bump(conn, today, row.branch_id, row.material_type, RETURN)
     log.info("return branch=%s material=%s", row.branch_id, row.material_type)

@@ -205,6 +205,10 @@ def cmd_return(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     late = " (延滞 overdue)" if receipt.was_overdue else ""
     print(f"返却 returned: {receipt.title}{late}")
+    if receipt.found == "to_pull":
+        print("（抜き取りリストの資料 / it was on the pull list for a reservation）")
+    elif receipt.found == "missing":
+        print("（所在不明だった資料を利用可能に / it was missing: back in circulation）")
     if receipt.route == "ready":
         print("→ 予約棚へ（予約者に連絡します） / to the hold shelf here (the patron is notified)")
     elif receipt.route == "in_transit":

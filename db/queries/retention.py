@@ -29,6 +29,7 @@ from sqlalchemy.engine import Connection
 
 from db import engine, models, outbox, routing, rules, sessions, throttle
 from db.clock import library_today, naive_utc
+from db.counts import bump
 from db.engine import writes
 
 __all__ = ["RetentionReport", "run_retention"]
@@ -97,8 +98,8 @@ def purge_inactive_patrons(conn: Connection, now: datetime) -> tuple[int, int]:
 def end_reservations(conn: Connection, patron_ids: list[int], now: datetime) -> None:
     """End the reservations of patrons about to be purged as a cancellation would
     (db.routing.release): a copy set aside for one goes to the next in line or back to the
-    shelf, and its unsent notice is withdrawn. Locks in the house order: patron, item,
-    work, hold."""
+    shelf, its unsent notice is withdrawn, and it is counted as cancelled (daily_count).
+    Locks in the house order: patron, item, work, hold."""
     conn.execute(select(_patron.id).where(_patron.id.in_(patron_ids)).with_for_update()).all()
     held = conn.execute(
         select(_hold.id, _hold.item_id, _hold.work_id)
@@ -119,6 +120,8 @@ def end_reservations(conn: Connection, patron_ids: list[int], now: datetime) -> 
         ).first()
         if hold is not None:
             routing.release(conn, hold, now)
+            # Counted as the cancellation it is, so the statistics add up.
+            bump(conn, library_today(now), hold.pickup_branch_id, "", routing.CANCELLED)
 
 
 def withdraw_orphan_notices(conn: Connection) -> int:
