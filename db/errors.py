@@ -178,6 +178,7 @@ CODES = frozenset(
         "reference_bad_source",
         "reference_unknown_work",
         "reference_too_many_sources",  # max
+        "reference_assignee",  # staff side: the chosen member may not take reference questions
     }
 )
 

@@ -64,6 +64,7 @@ def role(tr: Translator, code: str) -> str:
 def duty(tr: Translator, code: str) -> str:
     return {
         "patron_records": tr.pgettext("staff duty", "Patron records (view and correct)"),
+        "reference": tr.pgettext("staff duty", "Reference questions (answer patrons)"),
     }.get(code, code)
 
 
@@ -76,6 +77,7 @@ def field_group(tr: Translator, code: str) -> str:
         "contact": tr.pgettext("field group", "Address, phone, email"),
         "birth_date": tr.pgettext("field group", "Birth date"),
         "holds": tr.pgettext("field group", "Reservations"),
+        "reference": tr.pgettext("field group", "Reference questions"),
     }.get(code, code)
 
 
@@ -106,6 +108,16 @@ def closure(tr: Translator, code: str) -> str:
     }.get(code, code)
 
 
+def reference_status(tr: Translator, code: str) -> str:
+    """A reference question's state (受付・調査中・回答済・終了; db.reference)."""
+    return {
+        "received": tr.pgettext("reference", "Received"),
+        "investigating": tr.pgettext("reference", "Being researched"),
+        "answered": tr.pgettext("reference", "Answered"),
+        "closed": tr.pgettext("reference", "Closed"),
+    }.get(code, code)
+
+
 KINDS: dict[str, Callable[[Translator, str], str]] = {
     "status": item_status,
     "category": category,
@@ -116,6 +128,7 @@ KINDS: dict[str, Callable[[Translator, str], str]] = {
     "import_field": import_field,
     "mail_kind": mail_kind,
     "closure": closure,
+    "reference_status": reference_status,
 }
 
 

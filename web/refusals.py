@@ -260,6 +260,10 @@ MESSAGES: dict[str, str] = {
     "reference_bad_source": N_("This source cannot be cited."),
     "reference_unknown_work": N_("That record is not in the catalogue."),
     "reference_too_many_sources": N_("Cite at most %(max)s sources."),
+    "reference_assignee": N_(
+        "Choose a staff member who may answer reference questions (staff, managers, or "
+        "temporary staff given the reference duty)."
+    ),
 }
 
 # The same refusals said to staff acting for a patron (the counter's telephone reservations):

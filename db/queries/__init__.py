@@ -37,6 +37,7 @@ from db.queries import (
     staff_holds,
     staff_mail,
     staff_patrons,
+    staff_reference,
     staff_sessions,
     title_status,
 )
@@ -63,6 +64,7 @@ from db.queries.staff_accounts import *  # noqa: F403
 from db.queries.staff_holds import *  # noqa: F403
 from db.queries.staff_mail import *  # noqa: F403
 from db.queries.staff_patrons import *  # noqa: F403
+from db.queries.staff_reference import *  # noqa: F403
 from db.queries.staff_sessions import *  # noqa: F403
 from db.queries.title_status import *  # noqa: F403
 
@@ -90,5 +92,6 @@ __all__ += staff_accounts.__all__
 __all__ += staff_holds.__all__
 __all__ += staff_mail.__all__
 __all__ += staff_patrons.__all__
+__all__ += staff_reference.__all__
 __all__ += staff_sessions.__all__
 __all__ += title_status.__all__
