@@ -93,6 +93,7 @@ def mail_kind(tr: Translator, code: str) -> str:
         "email_changed": tr.pgettext("mail kind", "Email address changed"),
         "password_reset": tr.pgettext("mail kind", "Password reset link"),
         "password_set": tr.pgettext("mail kind", "Password set"),
+        "reference_answer": tr.pgettext("mail kind", "Reference answer ready"),
     }.get(code, code)
 
 
@@ -106,6 +107,16 @@ def closure(tr: Translator, code: str) -> str:
     }.get(code, code)
 
 
+def reference_status(tr: Translator, code: str) -> str:
+    """A reference question's state (受付・調査中・回答済・終了; db.reference)."""
+    return {
+        "received": tr.pgettext("reference", "Received"),
+        "investigating": tr.pgettext("reference", "Being researched"),
+        "answered": tr.pgettext("reference", "Answered"),
+        "closed": tr.pgettext("reference", "Closed"),
+    }.get(code, code)
+
+
 KINDS: dict[str, Callable[[Translator, str], str]] = {
     "status": item_status,
     "category": category,
@@ -116,6 +127,7 @@ KINDS: dict[str, Callable[[Translator, str], str]] = {
     "import_field": import_field,
     "mail_kind": mail_kind,
     "closure": closure,
+    "reference_status": reference_status,
 }
 
 
