@@ -261,3 +261,15 @@ def test_my_library_links_to_reference(library_db: Database) -> None:
     with client_for(library_db) as client:
         log_in(client, *HANAKO)
         assert 'href="/my/reference"' in client.get("/my").text
+
+
+def test_the_notice_is_composed_in_the_patrons_language(library_db: Database) -> None:
+    subject, body = mailbox.COMPOSE(
+        "reference_answer", "en", {"link": "https://x.jp/my/reference/7"}
+    )
+    assert subject == "[Fujisawa City Libraries] The answer to your reference question is ready"
+    assert "https://x.jp/my/reference/7" in body and "does not contain" in body
+    subject, body = mailbox.COMPOSE(
+        "reference_answer", "ja", {"link": "https://x.jp/my/reference/7"}
+    )
+    assert "回答ができました" in subject and "https://x.jp/my/reference/7" in body
