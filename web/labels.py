@@ -95,6 +95,7 @@ def mail_kind(tr: Translator, code: str) -> str:
         "email_changed": tr.pgettext("mail kind", "Email address changed"),
         "password_reset": tr.pgettext("mail kind", "Password reset link"),
         "password_set": tr.pgettext("mail kind", "Password set"),
+        "reference_answer": tr.pgettext("mail kind", "Reference answer ready"),
     }.get(code, code)
 
 
