@@ -248,16 +248,7 @@ def test_every_page_speaks_one_language(
     home = next(b.code for b in queries.list_branches())
     queries.place_hold(hanako, work_a, home)
     staff_id, link = new_account(team["manager"], "LNG01", "staff")
-    question_id = queries.ask_reference(
-        hanako,
-        question="江の島の資料",
-        checked="",
-        useful_by=None,
-        notify_email=False,
-        category="general",
-    )
     params = {
-        "question_id": str(question_id),
         "work_id": str(work_b),
         "patron_id": str(patron_id(TARO[0])),
         "staff_id": str(staff_id),
