@@ -4,6 +4,8 @@ and the notice that says only that an answer is ready."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from sqlalchemy import text
 
@@ -212,3 +214,49 @@ def test_bad_answers_are_refused_per_field_and_save_nothing(library_db: Database
     opened = queries.open_reference_question(staff, question_id)
     assert opened.thread == () and opened.notes == () and opened.status == "received"
     assert composed() == []
+
+
+def test_answers_and_a_close_racing_leave_one_notice_and_a_consistent_state(
+    library_db: Database,
+) -> None:
+    """Four staff answer while a fifth closes, at the same moment (row lock on PostgreSQL,
+    BEGIN IMMEDIATE on SQLite): every answer before the close is kept, every one after it is
+    refused, and exactly one unsent notice announces the latest answer."""
+    hanako = _patron(HANAKO.card_number)
+    question_id = _ask(hanako)
+    members = [_account(f"STA0{i}", "staff") for i in range(1, 6)]
+    start = threading.Barrier(5)
+    outcomes: list[str] = []
+    errors: list[BaseException] = []
+
+    def act(member: queries.StaffActor, closing: bool) -> None:
+        try:
+            start.wait(timeout=30)
+            if closing:
+                queries.close_reference_question(member, question_id)
+                outcomes.append("closed")
+            else:
+                answer = queries.AnswerInput(f"{ANSWER}（{member.staff_code}）")
+                queries.answer_reference_question(member, question_id, answer, lambda q: "x:")
+                outcomes.append("answered")
+        except queries.ReferenceRefused as refused:
+            outcomes.append(refused.code)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=act, args=(m, i == 4)) for i, m in enumerate(members)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    assert outcomes.count("closed") == 1
+    answered = outcomes.count("answered")
+    assert answered + outcomes.count("reference_closed") == 4
+    view = queries.get_reference_question(hanako, question_id)
+    assert view.status == "closed" and len(view.answers) == answered
+    with engine.read() as conn:
+        unsent = conn.execute(
+            text("SELECT count(*) FROM mail_outbox WHERE kind = 'reference_answer'")
+        ).scalar_one()
+    assert unsent == (1 if answered else 0)
