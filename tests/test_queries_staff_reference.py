@@ -260,3 +260,20 @@ def test_answers_and_a_close_racing_leave_one_notice_and_a_consistent_state(
             text("SELECT count(*) FROM mail_outbox WHERE kind = 'reference_answer'")
         ).scalar_one()
     assert unsent == (1 if answered else 0)
+
+
+def test_a_follow_up_after_the_answer_shows_in_the_queue(library_db: Database) -> None:
+    hanako = _patron(HANAKO.card_number)
+    staff = _account("STA01", "staff")
+    question_id = _ask(hanako, notify_email=False)
+    queries.answer_reference_question(
+        staff, question_id, queries.AnswerInput(ANSWER), lambda qid: ""
+    )
+    [answered] = queries.list_reference_queue(staff, "answered")
+    assert not answered.follow_up and answered.assigned_name == "職員 STA01"
+    assert composed() == []  # she chose My Library only: no mail
+    queries.follow_up_reference(hanako, question_id, "大正時代の資料もありますか。")
+    [row] = queries.list_reference_queue(staff)
+    assert row.status == "received" and row.follow_up
+    thread = queries.open_reference_question(staff, question_id).thread
+    assert [m.author for m in thread] == ["staff", "patron"]

@@ -78,7 +78,6 @@ REFERENCE_QUEUE_STATUSES = ("", *reference.STATUSES)
 
 _question = TABLES["reference_question"]
 _message = TABLES["reference_message"]
-_source = TABLES["reference_source"]
 _staff = TABLES["staff_account"]
 
 
