@@ -16,6 +16,7 @@ from db.patrons import DEMO_PATRONS
 from db.queries.retention import years_before
 from db.reference import SourceInput
 from tests.conftest import Database
+from tests.test_sqlite_erasure import sqlite_bytes
 
 NOW = datetime(2026, 11, 21, 3, 0, tzinfo=UTC)  # 12:00 in Tokyo
 HANAKO, TARO = DEMO_PATRONS[0].patron, DEMO_PATRONS[1].patron
@@ -455,3 +456,17 @@ def test_an_answer_racing_the_patrons_delete_leaves_no_thread_and_no_mail(lib: D
             "reference_source": 0,
             "mail": 0,
         }
+
+
+def test_a_deleted_question_leaves_no_bytes_in_the_sqlite_file(lib: Database) -> None:
+    """The question text is personal: secure_delete and the WAL checkpoint after the
+    deleting commit leave none of it in the database file or its write-ahead log."""
+    if not lib.url.startswith("sqlite"):
+        pytest.skip("SQLite's file and write-ahead log")
+    marker = "藤沢宿の消えるべき質問文ZQX"
+    hanako = _id(HANAKO.card_number)
+    question_id = _ask(hanako, question=marker)
+    _answer(question_id, _staff())
+    assert marker.encode() in sqlite_bytes(lib.url)
+    queries.delete_reference_question(hanako, question_id)
+    assert marker.encode() not in sqlite_bytes(lib.url)
