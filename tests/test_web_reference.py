@@ -273,3 +273,18 @@ def test_the_notice_is_composed_in_the_patrons_language(library_db: Database) ->
         "reference_answer", "ja", {"link": "https://x.jp/my/reference/7"}
     )
     assert "回答ができました" in subject and "https://x.jp/my/reference/7" in body
+
+
+def test_the_same_pages_work_on_a_kiosk_and_keep_nothing(library_db: Database) -> None:
+    with client_for(library_db) as kiosk:
+        log_in(kiosk, *HANAKO, kiosk="1")
+        assert _ask(kiosk).status_code == 303
+        [question_id] = _question_ids()
+        answer(question_id)
+        page = kiosk.get(f"/my/reference/{question_id}")
+        assert page.status_code == 200 and "藤沢宿絵図" in page.text
+        assert page.headers["cache-control"] == "no-store"
+        token = csrf_of(page.text)
+        kiosk.post("/logout", data={"csrf_token": token})
+        after = kiosk.get(f"/my/reference/{question_id}", follow_redirects=False)
+        assert after.status_code in (302, 303) and "藤沢宿" not in after.text
