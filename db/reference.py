@@ -6,22 +6,23 @@ written one way only.
 
 A question moves through four states (受付・調査中・回答済・終了):
 
-    received ──(staff take it up)──▶ investigating ──(answer)──▶ answered ──(close)──▶ closed
-        │                                  ▲                        │                   │
-        └───────────(answer)───────────────┼────────────────────────┘                   │
-                                           │   a patron's follow-up on answered/closed  │
-        received ◀─────────────────────────┴────────────────────────────────────────────┘
+    state          how it gets there                                   next
+    received       asked (create_question); a patron's follow-up on    investigating, closed,
+                   an answered or closed question (follow_up)          answered (by an answer)
+    investigating  staff take it up (move)                             received, closed,
+                                                                       answered (by an answer)
+    answered       staff answer (record_answer), from any open state   investigating, closed,
+                                                                       answered again
+    closed         staff close it (move); `closed_at` starts the       received (a follow-up)
+                   retention period
 
-- `received`: asked (by a patron on the web, or recorded by staff); nobody is on it yet.
-- `investigating`: a staff member took it up (assigned); internal notes may be added.
-- `answered`: `record_answer` wrote a staff message (with its sources) the patron reads in My
+- `record_answer` writes a staff message with its sources, which the patron reads in My
   Library; when they asked for it, a notice mail says only that an answer is ready, with a
-  link to /my/reference/<id> (no content: the answer is read after login).
-- `closed`: staff closed it (answered, or cannot be answered). `closed_at` starts the
-  retention period.
-- A patron's follow-up on an answered or closed question reopens it (`received`, closed_at
-  cleared) and the thread goes on; on an open question it is just added to the thread.
-- Staff may answer again (`answered` → `answered`) and may close from any open state.
+  link to /my/reference/<id> (no content: the answer is read after login). Staff may answer
+  again; a closed question is not answered (reopened by the patron's follow-up first).
+- A patron's follow-up on an open question is just added to the thread.
+- Staff notes are messages with `internal` set: never returned to the patron
+  (`load_question(..., internal=False)` leaves them out in SQL).
 
 Privacy. The personal link (patron, questioner category) exists only on the question row;
 messages and sources hang on it (ON DELETE CASCADE). A closed question is deleted with its
@@ -29,8 +30,11 @@ thread `retention_days()` after closing (`purge_closed`, SHIORI_REFERENCE_RETENT
 default 365) and a patron may delete their own answered or closed question at any time
 (`delete_questions`); a patron purge deletes theirs through the foreign key. What remains
 is anonymous: a `reference_case` (its question_id becomes NULL) and `reference_count`. The
-question's unsent notice mail is withdrawn with it. Internal notes (`internal`) are never
-returned to the patron: `load_question(..., internal=False)` leaves them out in SQL.
+question's unsent notice mail is withdrawn with it.
+
+Concurrency: every change to a question first locks its row (`lock_question`: FOR UPDATE on
+PostgreSQL; SQLite's BEGIN IMMEDIATE makes the writer the only one), so an answer racing
+the patron's delete or follow-up sees the other's result.
 
 Logs name events and ids only, never question text, categories or patrons.
 """
@@ -264,12 +268,9 @@ def check_sources(conn: Connection, sources: Sequence[SourceInput]) -> list[Sour
         if source.kind == WORK:
             if source.work_id is None:
                 raise ReferenceRefused("reference_unknown_work")
-            citation = source.text.strip() or work_citation(conn, source.work_id)
-            if source.text.strip():
-                work_citation(conn, source.work_id)  # the record must exist
-            checked.append(
-                SourceInput(WORK, check_text(citation, SOURCE_MAX_CHARS), source.work_id)
-            )
+            citation = work_citation(conn, source.work_id)  # refused if the record is gone
+            text_ = check_text(source.text.strip() or citation, SOURCE_MAX_CHARS)
+            checked.append(SourceInput(WORK, text_, source.work_id))
         elif source.kind == TEXT:
             checked.append(SourceInput(TEXT, check_text(source.text, SOURCE_MAX_CHARS)))
         elif source.kind == URL:
@@ -428,7 +429,7 @@ def add_message(
     """Append a message (and its sources, checked) to a question's thread. → its id.
     The caller has locked the question and decides what the state becomes."""
     if author not in (PATRON, STAFF) or (author == PATRON and (internal or staff_id)):
-        raise ReferenceRefused("reference_bad_source")
+        raise ValueError("a patron's message names no staff member and is never internal")
     text_ = check_text(body, MESSAGE_MAX_CHARS)
     cited = check_sources(conn, sources)
     stamp = aware_utc(now)
