@@ -66,6 +66,7 @@ def role(tr: Translator, code: str) -> str:
 def duty(tr: Translator, code: str) -> str:
     return {
         "patron_records": tr.pgettext("staff duty", "Patron records (view and correct)"),
+        "reference": tr.pgettext("staff duty", "Reference questions (answer patrons)"),
     }.get(code, code)
 
 
@@ -78,6 +79,7 @@ def field_group(tr: Translator, code: str) -> str:
         "contact": tr.pgettext("field group", "Address, phone, email"),
         "birth_date": tr.pgettext("field group", "Birth date"),
         "holds": tr.pgettext("field group", "Reservations"),
+        "reference": tr.pgettext("field group", "Reference questions"),
     }.get(code, code)
 
 
@@ -95,6 +97,7 @@ def mail_kind(tr: Translator, code: str) -> str:
         "email_changed": tr.pgettext("mail kind", "Email address changed"),
         "password_reset": tr.pgettext("mail kind", "Password reset link"),
         "password_set": tr.pgettext("mail kind", "Password set"),
+        "reference_answer": tr.pgettext("mail kind", "Reference answer ready"),
     }.get(code, code)
 
 
@@ -195,6 +198,16 @@ def audit_field(tr: Translator, code: str) -> str:
     }.get(code) or field_group(tr, code)
 
 
+def reference_status(tr: Translator, code: str) -> str:
+    """A reference question's state (受付・調査中・回答済・終了; db.reference)."""
+    return {
+        "received": tr.pgettext("reference", "Received"),
+        "investigating": tr.pgettext("reference", "Being researched"),
+        "answered": tr.pgettext("reference", "Answered"),
+        "closed": tr.pgettext("reference", "Closed"),
+    }.get(code, code)
+
+
 KINDS: dict[str, Callable[[Translator, str], str]] = {
     "status": item_status,
     "category": category,
@@ -208,6 +221,7 @@ KINDS: dict[str, Callable[[Translator, str], str]] = {
     "audit_action": audit_action,
     "audit_screen": audit_screen,
     "audit_field": audit_field,
+    "reference_status": reference_status,
 }
 
 
