@@ -164,6 +164,21 @@ CODES = frozenset(
         "import_xml_entities",  # the file declares XML entities: refused
         "import_xml_markup_too_long",  # limit
         "import_file_too_large",  # limit (bytes, after decompression)
+        # the public reference collection (db.queries.reference_cases)
+        "case_not_found",
+        "case_question_required",
+        "case_answer_required",
+        "case_text_too_long",  # max
+        "case_list_too_long",  # items
+        "case_ndc_format",  # items
+        "case_has_email",
+        "case_has_phone",
+        "case_has_card_number",
+        "case_has_patron_name",
+        "case_published",
+        "case_not_submitted",
+        "case_own_approval",
+        "case_changed",
     }
 )
 

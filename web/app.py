@@ -25,6 +25,7 @@ from web import (
     loans,
     offload,
     password,
+    reference_cases,
     series_holds,
     serve,
 )
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 [
                     *catalog.routes,
                     *calendar.routes,
+                    *reference_cases.routes,
                     *lang.routes,
                     *account.routes,
                     *password.routes,

@@ -106,6 +106,15 @@ def closure(tr: Translator, code: str) -> str:
     }.get(code, code)
 
 
+def case_status(tr: Translator, code: str) -> str:
+    """Where a public reference case stands (db.queries.reference_cases)."""
+    return {
+        "draft": tr.pgettext("reference case", "Draft"),
+        "submitted": tr.pgettext("reference case", "Waiting for approval"),
+        "published": tr.pgettext("reference case", "Public"),
+    }.get(code, code)
+
+
 KINDS: dict[str, Callable[[Translator, str], str]] = {
     "status": item_status,
     "category": category,
@@ -116,6 +125,7 @@ KINDS: dict[str, Callable[[Translator, str], str]] = {
     "import_field": import_field,
     "mail_kind": mail_kind,
     "closure": closure,
+    "case_status": case_status,
 }
 
 

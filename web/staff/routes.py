@@ -18,6 +18,7 @@ from web.staff import (
     patron_holds,
     patrons,
     pull_list,
+    reference_cases,
     rules,
 )
 from web.staff import calendar as calendar_screen
@@ -38,6 +39,7 @@ def mounted(settings: Settings) -> list[BaseRoute]:
         *pull_list.routes,
         *calendar_screen.routes,
         *rules.routes,
+        *reference_cases.routes,
     ]
     return [
         Mount(
