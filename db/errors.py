@@ -164,6 +164,20 @@ CODES = frozenset(
         "import_xml_entities",  # the file declares XML entities: refused
         "import_xml_markup_too_long",  # limit
         "import_file_too_large",  # limit (bytes, after decompression)
+        # reference service (db.reference)
+        "reference_not_found",
+        "reference_text_required",
+        "reference_text_too_long",  # max
+        "reference_useful_by_past",
+        "reference_useful_by_far",  # days
+        "reference_no_email",
+        "reference_not_deletable",
+        "reference_closed",
+        "reference_bad_status",
+        "reference_bad_url",
+        "reference_bad_source",
+        "reference_unknown_work",
+        "reference_too_many_sources",  # max
         # the public reference collection (db.queries.reference_cases)
         "case_not_found",
         "case_question_required",

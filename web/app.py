@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     queries.configure(settings.database_url, settings.connections)
     queries.configure_search_cache(settings.search_cache_seconds)
     queries.configure_holds(settings.hold_limit, settings.hold_shelf_days)
+    queries.configure_reference(settings.reference_retention_days)
     queries.configure_password_hashing(settings.password_hashing, settings.password_threads)
 
     @asynccontextmanager

@@ -98,6 +98,7 @@ def _setup(settings: Settings) -> None:
     queries.configure(settings.database_url, settings.connections)
     queries.check_database()  # DatabaseUnavailable: one line from main(), no traceback
     queries.configure_holds(settings.hold_limit, settings.hold_shelf_days)
+    queries.configure_reference(settings.reference_retention_days)
     queries.configure_password_hashing(settings.password_hashing, settings.password_threads)
     queries.migrate_database()
     queries.ensure_reference_data(settings.branches)
@@ -293,7 +294,8 @@ def cmd_retention(settings: Settings, _args: argparse.Namespace) -> int:
         f"利用者 patrons purged (3 years without borrowing): {report.patrons}, "
         f"sessions: {report.sessions}, staff sessions: {report.staff_sessions}, "
         f"throttles: {report.throttles}, codes: {report.activation_codes}, "
-        f"reset links: {report.reset_links}, mail: {report.mail}"
+        f"reset links: {report.reset_links}, mail: {report.mail}, "
+        f"レファレンス reference questions past retention: {report.reference_questions}"
     )
     return 0
 

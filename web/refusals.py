@@ -245,6 +245,21 @@ MESSAGES: dict[str, str] = {
     "import_file_too_large": N_(
         "the file is larger than %(limit)s bytes (after decompression); stopped here"
     ),
+    "reference_not_found": N_("Question not found."),
+    "reference_text_required": N_("Please fill in this field."),
+    "reference_text_too_long": N_("Use at most %(max)s characters."),
+    "reference_useful_by_past": N_("This date has already passed."),
+    "reference_useful_by_far": N_("Choose a date within %(days)s days."),
+    "reference_no_email": N_(
+        "We have no email address for you: choose to read the answer in My Library."
+    ),
+    "reference_not_deletable": N_("A question can be deleted once it has been answered or closed."),
+    "reference_closed": N_("This question is closed."),
+    "reference_bad_status": N_("The question cannot be moved to that state."),
+    "reference_bad_url": N_("Enter a web address starting with http:// or https://."),
+    "reference_bad_source": N_("This source cannot be cited."),
+    "reference_unknown_work": N_("That record is not in the catalogue."),
+    "reference_too_many_sources": N_("Cite at most %(max)s sources."),
     "case_not_found": N_("No such reference case."),
     "case_question_required": N_("Write the question."),
     "case_answer_required": N_("Write the answer."),

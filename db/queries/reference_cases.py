@@ -564,7 +564,8 @@ def new_reference_case(
     if question is not None:
         start = CaseInput(question=question.question, answer="", preliminary=question.checked)
     case_id = conn.execute(
-        _case.insert().values(
+        _case.insert()
+        .values(
             **_values(start),
             question_id=question_id,
             status=DRAFT,
@@ -572,7 +573,8 @@ def new_reference_case(
             created_at=now,
             updated_at=now,
         )
-    ).inserted_primary_key[0]
+        .returning(_case.c.id)
+    ).scalar_one()
     patron_id = question.patron_id if question is not None else None
     write_audit(conn, actor, patron_id, GROUPS, SCREEN, CASE_CREATE, ALLOWED, now)
     return int(case_id)

@@ -11,6 +11,9 @@
 - Throttle counters nobody has touched for two days, expired activation codes and reset links.
 - Mail that was delivered or given up more than MAIL_KEEP_DAYS ago (the address stays on
   the row for the staff's failure list until then; the body is already gone).
+- Reference questions closed more than SHIORI_REFERENCE_RETENTION_DAYS ago, with their
+  threads and sources (db.reference): only anonymous published cases and counts remain. A
+  purged patron's questions go with the patron (ON DELETE CASCADE).
 - Every unsent mail row of a purged patron, and any unsent notice whose cause is gone (a
   ready-for-pickup notice no reservation names, a due-date reminder no loan names): the
   cause withdraws its own notice when it ends, so these are rows queued before that link
@@ -27,7 +30,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import and_, bindparam, exists, select, text, update
 from sqlalchemy.engine import Connection
 
-from db import engine, models, outbox, routing, rules, sessions, throttle
+from db import engine, models, outbox, reference, routing, rules, sessions, throttle
 from db.clock import library_today, naive_utc
 from db.engine import writes
 
@@ -52,6 +55,7 @@ class RetentionReport:
     activation_codes: int
     reset_links: int
     mail: int
+    reference_questions: int = 0
 
 
 def years_before(day: date, years: int) -> date:
@@ -156,6 +160,7 @@ def run_retention(
         ),
         {"old": stamp - timedelta(days=MAIL_KEEP_DAYS)},
     )
+    questions = reference.purge_closed(conn, now)
     patrons, patron_mail = purge_inactive_patrons(conn, now)
     orphans = withdraw_orphan_notices(conn)
     patron_sessions = sessions.purge_stale(conn, sessions.PATRON, now, patron_idle)
@@ -168,4 +173,5 @@ def run_retention(
         activation_codes=codes.rowcount or 0,
         reset_links=links.rowcount or 0,
         mail=(mail.rowcount or 0) + patron_mail + orphans,
+        reference_questions=questions,
     )

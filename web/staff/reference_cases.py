@@ -24,7 +24,7 @@ from web.templating import see_other
 
 TEXT_LIMIT = 12_000  # above db's MAX_TEXT, so a long text is refused in words, not cut
 LIST_LIMIT = 12_000
-CRD_FILE_NAME = "shiori-crd-reference.xml"
+CRD_FILE_STEM = "shiori-crd-reference"
 
 
 def _case_input(form: FormData) -> queries.CaseInput:
@@ -173,7 +173,7 @@ async def crd_export(request: Request) -> Response:
     return Response(
         buffer.getvalue(),
         media_type="application/xml; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{CRD_FILE_NAME}"'},
+        headers={"Content-Disposition": f'attachment; filename="{CRD_FILE_STEM}.xml"'},
     )
 
 
