@@ -10,12 +10,15 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from db import queries
+from tests.browser import test_staff_browser
 from tests.browser.conftest import start_server, stop_server, watch_csp
 from tests.browser.test_calendar_browser import axe_violations
+from tests.browser.test_staff_browser import enrol_manager
 from tests.conftest import _drop_pg_database, copy_database
-from tests.test_queries_reference_cases import GOOD, _staff
+from tests.test_queries_reference_cases import GOOD, _question, _staff
 
 pytestmark = pytest.mark.browser
+staff_server = test_staff_browser.staff_server  # the small library served, no staff yet
 
 
 @pytest.fixture(scope="module")
@@ -81,3 +84,28 @@ def test_search_without_javascript_in_english(
     page.get_by_role("link", name="藤沢の龍口寺に伝わる龍の伝説").click()
     expect(page.get_by_role("term").filter(has_text="How it was researched")).to_be_visible()
     context.close()
+
+
+def test_writing_a_case_on_a_phone_flags_the_patrons_name(phone: Page, staff_server: str) -> None:
+    question_id = _question("山田花子です。龍口寺の龍の伝説の本を探しています。")
+    enrol_manager(phone, staff_server)
+    phone.get_by_role("link", name="公開用レファレンス事例").first.click()
+    expect(phone.get_by_role("heading", level=1)).to_have_text("公開用レファレンス事例")
+    assert axe_violations(phone) == []
+    phone.get_by_label("元にする質問の番号").fill(str(question_id))
+    phone.get_by_role("button", name="新しい事例を作成").click()
+    original = phone.get_by_role("region", name="元の質問（公開されません）")
+    expect(original).to_contain_text("山田花子です")
+    phone.get_by_label("回答", exact=True).fill("『藤沢の民話』第2集にある。")
+    phone.get_by_role("button", name="承認に回す").click()
+    question = phone.get_by_label("質問（書き直したもの")
+    expect(question).to_have_attribute("aria-invalid", "true")
+    expect(phone.locator("#question-error")).to_contain_text("質問者の名前")
+    assert axe_violations(phone) == []
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    question.fill("龍口寺の龍の伝説について書かれた本はあるか。")
+    phone.get_by_role("button", name="承認に回す").click()
+    expect(phone.get_by_role("heading", level=1)).to_contain_text("承認待ち")
+    expect(phone.get_by_text("この事例はあなたが作成しました")).to_be_visible()
+    assert axe_violations(phone) == []
+    assert phone.csp_errors == []  # type: ignore[attr-defined]
