@@ -317,3 +317,27 @@ def test_form_refusals_save_nothing(library_db: Database) -> None:
         queries.get_staff_reference_case(author, 999999)
     queries.save_reference_case(author, case_id, dataclass_replace(GOOD, keywords=("a | b",)))
     assert queries.get_staff_reference_case(author, case_id).case.keywords == ("a b",)
+
+
+def test_approval_names_the_text_read_so_a_later_edit_is_not_published(
+    library_db: Database,
+) -> None:
+    author, approver = _staff("RCE01"), _staff("RCE02")
+    case_id = queries.new_reference_case(author)
+    queries.submit_reference_case(author, case_id, GOOD)
+    read = queries.get_staff_reference_case(approver, case_id).revision
+    # The author changes the text after the approver opened it, and sends it again.
+    changed = dataclass_replace(GOOD, answer="別の回答に書き換えた。")
+    queries.submit_reference_case(author, case_id, changed)
+    with pytest.raises(queries.CaseChanged):
+        queries.approve_reference_case(approver, case_id, read)
+    assert queries.search_reference_cases("").total == 0
+    again = queries.get_staff_reference_case(approver, case_id)
+    assert again.revision != read and again.case.answer == "別の回答に書き換えた。"
+    queries.approve_reference_case(approver, case_id, again.revision)
+    assert queries.get_reference_case(case_id).answer == "別の回答に書き換えた。"
+    # A saved draft is off the approval queue: approving it is refused.
+    queries.withdraw_reference_case(approver, case_id)
+    queries.save_reference_case(author, case_id, GOOD)
+    with pytest.raises(queries.CaseNotSubmitted):
+        queries.approve_reference_case(approver, case_id, again.revision)
