@@ -3,6 +3,7 @@ side, the state machine, the answer and its notice, and what privacy leaves behi
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
@@ -15,6 +16,7 @@ from db.patrons import DEMO_PATRONS
 from db.queries.retention import years_before
 from db.reference import SourceInput
 from tests.conftest import Database
+from tests.test_sqlite_erasure import sqlite_bytes
 
 NOW = datetime(2026, 11, 21, 3, 0, tzinfo=UTC)  # 12:00 in Tokyo
 HANAKO, TARO = DEMO_PATRONS[0].patron, DEMO_PATRONS[1].patron
@@ -391,3 +393,80 @@ def test_a_purged_patrons_questions_go_with_them(lib: Database) -> None:
         "reference_source": 0,
         "mail": 0,
     }
+
+
+def _race_answer_and_delete(
+    hanako: int, question_id: int, staff_id: int, work_id: int
+) -> dict[str, object]:
+    """A second answer and the patron's delete, started together. → what each did."""
+    start = threading.Barrier(2)
+    outcome: dict[str, object] = {}
+
+    def answer_again() -> None:
+        start.wait(timeout=30)
+        try:
+            with engine.write() as conn:
+                reference.record_answer(
+                    conn,
+                    NOW,
+                    question_id=question_id,
+                    staff_id=staff_id,
+                    body="追記します。",
+                    sources=[SourceInput("work", work_id=work_id)],
+                    make_link=LINK.format,
+                )
+            outcome["answer"] = "done"
+        except BaseException as exc:  # reported by the caller
+            outcome["answer"] = exc
+
+    def delete() -> None:
+        start.wait(timeout=30)
+        try:
+            queries.delete_reference_question(hanako, question_id)
+            outcome["delete"] = "done"
+        except BaseException as exc:  # reported by the caller
+            outcome["delete"] = exc
+
+    threads = [threading.Thread(target=answer_again), threading.Thread(target=delete)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return outcome
+
+
+def test_an_answer_racing_the_patrons_delete_leaves_no_thread_and_no_mail(lib: Database) -> None:
+    """The answer and the delete each lock the question row first (FOR UPDATE on
+    PostgreSQL, BEGIN IMMEDIATE on SQLite): whichever comes second sees the other's
+    result, so no message, source or notice outlives the question."""
+    hanako = _id(HANAKO.card_number)
+    staff_id = _staff()
+    [work_id] = _works(1)
+    for _round in range(4):
+        question_id = _ask(hanako)
+        _answer(question_id, staff_id)  # answered, so the patron may delete it
+        outcome = _race_answer_and_delete(hanako, question_id, staff_id, work_id)
+        assert outcome["delete"] == "done", outcome
+        assert outcome["answer"] == "done" or isinstance(
+            outcome["answer"], reference.ReferenceNotFound
+        ), outcome
+        assert _mentions(question_id, hanako) == {
+            "reference_question": 0,
+            "reference_message": 0,
+            "reference_source": 0,
+            "mail": 0,
+        }
+
+
+def test_a_deleted_question_leaves_no_bytes_in_the_sqlite_file(lib: Database) -> None:
+    """The question text is personal: secure_delete and the WAL checkpoint after the
+    deleting commit leave none of it in the database file or its write-ahead log."""
+    if not lib.url.startswith("sqlite"):
+        pytest.skip("SQLite's file and write-ahead log")
+    marker = "藤沢宿の消えるべき質問文ZQX"
+    hanako = _id(HANAKO.card_number)
+    question_id = _ask(hanako, question=marker)
+    _answer(question_id, _staff())
+    assert marker.encode() in sqlite_bytes(lib.url)
+    queries.delete_reference_question(hanako, question_id)
+    assert marker.encode() not in sqlite_bytes(lib.url)

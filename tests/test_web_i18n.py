@@ -282,6 +282,16 @@ def test_every_page_speaks_one_language(
         "patron_id": str(patron_id(TARO[0])),
         "staff_id": str(staff_id),
         "token": link.rsplit("/", 1)[1],
+        "question_id": str(
+            queries.ask_reference(
+                hanako,
+                question="藤沢宿の地図",
+                checked="",
+                useful_by=None,
+                notify_email=False,
+                category="general",
+            )
+        ),
         "case_id": str(_published_case(staff_id)),
     }
     queries_by_name = {"search": "?q=の"}

@@ -25,6 +25,7 @@ from web import (
     loans,
     offload,
     password,
+    reference,
     reference_cases,
     series_holds,
     serve,
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     *loans.routes,
                     *holds.routes,
                     *series_holds.routes,
+                    *reference.routes,
                     *booklist.routes,
                     *staff_my_access.routes,
                 ]

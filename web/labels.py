@@ -93,6 +93,7 @@ def mail_kind(tr: Translator, code: str) -> str:
         "email_changed": tr.pgettext("mail kind", "Email address changed"),
         "password_reset": tr.pgettext("mail kind", "Password reset link"),
         "password_set": tr.pgettext("mail kind", "Password set"),
+        "reference_answer": tr.pgettext("mail kind", "Reference answer ready"),
     }.get(code, code)
 
 
@@ -103,6 +104,16 @@ def closure(tr: Translator, code: str) -> str:
         "new_year": tr.pgettext("closed day", "Closed (New Year holidays)"),
         "stocktaking": tr.pgettext("closed day", "Closed (stock-taking)"),
         "other": tr.pgettext("closed day", "Closed"),
+    }.get(code, code)
+
+
+def reference_status(tr: Translator, code: str) -> str:
+    """A reference question's state (受付・調査中・回答済・終了; db.reference)."""
+    return {
+        "received": tr.pgettext("reference", "Received"),
+        "investigating": tr.pgettext("reference", "Being researched"),
+        "answered": tr.pgettext("reference", "Answered"),
+        "closed": tr.pgettext("reference", "Closed"),
     }.get(code, code)
 
 
@@ -125,6 +136,7 @@ KINDS: dict[str, Callable[[Translator, str], str]] = {
     "import_field": import_field,
     "mail_kind": mail_kind,
     "closure": closure,
+    "reference_status": reference_status,
     "case_status": case_status,
 }
 

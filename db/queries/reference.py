@@ -28,6 +28,11 @@ from db.reference import (
 )
 
 __all__ = [
+    "REFERENCE_CATEGORIES",
+    "REFERENCE_CHECKED_MAX_CHARS",
+    "REFERENCE_MESSAGE_MAX_CHARS",
+    "REFERENCE_QUESTION_MAX_CHARS",
+    "REFERENCE_STATUSES",
     "MessageView",
     "QuestionView",
     "ReferenceAskForm",
@@ -45,6 +50,13 @@ __all__ = [
     "list_reference_questions",
     "reference_retention_days",
 ]
+
+# Questioner categories (一般・大学生・高校生・中学生・小学生以下・その他), states and limits.
+REFERENCE_CATEGORIES = rules.CATEGORIES
+REFERENCE_STATUSES = reference.STATUSES
+REFERENCE_QUESTION_MAX_CHARS = reference.QUESTION_MAX_CHARS
+REFERENCE_CHECKED_MAX_CHARS = reference.CHECKED_MAX_CHARS
+REFERENCE_MESSAGE_MAX_CHARS = reference.MESSAGE_MAX_CHARS
 
 _T = models.ReferenceQuestion.metadata.tables
 _question = _T["reference_question"]
