@@ -182,6 +182,21 @@ CODES = frozenset(
         "reference_unknown_work",
         "reference_too_many_sources",  # max
         "reference_assignee",  # staff side: the chosen member may not take reference questions
+        # the public reference collection (db.queries.reference_cases)
+        "case_not_found",
+        "case_question_required",
+        "case_answer_required",
+        "case_text_too_long",  # max
+        "case_list_too_long",  # items
+        "case_ndc_format",  # items
+        "case_has_email",
+        "case_has_phone",
+        "case_has_card_number",
+        "case_has_patron_name",
+        "case_published",
+        "case_not_submitted",
+        "case_own_approval",
+        "case_changed",
     }
 )
 

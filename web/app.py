@@ -26,6 +26,7 @@ from web import (
     offload,
     password,
     reference,
+    reference_cases,
     series_holds,
     serve,
 )
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 [
                     *catalog.routes,
                     *calendar.routes,
+                    *reference_cases.routes,
                     *lang.routes,
                     *account.routes,
                     *password.routes,

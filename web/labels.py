@@ -208,6 +208,15 @@ def reference_status(tr: Translator, code: str) -> str:
     }.get(code, code)
 
 
+def case_status(tr: Translator, code: str) -> str:
+    """Where a public reference case stands (db.queries.reference_cases)."""
+    return {
+        "draft": tr.pgettext("reference case", "Draft"),
+        "submitted": tr.pgettext("reference case", "Waiting for approval"),
+        "published": tr.pgettext("reference case", "Public"),
+    }.get(code, code)
+
+
 KINDS: dict[str, Callable[[Translator, str], str]] = {
     "status": item_status,
     "category": category,
@@ -222,6 +231,7 @@ KINDS: dict[str, Callable[[Translator, str], str]] = {
     "audit_screen": audit_screen,
     "audit_field": audit_field,
     "reference_status": reference_status,
+    "case_status": case_status,
 }
 
 

@@ -269,6 +269,27 @@ MESSAGES: dict[str, str] = {
         "Choose a staff member who may answer reference questions (staff, managers, or "
         "temporary staff given the reference duty)."
     ),
+    "case_not_found": N_("No such reference case."),
+    "case_question_required": N_("Write the question."),
+    "case_answer_required": N_("Write the answer."),
+    "case_text_too_long": N_("Up to %(max)s characters."),
+    "case_list_too_long": N_("Up to %(items)s lines of 500 characters each."),
+    "case_ndc_format": N_("NDC numbers like 913.6, one a line, up to %(items)s."),
+    "case_has_email": N_("This contains an email address: remove it before submitting."),
+    "case_has_phone": N_("This contains a phone number: remove it before submitting."),
+    "case_has_card_number": N_(
+        "This contains a long number that may be a library card number: remove it before "
+        "submitting."
+    ),
+    "case_has_patron_name": N_(
+        "This contains the questioner's name (or part of it): rewrite it before submitting."
+    ),
+    "case_published": N_("This case is public: withdraw it before changing it."),
+    "case_not_submitted": N_("This case is not waiting for approval."),
+    "case_own_approval": N_(
+        "You wrote this case: a second member of staff must approve it (the attempt was recorded)."
+    ),
+    "case_changed": N_("The case was changed after you opened it. Read it again, then approve."),
 }
 
 # The same refusals said to staff acting for a patron (the counter's telephone reservations):

@@ -28,6 +28,7 @@ from db.queries import (
     my_summary,
     pull_list,
     reference,
+    reference_cases,
     retention,
     second_factor,
     series_holds,
@@ -55,6 +56,7 @@ from db.queries.mail import *  # noqa: F403
 from db.queries.my_summary import *  # noqa: F403
 from db.queries.pull_list import *  # noqa: F403
 from db.queries.reference import *  # noqa: F403
+from db.queries.reference_cases import *  # noqa: F403
 from db.queries.retention import *  # noqa: F403
 from db.queries.second_factor import *  # noqa: F403
 from db.queries.series_holds import *  # noqa: F403
@@ -83,6 +85,7 @@ __all__ += mail.__all__
 __all__ += my_summary.__all__
 __all__ += pull_list.__all__
 __all__ += reference.__all__
+__all__ += reference_cases.__all__
 __all__ += retention.__all__
 __all__ += second_factor.__all__
 __all__ += series_holds.__all__

@@ -19,6 +19,7 @@ from web.staff import (
     patrons,
     pull_list,
     reference,
+    reference_cases,
     rules,
 )
 from web.staff import calendar as calendar_screen
@@ -40,6 +41,7 @@ def mounted(settings: Settings) -> list[BaseRoute]:
         *calendar_screen.routes,
         *rules.routes,
         *reference.routes,
+        *reference_cases.routes,
     ]
     return [
         Mount(
