@@ -48,10 +48,27 @@ def _constants(tree: ast.Module) -> dict[str, str]:
     return found
 
 
+def _callee(call: ast.Call) -> str:
+    return str(getattr(call.func, "id", getattr(call.func, "attr", "")))
+
+
+def _auditing(tree: ast.Module) -> set[str]:
+    """write_audit, refuse, and the module's functions that call them (or each other)."""
+    bodies = {
+        f.name: {_callee(c) for c in ast.walk(f) if isinstance(c, ast.Call)}
+        for f in ast.walk(tree)
+        if isinstance(f, ast.FunctionDef)
+    }
+    found = {"write_audit", "refuse"}
+    while grown := {name for name, callees in bodies.items() if callees & found} - found:
+        found |= grown
+    return found
+
+
 def codes_the_db_writes() -> set[str]:
-    """Every code constant handed to a call in a db module that writes the staff audit
-    (write_audit, refuse): actions, screens and field groups, whatever wrapper they pass
-    through; plus the screens and actions the web tier's refusals record."""
+    """Every code constant handed, in a db module, to write_audit, refuse or a function of
+    the module that calls them, or assigned to a variable named `action` or `screen` there;
+    plus the screens and actions the web tier's refusals record."""
     staff = _constants(ast.parse((ROOT / "db" / "staff.py").read_text()))
     codes: set[str] = set()
     for path in sorted((ROOT / "db").rglob("*.py")):
@@ -61,29 +78,37 @@ def codes_the_db_writes() -> set[str]:
         if not names & {"write_audit", "refuse"}:
             continue
         mine = _constants(tree)
-        for call in calls:
-            if getattr(call.func, "id", getattr(call.func, "attr", "")) in (
-                "write_audit",
-                "refuse",
-            ):
+        auditing = _auditing(tree)
+        chosen = [c for c in calls if _callee(c) in auditing]
+        values: list[ast.AST] = [
+            a for c in chosen for a in (*c.args, *(k.value for k in c.keywords))
+        ]
+        values += [
+            n.value
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Assign)
+            and any(getattr(t, "id", "") in ("action", "screen") for t in n.targets)
+        ]
+        for call in chosen:
+            if _callee(call) == "write_audit":
                 # The screen and action written as they are (conn, actor, patron, groups, …).
                 codes.update(
                     a.value
                     for a in call.args[4:6]
                     if isinstance(a, ast.Constant) and isinstance(a.value, str)
                 )
-            for arg in [*call.args, *(k.value for k in call.keywords)]:
-                for node in ast.walk(arg):
-                    if isinstance(node, ast.Name) and node.id in mine:
-                        codes.add(mine[node.id])
-                    elif isinstance(node, ast.Name) and node.id in staff:
-                        codes.add(staff[node.id])
-                    elif (
-                        isinstance(node, ast.Attribute)
-                        and getattr(node.value, "id", "") == "staff"
-                        and node.attr in staff
-                    ):
-                        codes.add(staff[node.attr])
+        for value in values:
+            for node in ast.walk(value):
+                if isinstance(node, ast.Name) and node.id in mine:
+                    codes.add(mine[node.id])
+                elif isinstance(node, ast.Name) and node.id in staff:
+                    codes.add(staff[node.id])
+                elif (
+                    isinstance(node, ast.Attribute)
+                    and getattr(node.value, "id", "") == "staff"
+                    and node.attr in staff
+                ):
+                    codes.add(staff[node.attr])
     for target, (screen, groups) in guard._ATTEMPTED.items():
         codes.update({target, screen, *groups})
     codes.update(SCREENS)

@@ -134,6 +134,16 @@ def audit_action(tr: Translator, code: str) -> str:
         "mail_resend": tr.pgettext("audit action", "Mail sent again"),
         "mail_dismiss": tr.pgettext("audit action", "Mail dismissed"),
         "checkout_override": tr.pgettext("audit action", "Lent despite a warning"),
+        "reference_assign": tr.pgettext("audit action", "Reference question assigned"),
+        "reference_start": tr.pgettext("audit action", "Reference research started"),
+        "reference_answer": tr.pgettext("audit action", "Reference question answered"),
+        "reference_note": tr.pgettext("audit action", "Internal note added"),
+        "reference_close": tr.pgettext("audit action", "Reference question closed"),
+        "case_create": tr.pgettext("audit action", "Reference case written"),
+        "case_edit": tr.pgettext("audit action", "Reference case changed"),
+        "case_submit": tr.pgettext("audit action", "Reference case sent for approval"),
+        "case_approve": tr.pgettext("audit action", "Reference case approved and published"),
+        "case_withdraw": tr.pgettext("audit action", "Reference case withdrawn"),
         "patron.view": tr.pgettext("audit action", "View a patron record"),
         "patron.edit": tr.pgettext("audit action", "Change a patron record"),
         "patron.lookup": tr.pgettext("audit action", "Look up patrons"),
@@ -163,6 +173,8 @@ def audit_screen(tr: Translator, code: str) -> str:
         "calendar": tr.pgettext("audit screen", "Library calendar"),
         "loan_rules": tr.pgettext("audit screen", "Loan rules"),
         "mail_failures": tr.pgettext("audit screen", "Undelivered mail"),
+        "reference": tr.pgettext("audit screen", "Reference questions"),
+        "reference_case": tr.pgettext("audit screen", "Public reference cases"),
     }.get(code, code)
 
 
