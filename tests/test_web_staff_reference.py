@@ -117,6 +117,11 @@ def test_done_when_staff_answer_and_the_patron_reads_it(
 
     closed = staff.post(f"{page}/close", page)
     assert closed.status_code == 303 and "終了" in staff.get(page).text  # type: ignore[attr-defined]
+    # From the closed question, a public case is started with the original alongside.
+    assert "この質問から公開事例を作成" in staff.get(page).text  # type: ignore[attr-defined]
+    case = staff.post("/staff/reference-cases", page, question_id=str(question_id))
+    assert case.status_code == 303  # type: ignore[attr-defined]
+    assert QUESTION in staff.get(case.headers["location"]).text  # type: ignore[attr-defined]
     hanako = patron_id(HANAKO.card_number)
     actions = [r[3] for r in audit_rows() if r[0] == "STA01" and r[1] == hanako]
     assert actions.count("view") >= 4
