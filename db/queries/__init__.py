@@ -36,6 +36,7 @@ from db.queries import (
     staff_holds,
     staff_mail,
     staff_patrons,
+    staff_registrations,
     staff_sessions,
     title_status,
 )
@@ -61,6 +62,7 @@ from db.queries.staff_accounts import *  # noqa: F403
 from db.queries.staff_holds import *  # noqa: F403
 from db.queries.staff_mail import *  # noqa: F403
 from db.queries.staff_patrons import *  # noqa: F403
+from db.queries.staff_registrations import *  # noqa: F403
 from db.queries.staff_sessions import *  # noqa: F403
 from db.queries.title_status import *  # noqa: F403
 
@@ -87,5 +89,6 @@ __all__ += staff_accounts.__all__
 __all__ += staff_holds.__all__
 __all__ += staff_mail.__all__
 __all__ += staff_patrons.__all__
+__all__ += staff_registrations.__all__
 __all__ += staff_sessions.__all__
 __all__ += title_status.__all__

@@ -18,6 +18,7 @@ from web.staff import (
     patron_holds,
     patrons,
     pull_list,
+    registrations,
     rules,
 )
 from web.staff import calendar as calendar_screen
@@ -38,6 +39,7 @@ def mounted(settings: Settings) -> list[BaseRoute]:
         *pull_list.routes,
         *calendar_screen.routes,
         *rules.routes,
+        *registrations.routes,
     ]
     return [
         Mount(
