@@ -113,6 +113,18 @@ CODES = frozenset(
         "phone_format",
         "email_format",
         "choose_category",
+        # pre-registration (db.applications, db.queries.registration)
+        "name_required",
+        "name_too_long",  # max
+        "kana_required",
+        "kana_format",
+        "birth_date_format",
+        "birth_date_future",
+        "postal_code_format",
+        "consent_required",
+        "application_too_fast",
+        "application_link_refused",
+        "application_not_found",
         # starting: the database cannot be used (db.availability)
         "database_read_only",  # path
         "database_cannot_open",  # path, reason (the driver's words)

@@ -27,6 +27,7 @@ from db.queries import (
     mail,
     my_summary,
     pull_list,
+    registration,
     retention,
     second_factor,
     series_holds,
@@ -53,6 +54,7 @@ from db.queries.loans import *  # noqa: F403
 from db.queries.mail import *  # noqa: F403
 from db.queries.my_summary import *  # noqa: F403
 from db.queries.pull_list import *  # noqa: F403
+from db.queries.registration import *  # noqa: F403
 from db.queries.retention import *  # noqa: F403
 from db.queries.second_factor import *  # noqa: F403
 from db.queries.series_holds import *  # noqa: F403
@@ -80,6 +82,7 @@ __all__ += loans.__all__
 __all__ += mail.__all__
 __all__ += my_summary.__all__
 __all__ += pull_list.__all__
+__all__ += registration.__all__
 __all__ += retention.__all__
 __all__ += second_factor.__all__
 __all__ += series_holds.__all__
