@@ -125,6 +125,11 @@ CODES = frozenset(
         "application_too_fast",
         "application_link_refused",
         "application_not_found",
+        # the counter side of pre-registration (db.queries.staff_registrations)
+        "receipt_number_format",
+        "staff_application_not_found",
+        "duplicate_unchecked",
+        "choose_reason",
         # starting: the database cannot be used (db.availability)
         "database_read_only",  # path
         "database_cannot_open",  # path, reason (the driver's words)

@@ -453,6 +453,7 @@ def _sample(path: str, ids: dict[str, int]) -> str:
         .replace("{token}", "not-a-token")
         .replace("{mail_id:int}", "1")
         .replace("{closure_id:int}", "1")
+        .replace("{application_id:int}", "999999")
     )
 
 

@@ -93,6 +93,19 @@ def mail_kind(tr: Translator, code: str) -> str:
         "email_changed": tr.pgettext("mail kind", "Email address changed"),
         "password_reset": tr.pgettext("mail kind", "Password reset link"),
         "password_set": tr.pgettext("mail kind", "Password set"),
+        "application_rejected": tr.pgettext("mail kind", "Library card application declined"),
+    }.get(code, code)
+
+
+def reject_reason(tr: Translator, code: str) -> str:
+    """Why the counter turned a library-card application down (db.queries.staff_registrations)."""
+    return {
+        "no_identification": tr.pgettext("reject", "No identification could be checked"),
+        "outside_service_area": tr.pgettext(
+            "reject", "The applicant does not live, work or study in the service area"
+        ),
+        "already_registered": tr.pgettext("reject", "The applicant already has a library card"),
+        "other": tr.pgettext("reject", "Please ask at a library counter for the reason"),
     }.get(code, code)
 
 
@@ -116,6 +129,7 @@ KINDS: dict[str, Callable[[Translator, str], str]] = {
     "import_field": import_field,
     "mail_kind": mail_kind,
     "closure": closure,
+    "reject_reason": reject_reason,
 }
 
 

@@ -190,6 +190,19 @@ MESSAGES: dict[str, str] = {
     "application_not_found": N_(
         "No application with this receipt number (it may have expired). Please apply again."
     ),
+    "receipt_number_format": N_(
+        "This is not a receipt number: it has ten digits (e.g. 12345-67890). Scan the QR code "
+        "again or check the digits."
+    ),
+    "staff_application_not_found": N_(
+        "No application with this receipt number is waiting: it may have expired, been "
+        "confirmed or rejected, or its email may not be confirmed yet."
+    ),
+    "duplicate_unchecked": N_(
+        "This may be someone who is already registered. Check the patron records, then tick "
+        "the box to say you checked."
+    ),
+    "choose_reason": N_("Choose a reason."),
     "database_read_only": N_(
         "The database cannot be written: %(path)s is read-only for this user. Fix its "
         "permissions, then start again."
