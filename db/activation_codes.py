@@ -28,7 +28,7 @@ def digest(code: str) -> str:
 
 
 def new_code() -> str:
-    """Three groups of four characters (e.g. K7QM-2RTD-HW9C) from an alphabet without look-alike characters (about 60 bits)."""
+    """Three groups of four (e.g. K7QM-2RTD-HW9C), no look-alike characters (about 60 bits)."""
     return "-".join("".join(secrets.choice(_ALPHABET) for _ in range(4)) for _ in range(3))
 
 
