@@ -40,6 +40,8 @@ RECEIPT_COOKIE = "shiori_receipt"
 RECEIPT_COOKIE_SECONDS = 24 * 3600
 MIN_FILL_SECONDS = 3
 HONEYPOT = "website"
+# What an applicant typed is never kept by a browser cache or a proxy.
+NO_STORE = {"Cache-Control": "no-store"}
 
 _LIMITS = {"address": 300, "email": 254, "home_branch": 20, "category": 20}
 
@@ -54,12 +56,17 @@ def started_token(request: Request, at: float | None = None) -> str:
     return _started_signer(request).sign(str(moment)).decode()
 
 
-def _filled_too_fast(request: Request, form: FormData) -> bool:
+def _signed(request: Request, token: str) -> int | None:
+    """The start time a form carries, if this site signed it."""
     try:
-        started = int(_started_signer(request).unsign(forms.text(form, "started", 100)))
+        return int(_started_signer(request).unsign(token))
     except (BadSignature, ValueError):
-        return True
-    return time.time() - started < MIN_FILL_SECONDS
+        return None
+
+
+def _filled_too_fast(request: Request, form: FormData) -> bool:
+    started = _signed(request, forms.text(form, "started", 100))
+    return started is None or time.time() - started < MIN_FILL_SECONDS
 
 
 def _receipt_serializer(request: Request) -> URLSafeTimedSerializer:
@@ -88,7 +95,7 @@ def _fields(values: dict[str, str]) -> queries.ApplicationFields:
 
 
 def _form_context(
-    request: Request, values: dict[str, str], errors: dict[str, str]
+    request: Request, values: dict[str, str], errors: dict[str, str], started: str = ""
 ) -> dict[str, Any]:
     born = forms.calendar_date(values.get("birth_date", ""))
     return {
@@ -97,7 +104,8 @@ def _form_context(
         "born": born,
         "branches": queries.list_branches(),
         "categories": queries.APPLICATION_CATEGORIES,
-        "started": started_token(request),
+        # A form sent back keeps its start time: the minimum fill time counts from the first view.
+        "started": started or started_token(request),
         "area": queries.find_postal_area(values.get("postal_code", "")),
         "days": settings_of(request).application_days,
         "hours": queries.APPLICATION_EMAIL_LINK_HOURS,
@@ -145,7 +153,9 @@ async def check(request: Request) -> Response:
     ctx = _form_context(request, values, errors)
     ctx.update(checked_field=field, fill_address=fill_address)
     status = 422 if errors and not wants_fragment(request) else 200
-    return render(request, "registration/form.html", "registration/_check.html", ctx, status)
+    return render(
+        request, "registration/form.html", "registration/_check.html", ctx, status, NO_STORE
+    )
 
 
 async def submit(request: Request) -> Response:
@@ -189,11 +199,13 @@ async def submit(request: Request) -> Response:
         errors.setdefault(
             "form", refusals.words(translator(request), queries.Refusal("check_fields"))
         )
+        kept = forms.text(form, "started", 100)
         return render(
             request,
             "registration/form.html",
-            ctx=_form_context(request, values, errors),
+            ctx=_form_context(request, values, errors, kept if _signed(request, kept) else ""),
             status_code=422,
+            headers=NO_STORE,
         )
     if not receipt.counted:
         return see_other(request, "register_sent_page")
@@ -274,7 +286,7 @@ async def receipt_page(request: Request) -> Response:
             "qr": qr_svg(receipt.receipt_number),
             "branch": branch,
         },
-        headers={"Cache-Control": "no-store"},
+        headers=NO_STORE,
     )
 
 
