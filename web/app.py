@@ -25,6 +25,7 @@ from web import (
     loans,
     offload,
     password,
+    registration,
     series_holds,
     serve,
 )
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     *lang.routes,
                     *account.routes,
                     *password.routes,
+                    *registration.routes,
                     *loans.routes,
                     *holds.routes,
                     *series_holds.routes,

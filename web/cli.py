@@ -293,7 +293,8 @@ def cmd_retention(settings: Settings, _args: argparse.Namespace) -> int:
         f"利用者 patrons purged (3 years without borrowing): {report.patrons}, "
         f"sessions: {report.sessions}, staff sessions: {report.staff_sessions}, "
         f"throttles: {report.throttles}, codes: {report.activation_codes}, "
-        f"reset links: {report.reset_links}, mail: {report.mail}"
+        f"reset links: {report.reset_links}, mail: {report.mail}, "
+        f"仮登録申請 applications expired: {report.applications}"
     )
     return 0
 

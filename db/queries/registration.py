@@ -35,6 +35,9 @@ from db.models import TABLES
 from db.postal import PostalArea, area_of
 
 __all__ = [
+    "APPLICATION_CATEGORIES",
+    "APPLICATION_DAYS",
+    "APPLICATION_EMAIL_LINK_HOURS",
     "APPLICATION_FIELDS",
     "ApplicationFields",
     "ApplicationLinkRefused",
@@ -53,6 +56,9 @@ __all__ = [
 ]
 
 APPLICATION_FIELDS = applications.FIELDS
+APPLICATION_CATEGORIES = rules.CATEGORIES
+APPLICATION_DAYS = rules.APPLICATION_DAYS
+APPLICATION_EMAIL_LINK_HOURS = rules.APPLICATION_EMAIL_LINK_HOURS
 format_receipt_number = applications.format_receipt_number
 read_receipt_number = applications.read_receipt_number
 
