@@ -28,7 +28,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, literal, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Row
 
 from db import activation_codes, applications, card_numbers, rules
 from db.applications import ApplicationFields, ApplicationRefused, CleanApplication
@@ -294,7 +294,7 @@ def _find_application(conn: Connection, now: datetime, actor: StaffActor, typed:
 
 def _application(
     conn: Connection, now: datetime, application_id: int, lock: bool = False
-) -> object:
+) -> Row[Any]:
     stmt = (
         select(_app_table, _branch.c.code.label("branch_code"), _branch.c.names)
         .join_from(_app_table, _branch, _branch.c.id == _app.home_branch_id)
@@ -324,7 +324,7 @@ def _get_application_for_staff(
 ) -> ApplicationForStaff:
     """An application as this role may see it, with the audit row of the look (screen
     registration; the groups shown; no application named, see the module docstring)."""
-    row: Any = _application(conn, now, application_id)
+    row = _application(conn, now, application_id)
     visible = _visible(actor)
     write_audit(conn, actor, None, _personal(visible), "registration", VIEW, ALLOWED, now)
     name, contact, born = _NAME in visible, _CONTACT in visible, _BIRTH in visible
@@ -382,7 +382,7 @@ def _correct_application(
     """Correct an application (what the identification shows): every field again, with the
     applicant side's rules; ApplicationRefused with each wrong field, nothing saved. A
     changed email is no longer confirmed. The duplicate flag is computed again."""
-    row: Any = _application(conn, now, application_id, lock=True)
+    row = _application(conn, now, application_id, lock=True)
     clean, branch_id = _clean(conn, now, fields)
     duplicate = applications.is_probable_duplicate(
         conn, clean.name, clean.birth_date, clean.phone_digits, except_id=application_id
@@ -480,7 +480,7 @@ def _confirm_application(
 ) -> Registered:
     """Make the application a patron (see the module docstring); the application is gone
     afterwards. A probable duplicate needs `duplicate_checked` (DuplicateUnchecked)."""
-    row: Any = _application(conn, now, application_id, lock=True)
+    row = _application(conn, now, application_id, lock=True)
     if row.probable_duplicate and not duplicate_checked:
         raise DuplicateUnchecked()
     clean = CleanApplication(
@@ -517,7 +517,7 @@ def _reject_application(
     why by mail if they confirmed their email (→ True: a mail was queued)."""
     if reason not in REJECT_REASONS:
         raise ApplicationRefused({"reason": Refusal("choose_reason")})
-    row: Any = _application(conn, now, application_id, lock=True)
+    row = _application(conn, now, application_id, lock=True)
     mailed = bool(row.email_confirmed and row.email)
     if mailed:
         enqueue(
