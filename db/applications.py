@@ -12,6 +12,7 @@ mistyped number is caught before any look-up and a guessed one hits one of a bil
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -29,6 +30,7 @@ from sqlalchemy import (
     or_,
     select,
     table,
+    text,
 )
 from sqlalchemy.engine import Connection
 
@@ -262,6 +264,18 @@ def new_receipt_number(conn: Connection) -> str:
 def format_receipt_number(number: str) -> str:
     """1234567890 → 12345-67890 (easier to read out at a counter)."""
     return f"{number[:5]}-{number[5:]}"
+
+
+def lock_person(conn: Connection, born: date, phone_digits: str) -> None:
+    """Before `is_probable_duplicate` and the write that follows it: wait for any other
+    transaction about the same birth date and phone to commit, so two identical
+    applications sent at once cannot both miss each other. PostgreSQL: a transaction-level
+    advisory lock on a hash of the two (SQLite's BEGIN IMMEDIATE already serialises writes).
+    Whoever creates a patron or an application from typed facts takes it first."""
+    if conn.dialect.name == "postgresql":
+        digest = hashlib.sha256(f"shiori-person:{born.isoformat()}:{phone_digits}".encode())
+        key = int.from_bytes(digest.digest()[:8], "big", signed=True)
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def is_probable_duplicate(

@@ -3,6 +3,7 @@ email confirmation, duplicates, throttling and the 30-day deletion."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -144,6 +145,24 @@ def test_a_second_identical_application_is_flagged_not_duplicated(library_db: Da
     second = submit(replace(FORM, name="藤沢一葉", phone="0466 22 1234"))
     assert not first.probable_duplicate and second.probable_duplicate
     assert first.receipt_number != second.receipt_number
+
+
+def test_identical_applications_sent_at_once_are_all_but_one_flagged(library_db: Database) -> None:
+    """Four at the same moment (PostgreSQL: four connections): exactly one is unflagged
+    (serialised by the overall throttle row and by db.applications.lock_person)."""
+    start = threading.Barrier(4)
+    results: list[bool] = []
+
+    def send(n: int) -> None:
+        start.wait()
+        results.append(submit(client=f"192.0.2.{10 + n}").probable_duplicate)
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [False, True, True, True]
 
 
 def test_an_application_like_an_existing_patron_is_flagged(library_db: Database) -> None:

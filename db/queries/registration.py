@@ -162,6 +162,7 @@ def submit_application(
         raise SubmitThrottled() from None
     stamp = naive_utc(now)
     token = secrets.token_urlsafe(32) if clean.email else None
+    applications.lock_person(conn, clean.birth_date, clean.phone_digits)
     duplicate = applications.is_probable_duplicate(
         conn, clean.name, clean.birth_date, clean.phone_digits
     )
