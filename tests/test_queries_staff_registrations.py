@@ -326,3 +326,23 @@ def test_two_counters_confirming_one_application_make_one_patron(library_db: Dat
             conn.execute(text("SELECT count(*) FROM patron WHERE name = '藤沢 一葉'")).scalar_one()
             == 1
         )
+
+
+def test_two_counters_registering_one_walk_in_at_once(library_db: Database) -> None:
+    start = threading.Barrier(2)
+    results: list[object] = []
+
+    def register() -> None:
+        start.wait(10)
+        try:
+            results.append(queries.register_walk_in(STAFF, NEWCOMER))
+        except queries.DuplicateUnchecked as flagged:
+            results.append(flagged)
+
+    threads = [threading.Thread(target=register) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    # The second one saw the first: flagged, not a second record made silently.
+    assert sorted(type(r).__name__ for r in results) == ["DuplicateUnchecked", "Registered"]

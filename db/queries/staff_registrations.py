@@ -384,6 +384,7 @@ def _correct_application(
     changed email is no longer confirmed. The duplicate flag is computed again."""
     row = _application(conn, now, application_id, lock=True)
     clean, branch_id = _clean(conn, now, fields)
+    applications.lock_person(conn, clean.birth_date, clean.phone_digits)
     duplicate = applications.is_probable_duplicate(
         conn, clean.name, clean.birth_date, clean.phone_digits, except_id=application_id
     )
@@ -558,6 +559,7 @@ def _register_walk_in(
     is stored). An email typed here is pending until the patron confirms it. A probable
     duplicate of a patron or an application needs `duplicate_checked`."""
     clean, _ = _clean(conn, now, fields)
+    applications.lock_person(conn, clean.birth_date, clean.phone_digits)
     duplicate = applications.is_probable_duplicate(
         conn, clean.name, clean.birth_date, clean.phone_digits
     )
