@@ -35,7 +35,7 @@ def code_slip(
     request: Request,
     slip: queries.CodeSlip,
     width: str,
-    card: object | None = None,
+    card: queries.Registered | None = None,
     created: bool = False,
 ) -> Response:
     """The printable slip: card number, code, expiry, and where to set the password (with
