@@ -54,3 +54,8 @@ def test_a_newcomer_applies_on_a_phone(phone: Page, live_server: str) -> None:
     assert axe_violations(phone) == []
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     assert phone.csp_errors == []  # type: ignore[attr-defined]
+    # Printed (here on a roll narrower than 100 mm): the receipt alone, the code kept.
+    phone.emulate_media(media="print")
+    expect(phone.locator(".site-header")).to_be_hidden()
+    expect(phone.locator(".receipt .no-print")).to_be_hidden()
+    expect(phone.get_by_role("img", name=f"仮登録番号 {number} のQRコード")).to_be_visible()
