@@ -114,6 +114,23 @@ CODES = frozenset(
         "phone_format",
         "email_format",
         "choose_category",
+        # pre-registration (db.applications, db.queries.registration)
+        "name_required",
+        "name_too_long",  # max
+        "kana_required",
+        "kana_format",
+        "birth_date_format",
+        "birth_date_future",
+        "postal_code_format",
+        "consent_required",
+        "application_too_fast",
+        "application_link_refused",
+        "application_not_found",
+        # the counter side of pre-registration (db.queries.staff_registrations)
+        "receipt_number_format",
+        "staff_application_not_found",
+        "duplicate_unchecked",
+        "choose_reason",
         # starting: the database cannot be used (db.availability)
         "database_read_only",  # path
         "database_cannot_open",  # path, reason (the driver's words)

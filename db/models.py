@@ -613,3 +613,41 @@ class ReferenceCount(SQLModel, table=True):
     category: str = Field(primary_key=True, max_length=20)
     event: str = Field(primary_key=True, max_length=20)  # asked, answered
     count: int = 0
+
+
+# --- pre-registration (issue 13) ------------------------------------------------------
+
+
+class Application(SQLModel, table=True):
+    """A library-card application from the web (利用者仮登録申請, migration 0021), kept until
+    staff confirm it at the counter (it becomes a patron and is deleted) or until it
+    expires (db.queries.retention). It counts — enters the staff queue — once `counted_at`
+    is set: at once without an email, after the emailed link is opened with one."""
+
+    __tablename__ = "application"
+    __table_args__ = (Index("ix_application_counted", "counted_at"), _NEVER_REUSED)
+    id: int | None = Field(default=None, primary_key=True)
+    receipt_number: str = Field(max_length=10, unique=True)  # 仮登録番号 (db.applications)
+    name: str = Field(max_length=100)
+    name_kana: str = Field(max_length=100)  # katakana (db.japanese_input.katakana)
+    birth_date: date
+    postal_code: str = Field(max_length=7)  # seven ASCII digits
+    address: str = Field(sa_column=Column(Text, nullable=False))
+    phone: str = Field(max_length=30)  # as typed (NFKC)
+    phone_digits: str = Field(max_length=20, index=True)  # digits only, for comparison
+    email: str | None = Field(default=None, max_length=254)
+    email_confirmed: bool = False
+    # The emailed confirmation link: only the SHA-256 of its random token (single use).
+    email_token_hash: str | None = Field(default=None, max_length=64, unique=True)
+    email_token_expires_at: datetime | None = None
+    category: str = Field(max_length=20)  # db.rules.CATEGORIES
+    home_branch_id: int = Field(foreign_key="branch.id")
+    lang: str = Field(default="ja", max_length=2)
+    consent_version: str = Field(max_length=20)  # the privacy notice the applicant agreed to
+    probable_duplicate: bool = False  # same name + birth date + phone as a patron or application
+    created_at: datetime
+    counted_at: datetime | None = None  # entered the staff queue
+    expires_on: date  # the last day to come to the counter; deleted after it
+    # Queued mail about it (no foreign key, as hold.notice_mail_id): withdrawn with it.
+    confirm_mail_id: int | None = None
+    receipt_mail_id: int | None = None

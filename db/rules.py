@@ -109,3 +109,12 @@ IMPORT_MAX_XML_MARKUP_BYTES = 1 << 20  # one tag, comment or other piece of XML 
 IMPORT_MAX_FILE_BYTES = 4 << 30  # a file, after gzip decompression
 IMPORT_MAX_GROUPED_FILE_BYTES = 256 << 20  # Aozora's per-person CSV, grouped in memory (17 MB)
 IMPORT_MAX_LISTED_PROBLEMS = 1_000  # problems kept in a report (the rest are counted)
+
+# Pre-registration (issue 13, seed 003-b): an application not confirmed at a counter within
+# APPLICATION_DAYS (the SHIORI_APPLICATION_DAYS default) is deleted; one whose emailed link
+# is not opened within APPLICATION_EMAIL_LINK_HOURS is deleted then (it never counted).
+APPLICATION_DAYS = 30
+APPLICATION_EMAIL_LINK_HOURS = 24
+# The privacy notice an applicant agrees to (templates/registration/privacy.html): change it
+# when the notice changes, so each application records which one was shown.
+PRIVACY_NOTICE_VERSION = "2026-12-01"

@@ -25,6 +25,8 @@ from starlette.testclient import TestClient
 from db import engine, queries
 from db.errors import CODES
 from tests.conftest import Database, app_settings
+from tests.test_queries_registration import FORM
+from tests.test_queries_registration import submit as submit_application
 from tests.test_web_account import log_in
 from tests.test_web_holds import HANAKO, TARO, patron_id
 from tests.test_web_staff import (  # noqa: F401 - fixtures
@@ -223,6 +225,13 @@ def _get_routes(asgi: object) -> Iterator[tuple[str, str]]:
             yield route.name, route.path
 
 
+def _an_application() -> int:
+    """A counted library-card application (for the staff page that shows one)."""
+    receipt = submit_application(FORM)
+    manager = queries.StaffActor(1, "LNG00", "試験", "manager", (), 1)
+    return queries.find_application(manager, receipt.receipt_number)
+
+
 def _works_to_reserve(n: int, card: str) -> list[int]:
     """Works with copies that the patron does not have on loan."""
     lent = {loan.work_id for loan in queries.list_loans(patron_id(card))}
@@ -293,6 +302,7 @@ def test_every_page_speaks_one_language(
             )
         ),
         "case_id": str(_published_case(staff_id)),
+        "application_id": str(_an_application()),
     }
     queries_by_name = {"search": "?q=の"}
     patron = TestClient(app)  # type: ignore[arg-type]

@@ -455,6 +455,7 @@ def _sample(path: str, ids: dict[str, int]) -> str:
         .replace("{closure_id:int}", "1")
         .replace("{question_id:int}", "999999")
         .replace("{case_id:int}", "999999")
+        .replace("{application_id:int}", "999999")
     )
 
 

@@ -27,6 +27,7 @@ from web import (
     password,
     reference,
     reference_cases,
+    registration,
     series_holds,
     serve,
 )
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     *lang.routes,
                     *account.routes,
                     *password.routes,
+                    *registration.routes,
                     *loans.routes,
                     *holds.routes,
                     *series_holds.routes,

@@ -301,7 +301,8 @@ def cmd_retention(settings: Settings, _args: argparse.Namespace) -> int:
         f"sessions: {report.sessions}, staff sessions: {report.staff_sessions}, "
         f"throttles: {report.throttles}, codes: {report.activation_codes}, "
         f"reset links: {report.reset_links}, mail: {report.mail}, "
-        f"レファレンス reference questions past retention: {report.reference_questions}"
+        f"レファレンス reference questions past retention: {report.reference_questions}, "
+        f"仮登録申請 applications expired: {report.applications}"
     )
     return 0
 

@@ -88,9 +88,11 @@ _ERAS = (
     ("明治", "M", date(1868, 1, 25)),
 )
 _ERA = "|".join(n for n, _, _ in _ERAS) + "|[" + "".join(i for _, i, _ in _ERAS) + "]"
-_YEAR = rf"(?P<era>{_ERA})?\s*(?P<year>[0-9]{{1,4}}|元)\s*(?:年|[./-])\s*(?P<month>[0-9]{{1,2}})"
-_DAY = re.compile(rf"{_YEAR}\s*(?:月|[./-])\s*(?P<day>[0-9]{{1,2}})\s*日?", re.IGNORECASE)
+_YEAR = rf"(?P<era>{_ERA})?\s*(?P<year>[0-9]{{1,4}}|元)\s*(?:年|[./\s-])\s*(?P<month>[0-9]{{1,2}})"
+_DAY = re.compile(rf"{_YEAR}\s*(?:月|[./\s-])\s*(?P<day>[0-9]{{1,2}})\s*日?", re.IGNORECASE)
 _MONTH = re.compile(rf"{_YEAR}\s*月?", re.IGNORECASE)
+# Eight digits with no separators, as some people (and forms elsewhere) write a date: 19900401.
+_COMPACT = re.compile(r"(?P<year>[0-9]{4})(?P<month>[0-9]{2})(?P<day>[0-9]{2})")
 
 
 def _western_year(era: str | None, year: str) -> tuple[int, date | None, date | None]:
@@ -107,12 +109,13 @@ def _western_year(era: str | None, year: str) -> tuple[int, date | None, date | 
 
 def calendar_date(raw: str) -> date | None:
     """A date typed in 西暦 or 和暦, full-width digits too: 2026-12-28, 2026/12/28,
-    2026年12月28日, 令和8年12月28日, R8.12.28, 令和元年5月1日. None for anything else, a date
-    that does not exist, or an era date outside its era (平成31年5月1日)."""
-    found = _DAY.fullmatch(unicodedata.normalize("NFKC", raw).strip())
+    2026年12月28日, 20261228, 令和8年12月28日, R8.12.28, 令和元年5月1日. None for anything
+    else, a date that does not exist, or an era date outside its era (平成31年5月1日)."""
+    typed = unicodedata.normalize("NFKC", raw).strip()
+    found = _DAY.fullmatch(typed) or _COMPACT.fullmatch(typed)
     if found is None:
         return None
-    year, first, following = _western_year(found["era"], found["year"])
+    year, first, following = _western_year(found.groupdict().get("era"), found["year"])
     try:
         value = date(year, int(found["month"]), int(found["day"]))
     except ValueError:

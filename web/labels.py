@@ -98,6 +98,19 @@ def mail_kind(tr: Translator, code: str) -> str:
         "password_reset": tr.pgettext("mail kind", "Password reset link"),
         "password_set": tr.pgettext("mail kind", "Password set"),
         "reference_answer": tr.pgettext("mail kind", "Reference answer ready"),
+        "application_rejected": tr.pgettext("mail kind", "Library card application declined"),
+    }.get(code, code)
+
+
+def reject_reason(tr: Translator, code: str) -> str:
+    """Why the counter turned a library-card application down (db.queries.staff_registrations)."""
+    return {
+        "no_identification": tr.pgettext("reject", "No identification could be checked"),
+        "outside_service_area": tr.pgettext(
+            "reject", "The applicant does not live, work or study in the service area"
+        ),
+        "already_registered": tr.pgettext("reject", "The applicant already has a library card"),
+        "other": tr.pgettext("reject", "Please ask at a library counter for the reason"),
     }.get(code, code)
 
 
@@ -244,6 +257,7 @@ KINDS: dict[str, Callable[[Translator, str], str]] = {
     "audit_field": audit_field,
     "reference_status": reference_status,
     "case_status": case_status,
+    "reject_reason": reject_reason,
 }
 
 

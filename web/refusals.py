@@ -171,6 +171,41 @@ MESSAGES: dict[str, str] = {
         "This is not an email address (e.g. name@example.jp). It may be left empty."
     ),
     "choose_category": N_("Choose a category."),
+    "name_required": N_("Enter your name."),
+    "name_too_long": N_("Up to %(max)s characters."),
+    "kana_required": N_("Enter the reading of your name (furigana)."),
+    "kana_format": N_(
+        "Write the reading in hiragana or katakana (e.g. やまだ はなこ or ヤマダ ハナコ)."
+    ),
+    "birth_date_format": N_(
+        "Enter the date of birth, e.g. 1990-04-01, 1990年4月1日, 平成2年4月1日 or H2.4.1."
+    ),
+    "birth_date_future": N_("The date of birth cannot be in the future."),
+    "postal_code_format": N_("Enter the postal code as seven digits (e.g. 251-0052)."),
+    "consent_required": N_("Please read the privacy notice and tick the box to agree."),
+    "application_too_fast": N_(
+        "This form was sent very quickly. Please check what you entered and send it again."
+    ),
+    "application_link_refused": N_(
+        "This confirmation link cannot be used (already used, expired, or incomplete). "
+        "Please apply again."
+    ),
+    "application_not_found": N_(
+        "No application with this receipt number (it may have expired). Please apply again."
+    ),
+    "receipt_number_format": N_(
+        "This is not a receipt number: it has ten digits (e.g. 12345-67890). Scan the QR code "
+        "again or check the digits."
+    ),
+    "staff_application_not_found": N_(
+        "No application with this receipt number is waiting: it may have expired, been "
+        "confirmed or rejected, or its email may not be confirmed yet."
+    ),
+    "duplicate_unchecked": N_(
+        "This may be someone who is already registered. Check the patron records, then tick "
+        "the box to say you checked."
+    ),
+    "choose_reason": N_("Choose a reason."),
     "database_read_only": N_(
         "The database cannot be written: %(path)s is read-only for this user. Fix its "
         "permissions, then start again."

@@ -63,6 +63,8 @@ class Settings:
     worker_healthcheck_seconds: int = 30
     keep_alive_seconds: int = 5
     graceful_shutdown_seconds: int = 30
+    # Days an application (issue 13) waits for the counter before retention deletes it.
+    application_days: int = queries.APPLICATION_DAYS
     # The Babel catalogues (<dir>/<lang>/LC_MESSAGES/messages.mo): each is a language.
     locale_dir: Path = LOCALE_DIR
 
@@ -226,6 +228,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         password_threads=_int(env, "SHIORI_PASSWORD_THREADS", 1, 1, 64),
         mail_retry_days=_int(env, "SHIORI_MAIL_RETRY_DAYS", queries.MAIL_RETRY_DAYS, 1, 30),
         reference_retention_days=_int(env, "SHIORI_REFERENCE_RETENTION_DAYS", 365, 1, 3650),
+        application_days=_int(env, "SHIORI_APPLICATION_DAYS", queries.APPLICATION_DAYS, 1, 365),
         worker_healthcheck_seconds=_int(env, "SHIORI_WORKER_HEALTHCHECK_SECONDS", 30, 1, 600),
         keep_alive_seconds=_int(env, "SHIORI_KEEP_ALIVE_SECONDS", 5, 1, 600),
         graceful_shutdown_seconds=_int(env, "SHIORI_GRACEFUL_SHUTDOWN_SECONDS", 30, 1, 3600),

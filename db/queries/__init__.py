@@ -29,6 +29,7 @@ from db.queries import (
     pull_list,
     reference,
     reference_cases,
+    registration,
     retention,
     second_factor,
     series_holds,
@@ -39,6 +40,7 @@ from db.queries import (
     staff_mail,
     staff_patrons,
     staff_reference,
+    staff_registrations,
     staff_sessions,
     title_status,
 )
@@ -57,6 +59,7 @@ from db.queries.my_summary import *  # noqa: F403
 from db.queries.pull_list import *  # noqa: F403
 from db.queries.reference import *  # noqa: F403
 from db.queries.reference_cases import *  # noqa: F403
+from db.queries.registration import *  # noqa: F403
 from db.queries.retention import *  # noqa: F403
 from db.queries.second_factor import *  # noqa: F403
 from db.queries.series_holds import *  # noqa: F403
@@ -67,6 +70,7 @@ from db.queries.staff_holds import *  # noqa: F403
 from db.queries.staff_mail import *  # noqa: F403
 from db.queries.staff_patrons import *  # noqa: F403
 from db.queries.staff_reference import *  # noqa: F403
+from db.queries.staff_registrations import *  # noqa: F403
 from db.queries.staff_sessions import *  # noqa: F403
 from db.queries.title_status import *  # noqa: F403
 
@@ -86,6 +90,7 @@ __all__ += my_summary.__all__
 __all__ += pull_list.__all__
 __all__ += reference.__all__
 __all__ += reference_cases.__all__
+__all__ += registration.__all__
 __all__ += retention.__all__
 __all__ += second_factor.__all__
 __all__ += series_holds.__all__
@@ -96,5 +101,6 @@ __all__ += staff_holds.__all__
 __all__ += staff_mail.__all__
 __all__ += staff_patrons.__all__
 __all__ += staff_reference.__all__
+__all__ += staff_registrations.__all__
 __all__ += staff_sessions.__all__
 __all__ += title_status.__all__

@@ -22,7 +22,16 @@ from typing import Any
 from sqlalchemy import DateTime, literal, select, text
 from sqlalchemy.engine import Connection, Row
 
-from db import booklist_keys, outbox, passwords, patrons, rules, sessions, throttle
+from db import (
+    activation_codes,
+    booklist_keys,
+    outbox,
+    passwords,
+    patrons,
+    rules,
+    sessions,
+    throttle,
+)
 from db.booklist_keys import BooklistPasswordWrap
 from db.clock import aware_utc, naive_utc
 from db.emails import is_email
@@ -304,18 +313,10 @@ def _store_first_password(
     throttle.succeeded(conn, checks)
 
 
-_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
-
-
-def _code_digest(code: str) -> str:
-    cleaned = "".join(ch for ch in code.upper() if ch.isalnum())
-    return hashlib.sha256(cleaned.encode()).hexdigest()
-
-
 def issue_activation_code(card: str) -> str:
     """A random single-use code (valid ACTIVATION_CODE_HOURS) to hand over at the counter."""
-    code = "-".join("".join(secrets.choice(_CODE_ALPHABET) for _ in range(4)) for _ in range(3))
-    _store_activation_code(card, _code_digest(code))
+    code = activation_codes.new_code()
+    _store_activation_code(card, activation_codes.digest(code))
     return code
 
 
@@ -324,19 +325,7 @@ def _store_activation_code(conn: Connection, now: datetime, card: str, code_hash
     row = _patron_by_card(conn, card)
     if row is None:
         raise NotFound("card_not_found")
-    conn.execute(text("DELETE FROM activation_code WHERE patron_id = :p"), {"p": row.id})
-    conn.execute(
-        text(
-            "INSERT INTO activation_code (patron_id, code_hash, created_at, expires_at) "
-            "VALUES (:p, :h, :now, :exp)"
-        ),
-        {
-            "p": row.id,
-            "h": code_hash,
-            "now": naive_utc(now),
-            "exp": naive_utc(now) + timedelta(hours=rules.ACTIVATION_CODE_HOURS),
-        },
-    )
+    activation_codes.store(conn, row.id, code_hash, now)
 
 
 @writes
@@ -381,7 +370,11 @@ def _use_code(
             "DELETE FROM activation_code WHERE patron_id = :p AND code_hash = :h "
             "AND expires_at > :now"
         ),
-        {"p": row.id if row is not None else 0, "h": _code_digest(code), "now": naive_utc(now)},
+        {
+            "p": row.id if row is not None else 0,
+            "h": activation_codes.digest(code),
+            "now": naive_utc(now),
+        },
     )
     if used.rowcount != 1 or row is None:
         raise CodeRefused()

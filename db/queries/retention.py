@@ -8,6 +8,9 @@
   in line (or back to the shelf), and its unsent notice is withdrawn.
 - Sessions and staff sessions that can no longer be used (idle or past their end): the
   staff counter's scan list lives in the staff session and goes with it.
+- Library-card applications (issue 13) past their last day at the counter
+  (SHIORI_APPLICATION_DAYS), or whose emailed link expired unopened, with their mail
+  (db.applications.purge_expired).
 - Throttle counters nobody has touched for two days, expired activation codes and reset links.
 - Mail that was delivered or given up more than MAIL_KEEP_DAYS ago (the address stays on
   the row for the staff's failure list until then; the body is already gone).
@@ -30,7 +33,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import and_, bindparam, exists, select, text, update
 from sqlalchemy.engine import Connection
 
-from db import engine, models, outbox, reference, routing, rules, sessions, throttle
+from db import applications, engine, models, outbox, reference, routing, rules, sessions, throttle
 from db.clock import library_today, naive_utc
 from db.counts import bump
 from db.engine import writes
@@ -57,6 +60,7 @@ class RetentionReport:
     reset_links: int
     mail: int
     reference_questions: int = 0
+    applications: int = 0
 
 
 def years_before(day: date, years: int) -> date:
@@ -167,6 +171,7 @@ def run_retention(
     patrons, patron_mail = purge_inactive_patrons(conn, now)
     orphans = withdraw_orphan_notices(conn)
     patron_sessions = sessions.purge_stale(conn, sessions.PATRON, now, patron_idle)
+    expired_applications = applications.purge_expired(conn, now)
     engine.erase_after_commit(conn)
     return RetentionReport(
         patrons=patrons,
@@ -177,4 +182,5 @@ def run_retention(
         reset_links=links.rowcount or 0,
         mail=(mail.rowcount or 0) + patron_mail + orphans,
         reference_questions=questions,
+        applications=expired_applications,
     )

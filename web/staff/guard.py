@@ -31,6 +31,8 @@ _ATTEMPTED: dict[str, tuple[str, tuple[str, ...]]] = {
     "patron.lookup": ("patron_lookup", ("name",)),
     "patron.holds": ("patron_holds", ("holds",)),
     "reference": ("reference", ("reference",)),
+    "patron.code": ("patron_code", ("card",)),
+    "patron.register": ("registration", ("name", "contact", "birth_date")),
 }
 
 

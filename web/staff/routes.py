@@ -20,6 +20,7 @@ from web.staff import (
     pull_list,
     reference,
     reference_cases,
+    registrations,
     rules,
 )
 from web.staff import calendar as calendar_screen
@@ -42,6 +43,7 @@ def mounted(settings: Settings) -> list[BaseRoute]:
         *rules.routes,
         *reference.routes,
         *reference_cases.routes,
+        *registrations.routes,
     ]
     return [
         Mount(

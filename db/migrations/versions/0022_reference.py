@@ -6,7 +6,7 @@ go with it. `reference_case` is the anonymised, second-staff-approved text for t
 collection and the CRD export; `reference_count` the anonymous statistics (db.reference).
 
 Revision ID: 0022_reference
-Revises: 0020_loan_rules
+Revises: 0021_applications
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0022_reference"
-down_revision = "0020_loan_rules"
+down_revision = "0021_applications"
 branch_labels = None
 depends_on = None
 
