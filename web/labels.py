@@ -157,6 +157,11 @@ def audit_action(tr: Translator, code: str) -> str:
         "case_submit": tr.pgettext("audit action", "Reference case sent for approval"),
         "case_approve": tr.pgettext("audit action", "Reference case approved and published"),
         "case_withdraw": tr.pgettext("audit action", "Reference case withdrawn"),
+        "issue_code": tr.pgettext("audit action", "Activation code issued"),
+        "register": tr.pgettext("audit action", "Patron registered"),
+        "reject": tr.pgettext("audit action", "Card application declined"),
+        "patron.code": tr.pgettext("audit action", "Issue an activation code"),
+        "patron.register": tr.pgettext("audit action", "Register a patron"),
         "patron.view": tr.pgettext("audit action", "View a patron record"),
         "patron.edit": tr.pgettext("audit action", "Change a patron record"),
         "patron.lookup": tr.pgettext("audit action", "Look up patrons"),
@@ -188,6 +193,9 @@ def audit_screen(tr: Translator, code: str) -> str:
         "mail_failures": tr.pgettext("audit screen", "Undelivered mail"),
         "reference": tr.pgettext("audit screen", "Reference questions"),
         "reference_case": tr.pgettext("audit screen", "Public reference cases"),
+        "patron_code": tr.pgettext("audit screen", "Activation code slip"),
+        "registration": tr.pgettext("audit screen", "Card application"),
+        "registration_queue": tr.pgettext("audit screen", "Card applications"),
     }.get(code, code)
 
 
