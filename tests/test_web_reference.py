@@ -171,6 +171,9 @@ def test_bad_fields_get_messages_next_to_them_and_keep_what_was_typed(
         for field in ("question", "checked", "useful_by", "category"):
             assert f'id="{field}-error"' in response.text, field
         assert "来週のどこか" in response.text
+        limit = queries.REFERENCE_CHECKED_MAX_CHARS
+        assert f"{limit}文字以内にしてください" in response.text
+        assert f"パスワードは{limit}" not in response.text  # not the password message
         assert "Please write your question." not in response.text  # Japanese page
         assert "ご質問を書いてください" in response.text
         past = _ask(client, useful_by="2020-01-01")
@@ -288,3 +291,18 @@ def test_the_same_pages_work_on_a_kiosk_and_keep_nothing(library_db: Database) -
         kiosk.post("/logout", data={"csrf_token": token})
         after = kiosk.get(f"/my/reference/{question_id}", follow_redirects=False)
         assert after.status_code in (302, 303) and "藤沢宿" not in after.text
+
+
+def test_a_line_break_counts_as_one_character_as_the_browser_counts_it(
+    library_db: Database,
+) -> None:
+    """Browsers send CRLF but count one character per line break against maxlength: a
+    question the form let through is not refused for being too long."""
+    lines = 20
+    width = queries.REFERENCE_QUESTION_MAX_CHARS // lines - 1  # + 1 for each line break
+    question = "\r\n".join("あ" * width for _ in range(lines))
+    assert len(question.replace("\r\n", "\n")) <= queries.REFERENCE_QUESTION_MAX_CHARS
+    assert len(question) > queries.REFERENCE_QUESTION_MAX_CHARS
+    with client_for(library_db) as client:
+        log_in(client, *HANAKO)
+        assert _ask(client, question=question).status_code == 303  # type: ignore[attr-defined]

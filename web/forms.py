@@ -24,8 +24,9 @@ _CONTROLS = dict.fromkeys(c for c in range(32) if c not in (9, 10, 13))
 
 
 def clean(value: str) -> str:
-    """`value` without control characters (tab and line breaks kept)."""
-    return value.translate(_CONTROLS)
+    """`value` without control characters (tab and line breaks kept), a line break as "\n":
+    browsers send CRLF but count it as one character against `maxlength`."""
+    return value.replace("\r\n", "\n").translate(_CONTROLS)
 
 
 async def parse(request: Request) -> FormData:

@@ -161,6 +161,8 @@ def audit_action(tr: Translator, code: str) -> str:
         "register": tr.pgettext("audit action", "Patron registered"),
         "reject": tr.pgettext("audit action", "Card application declined"),
         "patron.code": tr.pgettext("audit action", "Issue an activation code"),
+        "reference": tr.pgettext("audit action", "Work on reference questions"),
+        "reference.publish": tr.pgettext("audit action", "Approve public reference cases"),
         "patron.register": tr.pgettext("audit action", "Register a patron"),
         "patron.view": tr.pgettext("audit action", "View a patron record"),
         "patron.edit": tr.pgettext("audit action", "Change a patron record"),
