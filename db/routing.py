@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, select
+from sqlalchemy import Row, and_, func, select
 from sqlalchemy.engine import Connection
 
-from db import calendar, models, outbox, pulling, rules, series
+from db import calendar, clock, models, outbox, pulling, rules, series
 from db.clock import library_today
 from db.counts import bump
 from db.localized import Localized
@@ -76,6 +76,20 @@ def lock_work(conn: Connection, work_id: int) -> bool:
     """Serialise writes to one title's queue (PostgreSQL row lock; SQLite is IMMEDIATE)."""
     found = conn.execute(select(_work.c.id).where(_work.c.id == work_id).with_for_update()).first()
     return found is not None
+
+
+def queue_place(conn: Connection, work_id: int, now: datetime) -> datetime:
+    """The `placed_at` of a new reservation of a title, given under its `lock_work`: `now`
+    was read before the lock, so a request that read its clock earlier may only now reach
+    the queue; it goes after everyone already in it (ties: the id, also given under the
+    lock)."""
+    latest = conn.execute(
+        select(func.max(_hold.c.placed_at)).where(_hold.c.work_id == work_id)
+    ).scalar()
+    placed_at = clock.aware_utc(now)
+    if latest is not None:
+        placed_at = max(placed_at, clock.aware_utc(latest))
+    return placed_at
 
 
 def lock_item(conn: Connection, item_id: int) -> None:

@@ -455,15 +455,7 @@ def place_hold(
     ).scalar_one()
     if held >= limit:
         raise HoldLimitReached(limit)
-    # The place in the queue is fixed here, under the title's lock: `now` was read before
-    # the lock, so a request that read its clock earlier may only now reach the queue; it
-    # goes after everyone already in it (ties: the id, also given under the lock).
-    latest = conn.execute(
-        select(func.max(_hold.c.placed_at)).where(_hold.c.work_id == work_id)
-    ).scalar()
-    placed_at = clock.aware_utc(now)
-    if latest is not None:
-        placed_at = max(placed_at, clock.aware_utc(latest))
+    placed_at = routing.queue_place(conn, work_id, now)  # under the title's lock
     try:
         with conn.begin_nested():
             hold_id = conn.execute(

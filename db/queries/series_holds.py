@@ -317,10 +317,11 @@ def place_series(
         .values(patron_id=patron_id, mode=mode, created_at=clock.aware_utc(now))
         .returning(_request.c.id)
     ).scalar_one()
-    placed_at = clock.aware_utc(now)
     try:
         with conn.begin_nested():
             for sequence, work_id in enumerate(ids, start=1):
+                # Each volume goes to the end of its title's queue, under the title's lock.
+                placed_at = routing.queue_place(conn, work_id, now)
                 hold_id = conn.execute(
                     _hold.insert()
                     .values(
