@@ -134,10 +134,29 @@ def passed(conn: Connection, work_id: int, taker: Any, today: date) -> None:
 # --- together ---------------------------------------------------------------------------
 
 
+def lock_request(conn: Connection, request_id: int | None) -> None:
+    """Serialise changes to one request's volumes (PostgreSQL row lock; SQLite is
+    IMMEDIATE): taken after the copy and title locks and before a volume's hold row is
+    locked or read for a decision (db.routing's lock order), so two volumes arriving at once,
+    or a volume cancelled while another arrives, are decided one after the other."""
+    if request_id is not None:
+        conn.execute(
+            select(_request.c.id).where(_request.c.id == request_id).with_for_update()
+        ).first()
+
+
+def lock_request_of(conn: Connection, hold_id: int) -> None:
+    """`lock_request` for the request of a hold (none for a plain reservation)."""
+    lock_request(
+        conn, conn.execute(select(_hold.c.request_id).where(_hold.c.id == hold_id)).scalar()
+    )
+
+
 def keep(conn: Connection, hold_id: int, item_id: int, until: date) -> bool:
     """A copy came in for `hold_id`. If it is a volume of an unreleased `together` request
     and another volume has no copy in yet, set the copy aside (kept until `until` at the
     latest) and say so; else the caller makes it ready (with any kept siblings)."""
+    lock_request_of(conn, hold_id)  # then read the siblings as they are now
     row = conn.execute(
         select(_hold.c.request_id, _request.c.mode, _request.c.released_on)
         .select_from(_hold.join(_request, _request.c.id == _hold.c.request_id))
@@ -163,6 +182,7 @@ def keep(conn: Connection, hold_id: int, item_id: int, until: date) -> bool:
 
 def kept_with(conn: Connection, hold_id: int) -> list[tuple[int, int]]:
     """The (hold, copy) pairs kept for the other volumes of `hold_id`'s request."""
+    lock_request_of(conn, hold_id)
     sibling = _hold.alias("sibling")
     rows = conn.execute(
         select(sibling.c.id, sibling.c.item_id)
@@ -238,6 +258,7 @@ def complete_set(conn: Connection, request_id: int | None) -> list[tuple[int, in
     volume left the set): making it ready makes the whole set ready."""
     if request_id is None:
         return []
+    lock_request(conn, request_id)
     missing = conn.execute(
         select(_hold.c.id).where(_hold.c.request_id == request_id, _hold.c.state != KEPT).limit(1)
     ).first()

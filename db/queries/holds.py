@@ -346,8 +346,8 @@ def _branch_id(conn: Connection, code: str) -> int:
 def _locked_hold(conn: Connection, patron_id: int, hold_id: int) -> Row[Any]:
     """The patron's hold, locked with its copy and title. Another patron's → HoldNotFound.
 
-    Lock order everywhere in this module and db.circulation: patron, item, work, hold —
-    so concurrent counter and patron actions on PostgreSQL never deadlock.
+    Lock order everywhere in this module and db.circulation: patron, item, work, series
+    request, hold — so concurrent counter and patron actions on PostgreSQL never deadlock.
     """
     for _attempt in range(3):
         row = conn.execute(
@@ -361,6 +361,7 @@ def _locked_hold(conn: Connection, patron_id: int, hold_id: int) -> Row[Any]:
             routing.lock_item(conn, row.item_id)
         if not routing.lock_work(conn, row.work_id):
             raise HoldNotFound()
+        series.lock_request_of(conn, hold_id)  # a series volume: its request, then the hold
         locked = conn.execute(
             select(_hold)
             .where(_hold.c.id == hold_id, _hold.c.patron_id == patron_id)
@@ -615,6 +616,7 @@ def expire_holds(conn: Connection, now: datetime) -> int:
         if candidate.item_id is not None:
             routing.lock_item(conn, candidate.item_id)
         routing.lock_work(conn, candidate.work_id)
+        series.lock_request_of(conn, candidate.id)
         hold = conn.execute(
             select(_hold)
             .where(_hold.c.id == candidate.id, _hold.c.state == READY, _hold.c.ready_until < today)

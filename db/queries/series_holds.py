@@ -345,12 +345,11 @@ def place_series(
     return int(request_id)
 
 
-def _request_of(conn: Connection, patron_id: int, request_id: int) -> Row[Any]:
-    row = conn.execute(
-        select(_request)
-        .where(_request.c.id == request_id, _request.c.patron_id == patron_id)
-        .with_for_update()
-    ).first()
+def _request_of(
+    conn: Connection, patron_id: int, request_id: int, *, lock: bool = True
+) -> Row[Any]:
+    query = select(_request).where(_request.c.id == request_id, _request.c.patron_id == patron_id)
+    row = conn.execute(query.with_for_update() if lock else query).first()
     if row is None:
         raise HoldNotFound()
     return row
@@ -361,7 +360,7 @@ def cancel_series(conn: Connection, now: datetime, patron_id: int, request_id: i
     """Cancel every volume of a request; copies set aside go to the next in line. → count."""
     today = library_today(now)
     conn.execute(select(_patron.c.id).where(_patron.c.id == patron_id).with_for_update())
-    _request_of(conn, patron_id, request_id)
+    _request_of(conn, patron_id, request_id, lock=False)  # locked below, after the titles
     rows = conn.execute(
         select(_hold.c.id, _hold.c.item_id, _hold.c.work_id)
         .where(_hold.c.request_id == request_id, _hold.c.patron_id == patron_id)
@@ -371,6 +370,7 @@ def cancel_series(conn: Connection, now: datetime, patron_id: int, request_id: i
         if r.item_id is not None:
             routing.lock_item(conn, r.item_id)
         routing.lock_work(conn, r.work_id)
+    series.lock_request(conn, request_id)
     cancelled = 0
     for r in rows:
         hold = conn.execute(select(_hold).where(_hold.c.id == r.id).with_for_update()).first()
@@ -410,6 +410,7 @@ def _locked_hold(conn: Connection, patron_id: int, hold_id: int) -> Row[Any]:
     if row.item_id is not None:
         routing.lock_item(conn, row.item_id)
     routing.lock_work(conn, row.work_id)
+    series.lock_request_of(conn, hold_id)
     locked = conn.execute(
         select(_hold).where(_hold.c.id == hold_id, _hold.c.patron_id == patron_id).with_for_update()
     ).first()
