@@ -49,7 +49,6 @@ Logs name events and branches only, never patrons, items or titles.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -358,20 +357,65 @@ def _free(copy: Any, today: date, shelf_days: int) -> estimate.CopyFree:
     return estimate.CopyFree(today, today)
 
 
-def in_sequence(windows: Sequence[Window]) -> list[Window]:
-    """In-order volumes: a later volume is not ready before the one before it."""
-    out: list[Window] = []
-    for w in windows:
-        prev = out[-1] if out else None
-        if prev is not None and prev.first and w.first and prev.last and w.last:
-            w = Window(max(w.first, prev.first), max(w.last, prev.last), w.ahead)
-        out.append(w)
-    return out
+def shown_window(conn: Connection, hold_id: int, today: date, shelf_days: int) -> Window:
+    """The window the patron's page shows for a waiting hold, and the one the memo notes
+    (so the two compare like with like): the title's window (`window`), but not before a
+    step back for some days ends, and for an in-order volume not before the volume before
+    it can be collected (it is held back until then)."""
+    hold = conn.execute(
+        select(
+            _hold.c.request_id,
+            _hold.c.sequence,
+            _hold.c.step_back_until,
+            _hold.c.pickup_branch_id,
+            _request.c.mode,
+        )
+        .select_from(_hold.outerjoin(_request, _request.c.id == _hold.c.request_id))
+        .where(_hold.c.id == hold_id)
+    ).one()
+    w = window(conn, hold_id, today, shelf_days)
+    if w.first is None or w.last is None:
+        return w
+    floors: list[tuple[date, date]] = []
+    if hold.step_back_until is not None and hold.step_back_until > today:
+        floors.append((hold.step_back_until, hold.step_back_until))
+    if hold.mode == IN_ORDER:
+        before = conn.execute(
+            select(_hold.c.id, _hold.c.item_id, _hold.c.ready_until)
+            .where(_hold.c.request_id == hold.request_id, _hold.c.sequence < hold.sequence)
+            .order_by(_hold.c.sequence.desc())
+            .limit(1)
+        ).first()
+        if before is not None:
+            prev = _collectable(conn, before, today, shelf_days)
+            if prev is None:  # the volume before cannot be estimated: nor can this one
+                return Window(first=None, last=None, ahead=w.ahead)
+            floors.append(prev)
+    if not floors:
+        return w
+    first = max(w.first, *(f for f, _ in floors))
+    last = max(w.last, first, *(t for _, t in floors))
+    first, last = (calendar.next_open_day(conn, hold.pickup_branch_id, d) for d in (first, last))
+    return Window(first=first, last=last, ahead=w.ahead)
+
+
+def _collectable(
+    conn: Connection, hold: Any, today: date, shelf_days: int
+) -> tuple[date, date] | None:
+    """When an earlier volume can be collected: its shown window while it waits; from today
+    to its pickup deadline once a copy is set aside (taken off the shelf or travelling:
+    the transit and hold-shelf days)."""
+    if hold.item_id is None:
+        w = shown_window(conn, hold.id, today, shelf_days)
+        return (w.first, w.last) if w.first is not None and w.last is not None else None
+    if hold.ready_until is not None:
+        return today, hold.ready_until
+    return today, today + timedelta(days=estimate.TRANSIT_DAYS + shelf_days)
 
 
 def note_estimate(conn: Connection, hold_id: int, today: date, shelf_days: int) -> None:
     """Remember the window the patron is shown now, to say later if and why it changed."""
-    w = window(conn, hold_id, today, shelf_days)
+    w = shown_window(conn, hold_id, today, shelf_days)
     conn.execute(
         _hold.update()
         .where(_hold.c.id == hold_id)

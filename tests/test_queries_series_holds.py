@@ -574,3 +574,64 @@ def test_crossed_series_collected_at_once_do_not_deadlock(
     # A title busy when its volume was released is caught up by the daily refill at last.
     queries.refill_pull_lists()
     assert hold_of(reader, v2).state == "pulling" and hold_of(other, v1).state == "pulling"
+
+
+# --- the estimate shown for a volume held back or a stepped-back hold ------------------------
+
+
+def test_a_later_in_order_volume_shows_no_change_after_placing_or_after_noting(lib: Lib) -> None:
+    """The memo notes the window the page shows (after the volume before it), so a later
+    volume due back before the earlier one is not "changed" at once, and noting it clears."""
+    (reader, _), (_, other_card) = lib.reader, lib.others[0]
+    lend_all_to(lib, other_card, "v2")
+    at(NOW + 3 * DAY)
+    lend_all_to(lib, other_card, "v1")  # volume 1 is due back three days after volume 2
+    ids = [lib.works["v1"], lib.works["v2"]]
+    queries.place_series(reader, ids, "in_order", "sogo", 10)
+    extras = queries.list_hold_extras(reader)
+    one, two = (extras[hold_of(reader, w).id] for w in ids)
+    assert one.first is not None and two.first is not None and two.first >= one.first
+    assert two.change is None
+    queries.note_estimate_seen(reader, hold_of(reader, ids[1]).id)
+    assert queries.list_hold_extras(reader)[hold_of(reader, ids[1]).id].change is None
+
+
+def test_a_held_back_volume_is_not_estimated_before_the_volume_before_it(lib: Lib) -> None:
+    """Volume 2 is on the shelf, but held back until volume 1 (set aside for the reader)
+    is collected: its window reaches volume 1's pickup deadline, not "in two days"."""
+    (reader, _), (_, other_card) = lib.reader, lib.others[0]
+    lend_all_to(lib, other_card, "v1")
+    ids = [lib.works["v1"], lib.works["v2"]]
+    queries.place_series(reader, ids, "in_order", "sogo", 10)
+    waiting = queries.list_hold_extras(reader)
+    one, two = (waiting[hold_of(reader, w).id] for w in ids)
+    assert two.held_back and one.first is not None and two.first is not None
+    assert two.first >= one.first > TODAY
+    queries.return_item("S-v1")
+    ready = hold_of(reader, ids[0])
+    assert ready.state == "ready" and ready.ready_until is not None
+    two = queries.list_hold_extras(reader)[hold_of(reader, ids[1]).id]
+    assert two.held_back and two.last is not None and two.last >= ready.ready_until
+
+
+def test_a_stepped_back_hold_is_not_estimated_before_its_step_back_ends(lib: Lib) -> None:
+    (reader, _), (_, other_card) = lib.reader, lib.others[0]
+    lend_all_to(lib, other_card, "v1")
+    queries.place_hold(reader, lib.works["v1"], "sogo")
+    mine = hold_of(reader, lib.works["v1"])
+    queries.step_back(reader, mine.id, 40)  # the copy is due back in 14 days
+    extra = queries.list_hold_extras(reader)[mine.id]
+    assert extra.first is not None and extra.first >= TODAY + 40 * DAY
+
+
+def test_every_copy_missing_is_not_told_as_changed_due_dates(lib: Lib) -> None:
+    (reader, _), (_, other_card) = lib.reader, lib.others[0]
+    lend_all_to(lib, other_card, "v1")
+    queries.place_hold(reader, lib.works["v1"], "sogo")
+    mine = hold_of(reader, lib.works["v1"])
+    with engine.write() as conn:
+        conn.execute(
+            text("UPDATE item SET status = :s WHERE barcode = 'S-v1'"), {"s": rules.MISSING}
+        )
+    change = queries.list_hold_extras(reader)[mine.id].change
+    assert change is not None and change.reasons == ("no_copies",)

@@ -381,14 +381,15 @@ def _locked_hold(conn: Connection, patron_id: int, hold_id: int) -> Row[Any]:
 
 @reads
 def list_holds(conn: Connection, now: datetime, patron_id: int) -> tuple[HoldView, ...]:
-    """The patron's reservations: ready first, then in transit, then waiting, oldest first."""
+    """The patron's reservations: ready first, then in transit, on a pull list, kept for a
+    "together" set, then waiting (and suspended), oldest first."""
     today = library_today(now)
-    order = {READY: 0, IN_TRANSIT: 1, WAITING: 2}
+    order = {READY: 0, IN_TRANSIT: 1, pulling.PULLING: 2, series.KEPT: 3, WAITING: 4}
     rows = conn.execute(
         _view_select().where(_hold.c.patron_id == patron_id).order_by(_hold.c.placed_at, _hold.c.id)
     ).all()
     views = [_to_view(r, today) for r in rows]
-    return tuple(sorted(views, key=lambda v: order.get(v.state, 2)))
+    return tuple(sorted(views, key=lambda v: order.get(v.state, 4)))
 
 
 @reads

@@ -120,7 +120,8 @@ class SeriesChoice:
 @dataclass(frozen=True)
 class EstimateChange:
     """The window the patron last acknowledged, and why today's differs (reason codes:
-    `fewer_ahead`/`more_ahead` with `count`, `copies_due` when the copies' dates moved)."""
+    `fewer_ahead`/`more_ahead` with `count`, `copies_due` when the copies' dates moved,
+    `no_copies` when no copy can serve it now)."""
 
     since: date
     was_first: date | None
@@ -317,6 +318,7 @@ def place_series(
         .values(patron_id=patron_id, mode=mode, created_at=clock.aware_utc(now))
         .returning(_request.c.id)
     ).scalar_one()
+    hold_ids: list[int] = []
     try:
         with conn.begin_nested():
             for sequence, work_id in enumerate(ids, start=1):
@@ -335,12 +337,14 @@ def place_series(
                     )
                     .returning(_hold.c.id)
                 ).scalar_one()
-                series.note_estimate(conn, int(hold_id), today, routing.shelf_days())
+                hold_ids.append(int(hold_id))
                 bump(conn, today, pickup, "", PLACED)
     except IntegrityError:  # a double submit that slipped past the checks above
         raise SeriesRefused("already_reserved", title=titles[ids[0]]) from None
     # The first volume (every volume, together) may take a copy free on a shelf now.
     routing.offer_next_volumes(conn, int(request_id), now)
+    for hold_id in hold_ids:  # then the windows shown, each after the volumes before it
+        series.note_estimate(conn, hold_id, today, routing.shelf_days())
     log.info("series request placed branch=%s volumes=%s", pickup, len(ids))
     return int(request_id)
 
@@ -487,7 +491,9 @@ def _change(row: Any, w: series.Window) -> EstimateChange | None:
         return None
     reasons: list[str] = []
     count = 0
-    if row.est_ahead is not None and row.est_ahead != w.ahead:
+    if w.first is None:  # no copy can serve it now (missing, withdrawn)
+        reasons.append("no_copies")
+    elif row.est_ahead is not None and row.est_ahead != w.ahead:
         reasons.append("fewer_ahead" if w.ahead < row.est_ahead else "more_ahead")
         count = abs(row.est_ahead - w.ahead)
     else:
@@ -536,16 +542,9 @@ def list_hold_extras(conn: Connection, now: datetime, patron_id: int) -> dict[in
         .where(_hold.c.patron_id == patron_id)
         .order_by(_hold.c.request_id, _hold.c.sequence, _hold.c.id)
     ).all()
-    windows: dict[int, series.Window] = {}
-    chain: dict[int, list[int]] = {}
-    for r in rows:
-        if r.item_id is None:
-            windows[r.id] = series.window(conn, r.id, today, shelf)
-            if r.mode == series.IN_ORDER:
-                chain.setdefault(r.request_id, []).append(r.id)
-    for ids in chain.values():
-        for hold_id, w in zip(ids, series.in_sequence([windows[i] for i in ids]), strict=True):
-            windows[hold_id] = w
+    windows = {
+        r.id: series.shown_window(conn, r.id, today, shelf) for r in rows if r.item_id is None
+    }
     out: dict[int, HoldExtra] = {}
     for r in rows:
         win = windows.get(r.id)
