@@ -635,3 +635,14 @@ def test_every_copy_missing_is_not_told_as_changed_due_dates(lib: Lib) -> None:
         )
     change = queries.list_hold_extras(reader)[mine.id].change
     assert change is not None and change.reasons == ("no_copies",)
+
+
+def test_taking_the_place_back_puts_a_copy_on_the_shelf_on_the_pull_list(lib: Lib) -> None:
+    (reader, _), (_, other_card) = lib.reader, lib.others[0]
+    lend_all_to(lib, other_card, "v1")
+    queries.place_hold(reader, lib.works["v1"], "sogo")
+    mine = hold_of(reader, lib.works["v1"])
+    queries.step_back(reader, mine.id, 10)
+    assert queries.return_item("S-v1").route == rules.AVAILABLE  # skipped: back on the shelf
+    queries.undo_step_back(reader, mine.id)
+    assert hold_of(reader, lib.works["v1"]).state == "pulling" and status("S-v1") == rules.TO_PULL

@@ -27,7 +27,7 @@ from sqlalchemy import Row, and_, func, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from db import clock, models, outbox, routing, rules, series
+from db import clock, models, outbox, pulling, routing, rules, series
 from db.catalog_write import SEP
 from db.clock import library_today
 from db.counts import bump
@@ -464,10 +464,12 @@ def step_back(
 
 @writes
 def undo_step_back(conn: Connection, now: datetime, patron_id: int, hold_id: int) -> None:
+    """Take the place back at once: a copy on a shelf goes on a pull list for it now."""
     hold = _locked_hold(conn, patron_id, hold_id)
     conn.execute(
         _hold.update().where(_hold.c.id == hold.id).values(step_back_passes=0, step_back_until=None)
     )
+    pulling.fill(conn, hold.work_id, now)  # the title is locked (_locked_hold)
 
 
 # ---------------------------------------------------------------------------------------
