@@ -380,10 +380,8 @@ def cancel_series(conn: Connection, now: datetime, patron_id: int, request_id: i
         hold = conn.execute(select(_hold).where(_hold.c.id == r.id).with_for_update()).first()
         if hold is None:
             continue
-        routing.end_hold(conn, hold)
+        routing.release(conn, hold, now)
         bump(conn, today, hold.pickup_branch_id, "", CANCELLED)
-        if hold.item_id is not None:
-            routing.reroute(conn, hold.item_id, hold.work_id, hold, now)
         cancelled += 1
     log.info("series request cancelled volumes=%s", cancelled)
     return cancelled
