@@ -8,8 +8,11 @@ A copy free at a branch goes to the first eligible reservation of its title (`OR
 placed_at, id`, suspended ones skipped): ready on the hold shelf at once when the pickup
 branch is where the copy is, else in transit. (A copy already on a shelf when a
 reservation could take it goes on a pull list instead: db.pulling.) Writes to a title's
-queue first lock its `work` row; the lock order everywhere is patron, item, work, hold — so
-concurrent counter and patron actions on PostgreSQL never deadlock.
+queue first lock its `work` row; the lock order everywhere is patron, item, work, series
+request (db.series.lock_request), hold — so concurrent counter and patron actions on
+PostgreSQL never deadlock. The one step against that order, offering a copy to the next
+volumes of a series (another title) while holding this one's locks, never waits for a lock
+(`offer_next_volumes`).
 
 A reservation remembers its ready-for-pickup notice; `end_hold` (collected, cancelled,
 expired, purged with its patron) withdraws it in the same transaction, so no queued mail
@@ -25,10 +28,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, select
+from sqlalchemy import Row, and_, func, select
 from sqlalchemy.engine import Connection
 
-from db import calendar, models, outbox, pulling, rules, series
+from db import calendar, clock, models, outbox, pulling, rules, series
 from db.clock import library_today
 from db.counts import bump
 from db.localized import Localized
@@ -73,10 +76,27 @@ class Routing:
     branch: Localized | None = None
 
 
-def lock_work(conn: Connection, work_id: int) -> bool:
-    """Serialise writes to one title's queue (PostgreSQL row lock; SQLite is IMMEDIATE)."""
-    found = conn.execute(select(_work.c.id).where(_work.c.id == work_id).with_for_update()).first()
+def lock_work(conn: Connection, work_id: int, *, skip_locked: bool = False) -> bool:
+    """Serialise writes to one title's queue (PostgreSQL row lock; SQLite is IMMEDIATE).
+    `skip_locked`: False at once when another transaction holds it (never waits)."""
+    found = conn.execute(
+        select(_work.c.id).where(_work.c.id == work_id).with_for_update(skip_locked=skip_locked)
+    ).first()
     return found is not None
+
+
+def queue_place(conn: Connection, work_id: int, now: datetime) -> datetime:
+    """The `placed_at` of a new reservation of a title, given under its `lock_work`: `now`
+    was read before the lock, so a request that read its clock earlier may only now reach
+    the queue; it goes after everyone already in it (ties: the id, also given under the
+    lock)."""
+    latest = conn.execute(
+        select(func.max(_hold.c.placed_at)).where(_hold.c.work_id == work_id)
+    ).scalar()
+    placed_at = clock.aware_utc(now)
+    if latest is not None:
+        placed_at = max(placed_at, clock.aware_utc(latest))
+    return placed_at
 
 
 def lock_item(conn: Connection, item_id: int) -> None:
@@ -88,8 +108,9 @@ def branch_names(conn: Connection, branch_id: int) -> Localized:
     return Localized.of(row.names)
 
 
-def _notify_ready(conn: Connection, hold_id: int, now: datetime) -> None:
-    """Queue the ready-for-pickup mail in this transaction, if the patron asked for it."""
+def _notify_ready(conn: Connection, hold_id: int, until: date, now: datetime) -> int | None:
+    """Queue the ready-for-pickup mail (pickup by `until`) in this transaction, if the
+    patron asked for it. → the mail's id, for the caller's one update of the hold row."""
     row = conn.execute(
         select(
             _hold.c.patron_id,
@@ -98,7 +119,6 @@ def _notify_ready(conn: Connection, hold_id: int, now: datetime) -> None:
             _pref.c.hold_ready,
             _work.c.title,
             _branch.c.code,
-            _hold.c.ready_until,
         )
         .select_from(
             _hold.join(_patron, _patron.c.id == _hold.c.patron_id)
@@ -109,9 +129,9 @@ def _notify_ready(conn: Connection, hold_id: int, now: datetime) -> None:
         .where(_hold.c.id == hold_id)
     ).one()
     if not row.email or row.hold_ready is False:
-        return
-    params = {"title": row.title, "branch": row.code, "until": row.ready_until.isoformat()}
-    mail_id = outbox.enqueue_notice(
+        return None
+    params = {"title": row.title, "branch": row.code, "until": until.isoformat()}
+    return outbox.enqueue_notice(
         conn,
         kind="hold_ready",
         to_addr=row.email,
@@ -120,9 +140,6 @@ def _notify_ready(conn: Connection, hold_id: int, now: datetime) -> None:
         params=params,
         now=now,
     )
-    if mail_id is None:
-        return
-    conn.execute(_hold.update().where(_hold.c.id == hold_id).values(notice_mail_id=mail_id))
 
 
 def end_hold(conn: Connection, hold: Row[Any]) -> None:
@@ -156,14 +173,17 @@ def make_ready(conn: Connection, hold_id: int, item_id: int, now: datetime) -> N
     until = _shelf_deadline(conn, hold_id, now)
     if series.keep(conn, hold_id, item_id, until):  # a "together" set is not complete yet
         return
+    conn.execute(_item.update().where(_item.c.id == item_id).values(status=rules.ON_HOLD_SHELF))
+    # Kept copies are on the hold shelf already: their rows are neither touched nor locked
+    # (a patron cancelling one holds its lock), and each hold row is updated once: a second
+    # update in one transaction would re-check its foreign keys, waiting for that copy.
     for hid, iid in ((hold_id, item_id), *series.kept_with(conn, hold_id)):
-        conn.execute(
-            _hold.update()
-            .where(_hold.c.id == hid)
-            .values(state=READY, item_id=iid, ready_until=_shelf_deadline(conn, hid, now))
-        )
-        conn.execute(_item.update().where(_item.c.id == iid).values(status=rules.ON_HOLD_SHELF))
-        _notify_ready(conn, hid, now)
+        until = _shelf_deadline(conn, hid, now)
+        values: dict[str, Any] = {"state": READY, "item_id": iid, "ready_until": until}
+        mail_id = _notify_ready(conn, hid, until, now)
+        if mail_id is not None:
+            values["notice_mail_id"] = mail_id
+        conn.execute(_hold.update().where(_hold.c.id == hid).values(**values))
 
 
 def _next_hold(conn: Connection, work_id: int, today: date) -> Any:
@@ -280,11 +300,13 @@ def on_checkout(
     ):
         return
     lock_work(conn, work_id)
-    hold = conn.execute(
-        select(_hold)
-        .where(_hold.c.patron_id == patron_id, _hold.c.work_id == work_id)
-        .with_for_update()
-    ).first()
+    found = conn.execute(
+        select(_hold.c.id).where(_hold.c.patron_id == patron_id, _hold.c.work_id == work_id)
+    ).scalar()
+    if found is None:
+        return
+    series.lock_request_of(conn, found)
+    hold = conn.execute(select(_hold).where(_hold.c.id == found).with_for_update()).first()
     if hold is None:
         return
     end_hold(conn, hold)
@@ -308,5 +330,10 @@ def offer_next_volumes(conn: Connection, request_id: int | None, now: datetime) 
     for hold_id, item_id in series.complete_set(conn, request_id):
         make_ready(conn, hold_id, item_id, now)
     for work_id in series.next_volumes(conn, request_id, library_today(now)):
-        if lock_work(conn, work_id):
+        # Another title, locked out of order: never wait for it (two patrons reserving
+        # [W1, W2] and [W2, W1] would deadlock). A title busy now is served by its own
+        # transaction's routing, the next copy returned, or the daily refill.
+        if lock_work(conn, work_id, skip_locked=True):
             pulling.fill(conn, work_id, now)
+        else:
+            log.info("next volume skipped: title busy")

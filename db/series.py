@@ -49,7 +49,6 @@ Logs name events and branches only, never patrons, items or titles.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -135,10 +134,29 @@ def passed(conn: Connection, work_id: int, taker: Any, today: date) -> None:
 # --- together ---------------------------------------------------------------------------
 
 
+def lock_request(conn: Connection, request_id: int | None) -> None:
+    """Serialise changes to one request's volumes (PostgreSQL row lock; SQLite is
+    IMMEDIATE): taken after the copy and title locks and before a volume's hold row is
+    locked or read for a decision (db.routing's lock order), so two volumes arriving at once,
+    or a volume cancelled while another arrives, are decided one after the other."""
+    if request_id is not None:
+        conn.execute(
+            select(_request.c.id).where(_request.c.id == request_id).with_for_update()
+        ).first()
+
+
+def lock_request_of(conn: Connection, hold_id: int) -> None:
+    """`lock_request` for the request of a hold (none for a plain reservation)."""
+    lock_request(
+        conn, conn.execute(select(_hold.c.request_id).where(_hold.c.id == hold_id)).scalar()
+    )
+
+
 def keep(conn: Connection, hold_id: int, item_id: int, until: date) -> bool:
     """A copy came in for `hold_id`. If it is a volume of an unreleased `together` request
     and another volume has no copy in yet, set the copy aside (kept until `until` at the
     latest) and say so; else the caller makes it ready (with any kept siblings)."""
+    lock_request_of(conn, hold_id)  # then read the siblings as they are now
     row = conn.execute(
         select(_hold.c.request_id, _request.c.mode, _request.c.released_on)
         .select_from(_hold.join(_request, _request.c.id == _hold.c.request_id))
@@ -164,6 +182,7 @@ def keep(conn: Connection, hold_id: int, item_id: int, until: date) -> bool:
 
 def kept_with(conn: Connection, hold_id: int) -> list[tuple[int, int]]:
     """The (hold, copy) pairs kept for the other volumes of `hold_id`'s request."""
+    lock_request_of(conn, hold_id)
     sibling = _hold.alias("sibling")
     rows = conn.execute(
         select(sibling.c.id, sibling.c.item_id)
@@ -239,6 +258,7 @@ def complete_set(conn: Connection, request_id: int | None) -> list[tuple[int, in
     volume left the set): making it ready makes the whole set ready."""
     if request_id is None:
         return []
+    lock_request(conn, request_id)
     missing = conn.execute(
         select(_hold.c.id).where(_hold.c.request_id == request_id, _hold.c.state != KEPT).limit(1)
     ).first()
@@ -364,20 +384,65 @@ def _free(copy: Any, today: date, shelf_days: int, holder_days: int | None) -> e
     return estimate.CopyFree(today, today)
 
 
-def in_sequence(windows: Sequence[Window]) -> list[Window]:
-    """In-order volumes: a later volume is not ready before the one before it."""
-    out: list[Window] = []
-    for w in windows:
-        prev = out[-1] if out else None
-        if prev is not None and prev.first and w.first and prev.last and w.last:
-            w = Window(max(w.first, prev.first), max(w.last, prev.last), w.ahead)
-        out.append(w)
-    return out
+def shown_window(conn: Connection, hold_id: int, today: date, shelf_days: int) -> Window:
+    """The window the patron's page shows for a waiting hold, and the one the memo notes
+    (so the two compare like with like): the title's window (`window`), but not before a
+    step back for some days ends, and for an in-order volume not before the volume before
+    it can be collected (it is held back until then)."""
+    hold = conn.execute(
+        select(
+            _hold.c.request_id,
+            _hold.c.sequence,
+            _hold.c.step_back_until,
+            _hold.c.pickup_branch_id,
+            _request.c.mode,
+        )
+        .select_from(_hold.outerjoin(_request, _request.c.id == _hold.c.request_id))
+        .where(_hold.c.id == hold_id)
+    ).one()
+    w = window(conn, hold_id, today, shelf_days)
+    if w.first is None or w.last is None:
+        return w
+    floors: list[tuple[date, date]] = []
+    if hold.step_back_until is not None and hold.step_back_until > today:
+        floors.append((hold.step_back_until, hold.step_back_until))
+    if hold.mode == IN_ORDER:
+        before = conn.execute(
+            select(_hold.c.id, _hold.c.item_id, _hold.c.ready_until)
+            .where(_hold.c.request_id == hold.request_id, _hold.c.sequence < hold.sequence)
+            .order_by(_hold.c.sequence.desc())
+            .limit(1)
+        ).first()
+        if before is not None:
+            prev = _collectable(conn, before, today, shelf_days)
+            if prev is None:  # the volume before cannot be estimated: nor can this one
+                return Window(first=None, last=None, ahead=w.ahead)
+            floors.append(prev)
+    if not floors:
+        return w
+    first = max(w.first, *(f for f, _ in floors))
+    last = max(w.last, first, *(t for _, t in floors))
+    first, last = (calendar.next_open_day(conn, hold.pickup_branch_id, d) for d in (first, last))
+    return Window(first=first, last=last, ahead=w.ahead)
+
+
+def _collectable(
+    conn: Connection, hold: Any, today: date, shelf_days: int
+) -> tuple[date, date] | None:
+    """When an earlier volume can be collected: its shown window while it waits; from today
+    to its pickup deadline once a copy is set aside (taken off the shelf or travelling:
+    the transit and hold-shelf days)."""
+    if hold.item_id is None:
+        w = shown_window(conn, hold.id, today, shelf_days)
+        return (w.first, w.last) if w.first is not None and w.last is not None else None
+    if hold.ready_until is not None:
+        return today, hold.ready_until
+    return today, today + timedelta(days=estimate.TRANSIT_DAYS + shelf_days)
 
 
 def note_estimate(conn: Connection, hold_id: int, today: date, shelf_days: int) -> None:
     """Remember the window the patron is shown now, to say later if and why it changed."""
-    w = window(conn, hold_id, today, shelf_days)
+    w = shown_window(conn, hold_id, today, shelf_days)
     conn.execute(
         _hold.update()
         .where(_hold.c.id == hold_id)

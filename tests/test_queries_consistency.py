@@ -128,10 +128,17 @@ def test_concurrent_reservations_are_told_positions_one_to_n(fresh_db: Database)
         told: dict[int, int] = {}
         errors: list[BaseException] = []
 
+        series = {p for p, _ in lib.patrons[::2]}  # half of them reserve it in a series
+
         def reserve(patron_id: int) -> None:
             try:
                 start.wait(timeout=30)
-                view = queries.place_hold(patron_id, lib.works["neko"], "sogo")
+                if patron_id in series:
+                    works = [lib.works["neko"], lib.works["kokoro"]]
+                    queries.place_series(patron_id, works, "together", "sogo", 10)
+                    view = next(v for v in queries.list_holds(patron_id) if v.work_id == works[0])
+                else:
+                    view = queries.place_hold(patron_id, lib.works["neko"], "sogo")
                 told[patron_id] = view.position or 0
             except BaseException as exc:  # surfaced below
                 errors.append(exc)
@@ -145,7 +152,9 @@ def test_concurrent_reservations_are_told_positions_one_to_n(fresh_db: Database)
         assert sorted(told.values()) == list(range(1, n + 1))
         # And what they were told is what their page says afterwards.
         for patron_id, position in told.items():
-            assert queries.list_holds(patron_id)[0].position == position
+            views = queries.list_holds(patron_id)
+            view = next(v for v in views if v.work_id == lib.works["neko"])
+            assert view.position == position
     finally:
         queries.set_clock(None)
 
@@ -160,4 +169,19 @@ def test_one_after_another_each_is_told_the_end_of_the_queue(lib: Lib) -> None:
         assert queries.place_hold(b, lib.works["neko"], "sogo").position == 2
     finally:
         queries.set_clock(lambda: NOW)
+    assert queries.list_holds(a)[0].position == 1
+
+
+def test_a_series_volume_placed_second_is_second_whatever_its_clock(lib: Lib) -> None:
+    """place_series fixes each volume's place under its title's lock like place_hold."""
+    (a, _), (b, _), _, (_, card_d) = lib.patrons
+    lend_both_copies(card_d)
+    queries.place_hold(a, lib.works["neko"], "sogo")
+    queries.set_clock(lambda: NOW - timedelta(seconds=1))
+    try:
+        queries.place_series(b, [lib.works["neko"], lib.works["kokoro"]], "in_order", "sogo", 10)
+    finally:
+        queries.set_clock(lambda: NOW)
+    neko = next(v for v in queries.list_holds(b) if v.work_id == lib.works["neko"])
+    assert neko.position == 2
     assert queries.list_holds(a)[0].position == 1

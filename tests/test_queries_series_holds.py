@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -10,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from db import engine, estimate, queries, rules
+from db import engine, estimate, queries, rules, series
 from db.catalog_write import ImportReport, WorkRecord, upsert_works
 from tests.conftest import Database, in_words
 from tests.test_queries_circulation import add_item
@@ -493,3 +494,183 @@ def test_the_estimate_uses_the_loan_rule_of_each_reader_ahead(lib: Lib) -> None:
     assert hold_of(first, lib.works["v1"]).state == "ready"
     extra = queries.list_hold_extras(reader)[mine.id]
     assert extra.first is not None and extra.first >= TODAY + DAY + 28 * DAY
+
+
+def _at_once(*jobs: object, stagger: float = 0.0) -> list[BaseException]:
+    """Run the jobs in threads started together (each `stagger` seconds after the one
+    before); → the errors they raised."""
+    start = threading.Barrier(len(jobs))
+    errors: list[BaseException] = []
+
+    def run(n: int, job: object) -> None:
+        try:
+            start.wait()
+            time.sleep(n * stagger)
+            job()  # type: ignore[operator]
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(n, job)) for n, job in enumerate(jobs)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return errors
+
+
+def _slowed(monkeypatch: pytest.MonkeyPatch, module: object, name: str) -> None:
+    """Make `module.name` pause after it returns: the other thread runs meanwhile."""
+    original = getattr(module, name)
+
+    def slow(*args: object, **kwargs: object) -> object:
+        found = original(*args, **kwargs)
+        time.sleep(0.4)
+        return found
+
+    monkeypatch.setattr(module, name, slow)
+
+
+def test_two_volumes_of_a_together_set_arriving_at_once_make_the_set_ready(
+    lib: Lib, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each arrival decides "keep or deliver" after the other's decision is in: the second
+    one sees the first kept and delivers both (not both kept, silent until the daily run).
+    Two borrowers return them, so nothing else orders the two returns."""
+    (reader, _), (_, other_card), (_, third_card) = lib.reader, *lib.others[:2]
+    lend_all_to(lib, other_card, "v1")
+    lend_all_to(lib, third_card, "v2")
+    ids = [lib.works["v1"], lib.works["v2"]]
+    queries.place_series(reader, ids, "together", "sogo", 10)
+    _slowed(monkeypatch, series, "keep")
+    errors = _at_once(lambda: queries.return_item("S-v1"), lambda: queries.return_item("S-v2"))
+    assert errors == []
+    assert [hold_of(reader, w).state for w in ids] == ["ready", "ready"]
+    with engine.read() as conn:
+        assert conn.execute(text("SELECT count(*) FROM mail_outbox")).scalar_one() == 2
+
+
+def test_cancelling_a_kept_volume_while_the_last_one_arrives(
+    lib: Lib, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The arrival reads the kept sibling, the patron cancels that sibling meanwhile: the
+    two are decided one after the other, neither fails."""
+    (reader, _), (_, other_card) = lib.reader, lib.others[0]
+    lend_all_to(lib, other_card, "v1", "v2")
+    ids = [lib.works["v1"], lib.works["v2"]]
+    queries.place_series(reader, ids, "together", "sogo", 10)
+    queries.return_item("S-v1")
+    kept = hold_of(reader, ids[0])
+    assert kept.state == "kept"
+    _slowed(monkeypatch, series, "kept_with")
+    errors = _at_once(
+        lambda: queries.return_item("S-v2"),
+        lambda: queries.cancel_hold(reader, kept.id),
+        stagger=0.2,
+    )
+    assert errors == []
+    [left] = queries.list_holds(reader)
+    assert (left.work_id, left.state) == (ids[1], "ready")
+    assert status("S-v1") == rules.AVAILABLE
+
+
+def test_crossed_series_collected_at_once_do_not_deadlock(
+    lib: Lib, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """[v1, v2] and [v2, v1]: collecting each first volume offers the other title's copy
+    while holding this title's lock; neither waits for the other's title."""
+    (reader, card), (other, other_card), (_, third_card) = lib.reader, *lib.others[:2]
+    v1, v2 = lib.works["v1"], lib.works["v2"]
+    lend_all_to(lib, third_card, "v1", "v2")
+    add_copy("v1", "S-v1b")
+    add_copy("v2", "S-v2b")
+    queries.checkout(third_card, "S-v1b")
+    queries.checkout(third_card, "S-v2b")
+    queries.place_series(reader, [v1, v2], "in_order", "sogo", 10)
+    queries.place_series(other, [v2, v1], "in_order", "sogo", 10)
+    queries.return_item("S-v1")
+    queries.return_item("S-v2")
+    assert hold_of(reader, v1).state == "ready" and hold_of(other, v2).state == "ready"
+    queries.return_item("S-v1b")  # on the shelf: held back for both, nobody else waits
+    queries.return_item("S-v2b")
+    _slowed(monkeypatch, series, "next_volumes")
+    errors = _at_once(
+        lambda: queries.checkout(card, "S-v1"), lambda: queries.checkout(other_card, "S-v2")
+    )
+    assert errors == []
+    assert [h.work_id for h in queries.list_holds(reader)] == [v2]
+    assert [h.work_id for h in queries.list_holds(other)] == [v1]
+    # A title busy when its volume was released is caught up by the daily refill at last.
+    queries.refill_pull_lists()
+    assert hold_of(reader, v2).state == "pulling" and hold_of(other, v1).state == "pulling"
+
+
+# --- the estimate shown for a volume held back or a stepped-back hold ------------------------
+
+
+def test_a_later_in_order_volume_shows_no_change_after_placing_or_after_noting(lib: Lib) -> None:
+    """The memo notes the window the page shows (after the volume before it), so a later
+    volume due back before the earlier one is not "changed" at once, and noting it clears."""
+    (reader, _), (_, other_card) = lib.reader, lib.others[0]
+    lend_all_to(lib, other_card, "v2")
+    at(NOW + 3 * DAY)
+    lend_all_to(lib, other_card, "v1")  # volume 1 is due back three days after volume 2
+    ids = [lib.works["v1"], lib.works["v2"]]
+    queries.place_series(reader, ids, "in_order", "sogo", 10)
+    extras = queries.list_hold_extras(reader)
+    one, two = (extras[hold_of(reader, w).id] for w in ids)
+    assert one.first is not None and two.first is not None and two.first >= one.first
+    assert two.change is None
+    queries.note_estimate_seen(reader, hold_of(reader, ids[1]).id)
+    assert queries.list_hold_extras(reader)[hold_of(reader, ids[1]).id].change is None
+
+
+def test_a_held_back_volume_is_not_estimated_before_the_volume_before_it(lib: Lib) -> None:
+    """Volume 2 is on the shelf, but held back until volume 1 (set aside for the reader)
+    is collected: its window reaches volume 1's pickup deadline, not "in two days"."""
+    (reader, _), (_, other_card) = lib.reader, lib.others[0]
+    lend_all_to(lib, other_card, "v1")
+    ids = [lib.works["v1"], lib.works["v2"]]
+    queries.place_series(reader, ids, "in_order", "sogo", 10)
+    waiting = queries.list_hold_extras(reader)
+    one, two = (waiting[hold_of(reader, w).id] for w in ids)
+    assert two.held_back and one.first is not None and two.first is not None
+    assert two.first >= one.first > TODAY
+    queries.return_item("S-v1")
+    ready = hold_of(reader, ids[0])
+    assert ready.state == "ready" and ready.ready_until is not None
+    two = queries.list_hold_extras(reader)[hold_of(reader, ids[1]).id]
+    assert two.held_back and two.last is not None and two.last >= ready.ready_until
+
+
+def test_a_stepped_back_hold_is_not_estimated_before_its_step_back_ends(lib: Lib) -> None:
+    (reader, _), (_, other_card) = lib.reader, lib.others[0]
+    lend_all_to(lib, other_card, "v1")
+    queries.place_hold(reader, lib.works["v1"], "sogo")
+    mine = hold_of(reader, lib.works["v1"])
+    queries.step_back(reader, mine.id, 40)  # the copy is due back in 14 days
+    extra = queries.list_hold_extras(reader)[mine.id]
+    assert extra.first is not None and extra.first >= TODAY + 40 * DAY
+
+
+def test_every_copy_missing_is_not_told_as_changed_due_dates(lib: Lib) -> None:
+    (reader, _), (_, other_card) = lib.reader, lib.others[0]
+    lend_all_to(lib, other_card, "v1")
+    queries.place_hold(reader, lib.works["v1"], "sogo")
+    mine = hold_of(reader, lib.works["v1"])
+    with engine.write() as conn:
+        conn.execute(
+            text("UPDATE item SET status = :s WHERE barcode = 'S-v1'"), {"s": rules.MISSING}
+        )
+    change = queries.list_hold_extras(reader)[mine.id].change
+    assert change is not None and change.reasons == ("no_copies",)
+
+
+def test_taking_the_place_back_puts_a_copy_on_the_shelf_on_the_pull_list(lib: Lib) -> None:
+    (reader, _), (_, other_card) = lib.reader, lib.others[0]
+    lend_all_to(lib, other_card, "v1")
+    queries.place_hold(reader, lib.works["v1"], "sogo")
+    mine = hold_of(reader, lib.works["v1"])
+    queries.step_back(reader, mine.id, 10)
+    assert queries.return_item("S-v1").route == rules.AVAILABLE  # skipped: back on the shelf
+    queries.undo_step_back(reader, mine.id)
+    assert hold_of(reader, lib.works["v1"]).state == "pulling" and status("S-v1") == rules.TO_PULL

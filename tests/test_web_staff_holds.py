@@ -180,3 +180,53 @@ def test_the_console_reaches_reservations_only_through_the_audited_queries() -> 
         for node in ast.walk(ast.parse(path.read_text("utf-8"))):
             if isinstance(node, ast.Attribute):
                 assert node.attr not in patron_side, f"{path.name} calls queries.{node.attr}"
+
+
+def _titles_with_a_copy(n: int) -> list[tuple[int, str]]:
+    """(work id, a copy's barcode) of `n` reservable titles with one copy, none on loan."""
+    with engine.read() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT w.id, min(i.barcode) AS barcode FROM item i "
+                "JOIN work w ON w.id = i.work_id "
+                "JOIN material_type m ON m.code = i.material_type "
+                "WHERE m.reservable AND m.loan_days > 0 AND i.status = 'available' "
+                "AND i.work_id NOT IN (SELECT it.work_id FROM loan l "
+                "JOIN item it ON it.id = l.item_id) "
+                "GROUP BY w.id HAVING count(*) = 1 ORDER BY w.id LIMIT :n"
+            ),
+            {"n": n},
+        ).all()
+    return [(int(r.id), str(r.barcode)) for r in rows]
+
+
+def test_the_row_says_kept_pulling_and_held_back_and_offers_no_pickup_change_when_kept(
+    team: dict[str, Console],
+) -> None:
+    staff = team["staff"]
+    hanako = patron_id(HANAKO.card_number)
+    (w1, b1), (w2, _b2), (w3, _b3), (w4, _b4) = _titles_with_a_copy(4)
+    off_the_shelves(w2)
+    off_the_shelves(w4)
+    with engine.read() as conn:  # pick up where volume 1's copy is: kept there at once
+        branch = conn.execute(
+            text(
+                "SELECT b.code FROM item i JOIN branch b ON b.id = i.branch_id WHERE i.barcode = :b"
+            ),
+            {"b": b1},
+        ).scalar_one()
+    queries.place_series(hanako, [w1, w2], "together", branch, 10)
+    queries.place_series(hanako, [w3, w4], "in_order", branch, 10)
+    queries.pull_copy(b1)  # volume 1 of the set comes off the shelf: kept, 2 not in yet
+    holds = {h.work_id: h for h in queries.list_holds(hanako)}
+    assert holds[w1].state == "kept" and holds[w3].state == "pulling"
+    # Ready, in transit, on a pull list, kept, then waiting.
+    assert [h.state for h in queries.list_holds(hanako)][:2] == ["pulling", "kept"]
+    section = _holds_section(staff.get(f"/staff/patrons/{hanako}").text)  # type: ignore[attr-defined]
+    rows = {
+        w: section.split(f'id="staff-hold-{holds[w].id}"', 1)[1].split("</li>", 1)[0]
+        for w in (w1, w3, w4)
+    }
+    assert "予約棚に確保中" in rows[w1] and "受取館を変更" not in rows[w1]
+    assert "抜き取りリストに載っています" in rows[w3]
+    assert "前の巻を借りるまで保留中" in rows[w4]

@@ -346,8 +346,8 @@ def _branch_id(conn: Connection, code: str) -> int:
 def _locked_hold(conn: Connection, patron_id: int, hold_id: int) -> Row[Any]:
     """The patron's hold, locked with its copy and title. Another patron's → HoldNotFound.
 
-    Lock order everywhere in this module and db.circulation: patron, item, work, hold —
-    so concurrent counter and patron actions on PostgreSQL never deadlock.
+    Lock order everywhere in this module and db.circulation: patron, item, work, series
+    request, hold — so concurrent counter and patron actions on PostgreSQL never deadlock.
     """
     for _attempt in range(3):
         row = conn.execute(
@@ -361,6 +361,7 @@ def _locked_hold(conn: Connection, patron_id: int, hold_id: int) -> Row[Any]:
             routing.lock_item(conn, row.item_id)
         if not routing.lock_work(conn, row.work_id):
             raise HoldNotFound()
+        series.lock_request_of(conn, hold_id)  # a series volume: its request, then the hold
         locked = conn.execute(
             select(_hold)
             .where(_hold.c.id == hold_id, _hold.c.patron_id == patron_id)
@@ -380,14 +381,15 @@ def _locked_hold(conn: Connection, patron_id: int, hold_id: int) -> Row[Any]:
 
 @reads
 def list_holds(conn: Connection, now: datetime, patron_id: int) -> tuple[HoldView, ...]:
-    """The patron's reservations: ready first, then in transit, then waiting, oldest first."""
+    """The patron's reservations: ready first, then in transit, on a pull list, kept for a
+    "together" set, then waiting (and suspended), oldest first."""
     today = library_today(now)
-    order = {READY: 0, IN_TRANSIT: 1, WAITING: 2}
+    order = {READY: 0, IN_TRANSIT: 1, pulling.PULLING: 2, series.KEPT: 3, WAITING: 4}
     rows = conn.execute(
         _view_select().where(_hold.c.patron_id == patron_id).order_by(_hold.c.placed_at, _hold.c.id)
     ).all()
     views = [_to_view(r, today) for r in rows]
-    return tuple(sorted(views, key=lambda v: order.get(v.state, 2)))
+    return tuple(sorted(views, key=lambda v: order.get(v.state, 4)))
 
 
 @reads
@@ -455,15 +457,7 @@ def place_hold(
     ).scalar_one()
     if held >= limit:
         raise HoldLimitReached(limit)
-    # The place in the queue is fixed here, under the title's lock: `now` was read before
-    # the lock, so a request that read its clock earlier may only now reach the queue; it
-    # goes after everyone already in it (ties: the id, also given under the lock).
-    latest = conn.execute(
-        select(func.max(_hold.c.placed_at)).where(_hold.c.work_id == work_id)
-    ).scalar()
-    placed_at = clock.aware_utc(now)
-    if latest is not None:
-        placed_at = max(placed_at, clock.aware_utc(latest))
+    placed_at = routing.queue_place(conn, work_id, now)  # under the title's lock
     try:
         with conn.begin_nested():
             hold_id = conn.execute(
@@ -623,6 +617,7 @@ def expire_holds(conn: Connection, now: datetime) -> int:
         if candidate.item_id is not None:
             routing.lock_item(conn, candidate.item_id)
         routing.lock_work(conn, candidate.work_id)
+        series.lock_request_of(conn, candidate.id)
         hold = conn.execute(
             select(_hold)
             .where(_hold.c.id == candidate.id, _hold.c.state == READY, _hold.c.ready_until < today)

@@ -33,7 +33,18 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import and_, bindparam, exists, select, text, update
 from sqlalchemy.engine import Connection
 
-from db import applications, engine, models, outbox, reference, routing, rules, sessions, throttle
+from db import (
+    applications,
+    engine,
+    models,
+    outbox,
+    reference,
+    routing,
+    rules,
+    series,
+    sessions,
+    throttle,
+)
 from db.clock import library_today, naive_utc
 from db.counts import bump
 from db.engine import writes
@@ -107,7 +118,7 @@ def end_reservations(conn: Connection, patron_ids: list[int], now: datetime) -> 
     """End the reservations of patrons about to be purged as a cancellation would
     (db.routing.release): a copy set aside for one goes to the next in line or back to the
     shelf, its unsent notice is withdrawn, and it is counted as cancelled (daily_count).
-    Locks in the house order: patron, item, work, hold."""
+    Locks in the house order: patron, item, work, series request, hold."""
     conn.execute(select(_patron.id).where(_patron.id.in_(patron_ids)).with_for_update()).all()
     held = conn.execute(
         select(_hold.id, _hold.item_id, _hold.work_id)
@@ -123,6 +134,7 @@ def end_reservations(conn: Connection, patron_ids: list[int], now: datetime) -> 
         if candidate.item_id is not None:
             routing.lock_item(conn, candidate.item_id)
         routing.lock_work(conn, candidate.work_id)
+        series.lock_request_of(conn, candidate.id)
         hold = conn.execute(
             select(_hold_table).where(_hold.id == candidate.id).with_for_update()
         ).first()

@@ -27,7 +27,7 @@ from sqlalchemy import Row, and_, func, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from db import clock, models, outbox, routing, rules, series
+from db import clock, models, outbox, pulling, routing, rules, series
 from db.catalog_write import SEP
 from db.clock import library_today
 from db.counts import bump
@@ -120,7 +120,8 @@ class SeriesChoice:
 @dataclass(frozen=True)
 class EstimateChange:
     """The window the patron last acknowledged, and why today's differs (reason codes:
-    `fewer_ahead`/`more_ahead` with `count`, `copies_due` when the copies' dates moved)."""
+    `fewer_ahead`/`more_ahead` with `count`, `copies_due` when the copies' dates moved,
+    `no_copies` when no copy can serve it now)."""
 
     since: date
     was_first: date | None
@@ -317,10 +318,12 @@ def place_series(
         .values(patron_id=patron_id, mode=mode, created_at=clock.aware_utc(now))
         .returning(_request.c.id)
     ).scalar_one()
-    placed_at = clock.aware_utc(now)
+    hold_ids: list[int] = []
     try:
         with conn.begin_nested():
             for sequence, work_id in enumerate(ids, start=1):
+                # Each volume goes to the end of its title's queue, under the title's lock.
+                placed_at = routing.queue_place(conn, work_id, now)
                 hold_id = conn.execute(
                     _hold.insert()
                     .values(
@@ -334,22 +337,23 @@ def place_series(
                     )
                     .returning(_hold.c.id)
                 ).scalar_one()
-                series.note_estimate(conn, int(hold_id), today, routing.shelf_days())
+                hold_ids.append(int(hold_id))
                 bump(conn, today, pickup, "", PLACED)
     except IntegrityError:  # a double submit that slipped past the checks above
         raise SeriesRefused("already_reserved", title=titles[ids[0]]) from None
     # The first volume (every volume, together) may take a copy free on a shelf now.
     routing.offer_next_volumes(conn, int(request_id), now)
+    for hold_id in hold_ids:  # then the windows shown, each after the volumes before it
+        series.note_estimate(conn, hold_id, today, routing.shelf_days())
     log.info("series request placed branch=%s volumes=%s", pickup, len(ids))
     return int(request_id)
 
 
-def _request_of(conn: Connection, patron_id: int, request_id: int) -> Row[Any]:
-    row = conn.execute(
-        select(_request)
-        .where(_request.c.id == request_id, _request.c.patron_id == patron_id)
-        .with_for_update()
-    ).first()
+def _request_of(
+    conn: Connection, patron_id: int, request_id: int, *, lock: bool = True
+) -> Row[Any]:
+    query = select(_request).where(_request.c.id == request_id, _request.c.patron_id == patron_id)
+    row = conn.execute(query.with_for_update() if lock else query).first()
     if row is None:
         raise HoldNotFound()
     return row
@@ -360,7 +364,7 @@ def cancel_series(conn: Connection, now: datetime, patron_id: int, request_id: i
     """Cancel every volume of a request; copies set aside go to the next in line. → count."""
     today = library_today(now)
     conn.execute(select(_patron.c.id).where(_patron.c.id == patron_id).with_for_update())
-    _request_of(conn, patron_id, request_id)
+    _request_of(conn, patron_id, request_id, lock=False)  # locked below, after the titles
     rows = conn.execute(
         select(_hold.c.id, _hold.c.item_id, _hold.c.work_id)
         .where(_hold.c.request_id == request_id, _hold.c.patron_id == patron_id)
@@ -370,15 +374,14 @@ def cancel_series(conn: Connection, now: datetime, patron_id: int, request_id: i
         if r.item_id is not None:
             routing.lock_item(conn, r.item_id)
         routing.lock_work(conn, r.work_id)
+    series.lock_request(conn, request_id)
     cancelled = 0
     for r in rows:
         hold = conn.execute(select(_hold).where(_hold.c.id == r.id).with_for_update()).first()
         if hold is None:
             continue
-        routing.end_hold(conn, hold)
+        routing.release(conn, hold, now)
         bump(conn, today, hold.pickup_branch_id, "", CANCELLED)
-        if hold.item_id is not None:
-            routing.reroute(conn, hold.item_id, hold.work_id, hold, now)
         cancelled += 1
     log.info("series request cancelled volumes=%s", cancelled)
     return cancelled
@@ -409,6 +412,7 @@ def _locked_hold(conn: Connection, patron_id: int, hold_id: int) -> Row[Any]:
     if row.item_id is not None:
         routing.lock_item(conn, row.item_id)
     routing.lock_work(conn, row.work_id)
+    series.lock_request_of(conn, hold_id)
     locked = conn.execute(
         select(_hold).where(_hold.c.id == hold_id, _hold.c.patron_id == patron_id).with_for_update()
     ).first()
@@ -458,10 +462,12 @@ def step_back(
 
 @writes
 def undo_step_back(conn: Connection, now: datetime, patron_id: int, hold_id: int) -> None:
+    """Take the place back at once: a copy on a shelf goes on a pull list for it now."""
     hold = _locked_hold(conn, patron_id, hold_id)
     conn.execute(
         _hold.update().where(_hold.c.id == hold.id).values(step_back_passes=0, step_back_until=None)
     )
+    pulling.fill(conn, hold.work_id, now)  # the title is locked (_locked_hold)
 
 
 # ---------------------------------------------------------------------------------------
@@ -485,7 +491,9 @@ def _change(row: Any, w: series.Window) -> EstimateChange | None:
         return None
     reasons: list[str] = []
     count = 0
-    if row.est_ahead is not None and row.est_ahead != w.ahead:
+    if w.first is None:  # no copy can serve it now (missing, withdrawn)
+        reasons.append("no_copies")
+    elif row.est_ahead is not None and row.est_ahead != w.ahead:
         reasons.append("fewer_ahead" if w.ahead < row.est_ahead else "more_ahead")
         count = abs(row.est_ahead - w.ahead)
     else:
@@ -534,16 +542,9 @@ def list_hold_extras(conn: Connection, now: datetime, patron_id: int) -> dict[in
         .where(_hold.c.patron_id == patron_id)
         .order_by(_hold.c.request_id, _hold.c.sequence, _hold.c.id)
     ).all()
-    windows: dict[int, series.Window] = {}
-    chain: dict[int, list[int]] = {}
-    for r in rows:
-        if r.item_id is None:
-            windows[r.id] = series.window(conn, r.id, today, shelf)
-            if r.mode == series.IN_ORDER:
-                chain.setdefault(r.request_id, []).append(r.id)
-    for ids in chain.values():
-        for hold_id, w in zip(ids, series.in_sequence([windows[i] for i in ids]), strict=True):
-            windows[hold_id] = w
+    windows = {
+        r.id: series.shown_window(conn, r.id, today, shelf) for r in rows if r.item_id is None
+    }
     out: dict[int, HoldExtra] = {}
     for r in rows:
         win = windows.get(r.id)

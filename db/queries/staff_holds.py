@@ -23,11 +23,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.engine import Connection
 
-from db import models
+from db import models, series
 from db.catalog_write import SEP
+from db.clock import library_today
 from db.engine import reads, writes
 from db.errors import NotFound
 from db.queries import holds
@@ -60,6 +61,8 @@ _patron = _T["patron"]
 _branch = _T["branch"]
 _item = _T["item"]
 _work = _T["work"]
+_hold = _T["hold"]
+_request = _T["hold_request"]
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,7 @@ class PatronHolds:
     holds: tuple[HoldView, ...]
     home_branch_code: str
     limit: int
+    held_back: frozenset[int] = frozenset()  # series volumes waiting for the one before
 
 
 @dataclass(frozen=True)
@@ -119,7 +123,26 @@ def list_holds_for_staff(actor: StaffActor, patron_id: int) -> PatronHolds | Non
     if not _may_see(actor):
         return None
     home = _record(actor, patron_id, VIEW)
-    return PatronHolds(holds.list_holds(patron_id), home, holds.hold_limit())
+    return PatronHolds(holds.list_holds(patron_id), home, holds.hold_limit(), _held_back(patron_id))
+
+
+@reads
+def _held_back(conn: Connection, now: datetime, patron_id: int) -> frozenset[int]:
+    """The patron's in-order series volumes held back for the one before (db.series)."""
+    today = library_today(now)
+    rows = conn.execute(
+        select(_hold.c.id)
+        .select_from(_hold.join(_request, _request.c.id == _hold.c.request_id))
+        .where(
+            _hold.c.patron_id == patron_id,
+            _hold.c.item_id.is_(None),
+            _request.c.mode == series.IN_ORDER,
+            or_(_hold.c.suspended_until.is_(None), _hold.c.suspended_until <= today),
+            or_(_hold.c.step_back_until.is_(None), _hold.c.step_back_until <= today),
+            ~series.eligible(_hold, today),
+        )
+    ).scalars()
+    return frozenset(int(r) for r in rows)
 
 
 def place_hold_for_staff(
