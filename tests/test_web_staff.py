@@ -970,7 +970,7 @@ def test_the_counter_reads_full_width_cards_and_barcodes(team: dict[str, Console
         "/staff/counter/checkout",
         "/staff/counter",
         card=TARO.card_number.translate(wide),
-        barcode=f"{barcode[:4]}ー{barcode[4:]}".translate(wide),
+        barcode=f" {barcode}".translate(wide),
     )
     assert done.status_code == 200 and "貸出しました" in done.text  # type: ignore[attr-defined]
     back = staff.htmx_post(

@@ -35,7 +35,7 @@ async def login_page(request: Request) -> Response:
 async def login(request: Request) -> Response:
     form = await forms.read(request)
     my = path_for(request, "my")
-    card = forms.code(form, "card", 20)
+    card = forms.card(form, "card")
     password = str(form.get("password", ""))[:1024]
     kiosk = form.get("kiosk") == "1"
     next_url = safe_next(str(form.get("next", my)))

@@ -58,18 +58,30 @@ def text(form: FormData, name: str, limit: int = 200) -> str:
 
 
 # Card numbers and barcodes as people and scanners type them: full-width (an IME left on),
-# spaces and hyphens (２１００-000-002, 2100 000 002) are not part of the code.
-_CODE_NOISE = re.compile(r"[\s\-‐‑‒–—―−ーｰ]+")
+# spaces, and dashes of every kind (２１００－000－002, 2100 000 002).
+_DASHES = re.compile(r"[‐‑‒–—―−ー]")  # after NFKC: the IME's － is "-", its ｰ is "ー"
+_SPACES = re.compile(r"\s+")
 
 
-def as_code(raw: str) -> str:
-    """A card number or barcode as stored: NFKC (full-width → ASCII), no spaces or hyphens."""
-    return _CODE_NOISE.sub("", unicodedata.normalize("NFKC", raw))
+def as_barcode(raw: str) -> str:
+    """A barcode as stored: NFKC (full-width → ASCII), no spaces, every dash as "-" (a
+    migrated library's barcodes may carry hyphens)."""
+    return _SPACES.sub("", _DASHES.sub("-", unicodedata.normalize("NFKC", raw)))
 
 
-def code(form: FormData, name: str, limit: int = 32) -> str:
-    """A card-number or barcode field (`as_code`), cut to `limit` characters."""
-    return as_code(text(form, name, limit * 2))[:limit]
+def as_card(raw: str) -> str:
+    """A library card number as stored: digits read out in groups are one number."""
+    return as_barcode(raw).replace("-", "")
+
+
+def barcode(form: FormData, name: str, limit: int = 32) -> str:
+    """A barcode field (`as_barcode`), cut to `limit` characters."""
+    return as_barcode(text(form, name, limit * 2))[:limit]
+
+
+def card(form: FormData, name: str, limit: int = 20) -> str:
+    """A card-number field (`as_card`), cut to `limit` characters."""
+    return as_card(text(form, name, limit * 2))[:limit]
 
 
 def whole_number(raw: str) -> int | None:

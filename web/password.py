@@ -64,7 +64,7 @@ async def first(request: Request) -> Response:
     tr = translator(request)
     errors: dict[str, str] = {}
     values = {k: _text(form, k) for k in ("birth_year", "birth_month", "birth_day", "phone")}
-    values["card"] = forms.code(form, "card", 20)
+    values["card"] = forms.card(form, "card")
     birth = _birth_date(tr, form, errors)
     new = _new_password(tr, form, errors)
     for name in ("card", "phone"):
@@ -97,7 +97,7 @@ async def code(request: Request) -> Response:
     form = await forms.read(request)
     tr = translator(request)
     errors: dict[str, str] = {}
-    values = {"card": forms.code(form, "card", 20), "code": _text(form, "code", 40)}
+    values = {"card": forms.card(form, "card"), "code": _text(form, "code", 40)}
     new = _new_password(tr, form, errors)
     for name in ("card", "code"):
         if not values[name]:
@@ -124,7 +124,7 @@ async def forgot_page(request: Request) -> Response:
 
 async def forgot(request: Request) -> Response:
     form = await forms.read(request)
-    values = {"card": forms.code(form, "card", 20), "email": _text(form, "email", 254)}
+    values = {"card": forms.card(form, "card"), "email": _text(form, "email", 254)}
     required = translator(request).gettext("This is required.")
     errors = {name: required for name, value in values.items() if not value}
     if errors:

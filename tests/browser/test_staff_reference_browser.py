@@ -48,7 +48,7 @@ def test_a_reference_answer_at_the_console(
         category="general",
     )
     desk.goto(f"{staff_server}/staff/")
-    desk.get_by_role("main").get_by_role("link", name="レファレンス").click()
+    desk.get_by_role("main").get_by_role("link", name="レファレンス（調べもの相談）").click()
     expect(desk.get_by_role("heading", name="レファレンス", exact=False)).to_be_visible()
     assert _axe(desk) == []
     desk.get_by_role("link", name=f"質問 {question_id}").click()

@@ -25,7 +25,7 @@ def _day(raw: str) -> date | None:
 async def audit(request: Request) -> Response:
     values = {
         "staff_code": forms.query(request, "staff_code", 20),
-        "card": forms.as_code(forms.query(request, "card", 40))[:20],
+        "card": forms.as_card(forms.query(request, "card", 40))[:20],
         "day_from": forms.query(request, "day_from", 10),
         "day_to": forms.query(request, "day_to", 10),
         "outcome": forms.query(request, "outcome", 10),

@@ -91,10 +91,10 @@ async def counter_page(request: Request) -> Response:
 
 async def _scan(request: Request, kind: str) -> Response:
     form = await forms.read(request)
-    card = forms.code(form, "card", 20) if kind == "checkout" else ""
+    card = forms.card(form, "card") if kind == "checkout" else ""
     confirm = kind == "checkout" and text(form, "confirm", 1) == "1"
     state = queries.counter_scan(
-        me(request).token, kind, card, forms.code(form, "barcode"), confirm, me(request).actor
+        me(request).token, kind, card, forms.barcode(form, "barcode"), confirm, me(request).actor
     )
     ok = state.last is not None and state.last.ok
     # Without htmx, the page after the redirect has an empty card field: the card is
@@ -119,7 +119,7 @@ async def renew(request: Request) -> Response:
 async def receive(request: Request) -> Response:
     """A copy in transit arrived here: its reservation becomes ready (hold shelf)."""
     form = await forms.read(request)
-    barcode = forms.code(form, "barcode")
+    barcode = forms.barcode(form, "barcode")
     line: CounterLine
     if not barcode:
         missing = translator(request).gettext("Scan or type the item barcode.")

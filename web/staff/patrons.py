@@ -44,7 +44,7 @@ async def patrons_page(request: Request) -> Response:
 
 async def patrons(request: Request) -> Response:
     form = await forms.read(request)
-    return _lookup_page(request, forms.code(form, "card", 20), text(form, "name", 50).strip())
+    return _lookup_page(request, forms.card(form, "card"), text(form, "name", 50).strip())
 
 
 async def patron(request: Request) -> Response:

@@ -80,7 +80,7 @@ async def _scan(request: Request, action: str) -> Response:
     branch_code, width = _choices(
         request, {"branch": forms.text(form, "branch", 20), "width": forms.text(form, "width", 10)}
     )
-    barcode = forms.code(form, "barcode")
+    barcode = forms.barcode(form, "barcode")
     tr = translator(request)
     if not barcode:
         error = tr.gettext("Scan or type the item barcode.")
