@@ -4,6 +4,9 @@ and by `mail send` runs alike, with no operator action (issue 11).
 
 Before: every run counted an attempt against every due message (attempts at 0, 1, 3 …
 127 minutes), so a two-hour outage gave them all up and nothing was sent afterwards.
+
+A relay that hangs up inside one message's transaction (an outage that starts just then,
+or a message it will not take) costs that message a backoff step and stops no one else.
 """
 
 from __future__ import annotations
