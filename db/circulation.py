@@ -57,6 +57,7 @@ _branch = _T["branch"]
 _mtype = _T["material_type"]
 _patron = _T["patron"]
 _count = _T["daily_count"]
+_hold = _T["hold"]
 
 # daily_count events
 CHECKOUT = "checkout"
@@ -140,7 +141,9 @@ class PatronBlocked(CirculationRefused):
 
 class HasOverdue(PatronBlocked):
     def __init__(self, count: int, confirmable: bool = False) -> None:
-        super().__init__("checkout_overdue", confirmable, count=count)
+        # A warning says what is wrong, not that the loan cannot be made.
+        code = "checkout_overdue_warn" if confirmable else "checkout_overdue"
+        super().__init__(code, confirmable, count=count)
 
 
 class LoanLimitReached(PatronBlocked):
@@ -197,6 +200,9 @@ class CheckoutReceipt:
     loan_id: int
     title: str
     due_on: date
+    patron_id: int = 0
+    # Lent although a "warn" rule warned (overdue items, a limit): staff confirmed.
+    overridden: bool = False
 
 
 @dataclass(frozen=True)
@@ -207,6 +213,9 @@ class ReturnReceipt:
     # route_branch) or "in_transit" (send to route_branch). Names no patron.
     route: str = rules.AVAILABLE
     route_branch: Localized | None = None
+    # A copy checked in that was not lent but found: "to_pull" (set aside on a pull list)
+    # or "missing"; "" for a return.
+    found: str = ""
 
 
 @dataclass(frozen=True)
@@ -383,13 +392,21 @@ def renew_all(conn: Connection, patron_id: int, now: datetime) -> RenewAllReport
 
 
 def checkout(
-    conn: Connection, card_number: str, barcode: str, now: datetime, confirm: bool = False
+    conn: Connection,
+    card_number: str,
+    barcode: str,
+    now: datetime,
+    confirm: bool = False,
+    at_branch_id: int | None = None,
 ) -> CheckoutReceipt:
     """Lend an item to a patron. Due date: today (library-local) + the loan days of the rule
-    for the patron's category and the copy's material type (`due_date_for`).
+    for the patron's category and the copy's material type (`due_date_for`), on a day the
+    lending branch is open: `at_branch_id` (the counter's), else the pickup branch of the
+    reservation the copy was set aside for, else the copy's own branch.
 
     A patron with overdue items or at a limit is refused (`PatronBlocked`); where the rule
-    says "warn" the refusal is `confirmable` and `confirm=True` (staff confirmed) lends."""
+    says "warn" the refusal is `confirmable` and `confirm=True` (staff confirmed) lends —
+    within the library's total LOAN_LIMIT, which no rule lifts."""
     today = library_today(now)
     patron = conn.execute(
         select(_patron.c.id, _patron.c.expires_on, _patron.c.category)
@@ -432,9 +449,21 @@ def checkout(
         and routing.held_for(conn, item.id) == patron.id
     ):
         raise ItemUnavailable(item.status)
-    if not (confirm and rule.warns):
-        _check_patron(conn, patron.id, rule, Localized.of(item.material_names), today)
-    due_on = due_date_for(conn, item.branch_id, today, rule.loan_days)
+    material = Localized.of(item.material_names)
+    overridden = False
+    try:
+        _check_patron(conn, patron.id, rule, material, today, confirmed=False)
+    except PatronBlocked as blocked:
+        if not (confirm and rule.warns and blocked.confirmable):
+            raise
+        # Staff lent despite the warning (the counter audits it); the total limit still holds.
+        _check_patron(conn, patron.id, rule, material, today, confirmed=True)
+        overridden = True
+    pickup = conn.execute(
+        select(_hold.c.pickup_branch_id).where(_hold.c.item_id == item.id)
+    ).scalar()
+    lending = at_branch_id or pickup or item.branch_id
+    due_on = due_date_for(conn, lending, today, rule.loan_days)
     loan_id = conn.execute(
         _loan.insert()
         .values(
@@ -458,13 +487,26 @@ def checkout(
     routing.on_checkout(conn, patron.id, item.id, item.work_id, now)
     bump(conn, today, item.branch_id, item.material_type, CHECKOUT)
     log.info("checkout branch=%s material=%s", item.branch_id, item.material_type)
-    return CheckoutReceipt(loan_id=int(loan_id), title=item.title, due_on=due_on)
+    return CheckoutReceipt(
+        loan_id=int(loan_id),
+        title=item.title,
+        due_on=due_on,
+        patron_id=int(patron.id),
+        overridden=overridden,
+    )
 
 
 def _check_patron(
-    conn: Connection, patron_id: int, rule: loan_rules.LoanRule, material: Localized, today: date
+    conn: Connection,
+    patron_id: int,
+    rule: loan_rules.LoanRule,
+    material: Localized,
+    today: date,
+    confirmed: bool,
 ) -> None:
-    """Overdue items first (the reason staff most need to tell), then the limits."""
+    """Overdue items first (the reason staff most need to tell), then the limits.
+    `confirmed`: staff confirmed what a "warn" rule only warns about (overdue items, the
+    rule's limit); the library's total LOAN_LIMIT holds all the same."""
     counts = conn.execute(
         select(
             func.count().label("held"),
@@ -474,13 +516,17 @@ def _check_patron(
         .select_from(_loan.join(_item, _item.c.id == _loan.c.item_id))
         .where(_loan.c.patron_id == patron_id)
     ).one()
-    if counts.overdue:
+    if counts.overdue and not confirmed:
         raise HasOverdue(int(counts.overdue), rule.warns)
-    if counts.held >= rules.LOAN_LIMIT:
-        raise LoanLimitReached(rules.LOAN_LIMIT, rule.warns)
-    if counts.of_type >= rule.max_items:
+    if counts.held >= rules.LOAN_LIMIT:  # no rule lifts the library's total
+        raise LoanLimitReached(rules.LOAN_LIMIT)
+    if counts.of_type >= rule.max_items and not confirmed:
         raise MaterialLimitReached(rule.max_items, material, rule.warns)
 
+
+# Copies a return scan checks in although nobody borrowed them: the copy is in the
+# building after all (return_item).
+FOUND_STATUSES = (rules.TO_PULL, rules.MISSING)
 
 _STRAY_STATUSES = (rules.ON_LOAN, rules.IN_TRANSIT, rules.ON_HOLD_SHELF)
 
@@ -505,6 +551,10 @@ def return_item(
 
     The copy goes to the first eligible reservation of its title (hold shelf when the
     pickup branch is where it was returned, else transit), or back to `available`.
+
+    A copy found in the building is checked in too (`ReturnReceipt.found`): one on a pull
+    list goes to its reservation as the list's "found" scan does (db.routing.found), a
+    missing one back into circulation through the same routing as a return.
     """
     today = library_today(now)
     row = conn.execute(
@@ -528,15 +578,29 @@ def return_item(
     ).first()
     if row is None:
         raise UnknownBarcode()
+    # The copy is where it was handed in: the counter's branch when known (a patron may
+    # return a book at any branch), else its own branch.
+    here = at_branch_id if at_branch_id is not None else row.branch_id
+    if row.loan_id is None and row.status in FOUND_STATUSES:
+        # Found in the building: nothing was lent, so nothing is counted as returned.
+        if row.status == rules.TO_PULL:  # as the pull list's "found" scan
+            route = routing.found(conn, row.id, row.work_id, here, now)
+        else:  # missing: back in circulation, to the next reservation or the shelf
+            route = routing.route_item(conn, row.id, row.work_id, here, now)
+        log.info("check-in found branch=%s status=%s", here, row.status)
+        return ReturnReceipt(
+            title=row.title,
+            was_overdue=False,
+            route=route.state,
+            route_branch=route.branch,
+            found=row.status,
+        )
     if row.loan_id is None and not _stray(conn, row.id, row.status):
         raise NotOnLoan()
     if row.loan_id is not None:
         reminders.withdraw(conn, row.loan_id)
         conn.execute(_loan.delete().where(_loan.c.id == row.loan_id))
         engine.erase_after_commit(conn)
-    # The copy is where it was handed in: the counter's branch when known (a patron may
-    # return a book at any branch), else its own branch.
-    here = at_branch_id if at_branch_id is not None else row.branch_id
     route = routing.route_item(conn, row.id, row.work_id, here, now)
     bump(conn, today, row.branch_id, row.material_type, RETURN)
     log.info("return branch=%s material=%s", row.branch_id, row.material_type)

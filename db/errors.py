@@ -67,6 +67,7 @@ CODES = frozenset(
         "renewal_not_for_loan",
         "renewal_too_soon",  # due (the current due date), days (the loan period)
         "checkout_overdue",  # count
+        "checkout_overdue_warn",  # count
         "loan_limit_material",  # limit, material (Localized)
         "rule_number",  # min, max (a loan rule's field)
         "counter_no_card",
@@ -130,6 +131,8 @@ CODES = frozenset(
         "closure_ends_before_start",
         "closure_too_long",  # days
         "closure_not_found",
+        "closure_in_the_past",
+        "closure_exists",
         # catalogue import
         "import_file_not_found",  # name
         "import_cannot_open",  # name, reason
@@ -164,6 +167,36 @@ CODES = frozenset(
         "import_xml_entities",  # the file declares XML entities: refused
         "import_xml_markup_too_long",  # limit
         "import_file_too_large",  # limit (bytes, after decompression)
+        # reference service (db.reference)
+        "reference_not_found",
+        "reference_text_required",
+        "reference_text_too_long",  # max
+        "reference_useful_by_past",
+        "reference_useful_by_far",  # days
+        "reference_no_email",
+        "reference_not_deletable",
+        "reference_closed",
+        "reference_bad_status",
+        "reference_bad_url",
+        "reference_bad_source",
+        "reference_unknown_work",
+        "reference_too_many_sources",  # max
+        "reference_assignee",  # staff side: the chosen member may not take reference questions
+        # the public reference collection (db.queries.reference_cases)
+        "case_not_found",
+        "case_question_required",
+        "case_answer_required",
+        "case_text_too_long",  # max
+        "case_list_too_long",  # items
+        "case_ndc_format",  # items
+        "case_has_email",
+        "case_has_phone",
+        "case_has_card_number",
+        "case_has_patron_name",
+        "case_published",
+        "case_not_submitted",
+        "case_own_approval",
+        "case_changed",
     }
 )
 

@@ -4,8 +4,9 @@ One pure function, `estimate_window`, from the facts of the title right now: whe
 that can serve reservations is expected to be free (the real due date of a copy on loan;
 for a copy set aside for someone ahead, that patron's loan after the hold shelf), how many
 active reservations are ahead (suspended, stepping-back and held-back ones are skipped by
-the caller), and the loan, hold-shelf and transit days. Nothing here is stored: the window
-is derived each time the page is drawn.
+the caller) with the loan period each of those readers will get (their loan rule, category ×
+material type: db.series.window), and the hold-shelf and transit days. Nothing here is
+stored: the window is derived each time the page is drawn.
 
 The early end assumes everyone ahead collects the day the copy is ready and returns it on
 its due date; the late end assumes everyone ahead collects on the last hold-shelf day and
@@ -38,19 +39,23 @@ def estimate_window(
     ahead: int,
     loan_days: int,
     shelf_days: int,
+    ahead_loan_days: Sequence[int] = (),
     transit_days: int = TRANSIT_DAYS,
 ) -> tuple[date, date] | None:
     """(first day, last day) the copy for this reservation is likely to be ready, or None
-    when no copy can serve it. Each reservation ahead takes the copy that is free first."""
+    when no copy can serve it. Each reservation ahead takes the copy that is free first,
+    for its reader's loan period (`ahead_loan_days`, in queue order; `loan_days` for
+    those not given)."""
     if not copies or loan_days <= 0:
         return None
     early = [max(c.early, today) for c in copies]
     late = [max(c.late, today) for c in copies]
     heapq.heapify(early)
     heapq.heapify(late)
-    for _ in range(max(ahead, 0)):
-        heapq.heappush(early, heapq.heappop(early) + timedelta(days=loan_days))
-        turn = transit_days + shelf_days + loan_days
+    for n in range(max(ahead, 0)):
+        days = ahead_loan_days[n] if n < len(ahead_loan_days) else loan_days
+        heapq.heappush(early, heapq.heappop(early) + timedelta(days=days))
+        turn = transit_days + shelf_days + days
         heapq.heappush(late, heapq.heappop(late) + timedelta(days=turn))
     first = early[0]
     last = max(late[0] + timedelta(days=transit_days), first)

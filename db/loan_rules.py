@@ -34,7 +34,7 @@ ENFORCE = (BLOCK, WARN)
 
 # What a manager may set (the screen says so next to each field).
 MAX_LOAN_DAYS = 365
-MAX_ITEMS = 200
+MAX_ITEMS = rules.LOAN_LIMIT  # a type never allows more than the library-wide total
 MAX_RENEWALS = 20
 
 

@@ -499,3 +499,117 @@ class LoanRule(SQLModel, table=True):
     max_items: int
     max_renewals: int
     enforce: str = Field(default="block", max_length=10)  # block, warn
+
+
+# --- reference service (issue 14, migration 0022) ---------------------------------------
+
+
+class ReferenceQuestion(SQLModel, table=True):
+    """A reference question (レファレンス) and its state (db.reference: the state machine).
+
+    The personal link (patron, category) lives only here: a closed question is deleted with
+    its thread `reference_retention_days` after closing (db.reference), and a patron may
+    delete a closed one at any time. What outlives it is anonymous: a published
+    `reference_case` and `reference_count`."""
+
+    __tablename__ = "reference_question"
+    __table_args__ = (
+        Index("ix_reference_question_patron", "patron_id", "created_at"),
+        Index("ix_reference_question_status", "status", "created_at"),
+        Index("ix_reference_question_closed", "closed_at"),
+        _NEVER_REUSED,
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    # NULL: asked at the desk or by phone for nobody registered (staff side).
+    patron_id: int | None = Field(default=None, foreign_key="patron.id", ondelete="CASCADE")
+    category: str | None = Field(default=None, max_length=20)  # db.rules.CATEGORIES
+    status: str = Field(max_length=20)  # received, investigating, answered, closed
+    question: str = Field(sa_column=Column(Text, nullable=False))
+    checked: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    useful_by: date | None = None  # the answer is of use until this library-local date
+    notify_email: bool = False  # mail "your answer is ready" (else only My Library)
+    created_at: datetime
+    updated_at: datetime
+    answered_at: datetime | None = None
+    closed_at: datetime | None = None  # retention counts from here
+    assigned_staff_id: int | None = Field(
+        default=None, foreign_key="staff_account.id", ondelete="SET NULL"
+    )
+    # The outbox row of the "answer is ready" notice: withdrawn when the question goes.
+    notice_mail_id: int | None = None
+
+
+class ReferenceMessage(SQLModel, table=True):
+    """One message of a question's thread: a patron's follow-up, a staff answer, or a staff
+    note (`internal`: never shown to the patron)."""
+
+    __tablename__ = "reference_message"
+    __table_args__ = (
+        Index("ix_reference_message_question", "question_id", "created_at"),
+        _NEVER_REUSED,
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    question_id: int = Field(foreign_key="reference_question.id", ondelete="CASCADE")
+    author: str = Field(max_length=10)  # patron, staff
+    staff_id: int | None = Field(default=None, foreign_key="staff_account.id", ondelete="SET NULL")
+    internal: bool = False
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime
+
+
+class ReferenceSource(SQLModel, table=True):
+    """A source cited by an answer: a record of our catalogue (`work`), a bibliographic
+    citation (`text`) or a web page (`url`, http/https only). `text` always holds the
+    citation, so a catalogue record deleted later is still cited."""
+
+    __tablename__ = "reference_source"
+    __table_args__ = (Index("ix_reference_source_message", "message_id", "position"),)
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="reference_message.id", ondelete="CASCADE")
+    position: int = 0
+    kind: str = Field(max_length=10)  # work, text, url
+    work_id: int | None = Field(default=None, foreign_key="work.id", ondelete="SET NULL")
+    text: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class ReferenceCase(SQLModel, table=True):
+    """An anonymised case for the public collection (/reference) and the CRD export.
+
+    Staff rewrite question and answer without anything identifying (`draft`); a second staff
+    member approves (`approved`); it is public once `published`. It names no patron and
+    outlives its question (`question_id` becomes NULL)."""
+
+    __tablename__ = "reference_case"
+    __table_args__ = (Index("ix_reference_case_status", "status", "published_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    question_id: int | None = Field(
+        default=None, foreign_key="reference_question.id", ondelete="SET NULL"
+    )
+    status: str = Field(max_length=20)  # draft, approved, published
+    question: str = Field(sa_column=Column(Text, nullable=False))
+    answer: str = Field(sa_column=Column(Text, nullable=False))
+    answer_process: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    pre_research: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    bibliography: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    keywords: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))  # " | "
+    ndc: str = Field(default="", max_length=100)
+    solved: bool = True
+    # db.search's normalised question, answer and keywords, for the public search.
+    search_text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    written_by: int | None = Field(default=None, foreign_key="staff_account.id")
+    approved_by: int | None = Field(default=None, foreign_key="staff_account.id")
+    created_at: datetime
+    updated_at: datetime
+    approved_at: datetime | None = None
+    published_at: datetime | None = None
+
+
+class ReferenceCount(SQLModel, table=True):
+    """Anonymous reference statistics: questions asked and answered per day and category."""
+
+    __tablename__ = "reference_count"
+    day: date = Field(primary_key=True)
+    category: str = Field(primary_key=True, max_length=20)
+    event: str = Field(primary_key=True, max_length=20)  # asked, answered
+    count: int = 0

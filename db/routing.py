@@ -49,7 +49,8 @@ WAITING = "waiting"
 IN_TRANSIT = "in_transit"
 READY = "ready"
 
-FILLED = "hold_filled"  # daily_count event
+FILLED = "hold_filled"  # daily_count events
+CANCELLED = "hold_cancelled"  # ended unused: cancelled, or its patron purged
 
 _shelf = {"days": 7}
 
@@ -209,6 +210,31 @@ def route_item(
         return Routing(READY, names)
     to_transit(conn, nxt.id, item_id)
     log.info("hold in transit to branch=%s", nxt.pickup_branch_id)
+    return Routing(IN_TRANSIT, names)
+
+
+def found(
+    conn: Connection, item_id: int, work_id: int, at_branch_id: int, now: datetime
+) -> Routing:
+    """A copy on a pull list (`to_pull`) is in staff's hands at `at_branch_id` — scanned on
+    the list, or at the counter's return: it goes on the hold shelf there for its
+    reservation (the ready notice is queued) or in transit to the pickup branch. With its
+    reservation gone, the next one or the shelf. The caller locked the item."""
+    lock_work(conn, work_id)
+    hold = conn.execute(
+        select(_hold.c.id, _hold.c.pickup_branch_id)
+        .where(_hold.c.item_id == item_id)
+        .with_for_update()
+    ).first()
+    if hold is None:
+        return route_item(conn, item_id, work_id, at_branch_id, now)
+    names = branch_names(conn, hold.pickup_branch_id)
+    if hold.pickup_branch_id == at_branch_id:
+        make_ready(conn, hold.id, item_id, now)
+        log.info("pulled to hold shelf branch=%s", at_branch_id)
+        return Routing(READY, names)
+    to_transit(conn, hold.id, item_id)
+    log.info("pulled for transit branch=%s to=%s", at_branch_id, hold.pickup_branch_id)
     return Routing(IN_TRANSIT, names)
 
 

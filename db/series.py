@@ -54,10 +54,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Row, and_, case, or_, select
 from sqlalchemy.engine import Connection
 
-from db import calendar, estimate, models, rules
+from db import calendar, estimate, loan_rules, models, rules
 
 _T = models.Hold.metadata.tables
 _hold = _T["hold"]
@@ -65,6 +65,7 @@ _request = _T["hold_request"]
 _item = _T["item"]
 _mtype = _T["material_type"]
 _loan = _T["loan"]
+_patron = _T["patron"]
 
 IN_ORDER = "in_order"
 TOGETHER = "together"
@@ -277,38 +278,49 @@ class Window:
 
 
 def window(conn: Connection, hold_id: int, today: date, shelf_days: int) -> Window:
-    """The estimate window of one waiting hold, from the title's copies and queue now."""
+    """The estimate window of one waiting hold, from the title's copies and queue now.
+
+    Each reader ahead keeps a copy for the loan period of their own loan rule (category ×
+    material type, db.loan_rules) — the longest over the title's copy types, since which
+    copy they get is not known; so does the reader a copy is set aside for."""
     hold = conn.execute(
         select(_hold.c.id, _hold.c.work_id, _hold.c.placed_at, _hold.c.pickup_branch_id).where(
             _hold.c.id == hold_id
         )
     ).one()
     ahead_holds = _hold.alias("ahead")
-    ahead = conn.execute(
-        select(func.count())
-        .select_from(ahead_holds)
-        .where(
-            ahead_holds.c.work_id == hold.work_id,
-            ahead_holds.c.item_id.is_(None),
-            or_(
-                ahead_holds.c.placed_at < hold.placed_at,
-                and_(ahead_holds.c.placed_at == hold.placed_at, ahead_holds.c.id < hold.id),
-            ),
-            eligible(ahead_holds, today),
-        )
-    ).scalar_one()
+    ahead_categories = list(
+        conn.execute(
+            select(_patron.c.category)
+            .select_from(ahead_holds.join(_patron, _patron.c.id == ahead_holds.c.patron_id))
+            .where(
+                ahead_holds.c.work_id == hold.work_id,
+                ahead_holds.c.item_id.is_(None),
+                or_(
+                    ahead_holds.c.placed_at < hold.placed_at,
+                    and_(ahead_holds.c.placed_at == hold.placed_at, ahead_holds.c.id < hold.id),
+                ),
+                eligible(ahead_holds, today),
+            )
+            .order_by(ahead_holds.c.placed_at, ahead_holds.c.id)
+        ).scalars()
+    )
+    ahead = len(ahead_categories)
     copies = conn.execute(
         select(
             _item.c.status,
+            _item.c.material_type,
             _mtype.c.loan_days,
             _loan.c.due_on,
             _hold.c.state.label("held_state"),
             _hold.c.ready_until,
+            _patron.c.category.label("held_for"),
         )
         .select_from(
             _item.join(_mtype, _mtype.c.code == _item.c.material_type)
             .outerjoin(_loan, _loan.c.item_id == _item.c.id)
             .outerjoin(_hold, _hold.c.item_id == _item.c.id)
+            .outerjoin(_patron, _patron.c.id == _hold.c.patron_id)
         )
         .where(
             _item.c.work_id == hold.work_id,
@@ -317,18 +329,33 @@ def window(conn: Connection, hold_id: int, today: date, shelf_days: int) -> Wind
             _item.c.status != rules.MISSING,
         )
     ).all()
-    frees = [_free(c, today, shelf_days) for c in copies]
+    types = sorted({str(c.material_type) for c in copies})
+    periods: dict[str, int] = {}
+
+    def period(category: str) -> int:
+        """A reader's loan period for this title: the longest their rules give its copies."""
+        if category not in periods:
+            periods[category] = max(
+                (loan_rules.rule_for(conn, category, t).loan_days for t in types), default=0
+            )
+        return periods[category]
+
+    frees = [
+        _free(c, today, shelf_days, period(c.held_for) if c.held_for else None) for c in copies
+    ]
     loan_days = max((int(c.loan_days) for c in copies), default=0)
-    found = estimate.estimate_window(today, frees, int(ahead), loan_days, shelf_days)
+    found = estimate.estimate_window(
+        today, frees, ahead, loan_days, shelf_days, tuple(period(c) for c in ahead_categories)
+    )
     if found is None:
-        return Window(first=None, last=None, ahead=int(ahead))
+        return Window(first=None, last=None, ahead=ahead)
     # A copy is ready for collection only on a day the pickup branch is open.
     first, last = (calendar.next_open_day(conn, hold.pickup_branch_id, d) for d in found)
-    return Window(first=first, last=last, ahead=int(ahead))
+    return Window(first=first, last=last, ahead=ahead)
 
 
-def _free(copy: Any, today: date, shelf_days: int) -> estimate.CopyFree:
-    loan = timedelta(days=int(copy.loan_days))
+def _free(copy: Any, today: date, shelf_days: int, holder_days: int | None) -> estimate.CopyFree:
+    loan = timedelta(days=int(copy.loan_days if holder_days is None else holder_days))
     if copy.due_on is not None:
         return estimate.CopyFree(copy.due_on, copy.due_on)
     if copy.held_state is not None:  # set aside for a reader ahead, who then borrows it

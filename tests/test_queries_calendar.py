@@ -113,6 +113,18 @@ def test_due_date_moves_to_the_next_day_the_lending_branch_is_open(lib: Lib) -> 
     assert queries.checkout(card, "H002").due_on == date(2026, 12, 4)  # minami copy: open
 
 
+def test_a_reserved_copy_is_due_on_an_open_day_of_the_branch_that_lends_it(lib: Lib) -> None:
+    """A sogo copy collected at minami is lent by minami: minami's calendar sets the date."""
+    (a, card_a), _, (_, card_c), _ = lib.patrons
+    queries.checkout(card_c, "H001")  # the sogo copy of neko
+    queries.checkout(card_c, "H002")  # and the minami one
+    queries.place_hold(a, lib.works["neko"], "minami")
+    queries.return_item("H001")  # in transit to minami
+    queries.receive_item("H001")
+    queries.set_branch_week(MANAGER, "minami", week(FRI, SAT))
+    assert queries.checkout(card_a, "H001").due_on == date(2026, 12, 6)  # not sogo's Friday
+
+
 def test_renewal_due_date_is_an_open_day(lib: Lib) -> None:
     (patron, card), *_ = lib.patrons
     queries.checkout(card, "H003")  # due Friday 12/04
@@ -350,3 +362,19 @@ def test_demo_load_in_the_new_year_closure_keeps_one_overdue_loan(fresh_db: Data
                 assert due < date(2027, 1, 2) or calendar.is_open(conn, row.branch_id, due)
     finally:
         queries.set_clock(None)
+
+
+def test_a_past_or_repeated_closure_is_refused_next_to_the_field(lib: Lib) -> None:
+    """A closure that has ended would never be listed (nor removable); the same closure twice
+    would be listed twice."""
+    with pytest.raises(queries.StaffFormRefused) as past:
+        queries.add_branch_closure(MANAGER, "sogo", TODAY - 3 * DAY, TODAY - DAY, "other")
+    assert "既に終わっています" in in_words(past.value.errors["ends_on"])
+    queries.add_branch_closure(MANAGER, "sogo", TODAY, TODAY + DAY, "other")
+    with pytest.raises(queries.StaffFormRefused) as again:
+        queries.add_branch_closure(MANAGER, "sogo", TODAY, TODAY + DAY, "other")
+    assert "既に登録されています" in in_words(again.value.errors["starts_on"])
+    # All branches at once: the ones that have it already are skipped, the others get it.
+    queries.add_branch_closure(MANAGER, "", TODAY, TODAY + DAY, "other")
+    with engine.read() as conn:
+        assert conn.execute(text("SELECT count(*) FROM branch_closure")).scalar_one() == 4

@@ -290,3 +290,23 @@ def test_due_dates_come_from_one_function(lib: Library, monkeypatch: pytest.Monk
     renew(lib.alice, loan.loan_id, NOW + 3 * DAY)
     assert seen[0][1:] == (TODAY, 14)
     assert (TODAY + 3 * DAY, 14) in [(start, days) for _, start, days in seen]
+
+
+def test_a_confirmed_warning_never_lends_beyond_the_library_s_total_limit(lib: Library) -> None:
+    """Staff may confirm what a "warn" rule warns about, not the library's LOAN_LIMIT."""
+    set_rule("general", "book", enforce="warn", max_items=rules.LOAN_LIMIT + 5)
+    barcodes = add_copies(lib, "Z", rules.LOAN_LIMIT + 1)
+    for barcode in barcodes[:-1]:
+        checkout(ALICE_CARD, barcode)
+    with engine.write() as conn, pytest.raises(circulation.LoanLimitReached) as refused:
+        circulation.checkout(conn, ALICE_CARD, barcodes[-1], NOW, confirm=True)
+    assert not refused.value.confirmable
+
+
+def test_a_type_s_limit_cannot_exceed_the_library_s_total(fresh_db: Database) -> None:
+    """A per-type limit above LOAN_LIMIT could never be reached: refused, saying the range."""
+    first = queries.list_loan_rules()[0]
+    with pytest.raises(StaffFormRefused) as refused:
+        queries.save_loan_rules(MANAGER, (_input(first, max_items=rules.LOAN_LIMIT + 5),))
+    (refusal,) = refused.value.errors.values()
+    assert f"0から{rules.LOAN_LIMIT}まで" in in_words(refusal)

@@ -291,3 +291,53 @@ def test_a_scan_racing_a_cancellation_leaves_no_promise_and_no_notice(lib: Lib) 
     assert outcomes[1] == "ok" and outcomes[0] in {"ok", "pull_not_listed"}
     assert hold_count() == 0 and status("H003") == rules.AVAILABLE
     assert outbox() == []  # a notice queued by the scan is withdrawn with the reservation
+
+
+def test_a_return_scan_of_a_listed_copy_checks_it_in_for_its_reservation(lib: Lib) -> None:
+    # Before: a copy on the pull list handed in at the counter was "not on loan", and stayed
+    # on the list.
+    (a, _), (b, _) = lib.patrons[:2]
+    ready = queries.place_hold(a, lib.works["neko"], "minami")
+    travels = queries.place_hold(b, lib.works["kokoro"], "minami")  # its copy is at sogo
+    back = queries.return_item("H002")
+    assert (back.found, back.route, back.was_overdue) == ("to_pull", "ready", False)
+    assert queries.get_hold(a, ready.id).state == "ready" and status("H002") == "on_hold_shelf"
+    assert [(kind, to) for kind, to, *_ in outbox()] == [("hold_ready", "p0@example.jp")]
+    sent = queries.return_item("H003")
+    assert (sent.found, sent.route) == ("to_pull", "in_transit") and sent.route_branch
+    assert sent.route_branch.get("ja") == "南市民図書館"
+    assert queries.get_hold(b, travels.id).state == "in_transit"
+    assert listed("sogo") == ([], []) and listed("minami") == ([], [])
+    with engine.read() as conn:  # nothing was lent: no return is counted
+        assert (
+            conn.execute(text("SELECT count(*) FROM daily_count WHERE event = 'return'")).scalar()
+            == 0
+        )
+
+
+def test_a_return_scan_brings_a_missing_copy_back_into_circulation(lib: Lib) -> None:
+    (a, _), (b, _) = lib.patrons[:2]
+    queries.place_hold(a, lib.works["kokoro"], "sogo")
+    queries.report_not_on_shelf("H003")  # its only copy: the reservation waits
+    assert status("H003") == rules.MISSING
+    found = queries.return_item("H003")  # found after all: to the waiting reservation
+    assert (found.found, found.route) == ("missing", "ready")
+    assert status("H003") == rules.ON_HOLD_SHELF
+    off_the_shelf("H002")
+    queries.place_hold(b, lib.works["neko"], "sogo")
+    queries.report_not_on_shelf("H001")
+    assert status("H001") == rules.MISSING
+    queries.cancel_hold(b, queries.list_holds(b)[0].id)
+    shelved = queries.return_item("H001")  # nobody waits now: back on the shelf
+    assert (shelved.found, shelved.route) == ("missing", "available")
+    assert status("H001") == rules.AVAILABLE
+
+
+def test_a_return_scan_racing_the_pull_list_scan_makes_it_ready_once(lib: Lib) -> None:
+    (a, _) = lib.patrons[0]
+    hold = queries.place_hold(a, lib.works["kokoro"], "sogo")
+    outcomes = race(lambda: queries.return_item("H003"), lambda: queries.pull_copy("H003"))
+    # Whichever scan is second finds the copy on the hold shelf already.
+    assert sorted(outcomes) in (["not_on_loan", "ok"], ["ok", "pull_not_listed"])
+    assert queries.get_hold(a, hold.id).state == "ready" and status("H003") == "on_hold_shelf"
+    assert [kind for kind, *_ in outbox()] == ["hold_ready"]

@@ -113,3 +113,24 @@ def test_dead_sessions_codes_and_old_mail_are_deleted(library_db: Database) -> N
             assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() == 0
         kinds = conn.execute(text("SELECT kind FROM mail_outbox")).scalars().all()
         assert kinds == ["password_reset"]  # the old sent mail is gone
+
+
+def test_reservations_ended_by_a_purge_are_counted_as_cancelled(library_db: Database) -> None:
+    with engine.read() as conn:
+        misaki = conn.execute(
+            text("SELECT id FROM patron WHERE card_number = '2100000004'")
+        ).scalar_one()
+        work = conn.execute(text("SELECT min(work_id) FROM item")).scalar_one()
+        sogo = conn.execute(text("SELECT id FROM branch WHERE code = 'sogo'")).scalar_one()
+    queries.place_hold(misaki, work, "sogo")
+    set_patron("2100000004", last_loan_on=date(2020, 1, 1))
+    run()
+    with engine.read() as conn:
+        cancelled = conn.execute(
+            text(
+                "SELECT count FROM daily_count WHERE day = :day AND branch_id = :b "
+                "AND material_type = '' AND event = 'hold_cancelled'"
+            ),
+            {"day": date(2026, 11, 21), "b": sogo},
+        ).scalar()
+    assert cancelled == 1

@@ -465,3 +465,31 @@ def test_step_back_from_the_pull_list_hands_the_copy_to_the_next_reader(lib: Lib
     mine = hold_of(reader, lib.works["v1"])
     assert (mine.state, mine.position) == ("waiting", 1)
     assert status("S-v1") == rules.TO_PULL
+
+
+def test_the_estimate_uses_the_loan_rule_of_each_reader_ahead(lib: Lib) -> None:
+    """Loans follow the rule of the reader's category × material type: a reader ahead who
+    borrows for 28 days (not the type's 14) keeps the copy that much longer."""
+    (reader, _), (_, other_card), (first, _) = lib.reader, lib.others[0], lib.others[1]
+    lend_all_to(lib, other_card, "v1")
+    due = TODAY + 14 * DAY
+    with engine.write() as conn:
+        conn.execute(text("UPDATE patron SET category = 'university' WHERE id = :p"), {"p": first})
+        conn.execute(
+            text(
+                "UPDATE loan_rule SET loan_days = 28 "
+                "WHERE category = 'university' AND material_type = 'book'"
+            )
+        )
+    queries.place_hold(first, lib.works["v1"], "sogo")
+    at(NOW + DAY)
+    queries.place_hold(reader, lib.works["v1"], "sogo")
+    mine = hold_of(reader, lib.works["v1"])
+    extra = queries.list_hold_extras(reader)[mine.id]
+    # Before: due + 14 days (the type's loan period) to due + 25.
+    assert (extra.first, extra.last) == (due + 28 * DAY, due + (2 + 7 + 28 + 2) * DAY)
+    # The reader ahead now has the copy set aside: their 28 days count from the shelf.
+    queries.return_item("S-v1")
+    assert hold_of(first, lib.works["v1"]).state == "ready"
+    extra = queries.list_hold_extras(reader)[mine.id]
+    assert extra.first is not None and extra.first >= TODAY + DAY + 28 * DAY

@@ -167,7 +167,8 @@ def test_closures_and_weeks_are_saved_audited_and_shown(team: dict[str, Console]
     public = manager.client.get("/calendar?month=2026-12&branch=tsujido").text
     assert "休館（定期休館日）" in public and "9:00" in public
     audit = manager.get("/staff/audit").text  # type: ignore[attr-defined]
-    assert "calendar (closure_remove)" in audit
+    # In words (web/labels.py): "calendar (closure_remove)" before.
+    assert "開館日カレンダー: 休館日の削除" in audit and "closure_remove" not in audit
 
 
 @pytest.mark.parametrize(

@@ -233,7 +233,36 @@ def _works_to_reserve(n: int, card: str) -> list[int]:
 
 # JSON and redirects speak no language; the staff second-factor page needs a half-login.
 # A one-time link is no page: it trades its token for a cookie and sends on (303).
-NOT_PAGES = {"booklist_state", "lang", "static", "staff:mfa_page", "staff:enrol_link"}
+NOT_PAGES = {
+    "booklist_state",
+    "lang",
+    "static",
+    "staff:mfa_page",
+    "staff:enrol_link",
+    "staff:reference_cases_crd",  # an XML download
+}
+
+
+def _published_case(author_id: int) -> int:
+    """A public reference case written by `author_id` and approved by the manager."""
+    accounts = {a.staff_code: a for a in queries.list_staff_accounts()}
+
+    def actor(code: str) -> queries.StaffActor:
+        with engine.read() as conn:
+            branch_id = conn.execute(
+                text("SELECT branch_id FROM staff_account WHERE staff_code = :c"), {"c": code}
+            ).scalar_one()
+        return queries.StaffActor(accounts[code].id, code, "", "staff", (), int(branch_id))
+
+    author, approver = actor("LNG01"), actor("M001")
+    assert author.staff_id == author_id
+    case_id = queries.new_reference_case(author)
+    queries.submit_reference_case(
+        author, case_id, queries.CaseInput(question="龍口寺の伝説の本は？", answer="民話集にある。")
+    )
+    revision = queries.get_staff_reference_case(approver, case_id).revision
+    queries.approve_reference_case(approver, case_id, revision)
+    return case_id
 
 
 def test_every_page_speaks_one_language(
@@ -253,6 +282,17 @@ def test_every_page_speaks_one_language(
         "patron_id": str(patron_id(TARO[0])),
         "staff_id": str(staff_id),
         "token": link.rsplit("/", 1)[1],
+        "question_id": str(
+            queries.ask_reference(
+                hanako,
+                question="藤沢宿の地図",
+                checked="",
+                useful_by=None,
+                notify_email=False,
+                category="general",
+            )
+        ),
+        "case_id": str(_published_case(staff_id)),
     }
     queries_by_name = {"search": "?q=の"}
     patron = TestClient(app)  # type: ignore[arg-type]

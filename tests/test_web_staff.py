@@ -453,6 +453,8 @@ def _sample(path: str, ids: dict[str, int]) -> str:
         .replace("{token}", "not-a-token")
         .replace("{mail_id:int}", "1")
         .replace("{closure_id:int}", "1")
+        .replace("{question_id:int}", "999999")
+        .replace("{case_id:int}", "999999")
     )
 
 

@@ -78,4 +78,6 @@ def test_manager_actions_on_staff_accounts_are_audited(
     audit = manager.get("/staff/audit").text  # type: ignore[attr-defined]
     for target in ("NEW01", "STA01", "TEM01", "INT01"):
         assert f"→ {target}" in audit
-    assert "account_end" in audit and "role:temporary" in audit
+    # In words (web/labels.py), not codes: "account_end", "role:temporary" before.
+    assert "職員アカウント停止" in audit and "権限：臨時職員" in audit
+    assert "account_end" not in audit and "role:temporary" not in audit

@@ -25,6 +25,8 @@ from web import (
     loans,
     offload,
     password,
+    reference,
+    reference_cases,
     series_holds,
     serve,
 )
@@ -42,6 +44,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     queries.configure(settings.database_url, settings.connections)
     queries.configure_search_cache(settings.search_cache_seconds)
     queries.configure_holds(settings.hold_limit, settings.hold_shelf_days)
+    queries.configure_reference(settings.reference_retention_days)
     queries.configure_password_hashing(settings.password_hashing, settings.password_threads)
 
     @asynccontextmanager
@@ -57,12 +60,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 [
                     *catalog.routes,
                     *calendar.routes,
+                    *reference_cases.routes,
                     *lang.routes,
                     *account.routes,
                     *password.routes,
                     *loans.routes,
                     *holds.routes,
                     *series_holds.routes,
+                    *reference.routes,
                     *booklist.routes,
                     *staff_my_access.routes,
                 ]

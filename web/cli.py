@@ -10,7 +10,7 @@ from functools import partial
 from pathlib import Path
 
 from db import queries
-from web import refusals, serve
+from web import reference_cli, refusals, serve
 from web.i18n import Catalogues, Translator
 from web.mail import MailComposer
 from web.settings import Settings, SettingsError, load
@@ -98,6 +98,7 @@ def _setup(settings: Settings) -> None:
     queries.configure(settings.database_url, settings.connections)
     queries.check_database()  # DatabaseUnavailable: one line from main(), no traceback
     queries.configure_holds(settings.hold_limit, settings.hold_shelf_days)
+    queries.configure_reference(settings.reference_retention_days)
     queries.configure_password_hashing(settings.password_hashing, settings.password_threads)
     queries.migrate_database()
     queries.ensure_reference_data(settings.branches)
@@ -205,6 +206,10 @@ def cmd_return(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     late = " (延滞 overdue)" if receipt.was_overdue else ""
     print(f"返却 returned: {receipt.title}{late}")
+    if receipt.found == "to_pull":
+        print("（抜き取りリストの資料 / it was on the pull list for a reservation）")
+    elif receipt.found == "missing":
+        print("（所在不明だった資料を利用可能に / it was missing: back in circulation）")
     if receipt.route == "ready":
         print("→ 予約棚へ（予約者に連絡します） / to the hold shelf here (the patron is notified)")
     elif receipt.route == "in_transit":
@@ -295,7 +300,8 @@ def cmd_retention(settings: Settings, _args: argparse.Namespace) -> int:
         f"利用者 patrons purged (3 years without borrowing): {report.patrons}, "
         f"sessions: {report.sessions}, staff sessions: {report.staff_sessions}, "
         f"throttles: {report.throttles}, codes: {report.activation_codes}, "
-        f"reset links: {report.reset_links}, mail: {report.mail}"
+        f"reset links: {report.reset_links}, mail: {report.mail}, "
+        f"レファレンス reference questions past retention: {report.reference_questions}"
     )
     return 0
 
@@ -384,6 +390,7 @@ def parser() -> argparse.ArgumentParser:
     receive.add_argument("barcode")
     receive.set_defaults(fn=cmd_holds_receive)
     staff_cli.add_parser(sub, _setup)
+    reference_cli.add_parser(sub, _setup)
     keep = sub.add_parser("retention", help="privacy retention")
     keep_sub = keep.add_subparsers(dest="retention_command", required=True)
     keep_sub.add_parser(

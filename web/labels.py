@@ -1,6 +1,6 @@
 """Words for fixed code sets that are not library data, keyed by code: item statuses,
-patron categories, NDC classes, the staff policy's roles, duties and field groups, and the
-required fields of a catalogue import.
+patron categories, NDC classes, the staff policy's roles, duties and field groups, the
+required fields of a catalogue import, and the staff audit log's actions, screens and fields.
 
 Library data (branch and material type names) comes from the database instead, per
 language (`Localized`). An unknown code shows as itself.
@@ -9,6 +9,8 @@ language (`Localized`). An unknown code shows as itself.
 from __future__ import annotations
 
 from collections.abc import Callable
+
+from babel.dates import get_day_names
 
 from web.i18n import Translator
 
@@ -64,6 +66,7 @@ def role(tr: Translator, code: str) -> str:
 def duty(tr: Translator, code: str) -> str:
     return {
         "patron_records": tr.pgettext("staff duty", "Patron records (view and correct)"),
+        "reference": tr.pgettext("staff duty", "Reference questions (answer patrons)"),
     }.get(code, code)
 
 
@@ -76,6 +79,7 @@ def field_group(tr: Translator, code: str) -> str:
         "contact": tr.pgettext("field group", "Address, phone, email"),
         "birth_date": tr.pgettext("field group", "Birth date"),
         "holds": tr.pgettext("field group", "Reservations"),
+        "reference": tr.pgettext("field group", "Reference questions"),
     }.get(code, code)
 
 
@@ -93,6 +97,7 @@ def mail_kind(tr: Translator, code: str) -> str:
         "email_changed": tr.pgettext("mail kind", "Email address changed"),
         "password_reset": tr.pgettext("mail kind", "Password reset link"),
         "password_set": tr.pgettext("mail kind", "Password set"),
+        "reference_answer": tr.pgettext("mail kind", "Reference answer ready"),
     }.get(code, code)
 
 
@@ -106,6 +111,112 @@ def closure(tr: Translator, code: str) -> str:
     }.get(code, code)
 
 
+def audit_action(tr: Translator, code: str) -> str:
+    """What a staff audit row records (db.staff.write_audit `action`); a refused attempt
+    records the policy action it needed (web.staff.guard)."""
+    return {
+        "view": tr.pgettext("audit action", "Viewed"),
+        "edit": tr.pgettext("audit action", "Changed"),
+        "search": tr.pgettext("audit action", "Searched"),
+        "account_create": tr.pgettext("audit action", "Staff account created"),
+        "account_edit": tr.pgettext("audit action", "Staff account changed"),
+        "account_enrol_link": tr.pgettext("audit action", "Enrolment link issued"),
+        "account_end": tr.pgettext("audit action", "Staff account ended"),
+        "hold_place": tr.pgettext("audit action", "Reservation placed"),
+        "hold_cancel": tr.pgettext("audit action", "Reservation cancelled"),
+        "hold_pickup": tr.pgettext("audit action", "Pickup branch changed"),
+        "hold_suspend": tr.pgettext("audit action", "Reservation suspended"),
+        "hold_resume": tr.pgettext("audit action", "Reservation resumed"),
+        "calendar_week": tr.pgettext("audit action", "Opening hours changed"),
+        "closure_add": tr.pgettext("audit action", "Closure added"),
+        "closure_remove": tr.pgettext("audit action", "Closure removed"),
+        "rule_edit": tr.pgettext("audit action", "Loan rule changed"),
+        "mail_resend": tr.pgettext("audit action", "Mail sent again"),
+        "mail_dismiss": tr.pgettext("audit action", "Mail dismissed"),
+        "checkout_override": tr.pgettext("audit action", "Lent despite a warning"),
+        "patron.view": tr.pgettext("audit action", "View a patron record"),
+        "patron.edit": tr.pgettext("audit action", "Change a patron record"),
+        "patron.lookup": tr.pgettext("audit action", "Look up patrons"),
+        "patron.holds": tr.pgettext("audit action", "A patron's reservations"),
+    }.get(code, code)
+
+
+def audit_screen(tr: Translator, code: str) -> str:
+    """The screen of a staff audit row; the loan rules' screen names the rule changed
+    ("loan_rules:<category>/<material type>")."""
+    screen, _, rule = code.partition(":")
+    if screen == "loan_rules" and rule:
+        category_code, _, material = rule.partition("/")
+        return tr.pgettext(
+            "audit screen",
+            "Loan rules (%(category)s, %(material)s)",
+            category=category(tr, category_code),
+            material=material,
+        )
+    return {
+        "patron_lookup": tr.pgettext("audit screen", "Patron lookup"),
+        "patron_record": tr.pgettext("audit screen", "Patron record"),
+        "patron_edit": tr.pgettext("audit screen", "Patron record correction"),
+        "patron_holds": tr.pgettext("audit screen", "Patron's reservations"),
+        "counter": tr.pgettext("audit screen", "Circulation counter"),
+        "staff_accounts": tr.pgettext("audit screen", "Staff accounts"),
+        "calendar": tr.pgettext("audit screen", "Library calendar"),
+        "loan_rules": tr.pgettext("audit screen", "Loan rules"),
+        "mail_failures": tr.pgettext("audit screen", "Undelivered mail"),
+    }.get(code, code)
+
+
+def audit_field(tr: Translator, code: str) -> str:
+    """One entry of a staff audit row's `field_groups`: a field group of the policy, a
+    field changed (staff account, loan rule), or `name:value` for what a change was about
+    (branch, closure kind, closing days, role); a date range stays as it is."""
+    name, colon, value = code.partition(":")
+    if colon:
+        if name == "kind":
+            return closure(tr, value)
+        if name == "role":
+            return tr.pgettext("audit field", "Role: %(role)s", role=role(tr, value))
+        if name == "branch":
+            return tr.pgettext("audit field", "Branch: %(branch)s", branch=value)
+        if name == "closed_weekdays":
+            days = get_day_names("abbreviated", locale=tr.lang)
+            closed = "・".join(str(days[int(d)]) for d in value if d.isdigit() and int(d) < 7)
+            none = tr.pgettext("audit field", "none")
+            return tr.pgettext("audit field", "Closing days: %(days)s", days=closed or none)
+        return code
+    if ".." in code:  # a closure's first and last day
+        return code.replace("..", "–")
+    return {
+        "affiliation": tr.pgettext("audit field", "Affiliation"),
+        "branch": tr.pgettext("audit field", "Branch"),
+        "duties": tr.pgettext("audit field", "Duties"),
+        "ends_on": tr.pgettext("audit field", "End date"),
+        "loan_days": tr.pgettext("audit field", "Loan period"),
+        "max_items": tr.pgettext("audit field", "Items at a time"),
+        "max_renewals": tr.pgettext("audit field", "Renewals"),
+        "enforce": tr.pgettext("audit field", "Refuse or warn"),
+    }.get(code) or field_group(tr, code)
+
+
+def reference_status(tr: Translator, code: str) -> str:
+    """A reference question's state (受付・調査中・回答済・終了; db.reference)."""
+    return {
+        "received": tr.pgettext("reference", "Received"),
+        "investigating": tr.pgettext("reference", "Being researched"),
+        "answered": tr.pgettext("reference", "Answered"),
+        "closed": tr.pgettext("reference", "Closed"),
+    }.get(code, code)
+
+
+def case_status(tr: Translator, code: str) -> str:
+    """Where a public reference case stands (db.queries.reference_cases)."""
+    return {
+        "draft": tr.pgettext("reference case", "Draft"),
+        "submitted": tr.pgettext("reference case", "Waiting for approval"),
+        "published": tr.pgettext("reference case", "Public"),
+    }.get(code, code)
+
+
 KINDS: dict[str, Callable[[Translator, str], str]] = {
     "status": item_status,
     "category": category,
@@ -116,6 +227,11 @@ KINDS: dict[str, Callable[[Translator, str], str]] = {
     "import_field": import_field,
     "mail_kind": mail_kind,
     "closure": closure,
+    "audit_action": audit_action,
+    "audit_screen": audit_screen,
+    "audit_field": audit_field,
+    "reference_status": reference_status,
+    "case_status": case_status,
 }
 
 

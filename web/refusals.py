@@ -106,7 +106,10 @@ MESSAGES: dict[str, str] = {
         "from the day you renew. Please renew nearer the due date."
     ),
     "checkout_overdue": N_(
-        "This patron has %(count)s overdue item(s): they must be returned first."
+        "Overdue items on this patron's card: %(count)s. They must be returned first."
+    ),
+    "checkout_overdue_warn": N_(
+        "Overdue items on this patron's card: %(count)s. Ask for them back before lending."
     ),
     "loan_limit_material": N_(
         "The loan limit for %(material)s (%(limit)s items) has been reached."
@@ -196,6 +199,8 @@ MESSAGES: dict[str, str] = {
     "closure_ends_before_start": N_("The end date is before the start date."),
     "closure_too_long": N_("A closure can last at most %(days)s days."),
     "closure_not_found": N_("No such closure."),
+    "closure_in_the_past": N_("This closure has already ended: give today or a later date."),
+    "closure_exists": N_("This closure is already in the calendar."),
     "import_file_not_found": N_("File not found: %(name)s"),
     "import_cannot_open": N_("Cannot open the file %(name)s: %(reason)s"),
     "import_folder": N_("Cannot import this file: it is a folder."),
@@ -245,6 +250,46 @@ MESSAGES: dict[str, str] = {
     "import_file_too_large": N_(
         "the file is larger than %(limit)s bytes (after decompression); stopped here"
     ),
+    "reference_not_found": N_("Question not found."),
+    "reference_text_required": N_("Please fill in this field."),
+    "reference_text_too_long": N_("Use at most %(max)s characters."),
+    "reference_useful_by_past": N_("This date has already passed."),
+    "reference_useful_by_far": N_("Choose a date within %(days)s days."),
+    "reference_no_email": N_(
+        "We have no email address for you: choose to read the answer in My Library."
+    ),
+    "reference_not_deletable": N_("A question can be deleted once it has been answered or closed."),
+    "reference_closed": N_("This question is closed."),
+    "reference_bad_status": N_("The question cannot be moved to that state."),
+    "reference_bad_url": N_("Enter a web address starting with http:// or https://."),
+    "reference_bad_source": N_("This source cannot be cited."),
+    "reference_unknown_work": N_("That record is not in the catalogue."),
+    "reference_too_many_sources": N_("Cite at most %(max)s sources."),
+    "reference_assignee": N_(
+        "Choose a staff member who may answer reference questions (staff, managers, or "
+        "temporary staff given the reference duty)."
+    ),
+    "case_not_found": N_("No such reference case."),
+    "case_question_required": N_("Write the question."),
+    "case_answer_required": N_("Write the answer."),
+    "case_text_too_long": N_("Up to %(max)s characters."),
+    "case_list_too_long": N_("Up to %(items)s lines of 500 characters each."),
+    "case_ndc_format": N_("NDC numbers like 913.6, one a line, up to %(items)s."),
+    "case_has_email": N_("This contains an email address: remove it before submitting."),
+    "case_has_phone": N_("This contains a phone number: remove it before submitting."),
+    "case_has_card_number": N_(
+        "This contains a long number that may be a library card number: remove it before "
+        "submitting."
+    ),
+    "case_has_patron_name": N_(
+        "This contains the questioner's name (or part of it): rewrite it before submitting."
+    ),
+    "case_published": N_("This case is public: withdraw it before changing it."),
+    "case_not_submitted": N_("This case is not waiting for approval."),
+    "case_own_approval": N_(
+        "You wrote this case: a second member of staff must approve it (the attempt was recorded)."
+    ),
+    "case_changed": N_("The case was changed after you opened it. Read it again, then approve."),
 }
 
 # The same refusals said to staff acting for a patron (the counter's telephone reservations):

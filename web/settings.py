@@ -55,6 +55,8 @@ class Settings:
     password_threads: int = 1
     # Days a notice is retried while the SMTP server is down or puts it off (db.queries.mail).
     mail_retry_days: int = queries.MAIL_RETRY_DAYS
+    # Days a closed reference question keeps its patron and category (db.reference).
+    reference_retention_days: int = 365
     # `shiori serve` (web/serve.py): seconds a worker may take to answer the master's health
     # ping (a worker starting on a busy machine needs more than uvicorn's 5), an idle
     # keep-alive connection is kept, and a stop waits for requests in flight.
@@ -223,6 +225,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         search_threads=_int(env, "SHIORI_SEARCH_THREADS", 2, 1, 64),
         password_threads=_int(env, "SHIORI_PASSWORD_THREADS", 1, 1, 64),
         mail_retry_days=_int(env, "SHIORI_MAIL_RETRY_DAYS", queries.MAIL_RETRY_DAYS, 1, 30),
+        reference_retention_days=_int(env, "SHIORI_REFERENCE_RETENTION_DAYS", 365, 1, 3650),
         worker_healthcheck_seconds=_int(env, "SHIORI_WORKER_HEALTHCHECK_SECONDS", 30, 1, 600),
         keep_alive_seconds=_int(env, "SHIORI_KEEP_ALIVE_SECONDS", 5, 1, 600),
         graceful_shutdown_seconds=_int(env, "SHIORI_GRACEFUL_SHUTDOWN_SECONDS", 30, 1, 3600),

@@ -27,6 +27,8 @@ from db.queries import (
     mail,
     my_summary,
     pull_list,
+    reference,
+    reference_cases,
     retention,
     second_factor,
     series_holds,
@@ -36,6 +38,7 @@ from db.queries import (
     staff_holds,
     staff_mail,
     staff_patrons,
+    staff_reference,
     staff_sessions,
     title_status,
 )
@@ -52,6 +55,8 @@ from db.queries.loans import *  # noqa: F403
 from db.queries.mail import *  # noqa: F403
 from db.queries.my_summary import *  # noqa: F403
 from db.queries.pull_list import *  # noqa: F403
+from db.queries.reference import *  # noqa: F403
+from db.queries.reference_cases import *  # noqa: F403
 from db.queries.retention import *  # noqa: F403
 from db.queries.second_factor import *  # noqa: F403
 from db.queries.series_holds import *  # noqa: F403
@@ -61,6 +66,7 @@ from db.queries.staff_accounts import *  # noqa: F403
 from db.queries.staff_holds import *  # noqa: F403
 from db.queries.staff_mail import *  # noqa: F403
 from db.queries.staff_patrons import *  # noqa: F403
+from db.queries.staff_reference import *  # noqa: F403
 from db.queries.staff_sessions import *  # noqa: F403
 from db.queries.title_status import *  # noqa: F403
 
@@ -78,6 +84,8 @@ __all__ += loans.__all__
 __all__ += mail.__all__
 __all__ += my_summary.__all__
 __all__ += pull_list.__all__
+__all__ += reference.__all__
+__all__ += reference_cases.__all__
 __all__ += retention.__all__
 __all__ += second_factor.__all__
 __all__ += series_holds.__all__
@@ -87,5 +95,6 @@ __all__ += staff_accounts.__all__
 __all__ += staff_holds.__all__
 __all__ += staff_mail.__all__
 __all__ += staff_patrons.__all__
+__all__ += staff_reference.__all__
 __all__ += staff_sessions.__all__
 __all__ += title_status.__all__

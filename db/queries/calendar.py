@@ -298,7 +298,8 @@ def add_branch_closure(
 ) -> CalendarMoved:
     """Close one branch (or, with branch_code "", every branch) from `starts_on` to
     `ends_on` inclusive, then move the dates that fall on it. Refused per field: an end
-    before the start, more than a year, an unknown kind or branch."""
+    before the start or before today (a past closure changes nothing and would not be
+    listed), more than a year, an unknown kind or branch, the same closure again."""
     return _move_dates(_add_closure(actor, branch_code, starts_on, ends_on, kind))
 
 
@@ -323,8 +324,21 @@ def _add_closure(
         errors["ends_on"] = Refusal("closure_ends_before_start")
     elif (ends_on - starts_on).days >= MAX_CLOSURE_DAYS:
         errors["ends_on"] = Refusal.of("closure_too_long", days=MAX_CLOSURE_DAYS)
+    elif ends_on < library_today(now):
+        errors["ends_on"] = Refusal("closure_in_the_past")
     if errors:
         raise StaffFormRefused(errors)
+    existing = {
+        r.branch_id
+        for r in conn.execute(
+            select(_closure.c.branch_id).where(
+                _closure.c.starts_on == starts_on, _closure.c.ends_on == ends_on
+            )
+        )
+    }
+    branches = [b for b in branches if b[0] not in existing]
+    if not branches:
+        raise StaffFormRefused({"starts_on": Refusal("closure_exists")})
     for branch_id, code, _names in branches:
         conn.execute(
             _closure.insert().values(

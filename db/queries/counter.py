@@ -27,11 +27,15 @@ from db.errors import QueryError, Refusal
 from db.localized import Localized
 from db.models import TABLES
 from db.sessions import digest
+from db.staff import ALLOWED, StaffActor, write_audit
 from db.staff_policy import policy
 
 __all__ = ["CounterState", "Scan", "clear_counter", "counter_scan", "get_counter_state"]
 
 _session = TABLES["staff_session"]
+
+# staff_audit: a checkout lent despite a "warn" loan rule (db.queries.audit.SCREENS)
+SCREEN, OVERRIDE = "counter", "checkout_override"
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,9 @@ class Scan:
     # A checkout refused by a "warn" loan rule (overdue items, a limit): staff may lend
     # anyway by scanning again with confirmation.
     confirmable: bool = False
+    # A return scan of a copy nobody borrowed but staff found (ReturnReceipt.found):
+    # "to_pull" or "missing".
+    found: str = ""
 
 
 @dataclass(frozen=True)
@@ -160,12 +167,14 @@ def counter_scan(
     card: str,
     barcode: str,
     confirm: bool = False,
+    actor: StaffActor | None = None,
 ) -> CounterState:
     """Checkout, return or renew one item. A refusal is a line in the list, never a lost
     list: the circulation change runs in a savepoint, the list is saved whatever happens.
     A return done ends the counter transaction: the list starts again from its line; so does
     a checkout for another card than the list's checkouts (the next patron at the counter).
-    `confirm`: staff confirmed a checkout a "warn" loan rule only warned about."""
+    `confirm`: staff confirmed a checkout a "warn" loan rule only warned about; honoured
+    only with the `actor`, since the override is written to the staff audit log."""
     token_digest = digest(token)
     state, _, list_card = _load(conn, token_digest, now)
     card, barcode = card.strip()[:20], barcode.strip()[:32]
@@ -178,7 +187,7 @@ def counter_scan(
     else:
         try:
             with conn.begin_nested():
-                scan = _apply(conn, kind, card, barcode, now, token_digest, confirm)
+                scan = _apply(conn, kind, card, barcode, now, token_digest, confirm, actor)
         except circulation.PatronBlocked as blocked:
             scan = Scan(
                 kind, barcode, False, "", "", blocked.refusal, confirmable=blocked.confirmable
@@ -216,9 +225,21 @@ def _apply(
     now: datetime,
     token_digest: str,
     confirm: bool,
+    actor: StaffActor | None,
 ) -> Scan:
     if kind == "checkout":
-        receipt = circulation.checkout(conn, card, barcode, now, confirm)
+        receipt = circulation.checkout(
+            conn,
+            card,
+            barcode,
+            now,
+            confirm and actor is not None,
+            _counter_branch(conn, token_digest),
+        )
+        if receipt.overridden and actor is not None:
+            # Lending despite a warning is a staff decision about the patron: audited,
+            # without the reason's values.
+            write_audit(conn, actor, receipt.patron_id, ("loans",), SCREEN, OVERRIDE, ALLOWED, now)
         return Scan(kind, barcode, True, receipt.title, receipt.due_on.isoformat(), None)
     if kind == "return":
         back = circulation.return_item(conn, barcode, now, _counter_branch(conn, token_digest))
@@ -232,6 +253,7 @@ def _apply(
             back.was_overdue,
             back.route,
             back.route_branch,
+            found=back.found,
         )
     if kind == "renew":
         found = conn.execute(

@@ -90,7 +90,7 @@ _loan = _T["loan"]
 
 # daily_count events (anonymous statistics)
 PLACED = "hold_placed"
-CANCELLED = "hold_cancelled"
+CANCELLED = routing.CANCELLED
 EXPIRED = "hold_expired"
 
 HOLD_MAX_SUSPEND_DAYS = 365

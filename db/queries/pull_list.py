@@ -26,7 +26,7 @@ from db.clock import library_today
 from db.engine import reads, writes
 from db.errors import QueryError
 from db.localized import Localized
-from db.routing import IN_TRANSIT, READY, WAITING
+from db.routing import WAITING
 
 __all__ = [
     "PullLine",
@@ -161,18 +161,9 @@ def _listed(conn: Connection, barcode: str) -> tuple[Any, Any]:
 def pull_copy(conn: Connection, now: datetime, barcode: str) -> PullScan:
     """Staff found a listed copy on the shelf: on the hold shelf here (the ready notice is
     queued) or in transit to the pickup branch."""
-    item, hold = _listed(conn, barcode)
-    if hold is None:  # its reservation is gone: the next one, or the shelf
-        route = routing.route_item(conn, item.id, item.work_id, item.branch_id, now)
-        return PullScan(barcode.strip(), item.title, route.state, route.branch)
-    names = routing.branch_names(conn, hold.pickup_branch_id)
-    if hold.pickup_branch_id == item.branch_id:
-        routing.make_ready(conn, hold.id, item.id, now)
-        log.info("pulled to hold shelf branch=%s", item.branch_id)
-        return PullScan(barcode.strip(), item.title, READY, names)
-    routing.to_transit(conn, hold.id, item.id)
-    log.info("pulled for transit branch=%s to=%s", item.branch_id, hold.pickup_branch_id)
-    return PullScan(barcode.strip(), item.title, IN_TRANSIT, names)
+    item, _hold_row = _listed(conn, barcode)
+    route = routing.found(conn, item.id, item.work_id, item.branch_id, now)
+    return PullScan(barcode.strip(), item.title, route.state, route.branch)
 
 
 @writes

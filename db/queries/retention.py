@@ -11,6 +11,9 @@
 - Throttle counters nobody has touched for two days, expired activation codes and reset links.
 - Mail that was delivered or given up more than MAIL_KEEP_DAYS ago (the address stays on
   the row for the staff's failure list until then; the body is already gone).
+- Reference questions closed more than SHIORI_REFERENCE_RETENTION_DAYS ago, with their
+  threads and sources (db.reference): only anonymous published cases and counts remain. A
+  purged patron's questions go with the patron (ON DELETE CASCADE).
 - Every unsent mail row of a purged patron, and any unsent notice whose cause is gone (a
   ready-for-pickup notice no reservation names, a due-date reminder no loan names): the
   cause withdraws its own notice when it ends, so these are rows queued before that link
@@ -27,8 +30,9 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import and_, bindparam, exists, select, text, update
 from sqlalchemy.engine import Connection
 
-from db import engine, models, outbox, routing, rules, sessions, throttle
+from db import engine, models, outbox, reference, routing, rules, sessions, throttle
 from db.clock import library_today, naive_utc
+from db.counts import bump
 from db.engine import writes
 
 __all__ = ["RetentionReport", "run_retention"]
@@ -52,6 +56,7 @@ class RetentionReport:
     activation_codes: int
     reset_links: int
     mail: int
+    reference_questions: int = 0
 
 
 def years_before(day: date, years: int) -> date:
@@ -97,8 +102,8 @@ def purge_inactive_patrons(conn: Connection, now: datetime) -> tuple[int, int]:
 def end_reservations(conn: Connection, patron_ids: list[int], now: datetime) -> None:
     """End the reservations of patrons about to be purged as a cancellation would
     (db.routing.release): a copy set aside for one goes to the next in line or back to the
-    shelf, and its unsent notice is withdrawn. Locks in the house order: patron, item,
-    work, hold."""
+    shelf, its unsent notice is withdrawn, and it is counted as cancelled (daily_count).
+    Locks in the house order: patron, item, work, hold."""
     conn.execute(select(_patron.id).where(_patron.id.in_(patron_ids)).with_for_update()).all()
     held = conn.execute(
         select(_hold.id, _hold.item_id, _hold.work_id)
@@ -119,6 +124,8 @@ def end_reservations(conn: Connection, patron_ids: list[int], now: datetime) -> 
         ).first()
         if hold is not None:
             routing.release(conn, hold, now)
+            # Counted as the cancellation it is, so the statistics add up.
+            bump(conn, library_today(now), hold.pickup_branch_id, "", routing.CANCELLED)
 
 
 def withdraw_orphan_notices(conn: Connection) -> int:
@@ -156,6 +163,7 @@ def run_retention(
         ),
         {"old": stamp - timedelta(days=MAIL_KEEP_DAYS)},
     )
+    questions = reference.purge_closed(conn, now)
     patrons, patron_mail = purge_inactive_patrons(conn, now)
     orphans = withdraw_orphan_notices(conn)
     patron_sessions = sessions.purge_stale(conn, sessions.PATRON, now, patron_idle)
@@ -168,4 +176,5 @@ def run_retention(
         activation_codes=codes.rowcount or 0,
         reset_links=links.rowcount or 0,
         mail=(mail.rowcount or 0) + patron_mail + orphans,
+        reference_questions=questions,
     )

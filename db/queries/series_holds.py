@@ -70,7 +70,7 @@ SERIES_MODES = series.MODES
 SERIES_MAX_VOLUMES = 30  # volumes listed on the series form
 STEP_BACK_MAX_DAYS = 60
 PLACED = "hold_placed"  # daily_count events, as db.queries.holds counts them
-CANCELLED = "hold_cancelled"
+CANCELLED = routing.CANCELLED
 _WAITING = "waiting"
 
 

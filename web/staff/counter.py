@@ -37,6 +37,7 @@ class CounterLine:
     route: str = ""
     route_branch: queries.Localized | None = None
     confirmable: bool = False  # a warning staff may override (a "warn" loan rule)
+    found: str = ""  # a return of a copy not lent but found: "to_pull" or "missing"
 
 
 def _line(request: Request, scan: queries.Scan) -> CounterLine:
@@ -51,6 +52,7 @@ def _line(request: Request, scan: queries.Scan) -> CounterLine:
         scan.route,
         scan.route_branch,
         scan.confirmable,
+        scan.found,
     )
 
 
@@ -92,7 +94,7 @@ async def _scan(request: Request, kind: str) -> Response:
     card = forms.code(form, "card", 20) if kind == "checkout" else ""
     confirm = kind == "checkout" and text(form, "confirm", 1) == "1"
     state = queries.counter_scan(
-        me(request).token, kind, card, forms.code(form, "barcode"), confirm
+        me(request).token, kind, card, forms.code(form, "barcode"), confirm, me(request).actor
     )
     ok = state.last is not None and state.last.ok
     # Without htmx, the page after the redirect has an empty card field: the card is

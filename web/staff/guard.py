@@ -30,6 +30,7 @@ _ATTEMPTED: dict[str, tuple[str, tuple[str, ...]]] = {
     "patron.edit": ("patron_edit", ("contact", "category")),
     "patron.lookup": ("patron_lookup", ("name",)),
     "patron.holds": ("patron_holds", ("holds",)),
+    "reference": ("reference", ("reference",)),
 }
 
 

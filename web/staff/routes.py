@@ -18,6 +18,8 @@ from web.staff import (
     patron_holds,
     patrons,
     pull_list,
+    reference,
+    reference_cases,
     rules,
 )
 from web.staff import calendar as calendar_screen
@@ -38,6 +40,8 @@ def mounted(settings: Settings) -> list[BaseRoute]:
         *pull_list.routes,
         *calendar_screen.routes,
         *rules.routes,
+        *reference.routes,
+        *reference_cases.routes,
     ]
     return [
         Mount(
