@@ -15,7 +15,9 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
+from db import queries
 from db.queries import mail
+from db.queries.staff_mail import MailFailure
 
 SENDER = "藤沢市図書館 <opac@library.example.jp>"
 
@@ -80,6 +82,16 @@ def free_port() -> int:
 
 def settings_for(port: int) -> mail.SmtpSettings:
     return mail.SmtpSettings(host="127.0.0.1", port=port, sender=SENDER, timeout=5.0)
+
+
+# Staff's list of given-up mail, read as a role that may not see contact data (so no
+# addresses in it and no audit row written).
+_READER = queries.StaffActor(1, "INT01", "実習 生", "intern", (), 1)
+
+
+def listed_for_staff() -> tuple[MailFailure, ...]:
+    """Given-up mail as staff see it (db.queries.staff_mail), newest first."""
+    return queries.list_mail_failures(_READER)
 
 
 def running_server() -> Iterator[Server]:

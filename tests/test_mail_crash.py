@@ -38,7 +38,7 @@ from sqlalchemy.engine import make_url
 from db import engine, outbox, queries, rules
 from db.queries import mail
 from tests.conftest import Database
-from tests.smtp_sink import SENDER, Received, free_port, settings_for
+from tests.smtp_sink import SENDER, Received, free_port, listed_for_staff, settings_for
 
 ROOT = Path(__file__).resolve().parents[1]
 MESSAGES = 6
@@ -203,7 +203,7 @@ def test_killed_sender_loses_nothing_and_resends_promptly(
     else:
         assert arrived == dict.fromkeys(ids, 1), "each message exactly once"
     assert report.sent == MESSAGES - TRIGGER + 1
-    assert queries.list_failed_mail() == ()
+    assert listed_for_staff() == ()
     assert queries.get_mail_counts() == mail.MailCounts(pending=0, sent=MESSAGES, failed=0)
     with engine.read() as conn:
         bodies = conn.execute(

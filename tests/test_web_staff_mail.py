@@ -12,7 +12,7 @@ from sqlalchemy import text
 from db import engine, outbox, queries
 from db.queries import mail
 from tests import test_web_staff
-from tests.smtp_sink import Server, free_port, settings_for
+from tests.smtp_sink import Server, free_port, listed_for_staff, settings_for
 from tests.test_web_staff import HANAKO, Clock, Console
 
 # The staff console's fixtures: the enrolled team on a copy of the library.
@@ -155,7 +155,7 @@ def test_staff_dismiss_deletes_the_row_and_what_it_held(
         done = manager.post(f"/staff/mail/{mail_id}/dismiss", "/staff/mail")
         assert done.status_code == 303  # type: ignore[attr-defined]
         assert row(mail_id) is None
-    assert queries.list_failed_mail() == ()
+    assert listed_for_staff() == ()
     assert manager.post(f"/staff/mail/{refused}/dismiss", "/staff/mail").status_code == 404  # type: ignore[attr-defined]
     assert [a for a in mail_audit() if a[1] == "mail_dismiss"] == [
         ("M001", "mail_dismiss", "", patron_id)

@@ -8,11 +8,18 @@ each row sent (its body and parameters deleted: they may name a title) or record
 Whose fault a failure is decides what happens (`_describe`):
 
 * The server's: the connection is refused, times out or drops, the server says 421
-  (shutting down) or refuses our sender or login. The message is not at fault: the run
-  stops at once and every claimed message keeps its place in the queue with no attempt
-  counted (`SendReport.deferred`). The next run (the worker's next tick, the next
-  `mail send`) simply tries again, so when the server is back the queue drains by itself,
-  in order, however long the outage was.
+  (shutting down) or refuses our sender or login, before it accepted a message's MAIL
+  FROM. The message is not at fault: the run stops at once and every claimed message keeps
+  its place in the queue with no attempt counted (`SendReport.deferred`). The next run (the
+  worker's next tick, the next `mail send`) simply tries again, so when the server is back
+  the queue drains by itself, in order, however long the outage was.
+* The server's or the message's: the same failures after the server accepted a message's
+  MAIL FROM and before its final "." (at RCPT, DATA or within the text): an outage that
+  began just then, or a message the server hangs up on (too large, filtered). That message
+  takes one backoff step (an attempt counted, due again after 1, 2, 4 … minutes) and the
+  rest of the batch keeps its place as above. An outage costs it one step of its retry
+  period; a "poison" message moves behind the others at each try instead of stopping the
+  queue for good, and is given up when its retry period is over.
 * The message's, temporarily: a 4xx reply to its recipient or text, or a text that could
   not be composed (`compose: <exception class>`). Retried after 1, 2, 4 … minutes, at most
   `rules.MAIL_RETRY_CAP_SECONDS` apart.
@@ -20,7 +27,7 @@ Whose fault a failure is decides what happens (`_describe`):
 
 A message still unsent `retry_days` (SHIORI_MAIL_RETRY_DAYS) after it was queued is given
 up (`last_error` "retry period over: …"). Given-up rows are listed for staff
-(`list_failed_mail`, db.queries.staff_mail), who may re-queue or dismiss them. A row refused
+(db.queries.staff_mail `list_mail_failures`), who may re-queue or dismiss them. A row refused
 for good loses its body and parameters at once; any other given-up row keeps them so staff
 can re-queue it, until staff dismiss it, the cause withdraws it (db.outbox.withdraw: a
 return, an ended reservation, a purge) or retention deletes it.
@@ -103,12 +110,10 @@ from db.outbox import clean_body, clean_subject, load_params, mail_outbox
 __all__ = [
     "MAIL_RETRY_DAYS",
     "Compose",
-    "FailedMail",
     "MailCounts",
     "SendReport",
     "SmtpSettings",
     "get_mail_counts",
-    "list_failed_mail",
     "run_mail_worker",
     "send_due_mail",
 ]
@@ -164,17 +169,6 @@ class SendReport:
     # connection was lost) — `server_error` says how (an exception class and SMTP code).
     deferred: int = 0
     server_error: str = ""
-
-
-@dataclass(frozen=True)
-class FailedMail:
-    id: int
-    kind: str
-    created_at: datetime
-    attempts: int
-    last_error: str
-    failed_at: datetime
-    in_doubt: bool = False  # it was in doubt: the server may have accepted it
 
 
 @dataclass(frozen=True)
@@ -351,6 +345,15 @@ def _build_message(
     return message
 
 
+class _MidMessage(Exception):
+    """The connection dropped, timed out or was closed (421) after the server accepted this
+    message's MAIL FROM and before its final ".": the server's fault, or this message's."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(type(cause).__name__)
+        self.cause = cause
+
+
 class _InDoubt(Exception):
     """Failed after the final "." was sent: the server may or may not have the message."""
 
@@ -373,7 +376,8 @@ def _deliver(
 ) -> None:
     """One SMTP transaction, with `commit_point()` run just before the final ".".
 
-    Raises what smtplib raises while the outcome is certain, `_InDoubt` after the "."
+    Raises what smtplib raises while the outcome is certain, `_MidMessage` when the
+    connection failed between an accepted MAIL FROM and the ".", `_InDoubt` after the "."
     was sent when no definite reply came back.
     """
     raw = message.as_bytes(policy=email.policy.SMTP)
@@ -385,22 +389,27 @@ def _deliver(
         else:
             _rset(smtp)
         raise smtplib.SMTPSenderRefused(code, resp, from_addr)
-    code, resp = smtp.rcpt(to_addr)
-    if code not in (250, 251):
-        if code == 421:
-            smtp.close()
-        else:
+    try:
+        code, resp = smtp.rcpt(to_addr)
+        if code not in (250, 251):
+            if code == 421:
+                smtp.close()
+            else:
+                _rset(smtp)
+            raise smtplib.SMTPRecipientsRefused({to_addr: (code, resp)})
+        smtp.putcmd("data")
+        code, resp = smtp.getreply()
+        if code != 354:
             _rset(smtp)
-        raise smtplib.SMTPRecipientsRefused({to_addr: (code, resp)})
-    smtp.putcmd("data")
-    code, resp = smtp.getreply()
-    if code != 354:
-        _rset(smtp)
-        raise smtplib.SMTPDataError(code, resp)
-    payload = re.sub(rb"(?m)^\.", b"..", raw)
-    if not payload.endswith(b"\r\n"):
-        payload += b"\r\n"
-    smtp.send(payload)
+            raise smtplib.SMTPDataError(code, resp)
+        payload = re.sub(rb"(?m)^\.", b"..", raw)
+        if not payload.endswith(b"\r\n"):
+            payload += b"\r\n"
+        smtp.send(payload)
+    except OSError as exc:  # smtplib's errors included
+        if _describe(exc)[1] == "server":
+            raise _MidMessage(exc) from exc
+        raise
     try:
         commit_point()
     except BaseException:
@@ -556,9 +565,10 @@ def _describe(exc: BaseException) -> tuple[str, str]:
 
     "server": the server is unreachable, timed out, closed the connection, is shutting down
     (421) or refuses our sender or login — not this message's fault: the run stops and the
-    message keeps its place without an attempt counted. "permanent": a 5xx refusal of this
-    message (recipient or content): given up. "temporary": a 4xx for this message, or it
-    could not be composed: retried with backoff.
+    message keeps its place without an attempt counted (unless it came after the message's
+    MAIL FROM was accepted: `_MidMessage`, one backoff step). "permanent": a 5xx refusal of
+    this message (recipient or content): given up. "temporary": a 4xx for this message, or
+    it could not be composed: retried with backoff.
     """
     name = type(exc).__name__
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
@@ -714,6 +724,11 @@ def send_due(
                     smtp = None  # closed before the "."
                     log.warning("mail %s was withdrawn or taken while being sent", mail.id)
                     continue
+                except _MidMessage as cut:
+                    if smtp is not None:
+                        smtp.close()  # a late reply must not be read as the next one's
+                    smtp = None
+                    error, fault = _describe(cut.cause)[0], "mid-message"
                 except _InDoubt as doubt:
                     if smtp is not None:
                         smtp.close()  # a late reply must not be read as the next one's
@@ -723,32 +738,38 @@ def send_due(
                     error, fault = type(doubt.cause).__name__, "doubt"
                 except Exception as exc:  # any failure is recorded on the row, never lost
                     error, fault = _describe(exc)
-            if fault in ("server", "doubt"):
-                # Not this message's fault: it and the rest of the batch keep their place,
-                # no attempt counted; the next run tries again.
-                rest = [m.id for m in batch[index + (fault == "doubt") :]]
-                if rest:
-                    _release(rest, error, token)
-                deferred = len(rest)
-                server_error = error or ""
-                log.warning(
-                    "SMTP server unavailable (%s): %d mail(s) wait for the next run",
-                    error,
-                    len(rest),
-                )
-                break
             if error is None:
                 if _mark_sent(mail.id, now):
                     log.info("mail %s sent (%s)", mail.id, mail.kind)
                 else:
                     log.warning("mail %s was already marked sent", mail.id)
                 sent += 1
-            elif _mark_failure(mail, now, error, fault == "permanent", retry_days, token):
-                log.warning("mail %s failed for good (%s): %s", mail.id, mail.kind, error)
-                failed += 1
-            else:
-                log.info("mail %s will be retried (%s): %s", mail.id, mail.kind, error)
-                retried += 1
+            elif fault in ("temporary", "permanent", "mid-message"):
+                # "mid-message": cut off inside this message's transaction, by an outage or
+                # by this message (too large, filtered). It takes one backoff step, so a
+                # message the server always hangs up on moves behind the others instead of
+                # stopping the queue, and is given up only when its retry period is over.
+                if _mark_failure(mail, now, error, fault == "permanent", retry_days, token):
+                    log.warning("mail %s failed for good (%s): %s", mail.id, mail.kind, error)
+                    failed += 1
+                else:
+                    log.info("mail %s will be retried (%s): %s", mail.id, mail.kind, error)
+                    retried += 1
+            if fault in ("server", "doubt", "mid-message"):
+                # Not (only) this message's fault: the rest of the batch keeps its place,
+                # no attempt counted; the next run tries again.
+                rest = [m.id for m in batch[index + (fault != "server") :]]
+                if rest:
+                    _release(rest, error, token)
+                deferred = len(rest)
+                server_error = error or ""
+                if rest:
+                    log.warning(
+                        "SMTP server unavailable (%s): %d mail(s) wait for the next run",
+                        error,
+                        len(rest),
+                    )
+                break
     finally:
         if smtp is not None:
             if smtp.sock is None:
@@ -805,39 +826,6 @@ def run_mail_worker(
 
 
 # --- reporting ----------------------------------------------------------------------------
-
-
-@reads
-def list_failed_mail(conn: Connection, now: datetime, limit: int = 200) -> tuple[FailedMail, ...]:
-    """Mail given up on (or in doubt), for staff, newest first: kind, times, error — no
-    address, subject, body or parameters."""
-    rows = conn.execute(
-        select(
-            _c.id,
-            _c.kind,
-            _c.created_at,
-            _c.attempts,
-            _c.last_error,
-            _c.failed_at,
-            _c.send_started_at,
-            _c.doubts,
-        )
-        .where(_c.failed_at.is_not(None))
-        .order_by(_c.failed_at.desc(), _c.id.desc())
-        .limit(limit)
-    ).all()
-    return tuple(
-        FailedMail(
-            id=row.id,
-            kind=row.kind,
-            created_at=aware_utc(row.created_at),
-            attempts=row.attempts,
-            last_error=row.last_error,
-            failed_at=aware_utc(row.failed_at),
-            in_doubt=row.send_started_at is not None or row.doubts > 0,
-        )
-        for row in rows
-    )
 
 
 @reads

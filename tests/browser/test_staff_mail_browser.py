@@ -16,7 +16,7 @@ from db.queries import mail
 from db.queries.second_factor import totp_code, totp_step
 from tests.browser.conftest import start_server, stop_server
 from tests.conftest import Database
-from tests.smtp_sink import free_port, settings_for
+from tests.smtp_sink import free_port, listed_for_staff, settings_for
 
 pytestmark = pytest.mark.browser
 PASSWORD = "mail-no-kanrisha-2026"
@@ -44,7 +44,7 @@ def given_up_mail() -> int:
     down = settings_for(free_port())
     assert mail.send_due(down, now() - timedelta(days=1)).deferred == 1
     mail.send_due(down, now())
-    assert [f.id for f in queries.list_failed_mail()] == [mail_id]
+    assert [f.id for f in listed_for_staff()] == [mail_id]
     return mail_id
 
 
