@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from db import outbox, passwords, rules
-from db.clock import aware_utc
+from db.clock import aware_utc, library_today
 from db.digits import ascii_digits
 from db.emails import check_email
 from db.errors import QueryError
@@ -32,6 +32,16 @@ class NewPatron:
     category: str
     home_branch: str  # branch code
     lang: str = "ja"
+
+
+def card_expiry(registered_on: date) -> date:
+    """A card is valid CARD_VALID_YEARS calendar years from the library-local day it was
+    made (a card made on 29 February ends on 28 February)."""
+    years = registered_on.year + rules.CARD_VALID_YEARS
+    try:
+        return registered_on.replace(year=years)
+    except ValueError:
+        return registered_on.replace(year=years, day=28)
 
 
 def phone_digits(phone: str) -> str:
@@ -86,8 +96,8 @@ def create_patron(
         "category": patron.category,
         "home_branch_id": branch_id,
         "lang": patron.lang,
-        "registered_on": now.date(),
-        "expires_on": now.date() + timedelta(days=365 * 3),
+        "registered_on": library_today(now),
+        "expires_on": card_expiry(library_today(now)),
         "password_hash": passwords.hash_password(password) if password else None,
         "password_set_at": now if password else None,
         "password_set_via": rules.PASSWORD_VIA_DEMO if password else None,

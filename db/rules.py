@@ -75,6 +75,8 @@ PASSWORD_VIA_RESET = "reset"  # an emailed link
 PASSWORD_VIA_CHANGE = "change"  # changed while logged in
 PASSWORD_VIA_DEMO = "demo"  # demo data
 
+CARD_VALID_YEARS = 3  # a library card's validity from registration
+
 PASSWORD_MIN_CHARS = 8
 PASSWORD_MAX_CHARS = 256
 ACTIVATION_CODE_HOURS = 72

@@ -65,3 +65,17 @@ def test_login_rehashes_a_hash_made_with_other_parameters_once(
     assert upgraded != cheap and upgraded.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
     _log_in()  # … once
     assert _stored_hash() == upgraded
+
+
+def test_a_card_runs_three_calendar_years_from_the_library_s_day() -> None:
+    """The library's date (Japan), not UTC's, and calendar years (the walk: a card made at
+    02:49 JST on 2 December ended on 30 November three years on)."""
+    from datetime import UTC, date, datetime
+
+    from db.clock import library_today
+    from db.patrons import card_expiry
+
+    early_morning = datetime(2026, 12, 1, 17, 49, tzinfo=UTC)  # 02:49 on 2 Dec in Japan
+    assert library_today(early_morning) == date(2026, 12, 2)
+    assert card_expiry(library_today(early_morning)) == date(2029, 12, 2)
+    assert card_expiry(date(2028, 2, 29)) == date(2031, 2, 28)
