@@ -211,3 +211,22 @@ def test_application_days_setting(library_db: Database) -> None:
     from tests.conftest import app_settings
 
     assert app_settings(library_db.url, SHIORI_APPLICATION_DAYS="14").application_days == 14
+
+
+def test_a_corrected_birth_date_suggests_again_until_the_applicant_chooses(
+    web: TestClient,
+) -> None:
+    """The page's own suggestion follows the birth date; a category the applicant chose
+    stays (the walk: H30.1.1 then S30.1.1 kept 小学生以下)."""
+
+    def check(**changes: str) -> str:
+        data = form_of(web, **changes)
+        return web.post("/register/check?field=birth_date", data=data, headers=HX).text
+
+    child = check(birth_date="H30.1.1")
+    assert '<option value="elementary" selected>' in child
+    assert 'name="suggested_category" value="elementary"' in child
+    adult = check(birth_date="S30.1.1", category="elementary", suggested_category="elementary")
+    assert '<option value="general" selected>' in adult
+    chosen = check(birth_date="S30.1.1", category="other", suggested_category="elementary")
+    assert '<option value="other" selected>' in chosen

@@ -73,10 +73,15 @@ def _receipt_serializer(request: Request) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(settings_of(request).secret_key, salt="shiori.register.receipt")
 
 
+# The category the page last suggested: while the applicant has not chosen another, a
+# changed birth date suggests again.
+SUGGESTED = "suggested_category"
+
+
 def _values(form: FormData) -> dict[str, str]:
     return {
         name: forms.text(form, name, _LIMITS.get(name, 100))
-        for name in (*queries.APPLICATION_FIELDS, "consent")
+        for name in (*queries.APPLICATION_FIELDS, "consent", SUGGESTED)
     }
 
 
@@ -113,15 +118,18 @@ def _form_context(
 
 
 def _with_suggested_category(values: dict[str, str]) -> dict[str, str]:
-    """The category the birth date suggests, when none was chosen."""
+    """The category the birth date suggests, when none was chosen or the one chosen is the
+    page's own earlier suggestion (the birth date was corrected)."""
     born = forms.calendar_date(values["birth_date"])
-    if values["category"] or born is None:
+    chosen = values["category"] and values["category"] != values[SUGGESTED]
+    if chosen or born is None:
         return values
-    return {**values, "category": queries.suggest_category(born)}
+    suggestion = queries.suggest_category(born)
+    return {**values, "category": suggestion, SUGGESTED: suggestion}
 
 
 async def form_page(request: Request) -> Response:
-    values = dict.fromkeys((*queries.APPLICATION_FIELDS, "consent"), "")
+    values = dict.fromkeys((*queries.APPLICATION_FIELDS, "consent", SUGGESTED), "")
     return render(request, "registration/form.html", ctx=_form_context(request, values, {}))
 
 
