@@ -90,13 +90,16 @@ def codes_the_db_writes() -> set[str]:
             and any(getattr(t, "id", "") in ("action", "screen") for t in n.targets)
         ]
         for call in chosen:
-            if _callee(call) == "write_audit":
-                # The screen and action written as they are (conn, actor, patron, groups, …).
-                codes.update(
-                    a.value
-                    for a in call.args[4:6]
-                    if isinstance(a, ast.Constant) and isinstance(a.value, str)
-                )
+            # Codes written as they are: the screen and action of write_audit (conn, actor,
+            # patron, groups, …), and code-like strings handed to the module's wrappers.
+            args = call.args[4:6] if _callee(call) == "write_audit" else call.args
+            codes.update(
+                a.value
+                for a in args
+                if isinstance(a, ast.Constant)
+                and isinstance(a.value, str)
+                and re.fullmatch(r"[a-z][a-z_.]*", a.value)
+            )
         for value in values:
             for node in ast.walk(value):
                 if isinstance(node, ast.Name) and node.id in mine:

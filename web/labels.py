@@ -163,6 +163,8 @@ def audit_action(tr: Translator, code: str) -> str:
         "patron.code": tr.pgettext("audit action", "Issue an activation code"),
         "reference": tr.pgettext("audit action", "Work on reference questions"),
         "reference.publish": tr.pgettext("audit action", "Approve public reference cases"),
+        "reference_queue": tr.pgettext("audit action", "View the reference queue"),
+        "registration.view": tr.pgettext("audit action", "View card applications"),
         "patron.register": tr.pgettext("audit action", "Register a patron"),
         "patron.view": tr.pgettext("audit action", "View a patron record"),
         "patron.edit": tr.pgettext("audit action", "Change a patron record"),
@@ -198,6 +200,7 @@ def audit_screen(tr: Translator, code: str) -> str:
         "patron_code": tr.pgettext("audit screen", "Activation code slip"),
         "registration": tr.pgettext("audit screen", "Card application"),
         "registration_queue": tr.pgettext("audit screen", "Card applications"),
+        "registration_walk_in": tr.pgettext("audit screen", "Walk-in registration"),
     }.get(code, code)
 
 
