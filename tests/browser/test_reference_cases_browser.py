@@ -53,7 +53,7 @@ def test_collection_on_a_phone_is_axe_clean_and_fits(
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     # htmx swaps the results: 竜 (new form) finds 龍 (old form); drafts never show.
     phone.get_by_label("事例を検索").fill("竜口寺")
-    phone.get_by_role("button", name="検索").click()
+    phone.get_by_role("button", name="事例を検索").click()
     hit = phone.get_by_role("link", name="藤沢の龍口寺に伝わる龍の伝説")
     expect(hit).to_be_visible()
     expect(phone.locator(".reference-hits li")).to_have_count(1)
@@ -80,7 +80,7 @@ def test_search_without_javascript_in_english(
     # Katakana finds the hiragana of the text (and full-width, half-width alike).
     for query, found in (("ﾜﾙ", "1 case"), ("江の島", "0 cases"), ("ワル 民話", "1 case")):
         page.get_by_label("Search the cases").fill(query)
-        page.get_by_role("button", name="Search", exact=True).click()
+        page.get_by_role("button", name="Search the cases", exact=True).click()
         expect(page.get_by_role("heading", level=2)).to_contain_text(found)
     page.get_by_role("link", name="藤沢の龍口寺に伝わる龍の伝説").click()
     expect(page.get_by_role("term").filter(has_text="How it was researched")).to_be_visible()
