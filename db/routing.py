@@ -34,6 +34,7 @@ from sqlalchemy.engine import Connection
 from db import calendar, clock, models, outbox, pulling, rules, series
 from db.clock import library_today
 from db.counts import bump
+from db.errors import NotFound
 from db.localized import Localized
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,46 @@ def queue_place(conn: Connection, work_id: int, now: datetime) -> datetime:
 
 def lock_item(conn: Connection, item_id: int) -> None:
     conn.execute(select(_item.c.id).where(_item.c.id == item_id).with_for_update()).first()
+
+
+class HoldNotFound(NotFound):
+    code = "hold_not_found"
+
+
+class WorkNotFound(NotFound):
+    code = "work_not_found"
+
+
+def locked_hold(conn: Connection, patron_id: int, hold_id: int) -> Row[Any]:
+    """The patron's hold, locked with its copy and title. Another patron's → HoldNotFound.
+
+    The lock order of this module (patron, item, work, series request, hold), so concurrent
+    counter and patron actions on PostgreSQL never deadlock; a hold whose copy changed
+    meanwhile is read again.
+    """
+    for _attempt in range(3):
+        row = conn.execute(
+            select(_hold.c.work_id, _hold.c.item_id).where(
+                _hold.c.id == hold_id, _hold.c.patron_id == patron_id
+            )
+        ).first()
+        if row is None:
+            raise HoldNotFound()
+        if row.item_id is not None:
+            lock_item(conn, row.item_id)
+        if not lock_work(conn, row.work_id):
+            raise HoldNotFound()
+        series.lock_request_of(conn, hold_id)  # a series volume: its request, then the hold
+        locked = conn.execute(
+            select(_hold)
+            .where(_hold.c.id == hold_id, _hold.c.patron_id == patron_id)
+            .with_for_update()
+        ).first()
+        if locked is None:  # cancelled meanwhile
+            raise HoldNotFound()
+        if locked.item_id is None or locked.item_id == row.item_id:
+            return locked
+    raise HoldNotFound()  # pragma: no cover - the copy kept changing under us
 
 
 def branch_names(conn: Connection, branch_id: int) -> Localized:

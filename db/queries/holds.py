@@ -48,7 +48,7 @@ from db.counts import bump
 from db.engine import reads, writes
 from db.errors import NotFound, QueryError
 from db.localized import Localized
-from db.routing import IN_TRANSIT, READY, WAITING, Routing
+from db.routing import IN_TRANSIT, READY, WAITING, HoldNotFound, Routing, WorkNotFound
 
 __all__ = [
     "HOLD_MAX_SUSPEND_DAYS",
@@ -152,14 +152,6 @@ class CannotSuspend(HoldRefused):
 class BadSuspendDate(HoldRefused):
     def __init__(self) -> None:
         super().__init__("bad_suspend_date", days=HOLD_MAX_SUSPEND_DAYS)
-
-
-class HoldNotFound(NotFound):
-    code = "hold_not_found"
-
-
-class WorkNotFound(NotFound):
-    code = "work_not_found"
 
 
 class NotInTransit(QueryError):
@@ -343,37 +335,6 @@ def _branch_id(conn: Connection, code: str) -> int:
     return int(found)
 
 
-def _locked_hold(conn: Connection, patron_id: int, hold_id: int) -> Row[Any]:
-    """The patron's hold, locked with its copy and title. Another patron's → HoldNotFound.
-
-    Lock order everywhere in this module and db.circulation: patron, item, work, series
-    request, hold — so concurrent counter and patron actions on PostgreSQL never deadlock.
-    """
-    for _attempt in range(3):
-        row = conn.execute(
-            select(_hold.c.work_id, _hold.c.item_id).where(
-                _hold.c.id == hold_id, _hold.c.patron_id == patron_id
-            )
-        ).first()
-        if row is None:
-            raise HoldNotFound()
-        if row.item_id is not None:
-            routing.lock_item(conn, row.item_id)
-        if not routing.lock_work(conn, row.work_id):
-            raise HoldNotFound()
-        series.lock_request_of(conn, hold_id)  # a series volume: its request, then the hold
-        locked = conn.execute(
-            select(_hold)
-            .where(_hold.c.id == hold_id, _hold.c.patron_id == patron_id)
-            .with_for_update()
-        ).first()
-        if locked is None:  # cancelled meanwhile
-            raise HoldNotFound()
-        if locked.item_id is None or locked.item_id == row.item_id:
-            return locked
-    raise HoldNotFound()  # pragma: no cover - the copy kept changing under us
-
-
 # ---------------------------------------------------------------------------------------
 # Patron side
 # ---------------------------------------------------------------------------------------
@@ -485,7 +446,7 @@ def place_hold(
 def cancel_hold(conn: Connection, now: datetime, patron_id: int, hold_id: int) -> str:
     """Delete the reservation; a copy set aside for it goes to the next in line. → title."""
     today = library_today(now)
-    hold = _locked_hold(conn, patron_id, hold_id)
+    hold = routing.locked_hold(conn, patron_id, hold_id)
     title = conn.execute(select(_work.c.title).where(_work.c.id == hold.work_id)).scalar_one()
     routing.release(conn, hold, now)
     bump(conn, today, hold.pickup_branch_id, "", CANCELLED)
@@ -498,7 +459,7 @@ def cancel_hold(conn: Connection, now: datetime, patron_id: int, hold_id: int) -
 def change_hold_pickup(
     conn: Connection, now: datetime, patron_id: int, hold_id: int, pickup_code: str
 ) -> HoldView:
-    hold = _locked_hold(conn, patron_id, hold_id)
+    hold = routing.locked_hold(conn, patron_id, hold_id)
     if hold.state in (READY, series.KEPT):  # the copy is on that branch's hold shelf
         raise AlreadyReady()
     pickup_id = _branch_id(conn, pickup_code)
@@ -516,7 +477,7 @@ def suspend_hold(
     today = library_today(now)
     if not today < until <= today + timedelta(days=HOLD_MAX_SUSPEND_DAYS):
         raise BadSuspendDate()
-    hold = _locked_hold(conn, patron_id, hold_id)
+    hold = routing.locked_hold(conn, patron_id, hold_id)
     if hold.item_id is not None:
         raise CannotSuspend()
     conn.execute(_hold.update().where(_hold.c.id == hold.id).values(suspended_until=until))
@@ -525,7 +486,7 @@ def suspend_hold(
 
 @writes
 def resume_hold(conn: Connection, now: datetime, patron_id: int, hold_id: int) -> HoldView:
-    hold = _locked_hold(conn, patron_id, hold_id)
+    hold = routing.locked_hold(conn, patron_id, hold_id)
     conn.execute(_hold.update().where(_hold.c.id == hold.id).values(suspended_until=None))
     pulling.fill(conn, hold.work_id, now)
     return _patron_hold(conn, patron_id, hold_id, now)

@@ -32,7 +32,8 @@ from db.catalog_write import SEP
 from db.clock import library_today
 from db.counts import bump
 from db.engine import reads, writes
-from db.errors import NotFound, QueryError
+from db.errors import QueryError
+from db.routing import HoldNotFound, WorkNotFound
 
 __all__ = [
     "SERIES_MAX_VOLUMES",
@@ -81,14 +82,6 @@ def hold_shelf_days() -> int:
 
 class SeriesRefused(QueryError):
     """A series request or step back the patron cannot make; `title` names the volume."""
-
-
-class HoldNotFound(NotFound):
-    code = "hold_not_found"
-
-
-class WorkNotFound(NotFound):
-    code = "work_not_found"
 
 
 # ---------------------------------------------------------------------------------------
@@ -400,27 +393,6 @@ def continue_series(conn: Connection, now: datetime, patron_id: int, request_id:
 # ---------------------------------------------------------------------------------------
 
 
-def _locked_hold(conn: Connection, patron_id: int, hold_id: int) -> Row[Any]:
-    """The patron's hold, locked after its copy and title (the module-wide lock order)."""
-    row = conn.execute(
-        select(_hold.c.work_id, _hold.c.item_id).where(
-            _hold.c.id == hold_id, _hold.c.patron_id == patron_id
-        )
-    ).first()
-    if row is None:
-        raise HoldNotFound()
-    if row.item_id is not None:
-        routing.lock_item(conn, row.item_id)
-    routing.lock_work(conn, row.work_id)
-    series.lock_request_of(conn, hold_id)
-    locked = conn.execute(
-        select(_hold).where(_hold.c.id == hold_id, _hold.c.patron_id == patron_id).with_for_update()
-    ).first()
-    if locked is None or locked.item_id != row.item_id:  # changed meanwhile: ask again
-        raise HoldNotFound()
-    return locked
-
-
 @writes
 def step_back(
     conn: Connection, now: datetime, patron_id: int, hold_id: int, days: int | None
@@ -431,7 +403,7 @@ def step_back(
     today = library_today(now)
     if days is not None and not 1 <= days <= STEP_BACK_MAX_DAYS:
         raise SeriesRefused("step_back_days", max=STEP_BACK_MAX_DAYS)
-    hold = _locked_hold(conn, patron_id, hold_id)
+    hold = routing.locked_hold(conn, patron_id, hold_id)
     values: dict[str, Any] = (
         {"step_back_passes": 1, "step_back_until": None}
         if days is None
@@ -463,11 +435,11 @@ def step_back(
 @writes
 def undo_step_back(conn: Connection, now: datetime, patron_id: int, hold_id: int) -> None:
     """Take the place back at once: a copy on a shelf goes on a pull list for it now."""
-    hold = _locked_hold(conn, patron_id, hold_id)
+    hold = routing.locked_hold(conn, patron_id, hold_id)
     conn.execute(
         _hold.update().where(_hold.c.id == hold.id).values(step_back_passes=0, step_back_until=None)
     )
-    pulling.fill(conn, hold.work_id, now)  # the title is locked (_locked_hold)
+    pulling.fill(conn, hold.work_id, now)  # the title is locked (routing.locked_hold)
 
 
 # ---------------------------------------------------------------------------------------
