@@ -218,8 +218,7 @@ def _eligible(work_id: Any) -> ColumnElement[bool]:
     lendable, not missing."""
     return and_(
         _item.c.work_id == work_id,
-        _mtype.c.reservable.is_(True),
-        _mtype.c.loan_days > 0,
+        pulling.serves_holds(),
         _item.c.status != rules.MISSING,
     )
 

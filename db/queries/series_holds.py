@@ -200,8 +200,7 @@ def get_series_choice(
             .select_from(_item.join(_mtype, _mtype.c.code == _item.c.material_type))
             .where(
                 _item.c.work_id.in_(ids),
-                _mtype.c.reservable.is_(True),
-                _mtype.c.loan_days > 0,
+                pulling.serves_holds(),
                 _item.c.status != rules.MISSING,
             )
         ).scalars()
@@ -260,8 +259,7 @@ def _refuse_volume(conn: Connection, patron_id: int, work_id: int, title: str) -
         .select_from(_item.join(_mtype, _mtype.c.code == _item.c.material_type))
         .where(
             _item.c.work_id == work_id,
-            _mtype.c.reservable.is_(True),
-            _mtype.c.loan_days > 0,
+            pulling.serves_holds(),
             _item.c.status != rules.MISSING,
         )
         .limit(1)
