@@ -25,6 +25,7 @@ from db.queries import (
     loan_rules,
     loans,
     mail,
+    my_data,
     my_summary,
     pull_list,
     reference,
@@ -55,6 +56,7 @@ from db.queries.holds import *  # noqa: F403
 from db.queries.loan_rules import *  # noqa: F403
 from db.queries.loans import *  # noqa: F403
 from db.queries.mail import *  # noqa: F403
+from db.queries.my_data import *  # noqa: F403
 from db.queries.my_summary import *  # noqa: F403
 from db.queries.pull_list import *  # noqa: F403
 from db.queries.reference import *  # noqa: F403
@@ -86,6 +88,7 @@ __all__ += holds.__all__
 __all__ += loan_rules.__all__
 __all__ += loans.__all__
 __all__ += mail.__all__
+__all__ += my_data.__all__
 __all__ += my_summary.__all__
 __all__ += pull_list.__all__
 __all__ += reference.__all__
