@@ -23,6 +23,7 @@ from web import (
     lang,
     limits,
     loans,
+    mydata,
     offload,
     password,
     reference,
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     *reference.routes,
                     *booklist.routes,
                     *staff_my_access.routes,
+                    *mydata.routes,
                 ]
             ),
             *staff_routes.mounted(settings),
