@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import os
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import inspect, text
@@ -236,3 +236,63 @@ def test_delete_then_timing_of_retention_is_unchanged(library_db: Database) -> N
         queries.set_clock(None)
     assert report.patrons == 1
     assert set(tables_holding(MISAKI_VALUES, misaki)) <= KEPT_WITH_ID
+
+
+def _retention_at(moment: datetime) -> queries.RetentionReport:
+    queries.set_clock(lambda: moment)
+    try:
+        return queries.run_retention(patron_idle_minutes=30, staff_idle_minutes=15)
+    finally:
+        queries.set_clock(None)
+
+
+def test_the_purge_date_shown_is_the_day_retention_deletes(library_db: Database) -> None:
+    """The date on /my/data is db.erasure.purge_date; retention deletes on exactly that day
+    (the library's day: 15:00 UTC is past midnight in Tokyo), a 29 February included."""
+    for last_loan in (date(2023, 11, 20), date(2024, 2, 29), date(2023, 3, 1)):
+        purge_on = erasure.purge_date(date(2020, 1, 1), last_loan)
+        assert erasure.purge_cutoff(purge_on) > last_loan
+        assert erasure.purge_cutoff(purge_on - timedelta(days=1)) <= last_loan
+    misaki = patron_id(MISAKI[0])
+    with engine.write() as conn:
+        conn.execute(
+            text("UPDATE patron SET last_loan_on = :d WHERE id = :p"),
+            {"d": date(2023, 11, 20), "p": misaki},
+        )
+    purge_on = queries.get_my_data(misaki).purge_on
+    assert purge_on == date(2026, 11, 21)
+    eve = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)  # 23:00 on the 20th in Tokyo
+    assert _retention_at(eve).patrons == 0
+    assert _retention_at(eve + timedelta(hours=1)).patrons == 1
+
+
+def test_a_reminder_comes_30_days_before_the_purge_once(
+    library_db: Database, smtp_server: Server
+) -> None:
+    misaki, taro = patron_id(MISAKI[0]), patron_id("2100000002")
+    with engine.write() as conn:
+        conn.execute(
+            text("UPDATE patron SET last_loan_on = :d WHERE id IN (:m, :t)"),
+            {"d": date(2023, 11, 20), "m": misaki, "t": taro},
+        )
+    purge_on = date(2026, 11, 21)
+    day_31 = datetime(2026, 10, 21, 3, 0, tzinfo=UTC)
+    assert _retention_at(day_31).purge_reminders == 0  # 31 days before: not yet
+    day_30 = day_31 + timedelta(days=1)
+    # Misaki has an address; Taro (no address, and a loan out) is not reminded.
+    assert _retention_at(day_30).purge_reminders == 1
+    assert _retention_at(day_30 + timedelta(days=1)).purge_reminders == 0  # never twice
+    assert mail.send_due(smtp_server.settings, day_30, compose=COMPOSE).sent == 1
+    [reminder] = smtp_server.recorder.received
+    assert reminder.rcpt_tos == ["misaki@example.jp"]
+    assert "2026年11月21日" in reminder.message.get_content()
+    # She borrows: a new purge date, and three years on a new reminder for it.
+    with engine.write() as conn:
+        conn.execute(
+            text("UPDATE patron SET last_loan_on = :d WHERE id = :p"),
+            {"d": date(2026, 10, 25), "p": misaki},
+        )
+    assert queries.get_my_data(misaki).purge_on > purge_on
+    assert _retention_at(day_30 + timedelta(days=2)).purge_reminders == 0
+    later = datetime(2029, 9, 27, 3, 0, tzinfo=UTC)
+    assert _retention_at(later).purge_reminders == 1
