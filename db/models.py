@@ -444,6 +444,15 @@ class LoanReminder(SQLModel, table=True):
     mail_id: int | None = None
 
 
+class OverdueNotice(SQLModel, table=True):
+    """An overdue notice was queued for this loan (migration 0024); goes with the loan."""
+
+    __tablename__ = "overdue_notice"
+    loan_id: int = Field(primary_key=True, foreign_key="loan.id", ondelete="CASCADE")
+    # The outbox row (one mail may name several loans): a return withdraws it while unsent.
+    mail_id: int | None = None
+
+
 # --- the library calendar (issue 12, migration 0018) ------------------------------------
 
 

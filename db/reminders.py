@@ -1,7 +1,10 @@
-"""Due-date reminders: queued by the daily job, withdrawn when the loan ends first.
+"""Due-date reminders and overdue notices: queued by the daily job, withdrawn when the
+loan ends first.
 
-A reminder mail names the loans it reminds of in `loan_reminder`, so each loan is
-reminded of once. The day it names is the due date, always a day the lending branch is open
+A reminder mail names the loans it reminds of in `loan_reminder`, an overdue notice in
+`overdue_notice`, so each loan is reminded of once and told it is overdue once. Both follow
+the patron's notice settings (db.notice_prefs: mailed or not, titles or not). The day it
+names is the due date, always a day the lending branch is open
 (db.calendar): checkout and renewal store an open day, a closure added later moves the due
 dates it covers (db.queries.calendar), and the mail names the next open day on or after the
 stored date all the same. Every function takes a `Connection` inside the caller's writing
@@ -22,6 +25,8 @@ from db.clock import library_today
 _T = models.Hold.metadata.tables
 _pref = _T["notice_preference"]
 _reminder = _T["loan_reminder"]
+_overdue = _T["overdue_notice"]
+OVERDUE_KIND = "overdue_reminder"
 _item = _T["item"]
 _work = _T["work"]
 _patron = _T["patron"]
@@ -29,16 +34,17 @@ _loan = _T["loan"]
 
 
 def withdraw(conn: Connection, loan_id: int) -> None:
-    """Before a loan is deleted: drop its reminder if not yet being sent (one in doubt is
-    emptied). The other loans that mail named lose their marker too, so the next run
-    reminds them afresh."""
-    for mail_id in conn.execute(
-        select(_reminder.c.mail_id).where(
-            _reminder.c.loan_id == loan_id, _reminder.c.mail_id.is_not(None)
-        )
-    ).scalars():
-        if outbox.withdraw(conn, outbox.mail_outbox.c.id == mail_id):
-            conn.execute(_reminder.delete().where(_reminder.c.mail_id == mail_id))
+    """Before a loan is deleted (or its due date moves): drop its reminder and overdue
+    notice if not yet being sent (one in doubt is emptied). The other loans that mail named
+    lose their marker too, so the next run reminds them afresh."""
+    for marker in (_reminder, _overdue):
+        for mail_id in conn.execute(
+            select(marker.c.mail_id).where(
+                marker.c.loan_id == loan_id, marker.c.mail_id.is_not(None)
+            )
+        ).scalars():
+            if outbox.withdraw(conn, outbox.mail_outbox.c.id == mail_id):
+                conn.execute(marker.delete().where(marker.c.mail_id == mail_id))
 
 
 def queue_due(conn: Connection, now: datetime) -> int:
@@ -102,5 +108,61 @@ def queue_due(conn: Connection, now: datetime) -> int:
         if mail_id is None:
             continue
         conn.execute(_reminder.insert(), [{"loan_id": r.id, "mail_id": mail_id} for r in loans])
+        sent += 1
+    return sent
+
+
+def queue_overdue(conn: Connection, now: datetime) -> int:
+    """Queue one overdue notice per patron with loans past their due date that were not
+    told yet, unless the patron turned overdue notices off. → mails."""
+    today = library_today(now)
+    rows = conn.execute(
+        select(
+            _loan.c.id,
+            _loan.c.patron_id,
+            _loan.c.due_on,
+            _work.c.title,
+            _patron.c.email,
+            _patron.c.lang,
+            notice_prefs.titles_wanted(notice_prefs.OVERDUE, _patron.c.id).label("titles"),
+        )
+        .select_from(
+            _loan.join(_patron, _patron.c.id == _loan.c.patron_id)
+            .join(_item, _item.c.id == _loan.c.item_id)
+            .join(_work, _work.c.id == _item.c.work_id)
+        )
+        .where(
+            _patron.c.email.is_not(None),
+            _loan.c.due_on < today,
+            notice_prefs.mailed(notice_prefs.OVERDUE, _patron.c.id),
+            ~exists().where(_overdue.c.loan_id == _loan.c.id),
+        )
+        .order_by(_loan.c.patron_id, _loan.c.due_on, _loan.c.id)
+        .with_for_update(of=_loan)
+    ).all()
+    per_patron: dict[int, list[Any]] = {}
+    for row in rows:
+        per_patron.setdefault(row.patron_id, []).append(row)
+    sent = 0
+    for loans in per_patron.values():
+        first = loans[0]
+        params = {
+            "loans": [
+                {**({"title": r.title} if r.titles else {}), "due": r.due_on.isoformat()}
+                for r in loans
+            ]
+        }
+        mail_id = outbox.enqueue_notice(
+            conn,
+            kind=OVERDUE_KIND,
+            to_addr=first.email,
+            patron_id=first.patron_id,
+            lang=first.lang,
+            params=params,
+            now=now,
+        )
+        if mail_id is None:
+            continue
+        conn.execute(_overdue.insert(), [{"loan_id": r.id, "mail_id": mail_id} for r in loans])
         sent += 1
     return sent

@@ -296,3 +296,21 @@ def test_a_reminder_comes_30_days_before_the_purge_once(
     assert _retention_at(day_30 + timedelta(days=2)).purge_reminders == 0
     later = datetime(2029, 9, 27, 3, 0, tzinfo=UTC)
     assert _retention_at(later).purge_reminders == 1
+
+
+def test_an_overdue_notice_comes_once_per_loan_and_follows_the_setting(
+    library_db: Database,
+) -> None:
+    hanako = patron_id(HANAKO)
+    [late] = [loan for loan in queries.list_loans(hanako) if loan.overdue]
+    queries.set_notice_settings(hanako, {"overdue": (False, False)})
+    assert queries.queue_overdue_notices() == 0  # 連絡不要
+    queries.set_notice_settings(hanako, {"overdue": (True, False)})
+    assert queries.queue_overdue_notices() == 1
+    assert queries.queue_overdue_notices() == 0  # once per loan
+    [(kind, to, subject, body)] = composed()
+    assert (kind, to) == ("overdue_reminder", "hanako@example.jp")
+    assert body is not None and late.title not in body and late.title not in subject
+    assert f"{late.due_on.month}月{late.due_on.day}日" in body
+    queries.return_item(late.barcode)  # returned before it went: the notice is withdrawn
+    assert composed() == []

@@ -220,3 +220,37 @@ def test_pages_need_a_login(web: TestClient) -> None:
     for url in ("/my/data", "/my/data/export.json", "/my/data/export.csv", "/my/notices"):
         response = web.get(url, follow_redirects=False)
         assert response.status_code == 303 and "/login" in response.headers["location"], url
+
+
+MY_NOTICES = {
+    "hold_ready": {"count": 1, "branch": "minami", "until": "2026-11-27"},
+    "due_reminder": {"loans": [{"due": "2026-12-05"}, {"due": "2026-12-06"}]},
+    "overdue_reminder": {"loans": [{"due": "2026-11-05", "title": "こころ"}]},
+    "email_confirm": {"link": "https://opac.example.jp/my/email-link?token=abc", "hours": 24},
+    "purge_reminder": {"purge_on": "2026-12-21"},
+    "account_deleted": {"when": "2026-11-21T09:00:00+00:00"},
+}
+
+
+def test_each_new_notice_reads_in_both_languages(fresh_db: Database) -> None:
+    """Without titles by default, never one in a subject; the warning ends every mail."""
+    expected = {
+        ("hold_ready", "ja"): "ご予約の資料が1点ご用意できました（受取館：南市民図書館）。",
+        ("hold_ready", "en"): "1 item you reserved is ready for pickup at Minami Civic Library.",
+        ("due_reminder", "ja"): "  2026年12月5日(土)\n  2026年12月6日(日)\n",
+        ("overdue_reminder", "en"): "This item is past its due date:\n  Thu 5 Nov 2026  こころ\n",
+        ("email_confirm", "ja"): "https://opac.example.jp/my/email-link?token=abc",
+        ("purge_reminder", "ja"): "2026年12月21日(月)に利用者登録と",
+        ("account_deleted", "en"): "were deleted at your request",
+    }
+    never_ask = {
+        "ja": "図書館が電話やメールでパスワードをおたずねすることはありません。",
+        "en": "The library never asks for your password by phone or email.",
+    }
+    for kind, params in MY_NOTICES.items():
+        for lang in ("ja", "en"):
+            subject, body = mailbox.COMPOSE(kind, lang, params)
+            assert "こころ" not in subject and subject.startswith(("【", "["))
+            assert body.endswith(f"\n{never_ask[lang]}\n"), (kind, lang)
+            if (kind, lang) in expected:
+                assert expected[(kind, lang)] in body, (kind, lang, body)

@@ -269,7 +269,8 @@ def cmd_holds_daily(settings: Settings, _args: argparse.Namespace) -> int:
     report = queries.run_daily_holds()
     print(
         f"期限切れの予約 expired reservations: {report.expired}, "
-        f"返却期限のお知らせ due-date reminders queued: {report.reminders}"
+        f"返却期限のお知らせ due-date reminders queued: {report.reminders}, "
+        f"延滞のお知らせ overdue notices queued: {report.overdue}"
     )
     # Suspensions that ended, copies added or found: waiting reservations they can serve.
     listed = queries.refill_pull_lists()

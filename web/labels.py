@@ -102,6 +102,7 @@ def mail_kind(tr: Translator, code: str) -> str:
         "email_confirm": tr.pgettext("mail kind", "Email address confirmation link"),
         "account_deleted": tr.pgettext("mail kind", "Account deleted"),
         "purge_reminder": tr.pgettext("mail kind", "Registration about to be deleted"),
+        "overdue_reminder": tr.pgettext("mail kind", "Overdue notice"),
     }.get(code, code)
 
 

@@ -69,6 +69,7 @@ __all__ = [
     "list_holds",
     "place_hold",
     "queue_due_reminders",
+    "queue_overdue_notices",
     "receive_item",
     "resume_hold",
     "run_daily_holds",
@@ -203,6 +204,7 @@ class NoticePrefs:
 class HoldsDailyReport:
     expired: int
     reminders: int
+    overdue: int = 0  # overdue notices queued
 
 
 # ---------------------------------------------------------------------------------------
@@ -608,8 +610,16 @@ def queue_due_reminders(conn: Connection, now: datetime) -> int:
     return reminders.queue_due(conn, now)
 
 
+@writes
+def queue_overdue_notices(conn: Connection, now: datetime) -> int:
+    """Queue one overdue notice per patron, once per loan (db.reminders). → mails."""
+    return reminders.queue_overdue(conn, now)
+
+
 def run_daily_holds() -> HoldsDailyReport:
     """The daily job: expire uncollected reservations, then queue due-date reminders
     (two transactions: a failing reminder never keeps a copy on the shelf)."""
     expired = expire_holds()
-    return HoldsDailyReport(expired=expired, reminders=queue_due_reminders())
+    return HoldsDailyReport(
+        expired=expired, reminders=queue_due_reminders(), overdue=queue_overdue_notices()
+    )

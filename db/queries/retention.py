@@ -42,6 +42,7 @@ from db import (
     models,
     outbox,
     reference,
+    reminders,
     sessions,
     throttle,
 )
@@ -59,6 +60,7 @@ _hold = _hold_table.c
 _patron = models.Hold.metadata.tables["patron"].c
 _loan = models.Hold.metadata.tables["loan"].c
 _reminder = models.Hold.metadata.tables["loan_reminder"].c
+_overdue = models.Hold.metadata.tables["overdue_notice"].c
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,11 @@ def withdraw_orphan_notices(conn: Connection) -> int:
         outbox.unsent("due_reminder"),
         ~exists().where(_reminder.mail_id == _mail.id),
     )
-    return outbox.withdraw(conn, hold_ready) + outbox.withdraw(conn, due_reminder)
+    overdue = and_(
+        outbox.unsent(reminders.OVERDUE_KIND),
+        ~exists().where(_overdue.mail_id == _mail.id),
+    )
+    return sum(outbox.withdraw(conn, which) for which in (hold_ready, due_reminder, overdue))
 
 
 @writes
@@ -130,7 +136,7 @@ def run_retention(
     )
     questions = reference.purge_closed(conn, now)
     patrons, patron_mail = purge_inactive_patrons(conn, now)
-    reminders = erasure.queue_purge_reminders(conn, now)
+    purge_reminders = erasure.queue_purge_reminders(conn, now)
     orphans = withdraw_orphan_notices(conn)
     patron_sessions = sessions.purge_stale(conn, sessions.PATRON, now, patron_idle)
     expired_applications = applications.purge_expired(conn, now)
@@ -145,5 +151,5 @@ def run_retention(
         mail=(mail.rowcount or 0) + patron_mail + orphans,
         reference_questions=questions,
         applications=expired_applications,
-        purge_reminders=reminders,
+        purge_reminders=purge_reminders,
     )

@@ -4,7 +4,8 @@
 and whether the mail names titles; `notice_preference.hold_ready` moves into it (kind
 "ready") and is dropped. `email_confirmation` is an address the patron typed, waiting for
 its single-use link; `address_change` a new address waiting for the counter. And
-`patron.purge_reminded_for`: the purge date the patron was last reminded of.
+`patron.purge_reminded_for`: the purge date the patron was last reminded of. And
+`overdue_notice`: the overdue mail queued for a loan (once per loan, gone with the loan).
 
 Revision ID: 0024_my_data
 Revises: 0022_reference
@@ -64,9 +65,17 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("patron") as batch:
         batch.add_column(sa.Column("purge_reminded_for", sa.Date(), nullable=True))
+    op.create_table(
+        "overdue_notice",
+        sa.Column("loan_id", sa.Integer(), nullable=False),
+        sa.Column("mail_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(["loan_id"], ["loan.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("loan_id"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("overdue_notice")
     with op.batch_alter_table("patron") as batch:
         batch.drop_column("purge_reminded_for")
     op.drop_table("address_change")
