@@ -169,3 +169,6 @@ RESET_ADDRESS = Limit("reset:address", 20, HOUR, 10 * MINUTE, DAY)
 # Every request counts, sent or not: this also caps the reset mail the site can be made to send.
 RESET_ALL = Limit("reset:all", 300, HOUR, MINUTE, HOUR)
 CHANGE_PATRON = Limit("change:patron", 5, 15 * MINUTE, MINUTE, HOUR)
+# A patron's "confirm this new address" links (db.queries.my_data): every request counts,
+# so a logged-in account cannot be made to mail strangers.
+EMAIL_LINK_PATRON = Limit("email-link:patron", 5, DAY, HOUR, DAY)

@@ -314,3 +314,16 @@ def test_an_overdue_notice_comes_once_per_loan_and_follows_the_setting(
     assert f"{late.due_on.month}月{late.due_on.day}日" in body
     queries.return_item(late.barcode)  # returned before it went: the notice is withdrawn
     assert composed() == []
+
+
+def test_links_to_a_new_address_are_limited(library_db: Database) -> None:
+    """A logged-in account cannot be made to mail strangers without end."""
+    hanako = patron_id(HANAKO)
+    for n in range(5):
+        queries.request_email_change(hanako, f"new{n}@example.jp", lambda t: f"https://x/{t}")
+    with pytest.raises(queries.MyDataFieldsRefused) as refused:
+        queries.request_email_change(hanako, "new5@example.jp", lambda t: f"https://x/{t}")
+    assert refused.value.errors["email"].code == "too_many_attempts"
+    # Each newer link replaced the older one: one waits, the others were withdrawn.
+    assert [kind for kind, *_ in composed()] == ["email_confirm"]
+    assert queries.get_my_data(hanako).email_waiting == "new4@example.jp"

@@ -223,6 +223,10 @@ def request_email_change(
         raise NotFound("patron_not_found")
     if row.email and row.email.casefold() == address.casefold():
         raise MyDataFieldsRefused({"email": Refusal("email_same")})
+    try:
+        throttle.reserve(conn, [(throttle.EMAIL_LINK_PATRON, str(patron_id))], now)
+    except throttle.Throttled:
+        raise MyDataFieldsRefused({"email": Refusal("too_many_attempts")}) from None
     _withdraw_link(conn, patron_id)
     token = secrets.token_urlsafe(32)
     mail_id = outbox.enqueue(
