@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -327,3 +328,71 @@ def test_links_to_a_new_address_are_limited(library_db: Database) -> None:
     # Each newer link replaced the older one: one waits, the others were withdrawn.
     assert [kind for kind, *_ in composed()] == ["email_confirm"]
     assert queries.get_my_data(hanako).email_waiting == "new4@example.jp"
+
+
+def _at_once(n: int, work: Callable[[int], object]) -> list[object]:
+    """Run `work(i)` in n threads released together; → results or the exceptions raised."""
+    start = threading.Barrier(n)
+    results: list[object] = []
+
+    def run(i: int) -> None:
+        start.wait()
+        try:
+            results.append(work(i))
+        except Exception as error:  # noqa: BLE001 - the test looks at what was raised
+            results.append(error)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_retention_runs_at_once_remind_once(library_db: Database) -> None:
+    misaki = patron_id(MISAKI[0])
+    with engine.write() as conn:
+        conn.execute(
+            text("UPDATE patron SET last_loan_on = :d WHERE id = :p"),
+            {"d": date(2023, 11, 20), "p": misaki},
+        )
+    queries.set_clock(lambda: datetime(2026, 10, 25, 3, 0, tzinfo=UTC))
+    try:
+        reports = _at_once(
+            3, lambda _: queries.run_retention(patron_idle_minutes=30, staff_idle_minutes=15)
+        )
+    finally:
+        queries.set_clock(None)
+    assert sum(r.purge_reminders for r in reports if isinstance(r, queries.RetentionReport)) == 1
+    assert [kind for kind, *_ in composed()] == ["purge_reminder"]
+
+
+def test_a_deletion_and_a_checkout_at_once_never_leave_a_loan_without_its_patron(
+    library_db: Database,
+) -> None:
+    """Either the account goes (and the checkout is refused: no such card) or the loan is
+    made (and the deletion refused: items on loan)."""
+    misaki = patron_id(MISAKI[0])
+    with engine.read() as conn:
+        barcode = conn.execute(
+            text(
+                "SELECT barcode FROM item WHERE status = 'available' AND material_type = 'book' "
+                "ORDER BY id LIMIT 1"
+            )
+        ).scalar_one()
+
+    def work(i: int) -> object:
+        if i == 0:
+            return queries.delete_my_account(misaki, MISAKI[1])
+        return queries.checkout(MISAKI[0], barcode)
+
+    results = _at_once(2, work)
+    deleted = any(isinstance(r, queries.AccountDeleted) for r in results)
+    lent = any(isinstance(r, queries.CheckoutReceipt) for r in results)
+    assert deleted != lent, results
+    with engine.read() as conn:
+        orphans = conn.execute(
+            text("SELECT count(*) FROM loan WHERE patron_id NOT IN (SELECT id FROM patron)")
+        ).scalar_one()
+    assert orphans == 0
