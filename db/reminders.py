@@ -3,12 +3,11 @@ loan ends first.
 
 A reminder mail names the loans it reminds of in `loan_reminder`, an overdue notice in
 `overdue_notice`, so each loan is reminded of once and told it is overdue once. Both follow
-the patron's notice settings (db.notice_prefs: mailed or not, titles or not). The day it
-names is the due date, always a day the lending branch is open
-(db.calendar): checkout and renewal store an open day, a closure added later moves the due
-dates it covers (db.queries.calendar), and the mail names the next open day on or after the
-stored date all the same. Every function takes a `Connection` inside the caller's writing
-transaction.
+the patron's notice settings (db.notice_prefs: mailed or not, titles or not). The day a
+reminder names is the due date, always a day the lending branch is open (db.calendar):
+checkout and renewal store an open day, a closure added later moves the due dates it covers
+(db.queries.calendar), and the mail names the next open day on or after the stored date all
+the same. Every function takes a `Connection` inside the caller's writing transaction.
 """
 
 from __future__ import annotations

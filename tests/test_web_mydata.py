@@ -254,3 +254,13 @@ def test_each_new_notice_reads_in_both_languages(fresh_db: Database) -> None:
             assert body.endswith(f"\n{never_ask[lang]}\n"), (kind, lang)
             if (kind, lang) in expected:
                 assert expected[(kind, lang)] in body, (kind, lang, body)
+
+
+def test_a_library_terminal_offers_no_download(web: TestClient) -> None:
+    """A kiosk keeps nothing for the next person: no file either."""
+    log_in(web, *HANAKO, kiosk="1")
+    page = web.get("/my/data").text
+    assert "/my/data/export.json" not in page and "山田 花子" in page
+    for url in ("/my/data/export.json", "/my/data/export.csv"):
+        refused = web.get(url)
+        assert refused.status_code == 403 and "山田" not in refused.text, url

@@ -26,6 +26,7 @@ from starlette.routing import Route
 
 from db import queries
 from web import forms, refusals
+from web.errors import error_response
 from web.flash import flash
 from web.guard import patron_route
 from web.i18n import N_, Translator, translator
@@ -305,6 +306,7 @@ def _page(
         ctx={
             "sections": sections(request, session),
             "data": queries.get_my_data(session.patron_id),
+            "kiosk": session.kiosk,
             "values": values or {},
             "errors": errors or {},
         },
@@ -335,7 +337,17 @@ def _as_json(found: Sequence[Section]) -> dict[str, Any]:
     return out
 
 
+def _kiosk_refusal(request: Request) -> Response:
+    """A library terminal keeps no file for the next person."""
+    message = translator(request).gettext(
+        "Downloads are not offered on library terminals. Use your own device."
+    )
+    return error_response(request, 403, message)
+
+
 async def export_json(request: Request, session: Current) -> Response:
+    if session.kiosk:
+        return _kiosk_refusal(request)
     body = json.dumps(
         _as_json(sections(request, session)), ensure_ascii=False, indent=2, sort_keys=False
     )
@@ -345,6 +357,8 @@ async def export_json(request: Request, session: Current) -> Response:
 async def export_csv(request: Request, session: Current) -> Response:
     """One row per value (section, record number, field, label, value): every section fits
     one sheet. UTF-8 with a BOM, so Excel reads the Japanese."""
+    if session.kiosk:
+        return _kiosk_refusal(request)
     tr = translator(request)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
