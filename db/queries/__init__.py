@@ -15,6 +15,7 @@ from db.errors import NotFound, QueryError, Refusal
 from db.localized import Localized
 from db.queries import (
     accounts,
+    alerts,
     audit,
     booklist,
     calendar,
@@ -26,6 +27,7 @@ from db.queries import (
     loans,
     mail,
     my_summary,
+    new_arrivals,
     pull_list,
     reference,
     reference_cases,
@@ -45,6 +47,7 @@ from db.queries import (
     title_status,
 )
 from db.queries.accounts import *  # noqa: F403
+from db.queries.alerts import *  # noqa: F403
 from db.queries.audit import *  # noqa: F403
 from db.queries.booklist import *  # noqa: F403
 from db.queries.calendar import *  # noqa: F403
@@ -56,6 +59,7 @@ from db.queries.loan_rules import *  # noqa: F403
 from db.queries.loans import *  # noqa: F403
 from db.queries.mail import *  # noqa: F403
 from db.queries.my_summary import *  # noqa: F403
+from db.queries.new_arrivals import *  # noqa: F403
 from db.queries.pull_list import *  # noqa: F403
 from db.queries.reference import *  # noqa: F403
 from db.queries.reference_cases import *  # noqa: F403
@@ -76,6 +80,7 @@ from db.queries.title_status import *  # noqa: F403
 
 __all__ = ["Localized", "NotFound", "QueryError", "Refusal", "to_library_time"]
 __all__ += accounts.__all__
+__all__ += alerts.__all__
 __all__ += audit.__all__
 __all__ += booklist.__all__
 __all__ += calendar.__all__
@@ -87,6 +92,7 @@ __all__ += loan_rules.__all__
 __all__ += loans.__all__
 __all__ += mail.__all__
 __all__ += my_summary.__all__
+__all__ += new_arrivals.__all__
 __all__ += pull_list.__all__
 __all__ += reference.__all__
 __all__ += reference_cases.__all__
