@@ -171,6 +171,7 @@ CODES = frozenset(
         # new-arrival alerts (db.queries.alerts)
         "alert_limit",  # limit
         "alert_condition_invalid",
+        "alert_not_found",
         # staff mail screen
         "mail_nothing_to_resend",
         "mail_not_found",

@@ -99,6 +99,18 @@ def mail_kind(tr: Translator, code: str) -> str:
         "password_set": tr.pgettext("mail kind", "Password set"),
         "reference_answer": tr.pgettext("mail kind", "Reference answer ready"),
         "application_rejected": tr.pgettext("mail kind", "Library card application declined"),
+        "new_arrivals": tr.pgettext("mail kind", "New-arrival alert"),
+    }.get(code, code)
+
+
+def alert_kind(tr: Translator, code: str) -> str:
+    """What a new-arrival alert condition watches (db.queries.alerts.ALERT_KINDS)."""
+    return {
+        "keyword": tr.pgettext("alert", "Keywords"),
+        "author": tr.pgettext("alert", "Author"),
+        "ndc": tr.pgettext("alert", "Classification (NDC)"),
+        "material_type": tr.pgettext("alert", "Material type"),
+        "branch": tr.pgettext("alert", "Branch"),
     }.get(code, code)
 
 
@@ -270,6 +282,7 @@ KINDS: dict[str, Callable[[Translator, str], str]] = {
     "audit_field": audit_field,
     "reference_status": reference_status,
     "case_status": case_status,
+    "alert_kind": alert_kind,
     "reject_reason": reject_reason,
 }
 

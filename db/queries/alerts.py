@@ -176,7 +176,7 @@ def delete_alert_condition(
         {"id": condition_id, "p": patron_id},
     )
     if not gone.rowcount:
-        raise NotFound("not_found")
+        raise NotFound("alert_not_found")
 
 
 @writes
