@@ -11,6 +11,11 @@ from dataclasses import dataclass
 # Every refusal code db raises or reports. A code names the reason, not the words.
 CODES = frozenset(
     {
+        # my data (issue 16): deleting the account, correcting an address
+        "items_on_loan",  # count
+        "address_change_open",
+        "email_same",
+        "email_link_invalid",
         # passwords and logins
         "too_many_attempts",
         "password_too_short",  # min

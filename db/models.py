@@ -150,6 +150,9 @@ class Patron(SQLModel, table=True):
     password_hash: str | None = Field(default=None, max_length=200)
     password_set_at: datetime | None = None
     password_set_via: str | None = Field(default=None, max_length=20)
+    # The purge date (3-year rule) the patron was last reminded of (migration 0024): one
+    # reminder per date; borrowing moves the date and a later one may be reminded of again.
+    purge_reminded_for: date | None = None
 
 
 class WebSession(SQLModel, table=True):
@@ -430,11 +433,11 @@ class HoldRequest(SQLModel, table=True):
 
 
 class NoticePreference(SQLModel, table=True):
-    """Which email notices a patron asked for; no row means the defaults."""
+    """When the due-date reminder comes; no row means the default (none). Whether each kind
+    of notice is mailed at all is `notice_setting` (migration 0024 moved `hold_ready` there)."""
 
     __tablename__ = "notice_preference"
     patron_id: int = Field(primary_key=True, foreign_key="patron.id", ondelete="CASCADE")
-    hold_ready: bool = True
     due_reminder_days: int | None = None  # None: no due-date reminder
 
 
@@ -658,6 +661,46 @@ class Application(SQLModel, table=True):
     # Queued mail about it (no foreign key, as hold.notice_mail_id): withdrawn with it.
     confirm_mail_id: int | None = None
     receipt_mail_id: int | None = None
+
+
+# --- my data, notice settings (issue 16, migration 0024) -----------------------------------
+
+
+class NoticeSetting(SQLModel, table=True):
+    """A patron's choice for one kind of notice (db.notice_prefs.KINDS): mailed or not (連絡不要),
+    and whether the mail may name titles. No row means the default: mailed, no titles."""
+
+    __tablename__ = "notice_setting"
+    patron_id: int = Field(primary_key=True, foreign_key="patron.id", ondelete="CASCADE")
+    kind: str = Field(primary_key=True, max_length=20)
+    email: bool = True
+    titles: bool = False
+
+
+class EmailConfirmation(SQLModel, table=True):
+    """An address the patron typed, unused until the single-use link mailed to it is opened:
+    only the SHA-256 of the link's random token is kept. One live link per patron."""
+
+    __tablename__ = "email_confirmation"
+    patron_id: int = Field(primary_key=True, foreign_key="patron.id", ondelete="CASCADE")
+    address: str = Field(max_length=254)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime
+    expires_at: datetime
+    mail_id: int | None = None  # the link's outbox row: withdrawn when the link goes
+
+
+class AddressChange(SQLModel, table=True):
+    """A new address the patron asked for online: staff confirm it at the counter with ID
+    (or reject it); deleted either way. One open request per patron."""
+
+    __tablename__ = "address_change"
+    __table_args__ = (_NEVER_REUSED,)
+    id: int | None = Field(default=None, primary_key=True)
+    patron_id: int = Field(foreign_key="patron.id", ondelete="CASCADE", unique=True)
+    postal_code: str = Field(max_length=7)  # seven ASCII digits
+    address: str = Field(sa_column=Column(Text, nullable=False))
+    requested_at: datetime
 
 
 # --- new-arrival alerts (issue 17, migration 0026) --------------------------------------

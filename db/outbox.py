@@ -79,6 +79,10 @@ mail_outbox = table(
 
 SUBJECT_MAX_CHARS = 200  # the column's length
 
+# Kinds whose row is deleted once delivered, address and all: mail to someone the library
+# no longer knows (a deleted account's last mail), kept for nobody's failure list.
+FORGOTTEN_ON_DELIVERY = frozenset({"account_deleted"})
+
 _KIND = re.compile(r"[a-z0-9][a-z0-9_.-]{0,39}")
 _LANG = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{1,8})?")
 # C0 and C1 controls, DEL, and the Unicode line and paragraph separators.
@@ -115,7 +119,7 @@ def enqueue_notice(
     kind: str,
     to_addr: str,
     now: datetime,
-    patron_id: int,
+    patron_id: int | None,
     lang: str,
     params: Mapping[str, Any],
 ) -> int | None:

@@ -52,7 +52,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import ColumnElement, Row, select, text, update
 from sqlalchemy.engine import Connection
 
-from db import models, outbox, rules
+from db import models, notice_prefs, outbox, rules
 from db.catalog_write import SEP
 from db.clock import aware_utc, library_today
 from db.errors import NotFound, QueryError
@@ -506,6 +506,8 @@ def _notify(conn: Connection, now: datetime, question_id: int, patron_id: int, l
     ).first()
     if patron is None or not patron.email:
         return
+    if not notice_prefs.setting_of(conn, patron_id, notice_prefs.REFERENCE_ANSWER).email:
+        return  # 連絡不要: the answer waits in My Library
     mail_id = outbox.enqueue_notice(
         conn,
         kind=NOTICE_KIND,

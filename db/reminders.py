@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import exists, select
 from sqlalchemy.engine import Connection
 
-from db import calendar, models, outbox
+from db import calendar, models, notice_prefs, outbox
 from db.clock import library_today
 
 _T = models.Hold.metadata.tables
@@ -42,7 +42,8 @@ def withdraw(conn: Connection, loan_id: int) -> None:
 
 
 def queue_due(conn: Connection, now: datetime) -> int:
-    """Queue one due-date reminder per patron who asked for it, once per loan. → mails."""
+    """Queue one due-date reminder per patron who asked for it (a day count, and the kind not
+    turned off in db.notice_prefs), once per loan. → mails."""
     today = library_today(now)
     rows = conn.execute(
         select(
@@ -54,6 +55,7 @@ def queue_due(conn: Connection, now: datetime) -> int:
             _patron.c.email,
             _patron.c.lang,
             _pref.c.due_reminder_days,
+            notice_prefs.titles_wanted(notice_prefs.DUE_SOON, _patron.c.id).label("titles"),
         )
         .select_from(
             _loan.join(_patron, _patron.c.id == _loan.c.patron_id)
@@ -63,6 +65,7 @@ def queue_due(conn: Connection, now: datetime) -> int:
         )
         .where(
             _pref.c.due_reminder_days.is_not(None),
+            notice_prefs.mailed(notice_prefs.DUE_SOON, _patron.c.id),
             _patron.c.email.is_not(None),
             _loan.c.due_on >= today,
             ~exists().where(_reminder.c.loan_id == _loan.c.id),
@@ -77,10 +80,11 @@ def queue_due(conn: Connection, now: datetime) -> int:
     sent = 0
     for loans in per_patron.values():
         first = loans[0]
+        # The titles only if the patron asked for them (db.notice_prefs): else dates only.
         params = {
             "loans": [
                 {
-                    "title": r.title,
+                    **({"title": r.title} if r.titles else {}),
                     "due": calendar.next_open_day(conn, r.branch_id, r.due_on).isoformat(),
                 }
                 for r in loans

@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import Row, and_, func, select
 from sqlalchemy.engine import Connection
 
-from db import calendar, clock, models, outbox, pulling, rules, series
+from db import calendar, clock, models, notice_prefs, outbox, pulling, rules, series
 from db.clock import library_today
 from db.counts import bump
 from db.errors import NotFound
@@ -41,7 +41,6 @@ log = logging.getLogger(__name__)
 
 _T = models.Hold.metadata.tables
 _hold = _T["hold"]
-_pref = _T["notice_preference"]
 _item = _T["item"]
 _work = _T["work"]
 _branch = _T["branch"]
@@ -150,28 +149,31 @@ def branch_names(conn: Connection, branch_id: int) -> Localized:
 
 
 def _notify_ready(conn: Connection, hold_id: int, until: date, now: datetime) -> int | None:
-    """Queue the ready-for-pickup mail (pickup by `until`) in this transaction, if the
-    patron asked for it. → the mail's id, for the caller's one update of the hold row."""
+    """Queue the ready-for-pickup mail (pickup by `until`) in this transaction, unless the
+    patron turned it off (db.notice_prefs); it names the title only if they asked for it.
+    → the mail's id, for the caller's one update of the hold row."""
     row = conn.execute(
         select(
             _hold.c.patron_id,
             _patron.c.email,
             _patron.c.lang,
-            _pref.c.hold_ready,
+            notice_prefs.mailed(notice_prefs.READY, _patron.c.id).label("mailed"),
+            notice_prefs.titles_wanted(notice_prefs.READY, _patron.c.id).label("titles"),
             _work.c.title,
             _branch.c.code,
         )
         .select_from(
             _hold.join(_patron, _patron.c.id == _hold.c.patron_id)
-            .outerjoin(_pref, _pref.c.patron_id == _patron.c.id)
             .join(_work, _work.c.id == _hold.c.work_id)
             .join(_branch, _branch.c.id == _hold.c.pickup_branch_id)
         )
         .where(_hold.c.id == hold_id)
     ).one()
-    if not row.email or row.hold_ready is False:
+    if not row.email or not row.mailed:
         return None
-    params = {"title": row.title, "branch": row.code, "until": until.isoformat()}
+    params: dict[str, object] = {"count": 1, "branch": row.code, "until": until.isoformat()}
+    if row.titles:
+        params["title"] = row.title
     return outbox.enqueue_notice(
         conn,
         kind="hold_ready",

@@ -248,7 +248,9 @@ def test_return_assigns_ready_or_transit_and_checkout_deletes_the_hold(lib: Lib)
         queries.checkout(card_a, "H001")
     assert "回送中" in in_words(refused.value)
 
-    # It arrives: ready at minami for 7 days; a has an email → one notice, no title in subject.
+    # It arrives: ready at minami for 7 days; a has an email → one notice, no title in subject
+    # (a asked for titles in the body: issue 16, none unless asked).
+    queries.set_notice_settings(a, {"ready": (True, True)})
     assert queries.receive_item("H001").state == "ready"
     ready = queries.get_hold(a, hold_a.id)
     assert (ready.state, ready.ready_until, ready.position) == ("ready", TODAY + 7 * DAY, None)
@@ -367,6 +369,7 @@ def test_ready_notice_follows_the_patrons_choice(lib: Lib) -> None:
 def test_due_reminders_are_queued_once_n_days_before(lib: Lib) -> None:
     (a, card_a), *_ = lib.patrons
     queries.set_notice_prefs(a, hold_ready=True, due_reminder_days=3)
+    queries.set_notice_settings(a, {"due_soon": (True, True)})  # titles only when asked
     queries.checkout(card_a, "H003")  # due TODAY + 14
     at(NOW + 10 * DAY)
     assert queries.queue_due_reminders() == 0

@@ -84,6 +84,12 @@ def conditions(card: str) -> list[tuple[str, str]]:
         ]
 
 
+def notices(card: str, email: bool = True, titles: bool = True) -> None:
+    """The patron's new-arrival notice setting (issue 16: no titles unless asked)."""
+    [(patron,)] = _ids(card)
+    queries.set_notice_settings(patron, {"new_arrivals": (email, titles)})
+
+
 def send(library_db: Database) -> queries.DigestReport:
     return alerts.queue_digests(app_settings(library_db.url, **SECRET))
 
@@ -96,6 +102,7 @@ def test_done_when(
     tmp_path: Path,
 ) -> None:
     log_in(app, *HANAKO)
+    notices(HANAKO[0], titles=True)
     assert add_condition(app, "author", FIRST_AUTHOR).status_code == 303
     assert conditions(HANAKO[0]) == [("author", FIRST_AUTHOR)]
     assert FIRST_AUTHOR in app.get("/my/alerts").text
@@ -250,6 +257,7 @@ def test_each_condition_kind_matches(
     library_db: Database, app: TestClient, clock: list[datetime], tmp_path: Path
 ) -> None:
     log_in(app, *HANAKO)
+    notices(HANAKO[0], titles=True)
     for kind, value in (
         ("keyword", "本の話"),  # the catalogue's matching: a substring of the title
         ("branch", "minami"),
@@ -304,3 +312,44 @@ def test_a_patron_without_email_gets_no_digest(
     queries.import_catalog_file(marc_with_copies(tmp_path, today))
     assert send(library_db).mailed == 0
     assert conditions(TARO[0]) == [("author", FIRST_AUTHOR)]
+
+
+def test_the_notice_settings_decide(
+    library_db: Database, app: TestClient, clock: list[datetime], tmp_path: Path
+) -> None:
+    log_in(app, *HANAKO)
+    add_condition(app, "author", FIRST_AUTHOR)
+    with new_client(library_db) as misaki:
+        log_in(misaki, *MISAKI)
+        add_condition(misaki, "author", FIRST_AUTHOR)
+    notices(MISAKI[0], email=False)  # 連絡不要
+    today = queries.list_new_arrivals(queries.NewArrivalsQuery()).today
+    queries.import_catalog_file(marc_with_copies(tmp_path, today))
+    assert send(library_db).mailed == 1
+    [(_, to, subject, body)] = [m for m in mailbox.composed() if m[0] == "new_arrivals"]
+    # Hanako never asked for titles: the mail links to the record and names nothing.
+    assert to == "hanako@example.jp" and body is not None
+    assert FIRST_TITLE not in body and FIRST_TITLE not in subject
+    assert re.search(r"https?://[^\s]+/records/\d+", body)
+
+
+def test_conditions_go_with_the_patron(
+    library_db: Database, app: TestClient, clock: list[datetime], tmp_path: Path
+) -> None:
+    """Account deletion and the 3-year purge both erase through db.erasure: the conditions
+    and what was mailed for them go too."""
+    from db import erasure
+
+    log_in(app, *HANAKO)
+    notices(HANAKO[0], titles=True)
+    add_condition(app, "author", FIRST_AUTHOR)
+    today = queries.list_new_arrivals(queries.NewArrivalsQuery()).today
+    queries.import_catalog_file(marc_with_copies(tmp_path, today))
+    assert send(library_db).mailed == 1
+    [(patron,)] = _ids(HANAKO[0])
+    with engine.write() as conn:
+        conn.execute(text("DELETE FROM loan WHERE patron_id = :p"), {"p": patron})
+        erasure.erase_patrons(conn, [patron], clock[0])
+    with engine.read() as conn:
+        for table in ("alert_condition", "alert_sent"):
+            assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() == 0

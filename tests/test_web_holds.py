@@ -85,6 +85,8 @@ def test_done_when(library_db: Database, smtp_server: Server) -> None:
         assert reserve(b, work_id, branch).status_code == 303
         assert "あなたは 2 番目" in b.get("/my/holds").text
 
+        # Hanako asked for titles in her ready notices (issue 16: none unless asked).
+        queries.set_notice_settings(patron_id(HANAKO[0]), {"ready": (True, True)})
         # At the staff counter the item is returned (the console calls the same function).
         assert queries.return_item(barcode).route == "ready"
         report = mail.send_due(smtp_server.settings, datetime.now(UTC), compose=mailbox.COMPOSE)

@@ -203,6 +203,7 @@ def test_a_delivered_or_failed_notice_leaves_nothing_linking_patron_and_item(
     work_id, barcode, branch = taros_loan()
     hanako = patron_id(HANAKO[0])
     title = queries.get_record(work_id).title
+    queries.set_notice_settings(hanako, {"ready": (True, True)})  # titles only when asked
     queries.place_hold(hanako, work_id, branch)
     assert queries.return_item(barcode).route == "ready"
     [(kind, to_addr, subject, body)] = composed()

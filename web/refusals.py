@@ -29,6 +29,18 @@ MESSAGES: dict[str, str] = {
     "password_change_too_soon": N_("The password can be changed once every %(days)s day(s)."),
     "password_reused": N_("You cannot reuse one of your recent passwords."),
     "wrong_current_password": N_("The current password is wrong."),
+    "items_on_loan": N_(
+        "You still have %(count)s item(s) on loan: return them first, then delete the account."
+    ),
+    "address_change_open": N_(
+        "You already asked for an address change: bring your ID to a counter, or withdraw "
+        "that request first."
+    ),
+    "email_same": N_("That is already your email address."),
+    "email_link_invalid": N_(
+        "This link cannot be used (expired, already used, or replaced by a newer one). Ask "
+        "for a new one on the My data page."
+    ),
     "login_failed": N_(
         "The card number or password is wrong. After repeated failures you must wait before "
         "trying again."

@@ -26,6 +26,7 @@ from db.queries import (
     loan_rules,
     loans,
     mail,
+    my_data,
     my_summary,
     new_arrivals,
     pull_list,
@@ -58,6 +59,7 @@ from db.queries.holds import *  # noqa: F403
 from db.queries.loan_rules import *  # noqa: F403
 from db.queries.loans import *  # noqa: F403
 from db.queries.mail import *  # noqa: F403
+from db.queries.my_data import *  # noqa: F403
 from db.queries.my_summary import *  # noqa: F403
 from db.queries.new_arrivals import *  # noqa: F403
 from db.queries.pull_list import *  # noqa: F403
@@ -91,6 +93,7 @@ __all__ += holds.__all__
 __all__ += loan_rules.__all__
 __all__ += loans.__all__
 __all__ += mail.__all__
+__all__ += my_data.__all__
 __all__ += my_summary.__all__
 __all__ += new_arrivals.__all__
 __all__ += pull_list.__all__

@@ -14,7 +14,9 @@ transaction as the notice: a work that arrives after a run is mailed by the next
 pair is mailed once. Two runs at once are safe: each patron's digest locks the patron's row
 (PostgreSQL; SQLite's BEGIN IMMEDIATE makes a writer alone) and inserts its pairs with ON
 CONFLICT DO NOTHING, so the second run finds them taken and mails nothing for them. Pairs
-are pruned once their work can no longer be a candidate.
+are pruned once their work can no longer be a candidate. The patron's notice setting for
+`new_arrivals` (db.notice_prefs) decides whether they get it at all, and whether it names
+titles or only links to the records.
 
 Every notice carries one-click unsubscribe links (RFC 8058): the web tier signs them
 (`unsubscribe_url`) and `unsubscribe_alert_conditions` removes what a link names.
@@ -30,7 +32,7 @@ from typing import Any
 from sqlalchemy import DateTime, bindparam, text
 from sqlalchemy.engine import Connection
 
-from db import clock, outbox
+from db import clock, notice_prefs, outbox
 from db.arrivals import ArrivalFilter, new_works
 from db.clock import aware_utc, library_today, naive_utc
 from db.emails import is_email
@@ -299,8 +301,10 @@ def _patrons_with_conditions(conn: Connection, now: datetime) -> list[int]:
             text(
                 "SELECT DISTINCT c.patron_id FROM alert_condition c "
                 "JOIN patron p ON p.id = c.patron_id WHERE p.email IS NOT NULL "
-                "ORDER BY c.patron_id"
-            )
+                "AND NOT EXISTS (SELECT 1 FROM notice_setting s WHERE s.patron_id = p.id "
+                "AND s.kind = :kind AND NOT s.email) ORDER BY c.patron_id"
+            ),
+            {"kind": notice_prefs.NEW_ARRIVALS},
         )
     ]
 
@@ -334,6 +338,9 @@ def _digest(
         text(f"SELECT id, email, lang FROM patron WHERE id = :p{lock}"), {"p": patron_id}
     ).one_or_none()
     if patron is None or not patron.email or not is_email(patron.email):
+        return 0
+    setting = notice_prefs.setting_of(conn, patron_id, notice_prefs.NEW_ARRIVALS)
+    if not setting.email:  # 連絡不要 for new arrivals (My data → notice settings)
         return 0
     conditions = _conditions(conn, patron_id)
     pairs: list[tuple[AlertCondition, _Candidate]] = []
@@ -372,10 +379,12 @@ def _digest(
         return 0
     used = [c for c in conditions if any(m.id == c.id for m, _ in mailed)]
     params: dict[str, Any] = {
+        # Titles only if the patron asked for them (notice settings): the links alone else.
+        "titles": setting.titles,
         "works": [
             {
-                "title": w.title,
-                "authors": list(w.authors),
+                "title": w.title if setting.titles else "",
+                "authors": list(w.authors) if setting.titles else [],
                 "arrived": w.arrived_on.isoformat(),
                 "url": record_url(w.id),
             }

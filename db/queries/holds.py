@@ -41,7 +41,7 @@ from sqlalchemy import ColumnElement, Row, and_, func, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from db import clock, models, pulling, reminders, routing, rules, series
+from db import clock, models, notice_prefs, pulling, reminders, routing, rules, series
 from db.catalog_write import SEP
 from db.clock import library_today
 from db.counts import bump
@@ -493,7 +493,7 @@ def resume_hold(conn: Connection, now: datetime, patron_id: int, hold_id: int) -
 
 def _notice_prefs(conn: Connection, patron_id: int) -> NoticePrefs:
     row = conn.execute(
-        select(_patron.c.email, _pref.c.hold_ready, _pref.c.due_reminder_days)
+        select(_patron.c.email, _pref.c.due_reminder_days)
         .select_from(_patron.outerjoin(_pref, _pref.c.patron_id == _patron.c.id))
         .where(_patron.c.id == patron_id)
     ).first()
@@ -501,7 +501,7 @@ def _notice_prefs(conn: Connection, patron_id: int) -> NoticePrefs:
         raise NotFound("patron_not_found")
     return NoticePrefs(
         has_email=bool(row.email),
-        hold_ready=True if row.hold_ready is None else bool(row.hold_ready),
+        hold_ready=notice_prefs.setting_of(conn, patron_id, notice_prefs.READY).email,
         due_reminder_days=row.due_reminder_days,
     )
 
@@ -517,10 +517,15 @@ def set_notice_prefs(
 ) -> NoticePrefs:
     if due_reminder_days is not None and due_reminder_days not in HOLD_REMINDER_DAYS:
         raise HoldRefused("choose_option")
-    values = {"hold_ready": hold_ready, "due_reminder_days": due_reminder_days}
+    _notice_prefs(conn, patron_id)  # NotFound for a patron who is gone
+    values = {"due_reminder_days": due_reminder_days}
     updated = conn.execute(_pref.update().where(_pref.c.patron_id == patron_id).values(**values))
     if updated.rowcount == 0:
         conn.execute(_pref.insert().values(patron_id=patron_id, **values))
+    ready = notice_prefs.setting_of(conn, patron_id, notice_prefs.READY)
+    notice_prefs.set_setting(
+        conn, patron_id, notice_prefs.READY, email=hold_ready, titles=ready.titles
+    )
     return _notice_prefs(conn, patron_id)
 
 

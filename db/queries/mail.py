@@ -98,10 +98,10 @@ from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, true, update
+from sqlalchemy import ColumnElement, and_, case, delete, func, literal, or_, select, true, update
 from sqlalchemy.engine import Connection
 
-from db import clock, rules
+from db import clock, outbox, rules
 from db.clock import aware_utc, naive_utc
 from db.emails import is_email
 from db.engine import reads, writes
@@ -617,6 +617,11 @@ def _mark_sent(conn: Connection, _now: datetime, mail_id: int, now: datetime) ->
             claimed_by=None,
             failed_at=None,
             last_error="",
+        )
+    )
+    conn.execute(
+        delete(mail_outbox).where(
+            _c.id == mail_id, _c.kind.in_(outbox.FORGOTTEN_ON_DELIVERY), _c.sent_at.is_not(None)
         )
     )
     return result.rowcount == 1

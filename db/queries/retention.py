@@ -30,23 +30,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, bindparam, exists, select, text, update
+from sqlalchemy import and_, exists, text
 from sqlalchemy.engine import Connection
 
 from db import (
     applications,
     engine,
+    erasure,
     models,
     outbox,
     reference,
-    routing,
     rules,
-    series,
     sessions,
     throttle,
 )
 from db.clock import library_today, naive_utc
-from db.counts import bump
 from db.engine import writes
 
 __all__ = ["RetentionReport", "run_retention"]
@@ -82,7 +80,8 @@ def years_before(day: date, years: int) -> date:
 
 
 def purge_inactive_patrons(conn: Connection, now: datetime) -> tuple[int, int]:
-    """Delete the patrons (see above) and withdraw their mail. → (patrons, mail rows)."""
+    """Delete the patrons (see above) with everything of theirs (db.erasure, as an account
+    the patron deletes). → (patrons, mail rows withdrawn)."""
     cutoff = years_before(library_today(now), rules.PURGE_AFTER_YEARS_WITHOUT_LOAN)
     purged = [
         int(found)
@@ -95,53 +94,7 @@ def purge_inactive_patrons(conn: Connection, now: datetime) -> tuple[int, int]:
             {"cutoff": cutoff},
         ).scalars()
     ]
-    patrons = mail = 0
-    for start in range(0, len(purged), 500):
-        chunk = purged[start : start + 500]
-        mail += outbox.withdraw(conn, _mail.patron_id.in_(chunk))
-        end_reservations(conn, chunk, now)
-        # What stays (in doubt) no longer names anybody: ids may be given out again.
-        conn.execute(
-            update(outbox.mail_outbox).where(_mail.patron_id.in_(chunk)).values(patron_id=None)
-        )
-        deleted = conn.execute(
-            text(
-                "DELETE FROM patron WHERE id IN :ids "
-                "AND NOT EXISTS (SELECT 1 FROM loan l WHERE l.patron_id = patron.id)"
-            ).bindparams(bindparam("ids", chunk, expanding=True))
-        )
-        patrons += deleted.rowcount or 0
-    return patrons, mail
-
-
-def end_reservations(conn: Connection, patron_ids: list[int], now: datetime) -> None:
-    """End the reservations of patrons about to be purged as a cancellation would
-    (db.routing.release): a copy set aside for one goes to the next in line or back to the
-    shelf, its unsent notice is withdrawn, and it is counted as cancelled (daily_count).
-    Locks in the house order: patron, item, work, series request, hold."""
-    conn.execute(select(_patron.id).where(_patron.id.in_(patron_ids)).with_for_update()).all()
-    held = conn.execute(
-        select(_hold.id, _hold.item_id, _hold.work_id)
-        .where(
-            _hold.patron_id.in_(patron_ids),
-            # Kept after all if they borrowed meanwhile (the patron lock now stops that).
-            ~exists().where(_loan.patron_id == _hold.patron_id),
-        )
-        # Waiting ones first, so no copy passed on is handed to a patron leaving too.
-        .order_by(_hold.item_id.is_not(None), _hold.id)
-    ).all()
-    for candidate in held:
-        if candidate.item_id is not None:
-            routing.lock_item(conn, candidate.item_id)
-        routing.lock_work(conn, candidate.work_id)
-        series.lock_request_of(conn, candidate.id)
-        hold = conn.execute(
-            select(_hold_table).where(_hold.id == candidate.id).with_for_update()
-        ).first()
-        if hold is not None:
-            routing.release(conn, hold, now)
-            # Counted as the cancellation it is, so the statistics add up.
-            bump(conn, library_today(now), hold.pickup_branch_id, "", routing.CANCELLED)
+    return erasure.erase_patrons(conn, purged, now)
 
 
 def withdraw_orphan_notices(conn: Connection) -> int:
