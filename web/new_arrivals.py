@@ -15,7 +15,7 @@ from starlette.routing import Route
 from db import queries
 from web import forms
 from web.sessions import settings_of
-from web.templating import path_for, render
+from web.templating import path_for, render, wants_fragment
 
 NDC_MAIN_CLASSES = tuple("0123456789")
 # The library's time zone: arrival days are its local dates.
@@ -79,6 +79,7 @@ async def new_arrivals(request: Request) -> Response:
             "material_types": queries.list_material_types(),
             "ndc_classes": NDC_MAIN_CLASSES,
             "feed_url": _feed_path(request, filters),
+            "swap_feed_link": wants_fragment(request),
         },
     )
 
