@@ -36,7 +36,8 @@ def test_imported_works_appear_on_new_and_in_its_feed(web: TestClient, tmp_path:
     page = web.get("/new")
     assert FIRST_TITLE in page.text
     alternate = re.search(
-        r'<link rel="alternate" type="application/atom\+xml" href="([^"]+)"', page.text
+        r'<link id="feed-link" rel="alternate" type="application/atom\+xml" href="([^"]+)"',
+        page.text,
     )
     assert alternate is not None and alternate.group(1) == "/new.atom"
 
@@ -90,3 +91,7 @@ def test_the_results_swap_with_htmx(web: TestClient, tmp_path: Path) -> None:
     fragment = web.get("/new?days=7", headers=HTMX)
     assert fragment.status_code == 200 and "<html" not in fragment.text
     assert FIRST_TITLE in fragment.text and 'class="results"' in fragment.text
+    # The head's feed link follows the filter (an out-of-band swap).
+    assert 'id="feed-link"' in fragment.text and 'hx-swap-oob="true"' in fragment.text
+    assert 'href="/new.atom?days=7"' in fragment.text
+    assert "hx-swap-oob" not in web.get("/new?days=7").text
