@@ -22,12 +22,12 @@ Staff audit rows are kept: they hold a patron id but no personal values (seed 00
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import bindparam, delete, exists, or_, select, text, update
+from sqlalchemy import bindparam, delete, exists, func, or_, select, text, update
 from sqlalchemy.engine import Connection
 
-from db import applications, models, outbox, routing, series
+from db import applications, models, outbox, routing, rules, series
 from db.clock import library_today
 from db.counts import bump
 
@@ -54,6 +54,77 @@ _patron = _T["patron"].c
 _loan = _T["loan"].c
 _app = _T["application"].c
 _mail = outbox.mail_outbox.c
+
+PURGE_REMINDER_DAYS = 30  # the reminder mail comes this many days before the purge
+PURGE_REMINDER_KIND = "purge_reminder"
+
+
+def years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
+def purge_cutoff(today: date) -> date:
+    """The 3-year rule (seed 000-4): a patron whose last loan — or, who never borrowed,
+    whose registration — is before this day is purged today (db.queries.retention)."""
+    return years_before(today, rules.PURGE_AFTER_YEARS_WITHOUT_LOAN)
+
+
+def purge_date(registered_on: date, last_loan_on: date | None) -> date:
+    """The first day the 3-year rule purges this patron if they do not borrow before: the
+    day after the same date three years on (a 29 February counts from the 28th)."""
+    base = last_loan_on or registered_on
+    day = base + timedelta(days=365 * rules.PURGE_AFTER_YEARS_WITHOUT_LOAN - 2)
+    while purge_cutoff(day) <= base:
+        day += timedelta(days=1)
+    return day
+
+
+def queue_purge_reminders(conn: Connection, now: datetime) -> int:
+    """Mail every patron with an address whose purge comes within PURGE_REMINDER_DAYS, once
+    per purge date (`patron.purge_reminded_for`); one with an item out is not purged and not
+    reminded. → mails queued."""
+    today = library_today(now)
+    soon = purge_cutoff(today + timedelta(days=PURGE_REMINDER_DAYS))
+    rows = conn.execute(
+        select(
+            _patron.id,
+            _patron.email,
+            _patron.lang,
+            _patron.registered_on,
+            _patron.last_loan_on,
+            _patron.purge_reminded_for,
+        )
+        .where(
+            _patron.email.is_not(None),
+            func.coalesce(_patron.last_loan_on, _patron.registered_on) < soon,
+            ~exists().where(_loan.patron_id == _patron.id),
+        )
+        .order_by(_patron.id)
+        .with_for_update()
+    ).all()
+    queued = 0
+    for row in rows:
+        purge_on = purge_date(row.registered_on, row.last_loan_on)
+        if row.purge_reminded_for == purge_on or purge_on <= today:
+            continue
+        mail_id = outbox.enqueue_notice(
+            conn,
+            kind=PURGE_REMINDER_KIND,
+            to_addr=row.email,
+            now=now,
+            patron_id=row.id,
+            lang=row.lang,
+            params={"purge_on": purge_on.isoformat()},
+        )
+        # Marked even when the address is unusable: it would be refused every day again.
+        conn.execute(
+            update(_T["patron"]).where(_patron.id == row.id).values(purge_reminded_for=purge_on)
+        )
+        queued += mail_id is not None
+    return queued
 
 
 def end_reservations(conn: Connection, patron_ids: Sequence[int], now: datetime) -> None:

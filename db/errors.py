@@ -16,6 +16,8 @@ CODES = frozenset(
         "address_change_open",
         "email_same",
         "email_link_invalid",
+        "address_change_not_found",
+        "confirm_deletion",
         # passwords and logins
         "too_many_attempts",
         "password_too_short",  # min

@@ -5,6 +5,7 @@ test SMTP server naming the new work, none the next day, and the one-click unsub
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Iterator
@@ -353,3 +354,14 @@ def test_conditions_go_with_the_patron(
     with engine.read() as conn:
         for table in ("alert_condition", "alert_sent"):
             assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() == 0
+
+
+def test_my_data_shows_the_conditions_and_exports_them(app: TestClient) -> None:
+    log_in(app, *HANAKO)
+    add_condition(app, "author", FIRST_AUTHOR)
+    add_condition(app, "branch", "minami")
+    page = app.get("/my/data").text
+    assert "新着図書お知らせメール" in page and FIRST_AUTHOR in page and "南市民図書館" in page
+    exported = json.loads(app.get("/my/data/export.json").content)
+    found = json.dumps(exported, ensure_ascii=False)
+    assert FIRST_AUTHOR in found and '"minami"' in found

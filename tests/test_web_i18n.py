@@ -232,6 +232,13 @@ def _an_application() -> int:
     return queries.find_application(manager, receipt.receipt_number)
 
 
+def _an_address_change(patron: int) -> int:
+    """An address change waiting for the counter (for the staff page that shows one)."""
+    queries.request_address_change(patron, "2510052", "藤沢市藤沢2-2")
+    manager = queries.StaffActor(1, "LNG00", "試験", "manager", (), 1)
+    return queries.list_address_changes(manager)[0].id
+
+
 def _works_to_reserve(n: int, card: str) -> list[int]:
     """Works with copies that the patron does not have on loan."""
     lent = {loan.work_id for loan in queries.list_loans(patron_id(card))}
@@ -249,6 +256,8 @@ NOT_PAGES = {
     "staff:mfa_page",
     "staff:enrol_link",
     "staff:reference_cases_crd",  # an XML download
+    "my_data_json",  # downloads (the CSV's headings are checked in tests/test_web_mydata.py)
+    "my_data_csv",
 }
 
 
@@ -303,6 +312,7 @@ def test_every_page_speaks_one_language(
         ),
         "case_id": str(_published_case(staff_id)),
         "application_id": str(_an_application()),
+        "change_id": str(_an_address_change(patron_id(TARO[0]))),
     }
     queries_by_name = {"search": "?q=の"}
     patron = TestClient(app)  # type: ignore[arg-type]

@@ -21,10 +21,11 @@ from starlette.routing import Route, Router
 from starlette.types import Scope
 
 from db import queries
-from web import catalog, forms, refusals
+from web import catalog, forms, mydata, refusals
 from web.flash import flash
 from web.guard import patron_route
 from web.i18n import N_, translator
+from web.labels import label
 from web.sessions import Current, settings_of
 from web.settings import Settings
 from web.templating import render, see_other, wants_fragment
@@ -183,6 +184,36 @@ def queue_digests(settings: Settings) -> queries.DigestReport:
 
     return queries.queue_alert_digests(unsubscribe_url, record_url)
 
+
+def _my_data_section(request: Request, patron_id: int) -> mydata.Section:
+    """The patron's conditions on /my/data and in its downloads (web.mydata)."""
+    tr = translator(request)
+    names = {
+        **{b.code: b.name.get(tr.lang) for b in queries.list_branches()},
+        **{m.code: m.name.get(tr.lang) for m in queries.list_material_types()},
+    }
+    records = []
+    for c in queries.list_alert_conditions(patron_id):
+        shown = names.get(c.value, c.value) if c.kind in ("branch", "material_type") else c.value
+        kind = label(tr, "alert_kind", c.kind)
+        saved = c.created_at.isoformat()
+        records.append(
+            (
+                mydata.Value("kind", tr.gettext("Watches"), kind, c.kind),
+                mydata.Value("value", tr.gettext("Condition"), shown, c.value),
+                mydata.Value("created_at", tr.gettext("Saved"), tr.datetime(c.created_at), saved),
+            )
+        )
+    return mydata.Section(
+        "alerts",
+        tr.gettext("New-arrival alerts"),
+        tuple(records),
+        empty=tr.gettext("You have no alert conditions yet."),
+        link=("alerts", tr.gettext("Your alerts in My Library")),
+    )
+
+
+mydata.EXTRA_SECTIONS.append(_my_data_section)
 
 routes = [
     patron_route("/my/alerts", alerts_page, methods=["GET"], name="alerts"),

@@ -24,6 +24,7 @@ from web import (
     lang,
     limits,
     loans,
+    mydata,
     new_arrivals,
     offload,
     password,
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     *booklist.routes,
                     *alerts.routes,
                     *staff_my_access.routes,
+                    *mydata.routes,
                 ]
             ),
             *staff_routes.mounted(settings),

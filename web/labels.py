@@ -99,6 +99,9 @@ def mail_kind(tr: Translator, code: str) -> str:
         "password_set": tr.pgettext("mail kind", "Password set"),
         "reference_answer": tr.pgettext("mail kind", "Reference answer ready"),
         "application_rejected": tr.pgettext("mail kind", "Library card application declined"),
+        "email_confirm": tr.pgettext("mail kind", "Email address confirmation link"),
+        "account_deleted": tr.pgettext("mail kind", "Account deleted"),
+        "purge_reminder": tr.pgettext("mail kind", "Registration about to be deleted"),
         "new_arrivals": tr.pgettext("mail kind", "New-arrival alert"),
     }.get(code, code)
 
@@ -172,6 +175,8 @@ def audit_action(tr: Translator, code: str) -> str:
         "issue_code": tr.pgettext("audit action", "Activation code issued"),
         "register": tr.pgettext("audit action", "Patron registered"),
         "reject": tr.pgettext("audit action", "Card application declined"),
+        "address_confirm": tr.pgettext("audit action", "Address change confirmed"),
+        "address_reject": tr.pgettext("audit action", "Address change rejected"),
         "patron.code": tr.pgettext("audit action", "Issue an activation code"),
         "reference": tr.pgettext("audit action", "Work on reference questions"),
         "reference.publish": tr.pgettext("audit action", "Approve public reference cases"),
@@ -213,6 +218,8 @@ def audit_screen(tr: Translator, code: str) -> str:
         "registration": tr.pgettext("audit screen", "Card application"),
         "registration_queue": tr.pgettext("audit screen", "Card applications"),
         "registration_walk_in": tr.pgettext("audit screen", "Walk-in registration"),
+        "address_queue": tr.pgettext("audit screen", "Address changes"),
+        "address_change": tr.pgettext("audit screen", "Address change request"),
     }.get(code, code)
 
 
@@ -267,6 +274,29 @@ def case_status(tr: Translator, code: str) -> str:
     }.get(code, code)
 
 
+def notice_kind(tr: Translator, code: str) -> str:
+    """A kind of notice the patron controls (db.notice_prefs.KINDS)."""
+    return {
+        "ready": tr.pgettext("notice kind", "Reservation ready for pickup"),
+        "due_soon": tr.pgettext("notice kind", "Due date coming soon"),
+        "overdue": tr.pgettext("notice kind", "Overdue items"),
+        "reference_answer": tr.pgettext("notice kind", "Answer to a reference question"),
+        "new_arrivals": tr.pgettext("notice kind", "New arrivals matching your alerts"),
+    }.get(code, code)
+
+
+def hold_state(tr: Translator, code: str) -> str:
+    """A reservation's state, in one or two words (db.routing, db.pulling, db.series)."""
+    return {
+        "waiting": tr.pgettext("hold state", "Waiting"),
+        "suspended": tr.pgettext("hold state", "Suspended"),
+        "pulling": tr.pgettext("hold state", "Being taken off the shelf"),
+        "in_transit": tr.pgettext("hold state", "In transit"),
+        "ready": tr.pgettext("hold state", "Ready for pickup"),
+        "kept": tr.pgettext("hold state", "Set aside"),
+    }.get(code, code)
+
+
 KINDS: dict[str, Callable[[Translator, str], str]] = {
     "status": item_status,
     "category": category,
@@ -284,6 +314,8 @@ KINDS: dict[str, Callable[[Translator, str], str]] = {
     "case_status": case_status,
     "alert_kind": alert_kind,
     "reject_reason": reject_reason,
+    "notice_kind": notice_kind,
+    "hold_state": hold_state,
 }
 
 

@@ -37,6 +37,8 @@ MESSAGES: dict[str, str] = {
         "that request first."
     ),
     "email_same": N_("That is already your email address."),
+    "confirm_deletion": N_("Tick the box to confirm that everything is to be deleted."),
+    "address_change_not_found": N_("No such address change request (already handled?)."),
     "email_link_invalid": N_(
         "This link cannot be used (expired, already used, or replaced by a newer one). Ask "
         "for a new one on the My data page."

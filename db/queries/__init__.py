@@ -39,6 +39,7 @@ from db.queries import (
     sessions,
     setup,
     staff_accounts,
+    staff_address_changes,
     staff_holds,
     staff_mail,
     staff_patrons,
@@ -72,6 +73,7 @@ from db.queries.series_holds import *  # noqa: F403
 from db.queries.sessions import *  # noqa: F403
 from db.queries.setup import *  # noqa: F403
 from db.queries.staff_accounts import *  # noqa: F403
+from db.queries.staff_address_changes import *  # noqa: F403
 from db.queries.staff_holds import *  # noqa: F403
 from db.queries.staff_mail import *  # noqa: F403
 from db.queries.staff_patrons import *  # noqa: F403
@@ -106,6 +108,7 @@ __all__ += series_holds.__all__
 __all__ += sessions.__all__
 __all__ += setup.__all__
 __all__ += staff_accounts.__all__
+__all__ += staff_address_changes.__all__
 __all__ += staff_holds.__all__
 __all__ += staff_mail.__all__
 __all__ += staff_patrons.__all__

@@ -5,7 +5,9 @@
   hangs on them (sessions, reservations, booklist, notice settings, codes). A patron with
   an item still out is kept: the loan must be returned first. Their reservations end as a
   cancellation ends one: a copy on the hold shelf or in transit for them goes to the next
-  in line (or back to the shelf), and its unsent notice is withdrawn.
+  in line (or back to the shelf), and its unsent notice is withdrawn. The deletion is
+  db.erasure's, the same as an account the patron deletes. A patron with an address is
+  mailed once, 30 days before that day (db.erasure.queue_purge_reminders).
 - Sessions and staff sessions that can no longer be used (idle or past their end): the
   staff counter's scan list lives in the staff session and goes with it.
 - Library-card applications (issue 13) past their last day at the counter
@@ -28,7 +30,7 @@ Audit rows are kept: they hold a patron id but no personal values (seed 002).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, exists, text
 from sqlalchemy.engine import Connection
@@ -40,12 +42,12 @@ from db import (
     models,
     outbox,
     reference,
-    rules,
     sessions,
     throttle,
 )
 from db.clock import library_today, naive_utc
 from db.engine import writes
+from db.erasure import years_before as years_before  # the 3-year rule's arithmetic
 
 __all__ = ["RetentionReport", "run_retention"]
 
@@ -70,19 +72,13 @@ class RetentionReport:
     mail: int
     reference_questions: int = 0
     applications: int = 0
-
-
-def years_before(day: date, years: int) -> date:
-    try:
-        return day.replace(year=day.year - years)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year - years, day=28)
+    purge_reminders: int = 0
 
 
 def purge_inactive_patrons(conn: Connection, now: datetime) -> tuple[int, int]:
     """Delete the patrons (see above) with everything of theirs (db.erasure, as an account
     the patron deletes). → (patrons, mail rows withdrawn)."""
-    cutoff = years_before(library_today(now), rules.PURGE_AFTER_YEARS_WITHOUT_LOAN)
+    cutoff = erasure.purge_cutoff(library_today(now))
     purged = [
         int(found)
         for found in conn.execute(
@@ -134,6 +130,7 @@ def run_retention(
     )
     questions = reference.purge_closed(conn, now)
     patrons, patron_mail = purge_inactive_patrons(conn, now)
+    reminders = erasure.queue_purge_reminders(conn, now)
     orphans = withdraw_orphan_notices(conn)
     patron_sessions = sessions.purge_stale(conn, sessions.PATRON, now, patron_idle)
     expired_applications = applications.purge_expired(conn, now)
@@ -148,4 +145,5 @@ def run_retention(
         mail=(mail.rowcount or 0) + patron_mail + orphans,
         reference_questions=questions,
         applications=expired_applications,
+        purge_reminders=reminders,
     )

@@ -10,6 +10,7 @@ from web.sessions import STAFF_PREFIX
 from web.settings import Settings
 from web.staff import (
     accounts,
+    address_changes,
     audit,
     auth,
     counter,
@@ -44,6 +45,7 @@ def mounted(settings: Settings) -> list[BaseRoute]:
         *reference.routes,
         *reference_cases.routes,
         *registrations.routes,
+        *address_changes.routes,
     ]
     return [
         Mount(
