@@ -365,3 +365,17 @@ def test_my_data_shows_the_conditions_and_exports_them(app: TestClient) -> None:
     exported = json.loads(app.get("/my/data/export.json").content)
     found = json.dumps(exported, ensure_ascii=False)
     assert FIRST_AUTHOR in found and '"minami"' in found
+
+
+def test_the_command_needs_the_servers_secret_key(
+    library_db: Database, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from web import cli
+
+    monkeypatch.setenv("SHIORI_DATABASE_URL", library_db.url)
+    monkeypatch.delenv("SHIORI_SECRET_KEY", raising=False)
+    assert cli.main(["alerts", "send"]) == 2
+    assert "SHIORI_SECRET_KEY" in capsys.readouterr().err
+    monkeypatch.setenv("SHIORI_SECRET_KEY", SECRET["SHIORI_SECRET_KEY"])
+    assert cli.main(["alerts", "send"]) == 0
+    assert "digests queued: 0" in capsys.readouterr().out
