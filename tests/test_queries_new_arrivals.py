@@ -142,3 +142,31 @@ def test_the_demo_catalogue_has_new_arrivals(catalog_db: Database) -> None:
     with engine.read() as conn:
         undated = conn.execute(text("SELECT count(*) FROM item WHERE acquired_on IS NULL"))
         assert undated.scalar_one() == 0
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("913", "913"),
+        ("９１３．６", "913.6"),
+        (" k913 ", "K913"),
+        ("K", "K"),
+        ("4", "4"),
+        ("九一三", None),
+        ("9131", None),
+        ("913.", None),
+        ("", None),
+    ],
+)
+def test_ndc_conditions_keep_the_catalogues_form(typed: str, stored: str | None) -> None:
+    assert queries.check_alert_condition("ndc", typed, [], []) == stored
+
+
+def test_an_ndc_condition_matches_by_prefix(fresh_db: Database, clock: None) -> None:
+    from db.queries import alerts
+
+    work = add("x", ("913.6",), copy("X1", 1))
+    [candidate] = alerts._candidates(TODAY - timedelta(days=13))
+    assert candidate.id == work
+    for prefix, wanted in (("9", True), ("913", True), ("913.6", True), ("914", False)):
+        assert alerts._matches("ndc", prefix, candidate) is wanted

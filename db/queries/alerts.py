@@ -24,6 +24,8 @@ Every notice carries one-click unsubscribe links (RFC 8058): the web tier signs 
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -66,7 +68,6 @@ MAIL_KIND = "new_arrivals"
 DIGEST_MAX_WORKS = 50
 _CANDIDATE_CAP = 20000
 _VALUE_MAX = 200
-_NDC = frozenset("0123456789")
 
 
 class AlertRefused(QueryError):
@@ -96,8 +97,12 @@ class DigestReport:
     pruned: int  # old pairs forgotten
 
 
+_NDC_PREFIX = re.compile(r"K|K?[0-9]{1,3}(?:\.[0-9]{1,6})?")
+
+
 def _clean_ndc(value: str) -> str:
-    return normalise(value).upper()
+    """An NDC class as typed (full-width digits, "k913", " 913.6 ") in the catalogue's form."""
+    return "".join(unicodedata.normalize("NFKC", value).split()).upper()
 
 
 def check_alert_condition(
@@ -109,8 +114,7 @@ def check_alert_condition(
         return value if parse_query(value).terms else None
     if kind == "ndc":
         code = _clean_ndc(value)
-        ok = code and all(c in _NDC for c in code.removeprefix("K")) and len(code) <= 4
-        return code if ok else None
+        return code if _NDC_PREFIX.fullmatch(code) else None
     if kind == "branch":
         return value if value in branches else None
     if kind == "material_type":
