@@ -5,16 +5,27 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
 
-from db import rules, search
+from db import clock, rules, search
 from db.errors import Refusal
 
 SEP = " | "
+
+
+@dataclass(frozen=True)
+class CopyRecord:
+    """A copy that came with a record (MARC 852 with its 876 item data)."""
+
+    barcode: str
+    branch: str  # the branch's code
+    call_number: str = ""
+    shelf_location: str = ""
+    acquired_on: date | None = None  # 受入日; None: the day of the import
 
 
 @dataclass(frozen=True)
@@ -44,6 +55,7 @@ class WorkRecord:
     language: str = ""
     notes: str = ""
     source_url: str = ""
+    copies: tuple[CopyRecord, ...] = ()
 
 
 # Where a problem is: a CSV line, a MARC record (counted from 1), or the file as a whole.
@@ -86,6 +98,8 @@ class ImportReport:
     # The first IMPORT_MAX_LISTED_PROBLEMS problems (and every file problem); the rest are
     # counted in more_problems, so a file of bad records cannot fill the memory.
     problems: list[ImportProblem] = field(default_factory=list)
+    copies_added: int = 0
+    copies_unknown_branch: int = 0  # copies naming a branch the library does not have
     more_problems: int = 0
     # This import completes one of the same file that was interrupted.
     resumed: InterruptedImport | None = None
@@ -329,7 +343,61 @@ def upsert_works(
         _insert_children(conn, [(work_id, rec.isbns, row["ndc"])])
         index.add([{**row, "id": work_id}])
         ids.append(work_id)
+    _insert_copies(conn, list(zip(records, ids, strict=True)), report, now)
     return ids
+
+
+def _insert_copies(
+    conn: Connection, works: Sequence[tuple[WorkRecord, int]], report: ImportReport, now: datetime
+) -> None:
+    """Add the copies that came with the records, once: a barcode already held is left as
+    it is (importing a file again changes no copy). A copy arrives on its 876 $d date (a
+    date after today counts as today), else on the day of the import."""
+    wanted = [(rec, work_id, c) for rec, work_id in works for c in rec.copies]
+    if not wanted:
+        return
+    branches = {r.code: r.id for r in conn.execute(text("SELECT id, code FROM branch"))}
+    held = {
+        r.barcode
+        for r in conn.execute(
+            text("SELECT barcode FROM item WHERE barcode IN :codes").bindparams(
+                bindparam("codes", expanding=True)
+            ),
+            {"codes": sorted({c.barcode for _, _, c in wanted})},
+        )
+    }
+    today = clock.library_today(now)
+    rows = []
+    for rec, work_id, copy in wanted:
+        if copy.barcode in held:
+            continue
+        if copy.branch not in branches:
+            report.copies_unknown_branch += 1
+            continue
+        held.add(copy.barcode)
+        children = any(k == "K" for _, k in ndc_classes(rec.ndc))
+        rows.append(
+            {
+                "barcode": copy.barcode,
+                "work_id": work_id,
+                "branch_id": branches[copy.branch],
+                "material_type": "children" if children else "book",
+                "call_number": copy.call_number,
+                "shelf_location": copy.shelf_location,
+                "status": rules.AVAILABLE,
+                "acquired_on": min(copy.acquired_on or today, today),
+            }
+        )
+    if rows:
+        conn.execute(
+            text(
+                "INSERT INTO item (barcode, work_id, branch_id, material_type, call_number, "
+                "shelf_location, status, acquired_on) VALUES (:barcode, :work_id, :branch_id, "
+                ":material_type, :call_number, :shelf_location, :status, :acquired_on)"
+            ),
+            rows,
+        )
+    report.copies_added += len(rows)
 
 
 def insert_new_works(

@@ -44,6 +44,7 @@ PATRON_ROWS: tuple[tuple[str, str], ...] = (
     ("booklist", "patron_id"),
     ("reference_question", "patron_id"),  # its thread and sources cascade
     ("hold_request", "patron_id"),
+    ("alert_condition", "patron_id"),  # new-arrival alerts; what was mailed cascades
 )
 
 _T = models.Hold.metadata.tables

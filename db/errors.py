@@ -175,6 +175,10 @@ CODES = frozenset(
         "import_record_damaged",  # detail (the decoder's warnings)
         "import_malformed_xml",  # detail (the parser's text)
         "import_stopped",  # error (exception class), detail
+        # new-arrival alerts (db.queries.alerts)
+        "alert_limit",  # limit
+        "alert_condition_invalid",
+        "alert_not_found",
         # staff mail screen
         "mail_nothing_to_resend",
         "mail_not_found",

@@ -103,6 +103,10 @@ class Item(SQLModel, table=True):
         Index("ix_item_work", "work_id"),
         Index("ix_item_branch_status_work", "branch_id", "status", "work_id"),
         Index("ix_item_type_work", "material_type", "work_id"),
+        # New arrivals (migration 0026, db.queries.new_arrivals): the copies acquired in a
+        # window, and whether a work had an older copy.
+        Index("ix_item_acquired_work", "acquired_on", "work_id"),
+        Index("ix_item_work_acquired", "work_id", "acquired_on"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -113,6 +117,9 @@ class Item(SQLModel, table=True):
     call_number: str = Field(default="", max_length=100)
     shelf_location: str = Field(default="", max_length=100)
     status: str = Field(max_length=20)  # see db.rules.ITEM_STATUSES
+    # 受入日: the library-local day the copy arrived (migration 0026). NULL: held since
+    # before acquisition dates were recorded, so never "new".
+    acquired_on: date | None = None
 
 
 class Patron(SQLModel, table=True):
@@ -703,3 +710,35 @@ class AddressChange(SQLModel, table=True):
     postal_code: str = Field(max_length=7)  # seven ASCII digits
     address: str = Field(sa_column=Column(Text, nullable=False))
     requested_at: datetime
+
+
+# --- new-arrival alerts (issue 17, migration 0026) --------------------------------------
+
+
+class AlertCondition(SQLModel, table=True):
+    """A patron's saved new-arrival condition (新着図書お知らせ), db.queries.alerts.
+
+    Personal data: only its patron sees it; staff see counts; it goes with the patron
+    (cascade, account deletion, retention purge)."""
+
+    __tablename__ = "alert_condition"
+    __table_args__ = (Index("ix_alert_condition_patron", "patron_id", "id"), _NEVER_REUSED)
+    id: int | None = Field(default=None, primary_key=True)
+    patron_id: int = Field(foreign_key="patron.id", ondelete="CASCADE")
+    kind: str = Field(max_length=20)  # keyword, author, ndc, material_type, branch
+    value: str = Field(max_length=200)  # as the patron typed or chose it
+    created_at: datetime
+
+
+class AlertSent(SQLModel, table=True):
+    """A work already mailed for a condition: never the same work twice. The primary key is
+    what makes two digest runs at once safe (the second inserts nothing, mails nothing).
+    Rows older than the digest's look-back are pruned: by then the work is no candidate."""
+
+    __tablename__ = "alert_sent"
+    __table_args__ = (Index("ix_alert_sent_at", "sent_at"),)
+    condition_id: int = Field(
+        primary_key=True, foreign_key="alert_condition.id", ondelete="CASCADE"
+    )
+    work_id: int = Field(primary_key=True, foreign_key="work.id", ondelete="CASCADE")
+    sent_at: datetime

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import select, text
@@ -73,6 +74,27 @@ def _rng(seed_value: int, work_id: int) -> random.Random:
     return random.Random((seed_value << 40) ^ work_id)  # noqa: S311 - demo data, not secrets
 
 
+# 受入日 (acquisition dates): most works arrived over the past ten years, a few in the last
+# three months, so /new and the alert digest have something real to show after a demo load.
+_RECENT_SHARE = 0.04
+_RECENT_DAYS = 90
+_HELD_DAYS = 3650
+
+
+def _acquired_dates(seed_value: int, work_id: int, today: date, count: int) -> list[date]:
+    """When each of a work's copies arrived, counted back from `today` (the load's day).
+
+    Drawn from a stream of its own, so the copies' other choices are what they were before
+    copies had dates."""
+    rng = random.Random(f"acquired:{seed_value}:{work_id}")  # noqa: S311 - demo data
+    if rng.random() < _RECENT_SHARE:
+        first = today - timedelta(days=rng.randrange(_RECENT_DAYS))
+    else:
+        first = today - timedelta(days=rng.randrange(_RECENT_DAYS, _HELD_DAYS))
+    later = [min(today, first + timedelta(days=rng.randrange(60))) for _ in range(count - 1)]
+    return [first, *later]
+
+
 def _kana_initial(value: str) -> str:
     for ch in value:
         code = ord(ch)
@@ -107,7 +129,7 @@ def _barcode(work_id: int, copy_no: int) -> str:
 
 
 def _plan_copies(
-    work: dict[str, Any], seed_value: int, branch_ids: Sequence[int]
+    work: dict[str, Any], seed_value: int, branch_ids: Sequence[int], today: date
 ) -> list[dict[str, Any]]:
     """The copies one work gets (see `generate_copies` for the distribution)."""
     rng = _rng(seed_value, work["id"])
@@ -129,6 +151,7 @@ def _plan_copies(
     call_number = f"{call_ndc}/{mark}" if call_ndc and mark else call_ndc or mark
     year = work["pub_year"]
     weights = [2] + [1] * (len(branch_ids) - 1)  # the central library holds more
+    acquired = _acquired_dates(seed_value, work["id"], today, count)
     copies = []
     for copy_no in range(count):
         branch = rng.choices(branch_ids, weights=weights)[0]
@@ -155,6 +178,7 @@ def _plan_copies(
                 "call_number": call_number[:100],
                 "shelf_location": shelf,
                 "status": status,
+                "acquired_on": acquired[copy_no],
             }
         )
     return copies
@@ -169,14 +193,14 @@ def _insert_items(conn: Connection, items: list[dict[str, Any]]) -> None:
         conn.execute(
             text(
                 "INSERT INTO item (barcode, work_id, branch_id, material_type, call_number, "
-                "shelf_location, status) VALUES (:barcode, :work_id, :branch_id, "
-                ":material_type, :call_number, :shelf_location, :status)"
+                "shelf_location, status, acquired_on) VALUES (:barcode, :work_id, :branch_id, "
+                ":material_type, :call_number, :shelf_location, :status, :acquired_on)"
             ),
             items,
         )
 
 
-def generate_copies(conn: Connection, seed_value: int) -> int:
+def generate_copies(conn: Connection, seed_value: int, today: date) -> int:
     """Give each work that has no copy yet 0–5 copies; returns the number made.
 
     Reproducible and idempotent: work N's copies come from `random.Random` seeded with the
@@ -193,7 +217,9 @@ def generate_copies(conn: Connection, seed_value: int) -> int:
       the author's reading (else the title's; else the first letter of the name or title);
     * shelf: 児童書架, 文庫コーナー, 参考図書コーナー, or 一般書架 — half of the pre-1970
       books in 閉架書庫 (closed stacks) and 2024+ books in 新着図書コーナー;
-    * barcode: 8-digit work id + copy number + check digit (10 digits, unique).
+    * barcode: 8-digit work id + copy number + check digit (10 digits, unique);
+    * acquired on (受入日): the first copy within the 90 days before `today` for 4 % of works,
+      else 90 days to 10 years before; later copies up to 60 days after the first.
     """
     branch_ids = _branch_ids(conn)
     if not branch_ids:
@@ -213,14 +239,16 @@ def generate_copies(conn: Connection, seed_value: int) -> int:
         ]
         if not works:
             return made
-        made += add_copies(conn, works, seed_value)
+        made += add_copies(conn, works, seed_value, today)
         last = works[-1]["id"]
 
 
-def add_copies(conn: Connection, works: Sequence[dict[str, Any]], seed_value: int) -> int:
+def add_copies(
+    conn: Connection, works: Sequence[dict[str, Any]], seed_value: int, today: date
+) -> int:
     """Copies for new works (rows with the work table's columns), exactly as
     `generate_copies` would make them; returns the number made."""
     branch_ids = _branch_ids(conn)
-    items = [c for w in works for c in _plan_copies(w, seed_value, branch_ids)]
+    items = [c for w in works for c in _plan_copies(w, seed_value, branch_ids, today)]
     _insert_items(conn, items)
     return len(items)

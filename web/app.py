@@ -14,6 +14,7 @@ from db import queries
 from web import (
     access_log,
     account,
+    alerts,
     booklist,
     calendar,
     catalog,
@@ -24,6 +25,7 @@ from web import (
     limits,
     loans,
     mydata,
+    new_arrivals,
     offload,
     password,
     reference,
@@ -61,6 +63,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *offload.routes(
                 [
                     *catalog.routes,
+                    *new_arrivals.routes,
                     *calendar.routes,
                     *reference_cases.routes,
                     *lang.routes,
@@ -72,6 +75,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     *series_holds.routes,
                     *reference.routes,
                     *booklist.routes,
+                    *alerts.routes,
                     *staff_my_access.routes,
                     *mydata.routes,
                 ]
@@ -85,7 +89,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             ),
             # Before anything reads a body; inside SecurityHeaders so its 413 page has them.
             Middleware(BodyLimit, default=limits.MAX_BODY, routes=booklist.BODY_LIMITS),
-            Middleware(CSRFCheck, exempt=booklist.CSRF_EXEMPT),
+            Middleware(CSRFCheck, exempt=booklist.CSRF_EXEMPT, exempt_when=alerts.one_click_exempt),
         ],
         # By class: Starlette picks the handler of the nearest class in the exception's MRO.
         exception_handlers={

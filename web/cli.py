@@ -10,7 +10,7 @@ from functools import partial
 from pathlib import Path
 
 from db import queries
-from web import reference_cli, refusals, serve
+from web import alerts_cli, reference_cli, refusals, serve
 from web.i18n import Catalogues, Translator
 from web.mail import MailComposer
 from web.settings import Settings, SettingsError, load
@@ -58,6 +58,17 @@ def _print_report(settings: Settings, path: Path, report: queries.ImportReport) 
                 " (started %(started)s); the records loaded then count as unchanged.",
                 count=resumed.records_done,
                 started=tr.datetime(resumed.started_at),
+            ),
+        )
+        print(f"  {line}")
+    if report.copies_added or report.copies_unknown_branch:
+        line = refusals.in_every_language(
+            settings.locale_dir,
+            lambda tr: tr.gettext(
+                "copies added %(added)s; copies for a branch the library does not have,"
+                " not added: %(unknown)s",
+                added=report.copies_added,
+                unknown=report.copies_unknown_branch,
             ),
         )
         print(f"  {line}")
@@ -394,6 +405,7 @@ def parser() -> argparse.ArgumentParser:
     receive.set_defaults(fn=cmd_holds_receive)
     staff_cli.add_parser(sub, _setup)
     reference_cli.add_parser(sub, _setup)
+    alerts_cli.add_parser(sub, _setup)
     keep = sub.add_parser("retention", help="privacy retention")
     keep_sub = keep.add_subparsers(dest="retention_command", required=True)
     keep_sub.add_parser(

@@ -103,6 +103,18 @@ def mail_kind(tr: Translator, code: str) -> str:
         "account_deleted": tr.pgettext("mail kind", "Account deleted"),
         "purge_reminder": tr.pgettext("mail kind", "Registration about to be deleted"),
         "overdue_reminder": tr.pgettext("mail kind", "Overdue notice"),
+        "new_arrivals": tr.pgettext("mail kind", "New-arrival alert"),
+    }.get(code, code)
+
+
+def alert_kind(tr: Translator, code: str) -> str:
+    """What a new-arrival alert condition watches (db.queries.alerts.ALERT_KINDS)."""
+    return {
+        "keyword": tr.pgettext("alert", "Keywords"),
+        "author": tr.pgettext("alert", "Author"),
+        "ndc": tr.pgettext("alert", "Classification (NDC)"),
+        "material_type": tr.pgettext("alert", "Material type"),
+        "branch": tr.pgettext("alert", "Branch"),
     }.get(code, code)
 
 
@@ -301,6 +313,7 @@ KINDS: dict[str, Callable[[Translator, str], str]] = {
     "audit_field": audit_field,
     "reference_status": reference_status,
     "case_status": case_status,
+    "alert_kind": alert_kind,
     "reject_reason": reject_reason,
     "notice_kind": notice_kind,
     "hold_state": hold_state,

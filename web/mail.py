@@ -66,11 +66,21 @@ def _branch_name(ctx: Context, code: str) -> str:
     return code
 
 
+@pass_context
+def _material_name(ctx: Context, code: str) -> str:
+    """A material type's name in the mail's language (its code if the type is gone)."""
+    for mtype in queries.list_material_types():
+        if mtype.code == code:
+            return mtype.name.get(ctx["lang"])
+    return code
+
+
 _env.filters.update(LANGUAGE_FILTERS)
 _env.globals.update(LANGUAGE_GLOBALS)
 _env.filters["date"] = _date
 _env.filters["datetime"] = _datetime
 _env.filters["branch_name"] = _branch_name
+_env.filters["material_name"] = _material_name
 
 
 class MailComposer:

@@ -4,7 +4,7 @@ unsafe request."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -170,15 +170,24 @@ class CSRFCheck:
     downstream depends on that. `exempt` paths change no state and take no token.
     """
 
-    def __init__(self, app: ASGIApp, exempt: Collection[str] = ()) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        exempt: Collection[str] = (),
+        exempt_when: Callable[[Scope], bool] | None = None,
+    ) -> None:
         self.app = app
         self.exempt = frozenset(exempt)
+        # A request that carries its own proof instead of a token (a signed one-click
+        # unsubscribe link, RFC 8058): the predicate checks path and signature.
+        self.exempt_when = exempt_when
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
             scope["type"] != "http"
             or scope["method"] in SAFE_METHODS
             or scope["path"] in self.exempt
+            or (self.exempt_when is not None and self.exempt_when(scope))
         ):
             await self.app(scope, receive, send)
             return

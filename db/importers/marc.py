@@ -24,6 +24,7 @@ import unicodedata
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, BinaryIO
 from xml.parsers import expat
 
@@ -32,7 +33,7 @@ from pymarc.field import Indicators
 from pymarc.leader import Leader
 
 from db import rules
-from db.catalog_write import ImportProblem, ImportReport, WorkRecord
+from db.catalog_write import CopyRecord, ImportProblem, ImportReport, WorkRecord
 from db.errors import Refusal
 
 _TRAILING = re.compile(r"[\s\u3000]*[/:;=,.／：；＝，．、。]+[\s\u3000]*$")
@@ -160,6 +161,47 @@ def _unique(values: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(v for v in values if v))
 
 
+_ACQUIRED = re.compile(r"^(\d{4})-?(\d{2})-?(\d{2})")
+
+
+def _acquired_on(raw: str) -> date | None:
+    """876 $d, "YYYYMMDD" or "YYYY-MM-DD" (a bad date is no date: the import's day)."""
+    found = _ACQUIRED.match(raw.strip())
+    if found is None:
+        return None
+    try:
+        return date(int(found[1]), int(found[2]), int(found[3]))
+    except ValueError:
+        return None
+
+
+def _copies(record: Any) -> tuple[CopyRecord, ...]:
+    """Copies from the holdings embedded in the record: one per 852 with a barcode ($p)
+    and a branch code ($b); $c the shelf, $h + $i the call number; the 876 with the same
+    barcode ($p) gives the acquisition date ($d)."""
+    acquired: dict[str, date] = {}
+    for field in record.get_fields("876"):
+        barcode = trim(next(iter(_subfields(field, "p")), ""))
+        day = _acquired_on(next(iter(_subfields(field, "d")), ""))
+        if barcode and day is not None:
+            acquired[barcode] = day
+    copies = []
+    for field in record.get_fields("852"):
+        barcode = trim(next(iter(_subfields(field, "p")), ""))[:32]
+        branch = trim(next(iter(_subfields(field, "b")), ""))[:20]
+        if barcode and branch:
+            copies.append(
+                CopyRecord(
+                    barcode=barcode,
+                    branch=branch,
+                    call_number=" ".join(trim(v) for v in _subfields(field, "hi"))[:100],
+                    shelf_location=trim(next(iter(_subfields(field, "c")), ""))[:100],
+                    acquired_on=acquired.get(barcode),
+                )
+            )
+    return tuple(copies)
+
+
 def _fallback_id(record: Any) -> str:
     """A stable id for a record without 001: a digest of its content."""
     return "h" + hashlib.sha256(record.as_json().encode("utf-8")).hexdigest()[:20]
@@ -247,6 +289,7 @@ def record_to_work(record: Any, forced_source: str | None) -> WorkRecord | Refus
         isbns=_isbns(record),
         language=language if language.isalpha() else "",
         notes=" / ".join(trim(v) for f in record.get_fields("500") for v in _subfields(f, "a")),
+        copies=_copies(record),
     )
 
 

@@ -15,6 +15,7 @@ from db.errors import NotFound, QueryError, Refusal
 from db.localized import Localized
 from db.queries import (
     accounts,
+    alerts,
     audit,
     booklist,
     calendar,
@@ -27,6 +28,7 @@ from db.queries import (
     mail,
     my_data,
     my_summary,
+    new_arrivals,
     pull_list,
     reference,
     reference_cases,
@@ -47,6 +49,7 @@ from db.queries import (
     title_status,
 )
 from db.queries.accounts import *  # noqa: F403
+from db.queries.alerts import *  # noqa: F403
 from db.queries.audit import *  # noqa: F403
 from db.queries.booklist import *  # noqa: F403
 from db.queries.calendar import *  # noqa: F403
@@ -59,6 +62,7 @@ from db.queries.loans import *  # noqa: F403
 from db.queries.mail import *  # noqa: F403
 from db.queries.my_data import *  # noqa: F403
 from db.queries.my_summary import *  # noqa: F403
+from db.queries.new_arrivals import *  # noqa: F403
 from db.queries.pull_list import *  # noqa: F403
 from db.queries.reference import *  # noqa: F403
 from db.queries.reference_cases import *  # noqa: F403
@@ -80,6 +84,7 @@ from db.queries.title_status import *  # noqa: F403
 
 __all__ = ["Localized", "NotFound", "QueryError", "Refusal", "to_library_time"]
 __all__ += accounts.__all__
+__all__ += alerts.__all__
 __all__ += audit.__all__
 __all__ += booklist.__all__
 __all__ += calendar.__all__
@@ -92,6 +97,7 @@ __all__ += loans.__all__
 __all__ += mail.__all__
 __all__ += my_data.__all__
 __all__ += my_summary.__all__
+__all__ += new_arrivals.__all__
 __all__ += pull_list.__all__
 __all__ += reference.__all__
 __all__ += reference_cases.__all__

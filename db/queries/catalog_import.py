@@ -147,7 +147,7 @@ def _insert_works(
     conn: Connection, now: datetime, records: Sequence[WorkRecord], copies_seed: int
 ) -> int:
     rows = catalog_write.insert_new_works(conn, records, now)
-    seed.add_copies(conn, rows, copies_seed)
+    seed.add_copies(conn, rows, copies_seed, clock.library_today(now))
     return len(rows)
 
 

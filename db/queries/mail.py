@@ -341,8 +341,23 @@ def _build_message(
     # A re-sent message (in doubt, or retried) keeps its id: receivers and clients dedupe.
     message["Message-ID"] = message_id(mail.id, mail.created_at, settings.domain)
     message["Auto-Submitted"] = "auto-generated"
+    unsubscribe = _list_unsubscribe(mail)
+    if unsubscribe:  # RFC 8058 one-click unsubscribe (new-arrival alerts)
+        message["List-Unsubscribe"] = f"<{unsubscribe}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(body, charset="utf-8", cte="base64")
     return message
+
+
+_HEADER_URL = re.compile(r"https?://[!#-;=?-~]{1,1000}")  # printable ASCII, no <, >, space
+
+
+def _list_unsubscribe(mail: _Claimed) -> str:
+    """A notice's `list_unsubscribe` parameter, if it is a plain http(s) URL."""
+    if mail.params is None:
+        return ""
+    url = load_params(mail.params).get("list_unsubscribe")
+    return url if isinstance(url, str) and _HEADER_URL.fullmatch(url) else ""
 
 
 class _MidMessage(Exception):

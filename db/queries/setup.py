@@ -114,7 +114,7 @@ def generate_demo_copies(seed_value: int = 20261121) -> int:
 
 @writes
 def _generate_copies(conn: Connection, now: datetime, seed_value: int) -> int:
-    return seed.generate_copies(conn, seed_value)
+    return seed.generate_copies(conn, seed_value, clock.library_today(now))
 
 
 @writes

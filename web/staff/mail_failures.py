@@ -26,6 +26,7 @@ def _page(request: Request, status_code: int = 200, error: str = "") -> Response
         status_code=status_code,
         rows=queries.list_mail_failures(me(request).actor),
         counts=queries.get_mail_counts(),
+        alert_counts=queries.count_alert_conditions(),  # counts only: conditions are personal
         error=error,
     )
 
