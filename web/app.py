@@ -20,6 +20,7 @@ from web import (
     errors,
     holds,
     i18n,
+    kiosk,
     lang,
     limits,
     loans,
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     *reference.routes,
                     *booklist.routes,
                     *staff_my_access.routes,
+                    *kiosk.routes,
                 ]
             ),
             *staff_routes.mounted(settings),
