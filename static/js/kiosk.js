@@ -132,4 +132,6 @@ window.addEventListener("pageshow", (ev) => {
 // Nothing a patron typed is offered to the next one.
 for (const form of document.querySelectorAll("form")) form.setAttribute("autocomplete", "off");
 
-tick();
+// The bare start page with nobody logged in is already where the countdown would lead.
+const atStart = location.pathname === cfg.start && !location.search;
+if (loggedIn || !atStart) tick();

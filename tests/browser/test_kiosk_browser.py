@@ -215,6 +215,13 @@ def test_an_anonymous_kiosk_goes_back_to_its_start_page(terminal: Page, server: 
     terminal.clock.run_for(31_000)
     terminal.wait_for_url(f"{server}/kiosk")
     assert terminal.locator("#kiosk-q").input_value() == ""
+    # The bare start page is where it would go anyway: no countdown there.
+    terminal.clock.run_for(300_000)
+    expect(terminal.get_by_role("dialog")).not_to_be_visible()
+    # Someone typing and walking away: back to a clean start page.
+    terminal.locator("#kiosk-q").fill("途中まで")
+    terminal.clock.run_for(121_000)
+    expect(terminal.locator("#kiosk-q")).to_have_value("")
 
 
 def test_a_browser_that_is_not_enrolled_is_a_home_pc(home_pc: Page, server: str) -> None:
