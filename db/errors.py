@@ -225,6 +225,10 @@ CODES = frozenset(
         "case_not_submitted",
         "case_own_approval",
         "case_changed",
+        # library kiosks (db.queries.terminals)
+        "terminal_name_required",
+        "terminal_not_found",
+        "terminal_link_refused",
     }
 )
 

@@ -742,3 +742,26 @@ class AlertSent(SQLModel, table=True):
     )
     work_id: int = Field(primary_key=True, foreign_key="work.id", ondelete="CASCADE")
     sent_at: datetime
+# --- library kiosks (issue 15, migration 0023) --------------------------------------------
+
+
+class Terminal(SQLModel, table=True):
+    """A library kiosk (館内OPAC端末) a manager registered. Its browser holds a signed cookie
+    naming the row and a random key; only the SHA-256 of the key (and of a pending one-time
+    enrolment link's token) is stored. Revoked: the key is gone and the browser is an
+    ordinary one again (db.queries.terminals)."""
+
+    __tablename__ = "terminal"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100)
+    branch_id: int = Field(foreign_key="branch.id")
+    location: str = Field(default="", max_length=200)  # where it stands ("2階 児童室の入口")
+    # Shown on its start page; a line "location: floor" also names the floor of a shelf
+    # location on its shelf slips.
+    floor_guide: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    created_at: datetime
+    enrol_hash: str | None = Field(default=None, max_length=64, unique=True)
+    enrol_expires_at: datetime | None = None
+    key_hash: str | None = Field(default=None, max_length=64)
+    enrolled_at: datetime | None = None
+    revoked_at: datetime | None = None

@@ -93,14 +93,21 @@ def create(
     return token, csrf
 
 
+def touch_interval(idle: timedelta) -> timedelta:
+    """How stale a session's recorded last use may get: a minute, but a 12th of a short
+    idle timeout (a kiosk's two minutes: ten seconds), so a kiosk's countdown in the
+    browser and the server's clock agree within that."""
+    return min(TOUCH_EVERY, idle / 12)
+
+
 def upkeep_of(row: Row[Any], now: datetime, idle: timedelta) -> str:
     """What a found row needs: EXPIRE (past its absolute or idle limit), TOUCH (live, last
-    use recorded a minute ago or more) or "" (live, nothing to write)."""
+    use recorded `touch_interval` ago or more) or "" (live, nothing to write)."""
     now = naive_utc(now)
     expires_at, last_seen_at = naive_utc(row.expires_at), naive_utc(row.last_seen_at)
     if expires_at <= now or last_seen_at + idle <= now:
         return EXPIRE
-    return TOUCH if now - last_seen_at >= TOUCH_EVERY else ""
+    return TOUCH if now - last_seen_at >= touch_interval(idle) else ""
 
 
 def upkeep(conn: Connection, store: Store, token: str, action: str, now: datetime) -> None:

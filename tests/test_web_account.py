@@ -11,6 +11,7 @@ from sqlalchemy import text
 from starlette.testclient import TestClient
 
 from db import engine, queries
+from tests import kiosk as kiosk_helpers
 from tests import mailbox
 from tests.conftest import Database, app_settings
 from web.app import create_app
@@ -87,9 +88,19 @@ def test_logout_keeps_only_the_device_cookie_and_a_kiosk_keeps_nothing(web: Test
     assert web.cookies.get("shiori_device")
     response = post(web, "/logout", "/my")
     assert "shiori_device" not in response.headers["set-cookie"]  # type: ignore[attr-defined]
-    kiosk = TestClient(web.app)
-    log_in(kiosk, *HANAKO, kiosk="1")
+    # Issue 15: a kiosk is an enrolled terminal (no "shared computer" box any more). It never
+    # gets a device cookie and loses its session, cache and storage, but keeps the terminal
+    # cookie, so Clear-Site-Data no longer says "cookies" there.
+    kiosk = kiosk_helpers.enrol(TestClient(web.app))
+    login = log_in(kiosk, *HANAKO)
+    assert "shiori_device" not in login.headers.get("set-cookie", "")  # type: ignore[attr-defined]
     response = post(kiosk, "/logout", "/my")
+    assert response.headers["clear-site-data"] == '"cache", "storage"'  # type: ignore[attr-defined]
+    assert response.headers["location"] == "/kiosk?logged_out=1"  # type: ignore[attr-defined]
+    assert 'shiori_session=""' in response.headers["set-cookie"]  # type: ignore[attr-defined]
+    assert kiosk.get("/my", follow_redirects=False).status_code == 303
+    # A browser that logs out without a session of its own keeps nothing either.
+    response = post(TestClient(web.app), "/logout", "/login")
     assert response.headers["clear-site-data"] == '"cache", "cookies", "storage"'  # type: ignore[attr-defined]
 
 
@@ -261,11 +272,17 @@ def test_idle_timeout_ends_the_session(web: TestClient) -> None:
 
 
 def test_kiosk_login_times_out_sooner(web: TestClient) -> None:
-    log_in(web, *HANAKO, kiosk="1")
-    later = datetime.now(UTC) + timedelta(minutes=4)
+    # Issue 15: the terminal decides, so the kiosk is an enrolled browser, and its idle
+    # timeout is in seconds (default 120).
+    home = TestClient(web.app)
+    log_in(home, *TARO)
+    kiosk_helpers.enrol(web)
+    log_in(web, *HANAKO)
+    later = datetime.now(UTC) + timedelta(seconds=125)
     queries.set_clock(lambda: later)
     try:
         assert web.get("/my", follow_redirects=False).status_code == 303
+        assert home.get("/my", follow_redirects=False).status_code == 200
     finally:
         queries.set_clock(None)
 

@@ -255,10 +255,23 @@ NOT_PAGES = {
     "static",
     "staff:mfa_page",
     "staff:enrol_link",
+    "kiosk_enrol_link",  # moves its token into a cookie, like staff:enrol_link
     "staff:reference_cases_crd",  # an XML download
     "my_data_json",  # downloads (the CSV's headings are checked in tests/test_web_mydata.py)
     "my_data_csv",
 }
+
+
+def _a_terminal() -> tuple[int, str]:
+    """A library terminal registered by the manager: (its id, its enrolment link token)."""
+    manager = next(a for a in queries.list_staff_accounts() if a.staff_code == "M001")
+    with engine.read() as conn:
+        branch_id = conn.execute(
+            text("SELECT branch_id FROM staff_account WHERE id = :i"), {"i": manager.id}
+        ).scalar_one()
+    actor = queries.StaffActor(manager.id, "M001", "", "manager", (), int(branch_id))
+    data = queries.TerminalInput("総合 OPAC 1", "sogo", "2階", "一般開架: 2階")
+    return queries.create_terminal(actor, data)
 
 
 def _published_case(author_id: int) -> int:
@@ -314,6 +327,8 @@ def test_every_page_speaks_one_language(
         "application_id": str(_an_application()),
         "change_id": str(_an_address_change(patron_id(TARO[0]))),
     }
+    terminal_id, terminal_link = _a_terminal()
+    params["terminal_id"] = str(terminal_id)
     queries_by_name = {"search": "?q=の"}
     patron = TestClient(app)  # type: ignore[arg-type]
     log_in(patron, *HANAKO)
@@ -322,6 +337,8 @@ def test_every_page_speaks_one_language(
     # The enrolment page reads its token from the cookie that the link leaves.
     for holder in (manager.client, anonymous):
         holder.cookies.set("shiori_enrol", params["token"])
+    for holder in (patron, anonymous):  # the kiosk's enrolment page, the same way
+        holder.cookies.set("shiori_terminal_link", terminal_link)
     seen = set()
     for name, path in _get_routes(app):
         if name in NOT_PAGES:

@@ -10,6 +10,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from db import queries, throttle
+from tests import kiosk as kiosk_helpers
 from tests.conftest import Database, app_settings
 from tests.test_web_account import HANAKO, TARO, _without_tokens, log_in
 from web.app import create_app
@@ -38,7 +39,9 @@ def test_login_gives_a_signed_long_lived_device_cookie(web: TestClient) -> None:
     assert "HttpOnly" in device[0] and "Path=/" in device[0]
     assert "Max-Age=31536000" in device[0]
     assert HANAKO[0] not in device[0]  # bound to the card by its signature, never naming it
-    kiosk = log_in(TestClient(web.app), *HANAKO, kiosk="1").headers.get_list("set-cookie")
+    # Issue 15: a kiosk is an enrolled terminal, not a box ticked on the login form.
+    terminal = kiosk_helpers.enrol(TestClient(web.app))
+    kiosk = log_in(terminal, *HANAKO).headers.get_list("set-cookie")
     assert not [c for c in kiosk if c.startswith(DEVICE)]  # a kiosk is nobody's device
 
 

@@ -1,7 +1,8 @@
 """What the access log may say about a request: its path, never its query string.
 
-Query strings hold what people typed (search terms, card numbers, names) and one path
-segment holds a one-time secret (`/staff/enrol/{token}`); neither belongs in a log file.
+Query strings hold what people typed (search terms, card numbers, names) and some path
+segments hold a one-time secret (`/staff/enrol/{token}`, `/kiosk/enrol/{token}`); neither
+belongs in a log file.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import logging
 import re
 
 ACCESS_LOGGER = "uvicorn.access"
-_TOKEN_IN_PATH = re.compile(r"^(/staff/enrol/)[^/?]+")
+_TOKEN_IN_PATH = re.compile(r"^(/staff/enrol/|/kiosk/enrol/)[^/?]+")
 
 
 def _redacted(target: str) -> str:

@@ -7,7 +7,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from db import queries
-from web import booklist, client, devices, forms, refusals
+from web import booklist, client, devices, forms, refusals, terminals
 from web.flash import flash
 from web.guard import patron_route
 from web.i18n import N_, translator
@@ -37,7 +37,8 @@ async def login(request: Request) -> Response:
     my = path_for(request, "my")
     card = forms.card(form, "card")
     password = str(form.get("password", ""))[:1024]
-    kiosk = form.get("kiosk") == "1"
+    # The terminal decides, not the patron: on a kiosk every login is a shared one.
+    kiosk = terminals.kiosk(request) is not None
     next_url = safe_next(str(form.get("next", my)))
     values = {"card": card, "next": next_url}
     settings = settings_of(request)
@@ -77,15 +78,18 @@ async def logout(request: Request) -> Response:
 def _log_out(request: Request, token: str | None, *, shared: bool) -> Response:
     if token is not None:
         queries.log_out(token)
+    on_kiosk = terminals.kiosk(request) is not None
     # A query flag, not a flash cookie: Clear-Site-Data may drop every cookie of the site.
-    response = see_other(request, "home", "logged_out=1")
+    response = see_other(request, "kiosk" if on_kiosk else "home", "logged_out=1")
     if wants_fragment(request):
         # Leave the page, not a swap.
         response.headers["HX-Redirect"] = response.headers["location"]
     clear_cookie(response, settings_of(request), PATRON)
     # The browser drops cached pages and storage: nothing personal for the next person. A
-    # shared terminal loses every cookie too; the patron's own browser keeps its device
-    # cookie (web/devices.py), or logging out would give up its protection from lockouts.
+    # shared computer loses every cookie too; the patron's own browser keeps its device
+    # cookie (web/devices.py), or logging out would give up its protection from lockouts,
+    # and a kiosk keeps its terminal cookie (it never gets a device cookie).
+    shared = shared and not on_kiosk
     kinds = '"cache", "cookies", "storage"' if shared else '"cache", "storage"'
     response.headers["Clear-Site-Data"] = kinds
     return response

@@ -21,6 +21,7 @@ from web import (
     errors,
     holds,
     i18n,
+    kiosk,
     lang,
     limits,
     loans,
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     *alerts.routes,
                     *staff_my_access.routes,
                     *mydata.routes,
+                    *kiosk.routes,
                 ]
             ),
             *staff_routes.mounted(settings),

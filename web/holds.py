@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from db import queries
-from web import forms, refusals
+from web import forms, refusals, terminals
 from web.flash import flash
 from web.guard import patron_route
 from web.i18n import N_, translator
@@ -35,7 +35,7 @@ async def reserve_page(request: Request, session: Current) -> Response:
         ctx={
             "form": form,
             "branches": queries.list_branches(),
-            "pickup": None,
+            "pickup": terminals.pickup_default(request, form.home_branch_code),
             "error": None,
             "series": queries.get_series_choice(session.patron_id, work_id),
         },

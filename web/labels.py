@@ -188,6 +188,10 @@ def audit_action(tr: Translator, code: str) -> str:
         "patron.edit": tr.pgettext("audit action", "Change a patron record"),
         "patron.lookup": tr.pgettext("audit action", "Look up patrons"),
         "patron.holds": tr.pgettext("audit action", "A patron's reservations"),
+        "terminal_create": tr.pgettext("audit action", "Library terminal registered"),
+        "terminal_edit": tr.pgettext("audit action", "Library terminal changed"),
+        "terminal_enrol_link": tr.pgettext("audit action", "Terminal enrolment link issued"),
+        "terminal_revoke": tr.pgettext("audit action", "Library terminal revoked"),
     }.get(code, code)
 
 
@@ -221,6 +225,7 @@ def audit_screen(tr: Translator, code: str) -> str:
         "registration_walk_in": tr.pgettext("audit screen", "Walk-in registration"),
         "address_queue": tr.pgettext("audit screen", "Address changes"),
         "address_change": tr.pgettext("audit screen", "Address change request"),
+        "terminals": tr.pgettext("audit screen", "Library terminals"),
     }.get(code, code)
 
 
@@ -236,6 +241,8 @@ def audit_field(tr: Translator, code: str) -> str:
             return tr.pgettext("audit field", "Role: %(role)s", role=role(tr, value))
         if name == "branch":
             return tr.pgettext("audit field", "Branch: %(branch)s", branch=value)
+        if name == "terminal":
+            return tr.pgettext("audit field", "Terminal no. %(number)s", number=value)
         if name == "closed_weekdays":
             days = get_day_names("abbreviated", locale=tr.lang)
             closed = "・".join(str(days[int(d)]) for d in value if d.isdigit() and int(d) < 7)
@@ -253,6 +260,9 @@ def audit_field(tr: Translator, code: str) -> str:
         "max_items": tr.pgettext("audit field", "Items at a time"),
         "max_renewals": tr.pgettext("audit field", "Renewals"),
         "enforce": tr.pgettext("audit field", "Refuse or warn"),
+        "terminal_name": tr.pgettext("audit field", "Terminal name"),
+        "location": tr.pgettext("audit field", "Where it stands"),
+        "floor_guide": tr.pgettext("audit field", "Floor guide"),
     }.get(code) or field_group(tr, code)
 
 

@@ -342,6 +342,12 @@ MESSAGES: dict[str, str] = {
         "You wrote this case: a second member of staff must approve it (the attempt was recorded)."
     ),
     "case_changed": N_("The case was changed after you opened it. Read it again, then approve."),
+    "terminal_name_required": N_("Enter a name for the terminal."),
+    "terminal_not_found": N_("No such terminal."),
+    "terminal_link_refused": N_(
+        "This enrolment link cannot be used (unknown, already used, expired, or the terminal "
+        "was revoked). Ask a manager for a new one."
+    ),
 }
 
 # The same refusals said to staff acting for a patron (the counter's telephone reservations):

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from db import queries
-from web import forms, refusals
+from web import forms, refusals, terminals
 from web.flash import flash
 from web.guard import patron_route
 from web.holds import page_ctx, row
@@ -25,7 +25,11 @@ from web.templating import render, see_other, wants_fragment
 
 
 def _series_ctx(
-    session: Current, work_id: int, values: dict[str, Any] | None = None, error: str = ""
+    request: Request,
+    session: Current,
+    work_id: int,
+    values: dict[str, Any] | None = None,
+    error: str = "",
 ) -> dict[str, Any]:
     form = queries.get_hold_form(session.patron_id, work_id)
     chosen = values or {}
@@ -33,7 +37,7 @@ def _series_ctx(
         "work": form,
         "choice": queries.get_series_choice(session.patron_id, work_id),
         "branches": queries.list_branches(),
-        "pickup": chosen.get("pickup") or form.home_branch_code,
+        "pickup": chosen.get("pickup") or terminals.pickup_default(request, form.home_branch_code),
         "mode": chosen.get("mode") or "in_order",
         "checked": chosen.get("checked"),
         "error": error,
@@ -43,7 +47,7 @@ def _series_ctx(
 
 
 async def series_page(request: Request, session: Current) -> Response:
-    ctx = _series_ctx(session, request.path_params["work_id"])
+    ctx = _series_ctx(request, session, request.path_params["work_id"])
     return render(request, "holds/series.html", "holds/_series_form.html", ctx=ctx)
 
 
@@ -64,12 +68,12 @@ async def series_submit(request: Request, session: Current) -> Response:
                 "%(title)s: %(reason)s", title=title, reason=message
             )
         values = {"pickup": pickup, "mode": mode, "checked": set(work_ids)}
-        ctx = _series_ctx(session, work_id, values, message)
+        ctx = _series_ctx(request, session, work_id, values, message)
         return render(
             request, "holds/series.html", "holds/_series_form.html", ctx=ctx, status_code=422
         )
     if wants_fragment(request):
-        ctx = _series_ctx(session, work_id)
+        ctx = _series_ctx(request, session, work_id)
         ctx["done"] = True
         return render(request, "holds/series.html", "holds/_series_form.html", ctx=ctx)
     response = see_other(request, "holds")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Literal, TypeVar
 
 from starlette.requests import Request
@@ -35,8 +36,10 @@ class CookieConfig:
 
 
 def _patron_timeouts(settings: Settings, kiosk: bool) -> queries.Timeouts:
-    idle = settings.kiosk_idle_minutes if kiosk else settings.session_idle_minutes
-    return queries.Timeouts.of(idle_minutes=idle, absolute_hours=settings.session_absolute_hours)
+    timeouts = queries.Timeouts.of(settings.session_idle_minutes, settings.session_absolute_hours)
+    if kiosk:  # a login on a library kiosk (web/terminals.py)
+        return queries.Timeouts(timedelta(seconds=settings.kiosk_idle_seconds), timeouts.absolute)
+    return timeouts
 
 
 def _staff_timeouts(settings: Settings, _kiosk: bool = False) -> queries.Timeouts:

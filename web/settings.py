@@ -3,6 +3,7 @@ failures for unsafe production settings."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -37,7 +38,9 @@ class Settings:
     staff_console: bool
     session_idle_minutes: int
     session_absolute_hours: int
-    kiosk_idle_minutes: int
+    # A login on a library kiosk (web/terminals.py): its idle timeout and, before it, the
+    # seconds the countdown dialog is shown; networks whose browsers are all kiosks.
+    kiosk_idle_seconds: int
     smtp_host: str
     smtp_port: int
     smtp_sender: str
@@ -65,6 +68,8 @@ class Settings:
     graceful_shutdown_seconds: int = 30
     # Days an application (issue 13) waits for the counter before retention deletes it.
     application_days: int = queries.APPLICATION_DAYS
+    kiosk_warning_seconds: int = 30
+    kiosk_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     # The Babel catalogues (<dir>/<lang>/LC_MESSAGES/messages.mo): each is a language.
     locale_dir: Path = LOCALE_DIR
 
@@ -125,6 +130,40 @@ def _branches(raw: str) -> tuple[queries.BranchSpec, ...]:
     if len({b.code for b in branches}) != len(branches):
         raise SettingsError("SHIORI_BRANCHES の code が重複しています。 / Duplicate branch code.")
     return tuple(branches)
+
+
+def _networks(raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """SHIORI_KIOSK_NETWORKS: CIDR networks separated by commas ("" for none)."""
+    found = []
+    for part in raw.replace(";", ",").split(","):
+        if not part.strip():
+            continue
+        try:
+            found.append(ipaddress.ip_network(part.strip(), strict=True))
+        except ValueError:
+            raise SettingsError(
+                "SHIORI_KIOSK_NETWORKS は 192.168.10.0/24 のような CIDR 表記をカンマで"
+                "区切って指定してください（ホスト部は 0）。 / SHIORI_KIOSK_NETWORKS must be "
+                "CIDR networks like 192.168.10.0/24, separated by commas (host bits zero)."
+            ) from None
+    return tuple(found)
+
+
+def _kiosk_timing(env: Mapping[str, str]) -> tuple[int, int]:
+    """(idle, warning) seconds of kiosk logins; the countdown must fit inside the idle time."""
+    if env.get("SHIORI_KIOSK_IDLE_MINUTES", ""):
+        raise SettingsError(
+            "SHIORI_KIOSK_IDLE_MINUTES は SHIORI_KIOSK_IDLE_SECONDS（秒）に変わりました。 / "
+            "SHIORI_KIOSK_IDLE_MINUTES was replaced by SHIORI_KIOSK_IDLE_SECONDS (seconds)."
+        )
+    idle = _int(env, "SHIORI_KIOSK_IDLE_SECONDS", 120, 30, 3600)
+    warning = _int(env, "SHIORI_KIOSK_WARNING_SECONDS", 30, 10, 600)
+    if warning >= idle:
+        raise SettingsError(
+            "SHIORI_KIOSK_WARNING_SECONDS は SHIORI_KIOSK_IDLE_SECONDS より短くしてください。 / "
+            "SHIORI_KIOSK_WARNING_SECONDS must be shorter than SHIORI_KIOSK_IDLE_SECONDS."
+        )
+    return idle, warning
 
 
 def _in_memory(database_url: str) -> bool:
@@ -197,6 +236,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
                 "本番環境の SHIORI_PUBLIC_URL は https:// で始めてください。 / "
                 "In production SHIORI_PUBLIC_URL must start with https://."
             )
+    kiosk_idle, kiosk_warning = _kiosk_timing(env)
     return Settings(
         database_url=database_url,
         host=env.get("SHIORI_HOST", "") or "127.0.0.1",
@@ -211,7 +251,9 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         staff_console=_bool(env, "SHIORI_STAFF_CONSOLE", True),
         session_idle_minutes=_int(env, "SHIORI_SESSION_IDLE_MINUTES", 30, 1, 24 * 60),
         session_absolute_hours=_int(env, "SHIORI_SESSION_ABSOLUTE_HOURS", 12, 1, 24 * 30),
-        kiosk_idle_minutes=_int(env, "SHIORI_KIOSK_IDLE_MINUTES", 3, 1, 60),
+        kiosk_idle_seconds=kiosk_idle,
+        kiosk_warning_seconds=kiosk_warning,
+        kiosk_networks=_networks(env.get("SHIORI_KIOSK_NETWORKS", "")),
         smtp_host=env.get("SHIORI_SMTP_HOST", "") or "127.0.0.1",
         smtp_port=_int(env, "SHIORI_SMTP_PORT", 25, 1, 65535),
         smtp_sender=env.get("SHIORI_SMTP_FROM", "") or "library@example.jp",

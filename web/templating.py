@@ -15,7 +15,7 @@ from starlette.responses import HTMLResponse, RedirectResponse
 from starlette.routing import BaseRoute, Mount
 
 from db import queries
-from web import csrf, flash, i18n, labels, refusals, sessions
+from web import csrf, flash, i18n, labels, refusals, sessions, terminals
 from web.i18n import N_
 from web.settings import ROOT
 
@@ -147,6 +147,9 @@ def context(request: Request, **values: Any) -> dict[str, Any]:
         # `url("record", work_id=1)`: the path of a named route (see path_for).
         "url": partial(path_for, request),
         "current": sessions.current(request),
+        # A library kiosk (web/terminals.py) or None; its countdown's timing.
+        "on_kiosk": terminals.kiosk(request),
+        "kiosk_timing": partial(terminals.idle_timing, request),
         **values,
     }
 

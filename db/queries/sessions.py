@@ -1,7 +1,8 @@
 """Patron sessions: the live session of a cookie, the patron's list of logins, logging out.
 
 Most requests only read the session; a write happens only to end a stale one or, at most
-once a minute, to record use (`get_session`).
+once a minute (more often for short kiosk timeouts: `touch_interval`), to record use
+(`get_session`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sqlalchemy.engine import Connection
 from db import sessions
 from db.engine import reads, writes
 from db.errors import NotFound
-from db.sessions import PATRON, Timeouts, digest
+from db.sessions import PATRON, Timeouts, digest, touch_interval
 
 __all__ = [
     "SessionInfo",
@@ -26,6 +27,7 @@ __all__ = [
     "get_session",
     "list_my_sessions",
     "log_out",
+    "touch_interval",
 ]
 
 _table = PATRON.table

@@ -4,16 +4,13 @@ import * as C from "./booklist-crypto.js";
 import * as S from "./booklist-store.js";
 
 function setupLogin(form) {
+  // A library kiosk's login page has no such field: the terminal keeps no key.
   const field = document.getElementById("booklist-remember-field");
-  const kiosk = form.querySelector("#kiosk");
-  if (!field || !kiosk) return;
-  field.hidden = kiosk.checked;
-  kiosk.addEventListener("change", () => {
-    field.hidden = kiosk.checked;
-  });
+  if (!field) return;
+  field.hidden = false;
   form.addEventListener("submit", async (ev) => {
     const remember = form.querySelector("#booklist_remember");
-    if (kiosk.checked || !remember.checked) return; // an ordinary login: nothing to keep
+    if (!remember.checked) return; // an ordinary login: nothing to keep
     ev.preventDefault();
     const button = form.querySelector("button[type=submit]");
     button.disabled = true;

@@ -23,6 +23,7 @@ from web.staff import (
     reference_cases,
     registrations,
     rules,
+    terminals,
 )
 from web.staff import calendar as calendar_screen
 
@@ -46,6 +47,7 @@ def mounted(settings: Settings) -> list[BaseRoute]:
         *reference_cases.routes,
         *registrations.routes,
         *address_changes.routes,
+        *terminals.routes,
     ]
     return [
         Mount(

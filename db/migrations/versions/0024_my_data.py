@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0024_my_data"
-down_revision = "0022_reference"
+down_revision = "0023_terminals"  # re-chained at merge (was 0022_reference)
 branch_labels = None
 depends_on = None
 
