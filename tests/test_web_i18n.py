@@ -249,6 +249,8 @@ NOT_PAGES = {
     "staff:mfa_page",
     "staff:enrol_link",
     "staff:reference_cases_crd",  # an XML download
+    "staff:stats_csv",  # a CSV download (its header's language: test_web_staff_stats)
+    "staff:stats_charts_css",  # the charts' stylesheet
 }
 
 

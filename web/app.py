@@ -28,6 +28,7 @@ from web import (
     reference,
     reference_cases,
     registration,
+    search_counts,
     series_holds,
     serve,
 )
@@ -51,7 +52,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         queries.configure(settings.database_url, settings.connections)
-        yield
+        async with search_counts.flushing(queries.FLUSH_SECONDS):
+            yield
         queries.dispose()
 
     app = Starlette(

@@ -42,6 +42,7 @@ from db.queries import (
     staff_reference,
     staff_registrations,
     staff_sessions,
+    stats,
     title_status,
 )
 from db.queries.accounts import *  # noqa: F403
@@ -72,6 +73,7 @@ from db.queries.staff_patrons import *  # noqa: F403
 from db.queries.staff_reference import *  # noqa: F403
 from db.queries.staff_registrations import *  # noqa: F403
 from db.queries.staff_sessions import *  # noqa: F403
+from db.queries.stats import *  # noqa: F403
 from db.queries.title_status import *  # noqa: F403
 
 __all__ = ["Localized", "NotFound", "QueryError", "Refusal", "to_library_time"]
@@ -103,4 +105,5 @@ __all__ += staff_patrons.__all__
 __all__ += staff_reference.__all__
 __all__ += staff_registrations.__all__
 __all__ += staff_sessions.__all__
+__all__ += stats.__all__
 __all__ += title_status.__all__

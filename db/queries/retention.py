@@ -14,6 +14,9 @@
 - Throttle counters nobody has touched for two days, expired activation codes and reset links.
 - Mail that was delivered or given up more than MAIL_KEEP_DAYS ago (the address stays on
   the row for the staff's failure list until then; the body is already gone).
+- Zero-hit searches of past days (a query with a salted hash of the session): aggregated
+  into distinct-session counts per query and day, then deleted with the day's salt; the
+  aggregated queries after db.stats.ZERO_HIT_KEEP_DAYS (db.stats).
 - Reference questions closed more than SHIORI_REFERENCE_RETENTION_DAYS ago, with their
   threads and sources (db.reference): only anonymous published cases and counts remain. A
   purged patron's questions go with the patron (ON DELETE CASCADE).
@@ -43,6 +46,7 @@ from db import (
     rules,
     series,
     sessions,
+    stats,
     throttle,
 )
 from db.clock import library_today, naive_utc
@@ -72,6 +76,7 @@ class RetentionReport:
     mail: int
     reference_questions: int = 0
     applications: int = 0
+    zero_hit_searches: int = 0  # raw rows aggregated into anonymous counts and deleted
 
 
 def years_before(day: date, years: int) -> date:
@@ -184,6 +189,7 @@ def run_retention(
     orphans = withdraw_orphan_notices(conn)
     patron_sessions = sessions.purge_stale(conn, sessions.PATRON, now, patron_idle)
     expired_applications = applications.purge_expired(conn, now)
+    zero_hits = stats.aggregate_zero_hits(conn, library_today(now))
     engine.erase_after_commit(conn)
     return RetentionReport(
         patrons=patrons,
@@ -195,4 +201,5 @@ def run_retention(
         mail=(mail.rowcount or 0) + patron_mail + orphans,
         reference_questions=questions,
         applications=expired_applications,
+        zero_hit_searches=zero_hits,
     )

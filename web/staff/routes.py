@@ -22,6 +22,7 @@ from web.staff import (
     reference_cases,
     registrations,
     rules,
+    stats,
 )
 from web.staff import calendar as calendar_screen
 
@@ -44,6 +45,7 @@ def mounted(settings: Settings) -> list[BaseRoute]:
         *reference.routes,
         *reference_cases.routes,
         *registrations.routes,
+        *stats.routes,
     ]
     return [
         Mount(
