@@ -15,7 +15,7 @@ Nothing here names a patron, an item or a session. What is counted, and where:
 - `zero_hit_search`: a zero-hit query (normalised with db.search.normalise, so 夏目 and
   ナツメ are one query) with a hash of the visitor's session salted by a random salt of the
   day (`zero_hit_salt`): the same session counts once a day, and nothing links a row to a
-  session once the salt is gone. Zero-hit searches are rare, so they are written at once.
+  session once the salt is gone. They are kept in memory and written with the counts.
   `aggregate_zero_hits` (from `shiori retention run`) turns past days into
   `zero_hit_query` (distinct sessions per query and day) and deletes the raw rows and the
   salts; aggregated rows go after `ZERO_HIT_KEEP_DAYS`.
@@ -108,50 +108,80 @@ def bump_registration(
 # ---------------------------------------------------------------------------------------
 
 
+ZeroHit = tuple[date, str, str]  # day, normalised query, salted hash of the visitor
+Counts = dict[tuple[date, str], int]
+
+
 class _Tally:
-    """This process's search counts since its last flush."""
+    """This process's search counts and zero-hit queries since its last flush, and the
+    salt of the day (fetched once a day per process)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counts: defaultdict[tuple[date, str], int] = defaultdict(int)
+        self._zero_hits: set[ZeroHit] = set()
+        self._salts: dict[date, str] = {}
 
-    def note(self, day: date, zero_hit: bool) -> None:
+    def note(self, day: date, zero_hit: bool, hit: ZeroHit | None) -> None:
         with self._lock:
             self._counts[(day, SEARCH)] += 1
             if zero_hit:
                 self._counts[(day, ZERO_HIT)] += 1
+            # Bounded: a flood of made-up queries is counted but not all remembered.
+            if hit is not None and len(self._zero_hits) < ZERO_HIT_BUFFER:
+                self._zero_hits.add(hit)
 
-    def take(self) -> dict[tuple[date, str], int]:
+    def take(self) -> tuple[Counts, frozenset[ZeroHit]]:
         with self._lock:
-            taken, self._counts = dict(self._counts), defaultdict(int)
-        return taken
+            counts, self._counts = dict(self._counts), defaultdict(int)
+            hits, self._zero_hits = frozenset(self._zero_hits), set()
+        return counts, hits
 
-    def give_back(self, counts: dict[tuple[date, str], int]) -> None:
-        """A flush that failed: its counts wait for the next one."""
+    def give_back(self, counts: Counts, hits: frozenset[ZeroHit]) -> None:
+        """A flush that failed: what it took waits for the next one."""
         with self._lock:
             for key, n in counts.items():
                 self._counts[key] += n
+            self._zero_hits |= hits
+
+    def salt(self, day: date) -> str | None:
+        with self._lock:
+            return self._salts.get(day)
+
+    def remember_salt(self, day: date, salt: str) -> None:
+        with self._lock:
+            self._salts = {day: salt}  # only today's: yesterday's is being deleted
 
 
 _tally = _Tally()
+ZERO_HIT_BUFFER = 10_000  # distinct zero-hit queries a process keeps between flushes
 
 
-def note_search(day: date, zero_hit: bool) -> None:
+def note_search(day: date, zero_hit: bool, hit: ZeroHit | None = None) -> None:
     """Count one search in this process (no database work)."""
-    _tally.note(day, zero_hit)
+    _tally.note(day, zero_hit, hit)
 
 
-def take_searches() -> dict[tuple[date, str], int]:
+def take_searches() -> tuple[Counts, frozenset[ZeroHit]]:
     return _tally.take()
 
 
-def give_back_searches(counts: dict[tuple[date, str], int]) -> None:
-    _tally.give_back(counts)
+def give_back_searches(counts: Counts, hits: frozenset[ZeroHit]) -> None:
+    _tally.give_back(counts, hits)
 
 
-def flush_searches(conn: Connection, counts: dict[tuple[date, str], int]) -> int:
-    """Add these counts to `search_count`: each process adds its own delta, so concurrent
-    flushes from several processes add up (the UPSERT takes the row lock)."""
+def cached_salt(day: date) -> str | None:
+    return _tally.salt(day)
+
+
+def remember_salt(day: date, salt: str) -> None:
+    _tally.remember_salt(day, salt)
+
+
+def flush_searches(conn: Connection, counts: Counts, hits: frozenset[ZeroHit] = frozenset()) -> int:
+    """Add these counts to `search_count` and the zero-hit queries to `zero_hit_search`: each
+    process adds its own delta, so concurrent flushes from several processes add up (the
+    UPSERT takes the row lock); a query a visitor typed again is one row."""
     for (day, event), n in sorted(counts.items()):
         conn.execute(
             text(
@@ -159,6 +189,14 @@ def flush_searches(conn: Connection, counts: dict[tuple[date, str], int]) -> int
                 "ON CONFLICT (day, event) DO UPDATE SET count = search_count.count + :n"
             ),
             {"day": day, "event": event, "n": n},
+        )
+    for day, query, digest in sorted(hits):
+        conn.execute(
+            text(
+                "INSERT INTO zero_hit_search (day, query, session_hash) VALUES (:day, :q, :h) "
+                "ON CONFLICT DO NOTHING"
+            ),
+            {"day": day, "q": query, "h": digest},
         )
     return sum(counts.values())
 
@@ -168,7 +206,8 @@ def flush_searches(conn: Connection, counts: dict[tuple[date, str], int]) -> int
 # ---------------------------------------------------------------------------------------
 
 
-def _salt(conn: Connection, day: date) -> str:
+def day_salt(conn: Connection, day: date) -> str:
+    """The random salt of `day`, made by whichever process asks first."""
     conn.execute(
         text("INSERT INTO zero_hit_salt (day, salt) VALUES (:day, :salt) ON CONFLICT DO NOTHING"),
         {"day": day, "salt": secrets.token_hex(32)},
@@ -185,20 +224,8 @@ def query_key(query: str) -> str:
     return normalise(query)[:QUERY_MAX]
 
 
-def record_zero_hit(conn: Connection, day: date, query: str, session_key: str) -> bool:
-    """Remember that this session's search for `query` found nothing today (once a day)."""
-    key = query_key(query)
-    if not key or not session_key:
-        return False
-    digest = hashlib.sha256(f"{_salt(conn, day)}\x00{session_key}".encode()).hexdigest()
-    conn.execute(
-        text(
-            "INSERT INTO zero_hit_search (day, query, session_hash) VALUES (:day, :q, :h) "
-            "ON CONFLICT DO NOTHING"
-        ),
-        {"day": day, "q": key, "h": digest},
-    )
-    return True
+def visitor_hash(salt: str, visitor: str) -> str:
+    return hashlib.sha256(f"{salt}\x00{visitor}".encode()).hexdigest()
 
 
 def aggregate_zero_hits(conn: Connection, today: date) -> int:

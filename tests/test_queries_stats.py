@@ -24,12 +24,12 @@ HANAKO, HANAKO_PASSWORD = "2100000001", "hon-wo-yomu-2026"  # general, home bran
 
 
 @pytest.fixture
-def at_noon(library_db: Database) -> Iterator[None]:
-    stats.take_searches()  # nothing left over from another test of this process
+def at_noon(library_db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # A fresh process's tally: nothing (no counts, no cached salt) from another test's database.
+    monkeypatch.setattr(stats, "_tally", stats._Tally())
     queries.set_clock(lambda: NOW)
     yield
     queries.set_clock(None)
-    stats.take_searches()
 
 
 def one(sql: str, **params: object) -> int:
@@ -195,14 +195,16 @@ def test_searches_are_counted_in_memory_then_flushed_as_deltas(at_noon: None) ->
 
 def test_a_failed_flush_keeps_its_counts(at_noon: None, monkeypatch: pytest.MonkeyPatch) -> None:
     queries.note_search("夏目", False, "s")
+    queries.note_search("ざんねん", True, "s")
 
-    def broken(_conn: object, _counts: object) -> int:
+    def broken(_conn: object, _counts: object, _hits: object) -> int:
         raise RuntimeError("database down")
 
-    monkeypatch.setattr(stats, "flush_searches", broken)
-    assert queries.flush_search_counts() == 0
-    monkeypatch.undo()
-    assert queries.flush_search_counts() == 1 and searches("search") == 1
+    with monkeypatch.context() as patched:
+        patched.setattr(stats, "flush_searches", broken)
+        assert queries.flush_search_counts() == 0
+    assert queries.flush_search_counts() == 3 and searches("search") == 2
+    assert one("SELECT count(*) FROM zero_hit_search") == 1
 
 
 # A second worker process: counts searches in its memory, waits for the go file, flushes.
@@ -272,15 +274,19 @@ def zero_hit_sessions(n: int, query: str = "ざんねんな本") -> None:
 
 def test_four_sessions_hide_a_zero_hit_query_five_show_it(at_noon: None) -> None:
     zero_hit_sessions(4)
+    queries.flush_search_counts()
     report = queries.get_stats(TODAY, TODAY, "day", "")
     assert report.zero_hits == ()
     queries.note_search("ザンネンな本", True, "session-4")  # katakana: the same query
+    queries.flush_search_counts()
     report = queries.get_stats(TODAY, TODAY, "day", "")
     assert report.zero_hits == (queries.ZeroHitRow("ざんねんな本", 5),)
 
 
 def test_zero_hit_rows_keep_no_session_id(at_noon: None) -> None:
     queries.note_search("ざんねん", True, "secret-session-token")
+    assert one("SELECT count(*) FROM zero_hit_search") == 0  # nothing written by a search
+    queries.flush_search_counts()
     with engine.read() as conn:
         dumped = repr(conn.execute(text("SELECT * FROM zero_hit_search")).all())
     assert "secret-session-token" not in dumped and "ざんねん" in dumped
@@ -290,6 +296,8 @@ def test_retention_aggregates_past_days_and_drops_the_raw_rows(at_noon: None) ->
     zero_hit_sessions(3)
     queries.set_clock(lambda: NOW + timedelta(days=1))
     zero_hit_sessions(2)  # the next day: other salts, so sessions count again
+    queries.flush_search_counts()
+    assert one("SELECT count(*) FROM zero_hit_salt") == 2
     queries.set_clock(lambda: NOW + timedelta(days=2))
     report = queries.run_retention(patron_idle_minutes=30, staff_idle_minutes=15)
     assert report.zero_hit_searches == 5

@@ -4,16 +4,25 @@ search counts that feed it (no database write per search)."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import re
 
+import pytest
 from sqlalchemy import text
 from starlette.testclient import TestClient
 
 from db import engine, queries, stats
 from tests import test_web_staff
 from tests.test_web_staff import TARO, Clock, Console, available_barcodes
+
+
+@pytest.fixture(autouse=True)
+def fresh_tally(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fresh process's tally: no counts or cached salt from another test's database."""
+    monkeypatch.setattr(stats, "_tally", stats._Tally())
+
 
 _team_template = test_web_staff._team_template
 library_db = test_web_staff.library_db
@@ -160,7 +169,6 @@ def test_staff_see_no_patron_in_the_statistics(team: dict[str, Console]) -> None
 
 
 def test_searches_are_counted_without_a_write_per_search(app: object, clock: Clock) -> None:
-    stats.take_searches()
     with engine.read() as conn:
         title = str(conn.execute(text("SELECT title FROM work ORDER BY id LIMIT 1")).scalar_one())
     visitor = TestClient(app, headers={"User-Agent": "Browser A"})  # type: ignore[arg-type]
@@ -169,30 +177,47 @@ def test_searches_are_counted_without_a_write_per_search(app: object, clock: Clo
     assert visitor.get("/search", params=nothing).status_code == 200
     assert visitor.get("/search", params=nothing).status_code == 200  # the same visitor
     assert visitor.get("/search", params={"q": title, "page": "2"}).status_code in (200, 422)
-    with engine.read() as conn:
-        assert conn.execute(text("SELECT count(*) FROM search_count")).scalar_one() == 0
-        rows = conn.execute(text("SELECT query, session_hash FROM zero_hit_search")).all()
-        assert len(rows) == 1, [r.query for r in rows]
-        [hit] = rows
-    assert hit.query == "ぜつたいにないほんのなまえ" and len(hit.session_hash) == 64
-    assert "testclient" not in hit.session_hash and "Browser" not in hit.session_hash
+    with engine.read() as conn:  # no search wrote anything (but the day's salt, once)
+        for table in ("search_count", "zero_hit_search"):
+            assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() == 0
     other = TestClient(app, headers={"User-Agent": "Browser B"})  # type: ignore[arg-type]
     other.get("/search", params=nothing)
     assert queries.flush_search_counts() == 7  # 4 searches, 3 of them found nothing
     with engine.read() as conn:
         counted = dict(conn.execute(text("SELECT event, count FROM search_count")).all())
-        zero_rows = conn.execute(text("SELECT count(*) FROM zero_hit_search")).scalar_one()
+        rows = conn.execute(text("SELECT query, session_hash FROM zero_hit_search")).all()
     assert counted == {"search": 4, "zero_hit": 3}
-    assert zero_rows == 2  # two visitors
+    assert len(rows) == 2  # two visitors, the first one once
+    assert {r.query for r in rows} == {"ぜつたいにないほんのなまえ"}
+    for row in rows:
+        assert len(row.session_hash) == 64
+        assert "testclient" not in row.session_hash and "Browser" not in row.session_hash
 
 
 def test_the_flusher_writes_at_shutdown(library_db: object, clock: Clock) -> None:
     from tests.test_web_staff import staff_app
 
-    stats.take_searches()
     with TestClient(staff_app(library_db.url)) as running:  # type: ignore[arg-type,attr-defined]
         running.get("/search", params={"q": "こころ"})
     engine.configure(library_db.url)  # type: ignore[attr-defined]  # shutdown disposed it
     with engine.read() as conn:
         searched = "SELECT count FROM search_count WHERE event = 'search'"
         assert conn.execute(text(searched)).scalar_one() == 1
+
+
+def test_the_flusher_writes_every_interval(library_db: object, clock: Clock) -> None:
+    """While the app runs, the counts reach the database without a shutdown."""
+    from web import search_counts
+
+    async def serve_a_while() -> int:
+        async with search_counts.flushing(0.05):
+            queries.note_search("こころ", False, "visitor")
+            for _ in range(100):
+                await asyncio.sleep(0.05)
+                with engine.read() as conn:
+                    found = conn.execute(text("SELECT sum(count) FROM search_count")).scalar()
+                if found:
+                    return int(found)
+        return 0
+
+    assert asyncio.run(serve_a_while()) == 1

@@ -1,7 +1,8 @@
 """The library's anonymous statistics (業務統計, `/staff/stats`) and the search counts.
 
 What is counted, where, and how small cells are suppressed: db.stats. `note_search` is
-called by every search page and does no database work; `flush_search_counts` adds this
+called by every search page and does no database work (but once a day per process, to
+read the day's salt); `flush_search_counts` adds this
 process's counts to the database (the web tier calls it every db.stats.FLUSH_SECONDS, at
 shutdown and before showing statistics).
 """
@@ -60,37 +61,45 @@ def library_day() -> date:
     return library_today(clock.now())
 
 
-def note_search(query: str, zero_hit: bool, session_key: str) -> None:
-    """Count a search in this process's memory; a search that found nothing also records
-    its normalised query with a salted hash of `session_key` (written at once: rare)."""
+def note_search(query: str, zero_hit: bool, visitor: str) -> None:
+    """Count a search in this process's memory; for a search that found nothing, also its
+    normalised query with a hash of `visitor` salted by the day's salt (read from the
+    database once a day per process). Written by the next flush."""
     today = library_today(clock.now())
-    stats.note_search(today, zero_hit)
-    if zero_hit and query.strip() and session_key:
-        _record_zero_hit(today, query, session_key)
+    hit = None
+    key = stats.query_key(query) if zero_hit and visitor else ""
+    if key:
+        salt = stats.cached_salt(today) or _day_salt(today)
+        hit = (today, key, stats.visitor_hash(salt, visitor))
+    stats.note_search(today, zero_hit, hit)
 
 
 @writes
-def _record_zero_hit(conn: Connection, now: datetime, day: date, query: str, key: str) -> None:
-    stats.record_zero_hit(conn, day, query, key)
+def _day_salt(conn: Connection, now: datetime, day: date) -> str:
+    salt = stats.day_salt(conn, day)
+    stats.remember_salt(day, salt)
+    return salt
 
 
 def flush_search_counts() -> int:
-    """Add this process's search counts to the database; on failure they wait for the next
-    flush. Returns how many searches were written."""
-    taken = stats.take_searches()
-    if not taken:
+    """Add this process's search counts and zero-hit queries to the database; on failure
+    they wait for the next flush. Returns how many searches were written."""
+    counts, hits = stats.take_searches()
+    if not counts and not hits:
         return 0
     try:
-        return _flush(taken)
+        return _flush(counts, hits)
     except Exception:
-        stats.give_back_searches(taken)
+        stats.give_back_searches(counts, hits)
         log.exception("search counts not written; kept for the next flush")
         return 0
 
 
 @writes
-def _flush(conn: Connection, now: datetime, taken: dict[tuple[date, str], int]) -> int:
-    return stats.flush_searches(conn, taken)
+def _flush(
+    conn: Connection, now: datetime, counts: stats.Counts, hits: frozenset[stats.ZeroHit]
+) -> int:
+    return stats.flush_searches(conn, counts, hits)
 
 
 @reads
