@@ -74,7 +74,7 @@ def test_a_manager_sees_this_months_loans_as_a_chart_and_downloads_the_csv(
     assert css.headers["content-type"].startswith("text/css")  # type: ignore[attr-defined]
     assert "svg.pygal-chart .color-0" in css.text  # type: ignore[attr-defined]
     # The data table under the chart, this month's loans in its total row.
-    assert "<caption>貸出・登録</caption>" in html
+    assert '<caption id="caption-circulation">貸出・登録</caption>' in html
     total = re.search(r'<th scope="row">合計</th><td class="number">([^<]+)</td>', html)
     assert total and total.group(1) == f"{loans:,}"
     assert "1〜4件は「&lt;5」と表示します" in html  # the suppression is said on the page

@@ -11,6 +11,7 @@ label); its numbers are in the data table that follows it.
 from __future__ import annotations
 
 import re
+import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from functools import cache
@@ -19,6 +20,10 @@ import pygal
 from markupsafe import Markup
 from pygal.graph.graph import Graph
 from pygal.style import Style
+
+# pygal appends a legacy import hook for its map plugins (unused here) to sys.meta_path; it
+# turns every failed optional import anywhere in the process into an ImportWarning.
+sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, pygal.PluginImportFixer)]
 
 # Okabe–Ito: told apart with the common colour-vision deficiencies.
 COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
