@@ -173,6 +173,28 @@ def test_every_patron_db_makes_is_counted() -> None:
     assert source.count("create_patron(") == 2  # its definition and register_patron's call
 
 
+def test_a_walk_in_registered_at_the_counter_is_counted(at_noon: None) -> None:
+    from tests.test_queries_staff_registrations import NEWCOMER, STAFF
+
+    made = queries.register_walk_in(STAFF, NEWCOMER)  # born 1990-04-01: 36 on the day
+    with engine.read() as conn:
+        home, category = conn.execute(
+            text(
+                "SELECT b.code, p.category FROM patron p "
+                "JOIN branch b ON b.id = p.home_branch_id WHERE p.card_number = :c"
+            ),
+            {"c": made.slip.card_number},
+        ).one()
+        counted = conn.execute(
+            text(
+                "SELECT b.code, c.category, c.age_band, c.count FROM registration_count c "
+                "JOIN branch b ON b.id = c.branch_id WHERE c.day = :d"
+            ),
+            {"d": TODAY},
+        ).all()
+    assert [tuple(r) for r in counted] == [(home, category, "30-39", 1)]
+
+
 def test_age_bands() -> None:
     assert stats.age_band(date(2020, 4, 1), date(2026, 3, 31)) == "0-6"
     assert stats.age_band(date(2020, 4, 1), date(2027, 4, 1)) == "7-12"
