@@ -26,7 +26,7 @@ from db import rules
 from db.circulation import due_date_for
 from db.clock import library_today
 from db.models import TABLES
-from db.patrons import NewPatron, create_patron
+from db.patrons import NewPatron, register_patron
 
 _item, _loan, _hold = TABLES["item"], TABLES["loan"], TABLES["hold"]
 _mtype, _patron, _branch = TABLES["material_type"], TABLES["patron"], TABLES["branch"]
@@ -99,7 +99,7 @@ def lend_to_demo_borrowers(conn: Connection, now: datetime) -> int:
     made = 0
     for copy in stray:
         if lent == BORROWER_LOANS:
-            patron_id = create_patron(
+            patron_id = register_patron(
                 conn, _borrower(number, branches[number % len(branches)]), now, None
             )
             number, lent = number + 1, 0

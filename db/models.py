@@ -765,3 +765,52 @@ class Terminal(SQLModel, table=True):
     key_hash: str | None = Field(default=None, max_length=64)
     enrolled_at: datetime | None = None
     revoked_at: datetime | None = None
+# --- the library's statistics (issue 16, migration 0025) -------------------------------
+
+
+class RegistrationCount(SQLModel, table=True):
+    """New patrons per day, home branch, patron category and age band (db.stats): no patron."""
+
+    __tablename__ = "registration_count"
+    day: date = Field(primary_key=True)
+    branch_id: int = Field(primary_key=True, foreign_key="branch.id")
+    category: str = Field(primary_key=True, max_length=20)
+    age_band: str = Field(primary_key=True, max_length=10)
+    count: int = 0
+
+
+class SearchCount(SQLModel, table=True):
+    """Catalogue searches per day (library-wide): all, and those with no hits. Each process
+    counts in memory and adds its increments here (db.stats.flush_searches)."""
+
+    __tablename__ = "search_count"
+    day: date = Field(primary_key=True)
+    event: str = Field(primary_key=True, max_length=20)  # search, zero_hit
+    count: int = 0
+
+
+class ZeroHitSalt(SQLModel, table=True):
+    """The day's random salt for hashing search sessions; deleted with that day's raw rows."""
+
+    __tablename__ = "zero_hit_salt"
+    day: date = Field(primary_key=True)
+    salt: str = Field(max_length=64)
+
+
+class ZeroHitSearch(SQLModel, table=True):
+    """Raw zero-hit searches of days not yet aggregated: the normalised query and a salted
+    hash of the session (never the session id), one row per query and session and day."""
+
+    __tablename__ = "zero_hit_search"
+    day: date = Field(primary_key=True)
+    query: str = Field(primary_key=True, max_length=100)
+    session_hash: str = Field(primary_key=True, max_length=64)
+
+
+class ZeroHitQuery(SQLModel, table=True):
+    """Aggregated zero-hit queries: on how many distinct sessions' searches a day found nothing."""
+
+    __tablename__ = "zero_hit_query"
+    day: date = Field(primary_key=True)
+    query: str = Field(primary_key=True, max_length=100)
+    sessions: int = 0

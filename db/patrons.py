@@ -8,7 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from db import outbox, passwords, rules
+from db import outbox, passwords, rules, stats
 from db.clock import aware_utc, library_today
 from db.digits import ascii_digits
 from db.emails import check_email
@@ -111,6 +111,22 @@ def create_patron(
     )
 
 
+def register_patron(
+    conn: Connection, patron: NewPatron, now: datetime, password: str | None = None
+) -> int:
+    """Create a patron and count the registration (業務統計: day, home branch, category, age
+    band). Everything in db that makes a patron comes through here (tests/test_queries_stats
+    checks); `create_patron` alone is the bare insert, for tests of old schemas."""
+    patron_id = create_patron(conn, patron, now, password)
+    branch_id = conn.execute(
+        text("SELECT home_branch_id FROM patron WHERE id = :id"), {"id": patron_id}
+    ).scalar_one()
+    stats.bump_registration(
+        conn, library_today(now), int(branch_id), patron.category, patron.birth_date
+    )
+    return patron_id
+
+
 @dataclass(frozen=True)
 class DemoPatron:
     patron: NewPatron
@@ -197,5 +213,5 @@ def ensure_demo_patrons(conn: Connection, now: datetime) -> list[int]:
             text("SELECT 1 FROM patron WHERE card_number = :c"), {"c": demo.patron.card_number}
         ).first()
         if not exists:
-            made.append(create_patron(conn, demo.patron, now, demo.password))
+            made.append(register_patron(conn, demo.patron, now, demo.password))
     return made

@@ -259,6 +259,8 @@ NOT_PAGES = {
     "staff:reference_cases_crd",  # an XML download
     "my_data_json",  # downloads (the CSV's headings are checked in tests/test_web_mydata.py)
     "my_data_csv",
+    "staff:stats_csv",  # a CSV download (its header's language: test_web_staff_stats)
+    "staff:stats_charts_css",  # the charts' stylesheet
 }
 
 

@@ -32,6 +32,7 @@ from web import (
     reference,
     reference_cases,
     registration,
+    search_counts,
     series_holds,
     serve,
 )
@@ -55,7 +56,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         queries.configure(settings.database_url, settings.connections)
-        yield
+        async with search_counts.flushing(queries.FLUSH_SECONDS):
+            yield
         queries.dispose()
 
     app = Starlette(

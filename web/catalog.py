@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from db import queries
-from web import forms, i18n
+from web import forms, i18n, search_counts
 from web.sessions import settings_of
 from web.templating import env, path_for, render
 
@@ -159,6 +159,7 @@ async def search(request: Request) -> Response:
             status_code=422,
         )
     result = queries.search_works(form.params)
+    search_counts.count(request, form.params, result)  # in memory: no write per search
     return render(
         request,
         "catalog/search.html",

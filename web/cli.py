@@ -315,7 +315,8 @@ def cmd_retention(settings: Settings, _args: argparse.Namespace) -> int:
         f"reset links: {report.reset_links}, mail: {report.mail}, "
         f"レファレンス reference questions past retention: {report.reference_questions}, "
         f"仮登録申請 applications expired: {report.applications}, "
-        f"削除予定のお知らせ purge reminders queued: {report.purge_reminders}"
+        f"削除予定のお知らせ purge reminders queued: {report.purge_reminders}, "
+        f"0件検索 zero-hit searches made anonymous counts: {report.zero_hit_searches}"
     )
     return 0
 

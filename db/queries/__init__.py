@@ -47,6 +47,7 @@ from db.queries import (
     staff_registrations,
     staff_sessions,
     terminals,
+    stats,
     title_status,
 )
 from db.queries.accounts import *  # noqa: F403
@@ -82,6 +83,7 @@ from db.queries.staff_reference import *  # noqa: F403
 from db.queries.staff_registrations import *  # noqa: F403
 from db.queries.staff_sessions import *  # noqa: F403
 from db.queries.terminals import *  # noqa: F403
+from db.queries.stats import *  # noqa: F403
 from db.queries.title_status import *  # noqa: F403
 
 __all__ = ["Localized", "NotFound", "QueryError", "Refusal", "to_library_time"]
@@ -118,4 +120,5 @@ __all__ += staff_reference.__all__
 __all__ += staff_registrations.__all__
 __all__ += staff_sessions.__all__
 __all__ += terminals.__all__
+__all__ += stats.__all__
 __all__ += title_status.__all__

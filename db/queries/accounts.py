@@ -25,15 +25,17 @@ from sqlalchemy.engine import Connection, Row
 from db import (
     activation_codes,
     booklist_keys,
+    counts,
     outbox,
     passwords,
     patrons,
     rules,
     sessions,
+    stats,
     throttle,
 )
 from db.booklist_keys import BooklistPasswordWrap
-from db.clock import aware_utc, naive_utc
+from db.clock import aware_utc, library_today, naive_utc
 from db.emails import is_email
 from db.engine import reads, writes
 from db.errors import NotFound, QueryError, TooManyAttempts
@@ -213,6 +215,10 @@ def _start_session(
     token, csrf = sessions.create(
         conn, sessions.PATRON, patron_id, now, timeouts, kiosk=kiosk, device=device[:100]
     )
+    home = conn.execute(
+        text("SELECT home_branch_id FROM patron WHERE id = :id"), {"id": patron_id}
+    ).scalar_one()
+    counts.bump(conn, library_today(now), int(home), "", stats.WEB_LOGIN)
     return LoginResult(patron_id, token, csrf)
 
 

@@ -16,6 +16,9 @@
 - Throttle counters nobody has touched for two days, expired activation codes and reset links.
 - Mail that was delivered or given up more than MAIL_KEEP_DAYS ago (the address stays on
   the row for the staff's failure list until then; the body is already gone).
+- Zero-hit searches of past days (a query with a salted hash of the session): aggregated
+  into distinct-session counts per query and day, then deleted with the day's salt; the
+  aggregated queries after db.stats.ZERO_HIT_KEEP_DAYS (db.stats).
 - Reference questions closed more than SHIORI_REFERENCE_RETENTION_DAYS ago, with their
   threads and sources (db.reference): only anonymous published cases and counts remain. A
   purged patron's questions go with the patron (ON DELETE CASCADE).
@@ -44,6 +47,7 @@ from db import (
     reference,
     reminders,
     sessions,
+    stats,
     throttle,
 )
 from db.clock import library_today, naive_utc
@@ -75,6 +79,7 @@ class RetentionReport:
     reference_questions: int = 0
     applications: int = 0
     purge_reminders: int = 0
+    zero_hit_searches: int = 0  # raw rows aggregated into anonymous counts and deleted
 
 
 def purge_inactive_patrons(conn: Connection, now: datetime) -> tuple[int, int]:
@@ -140,6 +145,7 @@ def run_retention(
     orphans = withdraw_orphan_notices(conn)
     patron_sessions = sessions.purge_stale(conn, sessions.PATRON, now, patron_idle)
     expired_applications = applications.purge_expired(conn, now)
+    zero_hits = stats.aggregate_zero_hits(conn, library_today(now))
     engine.erase_after_commit(conn)
     return RetentionReport(
         patrons=patrons,
@@ -152,4 +158,5 @@ def run_retention(
         reference_questions=questions,
         applications=expired_applications,
         purge_reminders=purge_reminders,
+        zero_hit_searches=zero_hits,
     )

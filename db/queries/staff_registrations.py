@@ -38,7 +38,7 @@ from db.errors import NotFound, QueryError, Refusal
 from db.localized import Localized
 from db.models import TABLES
 from db.outbox import enqueue
-from db.patrons import NewPatron, create_patron
+from db.patrons import NewPatron, register_patron
 from db.staff import ALLOWED, EDIT, REFUSED, VIEW, StaffActor, StaffRefused, write_audit
 from db.staff_policy import policy
 
@@ -422,7 +422,7 @@ def _make_patron(
 ) -> Registered:
     """The patron, their card number and activation code, with the audit row."""
     number = card_numbers.next_card_number(conn)
-    patron_id = create_patron(
+    patron_id = register_patron(
         conn,
         NewPatron(
             card_number=number,

@@ -24,6 +24,7 @@ from web.staff import (
     registrations,
     rules,
     terminals,
+    stats,
 )
 from web.staff import calendar as calendar_screen
 
@@ -48,6 +49,7 @@ def mounted(settings: Settings) -> list[BaseRoute]:
         *registrations.routes,
         *address_changes.routes,
         *terminals.routes,
+        *stats.routes,
     ]
     return [
         Mount(

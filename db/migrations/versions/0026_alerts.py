@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0026_alerts"
-down_revision = "0024_my_data"  # 0022_reference before merging mydata
+down_revision = "0025_stats"  # re-chained at merge (was 0022_reference)
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,68 @@
+"""the library's statistics: registrations by category and age band, searches, zero-hit queries
+
+`registration_count` and `search_count` are anonymous counts like `daily_count`;
+`zero_hit_search` keeps a day's zero-hit queries with a salted hash of the session (the
+salt in `zero_hit_salt`) until `shiori retention run` aggregates them into
+`zero_hit_query` (distinct sessions per query and day) and deletes both (db.stats).
+
+Revision ID: 0025_stats
+Revises: 0022_reference
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0025_stats"
+down_revision = "0024_my_data"  # re-chained at merge (was 0022_reference)
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "registration_count",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("branch_id", sa.Integer(), nullable=False),
+        sa.Column("category", sa.String(length=20), nullable=False),
+        sa.Column("age_band", sa.String(length=10), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["branch_id"], ["branch.id"]),
+        sa.PrimaryKeyConstraint("day", "branch_id", "category", "age_band"),
+    )
+    op.create_table(
+        "search_count",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("event", sa.String(length=20), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("day", "event"),
+    )
+    op.create_table(
+        "zero_hit_salt",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("salt", sa.String(length=64), nullable=False),
+        sa.PrimaryKeyConstraint("day"),
+    )
+    op.create_table(
+        "zero_hit_search",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("query", sa.String(length=100), nullable=False),
+        sa.Column("session_hash", sa.String(length=64), nullable=False),
+        sa.PrimaryKeyConstraint("day", "query", "session_hash"),
+    )
+    op.create_table(
+        "zero_hit_query",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("query", sa.String(length=100), nullable=False),
+        sa.Column("sessions", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("day", "query"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("zero_hit_query")
+    op.drop_table("zero_hit_search")
+    op.drop_table("zero_hit_salt")
+    op.drop_table("search_count")
+    op.drop_table("registration_count")
