@@ -742,6 +742,8 @@ class AlertSent(SQLModel, table=True):
     )
     work_id: int = Field(primary_key=True, foreign_key="work.id", ondelete="CASCADE")
     sent_at: datetime
+
+
 # --- library kiosks (issue 15, migration 0023) --------------------------------------------
 
 
@@ -765,6 +767,8 @@ class Terminal(SQLModel, table=True):
     key_hash: str | None = Field(default=None, max_length=64)
     enrolled_at: datetime | None = None
     revoked_at: datetime | None = None
+
+
 # --- the library's statistics (issue 16, migration 0025) -------------------------------
 
 

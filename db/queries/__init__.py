@@ -46,8 +46,8 @@ from db.queries import (
     staff_reference,
     staff_registrations,
     staff_sessions,
-    terminals,
     stats,
+    terminals,
     title_status,
 )
 from db.queries.accounts import *  # noqa: F403
@@ -82,8 +82,8 @@ from db.queries.staff_patrons import *  # noqa: F403
 from db.queries.staff_reference import *  # noqa: F403
 from db.queries.staff_registrations import *  # noqa: F403
 from db.queries.staff_sessions import *  # noqa: F403
-from db.queries.terminals import *  # noqa: F403
 from db.queries.stats import *  # noqa: F403
+from db.queries.terminals import *  # noqa: F403
 from db.queries.title_status import *  # noqa: F403
 
 __all__ = ["Localized", "NotFound", "QueryError", "Refusal", "to_library_time"]

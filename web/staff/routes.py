@@ -23,8 +23,8 @@ from web.staff import (
     reference_cases,
     registrations,
     rules,
-    terminals,
     stats,
+    terminals,
 )
 from web.staff import calendar as calendar_screen
 
