@@ -148,17 +148,26 @@ CASES: list[tuple[str, str, list[Rule], list[Rule]]] = [
     ("katakana", "エルビス", [("title_has", "エルヴィス")], []),
     ("katakana", "ラボアジエ", [("title_has", "ラヴォアジエ")], []),
     # Noise: short words whose bigrams also occur across the words of other titles' readings
-    # (あい|の|ししゅう holds いのしし): relevant are the titles with the word itself.
+    # (あい|の|ししゅう holds いのしし): relevant are the titles with the word itself (for 猪: the
+    # animal, not the given name 春猪 nor 猪口).
     (
         "noise",
         "イノシシ",
-        [("title_has", "猪"), ("title_has", "いのしし"), ("title_has", "イノシシ")],
+        [
+            ("title_has", "いのしし"),
+            ("title_has", "イノシシ"),
+            *[("id", f"aozora:{i}") for i in ("045170", "054960", "046704", "052223", "002542")],
+        ],
         [("title", "愛の詩集")],
     ),
     (
         "noise",
         "いのしし",
-        [("title_has", "猪"), ("title_has", "いのしし"), ("title_has", "イノシシ")],
+        [
+            ("title_has", "いのしし"),
+            ("title_has", "イノシシ"),
+            *[("id", f"aozora:{i}") for i in ("045170", "054960", "046704", "052223", "002542")],
+        ],
         [("title", "愛の詩集")],
     ),
     ("noise", "クマ", [("title_has", "熊"), ("title_has", "クマ")], []),

@@ -176,6 +176,10 @@ class _Plan:
                 self.notices.append("isbn_invalid")
                 isbn = "invalid"  # matches nothing: a wrong ISBN must not widen the search
             isbns.append(isbn)
+        if parsed.ndl_ids:  # an NDL bibliographic number typed in the box
+            names = [f":ndl{n}" for n in range(len(parsed.ndl_ids))]
+            self.binds.update({name[1:]: v for name, v in zip(names, parsed.ndl_ids, strict=True)})
+            self.filters.append(f"w.source = 'ndl' AND w.source_id IN ({', '.join(names)})")
         for n, isbn in enumerate(isbns):
             self.binds[f"isbn{n}"] = isbn
             self.filters.append(
@@ -231,14 +235,13 @@ class _Plan:
             if self.pg:
                 parts.append(search.tsquery_term(term, "A" if title_only else ""))
             else:
-                expr = search.fts5_term(term)
-                parts.append(f"{{title}} : {expr}" if title_only else expr)
+                parts.append(search.fts5_term(term, ["title"] if title_only else []))
         for name, term in self.field_terms:
             column, weight = _ADVANCED_FIELDS[name]
             if self.pg:
                 parts.append(search.tsquery_term(term, weight))
             else:
-                parts.append(f"{{{column}}} : {search.fts5_term(term)}")
+                parts.append(search.fts5_term(term, [column]))
         return (" & " if self.pg else " AND ").join(parts)
 
     def text_source(self, title_only: bool = False) -> tuple[str, str]:

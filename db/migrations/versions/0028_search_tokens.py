@@ -1,0 +1,31 @@
+"""search tokens: 異体字, katakana spellings, romaji, word-bounded titles (issue 18)
+
+The token stream of db.search changed (more kanji variants, ヴァ→バ and the long-vowel mark,
+romaji of readings, titles indexed word by word) and so did the normal form kept in
+work.title_norm / yomi_norm / sort_key. Both are rebuilt from the stored rows; the schema
+is unchanged. A contentless FTS5 table must be rebuilt before any row is updated: deleting
+a row's tokens needs the exact tokens it was indexed with. Downgrading leaves the index as
+it is: run `shiori catalog reindex` with the older code.
+
+Revision ID: 0028_search_tokens
+Revises: 0022_reference
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+from db.catalog_write import SearchIndex
+
+revision = "0028_search_tokens"
+down_revision = "0022_reference"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    SearchIndex(op.get_bind()).rebuild()
+
+
+def downgrade() -> None:
+    pass
