@@ -159,6 +159,7 @@ def _norms(row: dict[str, Any]) -> dict[str, str]:
         "title_norm": search.normalise(row["title"])[:1000],
         "yomi_norm": search.normalise(row["title_yomi"])[:1000],
         "sort_key": search.normalise(row["title_yomi"] or row["title"])[:1000],
+        "title_words": search.title_words(row["title"], row["title_yomi"]),
     }
 
 
@@ -284,7 +285,7 @@ class SearchIndex:
                 self.conn.execute(
                     text(
                         "UPDATE work SET title_norm = :title_norm, yomi_norm = :yomi_norm, "
-                        "sort_key = :sort_key WHERE id = :id"
+                        "sort_key = :sort_key, title_words = :title_words WHERE id = :id"
                     ),
                     changed,
                 )

@@ -271,6 +271,18 @@ def _align(norm: str, parts: tuple[str, ...]) -> tuple[int, list[str]] | None:
     return None if result is None else (result[0], list(result[1]))
 
 
+def title_words(title: str, reading: str) -> str:
+    """The words of a title and of its reading, each with a space on both sides, for
+    ranking: a query word found here as " word " is a whole word of the title."""
+    words = bounded_words(title) + reading_words(reading, title)
+    return (" " + " ".join(dict.fromkeys(words)) + " ") if words else ""
+
+
+def query_words(term: str) -> str:
+    """A normalised term as it stands in `title_words` when it is made of whole words."""
+    return " " + " ".join(search_words(term)) + " "
+
+
 def title_runs(
     title: str, subtitle: str, reading: str, romaji: str, series: Iterable[str]
 ) -> list[list[str]]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import bz2
 import sys
+import unicodedata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,6 +100,9 @@ def main() -> None:
         target = resolve(variant)
         if variant in existing or target == variant:
             continue
+        if unicodedata.normalize("NFKC", target) == variant:
+            continue  # the list's form is a compatibility ideograph NFKC already folds
+
         if variant in FINANCIAL or target in FINANCIAL:
             continue
         lines.append(f"{variant}\t{target}\t{source}")

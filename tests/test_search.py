@@ -212,3 +212,9 @@ def test_ndl_numbers() -> None:
     assert search.parse_query("NDL 000004309809").ndl_ids == ("000004309809", "004309809")
     assert search.parse_query("２０１９").ndl_ids == ()
     assert search.parse_query("123456789").ndl_ids == ()
+
+
+def test_title_words_for_whole_word_ranking() -> None:
+    assert search.title_words("熊と猪", "くまといのしし") == " 熊 と 猪 くま いのしし "
+    assert search.query_words(search.normalise("イノシシ")) == " いのしし "
+    assert search.query_words(search.normalise("吾輩は猫")) == " 吾輩 は 猫 "

@@ -137,3 +137,22 @@ def test_a_bare_number_is_not_taken_for_an_ndl_number(catalog_db: Database) -> N
     assert search.parse_query("123456789").ndl_ids == ()
     assert search.parse_query("2019").ndl_ids == ()
     assert page_one("2019")  # searched as text
+
+
+def test_whole_words_rank_above_parts_of_words(catalog_db: Database) -> None:
+    found = page_one_titles("牛")
+    first_partial = next(i for i, t in enumerate(found) if t not in ("牛",) and "牛" in t)
+    assert found.index("牛") < first_partial
+
+
+def test_reindex_rebuilds_tokens_and_normal_forms(fresh_db: Database) -> None:
+    """`shiori catalog reindex` (and migration 0028) rebuild what an older tokenizer left."""
+    from tests.conftest import DATA
+
+    queries.import_catalog_file(DATA / "marc" / "ndl_japanmarc_marc21_233.mrc")
+    with engine.get_engine().begin() as conn:
+        conn.execute(text("UPDATE work SET title_norm = 'x', yomi_norm = 'x', title_words = ''"))
+    assert queries.rebuild_search_index() == 233
+    assert "これからの本の話をしよう" in page_one_titles("これからのほん")
+    with engine.get_engine().connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM work WHERE title_words = ''")).scalar() == 0

@@ -318,6 +318,12 @@ def _order_sql(plan: _Plan, sort: str) -> str:
             "WHEN substr(w.title_norm, 1, :jlen) = :joined "
             "OR substr(w.yomi_norm, 1, :jlen) = :joined THEN 1 ELSE 2 END"
         )
+    if terms:  # whole words of the title or its reading before parts of words
+        whole = []
+        for n, term in enumerate(terms):
+            plan.binds[f"tw{n}"] = search.query_words(term)
+            whole.append(f"CASE WHEN {find}(w.title_words, :tw{n}) > 0 THEN 1 ELSE 0 END")
+        keys.append("(" + " + ".join(whole) + ") DESC")
     if in_title:
         keys.append("(" + " + ".join(in_title) + ") DESC")
     # Then shorter titles (closer to what was typed), then the reading.
