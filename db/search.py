@@ -40,7 +40,6 @@ MAX_TERMS = 8
 # can never join the end of one author's name to the start of the next.
 _RUN_GAP = 2
 
-_KATAKANA_START, _KATAKANA_END = 0x30A1, 0x30F6
 _SMALL_TO_LARGE = str.maketrans("ぁぃぅぇぉっゃゅょゎゕゖゐゑを", "あいうえおつやゆよわかけいえお")
 _VARIANT_FILES = ("data/kanji_variants.txt", "data/kanji_itaiji.txt")
 
@@ -87,10 +86,6 @@ def _variant_table() -> dict[int, str]:
     return table
 
 
-def _is_word_char(ch: str) -> bool:
-    return unicodedata.category(ch)[0] in "LN"
-
-
 def _fold_kana(text: str) -> str:
     text = _KANA_FOLD_RE.sub(lambda m: _KANA_FOLD[m[0]], text)
     if "ー" in text:
@@ -98,17 +93,25 @@ def _fold_kana(text: str) -> str:
     return _O_ROW_OO_RE.sub("う", text) if "お" in text else text
 
 
+# Katakana to hiragana and small kana to large in one table.
+_KANA_TABLE = {
+    **{code: chr(code - 0x60).translate(_SMALL_TO_LARGE) for code in range(0x30A1, 0x30F7)},
+    **{
+        ord(k): v
+        for k, v in zip(
+            "ぁぃぅぇぉっゃゅょゎゕゖゐゑを", "あいうえおつやゆよわかけいえお", strict=True
+        )
+    },
+}
+# What is not a letter or a digit (str.isalnum), and the underscore \w lets through.
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+@lru_cache(maxsize=65536)
 def normalise(text: str) -> str:
     """The one normal form of catalog text and of queries (see the module docstring)."""
     folded = unicodedata.normalize("NFKC", text).casefold()
-    chars = []
-    for ch in folded:
-        code = ord(ch)
-        if _KATAKANA_START <= code <= _KATAKANA_END:
-            ch = chr(code - 0x60)
-        if _is_word_char(ch):
-            chars.append(ch)
-    kana = _fold_kana("".join(chars).translate(_SMALL_TO_LARGE))
+    kana = _fold_kana(_NOT_WORD.sub("", folded).translate(_KANA_TABLE))
     return kana.translate(_variant_table())
 
 
@@ -132,17 +135,14 @@ def _script(ch: str) -> int:
     return _OTHER
 
 
+_KANA_CHARS = "\u3041-\u309f\u30fc"
+_KANJI_CHARS = "\u3400-\u9fff\uf900-\ufaff\U00020000-\U0003ffff\u3005\u3006"
+_SCRIPT_RUNS = re.compile(f"[{_KANA_CHARS}]+|[{_KANJI_CHARS}]+|[^{_KANA_CHARS}{_KANJI_CHARS}]+")
+
+
 def script_words(norm: str) -> list[str]:
     """A normalised string cut where its script changes: "愛の詩集" → 愛, の, 詩集."""
-    words: list[str] = []
-    start = 0
-    for i in range(1, len(norm)):
-        if _script(norm[i]) != _script(norm[i - 1]):
-            words.append(norm[start:i])
-            start = i
-    if norm:
-        words.append(norm[start:])
-    return words
+    return _SCRIPT_RUNS.findall(norm)
 
 
 # Romaji: Hepburn, kunrei and the long-vowel spellings folded to one key, on both sides.
@@ -168,6 +168,7 @@ _ROMAJI_RULES = [
 ]
 
 
+@lru_cache(maxsize=65536)
 def romaji_key(word: str) -> str:
     """One spelling for the romaji of a word (Latin letters only; others are returned as
     they are): sōseki, souseki, sooseki, soseki → soseki; shi/si, chi/ti, tsu/tu, fu/hu,
@@ -185,6 +186,7 @@ def search_words(norm: str) -> list[str]:
     return [romaji_key(w) if _script(w[0]) == _OTHER else w for w in script_words(norm)]
 
 
+@lru_cache(maxsize=65536)
 def romanise(reading: str) -> str:
     """Hepburn romaji of a kana reading (jaconv), keyed; "" if it has no kana."""
     hira = jaconv.kata2hira(unicodedata.normalize("NFKC", reading)).replace("ー", "")
