@@ -156,3 +156,23 @@ def test_reindex_rebuilds_tokens_and_normal_forms(fresh_db: Database) -> None:
     assert "これからの本の話をしよう" in page_one_titles("これからのほん")
     with engine.get_engine().connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM work WHERE title_words = ''")).scalar() == 0
+
+
+def test_characters_outside_the_bmp_are_indexed_and_found(fresh_db: Database) -> None:
+    from db.catalog_write import WorkRecord
+
+    queries.add_works(
+        [
+            WorkRecord(
+                source="synth", source_id="h1", title="𩸽の干物", title_yomi="ほっけのひもの"
+            ),
+            WorkRecord(source="synth", source_id="y1", title="𠮷野家の話", authors=("𠮷田 一",)),
+        ],
+        copies_seed=1,
+    )
+    assert page_one_titles("𩸽") == ["𩸽の干物"]
+    assert page_one_titles("𩸽の干物") == ["𩸽の干物"]
+    assert page_one_titles("ホッケ") == ["𩸽の干物"]
+    assert page_one_titles("吉野家") == ["𠮷野家の話"]  # 𠮷 is folded to 吉 both ways
+    assert page_one_titles("𠮷田") == ["𠮷野家の話"]
+    assert page_one_titles("吉田") == ["𠮷野家の話"]
