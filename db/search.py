@@ -415,13 +415,14 @@ def ndl_ids_of(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys([found[2], core.zfill(9), core.zfill(12)]))
 
 
-def parse_query(text: str) -> ParsedQuery:
+def parse_query(text: str, ndl: bool = True) -> ParsedQuery:
     """Split on white space (AND), normalise each word, drop what normalises to nothing.
-    An ISBN ("ISBN 978-…", "ISBN4-…", bare) or an NDL number is looked up as such."""
+    An ISBN ("ISBN 978-…", "ISBN4-…", bare) or (if `ndl`: the main box) an NDL number is
+    looked up as such."""
     truncated = len(text) > MAX_QUERY_CHARS
     text = text[:MAX_QUERY_CHARS]
     isbn = isbn13_of(_ISBN_PREFIX.sub("", unicodedata.normalize("NFKC", text)))
-    ndl = () if isbn else ndl_ids_of(text)
+    ndl_ids = () if isbn or not ndl else ndl_ids_of(text)
     words = unicodedata.normalize("NFKC", text).split()
     terms: list[str] = []
     for word in words:
@@ -430,9 +431,9 @@ def parse_query(text: str) -> ParsedQuery:
             terms.append(norm)
     if len(terms) > MAX_TERMS:
         terms, truncated = terms[:MAX_TERMS], True
-    if isbn is not None or ndl:
+    if isbn is not None or ndl_ids:
         terms = []  # a number is looked up in its own index, not as text
-    return ParsedQuery(tuple(terms), "".join(terms), isbn, truncated, ndl)
+    return ParsedQuery(tuple(terms), "".join(terms), isbn, truncated, ndl_ids)
 
 
 def _query_phrases(term: str) -> tuple[list[str], bool, list[str], bool]:

@@ -218,3 +218,7 @@ def test_title_words_for_whole_word_ranking() -> None:
     assert search.title_words("熊と猪", "くまといのしし") == " 熊 と 猪 くま いのしし "
     assert search.query_words(search.normalise("イノシシ")) == " いのしし "
     assert search.query_words(search.normalise("吾輩は猫")) == " 吾輩 は 猫 "
+
+
+def test_ndl_numbers_only_in_the_main_box() -> None:
+    assert search.parse_query("029455884", ndl=False).terms == ("029455884",)

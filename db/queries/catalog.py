@@ -164,7 +164,7 @@ class _Plan:
         self.joined = parsed.joined
         isbns = [parsed.isbn13] if parsed.isbn13 else []
         for name in _ADVANCED_FIELDS:
-            p = search.parse_query(getattr(params, name))
+            p = search.parse_query(getattr(params, name), ndl=False)
             if p.truncated:
                 self.notices.append("query_truncated")
             self.field_terms.extend((name, t) for t in p.terms)
