@@ -162,10 +162,18 @@ def _row(rec: WorkRecord, now: datetime) -> dict[str, Any]:
         "language": rec.language[:10],
         "notes": rec.notes,
         "source_url": rec.source_url[:500],
-        "title_norm": search.normalise(rec.title)[:1000],
-        "yomi_norm": search.normalise(rec.title_yomi)[:1000],
-        "sort_key": search.normalise(rec.title_yomi or rec.title)[:1000],
+        **_norms({"title": rec.title, "title_yomi": rec.title_yomi}),
         "updated_at": now,
+    }
+
+
+def _norms(row: dict[str, Any]) -> dict[str, str]:
+    """The normalised title and reading, for ranking and sorting."""
+    return {
+        "title_norm": search.normalise(row["title"])[:1000],
+        "yomi_norm": search.normalise(row["title_yomi"])[:1000],
+        "sort_key": search.normalise(row["title_yomi"] or row["title"])[:1000],
+        "title_words": search.title_words(row["title"], row["title_yomi"]),
     }
 
 
@@ -194,8 +202,9 @@ _COMPARED = (
 )
 
 
-def _search_fields(row: dict[str, Any]) -> list[tuple[str, list[str]]]:
-    """The four searchable fields of a stored work row: (weight, values)."""
+def _search_fields(row: dict[str, Any]) -> list[tuple[str, list[list[str]]]]:
+    """The token runs of the four searchable fields of a stored work row: (weight, runs).
+    The title field is word-bounded (db.search.title_runs); the others are not."""
 
     def split(value: str) -> list[str]:
         return [v for v in value.split(SEP) if v]
@@ -203,23 +212,28 @@ def _search_fields(row: dict[str, Any]) -> list[tuple[str, list[str]]]:
     return [
         (
             "A",
-            [
+            search.title_runs(
                 row["title"],
                 row["subtitle"],
                 row["title_yomi"],
                 row["title_romaji"],
-                *split(row["series"]),
-            ],
+                split(row["series"]),
+            ),
         ),
-        ("B", [*split(row["authors"]), *split(row["authors_yomi"]), row["responsibility"]]),
-        ("C", [row["publisher"], row["publisher_yomi"]]),
-        ("D", split(row["subjects"]) + split(row["subjects_yomi"])),
+        (
+            "B",
+            search.name_runs(
+                [*split(row["authors"]), row["responsibility"]], split(row["authors_yomi"])
+            ),
+        ),
+        ("C", search.name_runs([row["publisher"]], [row["publisher_yomi"]])),
+        ("D", search.name_runs(split(row["subjects"]), split(row["subjects_yomi"]))),
     ]
 
 
 def _fts_values(row: dict[str, Any]) -> dict[str, str]:
     cols = ("title", "author", "publisher", "subject")
-    return {c: search.fts5_text(v) for c, (_, v) in zip(cols, _search_fields(row), strict=True)}
+    return {c: search.fts5_runs(v) for c, (_, v) in zip(cols, _search_fields(row), strict=True)}
 
 
 class SearchIndex:
@@ -238,7 +252,7 @@ class SearchIndex:
                     "INSERT INTO work_search (work_id, tsv) VALUES (:id, CAST(:tsv AS tsvector)) "
                     "ON CONFLICT (work_id) DO UPDATE SET tsv = EXCLUDED.tsv"
                 ),
-                [{"id": r["id"], "tsv": search.tsvector_literal(_search_fields(r))} for r in rows],
+                [{"id": r["id"], "tsv": search.tsvector_runs(_search_fields(r))} for r in rows],
             )
         else:
             self.conn.execute(
@@ -278,6 +292,17 @@ class SearchIndex:
             ]
             if not rows:
                 return count
+            # The normal form may have changed too (the ranking compares with it).
+            norms = [{"id": r["id"], **_norms(r)} for r in rows]
+            changed = [n for n, r in zip(norms, rows, strict=True) if any(r[k] != n[k] for k in n)]
+            if changed:
+                self.conn.execute(
+                    text(
+                        "UPDATE work SET title_norm = :title_norm, yomi_norm = :yomi_norm, "
+                        "sort_key = :sort_key, title_words = :title_words WHERE id = :id"
+                    ),
+                    changed,
+                )
             self.add(rows)
             last, count = rows[-1]["id"], count + len(rows)
 

@@ -73,6 +73,8 @@ class Work(SQLModel, table=True):
     title_norm: str = Field(default="", max_length=1000)
     yomi_norm: str = Field(default="", max_length=1000)
     sort_key: str = Field(default="", max_length=1000)
+    # The words of the title and its reading, " " between and around (db.search.title_words).
+    title_words: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     updated_at: datetime
 
 

@@ -98,3 +98,127 @@ def test_query_parsing_and_bounds() -> None:
     many = search.parse_query(" ".join(f"語{i}" for i in range(30)))
     assert many.truncated and len(many.terms) == search.MAX_TERMS
     assert search.parse_query('"*()').is_empty
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("髙橋", "高橋"),  # 異体字 of names (kanji_variants.txt, kanji_itaiji.txt)
+        ("山﨑", "山崎"),
+        ("齋藤", "斎藤"),
+        ("斉藤", "斎藤"),
+        ("齊藤", "斎藤"),  # a chain across the two files: 齊→斉→斎
+        ("渡邊", "渡辺"),
+        ("渡邉", "渡辺"),
+        ("𠮷川", "吉川"),  # outside the BMP
+        ("森鷗外", "森鴎外"),
+        ("ヴァイオリン", "バイオリン"),  # katakana spellings catalogues fold
+        ("ヴィヨン", "ビヨン"),
+        ("ヴェニス", "ベニス"),
+        ("ヴォルテール", "ボルテール"),
+        ("ヴ", "ブ"),
+        ("ヂ", "ジ"),
+        ("ヅ", "ズ"),
+        ("ホームズ", "ホオムズ"),  # long-vowel mark = vowel
+        ("ボーリング", "ボウリング"),
+        ("ケーキ", "ケイキ"),
+    ],
+)
+def test_variants_and_katakana_spellings_normalise_alike(a: str, b: str) -> None:
+    assert search.normalise(a) == search.normalise(b)
+
+
+def test_financial_numerals_stay_apart_from_plain_ones() -> None:
+    assert search.normalise("壹") != search.normalise("一")
+    assert search.normalise("弐") != search.normalise("二")
+
+
+@pytest.mark.parametrize(
+    "spelling", ["soseki", "souseki", "sooseki", "sōseki", "sôseki", "Sōseki", "SOUSEKI"]
+)
+def test_romaji_long_vowels_fold(spelling: str) -> None:
+    assert search.romaji_key(search.normalise(spelling)) == "soseki"
+
+
+@pytest.mark.parametrize(
+    ("hepburn", "kunrei"),
+    [
+        ("shinbun", "sinbun"),
+        ("shimbun", "sinbun"),
+        ("chizu", "tizu"),
+        ("tsuki", "tuki"),
+        ("fuji", "huzi"),
+        ("jinja", "zinzya"),
+        ("matcha", "mattya"),
+    ],
+)
+def test_hepburn_and_kunrei_fold(hepburn: str, kunrei: str) -> None:
+    assert search.romaji_key(hepburn) == search.romaji_key(kunrei)
+
+
+def test_readings_are_romanised_with_jaconv() -> None:
+    assert search.romanise("なつめ そうせき") == "natume soseki"
+    assert search.romanise("アクタガワ リュウノスケ") == "akutagawa ryunosuke"
+    assert search.romanise("Natsume") == ""
+
+
+def test_an_unspaced_reading_is_cut_along_the_titles_kana() -> None:
+    assert search.reading_words("あいのししゅう", "愛の詩集") == ["あい", "の", "ししゆう"]
+    assert search.reading_words("いのししのあじ", "猪の味") == ["いのしし", "の", "あじ"]
+    assert search.reading_words("わがはいはねこである", "吾輩は猫である") == [
+        "わがはい",
+        "は",
+        "ねこ",
+        "である",
+    ]
+    # A spaced reading (NDL) is cut at its spaces.
+    assert search.reading_words("コレカラ ノ ホン", "これからの本") == ["これから", "の", "ほん"]
+    # Kana of the title missing from the reading: one word, as before.
+    assert search.reading_words("まったくちがう", "愛の詩集") == ["まつたくちがう"]
+
+
+def test_title_tokens_never_pair_two_words() -> None:
+    runs = search.title_runs("愛の詩集", "", "あいのししゅう", "", [])
+    assert ["愛", "の", "詩集", "集"] in runs
+    assert ["あい", "い", "の", "しし", "しゆ", "ゆう", "う"] in runs
+    assert not any("いの" in run for run in runs)
+
+
+def test_a_query_of_several_scripts_matches_whole_inner_words_in_titles() -> None:
+    term = search.normalise("吾輩は猫")
+    assert search.fts5_term(term) == (
+        '({title} : "吾輩 輩 は 猫" * OR {author publisher subject} : "吾輩 輩は は猫")'
+    )
+    assert search.tsquery_term(term, "A") == "(('吾輩':A <-> '輩':A <-> 'は':A <-> '猫':*A))"
+    assert search.fts5_term(search.normalise("イノシシ")) == '"いの のし しし"'
+
+
+@pytest.mark.parametrize(
+    ("text", "isbn"),
+    [
+        ("ISBN 978-4-7949-7075-6", "9784794970756"),
+        ("ISBN4-7949-7075-7", "9784794970756"),
+        ("isbn:9784794970756", "9784794970756"),
+        ("ISBN-13 978-4-7949-7075-6", "9784794970756"),
+    ],
+)
+def test_isbn_with_its_prefix_is_an_isbn(text: str, isbn: str) -> None:
+    parsed = search.parse_query(text)
+    assert parsed.isbn13 == isbn and parsed.terms == ()
+
+
+def test_ndl_numbers() -> None:
+    assert search.parse_query("029455884").ndl_ids == ("029455884", "000029455884")
+    assert search.parse_query("NDL 000004309809").ndl_ids == ("000004309809", "004309809")
+    assert search.parse_query("２０１９").ndl_ids == ()
+    assert search.parse_query("123456789").ndl_ids == ()
+
+
+def test_title_words_for_whole_word_ranking() -> None:
+    assert search.title_words("熊と猪", "くまといのしし") == " 熊 と 猪 くま いのしし "
+    assert search.query_words(search.normalise("イノシシ")) == " いのしし "
+    assert search.query_words(search.normalise("吾輩は猫")) == " 吾輩 は 猫 "
+
+
+def test_ndl_numbers_only_in_the_main_box() -> None:
+    assert search.parse_query("029455884", ndl=False).terms == ("029455884",)

@@ -164,7 +164,7 @@ class _Plan:
         self.joined = parsed.joined
         isbns = [parsed.isbn13] if parsed.isbn13 else []
         for name in _ADVANCED_FIELDS:
-            p = search.parse_query(getattr(params, name))
+            p = search.parse_query(getattr(params, name), ndl=False)
             if p.truncated:
                 self.notices.append("query_truncated")
             self.field_terms.extend((name, t) for t in p.terms)
@@ -176,6 +176,10 @@ class _Plan:
                 self.notices.append("isbn_invalid")
                 isbn = "invalid"  # matches nothing: a wrong ISBN must not widen the search
             isbns.append(isbn)
+        if parsed.ndl_ids:  # an NDL bibliographic number typed in the box
+            names = [f":ndl{n}" for n in range(len(parsed.ndl_ids))]
+            self.binds.update({name[1:]: v for name, v in zip(names, parsed.ndl_ids, strict=True)})
+            self.filters.append(f"w.source = 'ndl' AND w.source_id IN ({', '.join(names)})")
         for n, isbn in enumerate(isbns):
             self.binds[f"isbn{n}"] = isbn
             self.filters.append(
@@ -231,14 +235,13 @@ class _Plan:
             if self.pg:
                 parts.append(search.tsquery_term(term, "A" if title_only else ""))
             else:
-                expr = search.fts5_term(term)
-                parts.append(f"{{title}} : {expr}" if title_only else expr)
+                parts.append(search.fts5_term(term, ["title"] if title_only else []))
         for name, term in self.field_terms:
             column, weight = _ADVANCED_FIELDS[name]
             if self.pg:
                 parts.append(search.tsquery_term(term, weight))
             else:
-                parts.append(f"{{{column}}} : {search.fts5_term(term)}")
+                parts.append(search.fts5_term(term, [column]))
         return (" & " if self.pg else " AND ").join(parts)
 
     def text_source(self, title_only: bool = False) -> tuple[str, str]:
@@ -315,6 +318,12 @@ def _order_sql(plan: _Plan, sort: str) -> str:
             "WHEN substr(w.title_norm, 1, :jlen) = :joined "
             "OR substr(w.yomi_norm, 1, :jlen) = :joined THEN 1 ELSE 2 END"
         )
+    if terms:  # whole words of the title or its reading before parts of words
+        whole = []
+        for n, term in enumerate(terms):
+            plan.binds[f"tw{n}"] = search.query_words(term)
+            whole.append(f"CASE WHEN {find}(w.title_words, :tw{n}) > 0 THEN 1 ELSE 0 END")
+        keys.append("(" + " + ".join(whole) + ") DESC")
     if in_title:
         keys.append("(" + " + ".join(in_title) + ") DESC")
     # Then shorter titles (closer to what was typed), then the reading.
