@@ -13,6 +13,7 @@ from starlette.testclient import TestClient
 
 from db import engine, queries
 from db.queries import mail
+from tests import kiosk as kiosk_helpers
 from tests import mailbox
 from tests.conftest import Database
 from tests.smtp_sink import Server
@@ -258,7 +259,8 @@ def test_each_new_notice_reads_in_both_languages(fresh_db: Database) -> None:
 
 def test_a_library_terminal_offers_no_download(web: TestClient) -> None:
     """A kiosk keeps nothing for the next person: no file either."""
-    log_in(web, *HANAKO, kiosk="1")
+    web = kiosk_helpers.enrol(web)  # issue 15: the terminal, not a checkbox, makes a kiosk
+    log_in(web, *HANAKO)
     page = web.get("/my/data").text
     assert "/my/data/export.json" not in page and "山田 花子" in page
     for url in ("/my/data/export.json", "/my/data/export.csv"):

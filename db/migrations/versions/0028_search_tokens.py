@@ -19,7 +19,7 @@ from alembic import op
 from db.catalog_write import SearchIndex
 
 revision = "0028_search_tokens"
-down_revision = "0022_reference"
+down_revision = "0026_alerts"  # re-chained at merge (was 0022_reference)
 branch_labels = None
 depends_on = None
 
