@@ -456,6 +456,7 @@ def _sample(path: str, ids: dict[str, int]) -> str:
         .replace("{question_id:int}", "999999")
         .replace("{case_id:int}", "999999")
         .replace("{application_id:int}", "999999")
+        .replace("{change_id:int}", "999999")
     )
 
 
