@@ -457,6 +457,7 @@ def _sample(path: str, ids: dict[str, int]) -> str:
         .replace("{case_id:int}", "999999")
         .replace("{application_id:int}", "999999")
         .replace("{terminal_id:int}", "999999")
+        .replace("{change_id:int}", "999999")
     )
 
 
