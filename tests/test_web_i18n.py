@@ -249,6 +249,14 @@ NOT_PAGES = {
     "staff:mfa_page",
     "staff:enrol_link",
     "staff:reference_cases_crd",  # an XML download
+    # For other software: redirects by identifier, JSON, sitemaps and robots.txt
+    # (tests/test_web_opendata.py checks their words where they have any).
+    "by_isbn",
+    "by_ndl",
+    "api_availability",
+    "sitemap_index",
+    "sitemap_file",
+    "robots",
 }
 
 
@@ -304,7 +312,7 @@ def test_every_page_speaks_one_language(
         "case_id": str(_published_case(staff_id)),
         "application_id": str(_an_application()),
     }
-    queries_by_name = {"search": "?q=の"}
+    queries_by_name = {"search": "?q=の", "search_atom": "?q=の"}
     patron = TestClient(app)  # type: ignore[arg-type]
     log_in(patron, *HANAKO)
     anonymous = TestClient(app)  # type: ignore[arg-type]

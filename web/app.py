@@ -15,6 +15,7 @@ from web import (
     access_log,
     account,
     booklist,
+    burst,
     calendar,
     catalog,
     errors,
@@ -24,6 +25,7 @@ from web import (
     limits,
     loans,
     offload,
+    opendata,
     password,
     reference,
     reference_cases,
@@ -72,6 +74,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     *reference.routes,
                     *booklist.routes,
                     *staff_my_access.routes,
+                    *opendata.routes,
                 ]
             ),
             *staff_routes.mounted(settings),
@@ -100,6 +103,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.state.settings = settings
     app.state.catalogues = i18n.Catalogues(settings.locale_dir)
+    app.state.search_buckets = burst.Buckets(
+        settings.search_burst, settings.search_per_minute, settings.search_burst_exempt
+    )
+    app.state.api_buckets = burst.Buckets(settings.api_burst, settings.api_per_minute)
+    app.state.availability_cache = opendata.AvailabilityCache()
     return app
 
 

@@ -26,6 +26,7 @@ from db.queries import (
     loans,
     mail,
     my_summary,
+    opendata,
     pull_list,
     reference,
     reference_cases,
@@ -56,6 +57,7 @@ from db.queries.loan_rules import *  # noqa: F403
 from db.queries.loans import *  # noqa: F403
 from db.queries.mail import *  # noqa: F403
 from db.queries.my_summary import *  # noqa: F403
+from db.queries.opendata import *  # noqa: F403
 from db.queries.pull_list import *  # noqa: F403
 from db.queries.reference import *  # noqa: F403
 from db.queries.reference_cases import *  # noqa: F403
@@ -87,6 +89,7 @@ __all__ += loan_rules.__all__
 __all__ += loans.__all__
 __all__ += mail.__all__
 __all__ += my_summary.__all__
+__all__ += opendata.__all__
 __all__ += pull_list.__all__
 __all__ += reference.__all__
 __all__ += reference_cases.__all__
