@@ -5,12 +5,14 @@ sitemap, robots.txt, and bursts of anonymous searches slowed per address."""
 from __future__ import annotations
 
 import json
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 from urllib.robotparser import RobotFileParser
 
 import extruct
+import httpx
 import lxml.html
 import pytest
 from starlette.testclient import TestClient
@@ -490,3 +492,34 @@ def test_ipv6_clients_are_counted_per_64() -> None:
     assert buckets.take("2001:db8:1:2:aaaa::1") > 0
     assert buckets.take("2001:db8:1:3::1") == 0
     assert burst.client_key("::ffff:192.0.2.1") == "192.0.2.1"
+
+
+def test_behind_the_proxy_the_forwarded_client_address_is_counted(fresh_db: Database) -> None:
+    """A real `shiori serve` in production, as behind deploy/'s nginx on 127.0.0.1: the burst
+    is counted per X-Forwarded-For client, so one busy client does not slow another."""
+    from tests.browser.conftest import start_server, stop_server
+
+    proc, base = start_server(
+        fresh_db.url,
+        SHIORI_ENV="production",
+        SHIORI_PUBLIC_URL="https://opac.example.jp",
+        SHIORI_SECRET_KEY="k" * 40,
+        SHIORI_PASSWORD_HASHING="standard",
+        SHIORI_SEARCH_BURST="5",
+        SHIORI_SEARCH_PER_MINUTE="6",
+    )
+    try:
+        started = time.monotonic()
+        with httpx.Client(base_url=base, timeout=10) as http:
+            busy = [
+                http.get("/search?q=猫", headers={"X-Forwarded-For": "203.0.113.1"})
+                for _ in range(12)
+            ]
+            other = http.get("/search?q=猫", headers={"X-Forwarded-For": "203.0.113.2"})
+        assert time.monotonic() - started < 10
+        assert [r.status_code for r in busy[:5]] == [200] * 5
+        assert {r.status_code for r in busy[6:]} == {429}
+        assert int(busy[-1].headers["retry-after"]) >= 1
+        assert other.status_code == 200
+    finally:
+        stop_server(proc)

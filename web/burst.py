@@ -40,6 +40,8 @@ MAX_ADDRESSES = 20_000
 
 def client_key(address: str) -> str:
     """The key an address is counted under: itself, or its /64 for IPv6."""
+    if ":" not in address:  # IPv4 as the server writes it (or a name): as it is, unparsed
+        return address
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
