@@ -172,7 +172,8 @@ async def availability(request: Request) -> Response:
 
 
 def _rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # Atom dates are RFC 3339 timestamps for machines, not dates shown to a reader.
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat()
 
 
 async def search_atom(request: Request) -> Response:
