@@ -261,6 +261,14 @@ NOT_PAGES = {
     "my_data_csv",
     "staff:stats_csv",  # a CSV download (its header's language: test_web_staff_stats)
     "staff:stats_charts_css",  # the charts' stylesheet
+    # For other software: redirects by identifier, JSON, sitemaps and robots.txt
+    # (tests/test_web_opendata.py checks their words where they have any).
+    "by_isbn",
+    "by_ndl",
+    "api_availability",
+    "sitemap_index",
+    "sitemap_file",
+    "robots",
 }
 
 
@@ -331,7 +339,7 @@ def test_every_page_speaks_one_language(
     }
     terminal_id, terminal_link = _a_terminal()
     params["terminal_id"] = str(terminal_id)
-    queries_by_name = {"search": "?q=の"}
+    queries_by_name = {"search": "?q=の", "search_atom": "?q=の"}
     patron = TestClient(app)  # type: ignore[arg-type]
     log_in(patron, *HANAKO)
     anonymous = TestClient(app)  # type: ignore[arg-type]

@@ -16,6 +16,7 @@ from web import (
     account,
     alerts,
     booklist,
+    burst,
     calendar,
     catalog,
     errors,
@@ -28,6 +29,7 @@ from web import (
     mydata,
     new_arrivals,
     offload,
+    opendata,
     password,
     reference,
     reference_cases,
@@ -82,6 +84,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     *staff_my_access.routes,
                     *mydata.routes,
                     *kiosk.routes,
+                    *opendata.routes,
                 ]
             ),
             *staff_routes.mounted(settings),
@@ -110,6 +113,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.state.settings = settings
     app.state.catalogues = i18n.Catalogues(settings.locale_dir)
+    app.state.search_buckets = burst.Buckets(
+        settings.search_burst, settings.search_per_minute, settings.search_burst_exempt
+    )
+    app.state.api_buckets = burst.Buckets(settings.api_burst, settings.api_per_minute)
+    app.state.availability_cache = opendata.AvailabilityCache()
     return app
 
 

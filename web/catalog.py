@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from db import queries
-from web import forms, i18n, search_counts
+from web import burst, forms, i18n, search_counts, structured
 from web.sessions import settings_of
 from web.templating import env, path_for, render
 
@@ -149,6 +149,9 @@ async def home(request: Request) -> Response:
 
 
 async def search(request: Request) -> Response:
+    refused = burst.search_refusal(request)
+    if refused is not None:
+        return refused
     form = parse_search_form(request)
     if form.errors:
         return render(
@@ -178,7 +181,12 @@ async def record(request: Request) -> Response:
     return render(
         request,
         "catalog/record.html",
-        ctx={"record": rec, "title_status": status, "back_url": back_url},
+        ctx={
+            "record": rec,
+            "title_status": status,
+            "back_url": back_url,
+            **structured.record_context(request, rec),
+        },
     )
 
 
@@ -194,6 +202,7 @@ async def opensearch(request: Request) -> Response:
         # From the configured public URL: the Host header is the client's to choose.
         ctx={
             "search_url": settings_of(request).public_url + path_for(request, "search"),
+            "atom_url": settings_of(request).public_url + path_for(request, "search_atom"),
             "self_url": settings_of(request).public_url + path_for(request, "opensearch"),
         },
     )

@@ -33,6 +33,13 @@ _PAGES = {
         N_("Please try again"),
         N_("The form expired or came from another site. Reload the page and try again."),
     ),
+    429: (
+        N_("Too many requests"),
+        N_(
+            "Too many searches came from your network in a short time. "
+            "Please wait a little and try again."
+        ),
+    ),
 }
 _OTHER = (N_("Something went wrong"), N_("Please try again in a moment."))
 

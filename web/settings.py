@@ -72,6 +72,17 @@ class Settings:
     kiosk_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     # The Babel catalogues (<dir>/<lang>/LC_MESSAGES/messages.mo): each is a language.
     locale_dir: Path = LOCALE_DIR
+    # Bursts of anonymous searches per client address and worker (web/burst.py): a bucket of
+    # search_burst searches refilled by search_per_minute; 0 turns it off. Addresses or
+    # networks in search_burst_exempt (the library's own terminals behind one address) are
+    # never slowed. The availability API has its own bucket.
+    search_burst: int = 60
+    search_per_minute: int = 30
+    search_burst_exempt: tuple[str, ...] = ()
+    api_burst: int = 60
+    api_per_minute: int = 60
+    # Record addresses per sitemap file (the sitemaps protocol allows at most 50,000).
+    sitemap_size: int = 50_000
 
     @property
     def https(self) -> bool:
@@ -110,6 +121,19 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
             f"{name} must be a whole number from {low} to {high}."
         )
     return value
+
+
+def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """Comma-separated IP addresses or networks (192.0.2.0/24, 2001:db8::/48)."""
+    parts = tuple(p.strip() for p in env.get(name, "").split(",") if p.strip())
+    try:
+        return tuple(str(ipaddress.ip_network(p, strict=False)) for p in parts)
+    except ValueError:
+        raise SettingsError(
+            f"{name} は IP アドレスかネットワーク（192.0.2.0/24 など）をカンマで区切って"
+            f"指定してください。 / {name} must be IP addresses or networks (such as "
+            "192.0.2.0/24) separated by commas."
+        ) from None
 
 
 def _branches(raw: str) -> tuple[queries.BranchSpec, ...]:
@@ -274,4 +298,10 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         worker_healthcheck_seconds=_int(env, "SHIORI_WORKER_HEALTHCHECK_SECONDS", 30, 1, 600),
         keep_alive_seconds=_int(env, "SHIORI_KEEP_ALIVE_SECONDS", 5, 1, 600),
         graceful_shutdown_seconds=_int(env, "SHIORI_GRACEFUL_SHUTDOWN_SECONDS", 30, 1, 3600),
+        search_burst=_int(env, "SHIORI_SEARCH_BURST", 60, 0, 1_000_000),
+        search_per_minute=_int(env, "SHIORI_SEARCH_PER_MINUTE", 30, 1, 1_000_000),
+        search_burst_exempt=_networks(env, "SHIORI_SEARCH_BURST_EXEMPT"),
+        api_burst=_int(env, "SHIORI_API_BURST", 60, 0, 1_000_000),
+        api_per_minute=_int(env, "SHIORI_API_PER_MINUTE", 60, 1, 1_000_000),
+        sitemap_size=_int(env, "SHIORI_SITEMAP_SIZE", 50_000, 1, 50_000),
     )

@@ -29,6 +29,7 @@ from db.queries import (
     my_data,
     my_summary,
     new_arrivals,
+    opendata,
     pull_list,
     reference,
     reference_cases,
@@ -65,6 +66,7 @@ from db.queries.mail import *  # noqa: F403
 from db.queries.my_data import *  # noqa: F403
 from db.queries.my_summary import *  # noqa: F403
 from db.queries.new_arrivals import *  # noqa: F403
+from db.queries.opendata import *  # noqa: F403
 from db.queries.pull_list import *  # noqa: F403
 from db.queries.reference import *  # noqa: F403
 from db.queries.reference_cases import *  # noqa: F403
@@ -102,6 +104,7 @@ __all__ += mail.__all__
 __all__ += my_data.__all__
 __all__ += my_summary.__all__
 __all__ += new_arrivals.__all__
+__all__ += opendata.__all__
 __all__ += pull_list.__all__
 __all__ += reference.__all__
 __all__ += reference_cases.__all__
