@@ -21,6 +21,7 @@ from db.queries import (
     catalog,
     catalog_import,
     counter,
+    facets,
     holds,
     loan_rules,
     loans,
@@ -42,6 +43,7 @@ from db.queries import (
     staff_reference,
     staff_registrations,
     staff_sessions,
+    suggest,
     title_status,
 )
 from db.queries.accounts import *  # noqa: F403
@@ -51,6 +53,7 @@ from db.queries.calendar import *  # noqa: F403
 from db.queries.catalog import *  # noqa: F403
 from db.queries.catalog_import import *  # noqa: F403
 from db.queries.counter import *  # noqa: F403
+from db.queries.facets import *  # noqa: F403
 from db.queries.holds import *  # noqa: F403
 from db.queries.loan_rules import *  # noqa: F403
 from db.queries.loans import *  # noqa: F403
@@ -72,6 +75,7 @@ from db.queries.staff_patrons import *  # noqa: F403
 from db.queries.staff_reference import *  # noqa: F403
 from db.queries.staff_registrations import *  # noqa: F403
 from db.queries.staff_sessions import *  # noqa: F403
+from db.queries.suggest import *  # noqa: F403
 from db.queries.title_status import *  # noqa: F403
 
 __all__ = ["Localized", "NotFound", "QueryError", "Refusal", "to_library_time"]
@@ -82,6 +86,7 @@ __all__ += calendar.__all__
 __all__ += catalog.__all__
 __all__ += catalog_import.__all__
 __all__ += counter.__all__
+__all__ += facets.__all__
 __all__ += holds.__all__
 __all__ += loan_rules.__all__
 __all__ += loans.__all__
@@ -103,4 +108,5 @@ __all__ += staff_patrons.__all__
 __all__ += staff_reference.__all__
 __all__ += staff_registrations.__all__
 __all__ += staff_sessions.__all__
+__all__ += suggest.__all__
 __all__ += title_status.__all__
