@@ -138,3 +138,8 @@ def test_choosing_a_facet_finds_exactly_its_count(catalog_db: Database) -> None:
         assert found.total == f.count
     for f in facets.branches:
         assert queries.search_works(SearchParams(q="夏目漱石", branch=f.key)).total == f.count
+
+
+def test_a_mistyped_reading_offers_the_title_it_reads(catalog_db: Database) -> None:
+    suggestions = queries.suggest_queries("はしれめろそ")
+    assert suggestions and suggestions[0].query == "走れメロス"

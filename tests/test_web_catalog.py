@@ -240,3 +240,10 @@ def test_record_links_its_authors_and_subjects_to_searches(client: TestClient) -
     by_author = client.get(author.group(1).replace("&amp;", "&"))
     assert by_author.text.count('class="hit-title"') == 20  # 夏目漱石 wrote more than a page
     assert by_author.text.count(f"<span>{author.group(2)}") >= 20
+
+
+def test_no_facets_for_a_result_set_too_large_to_count(client: TestClient) -> None:
+    page = client.get("/search", params={"q": "の"})
+    count = re.search(r'<span class="count">([\d,]+)', page.text)
+    assert count and int(count.group(1).replace(",", "")) > 500  # FACET_MAX
+    assert 'class="facets"' not in page.text

@@ -236,11 +236,11 @@ SUGGEST_BELOW = 3
 
 def _helping(request: Request, form: SearchForm, result: queries.SearchResult) -> dict[str, Any]:
     """What helps beside the results: facet counts over the whole result set (only when it
-    was all ranked: db.queries.facets), corrected queries when there are few hits, and, for a
+    is small: db.queries.facets), corrected queries when there are few hits, and, for a
     facet link followed with htmx, the advanced fields again so that they show the new
     filter (web.catalog's facet links have ids "facet-…", sent as HX-Trigger)."""
     groups: tuple[FacetGroup, ...] = ()
-    if result.hits and not result.total_is_lower_bound:
+    if result.hits and not result.total_is_lower_bound and result.total <= queries.FACET_MAX:
         groups = _facet_groups(request, form, queries.get_search_facets(form.params))
     suggestions: tuple[queries.Suggestion, ...] = ()
     if result.total < SUGGEST_BELOW and form.values["q"]:

@@ -2,12 +2,14 @@
 shelf at each branch, a copy of each material type, an NDC main class, and a decade of
 publication.
 
-The counts are over the whole result set, so they are only computed when the whole set was
-ranked (`SearchResult.total_is_lower_bound` false, at most RANK_CAP works): counting a
-larger set would cost a second full scan of the matches on every page, and the counts of
-the first RANK_CAP works alone would be wrong. The facets of a search are kept in the
-ranking cache (db.search_cache) with its time to live, so paging does not count again; the
-on-shelf counts may then lag the shelves by that time, like the cached ranking itself.
+The counts are over the whole result set, so they are only computed when it is small
+(`FACET_MAX` works, and never when it was cut at RANK_CAP): counting a larger set would cost
+a second full scan of the matches on every page, and the counts of the first RANK_CAP works
+alone would be wrong. The patron narrows a large set with the advanced fields first.
+
+The facets of a search are kept in the ranking cache (db.search_cache) with its time to
+live, so paging does not count again; the on-shelf counts may then lag the shelves by that
+time, like the cached ranking itself.
 """
 
 from __future__ import annotations
@@ -22,7 +24,11 @@ from db import rules, search_cache
 from db.engine import reads
 from db.queries.catalog import SearchParams, _candidates_sql, _Plan
 
-__all__ = ["FacetCount", "SearchFacets", "get_search_facets"]
+__all__ = ["FACET_MAX", "FacetCount", "SearchFacets", "get_search_facets"]
+
+# Facets are counted for result sets up to this size: counting costs about as much as the
+# search itself at a few hundred works, and grows with the set.
+FACET_MAX = 500
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,8 @@ MAX_SUGGESTIONS = 3
 MIN_WORD = 3  # shorter words have too many neighbours to guess from
 MAX_WORD = 30  # longer ones are pasted text, not typed: no guessing (and no huge query)
 MAX_WORDS_TRIED = 3
-CANDIDATES_PER_PIECE = 15
+MAX_HOLES = 12  # index look-ups per word
+CANDIDATES_PER_PIECE = 10
 COUNT_CAP = 1000  # hits of a suggestion are counted up to this
 
 
@@ -61,7 +62,8 @@ def _holes(term: str) -> list[tuple[str, ...]]:
         pieces = tuple(p for p in (term[:start], term[end:]) if len(p) >= 2)
         if pieces and sum(map(len, pieces)) >= max(2, n - 3) and pieces not in found:
             found.append(pieces)
-    return found
+    # The longest pieces say the most and cost the least: a bounded number of look-ups.
+    return sorted(found, key=lambda pieces: -min(map(len, pieces)))[:MAX_HOLES]
 
 
 def _condition(pg: bool, pieces: tuple[str, ...]) -> str:
@@ -78,8 +80,10 @@ def _source(pg: bool, bind: str) -> str:
     return f"work_fts f JOIN work w ON w.id = f.rowid WHERE work_fts MATCH :{bind}"
 
 
-def _candidates(conn: Connection, pg: bool, conditions: list[str]) -> list[list[str]]:
-    """The searchable values (titles, readings, names) of works matching any condition."""
+def _candidates(conn: Connection, pg: bool, conditions: list[str]) -> list[list[tuple[str, str]]]:
+    """For each work matching any condition: (value to measure, what to offer) for its
+    title, subtitle, series, names, and readings (a reading close to the typed word offers
+    the title or name it reads, which finds the same works)."""
     binds = {f"m{n}": c for n, c in enumerate(conditions)}
     parts = [
         f"SELECT * FROM (SELECT w.id, w.title, w.subtitle, w.title_yomi, w.authors, "
@@ -92,22 +96,25 @@ def _candidates(conn: Connection, pg: bool, conditions: list[str]) -> list[list[
         if row.id in seen:
             continue
         seen.add(row.id)
-        values = [row.title, row.subtitle, row.title_yomi, row.series]
-        values += [v for field in (row.authors, row.authors_yomi) for v in field.split(SEP)]
-        out.append([v for v in values if v])
+        names, readings = row.authors.split(SEP), row.authors_yomi.split(SEP)
+        pairs = [(v, v) for v in (row.title, row.subtitle, row.series, *names)]
+        pairs.append((row.title_yomi, row.title))
+        if len(readings) == len(names):
+            pairs += list(zip(readings, names, strict=True))
+        out.append([(value, offer) for value, offer in pairs if value and offer])
     return out
 
 
-def _closest(term: str, value: str) -> tuple[int, bool, str] | None:
-    """(edits, what to type) for the part of `value` nearest to `term`: the whole value when
-    it is close as a whole (a mistyped title or name), else its nearest stretch."""
+def _closest(term: str, value: str, offer: str) -> tuple[int, bool, str] | None:
+    """(edits, whole, what to type) for the part of `value` nearest to `term`: `offer` when
+    the value is close as a whole (a mistyped title or name), else its nearest stretch."""
     limit = _max_edits(len(term))
     whole = search.normalise(value)
     if not whole:
         return None
     edits = DamerauLevenshtein.distance(term, whole, score_cutoff=limit)
     if edits <= limit:
-        typed = unicodedata.normalize("NFKC", value).strip()
+        typed = unicodedata.normalize("NFKC", offer).strip()
         if not any("a" <= ch <= "z" for ch in typed.casefold()):
             typed = "".join(typed.split())  # 夏目 漱石 typed as one word stays one word
         return edits, True, typed
@@ -159,8 +166,8 @@ def suggest_queries(conn: Connection, now: datetime, q: str) -> tuple[Suggestion
         # names first, then the fewest edits, then a replaced character before a dropped one.
         fixes: dict[str, tuple[bool, int, int]] = {}
         for values in _candidates(conn, pg, conditions):
-            for value in values:
-                found = _closest(term, value)
+            for value, offer in values:
+                found = _closest(term, value, offer)
                 if found is None or found[0] == 0:
                     continue
                 edits, whole, fix = found
