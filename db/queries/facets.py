@@ -28,7 +28,7 @@ __all__ = ["FACET_MAX", "FacetCount", "SearchFacets", "get_search_facets"]
 
 # Facets are counted for result sets up to this size: counting costs about as much as the
 # search itself at a few hundred works, and grows with the set.
-FACET_MAX = 500
+FACET_MAX = 200
 
 
 @dataclass(frozen=True)
