@@ -189,10 +189,12 @@ def _facet_groups(
     branches = {b.code: b.name.get(tr.lang) for b in queries.list_branches()}
     types = {m.code: m.name.get(tr.lang) for m in queries.list_material_types()}
 
+    search_path = path_for(request, "search")
+
     def link(name: str, count: int, chosen: bool, **choice: str) -> FacetLink:
         cleared = {key: "" for key in choice}
         query = form.query_string(page="", **(cleared if chosen else choice))
-        return FacetLink(name, count, path_for(request, "search", query=query), chosen)
+        return FacetLink(name, count, f"{search_path}?{query}" if query else search_path, chosen)
 
     def decade(row: queries.FacetCount) -> FacetLink:
         first, last = row.key, str(int(row.key) + 9)

@@ -21,7 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from db import rules, search_cache
-from db.engine import reads
+from db.engine import get_engine, reads
 from db.queries.catalog import SearchParams, _candidates_sql, _Plan
 
 __all__ = ["FACET_MAX", "FacetCount", "SearchFacets", "get_search_facets"]
@@ -70,15 +70,22 @@ SELECT 'decade', CAST((w.pub_year / 10) * 10 AS TEXT), count(*)
 """
 
 
-@reads
-def get_search_facets(conn: Connection, now: datetime, params: SearchParams) -> SearchFacets:
+def get_search_facets(params: SearchParams) -> SearchFacets:
     """The facet counts of a search whose whole result set was ranked (see the module
-    docstring); the page and sort order do not change them."""
+    docstring); the page and sort order do not change them. A cached answer costs no
+    transaction."""
     params = replace(params, page=1, sort="title")
-    key = ("facets", conn.engine.url, params)
+    key = ("facets", get_engine().url, params)
     cached = search_cache.get(key)
     if isinstance(cached, SearchFacets):
         return cached
+    facets = _count_facets(params)
+    search_cache.put(key, facets)
+    return facets
+
+
+@reads
+def _count_facets(conn: Connection, now: datetime, params: SearchParams) -> SearchFacets:
     plan = _Plan(conn, params)
     if plan.is_empty:
         return SearchFacets((), (), (), ())
@@ -111,5 +118,4 @@ def get_search_facets(conn: Connection, now: datetime, params: SearchParams) -> 
         ),
         decades=tuple(sorted(found["decade"], key=lambda f: -int(f.key))),
     )
-    search_cache.put(key, facets)
     return facets

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 
 from db import search, search_cache
 from db.catalog_write import SEP
-from db.engine import reads
+from db.engine import get_engine, reads
 
 __all__ = ["Suggestion", "suggest_queries"]
 
@@ -138,20 +138,20 @@ def _count(conn: Connection, pg: bool, terms: list[str]) -> int:
     return int(conn.execute(text(sql), {"q": condition, "cap": COUNT_CAP}).scalar_one())
 
 
-@reads
-def suggest_queries(conn: Connection, now: datetime, q: str) -> tuple[Suggestion, ...]:
+def suggest_queries(q: str) -> tuple[Suggestion, ...]:
     """Up to MAX_SUGGESTIONS queries, each one word of `q` corrected, that find works; none
     when no word of three or more characters is near anything in the catalog."""
-    key = ("suggest", conn.engine.url, q)
+    key = ("suggest", get_engine().url, q)
     cached = search_cache.get(key)
     if isinstance(cached, tuple):
         return cached
-    found = _suggest(conn, q)
+    found = _suggest(q)
     search_cache.put(key, found)  # kept like a ranked page (db.search_cache)
     return found
 
 
-def _suggest(conn: Connection, q: str) -> tuple[Suggestion, ...]:
+@reads
+def _suggest(conn: Connection, now: datetime, q: str) -> tuple[Suggestion, ...]:
     pg = conn.dialect.name == "postgresql"
     parsed = search.parse_query(q)
     if parsed.isbn13 or not parsed.terms:
