@@ -179,3 +179,71 @@ def test_pagination_links_keep_the_query(client: TestClient) -> None:
     page = client.get("/search", params={"q": "宮沢賢治", "ndc_class": "9"})
     q = "%E5%AE%AE%E6%B2%A2%E8%B3%A2%E6%B2%BB"
     assert f'rel="next" href="/search?q={q}&amp;ndc_class=9&amp;page=2"' in page.text
+
+
+def test_a_mistyped_title_gets_a_did_you_mean_link_that_finds_it(client: TestClient) -> None:
+    page = client.get("/search", params={"q": "吾輩は描である"})
+    assert page.status_code == 200
+    assert "もしかして" in page.text
+    link = re.search(
+        r'<div class="suggestions">.*?<a href="([^"]+)">吾輩は猫である</a>', page.text, re.S
+    )
+    assert link
+    found = client.get(link.group(1).replace("&amp;", "&"))
+    assert 'class="hit-title"' in found.text and ">吾輩は猫である</a>" in found.text
+
+
+def test_nothing_is_suggested_when_there_are_hits(client: TestClient) -> None:
+    page = client.get("/search", params={"q": "吾輩は猫である"})
+    assert "もしかして" not in page.text and 'class="suggestions"' not in page.text
+
+
+def test_facets_are_links_that_narrow_the_results(client: TestClient) -> None:
+    page = client.get("/search", params={"q": "夏目漱石"})
+    assert '<nav class="facets" aria-labelledby="facets-heading">' in page.text
+    assert '<h2 id="facets-heading">絞り込み</h2>' in page.text
+    assert "出版年代" in page.text and "資料種別" in page.text and "在架している館" in page.text
+    literature = re.search(
+        r'<a id="facet-ndc_class-\d+" href="([^"]+)" hx-get="\1" hx-target="#results" '
+        r'hx-push-url="true">9 文学 <span class="facet-count">（(\d+)）</span>',
+        page.text,
+    )
+    assert literature, "NDC class 9 is named and counted"
+    narrowed = client.get(literature.group(1).replace("&amp;", "&"))
+    assert re.search(rf'<span class="count">{literature.group(2)}件</span>', narrowed.text)
+    # The chosen facet is marked and links back to the search without it.
+    chosen = re.search(
+        r'<a id="facet-ndc_class-\d+" href="([^"]+)"[^>]*aria-current="true"', narrowed.text
+    )
+    assert chosen and "ndc_class" not in chosen.group(1)
+
+
+def test_a_facet_followed_with_htmx_refreshes_the_advanced_fields(client: TestClient) -> None:
+    headers = {**HTMX, "HX-Trigger": "facet-ndc_class-1"}
+    fragment = client.get("/search", params={"q": "夏目漱石", "ndc_class": "9"}, headers=headers)
+    assert '<div id="advanced-fields" hx-swap-oob="innerHTML">' in fragment.text
+    assert '<option value="9" selected>' in fragment.text
+    plain = client.get("/search", params={"q": "夏目漱石", "ndc_class": "9"}, headers=HTMX)
+    assert "hx-swap-oob" not in plain.text
+
+
+def test_record_links_its_authors_and_subjects_to_searches(client: TestClient) -> None:
+    page = client.get("/search", params={"q": "吾輩は猫である"})
+    href = re.search(r'<a class="hit-title" href="(/records/\d+)\?', page.text)
+    assert href
+    record = client.get(href.group(1))
+    assert "この著者の資料" in record.text
+    author = re.search(
+        r'<p class="authors"><a href="(/search\?author=[^"]+)">([^<]+)</a>', record.text
+    )
+    assert author
+    by_author = client.get(author.group(1).replace("&amp;", "&"))
+    assert by_author.text.count('class="hit-title"') == 20  # 夏目漱石 wrote more than a page
+    assert by_author.text.count(f"<span>{author.group(2)}") >= 20
+
+
+def test_no_facets_for_a_result_set_too_large_to_count(client: TestClient) -> None:
+    page = client.get("/search", params={"q": "の"})
+    count = re.search(r'<span class="count">([\d,]+)', page.text)
+    assert count and int(count.group(1).replace(",", "")) > 200  # FACET_MAX
+    assert 'class="facets"' not in page.text

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from db import queries
-from web import burst, forms, i18n, search_counts, structured
+from web import burst, forms, i18n, labels, search_counts, structured
 from web.sessions import settings_of
 from web.templating import env, path_for, render
 
@@ -158,7 +158,7 @@ async def search(request: Request) -> Response:
             request,
             "catalog/search.html",
             "catalog/_results.html",
-            {"form": form, "result": None, **_choices(request)},
+            {"form": form, "result": None, **_choices(request), **NO_HELP},
             status_code=422,
         )
     result = queries.search_works(form.params)
@@ -167,8 +167,95 @@ async def search(request: Request) -> Response:
         request,
         "catalog/search.html",
         "catalog/_results.html",
-        {"form": form, "result": result, **_choices(request)},
+        {"form": form, "result": result, **_choices(request), **_helping(request, form, result)},
     )
+
+
+@dataclass(frozen=True)
+class FacetLink:
+    name: str
+    count: int
+    href: str  # the search with this facet chosen, or without it when it is `chosen`
+    chosen: bool
+
+
+@dataclass(frozen=True)
+class FacetGroup:
+    kind: str
+    heading: str
+    links: tuple[FacetLink, ...]
+
+
+def _facet_groups(
+    request: Request, form: SearchForm, facets: queries.SearchFacets
+) -> tuple[FacetGroup, ...]:
+    tr = i18n.translator(request)
+    branches = {b.code: b.name.get(tr.lang) for b in queries.list_branches()}
+    types = {m.code: m.name.get(tr.lang) for m in queries.list_material_types()}
+
+    search_path = path_for(request, "search")
+
+    def link(name: str, count: int, chosen: bool, **choice: str) -> FacetLink:
+        cleared = {key: "" for key in choice}
+        query = form.query_string(page="", **(cleared if chosen else choice))
+        return FacetLink(name, count, f"{search_path}?{query}" if query else search_path, chosen)
+
+    def decade(row: queries.FacetCount) -> FacetLink:
+        first, last = row.key, str(int(row.key) + 9)
+        chosen = form.values["year_from"] == first and form.values["year_to"] == last
+        name = tr.gettext("%(decade)ss", decade=first)
+        return link(name, row.count, chosen, year_from=first, year_to=last)
+
+    def simple(field: str, row: queries.FacetCount, name: str) -> FacetLink:
+        return link(name, row.count, form.values[field] == row.key, **{field: row.key})
+
+    groups = (
+        FacetGroup(
+            "branch",
+            tr.gettext("On the shelf at"),
+            tuple(simple("branch", r, branches.get(r.key, r.key)) for r in facets.branches),
+        ),
+        FacetGroup(
+            "material_type",
+            tr.gettext("Material type"),
+            tuple(
+                simple("material_type", r, types.get(r.key, r.key)) for r in facets.material_types
+            ),
+        ),
+        FacetGroup(
+            "ndc_class",
+            tr.gettext("Class"),
+            tuple(
+                simple("ndc_class", r, f"{r.key} {labels.ndc_class(tr, r.key)}")
+                for r in facets.ndc_classes
+            ),
+        ),
+        FacetGroup("decade", tr.gettext("Decade published"), tuple(map(decade, facets.decades))),
+    )
+    return tuple(g for g in groups if g.links)
+
+
+NO_HELP: dict[str, Any] = {"facet_groups": (), "suggestions": (), "refresh_form": False}
+# Fewer hits than this and the page suggests corrected queries (もしかして).
+SUGGEST_BELOW = 3
+
+
+def _helping(request: Request, form: SearchForm, result: queries.SearchResult) -> dict[str, Any]:
+    """What helps beside the results: facet counts over the whole result set (only when it
+    is small: db.queries.facets), corrected queries when there are few hits, and, for a
+    facet link followed with htmx, the advanced fields again so that they show the new
+    filter (web.catalog's facet links have ids "facet-…", sent as HX-Trigger)."""
+    groups: tuple[FacetGroup, ...] = ()
+    if result.hits and not result.total_is_lower_bound and result.total <= queries.FACET_MAX:
+        groups = _facet_groups(request, form, queries.get_search_facets(form.params))
+    suggestions: tuple[queries.Suggestion, ...] = ()
+    if result.total < SUGGEST_BELOW and form.values["q"]:
+        suggestions = queries.suggest_queries(form.values["q"])
+    return {
+        "facet_groups": groups,
+        "suggestions": suggestions,
+        "refresh_form": request.headers.get("HX-Trigger", "").startswith("facet-"),
+    }
 
 
 async def record(request: Request) -> Response:

@@ -22,6 +22,7 @@ from db.queries import (
     catalog,
     catalog_import,
     counter,
+    facets,
     holds,
     loan_rules,
     loans,
@@ -49,6 +50,7 @@ from db.queries import (
     staff_sessions,
     stats,
     terminals,
+    suggest,
     title_status,
 )
 from db.queries.accounts import *  # noqa: F403
@@ -59,6 +61,7 @@ from db.queries.calendar import *  # noqa: F403
 from db.queries.catalog import *  # noqa: F403
 from db.queries.catalog_import import *  # noqa: F403
 from db.queries.counter import *  # noqa: F403
+from db.queries.facets import *  # noqa: F403
 from db.queries.holds import *  # noqa: F403
 from db.queries.loan_rules import *  # noqa: F403
 from db.queries.loans import *  # noqa: F403
@@ -86,6 +89,7 @@ from db.queries.staff_registrations import *  # noqa: F403
 from db.queries.staff_sessions import *  # noqa: F403
 from db.queries.stats import *  # noqa: F403
 from db.queries.terminals import *  # noqa: F403
+from db.queries.suggest import *  # noqa: F403
 from db.queries.title_status import *  # noqa: F403
 
 __all__ = ["Localized", "NotFound", "QueryError", "Refusal", "to_library_time"]
@@ -97,6 +101,7 @@ __all__ += calendar.__all__
 __all__ += catalog.__all__
 __all__ += catalog_import.__all__
 __all__ += counter.__all__
+__all__ += facets.__all__
 __all__ += holds.__all__
 __all__ += loan_rules.__all__
 __all__ += loans.__all__
@@ -124,4 +129,5 @@ __all__ += staff_registrations.__all__
 __all__ += staff_sessions.__all__
 __all__ += terminals.__all__
 __all__ += stats.__all__
+__all__ += suggest.__all__
 __all__ += title_status.__all__

@@ -351,25 +351,26 @@ def _ranked_page(conn: Connection, plan: _Plan, sort: str, page: int) -> tuple[l
 
 # Copies that can serve a reservation: what db.queries.holds accepts (db.pulling.serves_holds
 # and not missing).
-_SERVES_HOLDS = (
-    "FROM item i JOIN material_type m ON m.code = i.material_type "
-    "WHERE m.reservable AND m.loan_days > 0 AND i.status <> :missing"
-)
+_SERVES_HOLDS = "m.reservable AND m.loan_days > 0 AND i.status <> :missing"
 
 
 def _hits(conn: Connection, ids: list[int]) -> tuple[SearchHit, ...]:
+    """The page's works with their copy counts: one grouped pass over the page's copies
+    (three counting subqueries per hit cost a quarter of the search page's throughput)."""
     if not ids:
         return ()
-    works = {
+    rows = {
         r.id: r
         for r in conn.execute(
             text(
                 "SELECT w.id, w.title, w.subtitle, w.authors, w.publisher, w.pub_year, w.ndc, "
-                "(SELECT count(*) FROM item i WHERE i.work_id = w.id) AS copies, "
-                "(SELECT count(*) FROM item i WHERE i.work_id = w.id AND i.status = :available) "
-                "AS available, "
-                f"(SELECT count(*) {_SERVES_HOLDS} AND i.work_id = w.id) AS reservable "
-                "FROM work w WHERE w.id IN :ids"
+                "c.copies, c.available, c.reservable FROM work w LEFT JOIN ("
+                "SELECT i.work_id, count(*) AS copies, "
+                "sum(CASE WHEN i.status = :available THEN 1 ELSE 0 END) AS available, "
+                f"sum(CASE WHEN {_SERVES_HOLDS} THEN 1 ELSE 0 END) AS reservable "
+                "FROM item i JOIN material_type m ON m.code = i.material_type "
+                "WHERE i.work_id IN :ids GROUP BY i.work_id) c ON c.work_id = w.id "
+                "WHERE w.id IN :ids"
             ).bindparams(bindparam("ids", expanding=True)),
             {"ids": ids, "available": rules.AVAILABLE, "missing": rules.MISSING},
         )
@@ -383,11 +384,11 @@ def _hits(conn: Connection, ids: list[int]) -> tuple[SearchHit, ...]:
             publisher=w.publisher,
             pub_year=w.pub_year,
             ndc=w.ndc,
-            copies=w.copies,
-            available=w.available,
-            reservable=w.reservable,
+            copies=int(w.copies or 0),
+            available=int(w.available or 0),
+            reservable=int(w.reservable or 0),
         )
-        for w in (works[i] for i in ids)
+        for w in (rows[i] for i in ids)
     )
 
 

@@ -1,0 +1,205 @@
+"""もしかして: corrected queries for a search that found nothing or almost nothing.
+
+A mistyped word is usually one edit away from what the catalog holds: a wrong character
+(a kanji of the same reading), a missing or extra one, or two swapped. Such a word still
+shares long pieces with the right one, so the candidates come from the full-text index
+itself, by reading as well as by writing (the readings are indexed with the titles): for
+every place of the word, the works containing the pieces on either side of a one-character
+hole (or of a swapped pair, or of a missing character) -- a few dozen index look-ups, each
+cut short, with no vocabulary table to build or keep in step. The words of those works'
+titles, readings and names are then measured against the typed word (Damerau-Levenshtein,
+rapidfuzz) and the closest that make the whole query find something are offered, each with
+its number of hits. All matching goes through db.search.normalise, so variants and kana
+fold exactly as in the search itself.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+
+from rapidfuzz.distance import DamerauLevenshtein
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from db import search, search_cache
+from db.catalog_write import SEP
+from db.engine import get_engine, reads
+
+__all__ = ["Suggestion", "suggest_queries"]
+
+MAX_SUGGESTIONS = 3
+MIN_WORD = 3  # shorter words have too many neighbours to guess from
+MAX_WORD = 30  # longer ones are pasted text, not typed: no guessing (and no huge query)
+MAX_WORDS_TRIED = 3
+MAX_HOLES = 12  # index look-ups per word
+CANDIDATES_PER_PIECE = 10
+COUNT_CAP = 1000  # hits of a suggestion are counted up to this
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    query: str  # the query as it should be typed
+    hits: int  # works it finds (at most COUNT_CAP)
+    hits_is_lower_bound: bool
+
+
+def _max_edits(length: int) -> int:
+    return 1 if length <= 4 else 2
+
+
+def _holes(term: str) -> list[tuple[str, ...]]:
+    """The pieces around a one-character hole, a swapped pair or a missing character, for
+    every place in `term`; pieces shorter than two characters say too little and are left
+    out (the others still have to match)."""
+    found: list[tuple[str, ...]] = []
+    n = len(term)
+    cuts = [(i, i + 1) for i in range(n)]  # wrong or extra character
+    cuts += [(i, i + 2) for i in range(n - 1)]  # two characters swapped
+    cuts += [(i, i) for i in range(1, n)]  # a character missing
+    for start, end in cuts:
+        pieces = tuple(p for p in (term[:start], term[end:]) if len(p) >= 2)
+        if pieces and sum(map(len, pieces)) >= max(2, n - 3) and pieces not in found:
+            found.append(pieces)
+    # The longest pieces say the most and cost the least: a bounded number of look-ups.
+    return sorted(found, key=lambda pieces: -min(map(len, pieces)))[:MAX_HOLES]
+
+
+def _condition(pg: bool, pieces: tuple[str, ...]) -> str:
+    if pg:
+        return " & ".join(search.tsquery_term(p) for p in pieces)
+    return " AND ".join(search.fts5_term(p) for p in pieces)
+
+
+def _source(pg: bool, bind: str) -> str:
+    if pg:
+        return (
+            f"work_search s JOIN work w ON w.id = s.work_id WHERE s.tsv @@ CAST(:{bind} AS tsquery)"
+        )
+    return f"work_fts f JOIN work w ON w.id = f.rowid WHERE work_fts MATCH :{bind}"
+
+
+def _candidates(conn: Connection, pg: bool, conditions: list[str]) -> list[list[tuple[str, str]]]:
+    """For each work matching any condition: (value to measure, what to offer) for its
+    title, subtitle, series, names, and readings (a reading close to the typed word offers
+    the title or name it reads, which finds the same works)."""
+    binds = {f"m{n}": c for n, c in enumerate(conditions)}
+    parts = [
+        f"SELECT * FROM (SELECT w.id, w.title, w.subtitle, w.title_yomi, w.authors, "
+        f"w.authors_yomi, w.series FROM {_source(pg, bind)} LIMIT {CANDIDATES_PER_PIECE}) AS c{n}"
+        for n, bind in enumerate(binds)
+    ]
+    seen: set[int] = set()
+    out = []
+    for row in conn.execute(text(" UNION ALL ".join(parts)), binds):
+        if row.id in seen:
+            continue
+        seen.add(row.id)
+        names, readings = row.authors.split(SEP), row.authors_yomi.split(SEP)
+        pairs = [(v, v) for v in (row.title, row.subtitle, row.series, *names)]
+        pairs.append((row.title_yomi, row.title))
+        if len(readings) == len(names):
+            pairs += list(zip(readings, names, strict=True))
+        out.append([(value, offer) for value, offer in pairs if value and offer])
+    return out
+
+
+def _closest(term: str, value: str, offer: str) -> tuple[int, bool, str] | None:
+    """(edits, whole, what to type) for the part of `value` nearest to `term`: `offer` when
+    the value is close as a whole (a mistyped title or name), else its nearest stretch."""
+    limit = _max_edits(len(term))
+    whole = search.normalise(value)
+    if not whole:
+        return None
+    edits = DamerauLevenshtein.distance(term, whole, score_cutoff=limit)
+    if edits <= limit:
+        typed = unicodedata.normalize("NFKC", offer).strip()
+        if not any("a" <= ch <= "z" for ch in typed.casefold()):
+            typed = "".join(typed.split())  # 夏目 漱石 typed as one word stays one word
+        return edits, True, typed
+    best: tuple[int, bool, str] | None = None
+    best_rank = (limit + 1, 0)
+    n = len(term)
+    for size in (n, n - 1, n + 1):  # a replaced character before a dropped or added one
+        if size < 2 or size > len(whole):
+            continue
+        for start in range(len(whole) - size + 1):
+            piece = whole[start : start + size]
+            edits = DamerauLevenshtein.distance(term, piece, score_cutoff=limit)
+            if (edits, abs(size - n)) < best_rank:
+                best, best_rank = (edits, False, piece), (edits, abs(size - n))
+    return best
+
+
+def _count(conn: Connection, pg: bool, terms: list[str]) -> int:
+    condition = _condition(pg, tuple(terms))
+    sql = f"SELECT count(*) FROM (SELECT 1 FROM {_source(pg, 'q')} LIMIT :cap) AS hits"
+    return int(conn.execute(text(sql), {"q": condition, "cap": COUNT_CAP}).scalar_one())
+
+
+def suggest_queries(q: str) -> tuple[Suggestion, ...]:
+    """Up to MAX_SUGGESTIONS queries, each one word of `q` corrected, that find works; none
+    when no word of three or more characters is near anything in the catalog."""
+    key = ("suggest", get_engine().url, q)
+    cached = search_cache.get(key)
+    if isinstance(cached, tuple):
+        return cached
+    found = _suggest(q)
+    search_cache.put(key, found)  # kept like a ranked page (db.search_cache)
+    return found
+
+
+@reads
+def _suggest(conn: Connection, now: datetime, q: str) -> tuple[Suggestion, ...]:
+    pg = conn.dialect.name == "postgresql"
+    parsed = search.parse_query(q)
+    if parsed.isbn13 or not parsed.terms:
+        return ()
+    words = [w for w in unicodedata.normalize("NFKC", q[: search.MAX_QUERY_CHARS]).split()]
+    words = [w for w in words if search.normalise(w)][: search.MAX_TERMS]
+    norms = [search.normalise(w) for w in words]
+    scored: dict[str, tuple[int, int, int]] = {}  # query -> (edits, -hits, order found)
+    tried = 0
+    for k, term in enumerate(norms):
+        if not MIN_WORD <= len(term) <= MAX_WORD:
+            continue
+        tried += 1
+        if tried > MAX_WORDS_TRIED:
+            break
+        everything_else = [t for j, t in enumerate(norms) if j != k]
+        others = tuple(t for t in everything_else if len(t) >= 2)
+        conditions = [_condition(pg, pieces + others) for pieces in _holes(term)]
+        if not conditions:
+            continue
+        # What to type -> (a mere stretch, edits, length difference): whole titles and
+        # names first, then the fewest edits, then a replaced character before a dropped one.
+        fixes: dict[str, tuple[bool, int, int]] = {}
+        for values in _candidates(conn, pg, conditions):
+            for value, offer in values:
+                found = _closest(term, value, offer)
+                if found is None or found[0] == 0:
+                    continue
+                edits, whole, fix = found
+                norm = search.normalise(fix)
+                rank = (not whole, edits, abs(len(norm) - len(term)))
+                if norm != term and rank < fixes.get(fix, (True, 99, 99)):
+                    fixes[fix] = rank
+        taken: list[str] = []
+        any_whole = any(not stretch for stretch, _, _ in fixes.values())
+        for fix, (stretch, edits, _) in sorted(fixes.items(), key=lambda f: f[1]):
+            norm = search.normalise(fix)
+            if stretch and any_whole:
+                break  # a whole title or name was found: stretches of others are noise
+            # One suggestion per spelling; a stretch of a title already offered adds nothing.
+            if any(norm in t for t in taken):
+                continue
+            hits = _count(conn, pg, [norm, *everything_else])
+            if hits:
+                taken.append(norm)
+                query = " ".join(fix if j == k else w for j, w in enumerate(words))
+                scored.setdefault(query, (edits, -hits, len(scored)))
+            if len(taken) >= MAX_SUGGESTIONS:
+                break
+    best = sorted(scored.items(), key=lambda s: s[1])[:MAX_SUGGESTIONS]
+    return tuple(Suggestion(query, -score[1], -score[1] >= COUNT_CAP) for query, score in best)
