@@ -60,12 +60,12 @@ class Buckets:
         self,
         burst: int,
         per_minute: int,
-        exempt: Collection[str] = (),  # networks, as web.settings checked them
+        exempt: Collection[ipaddress.IPv4Network | ipaddress.IPv6Network] = (),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.burst = burst
         self.rate = per_minute / 60.0  # tokens a second
-        self.exempt = tuple(ipaddress.ip_network(n, strict=False) for n in exempt)
+        self.exempt = tuple(exempt)
         self.clock = clock
         self._lock = threading.Lock()
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # tokens, when

@@ -20,6 +20,9 @@ PASSWORD_HASHING = ("standard", "test")
 ENVIRONMENTS = ("development", "production")
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
 class SettingsError(ValueError):
     """A configuration that must not start. The message says which variable and why."""
 
@@ -69,7 +72,7 @@ class Settings:
     # Days an application (issue 13) waits for the counter before retention deletes it.
     application_days: int = queries.APPLICATION_DAYS
     kiosk_warning_seconds: int = 30
-    kiosk_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    kiosk_networks: tuple[Network, ...] = ()
     # The Babel catalogues (<dir>/<lang>/LC_MESSAGES/messages.mo): each is a language.
     locale_dir: Path = LOCALE_DIR
     # Bursts of anonymous searches per client address and worker (web/burst.py): a bucket of
@@ -78,7 +81,7 @@ class Settings:
     # never slowed. The availability API has its own bucket.
     search_burst: int = 60
     search_per_minute: int = 30
-    search_burst_exempt: tuple[str, ...] = ()
+    search_burst_exempt: tuple[Network, ...] = ()
     api_burst: int = 60
     api_per_minute: int = 60
     # Record addresses per sitemap file (the sitemaps protocol allows at most 50,000).
@@ -123,19 +126,6 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     return value
 
 
-def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
-    """Comma-separated IP addresses or networks (192.0.2.0/24, 2001:db8::/48)."""
-    parts = tuple(p.strip() for p in env.get(name, "").split(",") if p.strip())
-    try:
-        return tuple(str(ipaddress.ip_network(p, strict=False)) for p in parts)
-    except ValueError:
-        raise SettingsError(
-            f"{name} は IP アドレスかネットワーク（192.0.2.0/24 など）をカンマで区切って"
-            f"指定してください。 / {name} must be IP addresses or networks (such as "
-            "192.0.2.0/24) separated by commas."
-        ) from None
-
-
 def _branches(raw: str) -> tuple[queries.BranchSpec, ...]:
     """SHIORI_BRANCHES: "code=名前=English name;code=…" (at least one branch)."""
     if not raw.strip():
@@ -156,19 +146,20 @@ def _branches(raw: str) -> tuple[queries.BranchSpec, ...]:
     return tuple(branches)
 
 
-def _networks(raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-    """SHIORI_KIOSK_NETWORKS: CIDR networks separated by commas ("" for none)."""
+def _networks(env: Mapping[str, str], name: str) -> tuple[Network, ...]:
+    """Comma-separated addresses or CIDR networks (192.168.10.0/24, 2001:db8::/48; "" for
+    none). Host bits must be zero: 192.168.10.1/24 is more likely a typo than a network."""
     found = []
-    for part in raw.replace(";", ",").split(","):
+    for part in env.get(name, "").replace(";", ",").split(","):
         if not part.strip():
             continue
         try:
             found.append(ipaddress.ip_network(part.strip(), strict=True))
         except ValueError:
             raise SettingsError(
-                "SHIORI_KIOSK_NETWORKS は 192.168.10.0/24 のような CIDR 表記をカンマで"
-                "区切って指定してください（ホスト部は 0）。 / SHIORI_KIOSK_NETWORKS must be "
-                "CIDR networks like 192.168.10.0/24, separated by commas (host bits zero)."
+                f"{name} は IP アドレスか 192.168.10.0/24 のような CIDR 表記をカンマで区切って"
+                f"指定してください（ホスト部は 0）。 / {name} must be IP addresses or CIDR "
+                "networks like 192.168.10.0/24, separated by commas (host bits zero)."
             ) from None
     return tuple(found)
 
@@ -277,7 +268,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         session_absolute_hours=_int(env, "SHIORI_SESSION_ABSOLUTE_HOURS", 12, 1, 24 * 30),
         kiosk_idle_seconds=kiosk_idle,
         kiosk_warning_seconds=kiosk_warning,
-        kiosk_networks=_networks(env.get("SHIORI_KIOSK_NETWORKS", "")),
+        kiosk_networks=_networks(env, "SHIORI_KIOSK_NETWORKS"),
         smtp_host=env.get("SHIORI_SMTP_HOST", "") or "127.0.0.1",
         smtp_port=_int(env, "SHIORI_SMTP_PORT", 25, 1, 65535),
         smtp_sender=env.get("SHIORI_SMTP_FROM", "") or "library@example.jp",

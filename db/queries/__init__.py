@@ -49,8 +49,8 @@ from db.queries import (
     staff_registrations,
     staff_sessions,
     stats,
-    terminals,
     suggest,
+    terminals,
     title_status,
 )
 from db.queries.accounts import *  # noqa: F403
@@ -88,8 +88,8 @@ from db.queries.staff_reference import *  # noqa: F403
 from db.queries.staff_registrations import *  # noqa: F403
 from db.queries.staff_sessions import *  # noqa: F403
 from db.queries.stats import *  # noqa: F403
-from db.queries.terminals import *  # noqa: F403
 from db.queries.suggest import *  # noqa: F403
+from db.queries.terminals import *  # noqa: F403
 from db.queries.title_status import *  # noqa: F403
 
 __all__ = ["Localized", "NotFound", "QueryError", "Refusal", "to_library_time"]

@@ -66,6 +66,18 @@ def _holes(term: str) -> list[tuple[str, ...]]:
     return sorted(found, key=lambda pieces: -min(map(len, pieces)))[:MAX_HOLES]
 
 
+def _bigram_pairs(term: str) -> list[tuple[str, ...]]:
+    """Two bigrams of `term` that do not overlap, the farthest apart first: the fallback when
+    no piece matched, because a piece of a one-word query may not cross the word boundaries
+    the index keeps (はしれめろ against はしれ|めろす) while two bigrams each stay inside one."""
+    grams = [term[i : i + 2] for i in range(len(term) - 1)]
+    pairs = [(grams[i], grams[j]) for i in range(len(grams)) for j in range(i + 2, len(grams))]
+    unique = list(dict.fromkeys(pairs))
+    return sorted(unique, key=lambda pair: -(grams.index(pair[1]) - grams.index(pair[0])))[
+        :MAX_HOLES
+    ]
+
+
 def _condition(pg: bool, pieces: tuple[str, ...]) -> str:
     if pg:
         return " & ".join(search.tsquery_term(p) for p in pieces)
@@ -150,6 +162,28 @@ def suggest_queries(q: str) -> tuple[Suggestion, ...]:
     return found
 
 
+def _fixes(
+    conn: Connection, pg: bool, term: str, looks: list[tuple[str, ...]]
+) -> dict[str, tuple[bool, int, int]]:
+    """What to type instead of `term` -> (a mere stretch, edits, length difference), from the
+    works each look-up (pieces that must all match) finds: whole titles and names first,
+    then the fewest edits, then a replaced character before a dropped one."""
+    fixes: dict[str, tuple[bool, int, int]] = {}
+    if not looks:
+        return fixes
+    for values in _candidates(conn, pg, [_condition(pg, pieces) for pieces in looks]):
+        for value, offer in values:
+            found = _closest(term, value, offer)
+            if found is None or found[0] == 0:
+                continue
+            edits, whole, fix = found
+            norm = search.normalise(fix)
+            rank = (not whole, edits, abs(len(norm) - len(term)))
+            if norm != term and rank < fixes.get(fix, (True, 99, 99)):
+                fixes[fix] = rank
+    return fixes
+
+
 @reads
 def _suggest(conn: Connection, now: datetime, q: str) -> tuple[Suggestion, ...]:
     pg = conn.dialect.name == "postgresql"
@@ -169,22 +203,9 @@ def _suggest(conn: Connection, now: datetime, q: str) -> tuple[Suggestion, ...]:
             break
         everything_else = [t for j, t in enumerate(norms) if j != k]
         others = tuple(t for t in everything_else if len(t) >= 2)
-        conditions = [_condition(pg, pieces + others) for pieces in _holes(term)]
-        if not conditions:
-            continue
-        # What to type -> (a mere stretch, edits, length difference): whole titles and
-        # names first, then the fewest edits, then a replaced character before a dropped one.
-        fixes: dict[str, tuple[bool, int, int]] = {}
-        for values in _candidates(conn, pg, conditions):
-            for value, offer in values:
-                found = _closest(term, value, offer)
-                if found is None or found[0] == 0:
-                    continue
-                edits, whole, fix = found
-                norm = search.normalise(fix)
-                rank = (not whole, edits, abs(len(norm) - len(term)))
-                if norm != term and rank < fixes.get(fix, (True, 99, 99)):
-                    fixes[fix] = rank
+        fixes = _fixes(conn, pg, term, [pieces + others for pieces in _holes(term)])
+        if not fixes:
+            fixes = _fixes(conn, pg, term, [pair + others for pair in _bigram_pairs(term)])
         taken: list[str] = []
         any_whole = any(not stretch for stretch, _, _ in fixes.values())
         for fix, (stretch, edits, _) in sorted(fixes.items(), key=lambda f: f[1]):
