@@ -71,7 +71,9 @@ def _bigram_pairs(term: str) -> list[tuple[str, ...]]:
     no piece matched, because a piece of a one-word query may not cross the word boundaries
     the index keeps (はしれめろ against はしれ|めろす) while two bigrams each stay inside one."""
     grams = [term[i : i + 2] for i in range(len(term) - 1)]
-    pairs = [(grams[i], grams[j]) for i in range(len(grams)) for j in range(i + 2, len(grams))]
+    pairs: list[tuple[str, ...]] = [
+        (grams[i], grams[j]) for i in range(len(grams)) for j in range(i + 2, len(grams))
+    ]
     unique = list(dict.fromkeys(pairs))
     return sorted(unique, key=lambda pair: -(grams.index(pair[1]) - grams.index(pair[0])))[
         :MAX_HOLES
