@@ -36,6 +36,7 @@ MAX_WORDS_TRIED = 3
 MAX_HOLES = 12  # index look-ups per word
 CANDIDATES_PER_PIECE = 10
 COUNT_CAP = 1000  # hits of a suggestion are counted up to this
+MAX_RUN = 3  # words of a title joined into one suggestion at most
 
 
 @dataclass(frozen=True)
@@ -132,17 +133,20 @@ def _closest(term: str, value: str, offer: str) -> tuple[int, bool, str] | None:
         if not any("a" <= ch <= "z" for ch in typed.casefold()):
             typed = "".join(typed.split())  # 夏目 漱石 typed as one word stays one word
         return edits, True, typed
+    # Otherwise the nearest run of whole words (spaces and script changes bound them): a
+    # stretch cut across words (文学おりん from 文学 | おりん…) would make no sense to offer.
     best: tuple[int, bool, str] | None = None
     best_rank = (limit + 1, 0)
+    words = search.bounded_words(value)
     n = len(term)
-    for size in (n, n - 1, n + 1):  # a replaced character before a dropped or added one
-        if size < 2 or size > len(whole):
-            continue
-        for start in range(len(whole) - size + 1):
-            piece = whole[start : start + size]
+    for start in range(len(words)):
+        for stop in range(start + 1, min(start + MAX_RUN, len(words)) + 1):
+            piece = "".join(words[start:stop])
+            if abs(len(piece) - n) > limit:
+                continue
             edits = DamerauLevenshtein.distance(term, piece, score_cutoff=limit)
-            if (edits, abs(size - n)) < best_rank:
-                best, best_rank = (edits, False, piece), (edits, abs(size - n))
+            if (edits, abs(len(piece) - n)) < best_rank:
+                best, best_rank = (edits, False, piece), (edits, abs(len(piece) - n))
     return best
 
 
