@@ -795,17 +795,10 @@ class SearchCount(SQLModel, table=True):
     count: int = 0
 
 
-class ZeroHitSalt(SQLModel, table=True):
-    """The day's random salt for hashing search sessions; deleted with that day's raw rows."""
-
-    __tablename__ = "zero_hit_salt"
-    day: date = Field(primary_key=True)
-    salt: str = Field(max_length=64)
-
-
 class ZeroHitSearch(SQLModel, table=True):
-    """Raw zero-hit searches of days not yet aggregated: the normalised query and a salted
-    hash of the session (never the session id), one row per query and session and day."""
+    """Raw zero-hit searches of days not yet aggregated: the normalised query and a keyed
+    hash of the visitor's address (its daily salt derived from the server's secret key,
+    never stored), one row per query and visitor and day."""
 
     __tablename__ = "zero_hit_search"
     day: date = Field(primary_key=True)
@@ -814,7 +807,7 @@ class ZeroHitSearch(SQLModel, table=True):
 
 
 class ZeroHitQuery(SQLModel, table=True):
-    """Aggregated zero-hit queries: on how many distinct sessions' searches a day found nothing."""
+    """Aggregated zero-hit queries: how many distinct visitors' searches found nothing a day."""
 
     __tablename__ = "zero_hit_query"
     day: date = Field(primary_key=True)

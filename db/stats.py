@@ -12,23 +12,31 @@ Nothing here names a patron, an item or a session. What is counted, and where:
   (`note_search`) and adds what it counted since its last flush with an UPSERT that adds
   its delta (`flush_searches`), so any number of processes add up. The web tier flushes
   every `FLUSH_SECONDS` and at shutdown; a process killed outright loses at most that.
-- `zero_hit_search`: a zero-hit query (normalised with db.search.normalise, so 夏目 and
-  ナツメ are one query) with a hash of the visitor's session salted by a random salt of the
-  day (`zero_hit_salt`): the same session counts once a day, and nothing links a row to a
-  session once the salt is gone. They are kept in memory and written with the counts.
-  `aggregate_zero_hits` (from `shiori retention run`) turns past days into
-  `zero_hit_query` (distinct sessions per query and day) and deletes the raw rows and the
-  salts; aggregated rows go after `ZERO_HIT_KEEP_DAYS`.
+- `zero_hit_search` (day, query, visitor hash): a zero-hit query, normalised with
+  db.search.normalise (so 夏目 and ナツメ are one query), with an HMAC-SHA256 of the
+  visitor's address (the web tier's key: an IPv4 address, or an IPv6 /64) under the salt of
+  the day. The salt is an HMAC of the day under the server's secret key
+  (SHIORI_SECRET_KEY), computed in memory when needed and never stored: the database alone
+  cannot test an address against the hashes. The same visitor counts once a day; another
+  day's hash of the same visitor differs. Rows wait in memory and are written with the
+  counts. `aggregate_zero_hits` (from `shiori retention run`) turns past days into
+  `zero_hit_query` (day, query, number of distinct visitors) and deletes the raw rows, so
+  no hash outlives its day's aggregation; aggregated rows go after `ZERO_HIT_KEEP_DAYS`.
 
-Reports (`report`) suppress small cells: a count of 1 to 4 comes back as None ("<5"), and a
-zero-hit query is listed only when at least `ZERO_HIT_MIN_SESSIONS` sessions typed it in the
-period.
+Reports (`report`) suppress small cells: a count of 1 to 4 comes back as None ("<5"). A
+total of cells of which some are suppressed comes back as `AtLeast` the sum of the cells
+shown, so it cannot give the hidden ones away by subtraction. The registrations by category
+and age band (the cells nearest to a person) are given only for whole months that have
+ended, so that two periods a day apart cannot be subtracted. A zero-hit query counts for a
+day only when at least `ZERO_HIT_MIN_SESSIONS` different visitors typed it that day (the
+salt changes daily, so visitors cannot be told apart across days); a period lists the
+queries of such days, with their visitors summed over those days.
 """
 
 from __future__ import annotations
 
 import hashlib
-import secrets
+import hmac
 import threading
 from collections import defaultdict
 from dataclasses import dataclass
@@ -76,6 +84,17 @@ UNITS = ("day", "month", "year")
 Cell = int | None  # None: 1..4, suppressed
 
 
+@dataclass(frozen=True)
+class AtLeast:
+    """A total of which some cells are suppressed: the sum of the cells shown, a lower
+    bound (the exact total minus the shown cells would give the hidden ones away)."""
+
+    n: int
+
+
+Total = int | AtLeast
+
+
 def age_band(birth: date, on: date) -> str:
     age = on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
     for code, low, high in AGE_BANDS:
@@ -113,14 +132,12 @@ Counts = dict[tuple[date, str], int]
 
 
 class _Tally:
-    """This process's search counts and zero-hit queries since its last flush, and the
-    salt of the day (fetched once a day per process)."""
+    """This process's search counts and zero-hit queries since its last flush."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counts: defaultdict[tuple[date, str], int] = defaultdict(int)
         self._zero_hits: set[ZeroHit] = set()
-        self._salts: dict[date, str] = {}
 
     def note(self, day: date, zero_hit: bool, hit: ZeroHit | None) -> None:
         with self._lock:
@@ -144,14 +161,6 @@ class _Tally:
                 self._counts[key] += n
             self._zero_hits |= hits
 
-    def salt(self, day: date) -> str | None:
-        with self._lock:
-            return self._salts.get(day)
-
-    def remember_salt(self, day: date, salt: str) -> None:
-        with self._lock:
-            self._salts = {day: salt}  # only today's: yesterday's is being deleted
-
 
 _tally = _Tally()
 ZERO_HIT_BUFFER = 10_000  # distinct zero-hit queries a process keeps between flushes
@@ -168,14 +177,6 @@ def take_searches() -> tuple[Counts, frozenset[ZeroHit]]:
 
 def give_back_searches(counts: Counts, hits: frozenset[ZeroHit]) -> None:
     _tally.give_back(counts, hits)
-
-
-def cached_salt(day: date) -> str | None:
-    return _tally.salt(day)
-
-
-def remember_salt(day: date, salt: str) -> None:
-    _tally.remember_salt(day, salt)
 
 
 def flush_searches(conn: Connection, counts: Counts, hits: frozenset[ZeroHit] = frozenset()) -> int:
@@ -206,17 +207,11 @@ def flush_searches(conn: Connection, counts: Counts, hits: frozenset[ZeroHit] = 
 # ---------------------------------------------------------------------------------------
 
 
-def day_salt(conn: Connection, day: date) -> str:
-    """The random salt of `day`, made by whichever process asks first."""
-    conn.execute(
-        text("INSERT INTO zero_hit_salt (day, salt) VALUES (:day, :salt) ON CONFLICT DO NOTHING"),
-        {"day": day, "salt": secrets.token_hex(32)},
-    )
-    return str(
-        conn.execute(
-            text("SELECT salt FROM zero_hit_salt WHERE day = :day"), {"day": day}
-        ).scalar_one()
-    )
+def day_salt(secret_key: str, day: date) -> bytes:
+    """The salt of `day`: derived from the server's secret key, so it is never stored and
+    every process finds the same one."""
+    message = f"shiori.zero-hit-day\x00{day.isoformat()}".encode()
+    return hmac.new(secret_key.encode(), message, hashlib.sha256).digest()
 
 
 def query_key(query: str) -> str:
@@ -224,13 +219,13 @@ def query_key(query: str) -> str:
     return normalise(query)[:QUERY_MAX]
 
 
-def visitor_hash(salt: str, visitor: str) -> str:
-    return hashlib.sha256(f"{salt}\x00{visitor}".encode()).hexdigest()
+def visitor_hash(salt: bytes, visitor: str) -> str:
+    return hmac.new(salt, visitor.encode(), hashlib.sha256).hexdigest()
 
 
 def aggregate_zero_hits(conn: Connection, today: date) -> int:
-    """Turn the raw rows of days before `today` into distinct-session counts and delete them
-    with their salts; drop aggregated rows past ZERO_HIT_KEEP_DAYS. Returns the raw rows
+    """Turn the raw rows of days before `today` into distinct-visitor counts and delete
+    them; drop aggregated rows past ZERO_HIT_KEEP_DAYS. Returns the raw rows
     deleted."""
     conn.execute(
         text(
@@ -243,7 +238,6 @@ def aggregate_zero_hits(conn: Connection, today: date) -> int:
         {"today": today},
     )
     raw = conn.execute(text("DELETE FROM zero_hit_search WHERE day < :today"), {"today": today})
-    conn.execute(text("DELETE FROM zero_hit_salt WHERE day < :today"), {"today": today})
     conn.execute(
         text("DELETE FROM zero_hit_query WHERE day < :old"),
         {"old": today - timedelta(days=ZERO_HIT_KEEP_DAYS)},
@@ -260,7 +254,7 @@ def aggregate_zero_hits(conn: Connection, today: date) -> int:
 class Series:
     measure: str
     values: tuple[Cell, ...]  # one per bucket
-    total: Cell
+    total: Total
 
 
 @dataclass(frozen=True)
@@ -290,7 +284,7 @@ class StatsReport:
     buckets: tuple[str, ...]  # 2026-12-01, 2026-12 or 2026
     series: tuple[Series, ...]  # one per measure of MEASURES
     by_branch: tuple[BranchRow, ...]
-    registrations: tuple[RegistrationRow, ...]  # category x age band
+    registrations: tuple[RegistrationRow, ...]  # category x age band; () unless whole months
     zero_hits: tuple[ZeroHitRow, ...]
 
 
@@ -299,6 +293,18 @@ BRANCH_MEASURES = tuple(m for m in MEASURES if m not in LIBRARY_WIDE)
 
 def suppress(n: int) -> Cell:
     return None if 0 < n < SUPPRESS_BELOW else n
+
+
+def total_of(cells: tuple[Cell, ...]) -> Total:
+    """The total of these (suppressed) cells that gives no hidden cell away: exact when none
+    is hidden, else the sum of those shown as a lower bound."""
+    shown = sum(c for c in cells if c is not None)
+    return AtLeast(shown) if None in cells else shown
+
+
+def whole_months(day_from: date, day_to: date, today: date) -> bool:
+    """Whether the period is whole calendar months that have ended."""
+    return day_from.day == 1 and (day_to + timedelta(days=1)).day == 1 and day_to < today
 
 
 def bucket_of(day: date, unit: str) -> str:
@@ -329,9 +335,11 @@ def report(
     unit: str,
     branch_id: int | None,
     branch_code: str,
+    today: date,
 ) -> StatsReport:
     """The counts of the days from `day_from` to `day_to` by `unit`, for one branch or all
-    (searches are library-wide), small cells suppressed."""
+    (searches are library-wide), small cells suppressed; registrations by category and age
+    band only for whole months that ended before `today` (else none)."""
     keys = buckets(day_from, day_to, unit)
     raw: dict[str, defaultdict[str, int]] = {m: defaultdict(int) for m in MEASURES}
     per_branch: defaultdict[str, defaultdict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -372,14 +380,8 @@ def report(
     ):
         raw[r.event][bucket_of(r.day, unit)] += int(r.n)
 
-    series = tuple(
-        Series(
-            m,
-            tuple(suppress(raw[m].get(k, 0)) for k in keys),
-            suppress(sum(raw[m].values())),
-        )
-        for m in MEASURES
-    )
+    cells = {m: tuple(suppress(raw[m].get(k, 0)) for k in keys) for m in MEASURES}
+    series = tuple(Series(m, cells[m], total_of(cells[m])) for m in MEASURES)
     codes = [
         str(c)
         for c in conn.execute(
@@ -398,6 +400,7 @@ def report(
     registrations = tuple(
         RegistrationRow(cat, tuple(suppress(regs[(cat, band)]) for band, _, _ in AGE_BANDS))
         for cat in rules.CATEGORIES
+        if whole_months(day_from, day_to, today)
     )
     return StatsReport(
         day_from=day_from,
@@ -413,18 +416,21 @@ def report(
 
 
 def zero_hit_queries(conn: Connection, day_from: date, day_to: date) -> tuple[ZeroHitRow, ...]:
-    """The most frequent zero-hit queries of the period typed by at least
-    ZERO_HIT_MIN_SESSIONS sessions (distinct per day, summed over the days: the salt changes
-    daily, so nothing links one day's session to another's). Days not yet aggregated are
-    counted from the raw rows."""
+    """The most frequent zero-hit queries of the period. A query counts for a day only when
+    at least ZERO_HIT_MIN_SESSIONS different visitors typed it that day: the salt changes
+    daily, so one visitor typing it on five days must not add up to five. Its visitors are
+    summed over such days. Days not yet aggregated are counted from the raw rows."""
     rows = conn.execute(
         text(
             "SELECT query, sum(n) AS sessions FROM ("
-            " SELECT query, sessions AS n FROM zero_hit_query WHERE day >= :f AND day <= :t"
-            " UNION ALL"
-            " SELECT query, count(*) AS n FROM zero_hit_search"
-            " WHERE day >= :f AND day <= :t GROUP BY day, query"
-            ") AS both_kinds GROUP BY query HAVING sum(n) >= :least "
+            " SELECT day, query, sum(n) AS n FROM ("
+            "  SELECT day, query, sessions AS n FROM zero_hit_query"
+            "  WHERE day >= :f AND day <= :t"
+            "  UNION ALL"
+            "  SELECT day, query, count(*) AS n FROM zero_hit_search"
+            "  WHERE day >= :f AND day <= :t GROUP BY day, query"
+            " ) AS both_kinds GROUP BY day, query HAVING sum(n) >= :least"
+            ") AS busy_days GROUP BY query "
             "ORDER BY sessions DESC, query LIMIT :limit"
         ),
         {

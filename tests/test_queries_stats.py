@@ -1,6 +1,7 @@
 """The library's statistics at the db level (issue 16): every event bumps its own anonymous
 cell, searches are counted in memory and flushed as deltas that add up across processes,
-small cells are suppressed, and a zero-hit query shows only from five distinct sessions."""
+small cells are suppressed (totals too), and a zero-hit query counts only on a day five
+distinct visitors typed it."""
 
 from __future__ import annotations
 
@@ -12,20 +13,22 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from db import engine, queries, stats
 from db.patrons import NewPatron, register_patron
 from tests.conftest import BACKEND, Database
+from tests.test_queries_my_data import tables_holding
 
 NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)  # 12:00 in Tokyo
 TODAY = date(2026, 11, 20)
+SECRET_KEY = "the-servers-secret-key"  # settings.secret_key
 HANAKO, HANAKO_PASSWORD = "2100000001", "hon-wo-yomu-2026"  # general, home branch sogo
 
 
 @pytest.fixture
 def at_noon(library_db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    # A fresh process's tally: nothing (no counts, no cached salt) from another test's database.
+    # A fresh process's tally: no counts from another test's database.
     monkeypatch.setattr(stats, "_tally", stats._Tally())
     queries.set_clock(lambda: NOW)
     yield
@@ -204,20 +207,20 @@ def test_age_bands() -> None:
 
 def test_searches_are_counted_in_memory_then_flushed_as_deltas(at_noon: None) -> None:
     for _ in range(7):
-        queries.note_search("夏目", False, "session-a")
-    queries.note_search("存在しない本", True, "session-a")
+        queries.note_search("夏目", False, "session-a", SECRET_KEY)
+    queries.note_search("存在しない本", True, "session-a", SECRET_KEY)
     assert searches("search") == 0  # nothing written by a search
     assert queries.flush_search_counts() == 9
     assert (searches("search"), searches("zero_hit")) == (8, 1)
-    queries.note_search("夏目", False, "session-b")
+    queries.note_search("夏目", False, "session-b", SECRET_KEY)
     assert queries.flush_search_counts() == 1
     assert queries.flush_search_counts() == 0
     assert searches("search") == 9
 
 
 def test_a_failed_flush_keeps_its_counts(at_noon: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    queries.note_search("夏目", False, "s")
-    queries.note_search("ざんねん", True, "s")
+    queries.note_search("夏目", False, "s", SECRET_KEY)
+    queries.note_search("ざんねん", True, "s", SECRET_KEY)
 
     def broken(_conn: object, _counts: object, _hits: object) -> int:
         raise RuntimeError("database down")
@@ -238,7 +241,7 @@ from db import engine, queries
 engine.configure(sys.argv[1])
 queries.set_clock(lambda: datetime(2026, 11, 20, 3, 0, tzinfo=UTC))
 for _ in range(int(sys.argv[2])):
-    queries.note_search("q", False, "s")
+    queries.note_search("q", False, "s", "key")
 while not Path(sys.argv[3]).exists():
     time.sleep(0.005)
 assert queries.flush_search_counts() == int(sys.argv[2])
@@ -256,7 +259,7 @@ def test_concurrent_flushes_from_two_processes_add_up(
         subprocess.Popen([sys.executable, "-c", _WORKER, library_db.url, str(n), str(go)])
         for n in (300, 500)
     ]
-    queries.note_search("q", False, "s")
+    queries.note_search("q", False, "s", SECRET_KEY)
     time.sleep(1.0)  # both have counted and are waiting
     go.touch()
     queries.flush_search_counts()
@@ -290,8 +293,8 @@ def test_concurrent_flushes_on_two_connections_add_up(at_noon: None) -> None:
 
 def zero_hit_sessions(n: int, query: str = "ざんねんな本") -> None:
     for i in range(n):
-        queries.note_search(query, True, f"session-{i}")
-        queries.note_search(query, True, f"session-{i}")  # the same session again: once
+        queries.note_search(query, True, f"session-{i}", SECRET_KEY)
+        queries.note_search(query, True, f"session-{i}", SECRET_KEY)  # the same session again: once
 
 
 def test_four_sessions_hide_a_zero_hit_query_five_show_it(at_noon: None) -> None:
@@ -299,14 +302,14 @@ def test_four_sessions_hide_a_zero_hit_query_five_show_it(at_noon: None) -> None
     queries.flush_search_counts()
     report = queries.get_stats(TODAY, TODAY, "day", "")
     assert report.zero_hits == ()
-    queries.note_search("ザンネンな本", True, "session-4")  # katakana: the same query
+    queries.note_search("ザンネンな本", True, "session-4", SECRET_KEY)  # katakana: the same query
     queries.flush_search_counts()
     report = queries.get_stats(TODAY, TODAY, "day", "")
     assert report.zero_hits == (queries.ZeroHitRow("ざんねんな本", 5),)
 
 
 def test_zero_hit_rows_keep_no_session_id(at_noon: None) -> None:
-    queries.note_search("ざんねん", True, "secret-session-token")
+    queries.note_search("ざんねん", True, "secret-session-token", SECRET_KEY)
     assert one("SELECT count(*) FROM zero_hit_search") == 0  # nothing written by a search
     queries.flush_search_counts()
     with engine.read() as conn:
@@ -315,20 +318,50 @@ def test_zero_hit_rows_keep_no_session_id(at_noon: None) -> None:
 
 
 def test_retention_aggregates_past_days_and_drops_the_raw_rows(at_noon: None) -> None:
-    zero_hit_sessions(3)
+    zero_hit_sessions(5)
     queries.set_clock(lambda: NOW + timedelta(days=1))
-    zero_hit_sessions(2)  # the next day: other salts, so sessions count again
+    zero_hit_sessions(2)  # the next day: too few visitors that day, so it adds nothing
     queries.flush_search_counts()
-    assert one("SELECT count(*) FROM zero_hit_salt") == 2
     queries.set_clock(lambda: NOW + timedelta(days=2))
     report = queries.run_retention(patron_idle_minutes=30, staff_idle_minutes=15)
-    assert report.zero_hit_searches == 5
+    assert report.zero_hit_searches == 7
     assert one("SELECT count(*) FROM zero_hit_search") == 0
-    assert one("SELECT count(*) FROM zero_hit_salt") == 0
-    assert one("SELECT sum(sessions) FROM zero_hit_query") == 5
+    assert one("SELECT sum(sessions) FROM zero_hit_query") == 7
     shown = queries.get_stats(TODAY, TODAY + timedelta(days=1), "day", "").zero_hits
     assert shown == (queries.ZeroHitRow("ざんねんな本", 5),)
-    assert queries.get_stats(TODAY, TODAY, "day", "").zero_hits == ()  # 3 on that day alone
+    assert (
+        queries.get_stats(TODAY + timedelta(days=1), TODAY + timedelta(days=1), "day", "").zero_hits
+        == ()
+    )
+
+
+def test_one_visitor_typing_a_query_on_five_days_does_not_show_it(at_noon: None) -> None:
+    for n in range(5):
+        queries.set_clock(lambda n=n: NOW + timedelta(days=n))  # type: ignore[misc]
+        queries.note_search("ひとりだけのことば", True, "192.0.2.7", SECRET_KEY)
+        queries.flush_search_counts()
+        if n == 2:  # some days aggregated, some still raw
+            queries.run_retention(patron_idle_minutes=30, staff_idle_minutes=15)
+    period = queries.get_stats(TODAY, TODAY + timedelta(days=4), "day", "")
+    assert period.zero_hits == ()
+
+
+def test_the_day_salt_is_stored_nowhere(at_noon: None) -> None:
+    zero_hit_sessions(5)
+    queries.flush_search_counts()
+    salt = stats.day_salt(SECRET_KEY, TODAY)
+    with engine.read() as conn:
+        assert not [t for t in inspect(conn).get_table_names() if "zero_hit" in t and "salt" in t]
+    assert tables_holding((salt.hex(), salt.hex().upper()), -1) == []
+    hashes = {r[2] for r in [*zero_hit_rows()]}
+    assert hashes == {stats.visitor_hash(salt, f"session-{i}") for i in range(5)}
+    other_key = stats.day_salt("another-servers-key", TODAY)
+    assert stats.visitor_hash(other_key, "session-0") not in hashes
+
+
+def zero_hit_rows() -> list[tuple[object, ...]]:
+    with engine.read() as conn:
+        return [tuple(r) for r in conn.execute(text("SELECT * FROM zero_hit_search")).all()]
 
 
 # --- the report ---------------------------------------------------------------------
@@ -342,19 +375,47 @@ def test_small_cells_are_suppressed(at_noon: None) -> None:
     report = queries.get_stats(TODAY, TODAY, "day", "")
     series = {s.measure: s for s in report.series}
     assert series["search"].values == (5,) and series["zero_hit"].values == (None,)
-    assert series["registration"].total is None  # 4 newcomers (plus none in the demo today)
+    assert series["registration"].total == queries.AtLeast(0)  # 4 newcomers: none shown
     minami = next(r for r in report.by_branch if r.branch_code == "minami")
     assert minami.values[queries.BRANCH_MEASURES.index("registration")] is None
-    general = next(r for r in report.registrations if r.category == "general")
+    queries.set_clock(lambda: NOW + timedelta(days=11))  # December: November has ended
+    november = (date(2026, 11, 1), date(2026, 11, 30), "month", "")
+    general = next(r for r in queries.get_stats(*november).registrations if r.category == "general")
     assert general.values[[b for b, _, _ in queries.AGE_BANDS].index("30-39")] is None
     with engine.write() as conn:
         register_patron(conn, newcomer(20, "general", date(1990, 1, 1)), NOW)
-    general = next(
-        r
-        for r in queries.get_stats(TODAY, TODAY, "day", "").registrations
-        if r.category == "general"
-    )
+    general = next(r for r in queries.get_stats(*november).registrations if r.category == "general")
     assert general.values[[b for b, _, _ in queries.AGE_BANDS].index("30-39")] == 5
+
+
+def test_a_total_does_not_give_a_suppressed_cell_away(at_noon: None) -> None:
+    days = [TODAY - timedelta(days=2), TODAY - timedelta(days=1), TODAY]
+    with engine.write() as conn:
+        stats.flush_searches(
+            conn, {(d, stats.SEARCH): n for d, n in zip(days, (6, 3, 7), strict=True)}
+        )
+        stats.flush_searches(
+            conn, {(d, stats.ZERO_HIT): n for d, n in zip(days, (6, 0, 7), strict=True)}
+        )
+    series = {s.measure: s for s in queries.get_stats(days[0], TODAY, "day", "").series}
+    assert series["search"].values == (6, None, 7)
+    assert series["search"].total == queries.AtLeast(13)  # not 16: 16 - 13 would be the 3
+    assert series["zero_hit"].values == (6, 0, 7) and series["zero_hit"].total == 13
+
+
+def test_registrations_by_age_only_for_whole_months_that_have_ended(at_noon: None) -> None:
+    with engine.write() as conn:
+        for n in range(5):
+            register_patron(conn, newcomer(30 + n, "general", date(1990, 1, 1)), NOW)
+    assert queries.get_stats(TODAY, TODAY, "day", "").registrations == ()
+    assert queries.get_stats(date(2026, 11, 1), TODAY, "day", "").registrations == ()
+    whole = (date(2026, 11, 1), date(2026, 11, 30), "day", "")
+    assert queries.get_stats(*whole).registrations == ()  # November has not ended yet
+    queries.set_clock(lambda: NOW + timedelta(days=11))
+    assert queries.get_stats(*whole).registrations != ()
+    assert queries.get_stats(date(2026, 11, 2), date(2026, 11, 30), "day", "").registrations == ()
+    assert queries.get_stats(date(2026, 10, 1), date(2026, 11, 29), "day", "").registrations == ()
+    assert queries.get_stats(date(2026, 1, 1), date(2026, 11, 30), "year", "").registrations
 
 
 def test_months_and_years_and_one_branch(at_noon: None) -> None:

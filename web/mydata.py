@@ -11,8 +11,6 @@ with one line to `EXTRA_SECTIONS` (a function of the request and the patron id).
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +24,7 @@ from starlette.routing import Route
 
 from db import queries
 from web import forms, refusals
+from web.csv_download import csv_download
 from web.errors import error_response
 from web.flash import flash
 from web.guard import patron_route
@@ -360,26 +359,20 @@ async def export_csv(request: Request, session: Current) -> Response:
     if session.kiosk:
         return _kiosk_refusal(request)
     tr = translator(request)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(
-        [
-            tr.gettext("Section"),
-            tr.gettext("Record"),
-            tr.gettext("Field"),
-            tr.gettext("Item"),
-            tr.gettext("Value"),
-        ]
-    )
-    for section in sections(request, session):
-        for number, record in enumerate(section.records, start=1):
-            for value in record:
-                writer.writerow([section.title, number, value.key, value.label, value.text])
-    return _download(
-        ("\ufeff" + out.getvalue()).encode("utf-8"),
-        "text/csv; charset=utf-8",
-        "my-library-data.csv",
-    )
+    head = [
+        tr.gettext("Section"),
+        tr.gettext("Record"),
+        tr.gettext("Field"),
+        tr.gettext("Item"),
+        tr.gettext("Value"),
+    ]
+    rows = [
+        [section.title, number, value.key, value.label, value.text]
+        for section in sections(request, session)
+        for number, record in enumerate(section.records, start=1)
+        for value in record
+    ]
+    return csv_download([head, *rows], "my-library-data.csv")
 
 
 # --- corrections ----------------------------------------------------------------------

@@ -1,8 +1,7 @@
 """The library's anonymous statistics (業務統計, `/staff/stats`) and the search counts.
 
 What is counted, where, and how small cells are suppressed: db.stats. `note_search` is
-called by every search page and does no database work (but once a day per process, to
-read the day's salt); `flush_search_counts` adds this
+called by every search page and does no database work; `flush_search_counts` adds this
 process's counts to the database (the web tier calls it every db.stats.FLUSH_SECONDS, at
 shutdown and before showing statistics).
 """
@@ -27,6 +26,7 @@ from db.stats import (
     SUPPRESS_BELOW,
     UNITS,
     ZERO_HIT_MIN_SESSIONS,
+    AtLeast,
     BranchRow,
     RegistrationRow,
     Series,
@@ -42,6 +42,7 @@ __all__ = [
     "SUPPRESS_BELOW",
     "UNITS",
     "ZERO_HIT_MIN_SESSIONS",
+    "AtLeast",
     "BranchRow",
     "RegistrationRow",
     "Series",
@@ -61,24 +62,16 @@ def library_day() -> date:
     return library_today(clock.now())
 
 
-def note_search(query: str, zero_hit: bool, visitor: str) -> None:
+def note_search(query: str, zero_hit: bool, visitor: str, secret_key: str) -> None:
     """Count a search in this process's memory; for a search that found nothing, also its
-    normalised query with a hash of `visitor` salted by the day's salt (read from the
-    database once a day per process). Written by the next flush."""
+    normalised query with a hash of `visitor` under the day's salt (derived from
+    `secret_key`, never stored). Written by the next flush."""
     today = library_today(clock.now())
     hit = None
     key = stats.query_key(query) if zero_hit and visitor else ""
     if key:
-        salt = stats.cached_salt(today) or _day_salt(today)
-        hit = (today, key, stats.visitor_hash(salt, visitor))
+        hit = (today, key, stats.visitor_hash(stats.day_salt(secret_key, today), visitor))
     stats.note_search(today, zero_hit, hit)
-
-
-@writes
-def _day_salt(conn: Connection, now: datetime, day: date) -> str:
-    salt = stats.day_salt(conn, day)
-    stats.remember_salt(day, salt)
-    return salt
 
 
 def flush_search_counts() -> int:
@@ -117,4 +110,4 @@ def get_stats(
             raise NotFound("unknown_branch")
     if unit not in UNITS:
         raise ValueError(unit)
-    return stats.report(conn, day_from, day_to, unit, branch_id, branch_code)
+    return stats.report(conn, day_from, day_to, unit, branch_id, branch_code, library_today(now))

@@ -9,8 +9,6 @@ The period and branch come from a GET form: dates in 西暦 or 和暦, full-widt
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -22,6 +20,7 @@ from starlette.responses import Response
 
 from db import queries
 from web import forms
+from web.csv_download import csv_download
 from web.i18n import N_, Translator, translator
 from web.labels import category as category_words
 from web.staff import stats_charts
@@ -30,6 +29,7 @@ from web.staff.pages import page
 from web.templating import path_for
 
 SUPPRESSED = "<5"
+AT_LEAST = "≥ "  # a total of which some cells are suppressed
 CIRCULATION = ("checkout", "return", "renew", "hold_placed", "hold_filled", "registration")
 WEB_USE = ("web_login", "search", "zero_hit")
 TABLES = ("circulation", "web", "branches", "registrations", "zero_hits")
@@ -64,8 +64,25 @@ def measure_words(tr: Translator, code: str) -> str:
     }.get(code, code)
 
 
-def shown(value: int | None) -> str:
-    return SUPPRESSED if value is None else f"{value:,}"
+Value = int | str | queries.AtLeast | None
+
+
+def shown(value: Value) -> str:
+    """A cell as the page shows it: "<5" when suppressed, "≥ 13" for a total that is only a
+    lower bound (some of its cells are suppressed)."""
+    if value is None:
+        return SUPPRESSED
+    if isinstance(value, queries.AtLeast):
+        return f"{AT_LEAST}{value.n:,}"
+    return f"{value:,}" if isinstance(value, int) else value
+
+
+def csv_value(value: Value) -> int | str:
+    if value is None:
+        return SUPPRESSED
+    if isinstance(value, queries.AtLeast):
+        return f"{AT_LEAST}{value.n}"
+    return value
 
 
 @dataclass
@@ -151,13 +168,14 @@ def _series(report: queries.StatsReport) -> dict[str, queries.Series]:
 
 def table(
     tr: Translator, report: queries.StatsReport, name: str, branch_names: dict[str, str]
-) -> tuple[list[str], list[list[int | str | None]]]:
-    """One table of the report: its header and rows (numbers, None when suppressed)."""
+) -> tuple[list[str], list[list[Value]]]:
+    """One table of the report: its header and rows (numbers, None when suppressed, AtLeast
+    for a total with suppressed cells)."""
     series = _series(report)
     if name in ("circulation", "web"):
         measures = CIRCULATION if name == "circulation" else WEB_USE
         head = [tr.gettext("Period"), *(measure_words(tr, m) for m in measures)]
-        rows: list[list[int | str | None]] = [
+        rows: list[list[Value]] = [
             [bucket, *(series[m].values[i] for m in measures)]
             for i, bucket in enumerate(report.buckets)
         ]
@@ -177,7 +195,7 @@ def table(
             *(tr.gettext("Age %(band)s", band=band) for band, _, _ in queries.AGE_BANDS),
         ]
         return head, [[category_words(tr, r.category), *r.values] for r in report.registrations]
-    head = [tr.gettext("Search words (normalised)"), tr.gettext("Sessions")]
+    head = [tr.gettext("Search words (normalised)"), tr.gettext("Visitors")]
     return head, [[z.query, z.sessions] for z in report.zero_hits]
 
 
@@ -259,19 +277,9 @@ async def stats_csv(request: Request) -> Response:
     tr = translator(request)
     report = _report(form)
     head, rows = table(tr, report, name, _branch_names(request))
-    out = io.StringIO()
-    out.write("\ufeff")  # the BOM: Excel then reads UTF-8
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(head)
-    for row in rows:
-        writer.writerow([SUPPRESSED if v is None else v for v in row])
     assert form.day_from is not None and form.day_to is not None
     filename = f"shiori-stats-{name}-{form.day_from.isoformat()}-{form.day_to.isoformat()}.csv"
-    return Response(
-        out.getvalue().encode("utf-8"),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return csv_download([head, *([csv_value(v) for v in row] for row in rows)], filename)
 
 
 async def charts_css(request: Request) -> Response:

@@ -1,9 +1,10 @@
 """the library's statistics: registrations by category and age band, searches, zero-hit queries
 
 `registration_count` and `search_count` are anonymous counts like `daily_count`;
-`zero_hit_search` keeps a day's zero-hit queries with a salted hash of the session (the
-salt in `zero_hit_salt`) until `shiori retention run` aggregates them into
-`zero_hit_query` (distinct sessions per query and day) and deletes both (db.stats).
+`zero_hit_search` keeps a day's zero-hit queries with a keyed hash of the visitor (its
+daily salt derived from the server's secret key, never stored) until `shiori retention run`
+aggregates them into `zero_hit_query` (distinct visitors per query and day) and deletes
+them (db.stats).
 
 Revision ID: 0025_stats
 Revises: 0022_reference
@@ -39,12 +40,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("day", "event"),
     )
     op.create_table(
-        "zero_hit_salt",
-        sa.Column("day", sa.Date(), nullable=False),
-        sa.Column("salt", sa.String(length=64), nullable=False),
-        sa.PrimaryKeyConstraint("day"),
-    )
-    op.create_table(
         "zero_hit_search",
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("query", sa.String(length=100), nullable=False),
@@ -63,6 +58,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("zero_hit_query")
     op.drop_table("zero_hit_search")
-    op.drop_table("zero_hit_salt")
     op.drop_table("search_count")
     op.drop_table("registration_count")
