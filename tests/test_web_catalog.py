@@ -216,6 +216,9 @@ def test_facets_are_links_that_narrow_the_results(client: TestClient) -> None:
         r'<a id="facet-ndc_class-\d+" href="([^"]+)"[^>]*aria-current="true"', narrowed.text
     )
     assert chosen and "ndc_class" not in chosen.group(1)
+    # The other classes are gone from that group: following one would replace the chosen
+    # class, so a count within it would promise what the link does not give.
+    assert len(re.findall(r'id="facet-ndc_class-\d', narrowed.text)) == 1
 
 
 def test_a_facet_followed_with_htmx_refreshes_the_advanced_fields(client: TestClient) -> None:

@@ -232,7 +232,13 @@ def _facet_groups(
         ),
         FacetGroup("decade", tr.gettext("Decade published"), tuple(map(decade, facets.decades))),
     )
-    return tuple(g for g in groups if g.links)
+    # Once a value of a group is chosen, the others are not shown: their counts are within
+    # the chosen one, and following one replaces it (a count would promise what it won't give).
+    return tuple(
+        FacetGroup(g.kind, g.heading, tuple(link for link in g.links if link.chosen) or g.links)
+        for g in groups
+        if g.links
+    )
 
 
 NO_HELP: dict[str, Any] = {"facet_groups": (), "suggestions": (), "refresh_form": False}
