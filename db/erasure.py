@@ -158,9 +158,10 @@ def end_reservations(conn: Connection, patron_ids: Sequence[int], now: datetime)
 
 
 def forget_mail(conn: Connection, patron_ids: Sequence[int]) -> int:
-    """Withdraw the patrons' unsent mail and delete what was delivered or given up; a row in
-    doubt stays emptied and no longer names them (ids may be given out again). → rows
-    withdrawn (unsent ones only, as retention reports them)."""
+    """Withdraw the patrons' unsent mail and delete what was delivered or given up; a row a
+    sender is delivering right now (in doubt) stays emptied, names nobody (ids may be given
+    out again) and is marked forgotten: the sender deletes it, address and all, once that
+    delivery settles. → rows withdrawn (unsent ones only, as retention reports them)."""
     mine = _mail.patron_id.in_(patron_ids)
     withdrawn = outbox.withdraw(conn, mine)
     conn.execute(
@@ -168,7 +169,11 @@ def forget_mail(conn: Connection, patron_ids: Sequence[int]) -> int:
             mine, or_(_mail.sent_at.is_not(None), _mail.failed_at.is_not(None))
         )
     )
-    conn.execute(update(outbox.mail_outbox).where(mine).values(patron_id=None))
+    conn.execute(
+        update(outbox.mail_outbox)
+        .where(mine)
+        .values(patron_id=None, kind=outbox.FORGOTTEN, subject="")
+    )
     return withdrawn
 
 
