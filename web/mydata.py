@@ -398,6 +398,12 @@ def _done(request: Request, notice: str) -> Response:
 async def change_email(request: Request, session: Current) -> Response:
     form = await forms.read(request)
     address = forms.text(form, "email", 254)
+    if session.kiosk:
+        # The address receives password reset links: not changed on a shared terminal.
+        message = translator(request).gettext(
+            "The email address is not changed on library terminals. Use your own device."
+        )
+        return _page(request, session, 403, {}, {"email": message})
     base = settings_of(request).public_url
     confirm_page = path_for(request, "my_email_confirm_page")
 
@@ -405,7 +411,9 @@ async def change_email(request: Request, session: Current) -> Response:
         return f"{base}{confirm_page}?token={token}"
 
     try:
-        queries.request_email_change(session.patron_id, address, make_link)
+        queries.request_email_change(
+            session.patron_id, address, str(form.get("password", ""))[:1024], make_link
+        )
     except queries.MyDataFieldsRefused as refused:
         return _page(request, session, 422, {"email": address}, _field_errors(request, refused))
     return _done(

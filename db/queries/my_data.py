@@ -6,7 +6,8 @@ touches only that patron's rows.
   rule would delete the record (db.erasure.purge_date) and any change waiting.
 - Email: a typed address is used for nothing until the single-use link mailed to it is
   opened (`request_email_change` / `confirm_email_change`; only the SHA-256 of the link's
-  random token is kept, as for applications). The old address is told (db.patrons).
+  random token is kept, as for applications). Asking takes the current password; the old
+  address is told when the change is asked for and when it is confirmed (db.patrons).
 - Phone: corrected at once, normalised as registration does (db.japanese_input).
 - Address: requested online (`request_address_change`), confirmed at a counter with ID
   (db.queries.staff_address_changes).
@@ -207,15 +208,31 @@ def _withdraw_link(conn: Connection, patron_id: int) -> None:
     conn.execute(_confirm_table.delete().where(_confirm.patron_id == patron_id))
 
 
-@writes
 def request_email_change(
-    conn: Connection, now: datetime, patron_id: int, address: str, make_link: Callable[[str], str]
+    patron_id: int, address: str, password: str, make_link: Callable[[str], str]
 ) -> None:
     """Mail a single-use link to `address`; it becomes the patron's address only when the
-    link is opened (`confirm_email_change`). A newer request replaces an older link."""
+    link is opened (`confirm_email_change`). A newer request replaces an older link. The
+    address receives password reset links, so the current password is asked again, checked
+    as for account deletion (throttled): refused on the field `email_password` with
+    `wrong_current_password` or `too_many_attempts`. The address in use is told at once."""
     address = address.strip()
     if not address or not is_email(address):
         raise MyDataFieldsRefused({"email": Refusal("email_format")})
+    try:
+        stored, _card = _check_password_allowed(patron_id)
+    except TooManyAttempts:
+        raise MyDataFieldsRefused({"email_password": Refusal("too_many_attempts")}) from None
+    if not passwords.verify(stored, password):
+        raise MyDataFieldsRefused({"email_password": Refusal("wrong_current_password")})
+    _request_email_change(patron_id, address, make_link)
+
+
+@writes
+def _request_email_change(
+    conn: Connection, now: datetime, patron_id: int, address: str, make_link: Callable[[str], str]
+) -> None:
+    throttle.succeeded(conn, [(throttle.CHANGE_PATRON, str(patron_id))])
     row = conn.execute(
         select(_patron.email, _patron.lang).where(_patron.id == patron_id).with_for_update()
     ).first()
@@ -248,6 +265,8 @@ def request_email_change(
             mail_id=mail_id,
         )
     )
+    # Told now, not only once confirmed: whoever holds the session cannot hide the change.
+    patrons.notify_email_change(conn, patron_id, row.email, row.lang, patrons.EMAIL_REQUESTED, now)
 
 
 @writes
