@@ -111,6 +111,23 @@ def test_notice_settings_default_to_mail_without_titles(library_db: Database) ->
         queries.get_notice_settings(999_999)
 
 
+def test_notice_settings_are_saved_together_or_not_at_all(library_db: Database) -> None:
+    """The page's switches and the reminder's day are one save: a bad value keeps nothing."""
+    pid = patron_id(HANAKO)
+    before = queries.get_notice_settings(pid)
+    with pytest.raises(queries.MyDataRefused) as refused:
+        queries.set_notice_settings(pid, {"ready": (False, True), "due_soon": (True, True)}, 4)
+    assert refused.value.code == "choose_option"
+    with pytest.raises(ValueError):
+        queries.set_notice_settings(pid, {"ready": (False, True), "everything": (True, True)}, 3)
+    assert queries.get_notice_settings(pid) == before
+    saved = queries.set_notice_settings(pid, {"ready": (False, True)}, 3)
+    assert saved.due_reminder_days == 3 and not saved.settings[0].email
+    assert queries.get_notice_prefs(pid).hold_ready is False
+    left = queries.set_notice_settings(pid, {"ready": (True, False)})  # the day as it was
+    assert left.due_reminder_days == 3
+
+
 def test_a_ready_notice_names_the_title_only_when_asked(library_db: Database) -> None:
     work_id, barcode, branch = taros_loan()
     hanako = patron_id(HANAKO)

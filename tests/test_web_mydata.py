@@ -295,3 +295,15 @@ def test_a_library_terminal_changes_no_email(web: TestClient) -> None:
     assert "図書館の端末ではメールアドレスを変更できません" in refused.text  # type: ignore[attr-defined]
     assert queries.get_my_data(patron_id(HANAKO[0])).email_waiting is None
     assert mailbox.composed() == []
+
+
+def test_a_bad_reminder_day_saves_no_notice_setting(web: TestClient) -> None:
+    log_in(web, *HANAKO)
+    hanako = patron_id(HANAKO[0])
+    before = queries.get_notice_settings(hanako)
+    form = {f"{k}_email": "none" for k in queries.NOTICE_KINDS}
+    refused = post(
+        web, "/my/notices", "/my/notices", **{**form, "due_soon_email": "email"}, reminder_days="4"
+    )
+    assert refused.status_code == 422  # type: ignore[attr-defined]
+    assert queries.get_notice_settings(hanako) == before

@@ -533,12 +533,11 @@ async def save_notices(request: Request, session: Current) -> Response:
     days: int | None = None
     if choices["due_soon"][0]:
         days = forms.whole_number(forms.text(form, "reminder_days", 10)) or DEFAULT_REMINDER_DAYS
-        if days not in queries.HOLD_REMINDER_DAYS:
-            error = refusals.words(translator(request), queries.Refusal("choose_option"))
-            return _notices_page(request, session, 422, error)
-    # The reservations page's switches are the same settings (db.notice_prefs).
-    queries.set_notice_prefs(session.patron_id, choices["ready"][0], days)
-    queries.set_notice_settings(session.patron_id, choices)
+    # The reservations page's switches are the same settings (db.notice_prefs): one save.
+    try:
+        queries.set_notice_settings(session.patron_id, choices, days)
+    except queries.MyDataRefused as refused:
+        return _notices_page(request, session, 422, refusals.say(request, refused))
     response = see_other(request, "my_notices_page")
     flash(request, response, N_("Notice settings saved."))
     return response

@@ -24,6 +24,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from types import EllipsisType
 from typing import Any
 
 from sqlalchemy import DateTime, func, literal, select
@@ -48,6 +49,7 @@ from db.engine import erase_after_commit, reads, writes
 from db.errors import NotFound, QueryError, Refusal, TooManyAttempts
 from db.localized import Localized
 from db.notice_prefs import KINDS as NOTICE_KINDS
+from db.notice_prefs import REMINDER_DAYS as NOTICE_REMINDER_DAYS
 from db.notice_prefs import NoticeSetting
 from db.sessions import digest
 
@@ -384,12 +386,23 @@ def get_notice_settings(conn: Connection, now: datetime, patron_id: int) -> Noti
 
 @writes
 def set_notice_settings(
-    conn: Connection, now: datetime, patron_id: int, choices: Mapping[str, tuple[bool, bool]]
+    conn: Connection,
+    now: datetime,
+    patron_id: int,
+    choices: Mapping[str, tuple[bool, bool]],
+    due_reminder_days: int | EllipsisType | None = ...,
 ) -> NoticeSettings:
-    """Store `{kind: (email, titles)}` for the kinds given; the others are left as they are."""
+    """Store `{kind: (email, titles)}` for the kinds given (the others are left as they are)
+    and, unless `...`, how many days before the due date the reminder comes (None: the
+    default), all in one transaction: a day not offered (`choose_option`) or an unknown kind
+    (ValueError) saves nothing."""
+    if due_reminder_days is not ... and due_reminder_days not in (None, *NOTICE_REMINDER_DAYS):
+        raise MyDataRefused("choose_option")
     _settings(conn, patron_id)  # NotFound first
     for kind, (email, titles) in choices.items():
         notice_prefs.set_setting(conn, patron_id, kind, email=email, titles=titles)
+    if due_reminder_days is not ...:
+        notice_prefs.set_reminder_days(conn, patron_id, due_reminder_days)
     return _settings(conn, patron_id)
 
 
