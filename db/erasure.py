@@ -195,9 +195,9 @@ def erase_patrons(conn: Connection, patron_ids: Sequence[int], now: datetime) ->
     patrons = mail = 0
     for start in range(0, len(patron_ids), 500):
         chunk = list(patron_ids[start : start + 500])
-        mail += forget_mail(conn, chunk)
+        # Locks the patrons first (no loan can start meanwhile), then who has none is final:
+        # a skipped patron keeps their mail and everything else.
         end_reservations(conn, chunk, now)
-        applications.delete_applications(conn, _same_person_applications(conn, chunk))
         free = [
             int(p)
             for p in conn.execute(
@@ -208,6 +208,8 @@ def erase_patrons(conn: Connection, patron_ids: Sequence[int], now: datetime) ->
         ]
         if not free:
             continue
+        mail += forget_mail(conn, free)
+        applications.delete_applications(conn, _same_person_applications(conn, free))
         for table, column in PATRON_ROWS:
             conn.execute(
                 text(f'DELETE FROM "{table}" WHERE "{column}" IN :ids').bindparams(
