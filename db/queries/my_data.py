@@ -43,7 +43,7 @@ from db import (
 )
 from db.applications import ADDRESS_MAX_CHARS
 from db.circulation import LoanView
-from db.clock import aware_utc, naive_utc
+from db.clock import aware_utc, aware_utc_or_none, naive_utc
 from db.emails import is_email
 from db.engine import erase_after_commit, reads, writes
 from db.errors import NotFound, QueryError, Refusal, TooManyAttempts
@@ -154,10 +154,6 @@ def _stamp(moment: datetime) -> Any:
     return literal(naive_utc(moment), DateTime())
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    return aware_utc(value) if value is not None else None
-
-
 @reads
 def get_my_data(conn: Connection, now: datetime, patron_id: int) -> MyData:
     row = conn.execute(
@@ -192,7 +188,7 @@ def get_my_data(conn: Connection, now: datetime, patron_id: int) -> MyData:
         lang=row.lang,
         registered_on=row.registered_on,
         expires_on=row.expires_on,
-        last_used_at=_aware(row.last_used_at),
+        last_used_at=aware_utc_or_none(row.last_used_at),
         last_loan_on=row.last_loan_on,
         purge_on=erasure.purge_date(row.registered_on, row.last_loan_on),
         address_change=(
