@@ -41,6 +41,11 @@ def aware_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
+def aware_utc_or_none(moment: datetime | None) -> datetime | None:
+    """`aware_utc` for a nullable column."""
+    return None if moment is None else aware_utc(moment)
+
+
 def library_today(moment: datetime) -> date:
     """The library's local date at `moment` (naive values are taken as UTC)."""
     return aware_utc(moment).astimezone(LIBRARY_TZ).date()

@@ -158,9 +158,10 @@ def end_reservations(conn: Connection, patron_ids: Sequence[int], now: datetime)
 
 
 def forget_mail(conn: Connection, patron_ids: Sequence[int]) -> int:
-    """Withdraw the patrons' unsent mail and delete what was delivered or given up; a row in
-    doubt stays emptied and no longer names them (ids may be given out again). → rows
-    withdrawn (unsent ones only, as retention reports them)."""
+    """Withdraw the patrons' unsent mail and delete what was delivered or given up; a row a
+    sender is delivering right now (in doubt) stays emptied, names nobody (ids may be given
+    out again) and is marked forgotten: the sender deletes it, address and all, once that
+    delivery settles. → rows withdrawn (unsent ones only, as retention reports them)."""
     mine = _mail.patron_id.in_(patron_ids)
     withdrawn = outbox.withdraw(conn, mine)
     conn.execute(
@@ -168,7 +169,11 @@ def forget_mail(conn: Connection, patron_ids: Sequence[int]) -> int:
             mine, or_(_mail.sent_at.is_not(None), _mail.failed_at.is_not(None))
         )
     )
-    conn.execute(update(outbox.mail_outbox).where(mine).values(patron_id=None))
+    conn.execute(
+        update(outbox.mail_outbox)
+        .where(mine)
+        .values(patron_id=None, kind=outbox.FORGOTTEN, subject="")
+    )
     return withdrawn
 
 
@@ -190,9 +195,9 @@ def erase_patrons(conn: Connection, patron_ids: Sequence[int], now: datetime) ->
     patrons = mail = 0
     for start in range(0, len(patron_ids), 500):
         chunk = list(patron_ids[start : start + 500])
-        mail += forget_mail(conn, chunk)
+        # Locks the patrons first (no loan can start meanwhile), then who has none is final:
+        # a skipped patron keeps their mail and everything else.
         end_reservations(conn, chunk, now)
-        applications.delete_applications(conn, _same_person_applications(conn, chunk))
         free = [
             int(p)
             for p in conn.execute(
@@ -203,6 +208,8 @@ def erase_patrons(conn: Connection, patron_ids: Sequence[int], now: datetime) ->
         ]
         if not free:
             continue
+        mail += forget_mail(conn, free)
+        applications.delete_applications(conn, _same_person_applications(conn, free))
         for table, column in PATRON_ROWS:
             conn.execute(
                 text(f'DELETE FROM "{table}" WHERE "{column}" IN :ids').bindparams(

@@ -1,7 +1,7 @@
 """Notice settings (issue 16): per patron and kind of notice, mailed or not, titles or not.
 
 Kinds (`KINDS`): `ready` (a reservation is ready for pickup), `due_soon` (the due-date
-reminder; *when* it comes is notice_preference.due_reminder_days), `overdue`,
+reminder; *when* it comes is notice_preference.due_reminder_days, `set_reminder_days`), `overdue`,
 `reference_answer` and `new_arrivals` (the alerts digest). A kind a patron never chose has
 no row and means the default: mailed (`email`), naming no title (`titles` False) — a mail
 says "ご予約の資料が1点ご用意できました", not which one, unless the patron asked for titles.
@@ -30,8 +30,11 @@ REFERENCE_ANSWER = "reference_answer"
 NEW_ARRIVALS = "new_arrivals"
 KINDS = (READY, DUE_SOON, OVERDUE, REFERENCE_ANSWER, NEW_ARRIVALS)
 
+REMINDER_DAYS = (1, 2, 3, 5, 7)  # the due-date reminder choices, in days
+
 _setting = models.NoticeSetting.metadata.tables["notice_setting"]
 _s = _setting.c
+_preference = models.NoticeSetting.metadata.tables["notice_preference"]
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,17 @@ def set_setting(conn: Connection, patron_id: int, kind: str, *, email: bool, tit
     )
     if not updated.rowcount:
         conn.execute(_setting.insert().values(patron_id=patron_id, kind=kind, **values))
+
+
+def set_reminder_days(conn: Connection, patron_id: int, days: int | None) -> None:
+    """How many days before the due date the reminder comes (None: the library's default);
+    the caller has checked the patron exists and `days` is one of `REMINDER_DAYS`."""
+    values = {"due_reminder_days": days}
+    updated = conn.execute(
+        _preference.update().where(_preference.c.patron_id == patron_id).values(**values)
+    )
+    if not updated.rowcount:
+        conn.execute(_preference.insert().values(patron_id=patron_id, **values))
 
 
 def mailed(kind: str, patron_id: ColumnElement[int]) -> ColumnElement[bool]:

@@ -79,9 +79,12 @@ mail_outbox = table(
 
 SUBJECT_MAX_CHARS = 200  # the column's length
 
-# Kinds whose row is deleted once delivered, address and all: mail to someone the library
-# no longer knows (a deleted account's last mail), kept for nobody's failure list.
-FORGOTTEN_ON_DELIVERY = frozenset({"account_deleted"})
+# Kinds whose row is deleted once settled (delivered or given up), address and all: mail to
+# someone the library no longer knows, kept for nobody's failure list and never re-queued.
+# "forgotten" relabels a deleted patron's row a sender was delivering at that moment
+# (db.erasure.forget_mail): it stays only until that delivery settles.
+FORGOTTEN = "forgotten"
+FORGOTTEN_WHEN_SETTLED = frozenset({"account_deleted", FORGOTTEN})
 
 _KIND = re.compile(r"[a-z0-9][a-z0-9_.-]{0,39}")
 _LANG = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{1,8})?")

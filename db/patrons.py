@@ -15,6 +15,7 @@ from db.emails import check_email
 from db.errors import QueryError
 
 # Why the old address hears of an email change (the `step` of the "email_changed" mail).
+EMAIL_REQUESTED = "requested"  # the patron, logged in, asked for a new address (a link went)
 EMAIL_RECORDED = "recorded"  # staff recorded a new address; it waits for the patron
 EMAIL_CONFIRMED = "confirmed"  # the patron, logged in, confirmed the new address
 EMAIL_REMOVED = "removed"  # staff removed the address

@@ -54,7 +54,7 @@ from sqlalchemy.engine import Connection
 
 from db import models, notice_prefs, outbox, rules
 from db.catalog_write import SEP
-from db.clock import aware_utc, library_today
+from db.clock import aware_utc, aware_utc_or_none, library_today
 from db.errors import NotFound, QueryError
 
 log = logging.getLogger(__name__)
@@ -288,10 +288,6 @@ def check_sources(conn: Connection, sources: Sequence[SourceInput]) -> list[Sour
 # ---------------------------------------------------------------------------------------
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    return None if moment is None else aware_utc(moment)
-
-
 def load_question(
     conn: Connection, question_id: int, *, patron_id: int | None = None, internal: bool
 ) -> QuestionView:
@@ -330,8 +326,8 @@ def load_question(
         notify_email=bool(q.notify_email),
         created_at=aware_utc(q.created_at),
         updated_at=aware_utc(q.updated_at),
-        answered_at=_aware(q.answered_at),
-        closed_at=_aware(q.closed_at),
+        answered_at=aware_utc_or_none(q.answered_at),
+        closed_at=aware_utc_or_none(q.closed_at),
         assigned_staff_id=q.assigned_staff_id,
         messages=tuple(
             MessageView(

@@ -12,7 +12,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from db import emails, engine, outbox, rules
+from db import emails, engine, erasure, outbox, rules
 from db.errors import QueryError
 from db.queries import mail
 from db.queries.staff_mail import MailFailure
@@ -590,3 +590,81 @@ def test_a_given_up_notice_keeps_its_text_only_while_its_cause_holds(fresh_db: D
     with engine.write() as conn:
         assert outbox.withdraw(conn, _outbox.c.id == mail_id) == 1
     assert failed_mail() == ()
+
+
+def _outbox_ids() -> list[int]:
+    with engine.read() as conn:
+        return list(conn.execute(select(_outbox.c.id)).scalars())
+
+
+def test_a_deleted_accounts_last_mail_goes_when_delivered_or_refused(
+    fresh_db: Database, smtp_server: Server
+) -> None:
+    """Mail to someone the library no longer knows leaves with its final state, address and
+    all: on nobody's failure list, never re-queued."""
+    delivered = queue(kind="account_deleted")
+    assert mail.send_due(smtp_server.settings, NOW).sent == 1
+    assert delivered not in _outbox_ids()
+    smtp_server.recorder.rcpt_reply = f"550 5.1.1 <{PATRON}>: Recipient address rejected"
+    refused = queue(kind="account_deleted")
+    assert mail.send_due(smtp_server.settings, NOW).failed == 1
+    assert refused not in _outbox_ids()
+    assert failed_mail() == ()
+
+
+def test_a_deleted_accounts_last_mail_goes_when_its_retry_period_is_over(
+    fresh_db: Database,
+) -> None:
+    queue(kind="account_deleted")
+    kept = queue()
+    mail.send_due(settings_for(free_port()), NOW + timedelta(days=3), retry_days=3)
+    assert _outbox_ids() == [kept]
+    assert [f.id for f in failed_mail()] == [kept]
+
+
+def test_a_deleted_accounts_last_mail_goes_when_given_up_in_doubt(fresh_db: Database) -> None:
+    class AlwaysDrops(Recorder):
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            server.transport.abort()
+            return "250 never heard"
+
+    queue(kind="account_deleted")
+    port = free_port()
+    controller = Controller(AlwaysDrops(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        for run in range(rules.MAIL_MAX_DOUBTS + 2):
+            mail.send_due(settings_for(port), NOW + timedelta(minutes=run))
+    finally:
+        controller.stop()
+    assert _outbox_ids() == [] and failed_mail() == ()
+
+
+def test_a_deleted_patrons_mail_in_flight_is_deleted_once_it_settles(fresh_db: Database) -> None:
+    """Deleting a patron while a sender is delivering their mail: the row can only be
+    emptied then, and is deleted (address and subject) whatever way that delivery ends."""
+    with engine.write() as conn:
+        ids = [
+            outbox.enqueue(
+                conn,
+                kind="hold_ready",
+                to_addr=f"p{n}@example.jp",
+                subject=SUBJECT,
+                body=BODY,
+                now=NOW,
+                patron_id=7,
+            )
+            for n in range(3)
+        ]
+    assert [m.id for m in mail._claim(NOW, 10, "run-a")] == ids
+    for mail_id in ids:
+        mail._mark_in_doubt(mail_id, NOW, "run-a")
+    with engine.write() as conn:
+        assert erasure.forget_mail(conn, [7]) == 0  # nothing unsent could be withdrawn
+    row = outbox_row(ids[0])
+    assert (row.patron_id, row.body, row.subject) == (None, None, "")
+    mail._mark_sent(ids[0], NOW)  # the server took it
+    mail._mark_doubt(ids[1], "SMTPServerDisconnected")  # no reply: nothing left to re-send
+    assert _outbox_ids() == [ids[2]]
+    mail._sweep_in_doubt(NOW + timedelta(seconds=rules.MAIL_CLAIM_SECONDS + 1))  # sender died
+    assert _outbox_ids() == [] and failed_mail() == ()

@@ -25,6 +25,7 @@ from tests.test_web_holds import patron_id, taros_loan
 NOW = datetime(2026, 11, 21, 1, 0, tzinfo=UTC)
 MISAKI = ("2100000004", "misaki-no-hon-99")
 HANAKO = "2100000001"
+HANAKO_PASSWORD = "hon-wo-yomu-2026"
 MISAKI_ID = 515151  # distinctive, so the scan can look for the number too
 MISAKI_VALUES = (
     "2100000004",
@@ -108,6 +109,23 @@ def test_notice_settings_default_to_mail_without_titles(library_db: Database) ->
         queries.set_notice_settings(pid, {"everything": (True, True)})
     with pytest.raises(queries.NotFound):
         queries.get_notice_settings(999_999)
+
+
+def test_notice_settings_are_saved_together_or_not_at_all(library_db: Database) -> None:
+    """The page's switches and the reminder's day are one save: a bad value keeps nothing."""
+    pid = patron_id(HANAKO)
+    before = queries.get_notice_settings(pid)
+    with pytest.raises(queries.MyDataRefused) as refused:
+        queries.set_notice_settings(pid, {"ready": (False, True), "due_soon": (True, True)}, 4)
+    assert refused.value.code == "choose_option"
+    with pytest.raises(ValueError):
+        queries.set_notice_settings(pid, {"ready": (False, True), "everything": (True, True)}, 3)
+    assert queries.get_notice_settings(pid) == before
+    saved = queries.set_notice_settings(pid, {"ready": (False, True)}, 3)
+    assert saved.due_reminder_days == 3 and not saved.settings[0].email
+    assert queries.get_notice_prefs(pid).hold_ready is False
+    left = queries.set_notice_settings(pid, {"ready": (True, False)})  # the day as it was
+    assert left.due_reminder_days == 3
 
 
 def test_a_ready_notice_names_the_title_only_when_asked(library_db: Database) -> None:
@@ -317,17 +335,48 @@ def test_an_overdue_notice_comes_once_per_loan_and_follows_the_setting(
     assert composed() == []
 
 
+def _link(token: str) -> str:
+    return f"https://x/{token}"
+
+
 def test_links_to_a_new_address_are_limited(library_db: Database) -> None:
     """A logged-in account cannot be made to mail strangers without end."""
     hanako = patron_id(HANAKO)
     for n in range(5):
-        queries.request_email_change(hanako, f"new{n}@example.jp", lambda t: f"https://x/{t}")
+        queries.request_email_change(hanako, f"new{n}@example.jp", HANAKO_PASSWORD, _link)
     with pytest.raises(queries.MyDataFieldsRefused) as refused:
-        queries.request_email_change(hanako, "new5@example.jp", lambda t: f"https://x/{t}")
+        queries.request_email_change(hanako, "new5@example.jp", HANAKO_PASSWORD, _link)
     assert refused.value.errors["email"].code == "too_many_attempts"
     # Each newer link replaced the older one: one waits, the others were withdrawn.
-    assert [kind for kind, *_ in composed()] == ["email_confirm"]
+    assert [kind for kind, *_ in composed() if kind != "email_changed"] == ["email_confirm"]
     assert queries.get_my_data(hanako).email_waiting == "new4@example.jp"
+
+
+def test_an_email_change_takes_the_password_and_tells_the_old_address(
+    library_db: Database,
+) -> None:
+    """The address receives password reset links: a session alone cannot move it, and the
+    address in use hears of the request at once (not only once the link is opened)."""
+    hanako = patron_id(HANAKO)
+    for wrong in ("", "not-her-password"):
+        with pytest.raises(queries.MyDataFieldsRefused) as refused:
+            queries.request_email_change(hanako, "new@example.jp", wrong, _link)
+        assert refused.value.errors["email_password"].code == "wrong_current_password"
+    assert composed() == [] and queries.get_my_data(hanako).email_waiting is None
+    queries.request_email_change(hanako, "new@example.jp", HANAKO_PASSWORD, _link)
+    told = [(kind, to, body) for kind, to, _subject, body in composed()]
+    assert [(kind, to) for kind, to, _body in told] == [
+        ("email_confirm", "new@example.jp"),
+        ("email_changed", "hanako@example.jp"),
+    ]
+    assert "new@example.jp" not in (told[1][2] or "")  # the old address learns no new one
+    # Throttled like account deletion: after the limit, even the right password waits.
+    for _ in range(5):
+        with pytest.raises(queries.MyDataFieldsRefused):
+            queries.request_email_change(hanako, "new2@example.jp", "wrong", _link)
+    with pytest.raises(queries.MyDataFieldsRefused) as refused:
+        queries.request_email_change(hanako, "new2@example.jp", HANAKO_PASSWORD, _link)
+    assert refused.value.errors["email_password"].code == "too_many_attempts"
 
 
 def _at_once(n: int, work: Callable[[int], object]) -> list[object]:

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import text
 
-from db import engine, queries
+from db import engine, erasure, outbox, queries
 from db.queries.retention import years_before
 from tests.conftest import Database
 
@@ -57,6 +57,28 @@ def test_a_patron_with_an_item_out_is_kept(library_db: Database) -> None:
     set_patron("2100000001", last_loan_on=date(2020, 1, 1))  # but has 3 loans now
     run()
     assert "2100000001" in cards()
+
+
+def test_a_patron_skipped_for_a_loan_keeps_their_mail(library_db: Database) -> None:
+    """Who has a loan is known only once the patrons are locked: their mail stays queued."""
+    with engine.write() as conn:
+        pid = conn.execute(text("SELECT id FROM patron WHERE card_number = '2100000001'")).one()[0]
+        mail_id = outbox.enqueue(
+            conn,
+            kind="due_reminder",
+            to_addr="hanako@example.jp",
+            subject="返却日のお知らせ",
+            body="本文",
+            now=NOW,
+            patron_id=pid,
+        )
+        assert erasure.erase_patrons(conn, [pid], NOW) == (0, 0)
+    assert "2100000001" in cards()
+    with engine.read() as conn:
+        kept = conn.execute(
+            text("SELECT patron_id, body FROM mail_outbox WHERE id = :i"), {"i": mail_id}
+        ).one()
+    assert tuple(kept) == (pid, "本文")
 
 
 def test_purge_takes_sessions_and_reservations_with_it(library_db: Database) -> None:

@@ -61,7 +61,7 @@ def test_done_when(library_db: Database, smtp_server: Server) -> None:
         assert "に削除されます" in page.text  # the 3-year rule's date
 
         # He adds an email: nothing is used until the link in the mail is opened.
-        assert post(web, "/my/data/email", email=TARO_EMAIL).status_code == 303
+        assert post(web, "/my/data/email", email=TARO_EMAIL, password=TARO[1]).status_code == 303
         assert queries.get_my_data(taro).email is None
         assert send_mail(smtp_server) == 1
         [received] = smtp_server.recorder.received
@@ -178,7 +178,12 @@ def test_nothing_of_another_patron_is_reachable(library_db: Database) -> None:
     with client_for(library_db) as hanako, client_for(library_db) as misaki:
         log_in(hanako, *HANAKO)
         log_in(misaki, *MISAKI)
-        assert post(hanako, "/my/data/email", email="hanako.new@example.jp").status_code == 303
+        assert (
+            post(
+                hanako, "/my/data/email", email="hanako.new@example.jp", password=HANAKO[1]
+            ).status_code
+            == 303
+        )
         asked = post(hanako, "/my/data/address", postal_code="2510052", address="A町")
         assert asked.status_code == 303  # type: ignore[attr-defined]
         page = misaki.get("/my/data").text
@@ -266,3 +271,39 @@ def test_a_library_terminal_offers_no_download(web: TestClient) -> None:
     for url in ("/my/data/export.json", "/my/data/export.csv"):
         refused = web.get(url)
         assert refused.status_code == 403 and "山田" not in refused.text, url
+
+
+def test_a_wrong_password_changes_no_email(web: TestClient) -> None:
+    log_in(web, *HANAKO)
+    refused = post(web, "/my/data/email", email="hanako.new@example.jp", password="nope")
+    assert refused.status_code == 422  # type: ignore[attr-defined]
+    said = refused.text  # type: ignore[attr-defined]
+    assert 'id="email_password-error"' in said and 'value="hanako.new@example.jp"' in said
+    assert queries.get_my_data(patron_id(HANAKO[0])).email_waiting is None
+    assert mailbox.composed() == []
+
+
+def test_a_library_terminal_changes_no_email(web: TestClient) -> None:
+    """A shared terminal: the next person must not be able to move the reset address."""
+    web = kiosk_helpers.enrol(web)
+    log_in(web, *HANAKO)
+    page = web.get("/my/data").text
+    assert 'action="/my/data/email"' not in page
+    assert "図書館の端末ではメールアドレスを変更できません" in page
+    refused = post(web, "/my/data/email", email="hanako.new@example.jp", password=HANAKO[1])
+    assert refused.status_code == 403  # type: ignore[attr-defined]
+    assert "図書館の端末ではメールアドレスを変更できません" in refused.text  # type: ignore[attr-defined]
+    assert queries.get_my_data(patron_id(HANAKO[0])).email_waiting is None
+    assert mailbox.composed() == []
+
+
+def test_a_bad_reminder_day_saves_no_notice_setting(web: TestClient) -> None:
+    log_in(web, *HANAKO)
+    hanako = patron_id(HANAKO[0])
+    before = queries.get_notice_settings(hanako)
+    form = {f"{k}_email": "none" for k in queries.NOTICE_KINDS}
+    refused = post(
+        web, "/my/notices", "/my/notices", **{**form, "due_soon_email": "email"}, reminder_days="4"
+    )
+    assert refused.status_code == 422  # type: ignore[attr-defined]
+    assert queries.get_notice_settings(hanako) == before

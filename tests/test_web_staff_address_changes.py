@@ -41,13 +41,32 @@ def test_staff_confirm_a_change_after_seeing_id(team: dict[str, Console]) -> Non
     assert queries.get_my_data(hanako).address == NEW_ADDRESS
     assert queries.get_my_data(hanako).address_change is None
     assert audit_rows()[before:] == [
-        ("STA01", None, "name", "view", "allowed"),
+        ("STA01", hanako, "card,name", "view", "allowed"),
         ("STA01", hanako, "name,contact", "view", "allowed"),
         ("STA01", hanako, "name,contact", "view", "allowed"),  # opened again to confirm
         ("STA01", hanako, "contact", "address_confirm", "allowed"),
     ]
     # Done: the same request again is gone.
     assert staff.get(page).status_code == 404  # type: ignore[attr-defined]
+
+
+def test_the_queue_is_audited_per_patron_listed(team: dict[str, Console]) -> None:
+    hanako, misaki = patron_id(HANAKO), patron_id(MISAKI)
+    queries.request_address_change(hanako, "2510037", NEW_ADDRESS)
+    queries.request_address_change(misaki, "2510037", NEW_ADDRESS)
+    before = len(audit_rows())
+    queue = team["staff"].get("/staff/address-changes").text  # type: ignore[attr-defined]
+    assert len(change_ids(queue)) == 2
+    # Card numbers and names of both were shown: each patron's own row, so each one's
+    # "staff looks" page shows the look.
+    assert sorted(audit_rows()[before:], key=lambda r: r[1] or 0) == sorted(
+        [
+            ("STA01", hanako, "card,name", "view", "allowed"),
+            ("STA01", misaki, "card,name", "view", "allowed"),
+        ],
+        key=lambda r: r[1] or 0,
+    )
+    assert queries.list_staff_looks_at_me(misaki)
 
 
 def test_a_rejected_change_leaves_the_record(team: dict[str, Console]) -> None:

@@ -391,6 +391,12 @@ def _done(request: Request, notice: str) -> Response:
 async def change_email(request: Request, session: Current) -> Response:
     form = await forms.read(request)
     address = forms.text(form, "email", 254)
+    if session.kiosk:
+        # The address receives password reset links: not changed on a shared terminal.
+        message = translator(request).gettext(
+            "The email address is not changed on library terminals. Use your own device."
+        )
+        return _page(request, session, 403, {}, {"email": message})
     base = settings_of(request).public_url
     confirm_page = path_for(request, "my_email_confirm_page")
 
@@ -398,7 +404,9 @@ async def change_email(request: Request, session: Current) -> Response:
         return f"{base}{confirm_page}?token={token}"
 
     try:
-        queries.request_email_change(session.patron_id, address, make_link)
+        queries.request_email_change(
+            session.patron_id, address, str(form.get("password", ""))[:1024], make_link
+        )
     except queries.MyDataFieldsRefused as refused:
         return _page(request, session, 422, {"email": address}, _field_errors(request, refused))
     return _done(
@@ -518,12 +526,11 @@ async def save_notices(request: Request, session: Current) -> Response:
     days: int | None = None
     if choices["due_soon"][0]:
         days = forms.whole_number(forms.text(form, "reminder_days", 10)) or DEFAULT_REMINDER_DAYS
-        if days not in queries.HOLD_REMINDER_DAYS:
-            error = refusals.words(translator(request), queries.Refusal("choose_option"))
-            return _notices_page(request, session, 422, error)
-    # The reservations page's switches are the same settings (db.notice_prefs).
-    queries.set_notice_prefs(session.patron_id, choices["ready"][0], days)
-    queries.set_notice_settings(session.patron_id, choices)
+    # The reservations page's switches are the same settings (db.notice_prefs): one save.
+    try:
+        queries.set_notice_settings(session.patron_id, choices, days)
+    except queries.MyDataRefused as refused:
+        return _notices_page(request, session, 422, refusals.say(request, refused))
     response = see_other(request, "my_notices_page")
     flash(request, response, N_("Notice settings saved."))
     return response

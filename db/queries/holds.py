@@ -95,7 +95,7 @@ CANCELLED = routing.CANCELLED
 EXPIRED = "hold_expired"
 
 HOLD_MAX_SUSPEND_DAYS = 365
-HOLD_REMINDER_DAYS = (1, 2, 3, 5, 7)  # the due-date reminder choices, in days
+HOLD_REMINDER_DAYS = notice_prefs.REMINDER_DAYS  # the due-date reminder choices, in days
 
 _limit = {"per_patron": 10}
 
@@ -520,10 +520,7 @@ def set_notice_prefs(
     if due_reminder_days is not None and due_reminder_days not in HOLD_REMINDER_DAYS:
         raise HoldRefused("choose_option")
     _notice_prefs(conn, patron_id)  # NotFound for a patron who is gone
-    values = {"due_reminder_days": due_reminder_days}
-    updated = conn.execute(_pref.update().where(_pref.c.patron_id == patron_id).values(**values))
-    if updated.rowcount == 0:
-        conn.execute(_pref.insert().values(patron_id=patron_id, **values))
+    notice_prefs.set_reminder_days(conn, patron_id, due_reminder_days)
     ready = notice_prefs.setting_of(conn, patron_id, notice_prefs.READY)
     notice_prefs.set_setting(
         conn, patron_id, notice_prefs.READY, email=hold_ready, titles=ready.titles

@@ -447,6 +447,18 @@ class _LostClaim(RuntimeError):
     """The row is no longer this run's (withdrawn, or taken after its lease ran out)."""
 
 
+def _forget_settled(conn: Connection, which: ColumnElement[bool] | None = None) -> None:
+    """Delete the settled rows (delivered or given up) of forgotten kinds, address and all:
+    mail to someone the library no longer knows stays on nobody's failure list."""
+    conn.execute(
+        delete(mail_outbox).where(
+            _c.kind.in_(outbox.FORGOTTEN_WHEN_SETTLED),
+            or_(_c.sent_at.is_not(None), _c.failed_at.is_not(None)),
+            true() if which is None else which,
+        )
+    )
+
+
 @writes
 def _mark_in_doubt(
     conn: Connection,
@@ -504,6 +516,7 @@ def _mark_doubt(conn: Connection, _now: datetime, mail_id: int, error: str) -> N
         )
         .values(**_settle_doubt(error))
     )
+    _forget_settled(conn, _c.id == mail_id)
 
 
 @writes
@@ -520,6 +533,7 @@ def _sweep_in_doubt(conn: Connection, _now: datetime, now: datetime) -> int:
         )
         .values(**_settle_doubt("the sender stopped during delivery"))
     )
+    _forget_settled(conn)
     if result.rowcount:
         log.warning("%d mail(s) in doubt after a sender stopped: re-sent", result.rowcount)
     return int(result.rowcount)
@@ -548,6 +562,7 @@ def _expire(conn: Connection, _now: datetime, now: datetime, retry_days: int) ->
             ),
         )
     )
+    _forget_settled(conn)
     if result.rowcount:
         log.warning("%d mail(s) given up: the retry period is over", result.rowcount)
     return int(result.rowcount)
@@ -619,11 +634,7 @@ def _mark_sent(conn: Connection, _now: datetime, mail_id: int, now: datetime) ->
             last_error="",
         )
     )
-    conn.execute(
-        delete(mail_outbox).where(
-            _c.id == mail_id, _c.kind.in_(outbox.FORGOTTEN_ON_DELIVERY), _c.sent_at.is_not(None)
-        )
-    )
+    _forget_settled(conn, _c.id == mail_id)
     return result.rowcount == 1
 
 
@@ -662,6 +673,7 @@ def _mark_failure(
         .where(_c.id == mail.id, _c.sent_at.is_(None), _c.failed_at.is_(None), _held_by(token))
         .values(**values)
     )
+    _forget_settled(conn, _c.id == mail.id)
     return give_up
 
 

@@ -6,7 +6,8 @@ touches only that patron's rows.
   rule would delete the record (db.erasure.purge_date) and any change waiting.
 - Email: a typed address is used for nothing until the single-use link mailed to it is
   opened (`request_email_change` / `confirm_email_change`; only the SHA-256 of the link's
-  random token is kept, as for applications). The old address is told (db.patrons).
+  random token is kept, as for applications). Asking takes the current password; the old
+  address is told when the change is asked for and when it is confirmed (db.patrons).
 - Phone: corrected at once, normalised as registration does (db.japanese_input).
 - Address: requested online (`request_address_change`), confirmed at a counter with ID
   (db.queries.staff_address_changes).
@@ -23,6 +24,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from types import EllipsisType
 from typing import Any
 
 from sqlalchemy import DateTime, func, literal, select
@@ -41,12 +43,13 @@ from db import (
 )
 from db.applications import ADDRESS_MAX_CHARS
 from db.circulation import LoanView
-from db.clock import aware_utc, naive_utc
+from db.clock import aware_utc, aware_utc_or_none, naive_utc
 from db.emails import is_email
 from db.engine import erase_after_commit, reads, writes
 from db.errors import NotFound, QueryError, Refusal, TooManyAttempts
 from db.localized import Localized
 from db.notice_prefs import KINDS as NOTICE_KINDS
+from db.notice_prefs import REMINDER_DAYS as NOTICE_REMINDER_DAYS
 from db.notice_prefs import NoticeSetting
 from db.sessions import digest
 
@@ -151,10 +154,6 @@ def _stamp(moment: datetime) -> Any:
     return literal(naive_utc(moment), DateTime())
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    return aware_utc(value) if value is not None else None
-
-
 @reads
 def get_my_data(conn: Connection, now: datetime, patron_id: int) -> MyData:
     row = conn.execute(
@@ -189,7 +188,7 @@ def get_my_data(conn: Connection, now: datetime, patron_id: int) -> MyData:
         lang=row.lang,
         registered_on=row.registered_on,
         expires_on=row.expires_on,
-        last_used_at=_aware(row.last_used_at),
+        last_used_at=aware_utc_or_none(row.last_used_at),
         last_loan_on=row.last_loan_on,
         purge_on=erasure.purge_date(row.registered_on, row.last_loan_on),
         address_change=(
@@ -207,15 +206,31 @@ def _withdraw_link(conn: Connection, patron_id: int) -> None:
     conn.execute(_confirm_table.delete().where(_confirm.patron_id == patron_id))
 
 
-@writes
 def request_email_change(
-    conn: Connection, now: datetime, patron_id: int, address: str, make_link: Callable[[str], str]
+    patron_id: int, address: str, password: str, make_link: Callable[[str], str]
 ) -> None:
     """Mail a single-use link to `address`; it becomes the patron's address only when the
-    link is opened (`confirm_email_change`). A newer request replaces an older link."""
+    link is opened (`confirm_email_change`). A newer request replaces an older link. The
+    address receives password reset links, so the current password is asked again, checked
+    as for account deletion (throttled): refused on the field `email_password` with
+    `wrong_current_password` or `too_many_attempts`. The address in use is told at once."""
     address = address.strip()
     if not address or not is_email(address):
         raise MyDataFieldsRefused({"email": Refusal("email_format")})
+    try:
+        stored, _card = _check_password_allowed(patron_id)
+    except TooManyAttempts:
+        raise MyDataFieldsRefused({"email_password": Refusal("too_many_attempts")}) from None
+    if not passwords.verify(stored, password):
+        raise MyDataFieldsRefused({"email_password": Refusal("wrong_current_password")})
+    _request_email_change(patron_id, address, make_link)
+
+
+@writes
+def _request_email_change(
+    conn: Connection, now: datetime, patron_id: int, address: str, make_link: Callable[[str], str]
+) -> None:
+    throttle.succeeded(conn, [(throttle.CHANGE_PATRON, str(patron_id))])
     row = conn.execute(
         select(_patron.email, _patron.lang).where(_patron.id == patron_id).with_for_update()
     ).first()
@@ -248,6 +263,8 @@ def request_email_change(
             mail_id=mail_id,
         )
     )
+    # Told now, not only once confirmed: whoever holds the session cannot hide the change.
+    patrons.notify_email_change(conn, patron_id, row.email, row.lang, patrons.EMAIL_REQUESTED, now)
 
 
 @writes
@@ -365,12 +382,23 @@ def get_notice_settings(conn: Connection, now: datetime, patron_id: int) -> Noti
 
 @writes
 def set_notice_settings(
-    conn: Connection, now: datetime, patron_id: int, choices: Mapping[str, tuple[bool, bool]]
+    conn: Connection,
+    now: datetime,
+    patron_id: int,
+    choices: Mapping[str, tuple[bool, bool]],
+    due_reminder_days: int | EllipsisType | None = ...,
 ) -> NoticeSettings:
-    """Store `{kind: (email, titles)}` for the kinds given; the others are left as they are."""
+    """Store `{kind: (email, titles)}` for the kinds given (the others are left as they are)
+    and, unless `...`, how many days before the due date the reminder comes (None: the
+    default), all in one transaction: a day not offered (`choose_option`) or an unknown kind
+    (ValueError) saves nothing."""
+    if due_reminder_days is not ... and due_reminder_days not in (None, *NOTICE_REMINDER_DAYS):
+        raise MyDataRefused("choose_option")
     _settings(conn, patron_id)  # NotFound first
     for kind, (email, titles) in choices.items():
         notice_prefs.set_setting(conn, patron_id, kind, email=email, titles=titles)
+    if due_reminder_days is not ...:
+        notice_prefs.set_reminder_days(conn, patron_id, due_reminder_days)
     return _settings(conn, patron_id)
 
 

@@ -3,12 +3,12 @@ the counter once staff have seen an identification document showing the new addr
 
 Every function takes the `StaffActor` first and checks the policy (db/data/staff_policy.json,
 action `patron.edit`) itself as well as the web guard does. Every look writes a
-`staff_audit` row in the same transaction: the queue (screen address_queue, field group
-name), each opened request (screen address_change, name and contact), and the decision
-(action address_confirm / address_reject, naming the patron and the field group changed).
-Audit rows never hold values (seed 002): the "before" is what the request page showed and
-the patron's record no longer holds, the "after" is the record itself; an audit row that
-kept both would outlive the patron's own deletion.
+`staff_audit` row in the same transaction: the queue (screen address_queue, one row per
+patron listed, field groups card and name), each opened request (screen address_change,
+name and contact), and the decision (action address_confirm / address_reject, naming the
+patron and the field group changed). Audit rows never hold values (seed 002): the "before"
+is what the request page showed and the patron's record no longer holds, the "after" is the
+record itself; an audit row that kept both would outlive the patron's own deletion.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ __all__ = [
 ACTION = "patron.edit"
 ADDRESS_CONFIRM, ADDRESS_REJECT = "address_confirm", "address_reject"
 _QUEUE, _SCREEN = "address_queue", "address_change"
-_NAME, _CONTACT = "name", "contact"
+_CARD, _NAME, _CONTACT = "card", "name", "contact"
 
 _patron_table = TABLES["patron"]
 _patron = _patron_table.c
@@ -89,10 +89,12 @@ def _record_refusal(conn: Connection, now: datetime, actor: StaffActor, screen: 
 def _list_address_changes(
     conn: Connection, now: datetime, actor: StaffActor
 ) -> tuple[AddressChangeInQueue, ...]:
-    """Waiting requests, oldest first (names shown: one audit row for the queue)."""
+    """Waiting requests, oldest first (card numbers and names shown: one audit row per
+    patron listed, as for patron search hits, so each patron's "staff looks" shows it)."""
     rows = conn.execute(
         select(
             _change.id,
+            _change.patron_id,
             _change.requested_at,
             _patron.card_number,
             _patron.name,
@@ -103,8 +105,8 @@ def _list_address_changes(
         .order_by(_change.requested_at, _change.id)
         .limit(500)
     ).all()
-    if rows:
-        write_audit(conn, actor, None, [_NAME], _QUEUE, VIEW, ALLOWED, now)
+    for patron_id in dict.fromkeys(r.patron_id for r in rows):
+        write_audit(conn, actor, patron_id, [_CARD, _NAME], _QUEUE, VIEW, ALLOWED, now)
     return tuple(
         AddressChangeInQueue(
             r.id, r.card_number, r.name, aware_utc(r.requested_at), Localized.of(r.names)

@@ -26,7 +26,7 @@ from db.clock import aware_utc, naive_utc
 from db.engine import writes
 from db.errors import NotFound, QueryError
 from db.models import TABLES
-from db.outbox import mail_outbox
+from db.outbox import FORGOTTEN_WHEN_SETTLED, mail_outbox
 from db.staff import ALLOWED, VIEW, StaffActor, write_audit
 from db.staff_policy import policy
 
@@ -45,7 +45,13 @@ SCREEN = "mail_failures"
 RESEND, DISMISS = "mail_resend", "mail_dismiss"
 CONTACT = "contact"
 
-_given_up = and_(_c.failed_at.is_not(None), _c.sent_at.is_(None))
+# Mail to someone the library no longer knows is never listed nor re-queued (the sender
+# deletes such a row when it is given up).
+_given_up = and_(
+    _c.failed_at.is_not(None),
+    _c.sent_at.is_(None),
+    _c.kind.not_in(FORGOTTEN_WHEN_SETTLED),
+)
 
 
 class MailNothingToResend(QueryError):
