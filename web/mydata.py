@@ -240,17 +240,20 @@ def _notices(tr: Translator, patron_id: int) -> Section:
     records = []
     for setting in settings.settings:
         b = _Builder(tr)
-        b.add("kind", tr.gettext("Notice"), setting.kind, label(tr, "notice_kind", setting.kind))
+        kind = label(tr, "notice_kind", setting.kind)
+        b.add("kind", tr.pgettext("notice setting", "Kind of notice"), setting.kind, kind)
         b.add("email", tr.gettext("By email"), setting.email)
         b.add("titles", tr.gettext("Titles in the mail"), setting.titles)
-        if setting.kind == "due_soon":
-            days = settings.due_reminder_days
-            b.add(
-                "days_before",
-                tr.gettext("Days before the due date"),
-                days,
-                None if days is not None else tr.gettext("Off"),
-            )
+        # Every row has the column (the table's headings come from the first row); only
+        # the due-date reminder has a "when".
+        days = settings.due_reminder_days if setting.kind == "due_soon" else None
+        when = tr.gettext("Off") if setting.kind == "due_soon" and days is None else "—"
+        b.add(
+            "days_before",
+            tr.gettext("Days before the due date"),
+            days,
+            None if days is not None else when,
+        )
         records.append(b.done())
     return Section(
         "notice_settings",
