@@ -10,7 +10,6 @@ booklist key, no saved form data, and the countdown of templates/kiosk/_idle.htm
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -65,14 +64,7 @@ def _terminal(request: Request) -> queries.TerminalInfo | None:
 
 
 def _on_kiosk_network(request: Request) -> bool:
-    networks = settings_of(request).kiosk_networks
-    if not networks:
-        return False
-    try:
-        address = ipaddress.ip_address(client.address(request))
-    except ValueError:
-        return False
-    return any(address in network for network in networks)
+    return client.in_networks(client.address(request), settings_of(request).kiosk_networks)
 
 
 def kiosk(request: Request) -> Kiosk | None:
