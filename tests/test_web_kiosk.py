@@ -295,6 +295,45 @@ def test_continue_moves_the_servers_idle_clock(web: TestClient) -> None:
     assert web.post("/kiosk/continue").status_code == 403
 
 
+def test_every_response_on_a_kiosk_is_no_store(web: TestClient, library_db: Database) -> None:
+    work_id, _ = _work_in_two_branches()
+    paths = ("/", "/search?q=猫", f"/records/{work_id}", "/calendar", "/kiosk", "/nowhere")
+    home = TestClient(web.app)
+    for path in ("/search?q=猫", f"/records/{work_id}", "/static/site.css"):
+        assert home.get(path).headers.get("cache-control") != "no-store", path
+    kiosk.enrol(web)
+    for path in (*paths, "/static/site.css", "/static/js/kiosk.js"):
+        assert web.get(path).headers["cache-control"] == "no-store", path
+    log_in(web, *HANAKO)
+    for path in paths:
+        assert web.get(path).headers["cache-control"] == "no-store", path
+    # A browser on a kiosk network, without a terminal cookie, too.
+    settings = app_settings(library_db.url, SHIORI_KIOSK_NETWORKS="127.0.0.0/8")
+    with TestClient(create_app(settings), client=("127.0.0.5", 40000)) as lan:
+        for path in paths:
+            assert lan.get(path).headers["cache-control"] == "no-store", path
+
+
+def test_kiosk_htmx_swaps_replace_the_address_rather_than_push_it(web: TestClient) -> None:
+    work_id, _ = _work_in_two_branches()
+
+    def swap(client: TestClient, path: str, page: str) -> str | None:
+        headers = {"HX-Request": "true", "HX-Current-URL": f"http://testserver{page}"}
+        response = client.get(path, headers=headers)
+        assert response.status_code == 200, path
+        return response.headers.get("hx-replace-url")
+
+    next_page = "/search?q=%E7%8C%AB&page=2"
+    assert swap(TestClient(web.app), next_page, "/search?q=%E7%8C%AB") is None  # a home PC
+    kiosk.enrol(web)
+    # The next results page, a facet, the search form: the page's own address, replaced.
+    assert swap(web, next_page, "/search?q=%E7%8C%AB") == next_page
+    assert swap(web, "/search?q=%E7%8C%AB", "/") is None  # another page: not its address
+    # A fragment loaded into a page from another address is never the page's address.
+    log_in(web, *HANAKO)
+    assert swap(web, f"/records/{work_id}/hold", f"/records/{work_id}") is None
+
+
 # --- kiosk networks and settings -----------------------------------------------------------
 
 
