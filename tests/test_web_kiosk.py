@@ -110,8 +110,9 @@ def test_bad_input_is_said_next_to_the_field(team: dict[str, Console]) -> None:
     assert queries.list_terminals() == ()
 
 
-def test_the_link_shows_the_host_and_port_of_the_request(team: dict[str, Console]) -> None:
+def test_the_link_is_on_the_configured_public_url(team: dict[str, Console]) -> None:
     manager = team["manager"]
+    public = manager.client.app.state.settings.public_url  # type: ignore[attr-defined]
     page = manager.client.get("/staff/terminals/new", headers={"Host": "opac.example:8443"})
     response = manager.client.post(
         "/staff/terminals/new",
@@ -120,7 +121,8 @@ def test_the_link_shows_the_host_and_port_of_the_request(team: dict[str, Console
     )
     assert response.status_code == 200
     found = LINK.search(response.text)
-    assert found and found.group(1).startswith("http://opac.example:8443/kiosk/enrol/")
+    assert found and found.group(1).startswith(f"{public}/kiosk/enrol/")
+    assert "opac.example" not in found.group(1)  # the Host header is the client's to choose
     assert "24 時間以内に1回だけ" in response.text
 
 
@@ -291,6 +293,45 @@ def test_continue_moves_the_servers_idle_clock(web: TestClient) -> None:
         queries.set_clock(None)
     # Without the token: refused like every other state change.
     assert web.post("/kiosk/continue").status_code == 403
+
+
+def test_every_response_on_a_kiosk_is_no_store(web: TestClient, library_db: Database) -> None:
+    work_id, _ = _work_in_two_branches()
+    paths = ("/", "/search?q=猫", f"/records/{work_id}", "/calendar", "/kiosk", "/nowhere")
+    home = TestClient(web.app)
+    for path in ("/search?q=猫", f"/records/{work_id}", "/static/site.css"):
+        assert home.get(path).headers.get("cache-control") != "no-store", path
+    kiosk.enrol(web)
+    for path in (*paths, "/static/site.css", "/static/js/kiosk.js"):
+        assert web.get(path).headers["cache-control"] == "no-store", path
+    log_in(web, *HANAKO)
+    for path in paths:
+        assert web.get(path).headers["cache-control"] == "no-store", path
+    # A browser on a kiosk network, without a terminal cookie, too.
+    settings = app_settings(library_db.url, SHIORI_KIOSK_NETWORKS="127.0.0.0/8")
+    with TestClient(create_app(settings), client=("127.0.0.5", 40000)) as lan:
+        for path in paths:
+            assert lan.get(path).headers["cache-control"] == "no-store", path
+
+
+def test_kiosk_htmx_swaps_replace_the_address_rather_than_push_it(web: TestClient) -> None:
+    work_id, _ = _work_in_two_branches()
+
+    def swap(client: TestClient, path: str, page: str) -> str | None:
+        headers = {"HX-Request": "true", "HX-Current-URL": f"http://testserver{page}"}
+        response = client.get(path, headers=headers)
+        assert response.status_code == 200, path
+        return response.headers.get("hx-replace-url")
+
+    next_page = "/search?q=%E7%8C%AB&page=2"
+    assert swap(TestClient(web.app), next_page, "/search?q=%E7%8C%AB") is None  # a home PC
+    kiosk.enrol(web)
+    # The next results page, a facet, the search form: the page's own address, replaced.
+    assert swap(web, next_page, "/search?q=%E7%8C%AB") == next_page
+    assert swap(web, "/search?q=%E7%8C%AB", "/") is None  # another page: not its address
+    # A fragment loaded into a page from another address is never the page's address.
+    log_in(web, *HANAKO)
+    assert swap(web, f"/records/{work_id}/hold", f"/records/{work_id}") is None
 
 
 # --- kiosk networks and settings -----------------------------------------------------------

@@ -37,6 +37,7 @@ from web import (
     search_counts,
     series_holds,
     serve,
+    terminals,
 )
 from web.security import BodyLimit, CSRFCheck, SecurityHeaders
 from web.sessions import PATRON
@@ -92,7 +93,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         middleware=[
             Middleware(
-                SecurityHeaders, https=settings.https, session_cookie=PATRON.cookie_name(settings)
+                SecurityHeaders,
+                https=settings.https,
+                session_cookie=PATRON.cookie_name(settings),
+                kiosk=terminals.may_be_kiosk(settings),
             ),
             # Before anything reads a body; inside SecurityHeaders so its 413 page has them.
             Middleware(BodyLimit, default=limits.MAX_BODY, routes=booklist.BODY_LIMITS),

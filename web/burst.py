@@ -74,18 +74,9 @@ class Buckets:
     def enabled(self) -> bool:
         return self.burst > 0
 
-    def _exempt(self, address: str) -> bool:
-        if not self.exempt:
-            return False
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(ip in network for network in self.exempt)
-
     def take(self, address: str) -> int:
         """Take a token for `address`: 0 if it may go on, else the whole seconds to wait."""
-        if not self.enabled or self._exempt(address):
+        if not self.enabled or client.in_networks(address, self.exempt):
             return 0
         key = client_key(address)
         with self._lock:

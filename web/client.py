@@ -3,11 +3,29 @@ name (for the patron's list of logged-in devices). Neither is ever logged."""
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Iterable
+
 from starlette.requests import Request
 
 
 def address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+def in_networks(
+    address: str, networks: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network]
+) -> bool:
+    """Whether `address` lies in one of `networks`; an address that is not an IP (the
+    "unknown" of a request without a client) lies in none."""
+    networks = tuple(networks)
+    if not networks:
+        return False
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
 
 
 _BROWSERS = (

@@ -1,10 +1,11 @@
 """Middleware: headers every response carries (CSP without inline script, no framing, no
-referrer leak), the size limit of every request body, and the one CSRF check for every
-unsafe request."""
+referrer leak; on a library kiosk no-store and history that is replaced), the size limit
+of every request body, and the one CSRF check for every unsafe request."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
+from urllib.parse import quote, unquote, urlsplit
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -29,9 +30,17 @@ CSP = "; ".join(
 
 
 class SecurityHeaders:
-    def __init__(self, app: ASGIApp, https: bool, session_cookie: str) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        https: bool,
+        session_cookie: str,
+        kiosk: Callable[[Scope], bool] = lambda scope: False,
+    ) -> None:
         self.app = app
         self.session_cookie = session_cookie.encode()
+        # Whether a request may come from a library kiosk (web.terminals.may_be_kiosk).
+        self.kiosk = kiosk
         self.headers = [
             (b"content-security-policy", CSP.encode()),
             (b"x-content-type-options", b"nosniff"),
@@ -50,12 +59,17 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
-        personal = self._personal(scope)
+        on_kiosk = self.kiosk(scope)
+        # On a kiosk nothing is kept for the next person, anonymous searches included.
+        personal = on_kiosk or self._personal(scope)
+        replace_url = _kiosk_replace_url(scope) if on_kiosk else None
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 names = {name for name, _ in message.get("headers", [])}
                 extra = [(n, v) for n, v in self.headers if n not in names]
+                if replace_url is not None and b"hx-replace-url" not in names:
+                    extra.append((b"hx-replace-url", replace_url))
                 if personal:
                     # Personal pages are never stored: not by the browser, not by a proxy.
                     extra = [h for h in extra if h[0] != b"cache-control"]
@@ -77,6 +91,25 @@ class SecurityHeaders:
             if name == b"cookie" and self.session_cookie + b"=" in value:
                 return True
         return False
+
+
+def _kiosk_replace_url(scope: Scope) -> bytes | None:
+    """For an htmx GET that swaps part of the page it is sent from (a results page, a
+    facet: the swaps that push their URL), that URL, for the HX-Replace-Url header: htmx
+    gives it priority over the element's hx-push-url, so the address is replaced and the
+    next person's Back finds no earlier search. A fragment from another address (the
+    reservation box of a record page) is not the page's address and gets none."""
+    if scope["method"] != "GET":
+        return None
+    headers = dict(scope.get("headers", []))
+    if headers.get(b"hx-request") != b"true" or headers.get(b"hx-history-restore-request"):
+        return None
+    current = urlsplit(headers.get(b"hx-current-url", b"").decode("latin-1")).path
+    if unquote(current) != scope["path"]:
+        return None
+    query: bytes = scope.get("query_string", b"")
+    raw: bytes = scope.get("raw_path") or quote(scope["path"]).encode()
+    return raw + (b"?" + query if query else b"")
 
 
 class BodyTooLarge(HTTPException):

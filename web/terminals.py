@@ -10,17 +10,19 @@ booklist key, no saved form data, and the countdown of templates/kiosk/_idle.htm
 
 from __future__ import annotations
 
-import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Scope
 
 from db import queries
 from web import client
 from web.sessions import settings_of
+from web.settings import Settings
 
 COOKIE = "shiori_terminal"  # __Host- on https
 # Long-lived: a kiosk stays one until a manager revokes it. 400 days is the longest a
@@ -41,7 +43,11 @@ class Kiosk:
 
 
 def _cookie_name(request: Request) -> str:
-    return f"__Host-{COOKIE}" if settings_of(request).https else COOKIE
+    return _cookie_name_for(settings_of(request))
+
+
+def _cookie_name_for(settings: Settings) -> str:
+    return f"__Host-{COOKIE}" if settings.https else COOKIE
 
 
 def _serializer(request: Request) -> URLSafeSerializer:
@@ -65,14 +71,7 @@ def _terminal(request: Request) -> queries.TerminalInfo | None:
 
 
 def _on_kiosk_network(request: Request) -> bool:
-    networks = settings_of(request).kiosk_networks
-    if not networks:
-        return False
-    try:
-        address = ipaddress.ip_address(client.address(request))
-    except ValueError:
-        return False
-    return any(address in network for network in networks)
+    return client.in_networks(client.address(request), settings_of(request).kiosk_networks)
 
 
 def kiosk(request: Request) -> Kiosk | None:
@@ -83,6 +82,23 @@ def kiosk(request: Request) -> Kiosk | None:
         request.scope[_SCOPE_KEY] = found
     result: Kiosk | None = request.scope[_SCOPE_KEY]
     return result
+
+
+def may_be_kiosk(settings: Settings) -> Callable[[Scope], bool]:
+    """For the headers middleware (web.security), on every response, static files too:
+    whether the request carries a terminal cookie or comes from a kiosk network. The
+    cookie is not checked against the database there: a revoked or forged one only makes
+    its responses no-store."""
+    cookie = _cookie_name_for(settings).encode() + b"="
+
+    def check(scope: Scope) -> bool:
+        for name, value in scope.get("headers", []):
+            if name == b"cookie" and cookie in value:
+                return True
+        peer = scope.get("client")
+        return peer is not None and client.in_networks(peer[0], settings.kiosk_networks)
+
+    return check
 
 
 def set_cookie(request: Request, response: Response, enrolled: queries.TerminalEnrolled) -> None:

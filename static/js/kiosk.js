@@ -129,6 +129,40 @@ document.body.addEventListener("htmx:afterRequest", (ev) => {
 window.addEventListener("pageshow", (ev) => {
   if (ev.persisted) tick();
 });
+// Moving about the site replaces the history entry instead of adding one, so the next
+// person's Back finds none of this person's searches or records (the server sends
+// HX-Replace-Url for the htmx swaps that would push their address, and no-store for every
+// page). Only plain navigations are taken over: htmx has already prevented the default of
+// those it handles, and new tabs, downloads and modified clicks stay the browser's.
+function replaceWith(url) {
+  if (url.origin !== location.origin) return false;
+  location.replace(url.href);
+  return true;
+}
+
+document.addEventListener("click", (ev) => {
+  if (ev.defaultPrevented || ev.button !== 0) return;
+  if (ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
+  const link = ev.target instanceof Element ? ev.target.closest("a[href]") : null;
+  if (!link || link.hasAttribute("download") || link.hasAttribute("hx-get")) return;
+  if (link.target && link.target !== "_self") return;
+  if (replaceWith(new URL(link.href, location.href))) ev.preventDefault();
+});
+
+document.addEventListener("submit", (ev) => {
+  const form = ev.target;
+  if (ev.defaultPrevented || !(form instanceof HTMLFormElement)) return;
+  const submitter = ev.submitter;
+  const method = (submitter?.getAttribute("formmethod") || form.method).toLowerCase();
+  if (method !== "get" || form.hasAttribute("hx-get")) return;
+  const target = submitter?.getAttribute("formtarget") || form.target;
+  if (target && target !== "_self") return;
+  const action = submitter?.hasAttribute("formaction") ? submitter.formAction : form.action;
+  const url = new URL(action, location.href);
+  url.search = new URLSearchParams(new FormData(form, submitter)).toString();
+  if (replaceWith(url)) ev.preventDefault();
+});
+
 // Nothing a patron typed is offered to the next one.
 for (const form of document.querySelectorAll("form")) form.setAttribute("autocomplete", "off");
 

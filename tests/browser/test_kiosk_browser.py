@@ -10,6 +10,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
@@ -179,6 +180,63 @@ def test_a_patron_walks_away_and_the_kiosk_leaves_by_itself(terminal: Page, serv
     assert terminal.csp_errors == []  # type: ignore[attr-defined]
 
 
+def test_back_after_a_kiosk_leaves_finds_nothing_of_the_person_before(
+    terminal: Page, server: str
+) -> None:
+    with engine.read() as conn:
+        title = (
+            conn.execute(
+                text("SELECT w.title FROM work w JOIN item i ON i.work_id = w.id ORDER BY w.id")
+            )
+            .scalars()
+            .first()
+        )
+    assert title
+    enrol_here(terminal, server, kiosk.new_terminal())
+    # The first person moves about by the site's own links and forms, as a person would:
+    # a search, a second one on the results page (an htmx swap that pushes its address
+    # elsewhere), a record, the login, the loans.
+    terminal.locator("#kiosk-q").fill(FIRST_SEARCH)
+    terminal.locator("#kiosk-q").press("Enter")
+    terminal.wait_for_url(re.compile(".*/search\\?q=" + re.escape(quote(FIRST_SEARCH))))
+    terminal.locator("#q").fill(title)
+    terminal.locator("#q").press("Enter")
+    terminal.wait_for_url(re.compile(".*/search\\?q=" + re.escape(quote(title)) + ".*"))
+    terminal.get_by_role("link", name=title, exact=True).first.click()
+    terminal.wait_for_url(re.compile(r".*/records/\d+.*"))
+    expect(terminal.get_by_role("heading", level=1)).to_have_text(title)
+    terminal.locator(".site-header a[href='/login']").click()
+    terminal.wait_for_url(f"{server}/login")
+    terminal.locator("#card").fill(HANAKO[0])
+    terminal.locator("#password").fill(HANAKO[1])
+    terminal.locator("form[action='/login'] button[type=submit]").click()
+    terminal.wait_for_url(re.compile(rf"{re.escape(server)}/(my|records/).*"))
+    terminal.goto(f"{server}/my")  # where a person would go next (the login may return)
+    terminal.locator("main a[href='/my/loans']").first.click()
+    terminal.wait_for_url(f"{server}/my/loans")
+    expect(terminal.get_by_text("返却期限").first).to_be_visible()
+
+    # Walks away: the kiosk returns to its start page.
+    terminal.clock.run_for(TO_COUNTDOWN_MS + 31_000)
+    terminal.wait_for_url(f"{server}/kiosk?logged_out=1")
+
+    # The next person presses Back until there is nowhere left to go: no page and no
+    # address shows the first person's search, record or anything personal.
+    seen = []
+    for _ in range(20):
+        if terminal.go_back() is None:
+            break
+        seen.append(terminal.url)
+        words = terminal.content()
+        for secret in (FIRST_SEARCH, title, "山田", "返却期限"):
+            assert secret not in words, (terminal.url, secret)
+        assert "/search" not in terminal.url and "/records/" not in terminal.url
+        assert "/my" not in terminal.url
+    else:
+        pytest.fail(f"Back never ran out: {seen}")
+    assert terminal.csp_errors == []  # type: ignore[attr-defined]
+
+
 def test_continue_keeps_the_session(terminal: Page, server: str) -> None:
     enrol_here(terminal, server, kiosk.new_terminal())
     log_in(terminal, server, *HANAKO)
@@ -294,7 +352,7 @@ def test_a_manager_enrols_a_terminal_and_revokes_it(
     assert axe(desk) == []
     desk.get_by_role("button", name="保存").click()
     link = desk.locator(".enrol-link code").inner_text()
-    assert link.startswith(f"{server}/kiosk/enrol/")  # the host and port the manager used
+    assert link.startswith(f"{server}/kiosk/enrol/")  # the configured public URL
     assert axe(desk) == []
 
     terminal.goto(link)

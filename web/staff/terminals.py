@@ -15,7 +15,8 @@ from web import forms, refusals
 from web.forms import text
 from web.staff.guard import route
 from web.staff.pages import me, page
-from web.templating import path_for, see_other
+from web.structured import public_url
+from web.templating import see_other
 
 
 def _input(form: Any) -> queries.TerminalInput:
@@ -39,10 +40,9 @@ def _values(data: queries.TerminalInput | queries.TerminalView | None) -> dict[s
 
 
 def _link(request: Request, token: str) -> str:
-    """The enrolment link with the scheme, host and port this request came in by: the
-    manager opens it on a kiosk that reaches the server the same way."""
-    origin = f"{request.url.scheme}://{request.url.netloc}"
-    return origin + path_for(request, "kiosk_enrol_link", token=token)
+    """The enrolment link on the configured public URL (SHIORI_PUBLIC_URL), never the Host
+    header, which is the client's to choose."""
+    return public_url(request, "kiosk_enrol_link", token=token)
 
 
 def _form(
