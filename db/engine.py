@@ -99,6 +99,12 @@ def get_engine() -> Engine:
     return _engine
 
 
+def cache_scope() -> object:
+    """Which database a per-process cache entry belongs to (a process may switch databases:
+    tests do), for answers cached without opening a transaction."""
+    return get_engine().url
+
+
 def dispose() -> None:
     global _engine, _key
     with _lock:

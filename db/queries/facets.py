@@ -21,7 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from db import rules, search_cache
-from db.engine import get_engine, reads
+from db.engine import cache_scope, reads
 from db.queries.catalog import SearchParams, _candidates_sql, _Plan
 
 __all__ = ["FACET_MAX", "FacetCount", "SearchFacets", "get_search_facets"]
@@ -75,7 +75,7 @@ def get_search_facets(params: SearchParams) -> SearchFacets:
     docstring); the page and sort order do not change them. A cached answer costs no
     transaction."""
     params = replace(params, page=1, sort="title")
-    key = ("facets", get_engine().url, params)
+    key = ("facets", cache_scope(), params)
     cached = search_cache.get(key)
     if isinstance(cached, SearchFacets):
         return cached

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 
 from db import search, search_cache
 from db.catalog_write import SEP
-from db.engine import get_engine, reads
+from db.engine import cache_scope, reads
 
 __all__ = ["Suggestion", "suggest_queries"]
 
@@ -159,7 +159,7 @@ def _count(conn: Connection, pg: bool, terms: list[str]) -> int:
 def suggest_queries(q: str) -> tuple[Suggestion, ...]:
     """Up to MAX_SUGGESTIONS queries, each one word of `q` corrected, that find works; none
     when no word of three or more characters is near anything in the catalog."""
-    key = ("suggest", get_engine().url, q)
+    key = ("suggest", cache_scope(), q)
     cached = search_cache.get(key)
     if isinstance(cached, tuple):
         return cached
