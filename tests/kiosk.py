@@ -14,7 +14,7 @@ from db import engine
 from db.clock import aware_utc, now
 from db.sessions import digest
 
-FLOOR_GUIDE = "一般開架: 2階\n児童書: 1階 こどものへや\n新聞・雑誌は1階です"
+FLOOR_GUIDE = "一般書架: 2階\n児童書: 1階 こどものへや\n新聞・雑誌は1階です"
 
 
 def new_terminal(

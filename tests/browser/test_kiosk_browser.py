@@ -119,7 +119,7 @@ def test_a_patron_walks_away_and_the_kiosk_leaves_by_itself(terminal: Page, serv
     enrol_here(terminal, server, kiosk.new_terminal())
     # The start page: a big search box, today's hours, the floor guide; big targets.
     expect(terminal.get_by_role("heading", name="本日の開館時間", exact=False)).to_be_visible()
-    expect(terminal.get_by_text("一般開架: 2階")).to_be_visible()
+    expect(terminal.get_by_text("一般書架: 2階")).to_be_visible()
     for target in terminal.locator(".kiosk-links a, .kiosk-search button, #kiosk-q").all():
         box = target.bounding_box()
         assert box and box["width"] >= 44 and box["height"] >= 44
