@@ -6,6 +6,7 @@ test SMTP server naming the new work, none the next day, and the one-click unsub
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from sqlalchemy import text
 from starlette.testclient import TestClient
 
 from db import engine, queries
+from db.queries import alerts as alert_queries
 from db.queries import mail
 from tests import mailbox
 from tests.arrivals_data import FIRST_AUTHOR, FIRST_TITLE, marc_with_copies
@@ -379,3 +381,73 @@ def test_the_command_needs_the_servers_secret_key(
     monkeypatch.setenv("SHIORI_SECRET_KEY", SECRET["SHIORI_SECRET_KEY"])
     assert cli.main(["alerts", "send"]) == 0
     assert "digests queued: 0" in capsys.readouterr().out
+
+
+def test_a_condition_removed_during_the_digest_waits_for_it(
+    library_db: Database,
+    app: TestClient,
+    clock: list[datetime],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An unsubscribe while the patron's digest is being queued: it waits for the digest's
+    transaction (the patron's row lock) instead of breaking the digest's pairs."""
+    log_in(app, *HANAKO)
+    add_condition(app, "author", FIRST_AUTHOR)
+    [(patron,)] = _ids(HANAKO[0])
+    [condition] = queries.list_alert_conditions(patron)
+    today = queries.list_new_arrivals(queries.NewArrivalsQuery()).today
+    queries.import_catalog_file(marc_with_copies(tmp_path, today))
+    read_conditions = alert_queries._conditions
+    removers: list[threading.Thread] = []
+
+    def conditions_then_unsubscribe(conn: object, patron_id: int) -> object:
+        found = read_conditions(conn, patron_id)  # type: ignore[arg-type]
+        if not removers:  # the digest has read them: the patron clicks the link now
+            remover = threading.Thread(
+                target=queries.unsubscribe_alert_conditions, args=(patron, [condition.id])
+            )
+            removers.append(remover)
+            remover.start()
+            remover.join(timeout=1.0)  # done at once unless it waits for the digest
+        return found
+
+    monkeypatch.setattr(alert_queries, "_conditions", conditions_then_unsubscribe)
+    report = send(library_db)
+    removers[0].join()
+    assert (report.mailed, report.failed) == (1, 0)
+    assert conditions(HANAKO[0]) == []
+
+
+def test_one_patrons_failure_does_not_stop_the_others(
+    library_db: Database,
+    app: TestClient,
+    clock: list[datetime],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    log_in(app, *HANAKO)
+    add_condition(app, "author", FIRST_AUTHOR)
+    with new_client(library_db) as misaki:
+        log_in(misaki, *MISAKI)
+        add_condition(misaki, "author", FIRST_AUTHOR)
+    [(hanako,)] = _ids(HANAKO[0])
+    today = queries.list_new_arrivals(queries.NewArrivalsQuery()).today
+    queries.import_catalog_file(marc_with_copies(tmp_path, today))
+    digest = alert_queries._digest
+
+    def failing_for_hanako(patron_id: int, *args: object) -> int:
+        if patron_id == hanako:
+            raise RuntimeError("hanako@example.jp " + FIRST_AUTHOR)
+        return digest(patron_id, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(alert_queries, "_digest", failing_for_hanako)
+    with caplog.at_level(logging.ERROR, logger="db.queries.alerts"):
+        report = send(library_db)
+    assert (report.mailed, report.failed) == (1, 1)
+    digests = [m for m in mailbox.composed() if m[0] == "new_arrivals"]
+    assert [m[1] for m in digests] == ["misaki@example.jp"]
+    logged = caplog.text
+    assert str(hanako) in logged and "RuntimeError" in logged
+    assert "hanako@example.jp" not in logged and FIRST_AUTHOR not in logged

@@ -24,6 +24,7 @@ Every notice carries one-click unsubscribe links (RFC 8058): the web tier signs 
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -58,6 +59,8 @@ __all__ = [
     "queue_alert_digests",
     "unsubscribe_alert_conditions",
 ]
+
+log = logging.getLogger(__name__)
 
 ALERT_KINDS = ("keyword", "author", "ndc", "material_type", "branch")
 MAX_ALERT_CONDITIONS = 10
@@ -95,6 +98,7 @@ class DigestReport:
     mailed: int  # patrons sent a digest
     works: int  # (condition, work) pairs mailed
     pruned: int  # old pairs forgotten
+    failed: int = 0  # patrons whose digest failed (logged; retried by the next run)
 
 
 _NDC_PREFIX = re.compile(r"K|K?[0-9]{1,3}(?:\.[0-9]{1,6})?")
@@ -145,12 +149,18 @@ def list_alert_conditions(
     return _conditions(conn, patron_id)
 
 
+def _lock_patron(conn: Connection, patron_id: int) -> None:
+    """PostgreSQL: the patron's conditions change one transaction at a time (SQLite's BEGIN
+    IMMEDIATE already makes a writer alone)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT id FROM patron WHERE id = :p FOR UPDATE"), {"p": patron_id})
+
+
 @writes
 def add_alert_condition(
     conn: Connection, now: datetime, patron_id: int, kind: str, value: str
 ) -> AlertCondition:
-    if conn.dialect.name == "postgresql":  # two tabs at once must not pass the limit
-        conn.execute(text("SELECT id FROM patron WHERE id = :p FOR UPDATE"), {"p": patron_id})
+    _lock_patron(conn, patron_id)  # two tabs at once must not pass the limit
     stored = check_alert_condition(
         kind, value, _codes(conn, "branch"), _codes(conn, "material_type")
     )
@@ -177,6 +187,8 @@ def delete_alert_condition(
     conn: Connection, now: datetime, patron_id: int, condition_id: int
 ) -> None:
     """Another patron's condition, or one already gone: NotFound."""
+    # A digest being queued holds this lock: the condition goes after its pairs are in.
+    _lock_patron(conn, patron_id)
     gone = conn.execute(
         text("DELETE FROM alert_condition WHERE id = :id AND patron_id = :p"),
         {"id": condition_id, "p": patron_id},
@@ -193,6 +205,7 @@ def unsubscribe_alert_conditions(
     still there are removed (again: nothing). → conditions removed."""
     if not condition_ids:
         return 0
+    _lock_patron(conn, patron_id)  # as delete_alert_condition
     gone = conn.execute(
         text("DELETE FROM alert_condition WHERE patron_id = :p AND id IN :ids").bindparams(
             bindparam("ids", expanding=True)
@@ -336,10 +349,11 @@ def _digest(
     record_url: RecordUrl,
 ) -> int:
     """One patron's digest: → (condition, work) pairs mailed (0: no mail)."""
-    # PostgreSQL: a second run at once waits here, then finds the pairs taken.
-    lock = " FOR UPDATE" if conn.dialect.name == "postgresql" else ""
+    # PostgreSQL: a second run at once waits here, then finds the pairs taken; a condition
+    # removed meanwhile waits too (its pairs reference it).
+    _lock_patron(conn, patron_id)
     patron = conn.execute(
-        text(f"SELECT id, email, lang FROM patron WHERE id = :p{lock}"), {"p": patron_id}
+        text("SELECT id, email, lang FROM patron WHERE id = :p"), {"p": patron_id}
     ).one_or_none()
     if patron is None or not patron.email or not is_email(patron.email):
         return 0
@@ -419,10 +433,16 @@ def queue_alert_digests(unsubscribe_url: UnsubscribeUrl, record_url: RecordUrl) 
     pruned = _prune()
     since = library_today(clock.now()) - timedelta(days=ALERT_LOOKBACK_DAYS - 1)
     candidates = _candidates(since)
-    mailed = pairs = 0
+    mailed = pairs = failed = 0
     if candidates:
         for patron_id in _patrons_with_conditions():
-            count = _digest(patron_id, candidates, unsubscribe_url, record_url)
+            try:
+                count = _digest(patron_id, candidates, unsubscribe_url, record_url)
+            except Exception as exc:  # one patron's failure must not cost the others theirs
+                # The error's text may quote the patron's values: its class only.
+                log.error("alert digest for patron %s failed: %s", patron_id, type(exc).__name__)
+                failed += 1
+                continue
             mailed += bool(count)
             pairs += count
-    return DigestReport(mailed, pairs, pruned)
+    return DigestReport(mailed, pairs, pruned, failed)
