@@ -23,7 +23,13 @@ from db import engine, queries
 from db.queries import alerts as alert_queries
 from db.queries import mail
 from tests import mailbox
-from tests.arrivals_data import FIRST_AUTHOR, FIRST_TITLE, marc_with_copies
+from tests.arrivals_data import (
+    FIRST_AUTHOR,
+    FIRST_AUTHOR_ROMAJI,
+    FIRST_TITLE,
+    TAKAHASHI_RECORD,
+    marc_with_copies,
+)
 from tests.conftest import Database, app_settings
 from tests.smtp_sink import Server
 from tests.test_web_account import HTMX, csrf_of, log_in
@@ -451,3 +457,30 @@ def test_one_patrons_failure_does_not_stop_the_others(
     logged = caplog.text
     assert str(hanako) in logged and "RuntimeError" in logged
     assert "hanako@example.jp" not in logged and FIRST_AUTHOR not in logged
+
+
+def test_author_conditions_match_as_the_search_does(
+    library_db: Database, app: TestClient, clock: list[datetime], tmp_path: Path
+) -> None:
+    """An author in romaji, or with a variant kanji (髙橋 for 高橋), finds the work in the
+    search: its condition gets the digest too."""
+    log_in(app, *HANAKO)
+    notices(HANAKO[0], titles=True)
+    with new_client(library_db) as misaki:
+        log_in(misaki, *MISAKI)
+        notices(MISAKI[0], titles=True)
+        assert add_condition(misaki, "author", "髙橋").status_code == 303
+    assert add_condition(app, "author", FIRST_AUTHOR_ROMAJI).status_code == 303
+    today = queries.list_new_arrivals(queries.NewArrivalsQuery()).today
+    queries.import_catalog_file(marc_with_copies(tmp_path, today, count=1))
+    queries.import_catalog_file(
+        marc_with_copies(tmp_path, today, count=1, prefix="T", skip=TAKAHASHI_RECORD)
+    )
+    for typed in (FIRST_AUTHOR_ROMAJI, "髙橋"):  # what the search finds with the same words
+        assert queries.search_works(queries.SearchParams(author=typed)).total == 1
+    report = send(library_db)
+    assert (report.mailed, report.works) == (2, 2)
+    bodies = {m[1]: m[3] or "" for m in mailbox.composed() if m[0] == "new_arrivals"}
+    assert FIRST_TITLE in bodies["hanako@example.jp"]
+    assert "高橋, 暁子" in bodies["misaki@example.jp"]
+    assert FIRST_TITLE not in bodies["misaki@example.jp"]

@@ -1,10 +1,11 @@
 """New-arrival alerts (新着図書お知らせメール): a patron's saved conditions and the daily digest.
 
-A patron keeps up to `MAX_CONDITIONS` conditions: a keyword (matched as the catalogue
-matches it, db.search: every word of the query a substring of the normalised record), an
-author (a substring of a name or its reading), an NDC class (a prefix: "9", "913", "K"), a
-material type or a branch (a copy of that type, or at that branch). Conditions are personal
-data: every function here takes `patron_id` first and filters by it; staff get counts only.
+A patron keeps up to `MAX_CONDITIONS` conditions: a keyword or an author, matched by the
+catalogue's own search (db.queries.catalog.works_matching: the search box, or its author
+field, run over the new works, so romaji, 異体字 and kana folds find what the search finds),
+an NDC class (a prefix: "9", "913", "K"), a material type or a branch (a copy of that type,
+or at that branch). Conditions are personal data: every function here takes `patron_id`
+first and filters by it; staff get counts only.
 
 The digest (`queue_alert_digests`, run daily by `shiori alerts send`) mails each patron one
 notice through the outbox naming the works that arrived (db.arrivals) since the condition
@@ -37,11 +38,13 @@ from sqlalchemy.engine import Connection
 
 from db import clock, notice_prefs, outbox
 from db.arrivals import ArrivalFilter, new_works
+from db.catalog_write import split_values
 from db.clock import aware_utc, library_today, naive_utc
 from db.emails import is_email
 from db.engine import reads, writes
 from db.errors import NotFound, QueryError
-from db.search import normalise, parse_query
+from db.queries.catalog import SearchParams, works_matching
+from db.search import parse_query
 
 __all__ = [
     "ALERT_KINDS",
@@ -232,20 +235,29 @@ class _Candidate:
     arrived_on: date
     title: str
     authors: tuple[str, ...]
-    text: str  # everything the keyword search reads, normalised
-    names: tuple[str, ...]  # authors and their readings, normalised
     ndc: tuple[str, ...]
     branches: frozenset[str]
     material_types: frozenset[str]
 
 
+# Conditions the search matches: what it searches with them.
+_SEARCHED = {
+    "keyword": lambda value: SearchParams(q=value),
+    "author": lambda value: SearchParams(author=value),
+}
+
+
+def _matching(
+    conn: Connection, condition: AlertCondition, works: Sequence[_Candidate]
+) -> list[_Candidate]:
+    searched = _SEARCHED.get(condition.kind)
+    if searched is None:
+        return [w for w in works if _matches(condition.kind, condition.value, w)]
+    found = works_matching(conn, searched(condition.value), [w.id for w in works])
+    return [w for w in works if w.id in found]
+
+
 def _matches(kind: str, value: str, work: _Candidate) -> bool:
-    if kind == "keyword":
-        terms = parse_query(value).terms
-        return bool(terms) and all(t in work.text for t in terms)
-    if kind == "author":
-        wanted = normalise(value)
-        return bool(wanted) and any(wanted in name for name in work.names)
     if kind == "ndc":
         return any(code.startswith(value) for code in work.ndc)
     if kind == "branch":
@@ -255,10 +267,6 @@ def _matches(kind: str, value: str, work: _Candidate) -> bool:
     return False
 
 
-def _split(value: str) -> tuple[str, ...]:
-    return tuple(v for v in value.split(" | ") if v)
-
-
 @reads
 def _candidates(conn: Connection, now: datetime, since: date) -> list[_Candidate]:
     found = dict(new_works(conn, since, ArrivalFilter(), _CANDIDATE_CAP))
@@ -266,10 +274,7 @@ def _candidates(conn: Connection, now: datetime, since: date) -> list[_Candidate
         return []
     ids: Any = bindparam("ids", expanding=True)
     works = conn.execute(
-        text(
-            "SELECT id, title, title_yomi, subtitle, authors, authors_yomi, publisher, series, "
-            "subjects, subjects_yomi FROM work WHERE id IN :ids"
-        ).bindparams(ids),
+        text("SELECT id, title, authors FROM work WHERE id IN :ids").bindparams(ids),
         {"ids": list(found)},
     ).all()
     ndc: dict[int, list[str]] = {}
@@ -291,16 +296,12 @@ def _candidates(conn: Connection, now: datetime, since: date) -> list[_Candidate
         types.setdefault(r.work_id, set()).add(r.material_type)
     out = []
     for w in works:
-        fields = (w.title, w.title_yomi, w.subtitle, w.authors, w.authors_yomi, w.publisher,
-                  w.series, w.subjects, w.subjects_yomi)  # fmt: skip
         out.append(
             _Candidate(
                 id=w.id,
                 arrived_on=found[w.id],
                 title=w.title,
-                authors=_split(w.authors),
-                text="\n".join(normalise(v) for f in fields for v in _split(f)),
-                names=tuple(normalise(n) for n in _split(w.authors) + _split(w.authors_yomi)),
+                authors=split_values(w.authors),
                 ndc=tuple(ndc.get(w.id, ())),
                 branches=frozenset(branches.get(w.id, ())),
                 material_types=frozenset(types.get(w.id, ())),
@@ -364,9 +365,8 @@ def _digest(
     pairs: list[tuple[AlertCondition, _Candidate]] = []
     for condition in conditions:
         since = library_today(condition.created_at)
-        for work in candidates:
-            if work.arrived_on >= since and _matches(condition.kind, condition.value, work):
-                pairs.append((condition, work))
+        arrived = [w for w in candidates if w.arrived_on >= since]
+        pairs.extend((condition, work) for work in _matching(conn, condition, arrived))
     if not pairs:
         return 0
     taken = conn.execute(
