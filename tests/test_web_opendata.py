@@ -143,7 +143,7 @@ def test_unknown_isbn_is_a_404_page_in_the_page_language(client: TestClient, isb
     assert "No record in the catalogue has this number." in english.text
 
 
-@pytest.mark.parametrize("number", [NDL_ID, "29455884", "０２９４５５８８４"])
+@pytest.mark.parametrize("number", [NDL_ID, "29455884", "０２９４５５８８４", "000029455884"])
 def test_ndl_address_redirects_to_the_record(client: TestClient, number: str) -> None:
     response = client.get(f"/ndl/{number}", follow_redirects=False)
     assert response.status_code == 302

@@ -61,9 +61,9 @@ async def by_isbn(request: Request) -> Response:
 async def by_ndl(request: Request) -> Response:
     """An NDL bibliographic id (JAPAN/MARC 001, e.g. 029455884): records imported from the
     NDL keep it as their source id, which is unique, so it leads to one record or none."""
-    ndl_id = queries.ndl_id_of(request.path_params["number"])
-    found = queries.find_works_by_ndl(ndl_id) if ndl_id else ()
-    return _to_record(request, found, {"q": ndl_id or ""})
+    ndl_ids = queries.ndl_ids_of(request.path_params["number"])
+    found = queries.find_works_by_ndl(ndl_ids)
+    return _to_record(request, found, {"q": ndl_ids[0] if ndl_ids else ""})
 
 
 class AvailabilityCache:
