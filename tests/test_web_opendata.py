@@ -8,6 +8,7 @@ import json
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 from urllib.robotparser import RobotFileParser
 
@@ -278,9 +279,15 @@ def test_search_atom_is_a_feed_with_opensearch_counts(client: TestClient) -> Non
 
 
 def test_search_atom_without_hits_is_still_a_valid_feed(client: TestClient) -> None:
-    feed = ET.fromstring(client.get("/search.atom", params={"q": "ｚｚｘｘｙｙｑｑ"}).content)
+    moment = datetime(2030, 4, 1, 3, 4, 5, tzinfo=UTC)
+    queries.set_clock(lambda: moment)  # without hits the feed is as new as the db clock's now
+    try:
+        feed = ET.fromstring(client.get("/search.atom", params={"q": "ｚｚｘｘｙｙｑｑ"}).content)
+    finally:
+        queries.set_clock(None)
     assert feed.findtext(f"{OS}totalResults") == "0"
-    assert feed.findall(f"{ATOM}entry") == [] and feed.findtext(f"{ATOM}updated")
+    assert feed.findall(f"{ATOM}entry") == []
+    assert feed.findtext(f"{ATOM}updated") == "2030-04-01T03:04:05+00:00"
 
 
 def test_opensearch_description_advertises_the_atom_feed(client: TestClient) -> None:
