@@ -17,6 +17,11 @@ from db.errors import Refusal
 SEP = " | "
 
 
+def split_values(value: str) -> tuple[str, ...]:
+    """The values of a multi-valued work column (joined with SEP)."""
+    return tuple(v for v in value.split(SEP) if v)
+
+
 @dataclass(frozen=True)
 class CopyRecord:
     """A copy that came with a record (MARC 852 with its 876 item data)."""

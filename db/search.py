@@ -403,16 +403,23 @@ def isbns_in(raw: str) -> list[str]:
 _ISBN_PREFIX = re.compile(r"^\s*isbn(?:-1[03])?\s*[:：]?\s*", re.IGNORECASE)
 # NDL bibliographic numbers (JAPAN/MARC 001): 9 or 12 digits, typed with "NDL" before them,
 # or bare when they start with 0 (so a year or a page count is never taken for one).
-_NDL_NUMBER = re.compile(r"^\s*(?:(ndl)\s*[:：#]?\s*)?(\d{9}|\d{12})\s*$", re.IGNORECASE)
+_NDL_NUMBER = re.compile(r"^\s*(?:(ndl)\s*[:：#]?\s*)?(\d{1,12})\s*$", re.IGNORECASE)
 
 
-def ndl_ids_of(text: str) -> tuple[str, ...]:
-    """The stored forms (9 and 12 digits) of an NDL bibliographic number, if `text` is one."""
+def ndl_ids_of(text: str, named: bool = False) -> tuple[str, ...]:
+    """The stored forms (9 and 12 digits) of an NDL bibliographic number, if `text` is one.
+    `named`: the text is known to be one (an /ndl/ address), so leading zeros may be left
+    out."""
     found = _NDL_NUMBER.match(unicodedata.normalize("NFKC", text))
-    if found is None or (not found[1] and not found[2].startswith("0")):
+    if found is None:
         return ()
-    core = found[2].lstrip("0")
-    return tuple(dict.fromkeys([found[2], core.zfill(9), core.zfill(12)]))
+    digits = found[2]
+    if not named and (len(digits) not in (9, 12) or not (found[1] or digits.startswith("0"))):
+        return ()
+    core = digits.lstrip("0")
+    return tuple(
+        dict.fromkeys(f for f in (digits, core.zfill(9), core.zfill(12)) if len(f) in (9, 12))
+    )
 
 
 def parse_query(text: str, ndl: bool = True) -> ParsedQuery:

@@ -16,6 +16,9 @@ NDL = DATA / "marc" / "ndl_japanmarc_marc21_233.mrc"
 # The first NDL record: これからの本の話をしよう, by 萩野正昭.
 FIRST_TITLE = "これからの本の話をしよう"
 FIRST_AUTHOR = "萩野"
+FIRST_AUTHOR_ROMAJI = "hagino"  # its reading ハギノ, as the search's romaji matches it
+# The NDL record (skip=189) of 電子書籍Kindle/iPad/…がよ～くわかる本, by 高橋暁子.
+TAKAHASHI_RECORD = 189
 
 
 def ndl_records(count: int) -> list[pymarc.Record]:
@@ -25,11 +28,16 @@ def ndl_records(count: int) -> list[pymarc.Record]:
 
 
 def marc_with_copies(
-    folder: Path, acquired: date | None, count: int = 2, branch: str = "sogo", prefix: str = "N"
+    folder: Path,
+    acquired: date | None,
+    count: int = 2,
+    branch: str = "sogo",
+    prefix: str = "N",
+    skip: int = 0,
 ) -> Path:
-    """The first `count` NDL records, each with one copy at `branch` (barcode
+    """The first `count` NDL records after `skip`, each with one copy at `branch` (barcode
     prefix + number), acquired on `acquired` (876 $d; None: no 876, the import's day)."""
-    records = ndl_records(count)
+    records = ndl_records(skip + count)[skip:]
     for n, record in enumerate(records):
         barcode = f"{prefix}{n:06d}"
         record.add_field(

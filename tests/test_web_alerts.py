@@ -6,6 +6,7 @@ test SMTP server naming the new work, none the next day, and the one-click unsub
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 from collections.abc import Iterator
@@ -19,9 +20,16 @@ from sqlalchemy import text
 from starlette.testclient import TestClient
 
 from db import engine, queries
+from db.queries import alerts as alert_queries
 from db.queries import mail
 from tests import mailbox
-from tests.arrivals_data import FIRST_AUTHOR, FIRST_TITLE, marc_with_copies
+from tests.arrivals_data import (
+    FIRST_AUTHOR,
+    FIRST_AUTHOR_ROMAJI,
+    FIRST_TITLE,
+    TAKAHASHI_RECORD,
+    marc_with_copies,
+)
 from tests.conftest import Database, app_settings
 from tests.smtp_sink import Server
 from tests.test_web_account import HTMX, csrf_of, log_in
@@ -379,3 +387,100 @@ def test_the_command_needs_the_servers_secret_key(
     monkeypatch.setenv("SHIORI_SECRET_KEY", SECRET["SHIORI_SECRET_KEY"])
     assert cli.main(["alerts", "send"]) == 0
     assert "digests queued: 0" in capsys.readouterr().out
+
+
+def test_a_condition_removed_during_the_digest_waits_for_it(
+    library_db: Database,
+    app: TestClient,
+    clock: list[datetime],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An unsubscribe while the patron's digest is being queued: it waits for the digest's
+    transaction (the patron's row lock) instead of breaking the digest's pairs."""
+    log_in(app, *HANAKO)
+    add_condition(app, "author", FIRST_AUTHOR)
+    [(patron,)] = _ids(HANAKO[0])
+    [condition] = queries.list_alert_conditions(patron)
+    today = queries.list_new_arrivals(queries.NewArrivalsQuery()).today
+    queries.import_catalog_file(marc_with_copies(tmp_path, today))
+    read_conditions = alert_queries._conditions
+    removers: list[threading.Thread] = []
+
+    def conditions_then_unsubscribe(conn: object, patron_id: int) -> object:
+        found = read_conditions(conn, patron_id)  # type: ignore[arg-type]
+        if not removers:  # the digest has read them: the patron clicks the link now
+            remover = threading.Thread(
+                target=queries.unsubscribe_alert_conditions, args=(patron, [condition.id])
+            )
+            removers.append(remover)
+            remover.start()
+            remover.join(timeout=1.0)  # done at once unless it waits for the digest
+        return found
+
+    monkeypatch.setattr(alert_queries, "_conditions", conditions_then_unsubscribe)
+    report = send(library_db)
+    removers[0].join()
+    assert (report.mailed, report.failed) == (1, 0)
+    assert conditions(HANAKO[0]) == []
+
+
+def test_one_patrons_failure_does_not_stop_the_others(
+    library_db: Database,
+    app: TestClient,
+    clock: list[datetime],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    log_in(app, *HANAKO)
+    add_condition(app, "author", FIRST_AUTHOR)
+    with new_client(library_db) as misaki:
+        log_in(misaki, *MISAKI)
+        add_condition(misaki, "author", FIRST_AUTHOR)
+    [(hanako,)] = _ids(HANAKO[0])
+    today = queries.list_new_arrivals(queries.NewArrivalsQuery()).today
+    queries.import_catalog_file(marc_with_copies(tmp_path, today))
+    digest = alert_queries._digest
+
+    def failing_for_hanako(patron_id: int, *args: object) -> int:
+        if patron_id == hanako:
+            raise RuntimeError("hanako@example.jp " + FIRST_AUTHOR)
+        return digest(patron_id, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(alert_queries, "_digest", failing_for_hanako)
+    with caplog.at_level(logging.ERROR, logger="db.queries.alerts"):
+        report = send(library_db)
+    assert (report.mailed, report.failed) == (1, 1)
+    digests = [m for m in mailbox.composed() if m[0] == "new_arrivals"]
+    assert [m[1] for m in digests] == ["misaki@example.jp"]
+    logged = caplog.text
+    assert str(hanako) in logged and "RuntimeError" in logged
+    assert "hanako@example.jp" not in logged and FIRST_AUTHOR not in logged
+
+
+def test_author_conditions_match_as_the_search_does(
+    library_db: Database, app: TestClient, clock: list[datetime], tmp_path: Path
+) -> None:
+    """An author in romaji, or with a variant kanji (髙橋 for 高橋), finds the work in the
+    search: its condition gets the digest too."""
+    log_in(app, *HANAKO)
+    notices(HANAKO[0], titles=True)
+    with new_client(library_db) as misaki:
+        log_in(misaki, *MISAKI)
+        notices(MISAKI[0], titles=True)
+        assert add_condition(misaki, "author", "髙橋").status_code == 303
+    assert add_condition(app, "author", FIRST_AUTHOR_ROMAJI).status_code == 303
+    today = queries.list_new_arrivals(queries.NewArrivalsQuery()).today
+    queries.import_catalog_file(marc_with_copies(tmp_path, today, count=1))
+    queries.import_catalog_file(
+        marc_with_copies(tmp_path, today, count=1, prefix="T", skip=TAKAHASHI_RECORD)
+    )
+    for typed in (FIRST_AUTHOR_ROMAJI, "髙橋"):  # what the search finds with the same words
+        assert queries.search_works(queries.SearchParams(author=typed)).total == 1
+    report = send(library_db)
+    assert (report.mailed, report.works) == (2, 2)
+    bodies = {m[1]: m[3] or "" for m in mailbox.composed() if m[0] == "new_arrivals"}
+    assert FIRST_TITLE in bodies["hanako@example.jp"]
+    assert "高橋, 暁子" in bodies["misaki@example.jp"]
+    assert FIRST_TITLE not in bodies["misaki@example.jp"]

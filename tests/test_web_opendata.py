@@ -8,6 +8,7 @@ import json
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 from urllib.robotparser import RobotFileParser
 
@@ -143,7 +144,7 @@ def test_unknown_isbn_is_a_404_page_in_the_page_language(client: TestClient, isb
     assert "No record in the catalogue has this number." in english.text
 
 
-@pytest.mark.parametrize("number", [NDL_ID, "29455884", "０２９４５５８８４"])
+@pytest.mark.parametrize("number", [NDL_ID, "29455884", "０２９４５５８８４", "000029455884"])
 def test_ndl_address_redirects_to_the_record(client: TestClient, number: str) -> None:
     response = client.get(f"/ndl/{number}", follow_redirects=False)
     assert response.status_code == 302
@@ -278,9 +279,15 @@ def test_search_atom_is_a_feed_with_opensearch_counts(client: TestClient) -> Non
 
 
 def test_search_atom_without_hits_is_still_a_valid_feed(client: TestClient) -> None:
-    feed = ET.fromstring(client.get("/search.atom", params={"q": "ｚｚｘｘｙｙｑｑ"}).content)
+    moment = datetime(2030, 4, 1, 3, 4, 5, tzinfo=UTC)
+    queries.set_clock(lambda: moment)  # without hits the feed is as new as the db clock's now
+    try:
+        feed = ET.fromstring(client.get("/search.atom", params={"q": "ｚｚｘｘｙｙｑｑ"}).content)
+    finally:
+        queries.set_clock(None)
     assert feed.findtext(f"{OS}totalResults") == "0"
-    assert feed.findall(f"{ATOM}entry") == [] and feed.findtext(f"{ATOM}updated")
+    assert feed.findall(f"{ATOM}entry") == []
+    assert feed.findtext(f"{ATOM}updated") == "2030-04-01T03:04:05+00:00"
 
 
 def test_opensearch_description_advertises_the_atom_feed(client: TestClient) -> None:

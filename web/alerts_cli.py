@@ -38,6 +38,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], setup: 
             f"新着お知らせ new-arrival digests queued: {report.mailed} "
             f"(works {report.works}, old records pruned {report.pruned})"
         )
+        if report.failed:  # logged one by one; cron sees the run as failed
+            print(f"失敗 failed: {report.failed}", file=sys.stderr)
+            return 1
         return 0
 
     send.set_defaults(fn=run)

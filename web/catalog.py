@@ -14,7 +14,6 @@ from starlette.routing import Route
 
 from db import queries
 from web import burst, forms, i18n, labels, search_counts, structured
-from web.sessions import settings_of
 from web.templating import env, path_for, render
 
 TEXT_FIELDS = ("q", "title", "author", "publisher", "subject", "isbn", "ndc")
@@ -294,9 +293,9 @@ async def opensearch(request: Request) -> Response:
         headers={"Content-Type": "application/opensearchdescription+xml; charset=utf-8"},
         # From the configured public URL: the Host header is the client's to choose.
         ctx={
-            "search_url": settings_of(request).public_url + path_for(request, "search"),
-            "atom_url": settings_of(request).public_url + path_for(request, "search_atom"),
-            "self_url": settings_of(request).public_url + path_for(request, "opensearch"),
+            "search_url": structured.public_url(request, "search"),
+            "atom_url": structured.public_url(request, "search_atom"),
+            "self_url": structured.public_url(request, "opensearch"),
         },
     )
 

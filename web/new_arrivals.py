@@ -4,7 +4,6 @@ filter at /new.atom?… . Filter values come from allow-lists; anything else is 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time
 from typing import Any
 from urllib.parse import urlencode
 
@@ -14,12 +13,11 @@ from starlette.routing import Route
 
 from db import queries
 from web import forms
-from web.sessions import settings_of
+from web.opendata import rfc3339
+from web.structured import public_url
 from web.templating import path_for, render, wants_fragment
 
 NDC_MAIN_CLASSES = tuple("0123456789")
-# The library's time zone: arrival days are its local dates.
-_LIBRARY_TZ = queries.to_library_time(datetime(2000, 1, 1, tzinfo=UTC)).tzinfo
 
 
 @dataclass(frozen=True)
@@ -84,26 +82,21 @@ async def new_arrivals(request: Request) -> Response:
     )
 
 
-def _rfc3339(day: date) -> str:
-    """The start of a library-local day (Asia/Tokyo), as Atom's date-time."""
-    return datetime.combine(day, time(0, 0), _LIBRARY_TZ).isoformat()
-
-
 async def feed(request: Request) -> Response:
     # Always the first page: a feed is the newest works of the filter.
     filters = read_filters(request)
     filters = Filters(replace(filters.query, page=1))
     result = queries.list_new_arrivals(filters.query)
-    base = settings_of(request).public_url
     newest = max((w.arrived_on for w in result.works), default=result.since)
+    query = filters.query_string()
     ctx: dict[str, Any] = {
         "filters": filters,
         "result": result,
-        "feed_id": base + _feed_path(request, filters),
-        "page_url": base + path_for(request, "new_arrivals", query=filters.query_string()),
-        "record_url": lambda work_id: base + path_for(request, "record", work_id=work_id),
-        "updated": _rfc3339(newest),
-        "rfc3339": _rfc3339,
+        "feed_id": public_url(request, "new_arrivals_feed", query=query),
+        "page_url": public_url(request, "new_arrivals", query=query),
+        "record_url": lambda work_id: public_url(request, "record", work_id=work_id),
+        "updated": rfc3339(newest),
+        "rfc3339": rfc3339,
         "branches": queries.list_branches(),
         "material_types": queries.list_material_types(),
     }

@@ -18,7 +18,8 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from datetime import time as clock_time
 from typing import Any
 
 from starlette.requests import Request
@@ -61,9 +62,9 @@ async def by_isbn(request: Request) -> Response:
 async def by_ndl(request: Request) -> Response:
     """An NDL bibliographic id (JAPAN/MARC 001, e.g. 029455884): records imported from the
     NDL keep it as their source id, which is unique, so it leads to one record or none."""
-    ndl_id = queries.ndl_id_of(request.path_params["number"])
-    found = queries.find_works_by_ndl(ndl_id) if ndl_id else ()
-    return _to_record(request, found, {"q": ndl_id or ""})
+    ndl_ids = queries.ndl_ids_of(request.path_params["number"])
+    found = queries.find_works_by_ndl(ndl_ids)
+    return _to_record(request, found, {"q": ndl_ids[0] if ndl_ids else ""})
 
 
 class AvailabilityCache:
@@ -171,8 +172,11 @@ async def availability(request: Request) -> Response:
     )
 
 
-def _rfc3339(moment: datetime) -> str:
-    # Atom dates are RFC 3339 timestamps for machines, not dates shown to a reader.
+def rfc3339(moment: datetime | date) -> str:
+    """An Atom date-time (RFC 3339, for machines, not shown to a reader); a date is the
+    start of that library-local day."""
+    if not isinstance(moment, datetime):
+        return datetime.combine(moment, clock_time(0, 0), queries.LIBRARY_TZ).isoformat()
     return moment.astimezone(UTC).replace(microsecond=0).isoformat()
 
 
@@ -187,12 +191,11 @@ async def search_atom(request: Request) -> Response:
         return errors.error_response(request, 422)
     result = queries.search_works(form.params)
     updated = queries.list_work_updated(tuple(h.id for h in result.hits))
-    newest = max(updated.values(), default=datetime.now(UTC))
-    base = settings_of(request).public_url
+    newest = max(updated.values(), default=queries.current_time())
 
     def page_url(name: str, page: int | None = None) -> str:
         query = form.query_string(page=page) if page else form.query_string()
-        return base + path_for(request, name) + (f"?{query}" if query else "")
+        return public_url(request, name, query=query)
 
     pages = {"first": 1, "last": max(result.page_count, 1)}
     if result.page > 1:
@@ -206,8 +209,8 @@ async def search_atom(request: Request) -> Response:
         ctx={
             "form": form,
             "result": result,
-            "feed_updated": _rfc3339(newest),
-            "entry_updated": {i: _rfc3339(u) for i, u in updated.items()},
+            "feed_updated": rfc3339(newest),
+            "entry_updated": {i: rfc3339(u) for i, u in updated.items()},
             "self_url": page_url("search_atom", result.page),
             "html_url": page_url("search", result.page),
             "id_url": page_url("search", result.page),

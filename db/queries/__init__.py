@@ -10,7 +10,8 @@ module (db.circulation, db.routing, db.staff …).
 
 from __future__ import annotations
 
-from db.clock import to_library_time
+from db.clock import LIBRARY_TZ, to_library_time
+from db.clock import now as current_time
 from db.errors import NotFound, QueryError, Refusal
 from db.localized import Localized
 from db.queries import (
@@ -92,7 +93,15 @@ from db.queries.suggest import *  # noqa: F403
 from db.queries.terminals import *  # noqa: F403
 from db.queries.title_status import *  # noqa: F403
 
-__all__ = ["Localized", "NotFound", "QueryError", "Refusal", "to_library_time"]
+__all__ = [
+    "LIBRARY_TZ",
+    "Localized",
+    "NotFound",
+    "QueryError",
+    "Refusal",
+    "current_time",
+    "to_library_time",
+]
 __all__ += accounts.__all__
 __all__ += alerts.__all__
 __all__ += audit.__all__

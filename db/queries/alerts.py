@@ -1,10 +1,11 @@
 """New-arrival alerts (新着図書お知らせメール): a patron's saved conditions and the daily digest.
 
-A patron keeps up to `MAX_CONDITIONS` conditions: a keyword (matched as the catalogue
-matches it, db.search: every word of the query a substring of the normalised record), an
-author (a substring of a name or its reading), an NDC class (a prefix: "9", "913", "K"), a
-material type or a branch (a copy of that type, or at that branch). Conditions are personal
-data: every function here takes `patron_id` first and filters by it; staff get counts only.
+A patron keeps up to `MAX_CONDITIONS` conditions: a keyword or an author, matched by the
+catalogue's own search (db.queries.catalog.works_matching: the search box, or its author
+field, run over the new works, so romaji, 異体字 and kana folds find what the search finds),
+an NDC class (a prefix: "9", "913", "K"), a material type or a branch (a copy of that type,
+or at that branch). Conditions are personal data: every function here takes `patron_id`
+first and filters by it; staff get counts only.
 
 The digest (`queue_alert_digests`, run daily by `shiori alerts send`) mails each patron one
 notice through the outbox naming the works that arrived (db.arrivals) since the condition
@@ -24,6 +25,7 @@ Every notice carries one-click unsubscribe links (RFC 8058): the web tier signs 
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -36,11 +38,13 @@ from sqlalchemy.engine import Connection
 
 from db import clock, notice_prefs, outbox
 from db.arrivals import ArrivalFilter, new_works
+from db.catalog_write import split_values
 from db.clock import aware_utc, library_today, naive_utc
 from db.emails import is_email
 from db.engine import reads, writes
 from db.errors import NotFound, QueryError
-from db.search import normalise, parse_query
+from db.queries.catalog import SearchParams, works_matching
+from db.search import parse_query
 
 __all__ = [
     "ALERT_KINDS",
@@ -58,6 +62,8 @@ __all__ = [
     "queue_alert_digests",
     "unsubscribe_alert_conditions",
 ]
+
+log = logging.getLogger(__name__)
 
 ALERT_KINDS = ("keyword", "author", "ndc", "material_type", "branch")
 MAX_ALERT_CONDITIONS = 10
@@ -95,6 +101,7 @@ class DigestReport:
     mailed: int  # patrons sent a digest
     works: int  # (condition, work) pairs mailed
     pruned: int  # old pairs forgotten
+    failed: int = 0  # patrons whose digest failed (logged; retried by the next run)
 
 
 _NDC_PREFIX = re.compile(r"K|K?[0-9]{1,3}(?:\.[0-9]{1,6})?")
@@ -145,12 +152,18 @@ def list_alert_conditions(
     return _conditions(conn, patron_id)
 
 
+def _lock_patron(conn: Connection, patron_id: int) -> None:
+    """PostgreSQL: the patron's conditions change one transaction at a time (SQLite's BEGIN
+    IMMEDIATE already makes a writer alone)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT id FROM patron WHERE id = :p FOR UPDATE"), {"p": patron_id})
+
+
 @writes
 def add_alert_condition(
     conn: Connection, now: datetime, patron_id: int, kind: str, value: str
 ) -> AlertCondition:
-    if conn.dialect.name == "postgresql":  # two tabs at once must not pass the limit
-        conn.execute(text("SELECT id FROM patron WHERE id = :p FOR UPDATE"), {"p": patron_id})
+    _lock_patron(conn, patron_id)  # two tabs at once must not pass the limit
     stored = check_alert_condition(
         kind, value, _codes(conn, "branch"), _codes(conn, "material_type")
     )
@@ -177,6 +190,8 @@ def delete_alert_condition(
     conn: Connection, now: datetime, patron_id: int, condition_id: int
 ) -> None:
     """Another patron's condition, or one already gone: NotFound."""
+    # A digest being queued holds this lock: the condition goes after its pairs are in.
+    _lock_patron(conn, patron_id)
     gone = conn.execute(
         text("DELETE FROM alert_condition WHERE id = :id AND patron_id = :p"),
         {"id": condition_id, "p": patron_id},
@@ -193,6 +208,7 @@ def unsubscribe_alert_conditions(
     still there are removed (again: nothing). → conditions removed."""
     if not condition_ids:
         return 0
+    _lock_patron(conn, patron_id)  # as delete_alert_condition
     gone = conn.execute(
         text("DELETE FROM alert_condition WHERE patron_id = :p AND id IN :ids").bindparams(
             bindparam("ids", expanding=True)
@@ -219,20 +235,29 @@ class _Candidate:
     arrived_on: date
     title: str
     authors: tuple[str, ...]
-    text: str  # everything the keyword search reads, normalised
-    names: tuple[str, ...]  # authors and their readings, normalised
     ndc: tuple[str, ...]
     branches: frozenset[str]
     material_types: frozenset[str]
 
 
+# Conditions the search matches: what it searches with them.
+_SEARCHED = {
+    "keyword": lambda value: SearchParams(q=value),
+    "author": lambda value: SearchParams(author=value),
+}
+
+
+def _matching(
+    conn: Connection, condition: AlertCondition, works: Sequence[_Candidate]
+) -> list[_Candidate]:
+    searched = _SEARCHED.get(condition.kind)
+    if searched is None:
+        return [w for w in works if _matches(condition.kind, condition.value, w)]
+    found = works_matching(conn, searched(condition.value), [w.id for w in works])
+    return [w for w in works if w.id in found]
+
+
 def _matches(kind: str, value: str, work: _Candidate) -> bool:
-    if kind == "keyword":
-        terms = parse_query(value).terms
-        return bool(terms) and all(t in work.text for t in terms)
-    if kind == "author":
-        wanted = normalise(value)
-        return bool(wanted) and any(wanted in name for name in work.names)
     if kind == "ndc":
         return any(code.startswith(value) for code in work.ndc)
     if kind == "branch":
@@ -242,10 +267,6 @@ def _matches(kind: str, value: str, work: _Candidate) -> bool:
     return False
 
 
-def _split(value: str) -> tuple[str, ...]:
-    return tuple(v for v in value.split(" | ") if v)
-
-
 @reads
 def _candidates(conn: Connection, now: datetime, since: date) -> list[_Candidate]:
     found = dict(new_works(conn, since, ArrivalFilter(), _CANDIDATE_CAP))
@@ -253,10 +274,7 @@ def _candidates(conn: Connection, now: datetime, since: date) -> list[_Candidate
         return []
     ids: Any = bindparam("ids", expanding=True)
     works = conn.execute(
-        text(
-            "SELECT id, title, title_yomi, subtitle, authors, authors_yomi, publisher, series, "
-            "subjects, subjects_yomi FROM work WHERE id IN :ids"
-        ).bindparams(ids),
+        text("SELECT id, title, authors FROM work WHERE id IN :ids").bindparams(ids),
         {"ids": list(found)},
     ).all()
     ndc: dict[int, list[str]] = {}
@@ -278,16 +296,12 @@ def _candidates(conn: Connection, now: datetime, since: date) -> list[_Candidate
         types.setdefault(r.work_id, set()).add(r.material_type)
     out = []
     for w in works:
-        fields = (w.title, w.title_yomi, w.subtitle, w.authors, w.authors_yomi, w.publisher,
-                  w.series, w.subjects, w.subjects_yomi)  # fmt: skip
         out.append(
             _Candidate(
                 id=w.id,
                 arrived_on=found[w.id],
                 title=w.title,
-                authors=_split(w.authors),
-                text="\n".join(normalise(v) for f in fields for v in _split(f)),
-                names=tuple(normalise(n) for n in _split(w.authors) + _split(w.authors_yomi)),
+                authors=split_values(w.authors),
                 ndc=tuple(ndc.get(w.id, ())),
                 branches=frozenset(branches.get(w.id, ())),
                 material_types=frozenset(types.get(w.id, ())),
@@ -336,10 +350,11 @@ def _digest(
     record_url: RecordUrl,
 ) -> int:
     """One patron's digest: → (condition, work) pairs mailed (0: no mail)."""
-    # PostgreSQL: a second run at once waits here, then finds the pairs taken.
-    lock = " FOR UPDATE" if conn.dialect.name == "postgresql" else ""
+    # PostgreSQL: a second run at once waits here, then finds the pairs taken; a condition
+    # removed meanwhile waits too (its pairs reference it).
+    _lock_patron(conn, patron_id)
     patron = conn.execute(
-        text(f"SELECT id, email, lang FROM patron WHERE id = :p{lock}"), {"p": patron_id}
+        text("SELECT id, email, lang FROM patron WHERE id = :p"), {"p": patron_id}
     ).one_or_none()
     if patron is None or not patron.email or not is_email(patron.email):
         return 0
@@ -350,9 +365,8 @@ def _digest(
     pairs: list[tuple[AlertCondition, _Candidate]] = []
     for condition in conditions:
         since = library_today(condition.created_at)
-        for work in candidates:
-            if work.arrived_on >= since and _matches(condition.kind, condition.value, work):
-                pairs.append((condition, work))
+        arrived = [w for w in candidates if w.arrived_on >= since]
+        pairs.extend((condition, work) for work in _matching(conn, condition, arrived))
     if not pairs:
         return 0
     taken = conn.execute(
@@ -419,10 +433,16 @@ def queue_alert_digests(unsubscribe_url: UnsubscribeUrl, record_url: RecordUrl) 
     pruned = _prune()
     since = library_today(clock.now()) - timedelta(days=ALERT_LOOKBACK_DAYS - 1)
     candidates = _candidates(since)
-    mailed = pairs = 0
+    mailed = pairs = failed = 0
     if candidates:
         for patron_id in _patrons_with_conditions():
-            count = _digest(patron_id, candidates, unsubscribe_url, record_url)
+            try:
+                count = _digest(patron_id, candidates, unsubscribe_url, record_url)
+            except Exception as exc:  # one patron's failure must not cost the others theirs
+                # The error's text may quote the patron's values: its class only.
+                log.error("alert digest for patron %s failed: %s", patron_id, type(exc).__name__)
+                failed += 1
+                continue
             mailed += bool(count)
             pairs += count
-    return DigestReport(mailed, pairs, pruned)
+    return DigestReport(mailed, pairs, pruned, failed)

@@ -4,6 +4,7 @@ the code tables (branches, material types)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -12,7 +13,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
 
 from db import rules, search, search_cache
-from db.catalog_write import SEP
+from db.catalog_write import split_values
 from db.engine import reads
 from db.errors import NotFound
 from db.localized import Localized
@@ -143,10 +144,6 @@ class MaterialType:
     name: Localized
 
 
-def _split(value: str) -> tuple[str, ...]:
-    return tuple(v for v in value.split(SEP) if v)
-
-
 class _Plan:
     """The SQL pieces of one search, for the engine in use."""
 
@@ -270,6 +267,28 @@ class _Plan:
         return " AND ".join(all_conditions) if all_conditions else "1=1"
 
 
+# Work ids per query when a search is checked against given works (bind parameter limits).
+_ID_BATCH = 5000
+
+
+def works_matching(conn: Connection, params: SearchParams, work_ids: Collection[int]) -> set[int]:
+    """Those of `work_ids` that the search `params` finds: the same text matching (romaji,
+    異体字 and kana folds, ISBN and NDL numbers) and filters, without ranking. For searches
+    saved by patrons (db.queries.alerts)."""
+    plan = _Plan(conn, params)
+    if plan.is_empty or not work_ids:
+        return set()
+    source, cond = plan.text_source() if plan.has_text else ("work w", "")
+    sql = text(f"SELECT w.id FROM {source} WHERE {plan.where(cond, 'w.id IN :ids')}")
+    sql = sql.bindparams(bindparam("ids", expanding=True))
+    ids = sorted(work_ids)
+    found: set[int] = set()
+    for start in range(0, len(ids), _ID_BATCH):
+        batch = ids[start : start + _ID_BATCH]
+        found.update(r.id for r in conn.execute(sql, {**plan.binds, "ids": batch}))
+    return found
+
+
 def _candidates_sql(plan: _Plan, sort: str) -> str:
     """The candidate works: at most RANK_CAP text (or filter) matches, plus the exact and
     prefix matches of the title or its reading straight from the B-tree, so those rank
@@ -380,7 +399,7 @@ def _hits(conn: Connection, ids: list[int]) -> tuple[SearchHit, ...]:
             id=w.id,
             title=w.title,
             subtitle=w.subtitle,
-            authors=_split(w.authors),
+            authors=split_values(w.authors),
             publisher=w.publisher,
             pub_year=w.pub_year,
             ndc=w.ndc,
@@ -471,17 +490,17 @@ def get_record(conn: Connection, now: datetime, work_id: int) -> Record:
         title_romaji=w.title_romaji,
         subtitle=w.subtitle,
         responsibility=w.responsibility,
-        authors=_split(w.authors),
-        authors_yomi=_split(w.authors_yomi),
+        authors=split_values(w.authors),
+        authors_yomi=split_values(w.authors_yomi),
         publisher=w.publisher,
         pub_place=w.pub_place,
         pub_year=w.pub_year,
         edition=w.edition,
         extent=w.extent,
         series=w.series,
-        ndc=_split(w.ndc),
-        subjects=_split(w.subjects),
-        isbn=_split(w.isbn),
+        ndc=split_values(w.ndc),
+        subjects=split_values(w.subjects),
+        isbn=split_values(w.isbn),
         language=w.language,
         notes=w.notes,
         source_url=w.source_url,

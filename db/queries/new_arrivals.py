@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 
 from db import rules
 from db.arrivals import ARRIVAL_WINDOWS, DEFAULT_WINDOW, ArrivalFilter, count_new_works, new_works
+from db.catalog_write import split_values
 from db.clock import library_today
 from db.engine import reads
 
@@ -59,10 +60,6 @@ class NewArrivals:
     start: int  # 1-based position of the first work on this page
     since: date  # the first day of the window (library-local)
     today: date
-
-
-def _split(value: str) -> tuple[str, ...]:
-    return tuple(v for v in value.split(" | ") if v)
 
 
 def _filter(conn: Connection, query: NewArrivalsQuery) -> ArrivalFilter | None:
@@ -128,7 +125,7 @@ def _rows(conn: Connection, found: list[tuple[int, date]]) -> tuple[NewWork, ...
             id=w.id,
             title=w.title,
             subtitle=w.subtitle,
-            authors=_split(w.authors),
+            authors=split_values(w.authors),
             publisher=w.publisher,
             pub_year=w.pub_year,
             ndc=w.ndc,

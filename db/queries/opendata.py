@@ -4,7 +4,6 @@ only: nothing here reads a patron, a loan or a reservation."""
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -29,7 +28,7 @@ __all__ = [
     "list_sitemap_chunks",
     "list_sitemap_entries",
     "list_work_updated",
-    "ndl_id_of",
+    "ndl_ids_of",
     "normalise_isbn",
 ]
 
@@ -43,8 +42,6 @@ AVAILABILITY_STATES = (ON_SHELF, ON_LOAN, REFERENCE_ONLY, NONE)
 
 # ISBNs one availability request may ask about (each is one indexed lookup).
 MAX_AVAILABILITY_ISBNS = 20
-# NDL bibliographic ids (JAPAN/MARC 001) are nine digits, zero-padded.
-_NDL_ID_DIGITS = 9
 
 
 @dataclass(frozen=True)
@@ -81,13 +78,10 @@ def normalise_isbn(raw: str) -> str | None:
     return search.isbn13_of(raw)
 
 
-def ndl_id_of(raw: str) -> str | None:
-    """An NDL bibliographic id as stored (nine digits): typed with or without leading zeros,
-    in full-width digits too; None if it cannot be one."""
-    digits = unicodedata.normalize("NFKC", raw).strip()
-    if not digits.isdigit() or not digits.isascii() or len(digits) > _NDL_ID_DIGITS:
-        return None
-    return digits.zfill(_NDL_ID_DIGITS)
+def ndl_ids_of(raw: str) -> tuple[str, ...]:
+    """The stored forms of an NDL bibliographic id in an address (/ndl/…), read as the search
+    box reads one (db.search), leading zeros optional; () if it cannot be one."""
+    return search.ndl_ids_of(raw, named=True)
 
 
 @reads
@@ -102,12 +96,17 @@ def find_works_by_isbn(conn: Connection, now: datetime, isbn13: str) -> tuple[in
 
 
 @reads
-def find_works_by_ndl(conn: Connection, now: datetime, ndl_id: str) -> tuple[int, ...]:
+def find_works_by_ndl(conn: Connection, now: datetime, ndl_ids: tuple[str, ...]) -> tuple[int, ...]:
+    """`ndl_ids`: the forms of one number (ndl_ids_of)."""
+    if not ndl_ids:
+        return ()
     return tuple(
         r.id
         for r in conn.execute(
-            text("SELECT id FROM work WHERE source = 'ndl' AND source_id = :id ORDER BY id"),
-            {"id": ndl_id},
+            text(
+                "SELECT id FROM work WHERE source = 'ndl' AND source_id IN :ids ORDER BY id"
+            ).bindparams(bindparam("ids", expanding=True)),
+            {"ids": list(ndl_ids)},
         )
     )
 
