@@ -177,7 +177,19 @@ def test_opening_the_link_asks_first(library_db: Database, app: TestClient) -> N
         # The page's own button works without a token too (the signature is the proof).
         button = anyone.post("/" + path, data={"List-Unsubscribe": "One-Click"})
         assert button.status_code == 200
+        # Opened again, the link says it was used rather than asking once more.
+        again = anyone.get("/" + path)
+        assert again.status_code == 200 and "<form" not in again.text
+        assert "既に停止しています" in again.text
     assert conditions(HANAKO[0]) == []
+
+
+def test_a_branch_conditions_delete_button_names_the_branch(app: TestClient) -> None:
+    log_in(app, *HANAKO)
+    add_condition(app, "branch", "minami")
+    page = app.get("/my/alerts").text
+    assert '<span class="visually-hidden">: 所蔵館 南市民図書館</span>' in page
+    assert "minami</span>" not in page  # a screen reader heard the code
 
 
 def _ids(card: str) -> list[tuple[int]]:

@@ -162,13 +162,20 @@ async def delete_alert(request: Request, session: Current) -> Response:
 async def unsubscribe(request: Request) -> Response:
     token = request.query_params.get("t", "")
     signed = _unsign(settings_of(request).secret_key, token)
-    ctx: dict[str, Any] = {"token": token, "valid": signed is not None, "removed": None}
+    ctx: dict[str, Any] = {
+        "token": token,
+        "valid": signed is not None,
+        "removed": None,
+        "already": False,
+    }
     if signed is None:
         return render(request, "alerts/unsubscribe.html", ctx=ctx, status_code=400)
+    patron_id, condition_ids = signed
     if request.method == "POST":
         # RFC 8058's body is "List-Unsubscribe=One-Click"; the page's button sends the same.
-        patron_id, condition_ids = signed
         ctx["removed"] = queries.unsubscribe_alert_conditions(patron_id, condition_ids)
+    elif not queries.alert_conditions_remaining(patron_id, condition_ids):
+        ctx["already"] = True  # the link was used before: nothing left to ask about
     return render(request, "alerts/unsubscribe.html", ctx=ctx)
 
 

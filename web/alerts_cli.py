@@ -36,7 +36,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], setup: 
         report = alerts.queue_digests(settings)
         print(
             f"新着お知らせ new-arrival digests queued: {report.mailed} "
-            f"(works {report.works}, old records pruned {report.pruned})"
+            f"(condition-work pairs {report.works}, old records pruned {report.pruned})"
         )
         if report.failed:  # logged one by one; cron sees the run as failed
             print(f"失敗 failed: {report.failed}", file=sys.stderr)

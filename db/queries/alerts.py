@@ -55,6 +55,7 @@ __all__ = [
     "AlertRefused",
     "DigestReport",
     "add_alert_condition",
+    "alert_conditions_remaining",
     "check_alert_condition",
     "count_alert_conditions",
     "delete_alert_condition",
@@ -216,6 +217,22 @@ def unsubscribe_alert_conditions(
         {"p": patron_id, "ids": list(condition_ids)},
     )
     return int(gone.rowcount or 0)
+
+
+@reads
+def alert_conditions_remaining(
+    conn: Connection, now: datetime, patron_id: int, condition_ids: Sequence[int]
+) -> int:
+    """How many of the conditions a signed unsubscribe link names are still there."""
+    if not condition_ids:
+        return 0
+    found = conn.execute(
+        text("SELECT count(*) FROM alert_condition WHERE patron_id = :p AND id IN :ids").bindparams(
+            bindparam("ids", expanding=True)
+        ),
+        {"p": patron_id, "ids": list(condition_ids)},
+    )
+    return int(found.scalar_one())
 
 
 @reads
