@@ -157,6 +157,19 @@ def end_reservations(conn: Connection, patron_ids: Sequence[int], now: datetime)
             bump(conn, library_today(now), hold.pickup_branch_id, "", routing.CANCELLED)
 
 
+def _withdrawable(conn: Connection, patron_ids: Sequence[int]) -> int:
+    """The patrons' mail outbox.withdraw would delete (unsent, not being sent)."""
+    return int(
+        conn.execute(
+            select(func.count()).where(
+                _mail.patron_id.in_(patron_ids),
+                _mail.sent_at.is_(None),
+                _mail.send_started_at.is_(None),
+            )
+        ).scalar_one()
+    )
+
+
 def forget_mail(conn: Connection, patron_ids: Sequence[int]) -> int:
     """Withdraw the patrons' unsent mail and delete what was delivered or given up; a row a
     sender is delivering right now (in doubt) stays emptied, names nobody (ids may be given
@@ -197,7 +210,7 @@ def erase_patrons(conn: Connection, patron_ids: Sequence[int], now: datetime) ->
         chunk = list(patron_ids[start : start + 500])
         # Locks the patrons first (no loan can start meanwhile), then who has none is final:
         # a skipped patron keeps their mail and everything else.
-        end_reservations(conn, chunk, now)
+        conn.execute(select(_patron.id).where(_patron.id.in_(chunk)).with_for_update()).all()
         free = [
             int(p)
             for p in conn.execute(
@@ -208,7 +221,10 @@ def erase_patrons(conn: Connection, patron_ids: Sequence[int], now: datetime) ->
         ]
         if not free:
             continue
-        mail += forget_mail(conn, free)
+        # Ending a reservation withdraws its notice itself: counted with the rest.
+        queued = _withdrawable(conn, free)
+        end_reservations(conn, free, now)
+        mail += queued - _withdrawable(conn, free) + forget_mail(conn, free)
         applications.delete_applications(conn, _same_person_applications(conn, free))
         for table, column in PATRON_ROWS:
             conn.execute(
