@@ -12,10 +12,11 @@ the same. Every function takes a `Connection` inside the caller's writing transa
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import Table, exists, select
 from sqlalchemy.engine import Connection
 
 from db import calendar, models, notice_prefs, outbox
@@ -82,33 +83,15 @@ def queue_due(conn: Connection, now: datetime) -> int:
     for row in rows:
         if row.due_on <= today + timedelta(days=row.due_reminder_days):
             per_patron.setdefault(row.patron_id, []).append(row)
-    sent = 0
-    for loans in per_patron.values():
-        first = loans[0]
-        # The titles only if the patron asked for them (db.notice_prefs): else dates only.
-        params = {
-            "loans": [
-                {
-                    **({"title": r.title} if r.titles else {}),
-                    "due": calendar.next_open_day(conn, r.branch_id, r.due_on).isoformat(),
-                }
-                for r in loans
-            ]
-        }
-        mail_id = outbox.enqueue_notice(
-            conn,
-            kind="due_reminder",
-            to_addr=first.email,
-            patron_id=first.patron_id,
-            lang=first.lang,
-            params=params,
-            now=now,
-        )
-        if mail_id is None:
-            continue
-        conn.execute(_reminder.insert(), [{"loan_id": r.id, "mail_id": mail_id} for r in loans])
-        sent += 1
-    return sent
+    # The titles only if the patron asked for them (db.notice_prefs): else dates only.
+    return _queue_per_patron(
+        conn,
+        now,
+        "due_reminder",
+        _reminder,
+        per_patron,
+        lambda r: calendar.next_open_day(conn, r.branch_id, r.due_on),
+    )
 
 
 def queue_overdue(conn: Connection, now: datetime) -> int:
@@ -142,18 +125,31 @@ def queue_overdue(conn: Connection, now: datetime) -> int:
     per_patron: dict[int, list[Any]] = {}
     for row in rows:
         per_patron.setdefault(row.patron_id, []).append(row)
+    return _queue_per_patron(conn, now, OVERDUE_KIND, _overdue, per_patron, lambda r: r.due_on)
+
+
+def _queue_per_patron(
+    conn: Connection,
+    now: datetime,
+    kind: str,
+    marker: Table,
+    per_patron: dict[int, list[Any]],
+    due_of: Callable[[Any], date],
+) -> int:
+    """One mail of `kind` per patron listing their loans (titles only where the row says the
+    patron wants them), each loan marked in `marker` so it is told once. → mails."""
     sent = 0
     for loans in per_patron.values():
         first = loans[0]
         params = {
             "loans": [
-                {**({"title": r.title} if r.titles else {}), "due": r.due_on.isoformat()}
+                {**({"title": r.title} if r.titles else {}), "due": due_of(r).isoformat()}
                 for r in loans
             ]
         }
         mail_id = outbox.enqueue_notice(
             conn,
-            kind=OVERDUE_KIND,
+            kind=kind,
             to_addr=first.email,
             patron_id=first.patron_id,
             lang=first.lang,
@@ -162,6 +158,6 @@ def queue_overdue(conn: Connection, now: datetime) -> int:
         )
         if mail_id is None:
             continue
-        conn.execute(_overdue.insert(), [{"loan_id": r.id, "mail_id": mail_id} for r in loans])
+        conn.execute(marker.insert(), [{"loan_id": r.id, "mail_id": mail_id} for r in loans])
         sent += 1
     return sent
