@@ -8,7 +8,7 @@ its single-use link; `address_change` a new address waiting for the counter. And
 `overdue_notice`: the overdue mail queued for a loan (once per loan, gone with the loan).
 
 Revision ID: 0024_my_data
-Revises: 0022_reference
+Revises: 0023_terminals
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0024_my_data"
-down_revision = "0023_terminals"  # re-chained at merge (was 0022_reference)
+down_revision = "0023_terminals"
 branch_labels = None
 depends_on = None
 

@@ -7,7 +7,7 @@ aggregates them into `zero_hit_query` (distinct visitors per query and day) and 
 them (db.stats).
 
 Revision ID: 0025_stats
-Revises: 0022_reference
+Revises: 0024_my_data
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0025_stats"
-down_revision = "0024_my_data"  # re-chained at merge (was 0022_reference)
+down_revision = "0024_my_data"
 branch_labels = None
 depends_on = None
 

@@ -5,7 +5,7 @@ first copy is recent (db.queries.new_arrivals). `alert_condition` holds a patron
 conditions and `alert_sent` the (condition, work) pairs already mailed (db.queries.alerts).
 
 Revision ID: 0026_alerts
-Revises: 0024_my_data
+Revises: 0025_stats
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0026_alerts"
-down_revision = "0025_stats"  # re-chained at merge (was 0022_reference)
+down_revision = "0025_stats"
 branch_labels = None
 depends_on = None
 

@@ -8,7 +8,7 @@ a row's tokens needs the exact tokens it was indexed with. Downgrading leaves th
 it is (but drops title_words): run `shiori catalog reindex` with the older code.
 
 Revision ID: 0028_search_tokens
-Revises: 0022_reference
+Revises: 0026_alerts
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from alembic import op
 from db.catalog_write import SearchIndex
 
 revision = "0028_search_tokens"
-down_revision = "0026_alerts"  # re-chained at merge (was 0022_reference)
+down_revision = "0026_alerts"
 branch_labels = None
 depends_on = None
 
