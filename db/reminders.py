@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, exists, select
+from sqlalchemy import ColumnElement, Select, Table, exists, select
 from sqlalchemy.engine import Connection
 
 from db import calendar, models, notice_prefs, outbox
@@ -47,37 +47,56 @@ def withdraw(conn: Connection, loan_id: int) -> None:
                 conn.execute(marker.delete().where(marker.c.mail_id == mail_id))
 
 
+def _untold_loans(
+    kind: str, marker: Table, *when: ColumnElement[bool], with_days: bool = False
+) -> Select[Any]:
+    """Loans of patrons with an email who did not turn `kind` off, not yet marked in `marker`
+    (told), with what the mail needs; the loans locked, in patron order. `with_days` joins
+    the due-date reminder's day count (a patron without one has none)."""
+    columns = [
+        _loan.c.id,
+        _loan.c.patron_id,
+        _loan.c.due_on,
+        _item.c.branch_id,
+        _work.c.title,
+        _patron.c.email,
+        _patron.c.lang,
+        notice_prefs.titles_wanted(kind, _patron.c.id).label("titles"),
+    ]
+    joined = _loan.join(_patron, _patron.c.id == _loan.c.patron_id)
+    if with_days:
+        columns.append(_pref.c.due_reminder_days)
+        joined = joined.join(_pref, _pref.c.patron_id == _patron.c.id)
+    return (
+        select(*columns)
+        .select_from(
+            joined.join(_item, _item.c.id == _loan.c.item_id).join(
+                _work, _work.c.id == _item.c.work_id
+            )
+        )
+        .where(
+            _patron.c.email.is_not(None),
+            notice_prefs.mailed(kind, _patron.c.id),
+            ~exists().where(marker.c.loan_id == _loan.c.id),
+            *when,
+        )
+        .order_by(_loan.c.patron_id, _loan.c.due_on, _loan.c.id)
+        .with_for_update(of=_loan)
+    )
+
+
 def queue_due(conn: Connection, now: datetime) -> int:
     """Queue one due-date reminder per patron who asked for it (a day count, and the kind not
     turned off in db.notice_prefs), once per loan. → mails."""
     today = library_today(now)
     rows = conn.execute(
-        select(
-            _loan.c.id,
-            _loan.c.patron_id,
-            _loan.c.due_on,
-            _item.c.branch_id,
-            _work.c.title,
-            _patron.c.email,
-            _patron.c.lang,
-            _pref.c.due_reminder_days,
-            notice_prefs.titles_wanted(notice_prefs.DUE_SOON, _patron.c.id).label("titles"),
-        )
-        .select_from(
-            _loan.join(_patron, _patron.c.id == _loan.c.patron_id)
-            .join(_pref, _pref.c.patron_id == _patron.c.id)
-            .join(_item, _item.c.id == _loan.c.item_id)
-            .join(_work, _work.c.id == _item.c.work_id)
-        )
-        .where(
-            _pref.c.due_reminder_days.is_not(None),
-            notice_prefs.mailed(notice_prefs.DUE_SOON, _patron.c.id),
-            _patron.c.email.is_not(None),
+        _untold_loans(
+            notice_prefs.DUE_SOON,
+            _reminder,
             _loan.c.due_on >= today,
-            ~exists().where(_reminder.c.loan_id == _loan.c.id),
+            _pref.c.due_reminder_days.is_not(None),
+            with_days=True,
         )
-        .order_by(_loan.c.patron_id, _loan.c.due_on, _loan.c.id)
-        .with_for_update(of=_loan)
     ).all()
     per_patron: dict[int, list[Any]] = {}
     for row in rows:
@@ -98,30 +117,7 @@ def queue_overdue(conn: Connection, now: datetime) -> int:
     """Queue one overdue notice per patron with loans past their due date that were not
     told yet, unless the patron turned overdue notices off. → mails."""
     today = library_today(now)
-    rows = conn.execute(
-        select(
-            _loan.c.id,
-            _loan.c.patron_id,
-            _loan.c.due_on,
-            _work.c.title,
-            _patron.c.email,
-            _patron.c.lang,
-            notice_prefs.titles_wanted(notice_prefs.OVERDUE, _patron.c.id).label("titles"),
-        )
-        .select_from(
-            _loan.join(_patron, _patron.c.id == _loan.c.patron_id)
-            .join(_item, _item.c.id == _loan.c.item_id)
-            .join(_work, _work.c.id == _item.c.work_id)
-        )
-        .where(
-            _patron.c.email.is_not(None),
-            _loan.c.due_on < today,
-            notice_prefs.mailed(notice_prefs.OVERDUE, _patron.c.id),
-            ~exists().where(_overdue.c.loan_id == _loan.c.id),
-        )
-        .order_by(_loan.c.patron_id, _loan.c.due_on, _loan.c.id)
-        .with_for_update(of=_loan)
-    ).all()
+    rows = conn.execute(_untold_loans(notice_prefs.OVERDUE, _overdue, _loan.c.due_on < today)).all()
     per_patron: dict[int, list[Any]] = {}
     for row in rows:
         per_patron.setdefault(row.patron_id, []).append(row)
