@@ -11,6 +11,7 @@ needs the CSRF token anyway.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from web.sessions import settings_of
-from web.templating import path_for, see_other
+from web.templating import path_for, render, see_other
 
 LINK_COOKIE_MINUTES = 15
 _TOKEN_LIMIT = 200
@@ -58,3 +59,20 @@ class LinkCookie:
         response.delete_cookie(
             name, path=path, secure=settings_of(request).https, httponly=True, samesite="lax"
         )
+
+    def refuse(self, request: Request, template: str, ctx: dict[str, Any]) -> Response:
+        """The link is used, expired or made up: its page says so (400) and the cookie goes."""
+        response = render(request, template, ctx=ctx, status_code=400)
+        self.forget(request, response)
+        return response
+
+    def landing(
+        self, request: Request, template: str, unusable: Callable[[Request], Response]
+    ) -> Response:
+        """The page the link opens: the token moves to the cookie first; without one the
+        link cannot be used; with one, `template` asks the holder to confirm."""
+        if "token" in request.query_params:
+            return self.exchange(request, request.query_params["token"])
+        if not self.token(request):
+            return unusable(request)
+        return render(request, template)

@@ -428,20 +428,12 @@ async def cancel_email(request: Request, session: Current) -> Response:
 
 def _link_unusable(request: Request) -> Response:
     message = refusals.words(translator(request), queries.Refusal("email_link_invalid"))
-    response = render(
-        request, "mydata/email_unusable.html", ctx={"message": message}, status_code=400
-    )
-    EMAIL_COOKIE.forget(request, response)
-    return response
+    return EMAIL_COOKIE.refuse(request, "mydata/email_unusable.html", {"message": message})
 
 
 async def email_confirm_page(request: Request) -> Response:
     """Opened from the mail, logged in or not: owning the mailbox is what the link proves."""
-    if "token" in request.query_params:
-        return EMAIL_COOKIE.exchange(request, request.query_params["token"])
-    if not EMAIL_COOKIE.token(request):
-        return _link_unusable(request)
-    return render(request, "mydata/email_confirm.html")
+    return EMAIL_COOKIE.landing(request, "mydata/email_confirm.html", _link_unusable)
 
 
 async def email_confirm(request: Request) -> Response:

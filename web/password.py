@@ -149,14 +149,11 @@ async def forgot(request: Request) -> Response:
 
 def _unusable(request: Request) -> Response:
     """The link is used, expired or made up: said on GET as on POST, and its cookie goes."""
-    response = render(
+    return RESET_COOKIE.refuse(
         request,
         "password/reset.html",
-        status_code=400,
-        ctx={"errors": {}, "valid": False, "booklist_outlook": "none"},
+        {"errors": {}, "valid": False, "booklist_outlook": "none"},
     )
-    RESET_COOKIE.forget(request, response)
-    return response
 
 
 async def reset_page(request: Request) -> Response:

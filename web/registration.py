@@ -242,19 +242,11 @@ async def sent_page(request: Request) -> Response:
 
 def _link_unusable(request: Request) -> Response:
     message = refusals.words(translator(request), queries.Refusal("application_link_refused"))
-    response = render(
-        request, "registration/unusable.html", ctx={"message": message}, status_code=400
-    )
-    CONFIRM_COOKIE.forget(request, response)
-    return response
+    return CONFIRM_COOKIE.refuse(request, "registration/unusable.html", {"message": message})
 
 
 async def confirm_page(request: Request) -> Response:
-    if "token" in request.query_params:
-        return CONFIRM_COOKIE.exchange(request, request.query_params["token"])
-    if not CONFIRM_COOKIE.token(request):
-        return _link_unusable(request)
-    return render(request, "registration/confirm.html")
+    return CONFIRM_COOKIE.landing(request, "registration/confirm.html", _link_unusable)
 
 
 async def confirm(request: Request) -> Response:
