@@ -1,6 +1,6 @@
 """Loan rules per patron category × material type (table `loan_rule`, migration 0020).
 
-A rule says, for patrons of one category (db.rules.CATEGORIES) borrowing one material type:
+A rule says, for patrons of one category (table patron_category) borrowing one material type:
 the loan period in days (0: not lent), how many items of that type they may have out, how
 many times a loan may be renewed, and whether the counter refuses ("block") or only warns
 ("warn") a checkout for a patron with overdue items or at a limit. Every patron also stays
@@ -27,6 +27,7 @@ from db import models, rules
 _T = models.TABLES
 loan_rule = _T["loan_rule"]
 _mtype = _T["material_type"]
+_category = _T["patron_category"]
 
 BLOCK = "block"
 WARN = "warn"
@@ -96,8 +97,9 @@ def ensure_rules(conn: Connection) -> int:
         for r in conn.execute(select(loan_rule.c.category, loan_rule.c.material_type))
     }
     added = 0
+    categories = conn.execute(select(_category.c.code)).scalars().all()
     for code, loan_days in conn.execute(select(_mtype.c.code, _mtype.c.loan_days)).all():
-        for category in rules.CATEGORIES:
+        for category in categories:
             if (category, code) in have:
                 continue
             conn.execute(

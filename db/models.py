@@ -24,6 +24,9 @@ class Branch(SQLModel, table=True):
     code: str = Field(max_length=20, unique=True)
     names: dict[str, str] = Field(sa_column=_names_column())  # db.localized
     sort_order: int = 0
+    # Kept by managers in the console (migration 0029, db.codes); hours are branch_hours.
+    address: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    phone: str = Field(default="", max_length=30, sa_column_kwargs={"server_default": ""})
 
 
 class MaterialType(SQLModel, table=True):
@@ -370,6 +373,9 @@ class StaffAudit(SQLModel, table=True):
     outcome: str = Field(max_length=20)  # allowed, refused
     # A manager's action on a staff account: the account acted on (patron_id is then NULL).
     target_staff_code: str | None = Field(default=None, max_length=20)
+    # A code-table change (migration 0029, db.codes): JSON {"field": [before, after], …}.
+    # Code-table values only, never a patron's.
+    changes: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 # --- holds (issue 5) ------------------------------------------------------------------
@@ -813,3 +819,69 @@ class ZeroHitQuery(SQLModel, table=True):
     day: date = Field(primary_key=True)
     query: str = Field(primary_key=True, max_length=100)
     sessions: int = 0
+
+
+# --- code tables kept in the staff console (issue 19, migration 0029, db.codes) ------------
+
+
+class ShelfLocation(SQLModel, table=True):
+    """A shelf location (配架場所) of one branch: each building has its own shelves, so the
+    same words at two branches are two rows. `code` is what item.shelf_location holds."""
+
+    __tablename__ = "shelf_location"
+    __table_args__ = (UniqueConstraint("branch_id", "code", name="uq_shelf_location_branch_code"),)
+    id: int | None = Field(default=None, primary_key=True)
+    branch_id: int = Field(foreign_key="branch.id", ondelete="CASCADE")
+    code: str = Field(max_length=100)
+    names: dict[str, str] = Field(sa_column=_names_column())  # db.localized
+    sort_order: int = 0
+
+
+class PatronCategory(SQLModel, table=True):
+    """A patron category (利用者区分), once db.rules.CATEGORIES; its code is what
+    patron.category, application.category and loan_rule.category hold."""
+
+    __tablename__ = "patron_category"
+    code: str = Field(primary_key=True, max_length=20)
+    names: dict[str, str] = Field(sa_column=_names_column())  # db.localized
+    sort_order: int = 0
+
+
+class CardNumberRule(SQLModel, table=True):
+    """The card numbering rule (db.card_numbers): one row, id 1. A number is `prefix`, a
+    serial of `serial_digits` digits and, with `check_digit` "luhn", a Luhn check digit."""
+
+    __tablename__ = "card_number_rule"
+    id: int = Field(default=1, primary_key=True)
+    prefix: str = Field(max_length=10)
+    serial_digits: int
+    check_digit: str = Field(max_length=10)  # luhn, none
+
+
+class LibraryIdentity(SQLModel, table=True):
+    """The library's name, short name, contact and logo: one row, id 1."""
+
+    __tablename__ = "library_identity"
+    id: int = Field(default=1, primary_key=True)
+    names: dict[str, str] = Field(sa_column=_names_column())  # db.localized
+    short_names: dict[str, str] = Field(sa_column=_names_column())
+    address: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    phone: str = Field(default="", max_length=30)
+    email: str = Field(default="", max_length=254)
+    logo: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    logo_type: str = Field(default="", max_length=40)  # image/png, image/jpeg, image/webp
+    updated_at: datetime | None = None
+
+
+class Announcement(SQLModel, table=True):
+    """お知らせ on the home page: a text per language, shown from `starts_on` to `ends_on`
+    (library-local days, inclusive; no end: until a manager ends it)."""
+
+    __tablename__ = "announcement"
+    __table_args__ = (Index("ix_announcement_window", "starts_on", "ends_on"),)
+    id: int | None = Field(default=None, primary_key=True)
+    texts: dict[str, str] = Field(sa_column=_names_column())  # db.localized
+    starts_on: date
+    ends_on: date | None = None
+    created_at: datetime
+    updated_at: datetime

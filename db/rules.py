@@ -47,7 +47,7 @@ class BranchSpec:
     names: Localized
 
 
-# Fujisawa's four branches; SHIORI_BRANCHES replaces them (see README).
+# Fujisawa's four branches; SHIORI_BRANCHES replaces them in an empty database only (db.codes).
 DEFAULT_BRANCHES = (
     BranchSpec("sogo", _names("総合市民図書館", "Central Civic Library")),
     BranchSpec("minami", _names("南市民図書館", "Minami Civic Library")),
@@ -65,7 +65,8 @@ SORTS = ("relevance", "title", "year_desc", "year_asc")
 NDC_CLASSES = ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "K")
 
 
-# Patron categories, from Fujisawa's reference form [003] (web words them: web/labels.py).
+# The patron categories a new database is seeded with (table patron_category since migration
+# 0029: managers keep them), from Fujisawa's reference form [003].
 CATEGORIES = ("general", "university", "high_school", "junior_high", "elementary", "other")
 
 # How a password came to be set; shown to the patron after login.

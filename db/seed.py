@@ -15,37 +15,17 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from db import loan_rules, rules
+from db import codes, rules
 from db.catalog_write import SEP, ndc_classes
-from db.models import TABLES
 
 
 def ensure_reference_data(conn: Connection, branches: tuple[rules.BranchSpec, ...]) -> None:
-    """Create or update branches (by code, in the given order) and material types; add the
-    loan rules of new material types (db.loan_rules)."""
-    branch, mtype = TABLES["branch"], TABLES["material_type"]
-    existing = {row.code for row in conn.execute(select(branch.c.code))}
-    for position, spec in enumerate(branches):
-        values = {"names": spec.names.as_dict(), "sort_order": position}
-        if spec.code in existing:
-            conn.execute(branch.update().where(branch.c.code == spec.code).values(**values))
-        else:
-            conn.execute(branch.insert().values(code=spec.code, **values))
-    known = {row.code for row in conn.execute(select(mtype.c.code))}
-    for mt in rules.MATERIAL_TYPES:
-        values = {
-            "names": mt.names.as_dict(),
-            "loan_days": mt.loan_days,
-            "reservable": mt.reservable,
-        }
-        if mt.code in known:
-            conn.execute(mtype.update().where(mtype.c.code == mt.code).values(**values))
-        else:
-            conn.execute(mtype.insert().values(code=mt.code, **values))
-    loan_rules.ensure_rules(conn)
+    """Seed the code tables where they are empty (db.codes): `branches` only fill a
+    database without any; what managers changed in the console is kept."""
+    codes.ensure_code_tables(conn, branches)
 
 
 # ---------------------------------------------------------------------------------------
@@ -238,6 +218,7 @@ def generate_copies(conn: Connection, seed_value: int, today: date) -> int:
             )
         ]
         if not works:
+            codes.add_missing_shelf_locations(conn)
             return made
         made += add_copies(conn, works, seed_value, today)
         last = works[-1]["id"]

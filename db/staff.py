@@ -7,6 +7,8 @@ Every function takes a `Connection` inside the caller's transaction.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -111,7 +113,10 @@ def write_audit(
     outcome: str,
     now: datetime,
     target_staff_code: str | None = None,
+    changes: Mapping[str, tuple[Any, Any]] | None = None,
 ) -> None:
+    """One audit row. `changes` (code tables only, never a patron's values): each changed
+    field with its value before and after, kept as JSON."""
     conn.execute(
         _audit.insert().values(
             at=aware_utc(now),
@@ -124,8 +129,13 @@ def write_audit(
             action=action,
             outcome=outcome,
             target_staff_code=target_staff_code,
+            changes=_changes_json(changes) if changes else None,
         )
     )
+
+
+def _changes_json(changes: Mapping[str, tuple[Any, Any]]) -> str:
+    return json.dumps({k: list(v) for k, v in changes.items()}, ensure_ascii=False, default=str)
 
 
 def refuse(

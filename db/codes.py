@@ -1,0 +1,184 @@
+"""Code tables (コード), in the caller's transaction: what managers keep in the console
+(db.queries.code_tables) and what the rest of db reads from them.
+
+The database is the source of branches, material types, shelf locations, patron
+categories, the card numbering rule (db.card_numbers) and the library's identity (migration
+0029). `ensure_code_tables` only seeds what is empty: SHIORI_BRANCHES and the demo's
+material types and categories (db.rules) fill a new database and never overwrite what a
+manager changed.
+
+Shelf locations belong to a branch (each building has its own shelves); a copy's
+`item.shelf_location` holds the location's code, and `add_missing_shelf_locations` makes a
+row for each code copies use that has none (after the demo's copies, after an import).
+
+A code in use cannot be deleted: `uses_of_*` say where it is used (how many rows of which
+kind), so the console can say so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, func, select, text
+from sqlalchemy.engine import Connection
+
+from db import loan_rules, rules
+from db.localized import Localized
+from db.models import TABLES
+
+_branch = TABLES["branch"]
+_mtype = TABLES["material_type"]
+_category = TABLES["patron_category"]
+_shelf = TABLES["shelf_location"]
+_identity = TABLES["library_identity"]
+_card_rule = TABLES["card_number_rule"]
+_item = TABLES["item"]
+_patron = TABLES["patron"]
+_application = TABLES["application"]
+_question = TABLES["reference_question"]
+_loan_rule = TABLES["loan_rule"]
+
+# The demo library's categories (db.rules.CATEGORIES) and their names, seeded by 0029.
+CATEGORY_NAMES = {
+    "general": ("一般", "General"),
+    "university": ("大学生", "University student"),
+    "high_school": ("高校生", "High school student"),
+    "junior_high": ("中学生", "Junior high school student"),
+    "elementary": ("小学生以下", "Elementary school or younger"),
+    "other": ("その他", "Other"),
+}
+LIBRARY_NAMES = {"ja": "藤沢市図書館", "en": "Fujisawa City Libraries"}
+LIBRARY_SHORT_NAMES = {"ja": "藤沢市図書館", "en": "Fujisawa Libraries"}
+
+
+@dataclass(frozen=True)
+class Use:
+    """Rows of one kind that use a code (db.queries.code_tables says it in words)."""
+
+    kind: str  # items, patrons, applications, reference_questions, staff, holds, terminals
+    count: int
+
+
+def category_codes(conn: Connection) -> tuple[str, ...]:
+    """The library's patron categories, in the order forms offer them."""
+    return tuple(
+        conn.execute(
+            select(_category.c.code).order_by(_category.c.sort_order, _category.c.code)
+        ).scalars()
+    )
+
+
+def is_category(conn: Connection, code: str) -> bool:
+    found = conn.execute(select(_category.c.code).where(_category.c.code == code)).first()
+    return found is not None
+
+
+def ensure_code_tables(conn: Connection, branches: tuple[rules.BranchSpec, ...]) -> None:
+    """Seed the empty tables: branches (SHIORI_BRANCHES), material types and categories
+    (db.rules), the card rule and the identity rows; then the loan rules of every
+    category × type (db.loan_rules) and the shelf locations copies use."""
+    if conn.execute(select(func.count()).select_from(_branch)).scalar_one() == 0:
+        for position, spec in enumerate(branches):
+            conn.execute(
+                _branch.insert().values(
+                    code=spec.code, names=spec.names.as_dict(), sort_order=position
+                )
+            )
+    if conn.execute(select(func.count()).select_from(_mtype)).scalar_one() == 0:
+        for mt in rules.MATERIAL_TYPES:
+            conn.execute(
+                _mtype.insert().values(
+                    code=mt.code,
+                    names=mt.names.as_dict(),
+                    loan_days=mt.loan_days,
+                    reservable=mt.reservable,
+                )
+            )
+    if conn.execute(select(func.count()).select_from(_category)).scalar_one() == 0:
+        for position, code in enumerate(rules.CATEGORIES):
+            ja, en = CATEGORY_NAMES.get(code, (code, code))
+            conn.execute(
+                _category.insert().values(
+                    code=code, names={"ja": ja, "en": en}, sort_order=position
+                )
+            )
+    if conn.execute(select(_card_rule.c.id)).first() is None:
+        conn.execute(
+            _card_rule.insert().values(id=1, prefix="21", serial_digits=7, check_digit="luhn")
+        )
+    if conn.execute(select(_identity.c.id)).first() is None:
+        conn.execute(
+            _identity.insert().values(
+                id=1,
+                names=LIBRARY_NAMES,
+                short_names=LIBRARY_SHORT_NAMES,
+                address="",
+                phone="",
+                email="",
+                logo_type="",
+            )
+        )
+    loan_rules.ensure_rules(conn)
+    add_missing_shelf_locations(conn)
+
+
+def add_missing_shelf_locations(conn: Connection) -> int:
+    """A shelf-location row for every (branch, location) copies use that has none."""
+    result = conn.execute(
+        text(
+            "INSERT INTO shelf_location (branch_id, code, names, sort_order) "
+            "SELECT DISTINCT i.branch_id, i.shelf_location, '{}', 0 FROM item i "
+            "WHERE i.shelf_location <> '' AND NOT EXISTS (SELECT 1 FROM shelf_location s "
+            "WHERE s.branch_id = i.branch_id AND s.code = i.shelf_location)"
+        )
+    )
+    return result.rowcount or 0
+
+
+def shelf_location_names(conn: Connection, branch_id: int, code: str) -> Localized:
+    """The words for a shelf location (its code where no name was given)."""
+    names = conn.execute(
+        select(_shelf.c.names).where(_shelf.c.branch_id == branch_id, _shelf.c.code == code)
+    ).scalar_one_or_none()
+    found = Localized.of(names)
+    return found if found.texts else Localized.of({"ja": code})
+
+
+def _count(conn: Connection, stmt: Select[Any]) -> int:
+    return int(conn.execute(stmt).scalar_one())
+
+
+def uses_of_category(conn: Connection, code: str) -> tuple[Use, ...]:
+    """Where a patron category is used (its loan rules go with it and do not count)."""
+    uses = (
+        Use("patrons", _count(conn, select(func.count()).where(_patron.c.category == code))),
+        Use(
+            "applications",
+            _count(conn, select(func.count()).where(_application.c.category == code)),
+        ),
+        Use(
+            "reference_questions",
+            _count(conn, select(func.count()).where(_question.c.category == code)),
+        ),
+    )
+    return tuple(u for u in uses if u.count)
+
+
+def uses_of_material_type(conn: Connection, code: str) -> tuple[Use, ...]:
+    """Where a material type is used (its loan rules go with it and do not count)."""
+    n = _count(conn, select(func.count()).where(_item.c.material_type == code))
+    return (Use("items", n),) if n else ()
+
+
+def uses_of_shelf_location(conn: Connection, branch_id: int, code: str) -> tuple[Use, ...]:
+    n = _count(
+        conn,
+        select(func.count()).where(_item.c.branch_id == branch_id, _item.c.shelf_location == code),
+    )
+    return (Use("items", n),) if n else ()
+
+
+def delete_category_rules(conn: Connection, code: str) -> None:
+    """A deleted category's loan rules go with it."""
+    conn.execute(_loan_rule.delete().where(_loan_rule.c.category == code))
