@@ -127,7 +127,7 @@ async def index(request: Request) -> Response:
 
 def _branch_fields(request: Request) -> list[Field]:
     return [
-        *_name_fields(request, "names", N_("Name")),
+        *_name_fields(request, "names", N_("Display name")),
         Field("address", N_("Address"), maxlength=200),
         Field("phone", N_("Phone"), maxlength=30, help=N_("For example 0466-22-0000.")),
     ]
@@ -306,7 +306,7 @@ async def shelf_location_delete(request: Request) -> Response:
 
 def _material_fields(request: Request) -> list[Field]:
     return [
-        *_name_fields(request, "names", N_("Name")),
+        *_name_fields(request, "names", N_("Display name")),
         Field(
             "loan_days",
             N_("Loan period (days)"),
@@ -358,9 +358,9 @@ def _list_page(
 def _code_field() -> Field:
     return Field(
         "code",
-        N_("Code"),
+        N_("Code (cannot be changed later)"),
         maxlength=20,
-        help=N_("Letters a–z, digits, - and _; it cannot be changed later."),
+        help=N_("Letters a–z, digits, - and _."),
     )
 
 
@@ -459,7 +459,7 @@ async def categories(request: Request) -> Response:
         request,
         "staff/codes/categories.html",
         queries.list_patron_categories(),
-        [_code_field(), *_name_fields(request, "names", N_("Name"))],
+        [_code_field(), *_name_fields(request, "names", N_("Display name"))],
         {},
         {},
     )
@@ -476,7 +476,7 @@ async def category_add(request: Request) -> Response:
             request,
             "staff/codes/categories.html",
             queries.list_patron_categories(),
-            [_code_field(), *_name_fields(request, "names", N_("Name"))],
+            [_code_field(), *_name_fields(request, "names", N_("Display name"))],
             {"code": code, **{f"names.{k}": v for k, v in names.items()}},
             _refused(request, refused),
             422,
@@ -501,7 +501,7 @@ def _category_form(
         request,
         title=heading,
         heading=heading,
-        fields=_name_fields(request, "names", N_("Name")),
+        fields=_name_fields(request, "names", N_("Display name")),
         values=values,
         errors=errors,
         action=str(request.url_for("staff:code_category_save", category=category.code).path),
@@ -620,7 +620,7 @@ async def card_rule_save(request: Request) -> Response:
 
 def _identity_fields(request: Request) -> list[Field]:
     return [
-        *_name_fields(request, "names", N_("Name")),
+        *_name_fields(request, "names", N_("Display name")),
         *_name_fields(request, "short_names", N_("Short name")),
         Field("address", N_("Address"), maxlength=200),
         Field("phone", N_("Phone"), maxlength=30),
