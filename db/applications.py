@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -137,7 +138,12 @@ class ApplicationRefused(QueryError):
         self.errors = errors
 
 
-def check_field(name: str, fields: ApplicationFields, today: date) -> Refusal | None:
+def check_field(
+    name: str,
+    fields: ApplicationFields,
+    today: date,
+    categories: Collection[str] = rules.CATEGORIES,
+) -> Refusal | None:
     """The refusal for one field (None when it is fine). `home_branch` is only checked for
     being chosen here; the query that stores it checks that the branch exists."""
     if name == "name":
@@ -178,20 +184,20 @@ def check_field(name: str, fields: ApplicationFields, today: date) -> Refusal | 
         email = fields.email.strip()
         return Refusal("email_format") if email and not is_email(email) else None
     if name == "category":
-        return None if fields.category in rules.CATEGORIES else Refusal("choose_category")
+        return None if fields.category in categories else Refusal("choose_category")
     if name == "home_branch":
         return None if fields.home_branch else Refusal("choose_branch")
     raise ValueError(f"no such application field {name!r}")
 
 
 def check_fields(
-    fields: ApplicationFields, today: date
+    fields: ApplicationFields, today: date, categories: Collection[str] = rules.CATEGORIES
 ) -> tuple[CleanApplication | None, dict[str, Refusal]]:
     """The stored form of every field, or the refusals of those that are wrong."""
     errors = {
         name: refusal
         for name in FIELDS
-        if (refusal := check_field(name, fields, today)) is not None
+        if (refusal := check_field(name, fields, today, categories)) is not None
     }
     if errors:
         return None, errors

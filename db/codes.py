@@ -18,14 +18,15 @@ kind), so the console can say so.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Select, func, select, text
 from sqlalchemy.engine import Connection
 
-from db import loan_rules, rules
+from db import loan_rules, rules, search_cache
 from db.clock import aware_utc_or_none
+from db.engine import reads
 from db.localized import Localized
 from db.models import TABLES
 
@@ -69,6 +70,34 @@ def category_codes(conn: Connection) -> tuple[str, ...]:
         conn.execute(
             select(_category.c.code).order_by(_category.c.sort_order, _category.c.code)
         ).scalars()
+    )
+
+
+def cached_category_codes() -> tuple[str, ...]:
+    """`category_codes` kept per process (db.search_cache's code tables): for the forms and
+    the checks that run outside a transaction. A change in the console clears it."""
+    return search_cache.code_table("patron_category", _read_category_codes)
+
+
+@reads
+def _read_category_codes(conn: Connection, now: datetime) -> tuple[str, ...]:
+    return category_codes(conn)
+
+
+def cached_category_names() -> tuple[tuple[str, Localized], ...]:
+    """Each category's code and names, kept per process like `cached_category_codes`."""
+    return search_cache.code_table("patron_category_names", _read_category_names)
+
+
+@reads
+def _read_category_names(conn: Connection, now: datetime) -> tuple[tuple[str, Localized], ...]:
+    return tuple(
+        (r.code, Localized.of(r.names))
+        for r in conn.execute(
+            select(_category.c.code, _category.c.names).order_by(
+                _category.c.sort_order, _category.c.code
+            )
+        )
     )
 
 

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from db import outbox, passwords, rules, stats
+from db import codes, outbox, passwords, rules, stats
 from db.clock import aware_utc, library_today
 from db.digits import ascii_digits
 from db.emails import check_email
@@ -76,7 +76,7 @@ def notify_email_change(
 def create_patron(
     conn: Connection, patron: NewPatron, now: datetime, password: str | None = None
 ) -> int:
-    if patron.category not in rules.CATEGORIES:
+    if not codes.is_category(conn, patron.category):
         raise QueryError("unknown_category")
     if patron.email is not None:
         check_email(patron.email)

@@ -52,7 +52,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import ColumnElement, Row, select, text, update
 from sqlalchemy.engine import Connection
 
-from db import models, notice_prefs, outbox, rules
+from db import codes, models, notice_prefs, outbox
 from db.catalog_write import SEP
 from db.clock import aware_utc, aware_utc_or_none, library_today
 from db.errors import NotFound, QueryError
@@ -386,7 +386,7 @@ def create_question(
     notify_email: bool,
 ) -> int:
     """Write a new `received` question (checked here: text limits, date, category)."""
-    if category is not None and category not in rules.CATEGORIES:
+    if category is not None and not codes.is_category(conn, category):
         raise ReferenceRefused("unknown_category")
     body = check_text(question, QUESTION_MAX_CHARS)
     looked = check_text(checked, CHECKED_MAX_CHARS, required=False)

@@ -45,7 +45,7 @@ from datetime import date, timedelta
 from sqlalchemy import Date, bindparam, text
 from sqlalchemy.engine import Connection
 
-from db import rules
+from db import codes as code_tables
 from db.search import normalise
 
 WEB_LOGIN = "web_login"  # daily_count event
@@ -399,7 +399,7 @@ def report(
     )
     registrations = tuple(
         RegistrationRow(cat, tuple(suppress(regs[(cat, band)]) for band, _, _ in AGE_BANDS))
-        for cat in rules.CATEGORIES
+        for cat in code_tables.category_codes(conn)
         if whole_months(day_from, day_to, today)
     )
     return StatsReport(

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from babel.dates import get_day_names
 
+from db import queries
 from web.i18n import Translator
 
 
@@ -28,14 +29,20 @@ def item_status(tr: Translator, code: str) -> str:
 
 
 def category(tr: Translator, code: str) -> str:
-    return {
+    """A patron category: the seeded ones in these words (every catalogue language); one a
+    manager added, by its names in table patron_category; else the code."""
+    words = {
         "general": tr.gettext("General"),
         "university": tr.gettext("University student"),
         "high_school": tr.gettext("High school student"),
         "junior_high": tr.gettext("Junior high school student"),
         "elementary": tr.gettext("Elementary school or younger"),
         "other": tr.gettext("Other"),
-    }.get(code, code)
+    }.get(code)
+    if words is not None:
+        return words
+    names = dict(queries.list_category_names()).get(code)
+    return names.get(tr.lang) if names is not None else code
 
 
 def ndc_class(tr: Translator, code: str) -> str:

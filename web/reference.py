@@ -61,7 +61,7 @@ def _ask_page(
             "ask": ask,
             "values": values,
             "errors": errors,
-            "categories": queries.REFERENCE_CATEGORIES,
+            "categories": queries.list_category_codes(),
             "limits": _limits(),
         },
         status_code=status,
@@ -114,7 +114,7 @@ async def ask(request: Request, session: Current) -> Response:
         useful_by = forms.calendar_date(values["useful_by"])
         if useful_by is None:
             errors["useful_by"] = tr.gettext("Use a date like 2026-12-28 or 令和8年12月28日.")
-    if values["category"] not in queries.REFERENCE_CATEGORIES:
+    if values["category"] not in queries.list_category_codes():
         errors["category"] = refusals.say(request, queries.Refusal.of("choose_category"))
     if values["notify"] not in (EMAIL, MY_LIBRARY):
         errors["notify"] = refusals.say(request, queries.Refusal.of("choose_option"))

@@ -108,7 +108,7 @@ def _form_context(
         "errors": errors,
         "born": born,
         "branches": queries.list_branches(),
-        "categories": queries.APPLICATION_CATEGORIES,
+        "categories": queries.list_category_codes(),
         # A form sent back keeps its start time: the minimum fill time counts from the first view.
         "started": started or started_token(request),
         "area": queries.find_postal_area(values.get("postal_code", "")),

@@ -65,6 +65,8 @@ __all__ = [
     "get_library_identity",
     "get_library_logo",
     "list_announcements",
+    "list_category_codes",
+    "list_category_names",
     "list_code_branches",
     "list_material_type_codes",
     "list_patron_categories",
@@ -564,6 +566,16 @@ def delete_material_type(conn: Connection, now: datetime, actor: StaffActor, cod
 # ---------------------------------------------------------------------------------------
 # Patron categories
 # ---------------------------------------------------------------------------------------
+
+
+def list_category_codes() -> tuple[str, ...]:
+    """The patron categories' codes in the order forms offer them (kept per process)."""
+    return codes.cached_category_codes()
+
+
+def list_category_names() -> tuple[tuple[str, Localized], ...]:
+    """(code, names) of every patron category, in order (kept per process)."""
+    return codes.cached_category_names()
 
 
 @reads

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from db import loan_rules, rules, staff
+from db import codes, loan_rules, rules, staff
 from db.engine import reads, writes
 from db.errors import Refusal
 from db.localized import Localized
@@ -78,7 +78,7 @@ def _views(conn: Connection) -> tuple[LoanRuleView, ...]:
             _rule.join(_mtype, _mtype.c.code == _rule.c.material_type)
         )
     ).all()
-    order = {c: n for n, c in enumerate(rules.CATEGORIES)}
+    order = {c: n for n, c in enumerate(codes.category_codes(conn))}
     types = {mt.code: n for n, mt in enumerate(rules.MATERIAL_TYPES)}
     return tuple(
         LoanRuleView(

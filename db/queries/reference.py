@@ -14,7 +14,7 @@ from datetime import date, datetime
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from db import engine, models, reference, rules
+from db import codes, engine, models, reference, rules
 from db.clock import aware_utc
 from db.engine import reads, writes
 from db.errors import NotFound
@@ -121,7 +121,7 @@ def ask_reference(
 ) -> int:
     """A new question (`received`). Mail notice only for a patron with an address
     (reference_no_email otherwise). → its id."""
-    if category not in rules.CATEGORIES:
+    if not codes.is_category(conn, category):
         raise ReferenceRefused("unknown_category")
     _, email = _patron_row(conn, patron_id)
     if notify_email and not email:

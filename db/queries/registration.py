@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import Row, Select, insert, select, update
 from sqlalchemy.engine import Connection
 
-from db import applications, clock, japanese_input, outbox, rules, throttle
+from db import applications, clock, codes, japanese_input, outbox, rules, throttle
 from db.applications import ApplicationFields, ApplicationRefused
 from db.clock import library_today, naive_utc
 from db.engine import reads, writes
@@ -116,7 +116,8 @@ def _token_digest(token: str) -> str:
 
 def check_application_field(name: str, fields: ApplicationFields) -> Refusal | None:
     """One field's refusal (None: fine), for the form's check as each field is left."""
-    return applications.check_field(name, fields, library_today(clock.now()))
+    today = library_today(clock.now())
+    return applications.check_field(name, fields, today, codes.cached_category_codes())
 
 
 def suggest_category(born: date) -> str:
@@ -146,7 +147,7 @@ def submit_application(
     kept for the counter (SHIORI_APPLICATION_DAYS); `make_link` turns the email token into
     the confirmation URL. ApplicationRefused with every wrong field; nothing is stored then."""
     today = library_today(now)
-    clean, errors = applications.check_fields(fields, today)
+    clean, errors = applications.check_fields(fields, today, codes.category_codes(conn))
     branch_id = conn.execute(
         select(_branch.id).where(_branch.code == fields.home_branch)
     ).scalar_one_or_none()

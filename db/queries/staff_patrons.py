@@ -10,6 +10,7 @@ itself is db.queries.audit).
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 from sqlalchemy import DateTime, func, literal, select
 from sqlalchemy.engine import Connection, Row
 
-from db import circulation, rules
+from db import circulation, codes, rules
 from db.clock import library_today, naive_utc
 from db.emails import is_email
 from db.engine import writes
@@ -259,7 +260,9 @@ def get_patron_for_staff(
 _PHONE_CHARS = re.compile(r"[0-9０-９\-－ー‐()（） +＋]+")
 
 
-def validate_edit(data: PatronEdit) -> dict[str, Refusal]:
+def validate_edit(
+    data: PatronEdit, categories: Collection[str] = rules.CATEGORIES
+) -> dict[str, Refusal]:
     errors: dict[str, Refusal] = {}
     if not data.address.strip():
         errors["address"] = Refusal("address_required")
@@ -271,7 +274,7 @@ def validate_edit(data: PatronEdit) -> dict[str, Refusal]:
     email = data.email.strip()
     if email and not is_email(email):
         errors["email"] = Refusal("email_format")
-    if data.category not in rules.CATEGORIES:
+    if data.category not in categories:
         errors["category"] = Refusal("choose_category")
     return errors
 
@@ -281,7 +284,7 @@ def update_patron_for_staff(
     conn: Connection, now: datetime, actor: StaffActor, patron_id: int, data: PatronEdit
 ) -> None:
     """Correct address, phone, email and category: all or nothing, with the audit row."""
-    errors = validate_edit(data)
+    errors = validate_edit(data, codes.category_codes(conn))
     if errors:
         raise StaffFormRefused(errors)
     current = conn.execute(

@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import DateTime, literal, select, update
 from sqlalchemy.engine import Connection, Row
 
-from db import activation_codes, applications, card_numbers, rules
+from db import activation_codes, applications, card_numbers, codes, rules
 from db.applications import ApplicationFields, ApplicationRefused, CleanApplication
 from db.clock import aware_utc, library_today, naive_utc
 from db.engine import writes
@@ -354,7 +354,9 @@ def _clean(
     conn: Connection, now: datetime, fields: ApplicationFields
 ) -> tuple[CleanApplication, int]:
     """The applicant side's checks and normaliser (db.applications), and the branch id."""
-    clean, errors = applications.check_fields(fields, library_today(now))
+    clean, errors = applications.check_fields(
+        fields, library_today(now), codes.category_codes(conn)
+    )
     branch_id = conn.execute(
         select(_branch.c.id).where(_branch.c.code == fields.home_branch)
     ).scalar_one_or_none()

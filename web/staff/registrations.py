@@ -109,7 +109,7 @@ def _values_of(application: queries.ApplicationForStaff) -> dict[str, str]:
 def _form_context() -> dict[str, Any]:
     return {
         "branches": queries.list_branches(),
-        "categories": queries.PATRON_CATEGORIES,
+        "categories": queries.list_category_codes(),
         "reasons": queries.REJECT_REASONS,
         "widths": WIDTHS,
     }
