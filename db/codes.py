@@ -159,8 +159,8 @@ def add_missing_shelf_locations(conn: Connection) -> int:
     """A shelf-location row for every (branch, location) copies use that has none."""
     result = conn.execute(
         text(
-            "INSERT INTO shelf_location (branch_id, code, names, sort_order) "
-            "SELECT DISTINCT i.branch_id, i.shelf_location, '{}', 0 FROM item i "
+            "INSERT INTO shelf_location (branch_id, code, sort_order) "
+            "SELECT DISTINCT i.branch_id, i.shelf_location, 0 FROM item i "
             "WHERE i.shelf_location <> '' AND NOT EXISTS (SELECT 1 FROM shelf_location s "
             "WHERE s.branch_id = i.branch_id AND s.code = i.shelf_location)"
         )
