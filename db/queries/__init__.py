@@ -10,6 +10,7 @@ module (db.circulation, db.routing, db.staff …).
 
 from __future__ import annotations
 
+from db import japanese_input
 from db.clock import LIBRARY_TZ, to_library_time
 from db.clock import now as current_time
 from db.errors import NotFound, QueryError, Refusal
@@ -100,6 +101,7 @@ __all__ = [
     "QueryError",
     "Refusal",
     "current_time",
+    "japanese_input",
     "to_library_time",
 ]
 __all__ += accounts.__all__
