@@ -26,6 +26,7 @@ from db.queries import (
     counter,
     facets,
     holds,
+    imports,
     loan_rules,
     loans,
     mail,
@@ -65,6 +66,7 @@ from db.queries.catalog_import import *  # noqa: F403
 from db.queries.counter import *  # noqa: F403
 from db.queries.facets import *  # noqa: F403
 from db.queries.holds import *  # noqa: F403
+from db.queries.imports import *  # noqa: F403
 from db.queries.loan_rules import *  # noqa: F403
 from db.queries.loans import *  # noqa: F403
 from db.queries.mail import *  # noqa: F403
@@ -111,6 +113,7 @@ __all__ += booklist.__all__
 __all__ += calendar.__all__
 __all__ += catalog.__all__
 __all__ += catalog_import.__all__
+__all__ += imports.__all__
 __all__ += counter.__all__
 __all__ += facets.__all__
 __all__ += holds.__all__
