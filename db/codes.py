@@ -18,12 +18,14 @@ kind), so the console can say so.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Select, func, select, text
 from sqlalchemy.engine import Connection
 
 from db import loan_rules, rules
+from db.clock import aware_utc_or_none
 from db.localized import Localized
 from db.models import TABLES
 
@@ -38,6 +40,7 @@ _patron = TABLES["patron"]
 _application = TABLES["application"]
 _question = TABLES["reference_question"]
 _loan_rule = TABLES["loan_rule"]
+_announcement = TABLES["announcement"]
 
 # The demo library's categories (db.rules.CATEGORIES) and their names, seeded by 0029.
 CATEGORY_NAMES = {
@@ -182,3 +185,82 @@ def uses_of_shelf_location(conn: Connection, branch_id: int, code: str) -> tuple
 def delete_category_rules(conn: Connection, code: str) -> None:
     """A deleted category's loan rules go with it."""
     conn.execute(_loan_rule.delete().where(_loan_rule.c.category == code))
+
+
+@dataclass(frozen=True)
+class LibraryIdentityView:
+    names: Localized
+    short_names: Localized
+    address: str
+    phone: str
+    email: str
+    logo_type: str  # "" without a logo
+    logo_version: int  # changes with the logo (a cache-busting query string)
+
+
+def identity_view(conn: Connection) -> LibraryIdentityView:
+    """The library's identity (the defaults where the row is missing); never the logo."""
+    row = conn.execute(
+        select(
+            _identity.c.names,
+            _identity.c.short_names,
+            _identity.c.address,
+            _identity.c.phone,
+            _identity.c.email,
+            _identity.c.logo_type,
+            _identity.c.updated_at,
+        ).where(_identity.c.id == 1)
+    ).first()
+    if row is None:
+        return LibraryIdentityView(
+            Localized.of(LIBRARY_NAMES), Localized.of(LIBRARY_SHORT_NAMES), "", "", "", "", 0
+        )
+    updated = aware_utc_or_none(row.updated_at)
+    return LibraryIdentityView(
+        Localized.of(row.names),
+        Localized.of(row.short_names),
+        row.address,
+        row.phone,
+        row.email,
+        row.logo_type,
+        int(updated.timestamp()) if updated else 0,
+    )
+
+
+@dataclass(frozen=True)
+class AnnouncementView:
+    id: int
+    texts: Localized
+    starts_on: date
+    ends_on: date | None
+    state: str  # upcoming, current, ended (on the library's today)
+
+
+def announcement_state(today: date, starts_on: date, ends_on: date | None) -> str:
+    if ends_on is not None and ends_on < today:
+        return "ended"
+    return "upcoming" if starts_on > today else "current"
+
+
+def announcement_view(row: Any, today: date) -> AnnouncementView:
+    return AnnouncementView(
+        row.id,
+        Localized.of(row.texts),
+        row.starts_on,
+        row.ends_on,
+        announcement_state(today, row.starts_on, row.ends_on),
+    )
+
+
+def current_announcements(conn: Connection, today: date) -> tuple[AnnouncementView, ...]:
+    """The announcements shown today, the latest start first."""
+    rows = conn.execute(
+        select(_announcement)
+        .where(
+            _announcement.c.starts_on <= today,
+            (_announcement.c.ends_on.is_(None)) | (_announcement.c.ends_on >= today),
+        )
+        .order_by(_announcement.c.starts_on.desc(), _announcement.c.id.desc())
+        .limit(10)
+    )
+    return tuple(announcement_view(r, today) for r in rows)

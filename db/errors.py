@@ -269,6 +269,17 @@ CODES = frozenset(
         "terminal_name_required",
         "terminal_not_found",
         "terminal_link_refused",
+        # code tables (db.queries.code_tables)
+        "code_name_required",
+        "code_format",  # max
+        "code_taken",
+        "code_in_use",  # count, where (db.codes.Use kinds)
+        "code_not_found",
+        "card_prefix_format",  # max
+        "logo_required",
+        "logo_too_large",  # max (KB)
+        "logo_type",
+        "date_format",
     }
 )
 

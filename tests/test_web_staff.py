@@ -458,6 +458,11 @@ def _sample(path: str, ids: dict[str, int]) -> str:
         .replace("{application_id:int}", "999999")
         .replace("{terminal_id:int}", "999999")
         .replace("{change_id:int}", "999999")
+        .replace("{branch}", "sogo")
+        .replace("{material}", "book")
+        .replace("{category}", "general")
+        .replace("{location_id:int}", "999999")
+        .replace("{announcement_id:int}", "999999")
     )
 
 

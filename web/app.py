@@ -21,6 +21,7 @@ from web import (
     catalog,
     errors,
     holds,
+    home,
     i18n,
     kiosk,
     lang,
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     *mydata.routes,
                     *kiosk.routes,
                     *opendata.routes,
+                    *home.routes,
                 ]
             ),
             *staff_routes.mounted(settings),

@@ -143,7 +143,12 @@ async def home(request: Request) -> Response:
     return render(
         request,
         "catalog/home.html",
-        ctx={"form": form, "logged_out": logged_out, **_choices(request)},
+        ctx={
+            "form": form,
+            "logged_out": logged_out,
+            "home": queries.get_home_page(),
+            **_choices(request),
+        },
     )
 
 

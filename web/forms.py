@@ -29,10 +29,15 @@ def clean(value: str) -> str:
     return value.replace("\r\n", "\n").translate(_CONTROLS)
 
 
+# The only forms that carry a file (one each; its size is the body limit's, web.limits).
+FILE_UPLOADS = frozenset({"/staff/codes/identity/logo"})
+
+
 async def parse(request: Request) -> FormData:
     """Parse the body with the site's limits (400 when it breaks them) and keep it, every
     name and value without control characters (`clean`)."""
-    parsed = await request.form(max_files=0, max_fields=MAX_FIELDS, max_part_size=MAX_PART_SIZE)
+    files = 1 if request.url.path in FILE_UPLOADS else 0
+    parsed = await request.form(max_files=files, max_fields=MAX_FIELDS, max_part_size=MAX_PART_SIZE)
     form = FormData(
         [(clean(k), clean(v) if isinstance(v, str) else v) for k, v in parsed.multi_items()]
     )

@@ -192,6 +192,13 @@ def audit_action(tr: Translator, code: str) -> str:
         "terminal_edit": tr.pgettext("audit action", "Library terminal changed"),
         "terminal_enrol_link": tr.pgettext("audit action", "Terminal enrolment link issued"),
         "terminal_revoke": tr.pgettext("audit action", "Library terminal revoked"),
+        "code_add": tr.pgettext("audit action", "Code added"),
+        "code_edit": tr.pgettext("audit action", "Code changed"),
+        "code_delete": tr.pgettext("audit action", "Code deleted"),
+        "logo_set": tr.pgettext("audit action", "Logo replaced"),
+        "logo_remove": tr.pgettext("audit action", "Logo removed"),
+        "announcement_end": tr.pgettext("audit action", "Announcement ended"),
+        "code_tables": tr.pgettext("audit action", "Change code tables"),
     }.get(code, code)
 
 
@@ -199,6 +206,10 @@ def audit_screen(tr: Translator, code: str) -> str:
     """The screen of a staff audit row; the loan rules' screen names the rule changed
     ("loan_rules:<category>/<material type>")."""
     screen, _, rule = code.partition(":")
+    if screen == "code_tables" and rule:
+        return code_table_screen(tr, rule)
+    if code in CODE_TABLES:
+        return code_table(tr, code)
     if screen == "loan_rules" and rule:
         category_code, _, material = rule.partition("/")
         return tr.pgettext(
@@ -251,19 +262,23 @@ def audit_field(tr: Translator, code: str) -> str:
         return code
     if ".." in code:  # a closure's first and last day
         return code.replace("..", "–")
-    return {
-        "affiliation": tr.pgettext("audit field", "Affiliation"),
-        "branch": tr.pgettext("audit field", "Branch"),
-        "duties": tr.pgettext("audit field", "Duties"),
-        "ends_on": tr.pgettext("audit field", "End date"),
-        "loan_days": tr.pgettext("audit field", "Loan period"),
-        "max_items": tr.pgettext("audit field", "Items at a time"),
-        "max_renewals": tr.pgettext("audit field", "Renewals"),
-        "enforce": tr.pgettext("audit field", "Refuse or warn"),
-        "terminal_name": tr.pgettext("audit field", "Terminal name"),
-        "location": tr.pgettext("audit field", "Where it stands"),
-        "floor_guide": tr.pgettext("audit field", "Floor guide"),
-    }.get(code) or field_group(tr, code)
+    return (
+        {
+            "affiliation": tr.pgettext("audit field", "Affiliation"),
+            "branch": tr.pgettext("audit field", "Branch"),
+            "duties": tr.pgettext("audit field", "Duties"),
+            "ends_on": tr.pgettext("audit field", "End date"),
+            "loan_days": tr.pgettext("audit field", "Loan period"),
+            "max_items": tr.pgettext("audit field", "Items at a time"),
+            "max_renewals": tr.pgettext("audit field", "Renewals"),
+            "enforce": tr.pgettext("audit field", "Refuse or warn"),
+            "terminal_name": tr.pgettext("audit field", "Terminal name"),
+            "location": tr.pgettext("audit field", "Where it stands"),
+            "floor_guide": tr.pgettext("audit field", "Floor guide"),
+        }.get(code)
+        or code_field(tr, code)
+        or field_group(tr, code)
+    )
 
 
 def reference_status(tr: Translator, code: str) -> str:
@@ -321,6 +336,84 @@ def import_kind(tr: Translator, code: str) -> str:
     }.get(code, code)
 
 
+CODE_TABLES = (
+    "code_tables",
+    "branch",
+    "shelf_location",
+    "material_type",
+    "patron_category",
+    "card_rule",
+    "identity",
+    "logo",
+    "announcement",
+)
+
+
+def code_table(tr: Translator, code: str) -> str:
+    """A code table (db.queries.code_tables), as the console's pages name it."""
+    return {
+        "code_tables": tr.gettext("Code tables"),
+        "branch": tr.gettext("Branches"),
+        "shelf_location": tr.gettext("Shelf locations"),
+        "material_type": tr.gettext("Material types"),
+        "patron_category": tr.gettext("Patron categories"),
+        "card_rule": tr.gettext("Card numbering rule"),
+        "identity": tr.pgettext("audit screen", "Library identity"),
+        "logo": tr.gettext("Logo"),
+        "announcement": tr.gettext("Announcements"),
+    }.get(code, code)
+
+
+def code_table_screen(tr: Translator, rule: str) -> str:
+    """A code-table audit row's screen, "<table>/<key>" (db.queries.code_tables)."""
+    table, _, key = rule.partition("/")
+    words = {
+        "branch": tr.pgettext("audit screen", "Branch %(key)s", key=key),
+        "shelf_location": tr.pgettext("audit screen", "Shelf location %(key)s", key=key),
+        "material_type": tr.pgettext("audit screen", "Material type %(key)s", key=key),
+        "patron_category": tr.pgettext("audit screen", "Patron category %(key)s", key=key),
+        "card_rule": tr.pgettext("audit screen", "Card numbering rule"),
+        "identity": tr.pgettext("audit screen", "Library identity"),
+        "announcement": tr.pgettext("audit screen", "Announcement no. %(key)s", key=key),
+    }.get(table)
+    return words or f"{table}/{key}"
+
+
+def code_field(tr: Translator, code: str) -> str:
+    """A code-table field of an audit row ("names.ja": the Japanese name); "" if none."""
+    name, _, lang = code.partition(".")
+    if lang:
+        which = {
+            "names": tr.pgettext("audit field", "Name (%(lang)s)", lang=lang),
+            "short_names": tr.pgettext("audit field", "Short name (%(lang)s)", lang=lang),
+            "texts": tr.pgettext("audit field", "Text (%(lang)s)", lang=lang),
+        }.get(name)
+        return which or ""
+    return {
+        "code": tr.pgettext("audit field", "Code"),
+        "address": tr.pgettext("audit field", "Address"),
+        "phone": tr.pgettext("audit field", "Phone"),
+        "email": tr.pgettext("audit field", "Email"),
+        "reservable": tr.pgettext("audit field", "May be reserved"),
+        "prefix": tr.pgettext("audit field", "Prefix"),
+        "serial_digits": tr.pgettext("audit field", "Serial digits"),
+        "check_digit": tr.pgettext("audit field", "Check digit"),
+        "starts_on": tr.pgettext("audit field", "Shown from"),
+        "logo_type": tr.pgettext("audit field", "Logo image type"),
+        "logo_bytes": tr.pgettext("audit field", "Logo size (bytes)"),
+    }.get(code, "")
+
+
+def code_use(tr: Translator, code: str) -> str:
+    """What still uses a code (db.codes.Use kinds)."""
+    return {
+        "items": tr.pgettext("code use", "copies"),
+        "patrons": tr.pgettext("code use", "patrons"),
+        "applications": tr.pgettext("code use", "card applications"),
+        "reference_questions": tr.pgettext("code use", "reference questions"),
+    }.get(code, code)
+
+
 KINDS: dict[str, Callable[[Translator, str], str]] = {
     "status": item_status,
     "category": category,
@@ -341,6 +434,7 @@ KINDS: dict[str, Callable[[Translator, str], str]] = {
     "notice_kind": notice_kind,
     "hold_state": hold_state,
     "import_kind": import_kind,
+    "code_use": code_use,
 }
 
 

@@ -413,6 +413,18 @@ MESSAGES: dict[str, str] = {
     "import_row_last_copy": N_(
         "copy %(barcode)s was the last of its title: %(count)s reservation(s) now wait for a copy"
     ),
+    "code_name_required": N_("Enter the name in Japanese."),
+    "code_format": N_(
+        "Use 1 to %(max)s lower-case letters, digits, hyphens or underscores (e.g. senior)."
+    ),
+    "code_taken": N_("This code already exists."),
+    "code_in_use": N_("This code is still in use (%(where)s: %(count)s), so it cannot be deleted."),
+    "code_not_found": N_("No such code."),
+    "card_prefix_format": N_("Use up to %(max)s digits (0–9), or leave it empty."),
+    "logo_required": N_("Choose an image file."),
+    "logo_too_large": N_("The image is too large: at most %(max)s KB."),
+    "logo_type": N_("Use a PNG, JPEG or WebP image."),
+    "date_format": N_("Enter a date like 2026-12-28 or 令和8年12月28日."),
 }
 
 # The same refusals said to staff acting for a patron (the counter's telephone reservations):
@@ -424,7 +436,7 @@ FOR_STAFF = {
 }
 
 # Parameters that hold codes of a code set (web/labels.py): each is worded, then listed.
-_CODE_LISTS = {"fields": "import_field"}
+_CODE_LISTS = {"fields": "import_field", "where": "code_use"}
 # Parameters that hold one code of a code set (web/labels.py), worded.
 _CODES = {"wanted": "import_kind", "found": "import_kind"}
 

@@ -23,9 +23,11 @@ from db.queries import (
     calendar,
     catalog,
     catalog_import,
+    code_tables,
     counter,
     facets,
     holds,
+    home,
     imports,
     loan_rules,
     loans,
@@ -63,9 +65,11 @@ from db.queries.booklist import *  # noqa: F403
 from db.queries.calendar import *  # noqa: F403
 from db.queries.catalog import *  # noqa: F403
 from db.queries.catalog_import import *  # noqa: F403
+from db.queries.code_tables import *  # noqa: F403
 from db.queries.counter import *  # noqa: F403
 from db.queries.facets import *  # noqa: F403
 from db.queries.holds import *  # noqa: F403
+from db.queries.home import *  # noqa: F403
 from db.queries.imports import *  # noqa: F403
 from db.queries.loan_rules import *  # noqa: F403
 from db.queries.loans import *  # noqa: F403
@@ -145,3 +149,5 @@ __all__ += terminals.__all__
 __all__ += stats.__all__
 __all__ += suggest.__all__
 __all__ += title_status.__all__
+__all__ += code_tables.__all__
+__all__ += home.__all__

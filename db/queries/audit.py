@@ -8,6 +8,7 @@ both. Rows are written by db.staff.write_audit in the transaction that showed th
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -50,6 +51,8 @@ class AuditRow:
     action: str
     outcome: str
     target_staff_code: str | None = None  # a manager's action on this staff account
+    # A code-table change: (field, before, after) as text (db.queries.code_tables).
+    changes: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -125,9 +128,23 @@ def search_staff_audit(conn: Connection, now: datetime, query: AuditQuery) -> tu
             row.action,
             row.outcome,
             row.target_staff_code,
+            _changes(row.changes),
         )
         for row in conn.execute(stmt)
     )
+
+
+def _changes(raw: str | None) -> tuple[tuple[str, str, str], ...]:
+    found = json.loads(raw) if raw else {}
+    return tuple(
+        (str(field), _text(pair[0]), _text(pair[1]))
+        for field, pair in found.items()
+        if isinstance(pair, list) and len(pair) == 2
+    )
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)
 
 
 def _day_start(day: date) -> datetime:

@@ -25,7 +25,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from db import calendar, reminders, staff
+from db import calendar, reminders, search_cache, staff
 from db.calendar import CLOSURE_KINDS, WEEKDAYS, DayHours
 from db.clock import library_today
 from db.engine import reads, writes
@@ -239,6 +239,7 @@ def _audit(
     conn: Connection, now: datetime, actor: StaffActor, action: str, groups: list[str]
 ) -> None:
     staff.write_audit(conn, actor, None, groups, SCREEN, action, staff.ALLOWED, now)
+    search_cache.clear()  # the home page's hours of today (db.queries.home)
 
 
 def set_branch_week(

@@ -13,6 +13,7 @@ from web.staff import (
     address_changes,
     audit,
     auth,
+    codes,
     counter,
     guard,
     mail_failures,
@@ -50,6 +51,7 @@ def mounted(settings: Settings) -> list[BaseRoute]:
         *address_changes.routes,
         *terminals.routes,
         *stats.routes,
+        *codes.routes,
     ]
     return [
         Mount(
