@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, func, select, text
+from sqlalchemy import JSON, Select, bindparam, func, select, text
 from sqlalchemy.engine import Connection
 
 from db import loan_rules, rules
@@ -131,10 +131,12 @@ def add_missing_shelf_locations(conn: Connection) -> int:
     result = conn.execute(
         text(
             "INSERT INTO shelf_location (branch_id, code, names, sort_order) "
-            "SELECT DISTINCT i.branch_id, i.shelf_location, '{}', 0 FROM item i "
+            "SELECT u.branch_id, u.shelf_location, :names, 0 FROM (SELECT DISTINCT "
+            "i.branch_id, i.shelf_location FROM item i "
             "WHERE i.shelf_location <> '' AND NOT EXISTS (SELECT 1 FROM shelf_location s "
-            "WHERE s.branch_id = i.branch_id AND s.code = i.shelf_location)"
-        )
+            "WHERE s.branch_id = i.branch_id AND s.code = i.shelf_location)) u"
+        ).bindparams(bindparam("names", type_=JSON)),
+        {"names": {}},
     )
     return result.rowcount or 0
 
