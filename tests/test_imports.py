@@ -184,6 +184,13 @@ def test_patrons_loans_holds_and_withdrawals(catalog_db: Database) -> None:
     assert load(PATRONS, "patrons").created == 3
     again = queries.import_rows("patrons", PATRONS, partial=True)
     assert (again.created, again.updated, again.unchanged) == (0, 0, 3)
+    # Once the patron uses Shiori, importing the file again takes no date back.
+    with engine.write() as conn:
+        conn.execute(
+            text("UPDATE patron SET last_loan_on = :d WHERE card_number = '3100000001'"),
+            {"d": queries.current_time().date()},
+        )
+    assert queries.import_rows("patrons", PATRONS, partial=True).unchanged == 3
     with engine.read() as conn:
         third = conn.execute(
             text(

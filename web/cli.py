@@ -444,7 +444,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     if words[:1] == ["import"] and words[1:2] and words[1] in (*import_cli.KINDS, "catalogue"):
-        args = import_cli.parser(_setup, cmd_import).parse_args(words[1:])
+        args = import_cli.parser(_setup, cmd_import, _print_unfinished).parse_args(words[1:])
     else:
         args = parser().parse_args(words)
     try:

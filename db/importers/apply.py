@@ -85,6 +85,7 @@ class Checker:
         self.material_types = set(conn.execute(text("SELECT code FROM material_type")).scalars())
         self.seen: dict[Any, int] = {}  # a key of this file → the position that claimed it
         self.notes: list[Refusal] = []
+        self.withdrawn: dict[int, int] = {}  # work id → copies of it this file withdraws
 
     # --- the values of a row -----------------------------------------------------------
 
@@ -96,7 +97,7 @@ class Checker:
             raise Refused("import_value_too_long", column=column, limit=limit)
         return value
 
-    def _noted(self, row: SourceRow, column: str) -> None:
+    def noted(self, row: SourceRow, column: str) -> None:
         if values.has_wide_digits(row.get(column)):
             self.notes.append(Refusal.of("import_row_normalised", column=column))
 
@@ -107,7 +108,7 @@ class Checker:
         code = japanese_input.barcode(raw)
         if code is None:
             raise Refused("import_row_bad_barcode", column=column)
-        self._noted(row, column)
+        self.noted(row, column)
         return code
 
     def card(self, row: SourceRow) -> str:
@@ -117,7 +118,7 @@ class Checker:
         card = japanese_input.card_number(raw)
         if card is None:
             raise Refused("import_row_bad_card_number")
-        self._noted(row, "card_number")
+        self.noted(row, "card_number")
         return card
 
     def day(self, row: SourceRow, column: str, required: bool = False) -> date | None:
@@ -129,7 +130,7 @@ class Checker:
         day = japanese_input.calendar_date(raw)
         if day is None:
             raise Refused("import_row_bad_date", column=column)
-        self._noted(row, column)
+        self.noted(row, column)
         return day
 
     def past_day(self, row: SourceRow, column: str, required: bool = False) -> date | None:
@@ -305,13 +306,13 @@ def check_patron(c: Checker, row: SourceRow) -> Outcome:
         postal = japanese_input.postal_code(postal_raw)
         if postal is None:
             raise Refused("import_row_bad_postal_code", column="postal_code")
-        c._noted(row, "postal_code")
+        c.noted(row, "postal_code")
         address = f"〒{japanese_input.format_postal_code(postal)} {address}".strip()
     phone = ""
     if row.get("phone"):
         if japanese_input.phone(row.get("phone")) is None:
             raise Refused("import_row_bad_phone", column="phone")
-        c._noted(row, "phone")
+        c.noted(row, "phone")
         phone = japanese_input.phone_text(row.get("phone"))[:30]
     email = c.text(row, "email", 254) or None
     if email is not None and not is_email(email):
@@ -320,7 +321,7 @@ def check_patron(c: Checker, row: SourceRow) -> Outcome:
     if not codes.is_category(c.conn, category):
         raise Refused("import_row_unknown_category", value=category)
     home = c.branch(row, "home_branch")
-    registered = c.past_day(row, "registered_on") or c.today
+    registered = c.past_day(row, "registered_on")
     last_used = c.past_day(row, "last_used_on")
     lang = c.text(row, "lang", 2).lower() or "ja"
     if lang not in _LANGS:
@@ -335,25 +336,33 @@ def check_patron(c: Checker, row: SourceRow) -> Outcome:
         "email": email,
         "category": category,
         "home_branch_id": home,
-        "registered_on": registered,
+        "lang": lang,
+    }
+    # Dates that Shiori moves on once the patron uses it (a login, a loan, a renewal at the
+    # counter) only ever move forward: importing the file again never takes them back.
+    forward: dict[str, Any] = {
         "last_used_at": (
             clock.naive_utc(datetime.combine(last_used, time(12), clock.LIBRARY_TZ))
             if last_used
             else None
         ),
         "last_loan_on": c.past_day(row, "last_loan_on"),
-        "lang": lang,
+        "expires_on": c.day(row, "expires_on"),
     }
-    expires = c.day(row, "expires_on")
-    if expires is not None:
-        new["expires_on"] = expires
     old = c.patron(card)
     if old is None:
-        if expires is None:
-            new["expires_on"] = _rolled_expiry(registered, c.today)
+        on = registered or c.today
+        forward["expires_on"] = forward["expires_on"] or _rolled_expiry(on, c.today)
         # No password: the patron sets one (first password with birth date and phone, or a
         # counter activation code), as patrons registered at a counter do.
-        return Outcome(CREATED, _insert("patron", {**new, "card_number": card}))
+        row_values = {**new, **forward, "registered_on": on, "card_number": card}
+        return Outcome(CREATED, _insert("patron", row_values))
+    if registered is not None:
+        new["registered_on"] = registered
+    for column, value in forward.items():
+        stored = _same_type(getattr(old, column), value)
+        if value is not None and (stored is None or value > stored):
+            new[column] = value
     if not _changed(old, new):
         return Outcome(UNCHANGED)
     return Outcome(UPDATED, _update("patron", old.id, new))
@@ -429,7 +438,7 @@ def check_hold(c: Checker, row: SourceRow) -> Outcome:
         raise Refused("import_row_required", column="placed_at")
     if placed is None:
         raise Refused("import_row_bad_date", column="placed_at")
-    c._noted(row, "placed_at")
+    c.noted(row, "placed_at")
     if clock.library_today(placed) > c.today:
         raise Refused("import_row_future_date", column="placed_at")
     pickup = c.branch(row, "pickup_branch")
@@ -488,8 +497,8 @@ def check_withdrawal(c: Checker, row: SourceRow) -> Outcome:
         text("SELECT count(*) FROM item WHERE work_id = :w AND id <> :i"),
         {"w": item.work_id, "i": item.id},
     ).scalar_one()
-    withdrawn_before = sum(1 for k in c.seen if k[0] == "withdrawn_of" and k[1] == item.work_id)
-    c.seen[("withdrawn_of", item.work_id, barcode)] = row.number
+    withdrawn_before = c.withdrawn.get(item.work_id, 0)
+    c.withdrawn[item.work_id] = withdrawn_before + 1
     if others - withdrawn_before <= 0:
         waiting = c.conn.execute(
             text("SELECT count(*) FROM hold WHERE work_id = :w"), {"w": item.work_id}
