@@ -215,7 +215,8 @@ CODES = frozenset(
         "import_row_bad_status",  # value
         "import_row_unknown_work",  # column, value
         "import_row_ambiguous_work",  # column, value
-        "import_row_duplicate_barcode",  # barcode, first
+        "import_row_duplicate_barcode",  # barcode, first (a line)
+        "import_row_duplicate_barcode_record",  # barcode, first (a MARC record)
         "import_row_duplicate_card",  # card, first
         "import_row_duplicate_hold",  # card, first
         "import_row_bad_kana",  # column

@@ -93,15 +93,43 @@ def _summary(report: queries.RowImportReport, tr: Translator) -> str:
         "unchanged": report.unchanged,
         "refused": len(report.refused),
     }
+    if report.kind == "withdrawals":
+        return _withdrawals(report, tr, values)
     if report.dry_run:
         return tr.gettext(
             "dry run: rows read %(read)s; would create %(created)s, update %(updated)s, "
             "skip (unchanged) %(unchanged)s; refused %(refused)s",
             **values,
         )
+    if not report.partial and report.refused:  # nothing was written: say "would"
+        return tr.gettext(
+            "rows read %(read)s; would create %(created)s, update %(updated)s, skip "
+            "(unchanged) %(unchanged)s; refused %(refused)s",
+            **values,
+        )
     return tr.gettext(
         "rows read %(read)s; created %(created)s, updated %(updated)s, unchanged "
         "%(unchanged)s; refused %(refused)s",
+        **values,
+    )
+
+
+def _withdrawals(report: queries.RowImportReport, tr: Translator, values: dict[str, int]) -> str:
+    """A withdrawal deletes a copy: "withdrawn", not "created"."""
+    if report.dry_run:
+        return tr.gettext(
+            "dry run: rows read %(read)s; would withdraw %(created)s, not held %(unchanged)s; "
+            "refused %(refused)s",
+            **values,
+        )
+    if not report.partial and report.refused:
+        return tr.gettext(
+            "rows read %(read)s; would withdraw %(created)s, not held %(unchanged)s; refused "
+            "%(refused)s",
+            **values,
+        )
+    return tr.gettext(
+        "rows read %(read)s; withdrawn %(created)s, not held %(unchanged)s; refused %(refused)s",
         **values,
     )
 

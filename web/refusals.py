@@ -386,8 +386,9 @@ MESSAGES: dict[str, str] = {
     "import_row_ambiguous_work": N_(
         "%(column)s %(value)s names several works: give ndl_number or source_id"
     ),
-    "import_row_duplicate_barcode": N_(
-        "duplicate barcode %(barcode)s (already given at %(first)s)"
+    "import_row_duplicate_barcode": N_("duplicate barcode %(barcode)s (already on line %(first)s)"),
+    "import_row_duplicate_barcode_record": N_(
+        "duplicate barcode %(barcode)s (already in record %(first)s)"
     ),
     "import_row_duplicate_card": N_("duplicate card number %(card)s (already on line %(first)s)"),
     "import_row_duplicate_hold": N_(

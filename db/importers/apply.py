@@ -250,7 +250,8 @@ def check_item(c: Checker, row: SourceRow) -> Outcome:
     if "_unreadable" in row.values:
         raise Refused("import_unreadable_record", error="MARC", detail=row.values["_unreadable"])
     barcode = c.barcode(row)
-    c.once(("item", barcode), row, "import_row_duplicate_barcode", barcode=barcode)
+    twice = "import_row_duplicate_barcode" + ("_record" if row.kind == "record" else "")
+    c.once(("item", barcode), row, twice, barcode=barcode)
     work_id = c.work(row)
     branch_id = c.branch(row, "branch")
     material = c.text(row, "material_type", 20)
