@@ -195,6 +195,47 @@ CODES = frozenset(
         "import_xml_entities",  # the file declares XML entities: refused
         "import_xml_markup_too_long",  # limit
         "import_file_too_large",  # limit (bytes, after decompression)
+        # imports of the system being replaced (db.queries.imports): the file
+        "import_wrong_kind",  # found, wanted (kinds: items, patrons … marc, catalogue)
+        "import_header_missing",  # wanted, columns
+        "import_no_holdings",
+        "import_not_utf8",
+        "import_bad_csv",  # line, detail
+        "import_bad_marc_xml",  # detail
+        "import_row_file_too_long",  # line, limit
+        # … one row (db.importers.apply); never a personal value, a card number at most
+        "import_row_required",  # column
+        "import_row_bad_barcode",  # column
+        "import_row_bad_card_number",
+        "import_row_bad_date",  # column
+        "import_row_future_date",  # column
+        "import_row_unknown_branch",  # column, value (the code given)
+        "import_row_unknown_category",  # value
+        "import_row_unknown_material_type",  # value
+        "import_row_bad_status",  # value
+        "import_row_unknown_work",  # column, value
+        "import_row_ambiguous_work",  # column, value
+        "import_row_duplicate_barcode",  # barcode, first (a line)
+        "import_row_duplicate_barcode_record",  # barcode, first (a MARC record)
+        "import_row_duplicate_card",  # card, first
+        "import_row_duplicate_hold",  # card, first
+        "import_row_bad_kana",  # column
+        "import_row_bad_phone",  # column
+        "import_row_bad_postal_code",  # column
+        "import_row_bad_email",  # column
+        "import_row_bad_lang",  # column
+        "import_row_bad_number",  # column
+        "import_row_due_before_checkout",
+        "import_row_unknown_card",  # card
+        "import_row_unknown_barcode",  # barcode
+        "import_row_lent_to_another",  # barcode
+        "import_row_promised",  # barcode
+        "import_row_hold_under_way",  # card
+        "import_row_withdraw_on_loan",  # barcode
+        # … notes on rows that were accepted
+        "import_row_normalised",  # column
+        "import_row_not_held",  # barcode
+        "import_row_last_copy",  # barcode, count
         # reference service (db.reference)
         "reference_not_found",
         "reference_text_required",
@@ -290,7 +331,8 @@ class NotFound(QueryError):
 
 
 class ImportRefused(QueryError):
-    """A catalog file that cannot be imported at all; nothing was written."""
+    """A file that cannot be imported at all (not what it claims, unreadable); nothing was
+    written."""
 
 
 class DatabaseUnavailable(QueryError):

@@ -1,36 +1,77 @@
-"""Reading what people type in Japanese forms: the one normaliser for names, furigana, phone
-numbers and postal codes (the web form, staff corrections and walk-in registration share it).
+"""Reading what people type in Japanese forms: the ONE normaliser for names, furigana, card
+numbers, barcodes, phone numbers, postal codes and dates. Every form, patron and staff (via
+web.forms), walk-in registration, staff corrections and the importers share it.
 
 Each reader takes the text as typed and returns the stored form, or None when the text
-cannot be one (the caller shows a message next to the field):
+cannot be one (the caller shows a message next to the field, an importer reports the row):
+- `card_number`: a library card number as stored and looked up: full-width digits (an IME
+  left on), spaces of any width and hyphens of every width (2100-000-002, ２１００ー０００ー００２)
+  dropped → "2100000002"; None when nothing but digits and letters is left over, or more
+  than 20. Whether a number follows the library's numbering rule (prefix, length, Luhn
+  check digit) is `card_numbers.is_valid`; `ruled_card_number` reads and checks at once.
+  Cards given before that rule (imported, the demo cards) are still valid cards, so a
+  lookup never requires the check digit.
+- `barcode`: an item barcode as stored: NFKC (full-width → ASCII), no spaces, every hyphen
+  as "-" (a migrated library's barcodes may carry them); None when empty or over 32.
 - `katakana`: furigana in hiragana, katakana or half-width katakana (ｶﾀｶﾅ) → full-width
   katakana, with every run of spaces (full-width too) one ASCII space: "やまだ　たろう" and
   "ﾔﾏﾀﾞ ﾀﾛｳ" → "ヤマダ タロウ". Kanji, Latin letters and digits are not furigana.
+  `kana_folded` is the looser fold a name search uses (やまだ finds ヤマダ, kanji kept).
 - `phone`: digits (full-width too) with hyphens of any width, spaces and brackets; ten or
   eleven digits beginning with 0 (a +81 prefix becomes 0) → the digits. `phone_text` is
-  what is kept "as typed": NFKC, trimmed, so ０４６６－２２－１２３４ reads 0466-22-1234.
+  what is kept "as typed" and shown: NFKC, trimmed, so ０４６６－２２－１２３４ reads
+  0466-22-1234. Comparisons use the digits (stored beside it).
 - `postal_code`: 〒 and hyphens allowed, seven digits → "2510052"; `format_postal_code`
   writes it back as 251-0052.
 - `name` / `address`: trimmed, inner runs of spaces one space; no NFKC (a name's
   compatibility kanji such as 﨑 must survive as written).
-Dates are read by the web tier (web.forms.calendar_date: 西暦 and 和暦).
+- `calendar_date`: a date in 西暦 or 和暦 (2026-12-28, 2026年12月28日, 20261228, 令和8年12月28日,
+  R8.12.28, 令和元年5月1日), full-width digits and any hyphen too; None for a date that does
+  not exist or an era date outside its era. `year_month` reads a month the same way.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import date
 
+from db import card_numbers
 from db.digits import ascii_digits
+
+__all__ = [
+    "DASHES",
+    "address",
+    "barcode",
+    "calendar_date",
+    "card_number",
+    "format_postal_code",
+    "kana_folded",
+    "katakana",
+    "name",
+    "phone",
+    "phone_text",
+    "postal_code",
+    "ruled_card_number",
+    "year_month",
+]
+
+CARD_NUMBER_MAX = 20
+BARCODE_MAX = 32
 
 _SPACES = re.compile(r"\s+")
 _HIRAGANA_START, _HIRAGANA_END = 0x3041, 0x3096
 # Full-width katakana (ァ … ヺ), the middle dot, the long vowel mark and iteration marks.
 _KATAKANA = re.compile(r"[\u30a1-\u30fa\u30fb\u30fc\u30fd\u30fe ]+")
-# Hyphens and dashes people (and IMEs) type in phone numbers and postal codes, after NFKC.
-_DASHES = re.escape("-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u30fc\uff70")
+# Hyphens and dashes people (and IMEs) type between digits, as they are after NFKC (the
+# IME's full-width "－" is then "-", its half-width "ｰ" is "ー"): - ‐ ‑ ‒ – — ― − ー.
+DASHES = "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u30fc"
+_DASH = re.compile(f"[{re.escape(DASHES)}]")
+_DASHES = re.escape(DASHES)
 _PHONE = re.compile(rf"\+?[0-9{_DASHES}() ]+")
 _POSTAL = re.compile(rf"〒?\s*[0-9]{{3}}\s*[{_DASHES}]?\s*[0-9]{{4}}")
+_CODE = re.compile(r"[0-9A-Za-z]+")
+_BARCODE = re.compile(r"[0-9A-Za-z][0-9A-Za-z-]*")
 
 
 def _spaced(text: str) -> str:
@@ -47,14 +88,47 @@ def address(text: str) -> str:
     return _spaced(text)
 
 
+def _hiragana_to_katakana(text: str) -> str:
+    return "".join(
+        chr(ord(ch) + 0x60) if _HIRAGANA_START <= ord(ch) <= _HIRAGANA_END else ch
+        for ch in text.replace("ゝ", "ヽ").replace("ゞ", "ヾ")
+    )
+
+
 def katakana(text: str) -> str | None:
     """Furigana as full-width katakana (see the module docstring); None if not kana."""
-    folded = _spaced(unicodedata.normalize("NFKC", text))
-    converted = "".join(
-        chr(ord(ch) + 0x60) if _HIRAGANA_START <= ord(ch) <= _HIRAGANA_END else ch
-        for ch in folded.replace("ゝ", "ヽ").replace("ゞ", "ヾ")
-    )
+    converted = _hiragana_to_katakana(_spaced(unicodedata.normalize("NFKC", text)))
     return converted if _KATAKANA.fullmatch(converted) else None
+
+
+def kana_folded(text: str) -> str:
+    """Text for a name search: NFKC (ｶﾀｶﾅ → カタカナ), hiragana as katakana, no spaces; kanji
+    and Latin letters kept, so やまだ and ヤマダ are one search and 山田 stays 山田."""
+    return _SPACES.sub("", _hiragana_to_katakana(unicodedata.normalize("NFKC", text)))
+
+
+def _compact(text: str) -> str:
+    """NFKC, no spaces of any width, every hyphen as "-"."""
+    return _SPACES.sub("", _DASH.sub("-", unicodedata.normalize("NFKC", text)))
+
+
+def card_number(text: str) -> str | None:
+    """A library card number as stored (see the module docstring), or None."""
+    typed = _compact(text).replace("-", "")
+    return typed if _CODE.fullmatch(typed) and len(typed) <= CARD_NUMBER_MAX else None
+
+
+def ruled_card_number(text: str) -> str | None:
+    """A card number that follows the library's numbering rule (card_numbers.is_valid:
+    prefix, length, check digit) in its stored form, or None."""
+    typed = card_number(text)
+    return typed if typed is not None and card_numbers.is_valid(typed) else None
+
+
+def barcode(text: str) -> str | None:
+    """An item barcode as stored (see the module docstring), or None."""
+    typed = _compact(text)
+    return typed if _BARCODE.fullmatch(typed) and len(typed) <= BARCODE_MAX else None
 
 
 def phone_text(text: str) -> str:
@@ -84,3 +158,58 @@ def postal_code(text: str) -> str | None:
 def format_postal_code(code: str) -> str:
     """2510052 → 251-0052."""
     return f"{code[:3]}-{code[3:]}" if len(code) == 7 else code
+
+
+# Japanese eras (和暦) a typed date may use, newest first: (name, initial, first day).
+_ERAS = (
+    ("令和", "R", date(2019, 5, 1)),
+    ("平成", "H", date(1989, 1, 8)),
+    ("昭和", "S", date(1926, 12, 25)),
+    ("大正", "T", date(1912, 7, 30)),
+    ("明治", "M", date(1868, 1, 25)),
+)
+_ERA = "|".join(n for n, _, _ in _ERAS) + "|[" + "".join(i for _, i, _ in _ERAS) + "]"
+_SEP = rf"[./\s{_DASHES}]"
+_YEAR = rf"(?P<era>{_ERA})?\s*(?P<year>[0-9]{{1,4}}|元)\s*(?:年|{_SEP})\s*(?P<month>[0-9]{{1,2}})"
+_DAY = re.compile(rf"{_YEAR}\s*(?:月|{_SEP})\s*(?P<day>[0-9]{{1,2}})\s*日?", re.IGNORECASE)
+_MONTH = re.compile(rf"{_YEAR}\s*月?", re.IGNORECASE)
+# Eight digits with no separators, as some people (and forms elsewhere) write a date: 19900401.
+_COMPACT = re.compile(r"(?P<year>[0-9]{4})(?P<month>[0-9]{2})(?P<day>[0-9]{2})")
+
+
+def _western_year(era: str | None, year: str) -> tuple[int, date | None, date | None]:
+    """(西暦 year, first day of the era, first day of the next era) of a typed year."""
+    number = 1 if year == "元" else int(year)
+    if not era:
+        return (number if number >= 1000 else 0), None, None
+    for index, (era_name, initial, first) in enumerate(_ERAS):
+        if era in (era_name, initial, initial.lower()):
+            following = _ERAS[index - 1][2] if index else None
+            return first.year + number - 1, first, following
+    return 0, None, None
+
+
+def calendar_date(text: str) -> date | None:
+    """A date typed in 西暦 or 和暦 (see the module docstring), or None."""
+    typed = unicodedata.normalize("NFKC", text).strip()
+    found = _DAY.fullmatch(typed) or _COMPACT.fullmatch(typed)
+    if found is None:
+        return None
+    year, first, following = _western_year(found.groupdict().get("era"), found["year"])
+    try:
+        value = date(year, int(found["month"]), int(found["day"]))
+    except ValueError:
+        return None
+    if (first is not None and value < first) or (following is not None and value >= following):
+        return None
+    return value
+
+
+def year_month(text: str) -> tuple[int, int] | None:
+    """A month typed like 2026-12, 2026年12月 or 令和8年12月 (full-width digits too)."""
+    found = _MONTH.fullmatch(unicodedata.normalize("NFKC", text).strip())
+    if found is None:
+        return None
+    year, _, _ = _western_year(found["era"], found["year"])
+    month = int(found["month"])
+    return (year, month) if 1 <= year <= 9999 and 1 <= month <= 12 else None

@@ -10,7 +10,7 @@ from functools import partial
 from pathlib import Path
 
 from db import queries
-from web import alerts_cli, reference_cli, refusals, serve
+from web import alerts_cli, import_cli, reference_cli, refusals, serve
 from web.i18n import Catalogues, Translator
 from web.mail import MailComposer
 from web.settings import Settings, SettingsError, load
@@ -353,7 +353,9 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="create or upgrade the schema").set_defaults(fn=cmd_migrate)
     imp = sub.add_parser(
         "import",
-        help="import Aozora CSV or MARC (binary/XML) files",
+        help="import Aozora CSV or MARC (binary/XML) files; `shiori import "
+        "items|patrons|loans|holds|withdrawals FILE` imports the system being replaced "
+        "(`shiori import items --help`)",
         epilog=IMPORT_EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -440,7 +442,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["import"] and words[1:2] and words[1] in (*import_cli.KINDS, "catalogue"):
+        args = import_cli.parser(_setup, cmd_import, _print_unfinished).parse_args(words[1:])
+    else:
+        args = parser().parse_args(words)
     try:
         settings = load()
     except SettingsError as err:

@@ -6,13 +6,13 @@ body a second time (each Starlette `Request` object caches its own form only).""
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from datetime import date
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
 
+from db import queries
 from web.limits import MAX_FIELDS, MAX_PART_SIZE
 
 SCOPE_KEY = "shiori.form"
@@ -62,21 +62,21 @@ def text(form: FormData, name: str, limit: int = 200) -> str:
     return value[:limit] if isinstance(value, str) else ""
 
 
-# Card numbers and barcodes as people and scanners type them: full-width (an IME left on),
-# spaces, and dashes of every kind (２１００－000－002, 2100 000 002).
-_DASHES = re.compile(r"[‐‑‒–—―−ー]")  # after NFKC: the IME's － is "-", its ｰ is "ー"
-_SPACES = re.compile(r"\s+")
+# Card numbers, barcodes and dates as people and scanners type them: db.japanese_input is the
+# one normaliser (full-width, spaces, hyphens of every width, 和暦); the importers use it too.
+_typed = queries.japanese_input
 
 
 def as_barcode(raw: str) -> str:
-    """A barcode as stored: NFKC (full-width → ASCII), no spaces, every dash as "-" (a
-    migrated library's barcodes may carry hyphens)."""
-    return _SPACES.sub("", _DASHES.sub("-", unicodedata.normalize("NFKC", raw)))
+    """A barcode as stored (db.japanese_input.barcode); text that cannot be one is kept
+    trimmed, so a lookup finds nothing rather than something else."""
+    return _typed.barcode(raw) or raw.strip()
 
 
 def as_card(raw: str) -> str:
-    """A library card number as stored: digits read out in groups are one number."""
-    return as_barcode(raw).replace("-", "")
+    """A library card number as stored (db.japanese_input.card_number); text that cannot be
+    one is kept trimmed, so a lookup finds nothing rather than something else."""
+    return _typed.card_number(raw) or raw.strip()
 
 
 def barcode(form: FormData, name: str, limit: int = 32) -> str:
@@ -97,57 +97,11 @@ def whole_number(raw: str) -> int | None:
     return int(folded) if value.isdecimal() and folded.isascii() else None
 
 
-# Japanese eras (和暦) a typed date may use, newest first: (name, initial, first day).
-_ERAS = (
-    ("令和", "R", date(2019, 5, 1)),
-    ("平成", "H", date(1989, 1, 8)),
-    ("昭和", "S", date(1926, 12, 25)),
-    ("大正", "T", date(1912, 7, 30)),
-    ("明治", "M", date(1868, 1, 25)),
-)
-_ERA = "|".join(n for n, _, _ in _ERAS) + "|[" + "".join(i for _, i, _ in _ERAS) + "]"
-_YEAR = rf"(?P<era>{_ERA})?\s*(?P<year>[0-9]{{1,4}}|元)\s*(?:年|[./\s-])\s*(?P<month>[0-9]{{1,2}})"
-_DAY = re.compile(rf"{_YEAR}\s*(?:月|[./\s-])\s*(?P<day>[0-9]{{1,2}})\s*日?", re.IGNORECASE)
-_MONTH = re.compile(rf"{_YEAR}\s*月?", re.IGNORECASE)
-# Eight digits with no separators, as some people (and forms elsewhere) write a date: 19900401.
-_COMPACT = re.compile(r"(?P<year>[0-9]{4})(?P<month>[0-9]{2})(?P<day>[0-9]{2})")
-
-
-def _western_year(era: str | None, year: str) -> tuple[int, date | None, date | None]:
-    """(西暦 year, first day of the era, first day of the next era) of a typed year."""
-    number = 1 if year == "元" else int(year)
-    if not era:
-        return (number if number >= 1000 else 0), None, None
-    for index, (name, initial, first) in enumerate(_ERAS):
-        if era in (name, initial, initial.lower()):
-            following = _ERAS[index - 1][2] if index else None
-            return first.year + number - 1, first, following
-    return 0, None, None
-
-
 def calendar_date(raw: str) -> date | None:
-    """A date typed in 西暦 or 和暦, full-width digits too: 2026-12-28, 2026/12/28,
-    2026年12月28日, 20261228, 令和8年12月28日, R8.12.28, 令和元年5月1日. None for anything
-    else, a date that does not exist, or an era date outside its era (平成31年5月1日)."""
-    typed = unicodedata.normalize("NFKC", raw).strip()
-    found = _DAY.fullmatch(typed) or _COMPACT.fullmatch(typed)
-    if found is None:
-        return None
-    year, first, following = _western_year(found.groupdict().get("era"), found["year"])
-    try:
-        value = date(year, int(found["month"]), int(found["day"]))
-    except ValueError:
-        return None
-    if (first is not None and value < first) or (following is not None and value >= following):
-        return None
-    return value
+    """A date typed in 西暦 or 和暦 (db.japanese_input.calendar_date), or None."""
+    return _typed.calendar_date(raw)
 
 
 def year_month(raw: str) -> tuple[int, int] | None:
-    """A month typed like 2026-12, 2026年12月 or 令和8年12月 (full-width digits too)."""
-    found = _MONTH.fullmatch(unicodedata.normalize("NFKC", raw).strip())
-    if found is None:
-        return None
-    year, _, _ = _western_year(found["era"], found["year"])
-    month = int(found["month"])
-    return (year, month) if 1 <= year <= 9999 and 1 <= month <= 12 else None
+    """A month typed like 2026-12, 2026年12月 or 令和8年12月 (db.japanese_input.year_month)."""
+    return _typed.year_month(raw)

@@ -330,6 +330,19 @@ def hold_state(tr: Translator, code: str) -> str:
     }.get(code, code)
 
 
+def import_kind(tr: Translator, code: str) -> str:
+    """What an imported file holds (`shiori import KIND`, db.importers.rows)."""
+    return {
+        "items": tr.pgettext("import kind", "copies"),
+        "patrons": tr.pgettext("import kind", "patrons"),
+        "loans": tr.pgettext("import kind", "loans"),
+        "holds": tr.pgettext("import kind", "reservations"),
+        "withdrawals": tr.pgettext("import kind", "withdrawals"),
+        "marc": tr.pgettext("import kind", "MARC"),
+        "catalogue": tr.pgettext("import kind", "catalogue (Aozora Bunko CSV)"),
+    }.get(code, code)
+
+
 CODE_TABLES = (
     "code_tables",
     "branch",
@@ -427,6 +440,7 @@ KINDS: dict[str, Callable[[Translator, str], str]] = {
     "reject_reason": reject_reason,
     "notice_kind": notice_kind,
     "hold_state": hold_state,
+    "import_kind": import_kind,
     "code_use": code_use,
 }
 

@@ -348,6 +348,72 @@ MESSAGES: dict[str, str] = {
         "This enrolment link cannot be used (unknown, already used, expired, or the terminal "
         "was revoked). Ask a manager for a new one."
     ),
+    "import_wrong_kind": N_("Cannot import this file as %(wanted)s: it is %(found)s."),
+    "import_header_missing": N_(
+        "Cannot import this file as %(wanted)s: the header lacks the columns %(columns)s."
+    ),
+    "import_no_holdings": N_(
+        "Cannot import this file: it is MARC but has no holdings (852 or 949 fields)."
+    ),
+    "import_not_utf8": N_("Cannot import this file: it is not UTF-8 text."),
+    "import_bad_csv": N_(
+        "Cannot import this file: the CSV is malformed at line %(line)s (%(detail)s)."
+    ),
+    "import_bad_marc_xml": N_("Cannot import this file: the MARCXML is malformed (%(detail)s)."),
+    "import_row_file_too_long": N_(
+        "Cannot import this file: the row at line %(line)s is longer than %(limit)s characters."
+    ),
+    "import_row_required": N_("%(column)s is empty"),
+    "import_row_bad_barcode": N_(
+        "%(column)s is not a barcode (letters, digits and hyphens, up to 32)"
+    ),
+    "import_row_bad_card_number": N_(
+        "card_number is not a card number (letters and digits, up to 20)"
+    ),
+    "import_row_bad_date": N_(
+        "invalid date in %(column)s (西暦 or 和暦, e.g. 2024-04-01 or 令和6年4月1日)"
+    ),
+    "import_row_future_date": N_("%(column)s is in the future"),
+    "import_row_unknown_branch": N_("unknown branch in %(column)s: %(value)s"),
+    "import_row_unknown_category": N_("unknown patron category: %(value)s"),
+    "import_row_unknown_material_type": N_("unknown material type: %(value)s"),
+    "import_row_bad_status": N_(
+        "unknown status: %(value)s (available, in_process, missing, on_loan)"
+    ),
+    "import_row_unknown_work": N_(
+        "unknown work: the catalogue has no record with %(column)s %(value)s (not created)"
+    ),
+    "import_row_ambiguous_work": N_(
+        "%(column)s %(value)s names several works: give ndl_number or source_id"
+    ),
+    "import_row_duplicate_barcode": N_("duplicate barcode %(barcode)s (already on line %(first)s)"),
+    "import_row_duplicate_barcode_record": N_(
+        "duplicate barcode %(barcode)s (already in record %(first)s)"
+    ),
+    "import_row_duplicate_card": N_("duplicate card number %(card)s (already on line %(first)s)"),
+    "import_row_duplicate_hold": N_(
+        "card %(card)s reserves the same title twice (already on line %(first)s)"
+    ),
+    "import_row_bad_kana": N_("%(column)s must be in kana (hiragana or katakana)"),
+    "import_row_bad_phone": N_("%(column)s is not a Japanese phone number"),
+    "import_row_bad_postal_code": N_("%(column)s is not a postal code (7 digits)"),
+    "import_row_bad_email": N_("%(column)s is not an email address"),
+    "import_row_bad_lang": N_("%(column)s must be ja or en"),
+    "import_row_bad_number": N_("%(column)s is not a whole number"),
+    "import_row_due_before_checkout": N_("due_on is before checked_out_on"),
+    "import_row_unknown_card": N_("unknown card number %(card)s (import the patrons first)"),
+    "import_row_unknown_barcode": N_("unknown barcode %(barcode)s (import the copies first)"),
+    "import_row_lent_to_another": N_("copy %(barcode)s is already on loan to another card"),
+    "import_row_promised": N_("copy %(barcode)s is set aside for a reservation"),
+    "import_row_hold_under_way": N_(
+        "the reservation of card %(card)s already has a copy set aside: not changed"
+    ),
+    "import_row_withdraw_on_loan": N_("copy %(barcode)s is on loan: check it in, then withdraw it"),
+    "import_row_normalised": N_("full-width digits normalised in %(column)s"),
+    "import_row_not_held": N_("copy %(barcode)s is not held (already withdrawn?): no change"),
+    "import_row_last_copy": N_(
+        "copy %(barcode)s was the last of its title: %(count)s reservation(s) now wait for a copy"
+    ),
     "code_name_required": N_("Enter the name in Japanese."),
     "code_format": N_(
         "Use 1 to %(max)s lower-case letters, digits, hyphens or underscores (e.g. senior)."
@@ -372,6 +438,8 @@ FOR_STAFF = {
 
 # Parameters that hold codes of a code set (web/labels.py): each is worded, then listed.
 _CODE_LISTS = {"fields": "import_field", "where": "code_use"}
+# Parameters that hold one code of a code set (web/labels.py), worded.
+_CODES = {"wanted": "import_kind", "found": "import_kind"}
 
 
 def words(tr: Translator, refusal: queries.Refusal | queries.QueryError) -> str:
@@ -438,6 +506,8 @@ def for_console(locale_dir: Path, refusal: queries.Refusal | queries.QueryError)
 def _value(tr: Translator, name: str, value: object) -> object:
     if name in _CODE_LISTS and isinstance(value, tuple):
         return tr.join([labels.label(tr, _CODE_LISTS[name], str(code)) for code in value])
+    if name in _CODES and isinstance(value, str):
+        return labels.label(tr, _CODES[name], value)
     if isinstance(value, queries.Localized):
         return value.get(tr.lang)
     if isinstance(value, date):

@@ -195,3 +195,21 @@ def open_reader(path: Path, source: str | None = None) -> Reader:
         raise ImportRefused("import_not_marc")
     forced = source if source in ("ndl", "loc") else None
     return _FileReader(path, compressed, kind, forced)
+
+
+def sniff(path: Path) -> tuple[bytes, bool]:
+    """The file's first bytes (decompressed) and whether it is gzip; `ImportRefused` when it
+    cannot be opened (db.importers.rows sniffs with the same rules)."""
+    return _head(path)
+
+
+def marc_kind(head: bytes) -> str | None:
+    """ "marc_binary" or "marc_xml" when the first bytes are MARC, else None."""
+    kind = _kind(head)
+    return kind if kind is not None and kind.startswith("marc") else None
+
+
+def catalogue_kind(head: bytes) -> str | None:
+    """The Aozora layout when the first bytes are an Aozora Bunko CSV, else None."""
+    kind = _kind(head)
+    return kind if kind is not None and kind.startswith("aozora") else None

@@ -10,6 +10,7 @@ module (db.circulation, db.routing, db.staff …).
 
 from __future__ import annotations
 
+from db import japanese_input
 from db.clock import LIBRARY_TZ, to_library_time
 from db.clock import now as current_time
 from db.errors import NotFound, QueryError, Refusal
@@ -27,6 +28,7 @@ from db.queries import (
     facets,
     holds,
     home,
+    imports,
     loan_rules,
     loans,
     mail,
@@ -68,6 +70,7 @@ from db.queries.counter import *  # noqa: F403
 from db.queries.facets import *  # noqa: F403
 from db.queries.holds import *  # noqa: F403
 from db.queries.home import *  # noqa: F403
+from db.queries.imports import *  # noqa: F403
 from db.queries.loan_rules import *  # noqa: F403
 from db.queries.loans import *  # noqa: F403
 from db.queries.mail import *  # noqa: F403
@@ -104,6 +107,7 @@ __all__ = [
     "QueryError",
     "Refusal",
     "current_time",
+    "japanese_input",
     "to_library_time",
 ]
 __all__ += accounts.__all__
@@ -113,6 +117,7 @@ __all__ += booklist.__all__
 __all__ += calendar.__all__
 __all__ += catalog.__all__
 __all__ += catalog_import.__all__
+__all__ += imports.__all__
 __all__ += counter.__all__
 __all__ += facets.__all__
 __all__ += holds.__all__
