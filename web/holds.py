@@ -6,7 +6,6 @@ swapped in place; refusals come back as 422 with the message next to the control
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from markupsafe import escape
@@ -135,13 +134,6 @@ def row(
     )
 
 
-def _parse_date(raw: str) -> date | None:
-    try:
-        return date.fromisoformat(raw.strip())
-    except ValueError:
-        return None
-
-
 async def _row_action(request: Request, session: Current, action: str) -> Response:
     data: FormData = await forms.read(request)
     patron_id = session.patron_id
@@ -163,7 +155,7 @@ async def _row_action(request: Request, session: Current, action: str) -> Respon
         if action == "pickup":
             hold = queries.change_hold_pickup(patron_id, hold_id, str(data.get("pickup", "")))
         elif action == "suspend":
-            until = _parse_date(str(data.get("until", "")))
+            until = forms.calendar_date(forms.text(data, "until", 40))
             if until is None:
                 raise _BadDate()
             hold = queries.suspend_hold(patron_id, hold_id, until)

@@ -60,7 +60,8 @@ def _answer(request: Request, patron_id: int, status: int = 200, **extra: Any) -
 def _search(query: str) -> tuple[queries.TitleChoice | None, tuple[queries.SearchHit, ...]]:
     """Titles for the reserve form: a copy's barcode, else the catalogue search (title,
     author, ISBN …)."""
-    by_barcode = queries.find_title_by_barcode(query) if query.isascii() else None
+    code = queries.japanese_input.barcode(query)  # full-width and hyphens as scanned or typed
+    by_barcode = queries.find_title_by_barcode(code) if code is not None else None
     result = queries.search_works(queries.SearchParams(q=query))
     return by_barcode, result.hits[:10]
 
