@@ -140,3 +140,26 @@ def test_the_cli_reads_card_numbers_as_forms_do() -> None:
     assert forms.as_barcode("ＳＨ－０１") == "SH-01"
     assert forms.as_card("not a card!") == "not a card!"  # finds nothing, not something else
     assert forms.calendar_date("令和元年5月1日") == date(2019, 5, 1)
+
+
+def test_staff_dates_in_wareki(team: dict[str, Console]) -> None:
+    manager = team["manager"]
+    log = manager.get("/staff/audit?day_from=令和8年1月1日&day_to=Ｒ８．１２．３１")
+    assert log.status_code == 200  # type: ignore[attr-defined]
+    assert "2026-03-31" not in log.text  # no "use a date like 2026-03-31" next to a field
+    wrong = manager.get("/staff/audit?day_from=平成31年5月1日")  # 令和 by then
+    assert "2026-03-31" in wrong.text  # type: ignore[attr-defined]
+    staff_id, _ = test_web_staff.new_account(manager, "WAR01", "staff")
+    account = queries.get_staff_account(staff_id)
+    page = f"/staff/accounts/{staff_id}"
+    saved = manager.post(
+        page,
+        page,
+        name=account.name,
+        affiliation=account.affiliation,
+        branch=account.branch_code,
+        role=account.role,
+        ends_on="令和9年3月31日",
+    )
+    assert saved.status_code == 303, saved.text  # type: ignore[attr-defined]
+    assert queries.get_staff_account(staff_id).ends_on == date(2027, 3, 31)
