@@ -12,9 +12,10 @@ from starlette.testclient import TestClient
 from db import engine, queries
 from db.patrons import phone_digits
 from tests import test_web_staff
-from tests.test_web_account import HTMX, csrf_of, log_in
+from tests.test_web_account import HTMX, ICHIRO, csrf_of, log_in
 from tests.test_web_holds import HANAKO as HANAKO_LOGIN
 from tests.test_web_holds import patron_id, reserve, taros_loan
+from tests.test_web_password_recovery import ICHIRO_BIRTH, code_form, first_form, submit
 from tests.test_web_staff import HANAKO, Console, available_barcodes
 
 _team_template = test_web_staff._team_template
@@ -163,3 +164,23 @@ def test_staff_dates_in_wareki(team: dict[str, Console]) -> None:
     )
     assert saved.status_code == 303, saved.text  # type: ignore[attr-defined]
     assert queries.get_staff_account(staff_id).ends_on == date(2027, 3, 31)
+
+
+def test_activation_code_and_first_password_read_the_card_as_typed(web: TestClient) -> None:
+    code = queries.issue_activation_code(HANAKO_LOGIN[0])
+    card = HANAKO_LOGIN[0]
+    typed = f"{card[:4]}－{card[4:7]}ー{card[7:]}".translate(WIDE)
+    done = submit(web, "/password/code", **code_form(typed, code, "図書館で受け取ったコード"))
+    assert done.status_code == 303  # type: ignore[attr-defined]
+    # The first password: the card full-width, the phone with other hyphens and +81.
+    first = submit(
+        web,
+        "/password/first",
+        **first_form(
+            ICHIRO.translate(WIDE),
+            tuple(v.translate(WIDE) for v in ICHIRO_BIRTH),  # type: ignore[arg-type]
+            "+81 466−33−3333",
+            "はじめてのパスワード",
+        ),
+    )
+    assert first.status_code == 303, first.text  # type: ignore[attr-defined]
