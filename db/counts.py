@@ -20,3 +20,14 @@ def bump(conn: Connection, day: date, branch_id: int, material_type: str, event:
         ),
         {"day": day, "branch_id": branch_id, "material_type": material_type, "event": event},
     )
+
+
+def unbump(conn: Connection, day: date, branch_id: int, material_type: str, event: str) -> None:
+    """Take back one `bump` (an undone cancellation); a count never goes below zero."""
+    conn.execute(
+        text(
+            "UPDATE daily_count SET count = count - 1 WHERE day = :day AND branch_id = :branch_id "
+            "AND material_type = :material_type AND event = :event AND count > 0"
+        ),
+        {"day": day, "branch_id": branch_id, "material_type": material_type, "event": event},
+    )

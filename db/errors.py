@@ -89,6 +89,7 @@ CODES = frozenset(
         "already_ready",
         "cannot_suspend",
         "bad_suspend_date",  # days
+        "undo_expired",  # minutes
         "hold_not_found",
         "work_not_found",
         "not_in_transit",

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from db import codes, outbox, passwords, rules, stats
+from db import codes, japanese_input, outbox, passwords, rules, stats
 from db.clock import aware_utc, library_today
 from db.digits import ascii_digits
 from db.emails import check_email
@@ -46,8 +46,10 @@ def card_expiry(registered_on: date) -> date:
 
 
 def phone_digits(phone: str) -> str:
-    """Digits only (full-width too), so 0466-25-1111 and ０４６６２５１１１１ compare equal."""
-    return ascii_digits(phone)[:20]
+    """The digits phone numbers are compared by (db.japanese_input.phone: full-width digits,
+    any hyphen, +81 as 0), so 0466-25-1111 and ０４６６２５１１１１ compare equal; a number that
+    reads as none keeps its bare digits."""
+    return (japanese_input.phone(phone) or ascii_digits(phone))[:20]
 
 
 def notify_email_change(

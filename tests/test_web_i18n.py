@@ -317,10 +317,11 @@ def test_every_page_speaks_one_language(
     work_a, work_b = _works_to_reserve(2, HANAKO[0])
     hanako = patron_id(HANAKO[0])
     home = next(b.code for b in queries.list_branches())
-    queries.place_hold(hanako, work_a, home)
+    hold = queries.place_hold(hanako, work_a, home)
     staff_id, link = new_account(team["manager"], "LNG01", "staff")
     params = {
         "work_id": str(work_b),
+        "hold_id": str(hold.id),
         "patron_id": str(patron_id(TARO[0])),
         "staff_id": str(staff_id),
         "token": link.rsplit("/", 1)[1],

@@ -414,7 +414,8 @@ def test_done_when_scenario(team: dict[str, Console], app: object, clock: Clock)
 
     # An ended account cannot log in, and its open session ends.
     intern_id = next(s.id for s in queries.list_staff_accounts() if s.staff_code == "INT01")
-    assert manager.post(f"/staff/accounts/{intern_id}/end", "/staff/accounts").status_code == 303  # type: ignore[attr-defined]
+    ended = manager.post(f"/staff/accounts/{intern_id}/end", "/staff/accounts", confirm="1")
+    assert ended.status_code == 303  # type: ignore[attr-defined]
     assert intern.get("/staff/counter").headers["location"] == "/staff/login"  # type: ignore[attr-defined]
     again = intern.log_in("INT01", second=False)
     assert again.status_code == 422  # type: ignore[attr-defined]

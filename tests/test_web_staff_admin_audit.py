@@ -65,7 +65,7 @@ def test_manager_actions_on_staff_accounts_are_audited(
     tem = staff_id("TEM01")
     link = manager.post(f"/staff/accounts/{tem}/enrol-link", "/staff/accounts")
     assert link.status_code == 200  # type: ignore[attr-defined]
-    ended = manager.post(f"/staff/accounts/{staff_id('INT01')}/end", "/staff/accounts")
+    ended = manager.post(f"/staff/accounts/{staff_id('INT01')}/end", "/staff/accounts", confirm="1")
     assert ended.status_code == 303  # type: ignore[attr-defined]
     rows = account_rows()[before:]
     assert rows[0] == ("M001", "account_create", "role:staff", "NEW01", None)

@@ -78,7 +78,11 @@ def test_staff_reserve_a_title_for_a_patron_without_javascript(team: dict[str, C
     # The same title again: the patron side's refusal, next to the form, 422.
     again = staff.post(f"{page}/holds", page, work_id=str(work_id), pickup=branch)
     assert again.status_code == 422 and "この利用者はすでにこの資料を予約しています。" in again.text  # type: ignore[attr-defined]
-    cancelled = staff.post(f"{page}/holds/{hold.id}/cancel", page)
+    # Issue 20: the first tap asks (the patron page with the question), the second cancels.
+    asked = staff.post(f"{page}/holds/{hold.id}/cancel", page)
+    assert asked.status_code == 200 and "の予約を取り消しますか？" in asked.text  # type: ignore[attr-defined]
+    assert 'name="confirm" value="1"' in asked.text and queries.list_holds(hanako)  # type: ignore[attr-defined]
+    cancelled = staff.post(f"{page}/holds/{hold.id}/cancel", page, confirm="1")
     assert cancelled.status_code == 303 and queries.list_holds(hanako) == ()  # type: ignore[attr-defined]
     actions = [r[3] for r in audit_rows() if r[0] == "STA01" and r[1] == hanako and r[2] == "holds"]
     assert {"view", "hold_place", "hold_cancel"} <= set(actions)
@@ -116,7 +120,10 @@ def test_staff_change_suspend_resume_and_cancel_with_htmx(team: dict[str, Consol
     assert now_suspended.suspended_until.isoformat() == f"{year}-01-05"
     resumed = staff.htmx_post(f"{base}/resume", page)
     assert resumed.status_code == 200 and queries.list_holds(hanako)[0].state == "waiting"  # type: ignore[attr-defined]
-    gone = staff.htmx_post(f"{base}/cancel", page)
+    asked = staff.htmx_post(f"{base}/cancel", page)
+    assert asked.text.lstrip().startswith('<section id="patron-holds"')  # type: ignore[attr-defined]
+    assert "の予約を取り消しますか？" in asked.text and queries.list_holds(hanako)  # type: ignore[attr-defined]
+    gone = staff.htmx_post(f"{base}/cancel", page, confirm="1")
     assert gone.status_code == 200 and title in gone.text  # type: ignore[attr-defined]
     assert queries.list_holds(hanako) == ()
 

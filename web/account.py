@@ -41,6 +41,15 @@ async def login(request: Request) -> Response:
     kiosk = terminals.kiosk(request) is not None
     next_url = safe_next(str(form.get("next", my)))
     values = {"card": card, "next": next_url}
+    missing = _missing(request, card, password)
+    if missing:
+        # Nothing to check yet: say what is missing next to its field (not a refusal).
+        return render(
+            request,
+            "account/login.html",
+            status_code=422,
+            ctx={"values": values, "error": None, "errors": missing},
+        )
     settings = settings_of(request)
     account = f"patron:{card}"
     try:
@@ -66,6 +75,16 @@ async def login(request: Request) -> Response:
     if not kiosk:  # a shared terminal is nobody's device
         devices.remember(request, response, account)
     return response
+
+
+def _missing(request: Request, card: str, password: str) -> dict[str, str]:
+    tr = translator(request)
+    errors = {}
+    if not card:
+        errors["card"] = tr.gettext("Enter your library card number.")
+    if not password:
+        errors["password"] = tr.gettext("Enter your password.")
+    return errors
 
 
 async def logout(request: Request) -> Response:

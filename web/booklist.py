@@ -172,7 +172,10 @@ def _js_texts(tr: i18n.Translator) -> dict[str, object]:
         "booklist_no_copies": tr.gettext("No copies"),
         "booklist_recovery_make": tr.gettext("Make a recovery key"),
         "booklist_recovery_remake": tr.gettext("Make a new recovery key"),
-        "booklist_removed": tr.gettext("Removed."),
+        "booklist_removed_title": tr.gettext("Removed “%(title)s” from My Booklist."),
+        "booklist_remove_named": tr.gettext("Remove “%(title)s”"),
+        "booklist_restored": tr.gettext("Put back: %(title)s"),
+        "booklist_undo_named": tr.gettext("Undo removing “%(title)s”"),
         "booklist_save_failed": tr.gettext("Could not save. Check your connection and try again."),
         "booklist_saved": tr.gettext("Saved."),
         "booklist_wrong_password": tr.gettext(

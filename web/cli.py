@@ -10,7 +10,7 @@ from functools import partial
 from pathlib import Path
 
 from db import queries
-from web import alerts_cli, import_cli, reference_cli, refusals, serve
+from web import alerts_cli, forms, import_cli, reference_cli, refusals, serve
 from web.i18n import Catalogues, Translator
 from web.mail import MailComposer
 from web.settings import Settings, SettingsError, load
@@ -374,13 +374,13 @@ def parser() -> argparse.ArgumentParser:
     patron = sub.add_parser("patron", help="patron accounts")
     patron_sub = patron.add_subparsers(dest="patron_command", required=True)
     code = patron_sub.add_parser("code", help="issue a single-use password activation code")
-    code.add_argument("card")
+    code.add_argument("card", type=forms.as_card)
     code.set_defaults(fn=cmd_activation_code)
     circ = sub.add_parser("circ", help="circulation at the counter")
     circ_sub = circ.add_subparsers(dest="circ_command", required=True)
     out = circ_sub.add_parser("checkout", help="lend an item")
-    out.add_argument("card")
-    out.add_argument("barcode")
+    out.add_argument("card", type=forms.as_card)
+    out.add_argument("barcode", type=forms.as_barcode)
     out.add_argument(
         "--confirm",
         action="store_true",
@@ -389,7 +389,7 @@ def parser() -> argparse.ArgumentParser:
     )
     out.set_defaults(fn=cmd_checkout)
     back = circ_sub.add_parser("return", help="take an item back (deletes the loan)")
-    back.add_argument("barcode")
+    back.add_argument("barcode", type=forms.as_barcode)
     back.set_defaults(fn=cmd_return)
     mail = sub.add_parser("mail", help="the mail outbox")
     mail_sub = mail.add_subparsers(dest="mail_command", required=True)
@@ -404,7 +404,7 @@ def parser() -> argparse.ArgumentParser:
         help="expire uncollected reservations, queue due-date reminders, refill pull lists",
     ).set_defaults(fn=cmd_holds_daily)
     receive = holds_sub.add_parser("receive", help="a copy in transit arrived at its pickup")
-    receive.add_argument("barcode")
+    receive.add_argument("barcode", type=forms.as_barcode)
     receive.set_defaults(fn=cmd_holds_receive)
     staff_cli.add_parser(sub, _setup)
     reference_cli.add_parser(sub, _setup)

@@ -6,16 +6,14 @@ swapped in place; refusals come back as 422 with the message next to the control
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
-from markupsafe import escape
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 
 from db import queries
-from web import forms, refusals, terminals
+from web import forms, hold_undo, refusals, terminals
 from web.flash import flash
 from web.guard import patron_route
 from web.i18n import N_, translator
@@ -92,7 +90,12 @@ async def reserve(request: Request, session: Current) -> Response:
 
 
 async def holds_page(request: Request, session: Current) -> Response:
-    return render(request, "holds/list.html", "holds/_holds.html", ctx=page_ctx(session.patron_id))
+    ctx = page_ctx(session.patron_id)
+    # Without JavaScript, a cancellation just made can be undone from this page.
+    note = hold_undo.pending(request, session.patron_id)
+    if note is not None:
+        ctx["undo"] = {"token": note[0], "cancelled": note[1]}
+    return render(request, "holds/list.html", "holds/_holds.html", ctx=ctx)
 
 
 def page_ctx(patron_id: int) -> dict[str, Any]:
@@ -106,6 +109,7 @@ def page_ctx(patron_id: int) -> dict[str, Any]:
         "hold_limit": queries.hold_limit(),
         "max_suspend_days": queries.HOLD_MAX_SUSPEND_DAYS,
         "notices_saved": False,
+        "undo_minutes": queries.HOLD_UNDO_MINUTES,
     }
 
 
@@ -116,8 +120,12 @@ def row(
     message: str = "",
     error: str = "",
     status: int = 200,
+    *,
+    confirm_cancel: bool = False,
+    count: tuple[queries.HoldView, ...] | None = None,
 ) -> Response:
-    """One reservation's row of /my/holds (the htmx answer to an action on it)."""
+    """One reservation's row of /my/holds (the htmx answer to an action on it); with
+    `count`, the list's count too (out of band), after the number of reservations changed."""
     return render(
         request,
         "holds/list.html",
@@ -131,15 +139,12 @@ def row(
             "max_suspend_days": queries.HOLD_MAX_SUSPEND_DAYS,
             "extras": queries.list_hold_extras(patron_id),
             "step_back_max_days": queries.STEP_BACK_MAX_DAYS,
+            "confirm_cancel": confirm_cancel,
+            "undo_minutes": queries.HOLD_UNDO_MINUTES,
+            "count_holds": count,
+            "hold_limit": queries.hold_limit(),
         },
     )
-
-
-def _parse_date(raw: str) -> date | None:
-    try:
-        return date.fromisoformat(raw.strip())
-    except ValueError:
-        return None
 
 
 async def _row_action(request: Request, session: Current, action: str) -> Response:
@@ -153,17 +158,10 @@ async def _row_action(request: Request, session: Current, action: str) -> Respon
     }.get(action, "")
     tr = translator(request)
     try:
-        if action == "cancel":
-            title = queries.cancel_hold(patron_id, hold_id)
-            if wants_fragment(request):
-                return _cancelled_row(request, tr.gettext("Cancelled: %(title)s", title=title))
-            response = see_other(request, "holds")
-            flash(request, response, N_("Cancelled: %(title)s"), title=title)
-            return response
         if action == "pickup":
             hold = queries.change_hold_pickup(patron_id, hold_id, str(data.get("pickup", "")))
         elif action == "suspend":
-            until = _parse_date(str(data.get("until", "")))
+            until = forms.calendar_date(forms.text(data, "until", 40))
             if until is None:
                 raise _BadDate()
             hold = queries.suspend_hold(patron_id, hold_id, until)
@@ -192,15 +190,98 @@ class _BadDate(Exception):
     pass
 
 
-def _cancelled_row(request: Request, text: str) -> Response:
-    html = f'<li class="hold is-cancelled" role="status"><p class="flash">{escape(text)}</p></li>'
-    response = HTMLResponse(html)
-    response.headers["Vary"] = "HX-Request, Cookie, Accept-Language"
-    return response
+# --- cancelling: a confirmation first, then an undo for a few minutes ------------------
+
+
+async def cancel_confirm(request: Request, session: Current) -> Response:
+    """The question before a reservation is cancelled: in its row (htmx), or a page of its
+    own whose form posts the real cancellation (no JavaScript)."""
+    hold = queries.get_hold(session.patron_id, request.path_params["hold_id"])
+    if wants_fragment(request):
+        return row(request, session.patron_id, hold, confirm_cancel=True)
+    return render(
+        request,
+        "holds/cancel.html",
+        ctx={"hold": hold, "undo_minutes": queries.HOLD_UNDO_MINUTES},
+    )
+
+
+async def hold_row(request: Request, session: Current) -> Response:
+    """One reservation's row (the answer to 「やめる」); the whole list without htmx."""
+    hold = queries.get_hold(session.patron_id, request.path_params["hold_id"])
+    if wants_fragment(request):
+        return row(request, session.patron_id, hold)
+    return await holds_page(request, session)
 
 
 async def cancel(request: Request, session: Current) -> Response:
-    return await _row_action(request, session, "cancel")
+    cancelled = queries.cancel_hold_undoably(session.patron_id, request.path_params["hold_id"])
+    if wants_fragment(request):
+        undo = {"token": hold_undo.token(request, cancelled), "cancelled": cancelled}
+        return render(
+            request,
+            "holds/list.html",
+            "holds/_cancelled.html",
+            ctx={
+                "undo": undo if cancelled.undoable else None,
+                "cancelled": cancelled,
+                "holds": queries.list_holds(session.patron_id),
+                "hold_limit": queries.hold_limit(),
+                "undo_minutes": queries.HOLD_UNDO_MINUTES,
+            },
+        )
+    response = see_other(request, "holds")
+    if cancelled.undoable:
+        hold_undo.remember(request, response, cancelled)  # the page says it, with 元に戻す
+    else:
+        flash(request, response, N_("Cancelled: %(title)s"), title=cancelled.title)
+    return response
+
+
+async def undo_cancel(request: Request, session: Current) -> Response:
+    """Put a reservation cancelled a moment ago back in its place in the queue."""
+    data = await forms.read(request)
+    raw = forms.text(data, "token", 2000)
+    cancelled = hold_undo.read(request, raw)
+    try:
+        if cancelled is None:
+            raise queries.UndoExpired()
+        hold = queries.restore_hold(session.patron_id, cancelled)
+    except queries.HoldRefused as refused:
+        message = refusals.say(request, refused)
+        if wants_fragment(request):
+            return render(
+                request,
+                "holds/list.html",
+                "holds/_cancelled.html",
+                status_code=422,
+                ctx={
+                    "undo": None,  # refused: no second try from this line
+                    "cancelled": cancelled,
+                    "undo_error": message,
+                    "holds": queries.list_holds(session.patron_id),
+                    "hold_limit": queries.hold_limit(),
+                    "undo_minutes": queries.HOLD_UNDO_MINUTES,
+                },
+            )
+        ctx = page_ctx(session.patron_id)
+        ctx["page_error"] = message
+        response = render(request, "holds/list.html", ctx=ctx, status_code=422)
+        hold_undo.forget(request, response)
+        return response
+    done = N_("Reservation restored: %(title)s")
+    if wants_fragment(request):
+        return row(
+            request,
+            session.patron_id,
+            hold,
+            message=translator(request).gettext(done, title=hold.title),
+            count=queries.list_holds(session.patron_id),
+        )
+    restored = see_other(request, "holds")
+    hold_undo.forget(request, restored)
+    flash(request, restored, done, title=hold.title)
+    return restored
 
 
 async def pickup(request: Request, session: Current) -> Response:
@@ -236,7 +317,15 @@ routes = [
     patron_route("/records/{work_id:int}/hold", reserve, methods=["POST"], name="reserve_submit"),
     patron_route("/my/holds", holds_page, methods=["GET"], name="holds"),
     patron_route("/my/holds/notices", notices, methods=["POST"], name="hold_notices"),
+    patron_route(
+        "/my/holds/{hold_id:int}/cancel",
+        cancel_confirm,
+        methods=["GET"],
+        name="hold_cancel_confirm",
+    ),
     patron_route("/my/holds/{hold_id:int}/cancel", cancel, methods=["POST"], name="hold_cancel"),
+    patron_route("/my/holds/{hold_id:int}", hold_row, methods=["GET"], name="hold_row"),
+    patron_route("/my/holds/undo", undo_cancel, methods=["POST"], name="hold_undo"),
     patron_route("/my/holds/{hold_id:int}/pickup", pickup, methods=["POST"], name="hold_pickup"),
     patron_route("/my/holds/{hold_id:int}/suspend", suspend, methods=["POST"], name="hold_suspend"),
     patron_route("/my/holds/{hold_id:int}/resume", resume, methods=["POST"], name="hold_resume"),

@@ -142,6 +142,9 @@ MESSAGES: dict[str, str] = {
         "A reservation cannot be suspended once an item has been set aside for it."
     ),
     "bad_suspend_date": N_("Choose a date from tomorrow up to %(days)s days ahead."),
+    "undo_expired": N_(
+        "It is more than %(minutes)s minutes since the cancellation: reserve the title again."
+    ),
     "hold_not_found": N_("Reservation not found."),
     "work_not_found": N_("Record not found."),
     "not_in_transit": N_("This item is not in transit."),

@@ -44,7 +44,7 @@ from sqlalchemy.exc import IntegrityError
 from db import clock, models, notice_prefs, pulling, reminders, routing, rules, series
 from db.catalog_write import SEP
 from db.clock import library_today
-from db.counts import bump
+from db.counts import bump, unbump
 from db.engine import reads, writes
 from db.errors import NotFound, QueryError
 from db.localized import Localized
@@ -53,12 +53,16 @@ from db.routing import IN_TRANSIT, READY, WAITING, HoldNotFound, Routing, WorkNo
 __all__ = [
     "HOLD_MAX_SUSPEND_DAYS",
     "HOLD_REMINDER_DAYS",
+    "HOLD_UNDO_MINUTES",
+    "CancelledHold",
     "HoldForm",
     "HoldRefused",
     "HoldView",
     "HoldsDailyReport",
     "NoticePrefs",
+    "UndoExpired",
     "cancel_hold",
+    "cancel_hold_undoably",
     "change_hold_pickup",
     "configure_holds",
     "expire_holds",
@@ -71,6 +75,7 @@ __all__ = [
     "queue_due_reminders",
     "queue_overdue_notices",
     "receive_item",
+    "restore_hold",
     "resume_hold",
     "run_daily_holds",
     "set_notice_prefs",
@@ -95,6 +100,8 @@ CANCELLED = routing.CANCELLED
 EXPIRED = "hold_expired"
 
 HOLD_MAX_SUSPEND_DAYS = 365
+# How long a cancelled reservation can be put back in its place (restore_hold).
+HOLD_UNDO_MINUTES = 10
 HOLD_REMINDER_DAYS = notice_prefs.REMINDER_DAYS  # the due-date reminder choices, in days
 
 _limit = {"per_patron": 10}
@@ -155,6 +162,11 @@ class BadSuspendDate(HoldRefused):
         super().__init__("bad_suspend_date", days=HOLD_MAX_SUSPEND_DAYS)
 
 
+class UndoExpired(HoldRefused):
+    def __init__(self) -> None:
+        super().__init__("undo_expired", minutes=HOLD_UNDO_MINUTES)
+
+
 class NotInTransit(QueryError):
     code = "not_in_transit"
 
@@ -162,6 +174,24 @@ class NotInTransit(QueryError):
 # ---------------------------------------------------------------------------------------
 # Results
 # ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CancelledHold:
+    """What putting a cancelled reservation back needs (restore_hold). The row itself is
+    gone: the database keeps nothing of it, so the caller holds this (signed) for the
+    patron for HOLD_UNDO_MINUTES. `undoable` is False for a volume of a series request,
+    whose order the request decides (it is cancelled for good)."""
+
+    hold_id: int
+    patron_id: int
+    work_id: int
+    title: str
+    pickup_branch_id: int
+    placed_at: datetime
+    suspended_until: date | None
+    cancelled_at: datetime
+    undoable: bool
 
 
 @dataclass(frozen=True)
@@ -446,6 +476,18 @@ def place_hold(
 @writes
 def cancel_hold(conn: Connection, now: datetime, patron_id: int, hold_id: int) -> str:
     """Delete the reservation; a copy set aside for it goes to the next in line. → title."""
+    return _cancel(conn, now, patron_id, hold_id).title
+
+
+@writes
+def cancel_hold_undoably(
+    conn: Connection, now: datetime, patron_id: int, hold_id: int
+) -> CancelledHold:
+    """`cancel_hold`, answering with what `restore_hold` needs to put it back."""
+    return _cancel(conn, now, patron_id, hold_id)
+
+
+def _cancel(conn: Connection, now: datetime, patron_id: int, hold_id: int) -> CancelledHold:
     today = library_today(now)
     hold = routing.locked_hold(conn, patron_id, hold_id)
     title = conn.execute(select(_work.c.title).where(_work.c.id == hold.work_id)).scalar_one()
@@ -453,7 +495,70 @@ def cancel_hold(conn: Connection, now: datetime, patron_id: int, hold_id: int) -
     bump(conn, today, hold.pickup_branch_id, "", CANCELLED)
     routing.offer_next_volumes(conn, hold.request_id, now)
     log.info("hold cancelled branch=%s", hold.pickup_branch_id)
-    return str(title)
+    return CancelledHold(
+        hold_id=int(hold.id),
+        patron_id=patron_id,
+        work_id=int(hold.work_id),
+        title=str(title),
+        pickup_branch_id=int(hold.pickup_branch_id),
+        placed_at=hold.placed_at,
+        suspended_until=hold.suspended_until,
+        cancelled_at=now,
+        undoable=hold.request_id is None,
+    )
+
+
+@writes
+def restore_hold(
+    conn: Connection, now: datetime, patron_id: int, cancelled: CancelledHold
+) -> HoldView:
+    """Undo a cancellation within HOLD_UNDO_MINUTES: the reservation comes back waiting
+    in its old place in the queue (its `placed_at`), with its pickup library and any
+    suspension still ahead. A copy given to the next reader meanwhile stays theirs; one
+    back on the shelf is pulled again. Another patron's cancellation is `NotFound`; the
+    rules of `place_hold` (limit, duplicate, on loan) still hold."""
+    if cancelled.patron_id != patron_id or not cancelled.undoable:
+        raise HoldNotFound()
+    if not now - timedelta(minutes=HOLD_UNDO_MINUTES) <= cancelled.cancelled_at <= now:
+        raise UndoExpired()
+    today = library_today(now)
+    conn.execute(select(_patron.c.id).where(_patron.c.id == patron_id).with_for_update())
+    if not routing.lock_work(conn, cancelled.work_id):
+        raise WorkNotFound()
+    if conn.execute(
+        select(_hold.c.id).where(
+            _hold.c.patron_id == patron_id, _hold.c.work_id == cancelled.work_id
+        )
+    ).first():
+        raise AlreadyReserved()
+    held = conn.execute(
+        select(func.count()).select_from(_hold).where(_hold.c.patron_id == patron_id)
+    ).scalar_one()
+    if held >= hold_limit():
+        raise HoldLimitReached(hold_limit())
+    suspended = cancelled.suspended_until
+    try:
+        with conn.begin_nested():
+            hold_id = conn.execute(
+                _hold.insert()
+                .values(
+                    patron_id=patron_id,
+                    work_id=cancelled.work_id,
+                    pickup_branch_id=cancelled.pickup_branch_id,
+                    placed_at=cancelled.placed_at,
+                    state=WAITING,
+                    suspended_until=suspended if suspended and suspended > today else None,
+                )
+                .returning(_hold.c.id)
+            ).scalar_one()
+    except IntegrityError:
+        raise AlreadyReserved() from None
+    # An undone cancellation is not a cancellation in the statistics.
+    unbump(conn, library_today(cancelled.cancelled_at), cancelled.pickup_branch_id, "", CANCELLED)
+    series.note_estimate(conn, int(hold_id), today, routing.shelf_days())
+    pulling.fill(conn, cancelled.work_id, now)
+    log.info("hold restored branch=%s", cancelled.pickup_branch_id)
+    return _patron_hold(conn, patron_id, int(hold_id), now)
 
 
 @writes

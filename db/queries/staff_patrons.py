@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import DateTime, func, literal, select
 from sqlalchemy.engine import Connection, Row
 
-from db import circulation, codes, rules
+from db import circulation, codes, japanese_input, rules
 from db.clock import library_today, naive_utc
 from db.emails import is_email
 from db.engine import writes
@@ -124,6 +124,11 @@ def _compact(value: str) -> str:
     return re.sub(r"[\s\u3000]+", "", value)
 
 
+def _like(needle: str) -> str:
+    """A LIKE pattern that finds `needle` anywhere, its wildcards escaped."""
+    return "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 def lookup_patrons(actor: StaffActor, card: str, name: str) -> tuple[PatronSummary, ...]:
     """By exact card number, or by part of the name or its reading (roles that may).
 
@@ -168,12 +173,15 @@ def _lookup(
     elif name.strip():
         if not policy().may(actor.role, actor.duties, "patron.search_name"):
             raise StaffRefused()  # lookup_patrons recorded the refusal first
-        needle = _compact(name)[:50].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        pattern = f"%{needle}%"
+        # The name as typed (a name keeps its compatibility kanji), and the same folded as
+        # furigana are stored (katakana): やまだ, ヤマダ and ﾔﾏﾀﾞ find the same patron.
+        typed, folded = _like(_compact(name)[:50]), _like(japanese_input.kana_folded(name)[:50])
         compact_name = func.replace(func.replace(_patron.c.name, " ", ""), "\u3000", "")
         compact_kana = func.replace(func.replace(_patron.c.name_kana, " ", ""), "\u3000", "")
         stmt = stmt.where(
-            compact_name.like(pattern, escape="\\") | compact_kana.like(pattern, escape="\\")
+            compact_name.like(typed, escape="\\")
+            | compact_name.like(folded, escape="\\")
+            | compact_kana.like(folded, escape="\\")
         )
     else:
         return ()
@@ -257,9 +265,6 @@ def get_patron_for_staff(
     )
 
 
-_PHONE_CHARS = re.compile(r"[0-9０-９\-－ー‐()（） +＋]+")
-
-
 def validate_edit(
     data: PatronEdit, categories: Collection[str] = rules.CATEGORIES
 ) -> dict[str, Refusal]:
@@ -268,8 +273,7 @@ def validate_edit(
         errors["address"] = Refusal("address_required")
     elif len(data.address) > 200:
         errors["address"] = Refusal("address_too_long")
-    digits = phone_digits(data.phone)
-    if not _PHONE_CHARS.fullmatch(data.phone.strip() or "x") or not 10 <= len(digits) <= 11:
+    if japanese_input.phone(data.phone) is None:
         errors["phone"] = Refusal("phone_format")
     email = data.email.strip()
     if email and not is_email(email):
@@ -298,8 +302,8 @@ def update_patron_for_staff(
         _patron.update()
         .where(_patron.c.id == patron_id)
         .values(
-            address=data.address.strip(),
-            phone=data.phone.strip(),
+            address=japanese_input.address(data.address),
+            phone=japanese_input.phone_text(data.phone)[:30],
             phone_digits=phone_digits(data.phone),
             category=data.category,
             **_email_values(conn, now, patron_id, current, data.email.strip() or None),

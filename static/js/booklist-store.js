@@ -273,6 +273,12 @@ export function removeEntry(doc, id) {
   doc.entries[id] = { id: Number(id), at: Date.now(), deleted: true };
 }
 
+// Undo a removal: the entry as it was (note, group, date added), as the latest change, so
+// it also wins over the removal when another device's copy is merged.
+export function restoreEntry(doc, entry) {
+  doc.entries[entry.id] = { ...entry, at: Date.now(), deleted: false };
+}
+
 // ---- an open list ---------------------------------------------------------------------------
 export class OpenList {
   constructor(state, dataKey, doc) {

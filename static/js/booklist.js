@@ -8,6 +8,7 @@ const $ = (id) => document.getElementById(id);
 const status = $("booklist-status");
 let list = null;
 let state = null;
+let removed = null; // the last entry removed, until it is put back or something else changes
 
 function say(text) {
   status.textContent = text;
@@ -88,6 +89,8 @@ function render() {
     link.href = `/records/${encodeURIComponent(e.id)}`;
     li.querySelector(".entry-author").textContent = e.author;
     li.querySelector(".entry-added").textContent = formatDate(e.added);
+    li.querySelector(".entry-remove").setAttribute(
+      "aria-label", T.booklist_remove_named.replace("%(title)s", e.title));
     const note = li.querySelector("textarea");
     const group = li.querySelector("input[name=group]");
     note.value = e.note;
@@ -133,6 +136,16 @@ async function loadAvailability(ids) {
   } catch {
     /* availability is a convenience */
   }
+}
+
+function offerUndo(entry) {
+  removed = entry;
+  const line = $("booklist-undo-line");
+  const button = $("booklist-undo");
+  line.hidden = !entry;
+  if (!entry) return;
+  button.setAttribute("aria-label", T.booklist_undo_named.replace("%(title)s", entry.title));
+  button.focus(); // the removed entry's button is gone: focus stays near what happened
 }
 
 async function save(mutate, done) {
@@ -217,6 +230,7 @@ function bind() {
   $("booklist-filter").addEventListener("change", render);
   $("booklist-entries").addEventListener("submit", (ev) => {
     ev.preventDefault();
+    offerUndo(null);
     const li = ev.target.closest("li");
     const id = li.dataset.recordId;
     const note = li.querySelector("textarea").value.slice(0, 2000);
@@ -227,7 +241,19 @@ function bind() {
     const button = ev.target.closest(".entry-remove");
     if (!button) return;
     const id = button.closest("li").dataset.recordId;
-    save((doc) => S.removeEntry(doc, id), T.booklist_removed);
+    const entry = { ...list.doc.entries[id] };
+    save((doc) => S.removeEntry(doc, id),
+      T.booklist_removed_title.replace("%(title)s", entry.title)).then(() => offerUndo(entry));
+  });
+  $("booklist-undo").addEventListener("click", () => {
+    const entry = removed;
+    if (!entry) return;
+    offerUndo(null);
+    save((doc) => S.restoreEntry(doc, entry),
+      T.booklist_restored.replace("%(title)s", entry.title)).then(() => {
+      const back = $("booklist-entries").querySelector(`li[data-record-id="${entry.id}"] .entry-title`);
+      if (back) back.focus();
+    });
   });
   $("booklist-availability").addEventListener("change", (ev) => {
     const on = ev.target.checked;

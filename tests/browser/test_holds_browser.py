@@ -29,6 +29,8 @@ def test_phone_reserve_inline_then_cancel_in_place(phone: Page, live_server: str
     expect(phone.get_by_text("あなたは 1 番目").first).to_be_visible()
     phone.evaluate("window.__stillHere = true")
     phone.get_by_role("button", name="予約を取り消す").first.click()
+    expect(phone.get_by_text("予約を取り消しますか？")).to_be_visible()  # issue 20: asked first
+    phone.get_by_role("button", name="予約を取り消す").first.click()
     expect(phone.get_by_text("予約を取り消しました")).to_be_visible()
     assert phone.evaluate("window.__stillHere") is True
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390

@@ -3,7 +3,6 @@ end, and issue a new enrolment link."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from starlette.datastructures import FormData
@@ -28,9 +27,8 @@ def _staff_input(
     ends_raw = text(form, "ends_on", 20).strip()
     ends_on = None
     if ends_raw:
-        try:
-            ends_on = date.fromisoformat(ends_raw)
-        except ValueError:
+        ends_on = forms.calendar_date(ends_raw)  # 西暦 or 和暦, full-width too
+        if ends_on is None:
             errors["ends_on"] = translator(request).gettext("Use a date like 2026-03-31.")
     data = queries.StaffInput(
         staff_code=staff_code if staff_code is not None else text(form, "staff_code", 40).strip(),
@@ -147,7 +145,23 @@ async def account_update(request: Request) -> Response:
     return see_other(request, "staff:accounts")
 
 
+async def account_end_page(request: Request) -> Response:
+    """The question before an account ends: its holder is logged out everywhere at once."""
+    return _end_question(request, request.path_params["staff_id"])
+
+
+def _end_question(request: Request, staff_id: int, status_code: int = 200) -> Response:
+    account = queries.get_staff_account(staff_id)
+    if account.ended or account.id == me(request).actor.staff_id:
+        return see_other(request, "staff:accounts")  # nothing to confirm
+    return page(request, "staff/account_end.html", status_code=status_code, account=account)
+
+
 async def account_end(request: Request) -> Response:
+    form = await forms.read(request)
+    if text(form, "confirm", 1) != "1":
+        # One tap on an old page or a stray submit ends nothing: the question first.
+        return _end_question(request, request.path_params["staff_id"])
     try:
         queries.end_staff_account(me(request).actor, request.path_params["staff_id"])
     except queries.NotFound:
@@ -179,6 +193,7 @@ routes: list[BaseRoute] = [
     route("POST", "/accounts/new", account_new, "account_new"),
     route("GET", "/accounts/{staff_id:int}", account_page, "account"),
     route("POST", "/accounts/{staff_id:int}", account_update, "account_update"),
+    route("GET", "/accounts/{staff_id:int}/end", account_end_page, "account_end_page"),
     route("POST", "/accounts/{staff_id:int}/end", account_end, "account_end"),
     route("POST", "/accounts/{staff_id:int}/enrol-link", account_enrol_link, "account_enrol_link"),
 ]

@@ -16,18 +16,15 @@ from web.staff.pages import page
 
 
 def _day(raw: str) -> date | None:
-    try:
-        return date.fromisoformat(raw) if raw else None
-    except ValueError:
-        return None
+    return forms.calendar_date(raw) if raw else None  # 西暦 or 和暦, full-width too
 
 
 async def audit(request: Request) -> Response:
     values = {
         "staff_code": forms.query(request, "staff_code", 20),
         "card": forms.as_card(forms.query(request, "card", 40))[:20],
-        "day_from": forms.query(request, "day_from", 10),
-        "day_to": forms.query(request, "day_to", 10),
+        "day_from": forms.query(request, "day_from", 20),
+        "day_to": forms.query(request, "day_to", 20),
         "outcome": forms.query(request, "outcome", 10),
     }
     bad_date = translator(request).gettext("Use a date like 2026-03-31.")

@@ -44,6 +44,7 @@ def holds_context(request: Request, patron_id: int, **extra: Any) -> dict[str, A
         "holds_message": "",
         "holds_error": "",
         "error_hold": None,
+        "confirm_hold": None,
         **extra,
     }
 
@@ -60,7 +61,8 @@ def _answer(request: Request, patron_id: int, status: int = 200, **extra: Any) -
 def _search(query: str) -> tuple[queries.TitleChoice | None, tuple[queries.SearchHit, ...]]:
     """Titles for the reserve form: a copy's barcode, else the catalogue search (title,
     author, ISBN …)."""
-    by_barcode = queries.find_title_by_barcode(query) if query.isascii() else None
+    code = queries.japanese_input.barcode(query)  # full-width and hyphens as scanned or typed
+    by_barcode = queries.find_title_by_barcode(code) if code is not None else None
     result = queries.search_works(queries.SearchParams(q=query))
     return by_barcode, result.hits[:10]
 
@@ -127,6 +129,8 @@ async def _act(request: Request, action: str) -> Response:
     tr = translator(request)
     values: dict[str, str | int] = {}
     try:
+        if action == "cancel" and text(form, "confirm", 1) != "1":
+            return _ask_to_cancel(request, patron_id, hold_id)
         if action == "cancel":
             values["title"] = queries.cancel_hold_for_staff(actor, patron_id, hold_id)
             message = N_("Cancelled: %(title)s")
@@ -164,6 +168,18 @@ async def _act(request: Request, action: str) -> Response:
     response = see_other(request, "staff:patron", patron_id=patron_id)
     flash(request, response, message, **values)
     return response
+
+
+def _ask_to_cancel(request: Request, patron_id: int, hold_id: int) -> Response:
+    """The first tap on 予約を取り消す only asks (in the section, or the patron page without
+    JavaScript); the question's own form posts the cancellation with confirm=1."""
+    ctx = holds_context(request, patron_id, confirm_hold=hold_id)
+    if all(h.id != hold_id for h in ctx["patron_holds"].holds or ()):
+        raise queries.NotFound("hold_not_found")  # another patron's, or gone
+    if wants_fragment(request):
+        return page(request, _PAGE, _SECTION, **ctx)
+    record = queries.get_patron_for_staff(me(request).actor, patron_id, "patron_record")
+    return page(request, _PAGE, record=record, **ctx)
 
 
 async def cancel(request: Request) -> Response:

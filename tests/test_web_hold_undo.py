@@ -1,0 +1,184 @@
+"""Issue 20: cancelling a reservation asks first, and can be undone for a few minutes — the
+reservation comes back in its place in the queue — with htmx and without JavaScript."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+from starlette.testclient import TestClient
+
+from db import engine, queries
+from tests.conftest import Database, app_settings
+from tests.test_web_account import HTMX, csrf_of, log_in
+from tests.test_web_holds import HANAKO, MISAKI, patron_id, reserve, taros_loan
+from web.app import create_app
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Iterator[Clock]:
+    fixed = Clock()
+    queries.set_clock(fixed)
+    yield fixed
+    queries.set_clock(None)
+
+
+def two_in_line(db: Database, clock: Clock) -> tuple[TestClient, TestClient, int]:
+    """Hanako first and Misaki second in the queue of the title Taro has on loan."""
+    work_id, _, _ = taros_loan()
+    app = create_app(app_settings(db.url))  # one site key for both browsers
+    hanako, misaki = TestClient(app), TestClient(app)
+    log_in(hanako, *HANAKO)
+    log_in(misaki, *MISAKI)
+    assert reserve(hanako, work_id, "sogo").status_code == 303  # type: ignore[attr-defined]
+    clock.now += timedelta(seconds=5)
+    assert reserve(misaki, work_id, "sogo").status_code == 303  # type: ignore[attr-defined]
+    return hanako, misaki, work_id
+
+
+def position(card: str, work_id: int) -> int | None:
+    held = [h for h in queries.list_holds(patron_id(card)) if h.work_id == work_id]
+    return held[0].position if held else None
+
+
+def cancelled_count() -> int:
+    with engine.read() as conn:
+        return int(
+            conn.execute(
+                text("SELECT COALESCE(SUM(count), 0) FROM daily_count WHERE event = :e"),
+                {"e": "hold_cancelled"},
+            ).scalar_one()
+        )
+
+
+def undo_token(html: str) -> str:
+    found = re.search(r'name="token" value="([^"]+)"', html)
+    assert found, "no undo form"
+    return found.group(1)
+
+
+def test_htmx_confirm_cancel_and_undo_in_place(library_db: Database, clock: Clock) -> None:
+    hanako, misaki, work_id = two_in_line(library_db, clock)
+    hold = next(h for h in queries.list_holds(patron_id(HANAKO[0])) if h.work_id == work_id)
+    page = hanako.get("/my/holds").text
+    token = csrf_of(page)
+    assert '<p id="holds-count">1件予約しています' in page
+    # The danger button asks first; it names what it destroys, apart from the other actions.
+    assert f'aria-label="『{hold.title}』の予約を取り消す"' in page
+    assert page.index('class="hold-actions"') < page.index('class="hold-danger"')
+    assert f'action="/my/holds/{hold.id}/cancel" hx-post' not in page  # no one-tap cancel
+    asked = hanako.get(f"/my/holds/{hold.id}/cancel", headers=HTMX)
+    assert asked.status_code == 200 and "<html" not in asked.text
+    assert f"『{hold.title}』の予約を取り消しますか？" in asked.text
+    assert f'hx-post="/my/holds/{hold.id}/cancel"' in asked.text
+    kept = hanako.get(f"/my/holds/{hold.id}", headers=HTMX)  # 取り消さない
+    assert kept.status_code == 200 and "取り消しますか" not in kept.text
+    before = cancelled_count()
+    gone = hanako.post(f"/my/holds/{hold.id}/cancel", data={"csrf_token": token}, headers=HTMX)
+    assert gone.status_code == 200 and "予約を取り消しました" in gone.text
+    assert f'id="hold-undo-{hold.id}"' in gone.text and 'hx-post="/my/holds/undo"' in gone.text
+    # The count of the page, out of band: one fewer.
+    assert 'id="holds-count" hx-swap-oob="true">予約している資料はありません' in gone.text
+    assert position(HANAKO[0], work_id) is None and position(MISAKI[0], work_id) == 1
+    assert cancelled_count() == before + 1
+    clock.now += timedelta(minutes=9)
+    back = hanako.post(
+        "/my/holds/undo",
+        data={"csrf_token": token, "token": undo_token(gone.text)},
+        headers=HTMX,
+    )
+    assert back.status_code == 200, back.text
+    assert "予約を元に戻しました" in back.text and 'class="hold hold-waiting"' in back.text
+    assert 'id="holds-count" hx-swap-oob="true">1件予約しています' in back.text
+    # Back in its place: first in line again, Misaki second; not counted as a cancellation.
+    assert position(HANAKO[0], work_id) == 1 and position(MISAKI[0], work_id) == 2
+    assert cancelled_count() == before
+    again = hanako.post(
+        "/my/holds/undo", data={"csrf_token": token, "token": undo_token(gone.text)}, headers=HTMX
+    )
+    assert again.status_code == 422 and "すでに予約しています" in again.text
+    assert 'action="/my/holds/undo"' not in again.text
+    hanako.close()
+    misaki.close()
+
+
+def test_without_javascript(library_db: Database, clock: Clock) -> None:
+    hanako, misaki, work_id = two_in_line(library_db, clock)
+    hold = next(h for h in queries.list_holds(patron_id(HANAKO[0])) if h.work_id == work_id)
+    page = hanako.get("/my/holds").text
+    assert f'<form method="get" action="/my/holds/{hold.id}/cancel"' in page
+    confirm = hanako.get(f"/my/holds/{hold.id}/cancel")
+    assert confirm.status_code == 200 and "<html" in confirm.text
+    assert f'<form method="post" action="/my/holds/{hold.id}/cancel"' in confirm.text
+    assert 'href="/my/holds"' in confirm.text  # 取り消さない
+    gone = hanako.post(
+        f"/my/holds/{hold.id}/cancel",
+        data={"csrf_token": csrf_of(confirm.text)},
+        follow_redirects=False,
+    )
+    assert gone.status_code == 303 and gone.headers["location"] == "/my/holds"
+    listing = hanako.get("/my/holds").text
+    assert "予約を取り消しました" in listing and 'action="/my/holds/undo"' in listing
+    assert '<p id="holds-count">予約している資料はありません' in listing
+    back = hanako.post(
+        "/my/holds/undo",
+        data={"csrf_token": csrf_of(listing), "token": undo_token(listing)},
+        follow_redirects=False,
+    )
+    assert back.status_code == 303
+    listing = hanako.get("/my/holds").text
+    assert "予約を元に戻しました" in listing and 'action="/my/holds/undo"' not in listing
+    assert position(HANAKO[0], work_id) == 1 and position(MISAKI[0], work_id) == 2
+    hanako.close()
+    misaki.close()
+
+
+def test_another_patron_cannot_undo_or_cancel(library_db: Database, clock: Clock) -> None:
+    hanako, misaki, work_id = two_in_line(library_db, clock)
+    hold = next(h for h in queries.list_holds(patron_id(HANAKO[0])) if h.work_id == work_id)
+    theirs = csrf_of(misaki.get("/my/holds").text)
+    # Hanako's hold is not Misaki's to see, confirm or cancel.
+    assert misaki.get(f"/my/holds/{hold.id}/cancel").status_code == 404
+    assert misaki.get(f"/my/holds/{hold.id}", headers=HTMX).status_code == 404
+    refused = misaki.post(f"/my/holds/{hold.id}/cancel", data={"csrf_token": theirs})
+    assert refused.status_code == 404 and position(HANAKO[0], work_id) == 1
+    mine = csrf_of(hanako.get("/my/holds").text)
+    gone = hanako.post(f"/my/holds/{hold.id}/cancel", data={"csrf_token": mine}, headers=HTMX)
+    token = undo_token(gone.text)
+    # Her undo note does not work for Misaki (it names Hanako), nor without the CSRF token.
+    stolen = misaki.post("/my/holds/undo", data={"csrf_token": theirs, "token": token})
+    assert stolen.status_code == 404 and position(HANAKO[0], work_id) is None
+    forged = hanako.post("/my/holds/undo", data={"token": token})
+    assert forged.status_code == 403 and position(HANAKO[0], work_id) is None
+    altered = hanako.post(
+        "/my/holds/undo", data={"csrf_token": mine, "token": token[:-2] + "xx"}, headers=HTMX
+    )
+    assert altered.status_code == 422 and position(HANAKO[0], work_id) is None
+    hanako.close()
+    misaki.close()
+
+
+def test_the_undo_ends_after_its_window(library_db: Database, clock: Clock) -> None:
+    hanako, misaki, work_id = two_in_line(library_db, clock)
+    hold = next(h for h in queries.list_holds(patron_id(HANAKO[0])) if h.work_id == work_id)
+    token = csrf_of(hanako.get("/my/holds").text)
+    hanako.post(f"/my/holds/{hold.id}/cancel", data={"csrf_token": token}, follow_redirects=False)
+    note = undo_token(hanako.get("/my/holds").text)
+    clock.now += timedelta(minutes=queries.HOLD_UNDO_MINUTES, seconds=1)
+    assert 'action="/my/holds/undo"' not in hanako.get("/my/holds").text
+    late = hanako.post("/my/holds/undo", data={"csrf_token": token, "token": note}, headers=HTMX)
+    assert late.status_code == 422 and "10分を過ぎたため" in late.text
+    assert position(HANAKO[0], work_id) is None and position(MISAKI[0], work_id) == 1
+    hanako.close()
+    misaki.close()

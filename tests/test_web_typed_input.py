@@ -1,0 +1,186 @@
+"""Issue 20: every form reads what people type with the one normaliser (db.japanese_input):
+full-width digits, hyphens of every width, spaces, 和暦, hiragana for katakana."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+from starlette.testclient import TestClient
+
+from db import engine, queries
+from db.patrons import phone_digits
+from tests import test_web_staff
+from tests.test_web_account import HTMX, ICHIRO, csrf_of, log_in
+from tests.test_web_holds import HANAKO as HANAKO_LOGIN
+from tests.test_web_holds import patron_id, reserve, taros_loan
+from tests.test_web_password_recovery import ICHIRO_BIRTH, code_form, first_form, submit
+from tests.test_web_staff import HANAKO, Console, available_barcodes
+
+_team_template = test_web_staff._team_template
+library_db = test_web_staff.library_db
+app = test_web_staff.app
+clock = test_web_staff.clock
+team = test_web_staff.team
+
+WIDE = str.maketrans("0123456789", "０１２３４５６７８９")
+
+
+def test_an_empty_login_form_says_what_is_missing(web: TestClient) -> None:
+    page = web.get("/login").text
+    empty = web.post("/login", data={"csrf_token": csrf_of(page), "card": " ", "password": ""})
+    assert empty.status_code == 422
+    assert 'id="card-error"' in empty.text and "利用者カード番号を入力してください" in empty.text
+    assert 'id="password-error"' in empty.text and "パスワードを入力してください" in empty.text
+    assert 'aria-invalid="true"' in empty.text
+    # Not a refusal: nothing about a wrong card or password, no login-error alert.
+    assert 'id="login-error"' not in empty.text
+    card_only = web.post(
+        "/login", data={"csrf_token": csrf_of(page), "card": HANAKO_LOGIN[0], "password": ""}
+    )
+    assert card_only.status_code == 422 and 'id="password-error"' in card_only.text
+    assert 'id="card-error"' not in card_only.text
+    assert f'value="{HANAKO_LOGIN[0]}"' in card_only.text  # what was typed stays
+    web.cookies.set("shiori_lang", "en")
+    english = web.post("/login", data={"csrf_token": csrf_of(page), "card": "", "password": "x"})
+    assert "Enter your library card number." in english.text
+    assert 'id="password-error"' not in english.text
+
+
+@pytest.mark.parametrize("hyphen", ["ー", "ｰ", "−", "‐", "—"])
+def test_a_card_typed_with_an_ime_hyphen_logs_in(web: TestClient, hyphen: str) -> None:
+    card, password = HANAKO_LOGIN
+    typed = f"{card[:4]}{hyphen}{card[4:7]}　{card[7:]}".translate(WIDE)
+    assert log_in(web, typed, password).status_code == 303  # type: ignore[attr-defined]
+
+
+def test_a_suspension_date_in_wareki(web: TestClient) -> None:
+    work_id, _, _ = taros_loan()
+    log_in(web, *HANAKO_LOGIN)
+    reserve(web, work_id, "sogo")
+    hold = queries.list_holds(patron_id(HANAKO_LOGIN[0]))[0]
+    token = csrf_of(web.get("/my/holds").text)
+    today = queries.to_library_time(datetime.now(UTC)).date()
+    later = today + timedelta(days=10)
+    wareki = f"R{later.year - 2018}.{later.month}.{later.day}".translate(WIDE)
+    row = web.post(
+        f"/my/holds/{hold.id}/suspend", data={"until": wareki, "csrf_token": token}, headers=HTMX
+    )
+    assert row.status_code == 200 and "休止中" in row.text
+    assert queries.list_holds(patron_id(HANAKO_LOGIN[0]))[0].suspended_until == later
+
+
+def test_counter_lookup_reads_the_card_and_folds_kana(team: dict[str, Console]) -> None:
+    staff = team["staff"]
+    grouped = f"{HANAKO.card_number[:4]}－{HANAKO.card_number[4:]}".translate(WIDE)
+    by_card = staff.post("/staff/patrons", "/staff/patrons", card=grouped)
+    assert by_card.status_code == 200 and "山田 花子" in by_card.text  # type: ignore[attr-defined]
+    family = HANAKO.name_kana.split()[0]  # ヤマダ
+    hiragana = "".join(chr(ord(c) - 0x60) for c in family)  # やまだ
+    for typed in (family, hiragana, "ﾔﾏﾀﾞ", "やまだ　はなこ"):
+        found = staff.htmx_post("/staff/patrons", "/staff/patrons", name=typed)
+        assert found.status_code == 200  # type: ignore[attr-defined]
+        assert HANAKO.card_number in found.text, typed  # type: ignore[attr-defined]
+    nobody = staff.htmx_post("/staff/patrons", "/staff/patrons", name="やまだ はなお")
+    assert HANAKO.card_number not in nobody.text  # type: ignore[attr-defined]
+
+
+def test_staff_correct_a_phone_typed_with_any_hyphen(team: dict[str, Console]) -> None:
+    staff = team["staff"]
+    hanako = patron_id(HANAKO.card_number)
+    page = f"/staff/patrons/{hanako}/edit"
+    done = staff.post(
+        page,
+        page,
+        address=HANAKO.address,
+        phone="０４６６–２５−１２３４",  # an en dash and a minus sign, full-width digits
+        email=HANAKO.email or "",
+        category=HANAKO.category,
+    )
+    assert done.status_code == 303, done.text  # type: ignore[attr-defined]
+    with engine.read() as conn:
+        row = conn.execute(
+            text("SELECT phone, phone_digits FROM patron WHERE id = :p"), {"p": hanako}
+        ).one()
+    assert row.phone_digits == "0466251234" and row.phone == "0466–25−1234"
+    wrong = staff.post(
+        page,
+        page,
+        address=HANAKO.address,
+        phone="0466-25",
+        email="",
+        category=HANAKO.category,
+    )
+    assert wrong.status_code == 422  # type: ignore[attr-defined]
+
+
+def test_staff_find_a_title_by_a_full_width_barcode(team: dict[str, Console]) -> None:
+    staff = team["staff"]
+    (barcode,) = available_barcodes(1)
+    page = f"/staff/patrons/{patron_id(HANAKO.card_number)}"
+    found = staff.post(f"{page}/holds/search", page, q=f" {barcode.translate(WIDE)} ")
+    assert found.status_code == 200  # type: ignore[attr-defined]
+    assert 'name="work_id"' in found.text  # type: ignore[attr-defined]
+    with engine.read() as conn:
+        work_id = conn.execute(
+            text("SELECT work_id FROM item WHERE barcode = :b"), {"b": barcode}
+        ).scalar_one()
+    assert f'value="{work_id}"' in found.text  # type: ignore[attr-defined]
+
+
+def test_phone_digits_compare_as_the_normaliser_reads_them() -> None:
+    assert phone_digits("+81 466-25-1111") == phone_digits("0466−25−1111") == "0466251111"
+    assert phone_digits("12-34") == "1234"  # not a phone number: its bare digits
+
+
+def test_the_cli_reads_card_numbers_as_forms_do() -> None:
+    from web import forms
+
+    assert forms.as_card("２１００ー０００ー００２") == "2100000002"
+    assert forms.as_barcode("ＳＨ－０１") == "SH-01"
+    assert forms.as_card("not a card!") == "not a card!"  # finds nothing, not something else
+    assert forms.calendar_date("令和元年5月1日") == date(2019, 5, 1)
+
+
+def test_staff_dates_in_wareki(team: dict[str, Console]) -> None:
+    manager = team["manager"]
+    log = manager.get("/staff/audit?day_from=令和8年1月1日&day_to=Ｒ８．１２．３１")
+    assert log.status_code == 200  # type: ignore[attr-defined]
+    assert "2026-03-31" not in log.text  # no "use a date like 2026-03-31" next to a field
+    wrong = manager.get("/staff/audit?day_from=平成31年5月1日")  # 令和 by then
+    assert "2026-03-31" in wrong.text  # type: ignore[attr-defined]
+    staff_id, _ = test_web_staff.new_account(manager, "WAR01", "staff")
+    account = queries.get_staff_account(staff_id)
+    page = f"/staff/accounts/{staff_id}"
+    saved = manager.post(
+        page,
+        page,
+        name=account.name,
+        affiliation=account.affiliation,
+        branch=account.branch_code,
+        role=account.role,
+        ends_on="令和9年3月31日",
+    )
+    assert saved.status_code == 303, saved.text  # type: ignore[attr-defined]
+    assert queries.get_staff_account(staff_id).ends_on == date(2027, 3, 31)
+
+
+def test_activation_code_and_first_password_read_the_card_as_typed(web: TestClient) -> None:
+    code = queries.issue_activation_code(HANAKO_LOGIN[0])
+    card = HANAKO_LOGIN[0]
+    typed = f"{card[:4]}－{card[4:7]}ー{card[7:]}".translate(WIDE)
+    done = submit(web, "/password/code", **code_form(typed, code, "図書館で受け取ったコード"))
+    assert done.status_code == 303  # type: ignore[attr-defined]
+    # The first password: the card full-width, the phone with other hyphens and +81.
+    first = submit(
+        web,
+        "/password/first",
+        **first_form(
+            ICHIRO.translate(WIDE),
+            tuple(v.translate(WIDE) for v in ICHIRO_BIRTH),  # type: ignore[arg-type]
+            "+81 466−33−3333",
+            "はじめてのパスワード",
+        ),
+    )
+    assert first.status_code == 303, first.text  # type: ignore[attr-defined]
