@@ -341,3 +341,31 @@ def test_a_bare_list_is_a_list_of_barcodes(catalog_db: Database, tmp_path: Path)
     shutil.copy(WITHDRAWALS, copy)
     report = queries.import_rows("withdrawals", copy, dry_run=True)
     assert report.read == 4
+
+
+def test_a_shift_jis_export_reads_as_utf8_does(catalog_db: Database, tmp_path: Path) -> None:
+    sjis = tmp_path / "patrons_sjis.csv"
+    sjis.write_bytes(PATRONS.read_text(encoding="utf-8").encode("cp932"))
+    utf8 = queries.import_rows("patrons", PATRONS, dry_run=True)
+    report = queries.import_rows("patrons", sjis, dry_run=True)
+    assert (report.created, refused(report)) == (utf8.created, refused(utf8))
+    binary = tmp_path / "binary.csv"
+    binary.write_bytes(b"\x81\x20" * 100)  # a Shift_JIS lead byte without its pair
+    with pytest.raises(ImportRefused) as caught:
+        queries.import_rows("patrons", binary)
+    assert caught.value.code == "import_not_utf8"
+
+
+def test_an_imported_patron_can_be_given_a_counter_code(catalog_db: Database) -> None:
+    load(PATRONS, "patrons")
+    code = queries.issue_activation_code("3100000002")
+    assert code
+
+
+def test_shiori_import_catalogue_is_the_catalogue_import(
+    catalog_db: Database, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SHIORI_DATABASE_URL", catalog_db.url)
+    marc = str(DATA / "marc/pymarc_utf8_1.mrc")
+    assert cli.main(["import", "catalogue", marc]) == 0
+    assert "pymarc_utf8_1.mrc" in capsys.readouterr().out

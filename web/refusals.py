@@ -358,7 +358,7 @@ MESSAGES: dict[str, str] = {
     "import_no_holdings": N_(
         "Cannot import this file: it is MARC but has no holdings (852 or 949 fields)."
     ),
-    "import_not_utf8": N_("Cannot import this file: it is not UTF-8 text."),
+    "import_not_utf8": N_("Cannot import this file: it is neither UTF-8 nor Shift_JIS text."),
     "import_bad_csv": N_(
         "Cannot import this file: the CSV is malformed at line %(line)s (%(detail)s)."
     ),

@@ -103,6 +103,7 @@ class RowFile:
     compressed: bool
     fmt: str  # csv, barcodes (one a line), marc_binary, marc_xml
     columns: tuple[str, ...]
+    encoding: str = "utf-8-sig"  # or cp932: Shift_JIS exports of Japanese systems
 
     def _open(self) -> BinaryIO:
         if self.compressed:
@@ -123,7 +124,7 @@ class RowFile:
                 yield from self._text_rows(raw)
 
     def _text_rows(self, raw: BinaryIO) -> Iterator[SourceRow]:
-        with io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as text:
+        with io.TextIOWrapper(raw, encoding=self.encoding, newline="") as text:
             start = 1
             try:
                 if self.fmt == "barcodes":
@@ -154,12 +155,22 @@ class RowFile:
         return SourceRow("line", line, values)
 
 
-def _header(head: bytes) -> tuple[str, ...] | None:
+def _encoding(head: bytes) -> str | None:
+    """UTF-8 (a BOM allowed), else Shift_JIS as Windows writes it (cp932), which Japanese
+    library systems often export; None for neither. Judged on the first bytes (a character
+    cut at their end is not held against them)."""
+    for encoding in ("utf-8-sig", "cp932"):
+        try:
+            codecs.getincrementaldecoder(encoding)().decode(head, final=False)
+        except UnicodeDecodeError:
+            continue
+        return encoding
+    return None
+
+
+def _header(head: bytes, encoding: str) -> tuple[str, ...]:
     first = head.removeprefix(codecs.BOM_UTF8).split(b"\n", 1)[0]
-    try:
-        line = first.decode("utf-8").rstrip("\r")
-    except UnicodeDecodeError:
-        return None
+    line = first.decode(encoding, errors="replace").rstrip("\r")
     cells = next(csv.reader([line]), [])
     return tuple(c.strip().lower() for c in cells)
 
@@ -195,13 +206,14 @@ def open_rows(path: Path, kind: str) -> RowFile:
         if kind != "items":
             raise ImportRefused("import_wrong_kind", found="marc", wanted=kind)
         return RowFile(path, kind, compressed, marc, COLUMNS["items"])
-    columns = _header(head)
-    if columns is None:
+    encoding = _encoding(head)
+    if encoding is None:
         raise ImportRefused("import_not_utf8")
+    columns = _header(head, encoding)
     found = _csv_kind(columns)
     if found is None and kind == "withdrawals" and _is_barcode(columns):
         # A bare list of barcodes, one a line (no header): the first line is a barcode.
-        return RowFile(path, kind, compressed, "barcodes", ("barcode",))
+        return RowFile(path, kind, compressed, "barcodes", ("barcode",), encoding)
     if found is None:
         if detect.catalogue_kind(head) is not None:
             raise ImportRefused("import_wrong_kind", found="catalogue", wanted=kind)
@@ -217,4 +229,4 @@ def open_rows(path: Path, kind: str) -> RowFile:
         missing.append(" | ".join(WORK_COLUMNS))
     if missing:
         raise ImportRefused("import_header_missing", wanted=kind, columns=", ".join(missing))
-    return RowFile(path, kind, compressed, "csv", columns)
+    return RowFile(path, kind, compressed, "csv", columns, encoding)
