@@ -7,12 +7,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from starlette.testclient import TestClient
 
 from scripts.make_icons import touch_icon
 from tests import test_web_staff
 from tests.test_web_account import HANAKO, csrf_of, log_in
 from tests.test_web_staff import Console
+from web import cli
+from web.settings import load as load_settings
 
 # The staff console's fixtures: the enrolled team on a copy of the library.
 _team_template = test_web_staff._team_template
@@ -132,3 +135,49 @@ def test_audit_log_names_branches_in_the_page_language(team: dict[str, Console])
     assert "総合市民図書館" in cells and "sogo" not in cells
     english = manager.speaking("en").get("/staff/audit").text  # type: ignore[attr-defined]
     assert "sogo</td>" not in english
+
+
+def test_public_url_defaults_to_the_served_host_and_port() -> None:
+    base = {"SHIORI_DATABASE_URL": "sqlite:////tmp/x.db"}
+    assert load_settings(base).public_url == "http://127.0.0.1:8000"
+    served = load_settings(base | {"SHIORI_PORT": "8123"})
+    assert served.public_url == "http://127.0.0.1:8123" and not served.public_url_configured
+    lan = load_settings(base | {"SHIORI_HOST": "192.168.10.5", "SHIORI_PORT": "8123"})
+    assert lan.public_url == "http://192.168.10.5:8123"
+    everywhere = load_settings(base | {"SHIORI_HOST": "0.0.0.0", "SHIORI_PORT": "8123"})
+    assert everywhere.public_url == "http://127.0.0.1:8123"
+    given = load_settings(base | {"SHIORI_PUBLIC_URL": "https://opac.example.jp/"})
+    assert given.public_url == "https://opac.example.jp" and given.public_url_configured
+
+
+def test_enrolment_link_page_says_when_the_public_url_is_missing(
+    team: dict[str, Console],
+) -> None:
+    response = team["manager"].post(
+        "/staff/accounts/new",
+        "/staff/accounts/new",
+        staff_code="LNK01",
+        name="職員 LNK01",
+        affiliation="奉仕係",
+        branch="minami",
+        role="staff",
+    )
+    assert response.status_code == 200  # type: ignore[attr-defined]
+    page = response.text  # type: ignore[attr-defined]
+    link = re.search(r'<p class="enrol-link"><code>([^<]+)</code>', page)
+    assert link and link.group(1).startswith("http://127.0.0.1:8000/staff/enrol/")
+    assert "SHIORI_PUBLIC_URL が設定されていないため" in page
+    assert "http://127.0.0.1:8000" in page.split('role="note"', 1)[1]
+
+
+def test_create_manager_says_which_address_its_link_names(
+    library_db: object, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHIORI_DATABASE_URL", library_db.url)  # type: ignore[attr-defined]
+    monkeypatch.setenv("SHIORI_PORT", "8123")
+    monkeypatch.delenv("SHIORI_PUBLIC_URL", raising=False)
+    argv = ["staff", "create-manager", "--staff-id", "M009", "--name", "管理 九郎"]
+    assert cli.main([*argv, "--branch", "sogo"]) == 0
+    out, err = capsys.readouterr()
+    assert out.strip().splitlines()[-1].startswith("http://127.0.0.1:8123/staff/enrol/")
+    assert "SHIORI_PUBLIC_URL is not set" in err and "http://127.0.0.1:8123" in err
