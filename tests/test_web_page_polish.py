@@ -181,3 +181,15 @@ def test_create_manager_says_which_address_its_link_names(
     out, err = capsys.readouterr()
     assert out.strip().splitlines()[-1].startswith("http://127.0.0.1:8123/staff/enrol/")
     assert "SHIORI_PUBLIC_URL is not set" in err and "http://127.0.0.1:8123" in err
+
+
+def test_about_page_is_in_one_language(web: TestClient) -> None:
+    japanese = _main(web.get("/about").text)
+    assert "「青空文庫」" in japanese and "国立国会図書館書誌データをもとに作成" in japanese
+    assert 'lang="en"' not in japanese and "Library of Congress" not in japanese
+    web.cookies.set("shiori_lang", "en")
+    english = _main(web.get("/about").text)
+    assert "Library of Congress catalog records" in english
+    # The credits the sources ask for stay as they ask, marked as Japanese.
+    assert '<span lang="ja">「青空文庫」</span>' in english
+    assert "作家別作品一覧" not in english and "掲載しています" not in english

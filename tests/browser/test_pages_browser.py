@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import re
 import unicodedata
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -16,6 +17,7 @@ from pypdf import PdfReader
 from tests.browser.conftest import watch_csp
 
 pytestmark = pytest.mark.browser
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 HANAKO = ("2100000001", "hon-wo-yomu-2026")
 SOSEKI = "/search?q=%E5%A4%8F%E7%9B%AE%E6%BC%B1%E7%9F%B3"  # 夏目漱石: several pages
 
@@ -165,3 +167,34 @@ def test_printed_record_shows_its_permanent_address(phone: Page, live_server: st
     words = _flat("".join(p.extract_text() for p in PdfReader(io.BytesIO(phone.pdf())).pages))
     assert _flat(canonical) in words
     assert _flat("予約する") not in words and _flat("資料検索") not in words
+
+
+def _axe(page: Page) -> list[str]:
+    # evaluate() runs through DevTools, so the page's strict CSP stays on while axe loads.
+    page.evaluate(AXE.read_text("utf-8"))
+    found: list[str] = page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        ".map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))"
+    )
+    return found
+
+
+def test_new_and_changed_pages_pass_axe(phone: Page, live_server: str) -> None:
+    """The header (menu closed and open), the logout page, results with their marks."""
+    for path in ("/", "/logout", SOSEKI, "/about"):
+        phone.goto(live_server + path)
+        assert _axe(phone) == [], path
+    phone.locator(".site-menu summary").click()
+    assert _axe(phone) == []
+    phone.goto(live_server + "/login")
+    phone.locator("#card").fill(HANAKO[0])
+    phone.locator("#password").fill("not-her-password")
+    phone.locator("main button[type=submit]").click()
+    expect(phone.locator("#login-error")).to_be_visible()
+    assert _axe(phone) == []
+    phone.locator("#password").fill(HANAKO[1])
+    phone.locator("main button[type=submit]").click()
+    phone.wait_for_url("**/my")
+    for path in ("/logout", "/my/loans", SOSEKI):
+        phone.goto(live_server + path)
+        assert _axe(phone) == [], path
