@@ -32,7 +32,7 @@ run: setup
 	.venv/bin/shiori demo load
 	SHIORI_SMTP_PORT=$${SHIORI_SMTP_PORT:-8025} .venv/bin/shiori mail worker & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT; \
-	.venv/bin/shiori serve
+	SHIORI_PORT=$(PORT) .venv/bin/shiori serve
 
 system-deps:
 	bash scripts/system-deps.sh

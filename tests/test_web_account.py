@@ -206,8 +206,12 @@ def test_cross_site_post_is_refused_even_with_a_token(web: TestClient) -> None:
 
 
 def test_no_state_change_on_get(web: TestClient) -> None:
-    for url in ("/logout", "/my/loans/renew-all", "/my/sessions/end-others"):
+    for url in ("/my/loans/renew-all", "/my/sessions/end-others"):
         assert web.get(url).status_code in (404, 405)
+    # Issue 20: GET /logout is a page offering the logout button (a POST); it logs no one out.
+    log_in(web, *HANAKO)
+    assert 'action="/logout"' in web.get("/logout").text
+    assert web.get("/my", follow_redirects=False).status_code == 200
 
 
 def _without_tokens(html: str) -> str:

@@ -87,6 +87,12 @@ def _missing(request: Request, card: str, password: str) -> dict[str, str]:
     return errors
 
 
+async def logout_page(request: Request) -> Response:
+    """GET /logout (a typed or bookmarked address): logging out changes state, so it takes
+    the POST; this page offers that button, or says the browser is not logged in."""
+    return render(request, "account/logout.html")
+
+
 async def logout(request: Request) -> Response:
     session = current(request)
     return _log_out(
@@ -218,6 +224,7 @@ def _after_email_answer(request: Request, done: bool, notice: str) -> Response:
 routes = [
     Route("/login", login_page, methods=["GET"], name="login_page"),
     Route("/login", login, methods=["POST"], name="login"),
+    Route("/logout", logout_page, methods=["GET"], name="logout_page"),
     Route("/logout", logout, methods=["POST"], name="logout"),
     patron_route("/my/sessions", sessions_page, methods=["GET"], name="sessions"),
     patron_route(

@@ -134,7 +134,15 @@ def advanced_fields(tr: i18n.Translator, form: SearchForm) -> Markup:
 
 
 def _choices(request: Request) -> dict[str, Any]:
-    return {"advanced_fields": partial(advanced_fields, i18n.translator(request))}
+    return {
+        "advanced_fields": partial(advanced_fields, i18n.translator(request)),
+        "material_names": material_names(),
+    }
+
+
+def material_names() -> dict[str, queries.Localized]:
+    """Material type names by code, for the marks on result rows (catalog/_hit.html)."""
+    return {m.code: m.name for m in queries.list_material_types()}
 
 
 async def home(request: Request) -> Response:

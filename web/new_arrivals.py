@@ -12,7 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from db import queries
-from web import forms
+from web import catalog, forms
 from web.opendata import rfc3339
 from web.structured import public_url
 from web.templating import path_for, render, wants_fragment
@@ -75,6 +75,7 @@ async def new_arrivals(request: Request) -> Response:
             "windows": queries.ARRIVAL_WINDOWS,
             "branches": queries.list_branches(),
             "material_types": queries.list_material_types(),
+            "material_names": catalog.material_names(),
             "ndc_classes": NDC_MAIN_CLASSES,
             "feed_url": _feed_path(request, filters),
             "swap_feed_link": wants_fragment(request),

@@ -43,10 +43,8 @@ MESSAGES: dict[str, str] = {
         "This link cannot be used (expired, already used, or replaced by a newer one). Ask "
         "for a new one on the My data page."
     ),
-    "login_failed": N_(
-        "The card number or password is wrong. After repeated failures you must wait before "
-        "trying again."
-    ),
+    # One short line (a phone shows it whole); the page adds the note on repeated failures.
+    "login_failed": N_("The card number or password is wrong."),
     "facts_refused": N_(
         "A password cannot be set with these details: they do not match our records, a "
         "password already exists, or there were too many attempts. Please ask at a library "

@@ -86,6 +86,9 @@ class Settings:
     api_per_minute: int = 60
     # Record addresses per sitemap file (the sitemaps protocol allows at most 50,000).
     sitemap_size: int = 50_000
+    # Whether SHIORI_PUBLIC_URL was given; else public_url is the served host and port, and
+    # pages with links for other devices (enrolment links) say so.
+    public_url_configured: bool = False
 
     @property
     def https(self) -> bool:
@@ -193,6 +196,16 @@ def _in_memory(database_url: str) -> bool:
     )
 
 
+def served_url(host: str, port: int) -> str:
+    """The address `shiori serve` listens on, as a URL: the default public URL. A server on
+    every interface (0.0.0.0, ::) is named by its loopback address."""
+    if host in ("0.0.0.0", "::", "[::]"):  # noqa: S104 - compared, not bound
+        host = "127.0.0.1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
 def load(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     environment = env.get("SHIORI_ENV", "") or "development"
@@ -219,7 +232,8 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
     secret = env.get("SHIORI_SECRET_KEY", "")
     debug = _bool(env, "SHIORI_DEBUG", False)
     port = _int(env, "SHIORI_PORT", 8000, 1, 65535)
-    public_url = env.get("SHIORI_PUBLIC_URL", "") or f"http://127.0.0.1:{port}"
+    host = env.get("SHIORI_HOST", "") or "127.0.0.1"
+    public_url = env.get("SHIORI_PUBLIC_URL", "") or served_url(host, port)
     if urlsplit(public_url).scheme not in ("http", "https") or not urlsplit(public_url).netloc:
         raise SettingsError(
             "SHIORI_PUBLIC_URL は https://example.jp の形で指定してください。 / "
@@ -254,7 +268,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
     kiosk_idle, kiosk_warning = _kiosk_timing(env)
     return Settings(
         database_url=database_url,
-        host=env.get("SHIORI_HOST", "") or "127.0.0.1",
+        host=host,
         port=port,
         # The demo gets a fresh random key per start: nothing signed survives a restart.
         secret_key=secret or secrets.token_urlsafe(32),
@@ -295,4 +309,5 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         api_burst=_int(env, "SHIORI_API_BURST", 60, 0, 1_000_000),
         api_per_minute=_int(env, "SHIORI_API_PER_MINUTE", 60, 1, 1_000_000),
         sitemap_size=_int(env, "SHIORI_SITEMAP_SIZE", 50_000, 1, 50_000),
+        public_url_configured=bool(env.get("SHIORI_PUBLIC_URL", "")),
     )

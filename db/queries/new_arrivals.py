@@ -49,6 +49,7 @@ class NewWork:
     available: int
     reservable: int
     arrived_on: date
+    material_types: tuple[str, ...] = ()  # codes of the copies' material types, most first
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,15 @@ def _rows(conn: Connection, found: list[tuple[int, date]]) -> tuple[NewWork, ...
             },
         )
     }
+    kinds: dict[int, list[tuple[int, str]]] = {}
+    for r in conn.execute(
+        text(
+            "SELECT work_id, material_type, count(*) AS n FROM item WHERE work_id IN :ids "
+            "GROUP BY work_id, material_type"
+        ).bindparams(bindparam("ids", expanding=True)),
+        {"ids": [work_id for work_id, _ in found]},
+    ):
+        kinds.setdefault(r.work_id, []).append((-int(r.n), r.material_type))
     return tuple(
         NewWork(
             id=w.id,
@@ -133,6 +143,7 @@ def _rows(conn: Connection, found: list[tuple[int, date]]) -> tuple[NewWork, ...
             available=w.available,
             reservable=w.reservable,
             arrived_on=arrived,
+            material_types=tuple(code for _, code in sorted(kinds.get(work_id, []))),
         )
         for work_id, arrived in found
         if (w := works.get(work_id)) is not None

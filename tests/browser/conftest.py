@@ -116,3 +116,10 @@ def phone(browser: Browser) -> Iterator[Page]:
     )
     yield watch_csp(context.new_page())
     context.close()
+
+
+def open_site_menu(page: Page) -> None:
+    """On a phone the header's links are in a menu (issue 20): open it when it is shown."""
+    summary = page.locator(".site-menu > summary")
+    if summary.is_visible() and page.locator(".site-menu[open]").count() == 0:
+        summary.click()

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from db import engine
 from db.models import TABLES
-from tests.browser.conftest import start_server, stop_server
+from tests.browser.conftest import open_site_menu, start_server, stop_server
 from tests.conftest import Database
 
 pytestmark = pytest.mark.browser
@@ -55,6 +55,7 @@ def test_phone_login_loans_renew_logout_back(phone: Page, live_server: str) -> N
     expect(phone.get_by_text("延長しました").first).to_be_visible()
     assert phone.evaluate("window.__stillHere") is True  # the row was swapped in place
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    open_site_menu(phone)  # issue 20: the phone header's links are in its menu
     phone.get_by_role("button", name="ログアウト").click()
     phone.wait_for_url(live_server + "/?logged_out=1")
     expect(phone.get_by_text("ログアウトしました")).to_be_visible()

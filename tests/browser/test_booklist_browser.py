@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 
 from db import queries
 from tests import kiosk as kiosk_helpers
-from tests.browser.conftest import start_server, stop_server, watch_csp
+from tests.browser.conftest import open_site_menu, start_server, stop_server, watch_csp
 from tests.conftest import _drop_pg_database, copy_database
 
 pytestmark = pytest.mark.browser
@@ -98,6 +98,7 @@ def _login(page: Page, base: str, who: tuple[str, str], keep_key: bool = True) -
 
 
 def _logout(page: Page) -> None:
+    open_site_menu(page)
     page.get_by_role("button", name="ログアウト").click()
     page.wait_for_url("**/?logged_out=1")
 

@@ -39,7 +39,7 @@ def test_refining_swaps_results_in_place_and_updates_the_url(phone: Page, live_s
     phone.goto(live_server + "/search?q=%E5%AE%AE%E6%B2%A2%E8%B3%A2%E6%B2%BB")
     before = phone.locator(".results .count").inner_text()
     phone.evaluate("window.__stillHere = true")
-    phone.locator("summary").click()
+    phone.locator("details.advanced summary").click()
     phone.get_by_label("分類", exact=True).select_option("K")
     expect(phone.locator(".results .count")).not_to_have_text(before)
     assert phone.evaluate("window.__stillHere") is True  # swapped, not reloaded

@@ -47,6 +47,8 @@ async def audit(request: Request) -> Response:
         "staff/audit.html",
         status_code=422 if errors else 200,
         rows=rows,
+        # Branches in the page's language, not their codes (a row keeps the code it had).
+        branch_names={b.code: b.name for b in queries.list_branches()},
         values=values,
         errors=errors,
     )

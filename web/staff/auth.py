@@ -54,6 +54,12 @@ async def login(request: Request) -> Response:
     return response
 
 
+async def logout_page(request: Request) -> Response:
+    """GET /staff/logout: the logout button (a POST with the token), or that no one is
+    logged in on this browser."""
+    return page(request, "staff/logout.html", logged_in=staff(request) is not None)
+
+
 async def logout(request: Request) -> Response:
     queries.staff_log_out(me(request).token)
     response = see_other(request, "staff:login_page")
@@ -199,6 +205,7 @@ async def password(request: Request) -> Response:
 routes: list[BaseRoute] = [
     route("GET", "/login", login_page, "login_page"),
     route("POST", "/login", login, "login"),
+    route("GET", "/logout", logout_page, "logout_page"),
     route("POST", "/logout", logout, "logout"),
     route("GET", "/enrol/{token}", enrol_link, "enrol_link"),
     route("GET", "/enrol", enrol_page, "enrol_page"),

@@ -45,6 +45,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], setup: 
         hours = queries.staff_policy_data().settings["enrol_link_hours"]
         print(f"登録リンク enrolment link ({hours} 時間有効・1回限り / valid {hours} hours, once):")
         print(f"{settings.public_url}/staff/enrol/{token}")
+        if not settings.public_url_configured:
+            print(
+                f"SHIORI_PUBLIC_URL がないため、サーバーの待受アドレス {settings.public_url} "
+                "（SHIORI_HOST・SHIORI_PORT）で作りました。 / SHIORI_PUBLIC_URL is not set: "
+                f"the link uses the address the server listens on, {settings.public_url} "
+                "(SHIORI_HOST, SHIORI_PORT).",
+                file=sys.stderr,
+            )
         return 0
 
     make.set_defaults(fn=run)

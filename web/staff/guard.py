@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from db import queries
 from web import csrf
-from web.sessions import STAFF_PREFIX, staff
+from web.sessions import STAFF_PREFIX, settings_of, staff
 from web.templating import render, see_other, wants_fragment
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -38,10 +38,14 @@ _ATTEMPTED: dict[str, tuple[str, tuple[str, ...]]] = {
 
 def context(request: Request) -> dict[str, Any]:
     """What every staff template needs: the staff member, their CSRF token, the policy."""
+    settings = settings_of(request)
     return {
         "me": staff(request),
         "staff_csrf": csrf.token(request),
         "policy": queries.staff_policy_data(),
+        # Enrolment links name SHIORI_PUBLIC_URL; without it, the address used, for the page
+        # to say so (staff/_public_url_note.html).
+        "served_url": "" if settings.public_url_configured else settings.public_url,
     }
 
 
