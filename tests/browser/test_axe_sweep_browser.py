@@ -35,6 +35,7 @@ from tests.test_queries_reference_cases import GOOD, _staff
 from tests.test_queries_registration import FORM
 from tests.test_queries_registration import submit as submit_application
 from tests.test_web_holds import HANAKO, patron_id
+from tests.test_web_staff_holds import off_the_shelves
 from web.app import create_app
 
 pytestmark = pytest.mark.browser
@@ -74,6 +75,7 @@ class Ids:
     application: int
     change: int
     terminal: int
+    barcode: str  # a copy on the shelf that nobody has reserved
     staff_link: str
     terminal_link: str
 
@@ -206,7 +208,7 @@ def unswept(routes: list[str], addresses: list[str]) -> list[str]:
 def test_every_get_route_is_swept(tmp_path: Path) -> None:
     assert unswept(["/a/{n:int}", "/b"], ["/a/7?x=1"]) == ["/b"]
     routes = get_routes(tmp_path)
-    public, patron, staff = sweep(Ids(1, 2, 3, 4, 5, 6, 7, 8, 9, "link", "link"))
+    public, patron, staff = sweep(Ids(1, 2, 3, 4, 5, 6, 7, 8, 9, "0", "link", "link"))
     assert unswept(routes, public + patron + staff) == []
     assert not set(NOT_PAGES) - set(routes), "NOT_PAGES names a route that is gone"
     assert len(routes) > 80
@@ -233,6 +235,93 @@ def _work_on_the_shelf(not_these: set[int]) -> int:
         return next(int(w) for w in rows if int(w) not in not_these)
 
 
+def _copy_on_the_shelf(not_of: set[int]) -> str:
+    with engine.read() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT i.barcode, i.work_id FROM item i JOIN material_type m "
+                "ON m.code = i.material_type WHERE m.reservable AND m.loan_days > 0 "
+                "AND i.status = 'available' ORDER BY i.id"
+            )
+        )
+        return next(str(r.barcode) for r in rows if int(r.work_id) not in not_of)
+
+
+@dataclass(frozen=True)
+class Send:
+    """A form sent from a page: the page after it (errors next to fields, a message, an
+    htmx swap, the next step) is checked too."""
+
+    address: str
+    form: str  # CSS of the form in the page
+    fills: tuple[tuple[str, str], ...] = ()
+    shown: str | None = None  # what a script shows without leaving the page
+    once: bool = False  # a change that leaves no form to send again
+
+
+def sends(ids: Ids) -> tuple[list[Send], list[Send], list[Send]]:
+    """(logged out, patron, staff) forms to send, each once per language: mostly empty, to
+    see the errors; the reservation is placed (in Japanese, then English shows it placed),
+    the counter lends and takes back."""
+    public = [
+        # booklist-login.js sends it and shows the refusal in place.
+        Send("/login", "form[action='/login']", shown="#login-error"),
+        Send("/register", "form[action='/register']"),
+        Send("/password/first", "form[action='/password/first']"),
+        Send("/password/code", "form[action='/password/code']"),
+        Send("/password/forgot", "form[action='/password/forgot']"),
+        Send("/staff/login", "form[action='/staff/login']"),
+    ]
+    patron = [
+        Send(
+            f"/records/{ids.work}/hold", f"main form[action='/records/{ids.work}/hold']", once=True
+        ),
+        Send("/my/holds", "form[action$='/suspend']"),  # no date
+        Send("/my/holds", "form[action$='/pickup']"),
+        Send("/my/reference/new", "main form[action='/my/reference/new']"),
+        Send("/my/alerts", "main form[action='/my/alerts']"),
+        Send("/my/password", "main form[action='/my/password']"),
+        Send("/my/data", "form[action='/my/data/phone']", (("phone", "abc"),)),
+    ]
+    staff = [
+        Send(
+            "/staff/counter?mode=checkout",
+            "form[action='/staff/counter/checkout']",
+            (("card", "2100000004"), ("barcode", ids.barcode)),
+        ),
+        Send(
+            "/staff/counter?mode=return",
+            "form[action='/staff/counter/return']",
+            (("barcode", ids.barcode),),
+        ),
+        Send(
+            "/staff/counter?mode=return",
+            "form[action='/staff/counter/return']",
+            (("barcode", "9"),),
+        ),
+        Send("/staff/patrons", "main form[action='/staff/patrons']", (("card", "2100000001"),)),
+        Send(
+            f"/staff/patrons/{ids.patron}",
+            f"form[action='/staff/patrons/{ids.patron}/holds/search']",
+        ),
+        Send(f"/staff/patrons/{ids.patron}", f"form[action='/staff/patrons/{ids.patron}/code']"),
+        Send(f"/staff/patrons/{ids.patron}/edit", "main form[method=post]", (("phone", "x"),)),
+        Send("/staff/password", "main form[action='/staff/password']"),
+        Send("/staff/accounts/new", "main form[action='/staff/accounts/new']"),
+        Send("/staff/terminals/new", "main form[action='/staff/terminals/new']"),
+        Send("/staff/terminals", f"form[action='/staff/terminals/{ids.terminal}/enrol-link']"),
+        Send("/staff/calendar", "form[action='/staff/calendar/closures']"),
+        Send("/staff/registrations", "form[action='/staff/registrations/find']"),
+        Send("/staff/registrations/new", "main form[action='/staff/registrations/new']"),
+        Send(
+            f"/staff/reference/{ids.question}",
+            f"form[action='/staff/reference/{ids.question}/answer']",
+        ),
+        Send("/staff/reference-cases", "form[action='/staff/reference-cases']"),
+    ]
+    return public, patron, staff
+
+
 @dataclass
 class Served:
     base: str
@@ -248,11 +337,14 @@ def served(_library_template: str, db_dir: Path) -> Iterator[Served]:
     127.0.0.1 are throttled as anyone's (so the 429 page can be swept too)."""
     url, pg_name = copy_database(_library_template, db_dir)
     queries.configure(url)
-    hanako = patron_id(HANAKO[0])
+    hanako, taro = patron_id(HANAKO[0]), patron_id("2100000002")
     lent = {loan.work_id for loan in queries.list_loans(hanako)}
     held = _work_on_the_shelf(lent)
     work = _work_on_the_shelf(lent | {held})
     queries.place_hold(hanako, held, "sogo")  # in 予約状況 and on the pull list
+    waited = _work_on_the_shelf(lent | {held, work})
+    off_the_shelves(waited)
+    queries.place_hold(hanako, waited, "sogo")  # waiting in line: may be suspended
     for kind, value in (("keyword", "猫"), ("author", "夏目漱石")):
         queries.add_alert_condition(hanako, kind, value)
     question = queries.ask_reference(
@@ -275,7 +367,7 @@ def served(_library_template: str, db_dir: Path) -> Iterator[Served]:
         approver, case, queries.get_staff_reference_case(approver, case).revision
     )
     application = queries.find_application(actor, submit_application(FORM).receipt_number)
-    queries.request_address_change(patron_id("2100000002"), "2510052", "藤沢市藤沢2-2")
+    queries.request_address_change(taro, "2510052", "藤沢市藤沢2-2")
     change = queries.list_address_changes(actor)[0].id
     terminal, terminal_link = queries.create_terminal(
         actor, queries.TerminalInput("総合 OPAC 1", "sogo", "2階", "一般開架: 2階")
@@ -294,6 +386,7 @@ def served(_library_template: str, db_dir: Path) -> Iterator[Served]:
         application=application,
         change=change,
         terminal=terminal,
+        barcode=_copy_on_the_shelf({held, work, waited}),
         staff_link=manager_token,  # spent by the time the sweep opens it
         terminal_link=terminal_link,  # opened, never confirmed
     )
@@ -348,6 +441,33 @@ class Sweep:
             self.checked.add((landed, self.lang))
         self.check(address)
 
+    def send(self, step: Send) -> None:
+        try:
+            self._send(step)
+        except Exception as error:
+            raise AssertionError(f"[{self.state} {self.lang}] {step}") from error
+
+    def _send(self, step: Send) -> None:
+        page = self.page
+        page.goto(self.base + step.address)
+        form = page.locator(step.form).first
+        form.evaluate(
+            "f => f.setAttribute('novalidate', '')"
+        )  # the server's errors, not Chromium's
+        for name, value in step.fills:
+            form.locator(f"[name={name}]").first.fill(value)
+        button = form.locator("button[type=submit], button:not([type])").last
+        if form.get_attribute("hx-post") is None and step.shown is None:
+            with page.expect_navigation():
+                button.click()
+        else:
+            with page.expect_response(lambda r: r.request.method == "POST"):
+                button.click()
+            if step.shown:
+                page.locator(step.shown).wait_for()
+            expect(page.locator(".htmx-request, .htmx-swapping, .htmx-settling")).to_have_count(0)
+        self.check(f"{step.address}, sent {step.form}")
+
 
 def _context(browser: Browser, width: int) -> BrowserContext:
     return browser.new_context(
@@ -366,7 +486,9 @@ def _enrol_staff(sweep: Sweep, token: str) -> None:
     page.wait_for_url("**/staff/mfa")
     sweep.check("/staff/mfa (enrolling)")
     page.locator("#code").fill("000000")
-    page.locator("form[action='/staff/mfa'] button[type=submit]").click()
+    with page.expect_navigation():
+        page.locator("form[action='/staff/mfa'] button[type=submit]").click()
+    expect(page.locator("#code-error")).to_be_visible()
     sweep.check("/staff/mfa (a wrong code)")
     secret = page.locator("code.secret").inner_text()
     page.locator("#code").fill(totp_code(secret, totp_step(now())))
@@ -381,6 +503,7 @@ def _log_in_patron(sweep: Sweep) -> None:
     page.locator("#card").fill(HANAKO[0])
     page.locator("#password").fill("not-her-password")
     page.locator("form[action='/login'] button[type=submit]").click()
+    page.locator("#login-error").wait_for()
     sweep.check("/login (refused)")
     page.locator("#card").fill(HANAKO[0])
     page.locator("#password").fill(HANAKO[1])
@@ -437,6 +560,7 @@ def _the_checks_can_fail(sweep: Sweep) -> None:
 def test_every_page_passes_axe_and_reflows(browser: Browser, served: Served) -> None:
     base, ids = served.base, served.ids
     public, patron, staff = sweep(ids)
+    sent_out, sent_patron, sent_staff = sends(ids)
     problems: list[str] = []
     contexts = {
         state: _context(browser, width)
@@ -458,6 +582,12 @@ def test_every_page_passes_axe_and_reflows(browser: Browser, served: Served) -> 
         _enrol_staff(intern, served.intern_token)
         intern.visit("/staff/accounts")
         intern_context.close()
+        for lang in LANGS:
+            for sweep_, steps in ((out, sent_out), (inside, sent_patron + sent_staff)):
+                sweep_.speak(lang)
+                for step in steps:
+                    if lang == LANGS[0] or not step.once:
+                        sweep_.send(step)
         # Each language and state once on a phone (390 px) and once on a PC (1280 px).
         for lang, widths in zip(LANGS, ((390, 1280), (1280, 390)), strict=True):
             for sweep_, width in zip((out, inside), widths, strict=True):
@@ -481,6 +611,15 @@ def test_every_page_passes_axe_and_reflows(browser: Browser, served: Served) -> 
             for address in ("/kiosk", "/search?q=%E3%81%AE", f"/records/{ids.work}", "/login"):
                 terminal.visit(address)
             terminal.visit(f"/kiosk/slip/{ids.work}")
+        terminal.page.goto(f"{base}/login")
+        terminal.page.locator("#card").fill(HANAKO[0])
+        terminal.page.locator("#password").fill(HANAKO[1])
+        terminal.page.locator("form[action='/login'] button[type=submit]").click()
+        terminal.page.wait_for_url("**/my")
+        for lang in LANGS:
+            terminal.speak(lang)
+            for address in ("/my", "/my/loans", "/my/holds"):
+                terminal.visit(address)
         for lang in LANGS:
             out.speak(lang)
             _throttled(out)
@@ -489,6 +628,7 @@ def test_every_page_passes_axe_and_reflows(browser: Browser, served: Served) -> 
             context.close()
     csp = [e for t in tab.values() for e in t.csp_errors]  # type: ignore[attr-defined]
     swept = out.pages + inside.pages + terminal.pages
+    print(f"axe sweep: {swept} pages checked")  # shown with -s
     assert swept > 250
     assert problems == [], f"{len(problems)} problems on {swept} pages:\n" + "\n".join(problems)
     assert csp == []
