@@ -8,7 +8,7 @@ login).
 
 The list of pages is checked against the application's routes: a new GET route with
 neither a sweep entry nor a reason in NOT_PAGES fails `test_every_get_route_is_swept`.
-One server, one browser and one tab per state, so the whole sweep takes about a minute.
+One server, one browser, one tab per state, reused from page to page.
 """
 
 from __future__ import annotations
@@ -209,7 +209,8 @@ def test_every_get_route_is_swept(tmp_path: Path) -> None:
     assert unswept(["/a/{n:int}", "/b"], ["/a/7?x=1"]) == ["/b"]
     routes = get_routes(tmp_path)
     public, patron, staff = sweep(Ids(1, 2, 3, 4, 5, 6, 7, 8, 9, "0", "link", "link"))
-    assert unswept(routes, public + patron + staff) == []
+    missing = unswept(routes, public + patron + staff)
+    assert missing == [], f"add these pages to sweep() (or, if no page, to NOT_PAGES): {missing}"
     assert not set(NOT_PAGES) - set(routes), "NOT_PAGES names a route that is gone"
     assert len(routes) > 80
 
@@ -247,6 +248,20 @@ def _copy_on_the_shelf(not_of: set[int]) -> str:
         return next(str(r.barcode) for r in rows if int(r.work_id) not in not_of)
 
 
+# A walk-in application without email: the page after it is the receipt with its QR code.
+APPLICATION = (
+    ("name", "藤沢 二葉"),
+    ("name_kana", "ふじさわ ふたば"),
+    ("birth_date", "平成2年4月1日"),
+    ("postal_code", "2510052"),
+    ("address", "神奈川県藤沢市藤沢1-1"),
+    ("phone", "0466-22-9999"),
+    ("category", "general"),
+    ("home_branch", "sogo"),
+    ("consent", "yes"),
+)
+
+
 @dataclass(frozen=True)
 class Send:
     """A form sent from a page: the page after it (errors next to fields, a message, an
@@ -257,6 +272,8 @@ class Send:
     fills: tuple[tuple[str, str], ...] = ()
     shown: str | None = None  # what a script shows without leaving the page
     once: bool = False  # a change that leaves no form to send again
+    dwell: float = 0  # seconds a person takes to fill it in (a faster one is refused)
+    lands: str | None = None  # the path of the page after it, where that is the point
 
 
 def sends(ids: Ids) -> tuple[list[Send], list[Send], list[Send]]:
@@ -267,14 +284,25 @@ def sends(ids: Ids) -> tuple[list[Send], list[Send], list[Send]]:
         # booklist-login.js sends it and shows the refusal in place.
         Send("/login", "form[action='/login']", shown="#login-error"),
         Send("/register", "form[action='/register']"),
+        Send(
+            "/register",
+            "form[action='/register']",
+            APPLICATION,
+            once=True,
+            dwell=3.2,
+            lands="/register/receipt",
+        ),
         Send("/password/first", "form[action='/password/first']"),
         Send("/password/code", "form[action='/password/code']"),
         Send("/password/forgot", "form[action='/password/forgot']"),
+        Send("/password/forgot", "form[action='/password/forgot']", (("email", "x@example.jp"),)),
         Send("/staff/login", "form[action='/staff/login']"),
     ]
     patron = [
         Send(
-            f"/records/{ids.work}/hold", f"main form[action='/records/{ids.work}/hold']", once=True
+            f"/records/{ids.work}/hold",
+            f"main form[action='/records/{ids.work}/hold']",
+            once=True,
         ),
         Send("/my/holds", "form[action$='/suspend']"),  # no date
         Send("/my/holds", "form[action$='/pickup']"),
@@ -455,7 +483,15 @@ class Sweep:
             "f => f.setAttribute('novalidate', '')"
         )  # the server's errors, not Chromium's
         for name, value in step.fills:
-            form.locator(f"[name={name}]").first.fill(value)
+            field_ = form.locator(f"[name={name}]").first
+            kind = field_.evaluate("e => e.type")
+            if kind == "select-one":
+                field_.select_option(value)
+            elif kind == "checkbox":
+                field_.check()
+            else:
+                field_.fill(value)
+        page.wait_for_timeout(step.dwell * 1000)
         button = form.locator("button[type=submit], button:not([type])").last
         if form.get_attribute("hx-post") is None and step.shown is None:
             with page.expect_navigation():
@@ -466,6 +502,8 @@ class Sweep:
             if step.shown:
                 page.locator(step.shown).wait_for()
             expect(page.locator(".htmx-request, .htmx-swapping, .htmx-settling")).to_have_count(0)
+        if step.lands is not None:
+            assert urlsplit(page.url).path == step.lands, page.url
         self.check(f"{step.address}, sent {step.form}")
 
 
