@@ -86,6 +86,8 @@ class Settings:
     api_per_minute: int = 60
     # Record addresses per sitemap file (the sitemaps protocol allows at most 50,000).
     sitemap_size: int = 50_000
+    # A PostgreSQL streaming replica for the catalogue's reads (db.engine): "" for none.
+    database_read_url: str = ""
 
     @property
     def https(self) -> bool:
@@ -193,6 +195,25 @@ def _in_memory(database_url: str) -> bool:
     )
 
 
+def _read_url(env: Mapping[str, str], database_url: str) -> str:
+    """SHIORI_DATABASE_READ_URL: a streaming replica of a PostgreSQL primary, or nothing."""
+    read_url = env.get("SHIORI_DATABASE_READ_URL", "")
+    if not read_url:
+        return ""
+    if not database_url.startswith("postgresql"):
+        raise SettingsError(
+            "SHIORI_DATABASE_READ_URL（読み取り用レプリカ）は PostgreSQL でのみ使えます。"
+            "SQLite では設定しないでください。 / SHIORI_DATABASE_READ_URL (a read replica) "
+            "needs PostgreSQL: unset it with SQLite."
+        )
+    if not read_url.startswith("postgresql"):
+        raise SettingsError(
+            "SHIORI_DATABASE_READ_URL は postgresql+psycopg:// で始めてください。 / "
+            "SHIORI_DATABASE_READ_URL must start with postgresql+psycopg://."
+        )
+    return read_url
+
+
 def load(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     environment = env.get("SHIORI_ENV", "") or "development"
@@ -216,6 +237,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
             "終了時に消えます）。 / SHIORI_DATABASE_URL must name a file: an in-memory "
             "database is lost when the server stops."
         )
+    database_read_url = _read_url(env, database_url)
     secret = env.get("SHIORI_SECRET_KEY", "")
     debug = _bool(env, "SHIORI_DEBUG", False)
     port = _int(env, "SHIORI_PORT", 8000, 1, 65535)
@@ -295,4 +317,5 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         api_burst=_int(env, "SHIORI_API_BURST", 60, 0, 1_000_000),
         api_per_minute=_int(env, "SHIORI_API_PER_MINUTE", 60, 1, 1_000_000),
         sitemap_size=_int(env, "SHIORI_SITEMAP_SIZE", 50_000, 1, 50_000),
+        database_read_url=database_read_url,
     )
