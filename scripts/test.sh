@@ -18,8 +18,7 @@ fi
 [[ " $BACKENDS " == *" postgresql "* ]] || exit 0
 
 REPLICA_TESTS=(tests/test_replica.py tests/test_search.py tests/test_search_matching.py
-  tests/test_queries_catalog.py tests/test_web_catalog.py tests/test_web_new_arrivals.py
-  tests/test_web_opendata.py)
+  tests/test_queries_catalog.py tests/test_web_catalog.py)
 replica=${SHIORI_TEST_REPLICA:-$([ $# -eq 0 ] && echo 1 || echo 0)}
 
 cleanup() { :; }
