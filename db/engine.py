@@ -1,9 +1,23 @@
 """The database engine: SQLite (embedded default) or PostgreSQL, and the one transaction
-helper every query function runs in (`reads` / `writes`)."""
+helper every query function runs in (`reads` / `writes` / `replica_reads`).
+
+A PostgreSQL deployment may name a streaming replica (SHIORI_DATABASE_READ_URL): a second
+engine that only `replica_reads` query functions use. A function declares itself
+replica-safe where it is defined, never per call site: it reads the public catalogue only
+(search, record, facets, suggestions, new arrivals, open data), so an answer a few seconds
+old is right enough, and nothing a patron writes is read back through it (My Library,
+reservations, booklist, sessions and the staff console use `reads`, on the primary, and
+see their own writes at once however far the replica lags). Without a replica, or on
+SQLite, `replica_reads` is `reads`.
+
+Lag: a standby that replays behind answers with older rows, never errors. A replica that
+cannot be reached sends the reads to the primary (logged once per failure) rather than
+failing the catalogue."""
 
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,13 +26,17 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from db import clock
 
+log = logging.getLogger(__name__)
+
 _lock = threading.Lock()
 _engine: Engine | None = None
-_key: tuple[str, int] | None = None
+_read_engine: Engine | None = None  # the streaming replica, when one is configured
+_key: tuple[str, int, str] | None = None
 # Pooled connections per process: one for every thread that may run queries at once (the
 # web tier's lanes, web/offload.py), so a thread never waits for a connection another
 # thread of the same process holds.
@@ -80,17 +98,26 @@ def make_engine(url: str, connections: int = DEFAULT_CONNECTIONS) -> Engine:
     )
 
 
-def configure(url: str, connections: int = DEFAULT_CONNECTIONS) -> None:
+class ReplicaNotAllowed(ValueError):
+    """A read URL with SQLite (one file, nothing to replicate) or pointing at SQLite."""
+
+
+def configure(url: str, connections: int = DEFAULT_CONNECTIONS, read_url: str = "") -> None:
     """Point the query layer at a database (called once by the app or the CLI), with a pool
-    of `connections` per process."""
-    global _engine, _key
+    of `connections` per process; `read_url`: a PostgreSQL streaming replica of it for
+    replica-safe reads (`replica_reads`), or "" for none."""
+    global _engine, _read_engine, _key
+    if read_url and not (url.startswith("postgresql") and read_url.startswith("postgresql")):
+        raise ReplicaNotAllowed("a read replica needs PostgreSQL for both URLs")
     with _lock:
-        if _engine is not None and _key == (url, connections):
+        if _engine is not None and _key == (url, connections, read_url):
             return
-        if _engine is not None:
-            _engine.dispose()
+        for old in (_engine, _read_engine):
+            if old is not None:
+                old.dispose()
         _engine = make_engine(url, connections)
-        _key = (url, connections)
+        _read_engine = make_engine(read_url, connections) if read_url else None
+        _key = (url, connections, read_url)
 
 
 def get_engine() -> Engine:
@@ -105,12 +132,18 @@ def cache_scope() -> object:
     return get_engine().url
 
 
+def get_read_engine() -> Engine:
+    """Where replica-safe reads go: the replica if one is configured, else the primary."""
+    return _read_engine or get_engine()
+
+
 def dispose() -> None:
-    global _engine, _key
+    global _engine, _read_engine, _key
     with _lock:
-        if _engine is not None:
-            _engine.dispose()
-        _engine, _key = None, None
+        for old in (_engine, _read_engine):
+            if old is not None:
+                old.dispose()
+        _engine, _read_engine, _key = None, None, None
 
 
 def is_postgres() -> bool:
@@ -121,6 +154,26 @@ def is_postgres() -> bool:
 def read() -> Iterator[Connection]:
     """A reading transaction (tests and tools; query functions use `reads`)."""
     with get_engine().connect() as conn, conn.begin():
+        yield conn
+
+
+def _replica_connection() -> Connection:
+    replica = _read_engine
+    if replica is None:
+        return get_engine().connect()
+    try:
+        return replica.connect()
+    except OperationalError as failed:
+        # The catalogue stays up on the primary; no URL or parameters in the log.
+        log.warning("read replica unavailable, reading from the primary: %s", failed.orig)
+        return get_engine().connect()
+
+
+@contextmanager
+def replica_read() -> Iterator[Connection]:
+    """A reading transaction on the replica when there is one (query functions use
+    `replica_reads`)."""
+    with _replica_connection() as conn, conn.begin():
         yield conn
 
 
@@ -173,6 +226,22 @@ def reads(fn: Query[P, R]) -> Callable[P, R]:
     """The one transaction helper, reading: `fn(conn, now, ...)` runs in one transaction and
     is called as `fn(...)`; `now` comes from the injectable clock (db.clock)."""
     return _transaction(fn, read)
+
+
+REPLICA_SAFE = "__replica_safe__"
+
+
+def replica_reads(fn: Query[P, R]) -> Callable[P, R]:
+    """As `reads`, on the streaming replica when one is configured: for functions that read
+    the public catalogue only, never what a patron or staff member just wrote (see the
+    module doc). Marked, so tests can list which functions are."""
+    run = _transaction(fn, replica_read)
+    setattr(run, REPLICA_SAFE, True)
+    return run
+
+
+def is_replica_safe(fn: Callable[..., Any]) -> bool:
+    return bool(getattr(fn, REPLICA_SAFE, False))
 
 
 def writes(fn: Query[P, R]) -> Callable[P, R]:

@@ -8,6 +8,10 @@ processes see a change within the time to live.
 
 Code tables change rarely and are read on every search page: each process keeps them for
 CODE_TABLE_SECONDS (a change made in another process shows within that time).
+
+Per process by design, on one host or several (issue 21): every entry is a copy of what the
+database holds, never the only copy, and expires by itself, so another host's import or code
+table change shows everywhere within the time to live; nothing here needs sharing.
 """
 
 from __future__ import annotations

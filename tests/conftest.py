@@ -75,6 +75,16 @@ def _pg_url(name: str) -> str:
     return make_url(_pg_admin_url()).set(database=name).render_as_string(hide_password=False)
 
 
+def replica_url(url: str) -> str:
+    """The streaming replica's URL of a test database (scripts/test.sh starts the standby,
+    SHIORI_TEST_PG_READ_URL names it), or "" when the run has no replica."""
+    standby = os.environ.get("SHIORI_TEST_PG_READ_URL", "")
+    if BACKEND != "postgresql" or not standby:
+        return ""
+    name = make_url(url).database
+    return make_url(standby).set(database=name).render_as_string(hide_password=False)
+
+
 def _drop_pg_database(name: str) -> None:
     queries.dispose()
     _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -131,7 +141,7 @@ def _seal(url: str) -> None:
 def database_copy(template_url: str, directory: Path) -> Iterator[Database]:
     """A private copy of a template, configured as the query layer's database, removed after."""
     url, pg_name = copy_database(template_url, directory)
-    queries.configure(url)
+    queries.configure(url, read_url=replica_url(url))
     try:
         yield Database(url)
     finally:
@@ -233,8 +243,10 @@ def catalog_db(_catalog_template: str, db_dir: Path) -> Iterator[Database]:
 
 
 def app_settings(database_url: str, **extra: str) -> Settings:
+    replica = {"SHIORI_DATABASE_READ_URL": read} if (read := replica_url(database_url)) else {}
     return load_settings(
         {"SHIORI_DATABASE_URL": database_url, "SHIORI_PASSWORD_HASHING": TEST_PASSWORD_HASHING}
+        | replica
         | extra
     )
 

@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or load()
     access_log.install()
     offload.share_the_interpreter()
-    queries.configure(settings.database_url, settings.connections)
+    queries.configure(settings.database_url, settings.connections, settings.database_read_url)
     queries.configure_search_cache(settings.search_cache_seconds)
     queries.configure_holds(settings.hold_limit, settings.hold_shelf_days)
     queries.configure_reference(settings.reference_retention_days)
@@ -59,7 +59,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        queries.configure(settings.database_url, settings.connections)
+        queries.configure(settings.database_url, settings.connections, settings.database_read_url)
         async with search_counts.flushing(queries.FLUSH_SECONDS):
             yield
         queries.dispose()

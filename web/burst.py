@@ -15,6 +15,11 @@ burst and W × per_minute a minute before every worker refuses it; a client on o
 keep-alive connection meets one worker's limit. Set the numbers per worker with that in
 mind. A restart forgives everyone.
 
+Several hosts behind one proxy (issue 21): the buckets stay per process by design, so the
+limit is per worker on each host (H hosts × W workers × burst at most). Sharing them through
+the database would put a write on every anonymous search, the cost this module avoids; the
+proxy's limit_req (deploy/) is the outer bound, and a restart or a new host only forgives.
+
 Addresses are keys as the server sees them: behind the nginx of deploy/ that is the
 client's (uvicorn takes X-Forwarded-For from 127.0.0.1 only, web/serve.py); IPv6 clients are
 counted per /64, the block one customer usually has. At most MAX_ADDRESSES buckets are kept;

@@ -106,7 +106,7 @@ def _words(settings: Settings, refused: queries.QueryError) -> str:
 
 
 def _setup(settings: Settings) -> None:
-    queries.configure(settings.database_url, settings.connections)
+    queries.configure(settings.database_url, settings.connections, settings.database_read_url)
     queries.check_database()  # DatabaseUnavailable: one line from main(), no traceback
     queries.configure_holds(settings.hold_limit, settings.hold_shelf_days)
     queries.configure_reference(settings.reference_retention_days)

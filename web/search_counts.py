@@ -1,6 +1,8 @@
 """Counting catalogue searches for the statistics (db.queries.stats) without a database
 write per search: each search is counted in this process's memory, and a background task
-adds the counts to the database every FLUSH_SECONDS and once more at shutdown.
+adds the counts to the database every FLUSH_SECONDS and once more at shutdown. Each flush
+adds (`count = count + n`), so any number of processes on any number of hosts count into the
+same rows; a process killed without a shutdown loses at most its last FLUSH_SECONDS.
 
 A search that found nothing records its words with a keyed hash of the visitor's address
 (db.stats says exactly what is stored): an IPv4 address, or the /64 network of an IPv6

@@ -89,6 +89,8 @@ class Settings:
     # Whether SHIORI_PUBLIC_URL was given; else public_url is the served host and port, and
     # pages with links for other devices (enrolment links) say so.
     public_url_configured: bool = False
+    # A PostgreSQL streaming replica for the catalogue's reads (db.engine): "" for none.
+    database_read_url: str = ""
 
     @property
     def https(self) -> bool:
@@ -206,6 +208,25 @@ def served_url(host: str, port: int) -> str:
     return f"http://{host}:{port}"
 
 
+def _read_url(env: Mapping[str, str], database_url: str) -> str:
+    """SHIORI_DATABASE_READ_URL: a streaming replica of a PostgreSQL primary, or nothing."""
+    read_url = env.get("SHIORI_DATABASE_READ_URL", "")
+    if not read_url:
+        return ""
+    if not database_url.startswith("postgresql"):
+        raise SettingsError(
+            "SHIORI_DATABASE_READ_URL（読み取り用レプリカ）は PostgreSQL でのみ使えます。"
+            "SQLite では設定しないでください。 / SHIORI_DATABASE_READ_URL (a read replica) "
+            "needs PostgreSQL: unset it with SQLite."
+        )
+    if not read_url.startswith("postgresql"):
+        raise SettingsError(
+            "SHIORI_DATABASE_READ_URL は postgresql+psycopg:// で始めてください。 / "
+            "SHIORI_DATABASE_READ_URL must start with postgresql+psycopg://."
+        )
+    return read_url
+
+
 def load(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     environment = env.get("SHIORI_ENV", "") or "development"
@@ -229,6 +250,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
             "終了時に消えます）。 / SHIORI_DATABASE_URL must name a file: an in-memory "
             "database is lost when the server stops."
         )
+    database_read_url = _read_url(env, database_url)
     secret = env.get("SHIORI_SECRET_KEY", "")
     debug = _bool(env, "SHIORI_DEBUG", False)
     port = _int(env, "SHIORI_PORT", 8000, 1, 65535)
@@ -310,4 +332,5 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         api_per_minute=_int(env, "SHIORI_API_PER_MINUTE", 60, 1, 1_000_000),
         sitemap_size=_int(env, "SHIORI_SITEMAP_SIZE", 50_000, 1, 50_000),
         public_url_configured=bool(env.get("SHIORI_PUBLIC_URL", "")),
+        database_read_url=database_read_url,
     )

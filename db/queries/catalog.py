@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 from db import rules, search, search_cache
 from db.catalog_write import split_values
-from db.engine import reads
+from db.engine import replica_reads
 from db.errors import NotFound
 from db.localized import Localized
 from db.rules import ITEM_STATUSES, MAX_PAGE, NDC_CLASSES, PAGE_SIZE, RANK_CAP, SORTS
@@ -421,7 +421,7 @@ def _hits(conn: Connection, ids: list[int]) -> tuple[SearchHit, ...]:
     )
 
 
-@reads
+@replica_reads
 def search_works(conn: Connection, now: datetime, params: SearchParams) -> SearchResult:
     sort = params.sort if params.sort in rules.SORTS else "relevance"
     plan = _Plan(conn, params)
@@ -461,7 +461,7 @@ def search_works(conn: Connection, now: datetime, params: SearchParams) -> Searc
     )
 
 
-@reads
+@replica_reads
 def get_record(conn: Connection, now: datetime, work_id: int) -> Record:
     w = conn.execute(text("SELECT * FROM work WHERE id = :id"), {"id": work_id}).first()
     if w is None:
@@ -526,7 +526,7 @@ def list_material_types() -> tuple[MaterialType, ...]:
     return search_cache.code_table("material_type", _material_types)
 
 
-@reads
+@replica_reads
 def _branches(conn: Connection, now: datetime) -> tuple[Branch, ...]:
     return tuple(
         Branch(r.code, Localized.of(r.names))
@@ -534,7 +534,7 @@ def _branches(conn: Connection, now: datetime) -> tuple[Branch, ...]:
     )
 
 
-@reads
+@replica_reads
 def _material_types(conn: Connection, now: datetime) -> tuple[MaterialType, ...]:
     return tuple(
         MaterialType(r.code, Localized.of(r.names))

@@ -21,7 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from db import rules, search_cache
-from db.engine import cache_scope, reads
+from db.engine import cache_scope, replica_reads
 from db.queries.catalog import SearchParams, _candidates_sql, _Plan
 
 __all__ = ["FACET_MAX", "FacetCount", "SearchFacets", "get_search_facets"]
@@ -84,7 +84,7 @@ def get_search_facets(params: SearchParams) -> SearchFacets:
     return facets
 
 
-@reads
+@replica_reads
 def _count_facets(conn: Connection, now: datetime, params: SearchParams) -> SearchFacets:
     plan = _Plan(conn, params)
     if plan.is_empty:

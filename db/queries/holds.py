@@ -41,7 +41,7 @@ from sqlalchemy import ColumnElement, Row, and_, func, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from db import clock, models, notice_prefs, pulling, reminders, routing, rules, series
+from db import clock, jobs, models, notice_prefs, pulling, reminders, routing, rules, series
 from db.catalog_write import SEP
 from db.clock import library_today
 from db.counts import bump, unbump
@@ -675,6 +675,7 @@ def receive_item(
 @writes
 def expire_holds(conn: Connection, now: datetime) -> int:
     """Delete ready reservations not collected in time; their copies go to the next in line."""
+    jobs.run_alone(conn, jobs.HOLDS_EXPIRE)
     today = library_today(now)
     due = conn.execute(
         select(_hold.c.id, _hold.c.item_id, _hold.c.work_id)
@@ -709,12 +710,14 @@ def expire_holds(conn: Connection, now: datetime) -> int:
 @writes
 def queue_due_reminders(conn: Connection, now: datetime) -> int:
     """Queue one due-date reminder per patron who asked for it, once per loan. → mails."""
+    jobs.run_alone(conn, jobs.DUE_REMINDERS)
     return reminders.queue_due(conn, now)
 
 
 @writes
 def queue_overdue_notices(conn: Connection, now: datetime) -> int:
     """Queue one overdue notice per patron, once per loan (db.reminders). → mails."""
+    jobs.run_alone(conn, jobs.OVERDUE_NOTICES)
     return reminders.queue_overdue(conn, now)
 
 

@@ -13,7 +13,7 @@ from db import rules
 from db.arrivals import ARRIVAL_WINDOWS, DEFAULT_WINDOW, ArrivalFilter, count_new_works, new_works
 from db.catalog_write import split_values
 from db.clock import library_today
-from db.engine import reads
+from db.engine import replica_reads
 
 __all__ = [
     "ARRIVAL_WINDOWS",
@@ -76,7 +76,7 @@ def _filter(conn: Connection, query: NewArrivalsQuery) -> ArrivalFilter | None:
     return ArrivalFilter(branch_id, query.material_type, ndc_class, query.children)
 
 
-@reads
+@replica_reads
 def list_new_arrivals(conn: Connection, now: datetime, query: NewArrivalsQuery) -> NewArrivals:
     today = library_today(now)
     days = query.days if query.days in ARRIVAL_WINDOWS else DEFAULT_WINDOW

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 
 from db import rules, search
 from db.clock import aware_utc
-from db.engine import reads
+from db.engine import replica_reads
 from db.localized import Localized
 
 __all__ = [
@@ -84,7 +84,7 @@ def ndl_ids_of(raw: str) -> tuple[str, ...]:
     return search.ndl_ids_of(raw, named=True)
 
 
-@reads
+@replica_reads
 def find_works_by_isbn(conn: Connection, now: datetime, isbn13: str) -> tuple[int, ...]:
     return tuple(
         r.work_id
@@ -95,7 +95,7 @@ def find_works_by_isbn(conn: Connection, now: datetime, isbn13: str) -> tuple[in
     )
 
 
-@reads
+@replica_reads
 def find_works_by_ndl(conn: Connection, now: datetime, ndl_ids: tuple[str, ...]) -> tuple[int, ...]:
     """`ndl_ids`: the forms of one number (ndl_ids_of)."""
     if not ndl_ids:
@@ -119,7 +119,7 @@ def _state(copies: int, lendable_on_shelf: int, reference_on_shelf: int) -> str:
     return ON_LOAN if copies else NONE
 
 
-@reads
+@replica_reads
 def list_isbn_availability(
     conn: Connection, now: datetime, isbn13s: tuple[str, ...]
 ) -> tuple[IsbnAvailability, ...]:
@@ -180,7 +180,7 @@ def list_isbn_availability(
     )
 
 
-@reads
+@replica_reads
 def list_sitemap_chunks(conn: Connection, now: datetime, size: int) -> tuple[SitemapChunk, ...]:
     """The sitemap files: works grouped by id range of `size`, so a file never holds more
     than `size` addresses and each is read by a range of the primary key (no OFFSET)."""
@@ -196,7 +196,7 @@ def list_sitemap_chunks(conn: Connection, now: datetime, size: int) -> tuple[Sit
     )
 
 
-@reads
+@replica_reads
 def list_sitemap_entries(
     conn: Connection, now: datetime, after_id: int, up_to_id: int, limit: int
 ) -> tuple[tuple[int, datetime], ...]:
@@ -214,7 +214,7 @@ def list_sitemap_entries(
     )
 
 
-@reads
+@replica_reads
 def list_work_updated(
     conn: Connection, now: datetime, work_ids: tuple[int, ...]
 ) -> dict[int, datetime]:

@@ -42,6 +42,7 @@ from db import (
     applications,
     engine,
     erasure,
+    jobs,
     models,
     outbox,
     reference,
@@ -122,6 +123,7 @@ def run_retention(
     conn: Connection, now: datetime, patron_idle_minutes: int, staff_idle_minutes: int
 ) -> RetentionReport:
     """Delete what the privacy rules keep only for a while (see above), in one transaction."""
+    jobs.run_alone(conn, jobs.RETENTION)
     stamp = naive_utc(now)
     patron_idle = timedelta(minutes=patron_idle_minutes)
     staff_idle = timedelta(minutes=staff_idle_minutes)

@@ -47,10 +47,11 @@ __all__ = [
 ]
 
 
-def configure(url: str, connections: int = engine.DEFAULT_CONNECTIONS) -> None:
+def configure(url: str, connections: int = engine.DEFAULT_CONNECTIONS, read_url: str = "") -> None:
     """Point the query layer at a database URL (sqlite:///… or postgresql+psycopg://…), with
-    a pool of `connections` per process: at least as many as threads that run queries."""
-    engine.configure(url, connections)
+    a pool of `connections` per process: at least as many as threads that run queries.
+    `read_url`: a PostgreSQL streaming replica for the catalogue's reads (db.engine)."""
+    engine.configure(url, connections, read_url)
     search_cache.clear()
 
 

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 
 from db import search, search_cache
 from db.catalog_write import SEP
-from db.engine import cache_scope, reads
+from db.engine import cache_scope, replica_reads
 
 __all__ = ["Suggestion", "suggest_queries"]
 
@@ -190,7 +190,7 @@ def _fixes(
     return fixes
 
 
-@reads
+@replica_reads
 def _suggest(conn: Connection, now: datetime, q: str) -> tuple[Suggestion, ...]:
     pg = conn.dialect.name == "postgresql"
     parsed = search.parse_query(q)
