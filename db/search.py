@@ -280,6 +280,7 @@ def title_words(title: str, reading: str) -> str:
     return (" " + " ".join(dict.fromkeys(words)) + " ") if words else ""
 
 
+@lru_cache(maxsize=4096)
 def query_words(term: str) -> str:
     """A normalised term as it stands in `title_words` when it is made of whole words."""
     return " " + " ".join(search_words(term)) + " "
@@ -422,6 +423,10 @@ def ndl_ids_of(text: str, named: bool = False) -> tuple[str, ...]:
     )
 
 
+# Parsing and the index expressions below are pure functions of the typed text, and every
+# search page builds them several times (the ranking, the facets, each もしかして look-up):
+# worked out once per process for recent queries.
+@lru_cache(maxsize=4096)
 def parse_query(text: str, ndl: bool = True) -> ParsedQuery:
     """Split on white space (AND), normalise each word, drop what normalises to nothing.
     An ISBN ("ISBN 978-…", "ISBN4-…", bare) or (if `ndl`: the main box) an NDL number is
@@ -443,7 +448,8 @@ def parse_query(text: str, ndl: bool = True) -> ParsedQuery:
     return ParsedQuery(tuple(terms), "".join(terms), isbn, truncated, ndl_ids)
 
 
-def _query_phrases(term: str) -> tuple[list[str], bool, list[str], bool]:
+@lru_cache(maxsize=4096)
+def _query_phrases(term: str) -> tuple[tuple[str, ...], bool, tuple[str, ...], bool]:
     """(tokens for word-bounded text, last is a prefix; tokens for joined text, last is a
     prefix) of one normalised term. In word-bounded text (titles) each word but the last is
     matched whole, with its end token, so the words of the query must be words there too."""
@@ -452,18 +458,22 @@ def _query_phrases(term: str) -> tuple[list[str], bool, list[str], bool]:
     plain = bigram_tokens(joined)[:-1] if len(joined) > 1 else [joined]
     plain_prefix = len(joined) == 1
     if len(words) == 1:
-        return plain, plain_prefix, plain, plain_prefix
+        return tuple(plain), plain_prefix, tuple(plain), plain_prefix
     bounded = _word_run(words[:-1])
     last = words[-1]
     bounded += bigram_tokens(last)[:-1] if len(last) > 1 else [last]
-    return bounded, len(last) == 1, plain, plain_prefix
+    return tuple(bounded), len(last) == 1, tuple(plain), plain_prefix
 
 
 def fts5_term(term: str, columns: Sequence[str] = ()) -> str:
     """An FTS5 expression for one normalised term (a substring to find), optionally within
     some columns. The title column holds word-bounded tokens; the others joined ones."""
+    return _fts5_term(term, tuple(columns))
 
-    def phrase(tokens: list[str], prefix: bool) -> str:
+
+@lru_cache(maxsize=8192)
+def _fts5_term(term: str, columns: tuple[str, ...]) -> str:
+    def phrase(tokens: tuple[str, ...], prefix: bool) -> str:
         return '"' + " ".join(tokens) + '"' + (" *" if prefix else "")
 
     bounded, b_prefix, plain, p_prefix = _query_phrases(term)
@@ -480,6 +490,7 @@ def fts5_term(term: str, columns: Sequence[str] = ()) -> str:
     return "(" + " OR ".join(parts) + ")"
 
 
+@lru_cache(maxsize=8192)
 def tsquery_term(term: str, weights: str = "") -> str:
     """A PostgreSQL tsquery for one normalised term, optionally limited to weights (A is the
     word-bounded title field)."""
@@ -489,7 +500,7 @@ def tsquery_term(term: str, weights: str = "") -> str:
         suffix = ("*" if prefix else "") + weight
         return quoted + (":" + suffix if suffix else "")
 
-    def phrase(tokens: list[str], prefix: bool, weight: str) -> str:
+    def phrase(tokens: tuple[str, ...], prefix: bool, weight: str) -> str:
         last = len(tokens) - 1
         return (
             "("

@@ -78,13 +78,32 @@ def _route_owners(request: Request) -> dict[str, BaseRoute]:
     return owners
 
 
+_MAX_PATHS = 8192
+
+
+def _route_paths(request: Request) -> dict[tuple[Any, ...], str]:
+    """The paths built so far, per app: a search page asks for some forty (the header's
+    links, every hit's record and reservation links), and Starlette builds each afresh."""
+    paths: dict[tuple[Any, ...], str] | None = getattr(request.app.state, "route_paths", None)
+    if paths is None:
+        paths = request.app.state.route_paths = {}
+    return paths
+
+
 def path_for(
     request: Request, name: str, query: dict[str, Any] | str | None = None, **params: Any
 ) -> str:
     """The path of a named route (`path_for(request, "record", work_id=1)`), with an
     optional query (a dict is encoded; None values are left out)."""
-    owner = _route_owners(request).get(name)
-    path = str((owner or request.app.router).url_path_for(name, **params))
+    paths = _route_paths(request)
+    key = (name, *params.items())
+    path = paths.get(key)
+    if path is None:
+        owner = _route_owners(request).get(name)
+        path = str((owner or request.app.router).url_path_for(name, **params))
+        if len(paths) >= _MAX_PATHS:
+            paths.clear()
+        paths[key] = path
     if isinstance(query, dict):
         query = urlencode({k: v for k, v in query.items() if v is not None})
     return f"{path}?{query}" if query else path

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 
 from db import rules, search_cache
 from db.engine import cache_scope, replica_reads
-from db.queries.catalog import SearchParams, _candidates_sql, _Plan
+from db.queries.catalog import SearchParams, _candidates_sql, _Plan, list_branches
 
 __all__ = ["FACET_MAX", "FacetCount", "SearchFacets", "get_search_facets"]
 
@@ -80,6 +80,12 @@ def get_search_facets(params: SearchParams) -> SearchFacets:
     if isinstance(cached, SearchFacets):
         return cached
     facets = _count_facets(params)
+    # In the branches' order, from the code table every search page reads anyway (one
+    # query fewer per count).
+    order = {b.code: n for n, b in enumerate(list_branches())}
+    facets = replace(
+        facets, branches=tuple(sorted(facets.branches, key=lambda f: order.get(f.key, 1 << 30)))
+    )
     search_cache.put(key, facets)
     return facets
 
@@ -100,15 +106,9 @@ def _count_facets(conn: Connection, now: datetime, params: SearchParams) -> Sear
     for row in conn.execute(sql, binds):
         if row.key is not None and row.n:
             found[row.kind].append(FacetCount(str(row.key), int(row.n)))
-    branch_order = {
-        code: n
-        for n, (code,) in enumerate(
-            conn.execute(text("SELECT code FROM branch ORDER BY sort_order"))
-        )
-    }
     classes = {c: n for n, c in enumerate(rules.NDC_CLASSES)}
     facets = SearchFacets(
-        branches=tuple(sorted(found["branch"], key=lambda f: branch_order.get(f.key, 1 << 30))),
+        branches=tuple(found["branch"]),  # ordered by get_search_facets
         material_types=tuple(sorted(found["material_type"], key=lambda f: (-f.count, f.key))),
         ndc_classes=tuple(
             sorted(
