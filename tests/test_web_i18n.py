@@ -253,6 +253,9 @@ NOT_PAGES = {
     "booklist_state",
     "lang",
     "static",
+    "static_unversioned",
+    "busy",  # nginx's 429 page: both languages in tests/test_web_forwarded.py
+    "health",  # plain text for monitoring
     "staff:mfa_page",
     "staff:enrol_link",
     "kiosk_enrol_link",  # moves its token into a cookie, like staff:enrol_link

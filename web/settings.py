@@ -86,6 +86,8 @@ class Settings:
     api_per_minute: int = 60
     # Record addresses per sitemap file (the sitemaps protocol allows at most 50,000).
     sitemap_size: int = 50_000
+    # Reverse proxies whose X-Forwarded-For / -Proto are believed (web/forwarded.py).
+    trusted_proxies: tuple[Network, ...] = ()
 
     @property
     def https(self) -> bool:
@@ -295,4 +297,20 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         api_burst=_int(env, "SHIORI_API_BURST", 60, 0, 1_000_000),
         api_per_minute=_int(env, "SHIORI_API_PER_MINUTE", 60, 1, 1_000_000),
         sitemap_size=_int(env, "SHIORI_SITEMAP_SIZE", 50_000, 1, 50_000),
+        trusted_proxies=_trusted_proxies(env, production),
     )
+
+
+# Production sits behind deploy/'s nginx on the same host unless told otherwise.
+LOOPBACK_PROXIES = (ipaddress.ip_network("127.0.0.1/32"), ipaddress.ip_network("::1/128"))
+
+
+def _trusted_proxies(env: Mapping[str, str], production: bool) -> tuple[Network, ...]:
+    """SHIORI_TRUSTED_PROXIES: addresses or networks; unset, the loopback in production and
+    none in development; "none" for none."""
+    raw = env.get("SHIORI_TRUSTED_PROXIES", "")
+    if raw.strip().lower() == "none":
+        return ()
+    if not raw.strip():
+        return LOOPBACK_PROXIES if production else ()
+    return _networks(env, "SHIORI_TRUSTED_PROXIES")
