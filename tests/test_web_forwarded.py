@@ -121,3 +121,9 @@ def test_static_urls_are_versioned_and_served(fresh_db: Database) -> None:
         assert http.get(found.group(1)).status_code == 200
         assert http.get("/static/site.css").status_code == 200
         assert http.get(f"/static/{found.group(2)}/js/booklist-store.js").status_code == 200
+
+
+def test_too_large_page(fresh_db: Database) -> None:
+    with TestClient(create_app(app_settings(fresh_db.url))) as http:
+        page = http.get("/too-large", headers={"Accept-Language": "en"})
+        assert page.status_code == 413 and "Too much was sent" in page.text

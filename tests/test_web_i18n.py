@@ -254,7 +254,8 @@ NOT_PAGES = {
     "lang",
     "static",
     "static_unversioned",
-    "busy",  # nginx's 429 page: both languages in tests/test_web_forwarded.py
+    "busy",  # nginx's 429 and 413 pages: tests/test_web_forwarded.py
+    "too_large",
     "health",  # plain text for monitoring
     "staff:mfa_page",
     "staff:enrol_link",

@@ -67,6 +67,11 @@ async def busy(request: Request) -> Response:
     return response
 
 
+async def too_large(request: Request) -> Response:
+    """The page nginx shows for a body over its client_max_body_size (deploy/nginx.conf)."""
+    return errors.error_response(request, 413)
+
+
 async def health(_request: Request) -> Response:
     """For monitoring (README, "Deployment"): 200 while this process can use the database,
     503 when it cannot. Says nothing else."""
@@ -80,5 +85,6 @@ async def health(_request: Request) -> Response:
 MAX_WAIT = 3600
 routes = [
     Route("/busy/{seconds:int}", busy, methods=["GET"], name="busy"),
+    Route("/too-large", too_large, methods=["GET"], name="too_large"),
     Route("/health", health, methods=["GET"], name="health"),
 ]
