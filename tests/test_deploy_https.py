@@ -67,6 +67,7 @@ class Stack:
     https_port: int
     http_port: int
     app: str  # the application itself, http://127.0.0.1:PORT
+    app_process: subprocess.Popen[bytes]
     tls: ssl.SSLContext  # trusts the throw-away certificate
     work: Path
 
@@ -188,6 +189,7 @@ def stack(_empty_template: str, db_dir: Path) -> Iterator[Stack]:
             https_port=https_port,
             http_port=http_port,
             app=app,
+            app_process=proc,
             tls=ssl.create_default_context(cafile=str(cert)),
             work=work,
         )
@@ -305,6 +307,10 @@ def test_static_files_come_from_nginx_with_long_caching(stack: Stack) -> None:
         # Unversioned: served too, kept briefly.
         plain = http.get("/static/site.css")
         assert plain.headers["cache-control"] == "public, max-age=300"
+        # A library kiosk keeps nothing, static files included (as the application does).
+        kiosk = {"Cookie": "__Host-shiori_terminal=anything"}
+        for path in (prefix + "site.css", "/static/site.css"):
+            assert http.get(path, headers=kiosk).headers["cache-control"] == "no-store"
 
 
 def test_too_large_a_body_is_refused_with_the_sites_page(stack: Stack) -> None:
@@ -355,3 +361,21 @@ def test_a_flood_of_searches_meets_nginx_limit(stack: Stack) -> None:
         answers = [http.get("/search?q=犬").headers.get("retry-after") for _ in range(170)]
     assert "1" in answers
     assert 'zone "shiori_search"' in stack.error_log()
+
+
+def test_while_the_app_is_down_the_site_says_so(stack: Stack) -> None:
+    """nginx's own error page never shows: with the application stopped (last test of the
+    file: the stack is done with), the release's static/unavailable.html does, as 502."""
+    stack.app_process.terminate()
+    stack.app_process.wait(timeout=15)
+    with stack.client() as http:
+        for path in ("/", "/search?q=猫", "/login"):
+            page = http.get(path)
+            assert page.status_code == 502, path
+            assert "ただいま利用できません" in page.text, (path, stack.error_log()[-3000:])
+            assert "nginx" not in page.text
+            assert page.headers["cache-control"] == "no-store"
+        # Past the login zone's burst, the refusal page would come from the application too.
+        for _ in range(8):
+            page = http.post("/login", data={"card": "1"})
+            assert page.status_code in (429, 502) and "ただいま利用できません" in page.text
