@@ -4,14 +4,15 @@ SQLite: the online backup API (sqlite3.Connection.backup) copies every page in o
 inside one read transaction: a consistent snapshot taken while the server goes on writing
 (WAL lets writers proceed). The file is itself an SQLite database.
 PostgreSQL: pg_dump's custom format (one consistent snapshot, as pg_dump always takes),
-restored by pg_restore in a single transaction. The client binaries come from
+restored as one transaction (pg_restore's SQL through psql). The client binaries come from
 SHIORI_PG_BIN, else Debian's newest /usr/lib/postgresql/N/bin, else the PATH (pg_dump must
 be at least the server's version).
 
 A restore refuses a file that is not a backup of this application (no alembic_version
 table in it), a backup of the other engine, and a target database that holds any table
-unless `force` (then the target's tables go first). Afterwards the migrations run, so a
-backup made before an upgrade comes back at the current schema."""
+unless `force` (then everything in the target goes, in the restore's transaction).
+Afterwards the migrations run, so a backup made before an upgrade comes back at the
+current schema."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import URL, make_url
 
 from db import engine
@@ -97,13 +98,12 @@ def kind_of(path: Path) -> str:
             f"{path} を読めません / cannot read {path}: {unreadable.strerror}"
         ) from None
     if head == SQLITE_MAGIC:
-        try:
-            with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
-                found = conn.execute(
-                    "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (MARKER_TABLE,)
-                ).fetchone()
-        except sqlite3.DatabaseError:
-            found = None
+        # An SQLite file it cannot read, even its list of tables, is a damaged one.
+        _check_sqlite(path)
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+            found = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (MARKER_TABLE,)
+            ).fetchone()
         if found:
             return "sqlite"
     elif head.startswith(PG_CUSTOM_MAGIC):
@@ -119,6 +119,18 @@ def kind_of(path: Path) -> str:
         f"{path} は shiori backup で作ったバックアップではありません。 / "
         f"{path} is not a backup made by `shiori backup`."
     )
+
+
+def _check_sqlite(path: Path) -> None:
+    """Refuse a damaged SQLite backup before anything is replaced (the backup API would
+    copy damaged pages as they are)."""
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+            verdict = [row[0] for row in conn.execute("PRAGMA quick_check(3)")]
+    except sqlite3.DatabaseError as failed:
+        verdict = [str(failed)]
+    if verdict != ["ok"]:
+        raise BackupRefused(f"{path} は壊れています / {path} is damaged: {'; '.join(verdict)}")
 
 
 def is_empty(url: str) -> bool:
@@ -155,26 +167,7 @@ def restore(url: str, source: Path, *, force: bool = False) -> str:
         ):
             backup_file.backup(database)  # replaces every page of the target
         return kind
-    if force:
-        target = create_engine(url)
-        try:
-            with target.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE"))
-                conn.execute(text("CREATE SCHEMA public"))
-        finally:
-            target.dispose()
-    _run(
-        [
-            _pg_bin("pg_restore"),
-            "--no-owner",
-            "--no-privileges",
-            "--single-transaction",
-            "--exit-on-error",
-            f"--dbname={parsed.database}",
-            str(source),
-        ],
-        parsed,
-    )
+    _pg_restore(parsed, Path(source), replace=force)
     return kind
 
 
@@ -223,9 +216,54 @@ def _pg_bin(name: str) -> str:
     return found
 
 
-def _run(command: list[str], url: URL) -> None:
-    """Run a PostgreSQL client with the URL's connection in libpq's environment (the
-    password never on a command line, where `ps` shows it)."""
+# Before a --force restore, in the same transaction: everything in the database goes.
+REPLACE_SQL = b"DROP SCHEMA public CASCADE;\nCREATE SCHEMA public;\n"
+
+
+def _pg_restore(url: URL, source: Path, replace: bool) -> None:
+    """pg_restore's SQL piped into psql as ONE transaction that stops at the first error
+    and commits only once pg_restore has written all of it (a damaged file ends its script
+    early: psql alone would commit what came). A restore that fails leaves the database as
+    it was, even with --force, whose emptying is part of that transaction."""
+    env = _libpq_env(url)
+    restore_cmd = [_pg_bin("pg_restore"), "--no-owner", "--no-privileges", "--file=-", str(source)]
+    apply_cmd = [
+        _pg_bin("psql"),
+        "--no-psqlrc",
+        "--quiet",
+        "--set=ON_ERROR_STOP=1",
+        f"--dbname={url.database}",
+    ]
+    # Their messages go to files: a full stderr pipe nobody reads would stall the copy.
+    with (
+        tempfile.TemporaryFile() as script_log,
+        tempfile.TemporaryFile() as apply_log,
+        subprocess.Popen(  # noqa: S603 - our own argument list, no shell
+            restore_cmd, stdout=subprocess.PIPE, stderr=script_log, env=env
+        ) as script,
+        subprocess.Popen(  # noqa: S603 - our own argument list, no shell
+            apply_cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=apply_log, env=env
+        ) as apply,
+    ):
+        assert script.stdout is not None and apply.stdin is not None  # both PIPE
+        try:
+            apply.stdin.write(b"BEGIN;\n" + (REPLACE_SQL if replace else b""))
+            shutil.copyfileobj(script.stdout, apply.stdin, 1 << 20)
+            if script.wait() == 0:
+                apply.stdin.write(b"COMMIT;\n")
+            apply.stdin.close()  # without COMMIT: psql ends, the transaction rolls back
+        except BrokenPipeError:
+            pass  # psql stopped at an error: its message follows
+        for name, process, log in (("pg_restore", script, script_log), ("psql", apply, apply_log)):
+            if process.wait() != 0:
+                log.seek(0)
+                text = log.read().decode(errors="replace").strip()
+                raise BackupRefused(f"{name}: {(text.splitlines() or ['failed'])[-1]}")
+
+
+def _libpq_env(url: URL) -> dict[str, str]:
+    """The URL's connection in libpq's environment: the password never on a command line,
+    where `ps` shows it."""
     env: dict[str, str] = dict(os.environ)
     settings: Mapping[str, object] = {
         "PGHOST": url.host,
@@ -234,8 +272,13 @@ def _run(command: list[str], url: URL) -> None:
         "PGPASSWORD": url.password,
     }
     env.update({name: str(value) for name, value in settings.items() if value})
+    return env
+
+
+def _run(command: list[str], url: URL) -> None:
+    """Run a PostgreSQL client on the URL's database."""
     done = subprocess.run(  # noqa: S603 - our own argument list, no shell
-        command, env=env, capture_output=True, text=True, check=False
+        command, env=_libpq_env(url), capture_output=True, text=True, check=False
     )
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["failed"])[-1]

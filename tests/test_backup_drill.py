@@ -264,7 +264,7 @@ def test_restore_refuses_a_database_in_use_and_a_file_that_is_not_a_backup(
     made = queries.backup_database(tmp_path / "library.backup")
     stranger = tmp_path / "not-a-backup"
     stranger.write_bytes(b"SQLite format 3\x00" + b"\x00" * 200)
-    with pytest.raises(backup.BackupRefused, match="not a backup"):
+    with pytest.raises(backup.BackupRefused, match="damaged"):
         backup.restore(empty_url, stranger)
     plain = tmp_path / "plain.db"
     with closing(sqlite3.connect(plain)) as conn:
@@ -319,3 +319,34 @@ def test_an_older_backup_comes_back_migrated(
     finally:
         eng.dispose()
     assert version == ScriptDirectory.from_config(migrate._config()).get_current_head()
+
+
+def test_a_failed_restore_leaves_the_database_as_it_was(
+    library_db: Database, tmp_path: Path
+) -> None:
+    """A damaged backup given with --force: refused, and the database it was to replace is
+    untouched — whether the damage is seen before anything is written (cut short: no
+    readable table of contents; a damaged SQLite file fails its check) or only partway
+    through (PostgreSQL, bytes garbled in the table data: the schema is already dropped by
+    then, in the transaction that the failure rolls back)."""
+    whole = queries.backup_database(tmp_path / "whole.backup").path
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.backup"
+    cut.write_bytes(data[: len(data) * 6 // 10])
+    # pg_dump's table data lies near the end of its file; SQLite's pages anywhere.
+    start, length = (len(data) * 95 // 100, 512) if BACKEND == "postgresql" else (
+        len(data) // 2, len(data) // 5)  # fmt: skip
+    garbled = tmp_path / "garbled.backup"
+    garbled.write_bytes(data[:start] + bytes(b ^ 0x5A for b in data[start : start + length])
+                        + data[start + length :])  # fmt: skip
+    before = _restored_rows(library_db.url)
+    with pytest.raises(backup.BackupRefused, match=r"not a backup|damaged"):
+        queries.restore_database(cut, force=True)
+    assert _restored_rows(library_db.url) == before
+    with pytest.raises(backup.BackupRefused) as refused:
+        queries.restore_database(garbled, force=True)
+    if BACKEND == "postgresql":
+        assert "pg_restore" in str(refused.value), "the damage was met while restoring"
+    else:
+        assert "damaged" in str(refused.value)
+    assert _restored_rows(library_db.url) == before
