@@ -253,6 +253,10 @@ NOT_PAGES = {
     "booklist_state",
     "lang",
     "static",
+    "static_unversioned",
+    "busy",  # nginx's 429 and 413 pages: tests/test_web_forwarded.py
+    "too_large",
+    "health",  # plain text for monitoring
     "staff:mfa_page",
     "staff:enrol_link",
     "kiosk_enrol_link",  # moves its token into a cookie, like staff:enrol_link

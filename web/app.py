@@ -20,6 +20,7 @@ from web import (
     calendar,
     catalog,
     errors,
+    forwarded,
     holds,
     home,
     i18n,
@@ -38,6 +39,7 @@ from web import (
     search_counts,
     series_holds,
     serve,
+    static_version,
     terminals,
 )
 from web.security import BodyLimit, CSRFCheck, SecurityHeaders
@@ -64,6 +66,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             yield
         queries.dispose()
 
+    static = ROOT / "static"
+    files = StaticFiles(directory=static)
     app = Starlette(
         debug=settings.debug,
         routes=[
@@ -90,10 +94,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     *home.routes,
                 ]
             ),
+            *forwarded.routes,
             *staff_routes.mounted(settings),
-            Mount("/static", StaticFiles(directory=ROOT / "static"), name="static"),
+            Mount(f"/static/{static_version.fingerprint(static)}", files, name="static"),
+            Mount("/static", files, name="static_unversioned"),
         ],
         middleware=[
+            # First: everything after sees the client and scheme the proxy saw.
+            Middleware(forwarded.ForwardedHeaders, trusted=settings.trusted_proxies),
             Middleware(
                 SecurityHeaders,
                 https=settings.https,

@@ -21,9 +21,10 @@ the database would put a write on every anonymous search, the cost this module a
 proxy's limit_req (deploy/) is the outer bound, and a restart or a new host only forgives.
 
 Addresses are keys as the server sees them: behind the nginx of deploy/ that is the
-client's (uvicorn takes X-Forwarded-For from 127.0.0.1 only, web/serve.py); IPv6 clients are
-counted per /64, the block one customer usually has. At most MAX_ADDRESSES buckets are kept;
-the least recently used are dropped first (that forgives an address, it never refuses one).
+client's (X-Forwarded-For is believed from SHIORI_TRUSTED_PROXIES only, web/forwarded.py);
+IPv6 clients are counted per /64, the block one customer usually has. At most MAX_ADDRESSES
+buckets are kept; the least recently used are dropped first (that forgives an address, it
+never refuses one).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from functools import partial
 from pathlib import Path
 
 from db import queries
-from web import alerts_cli, forms, import_cli, reference_cli, refusals, serve
+from web import alerts_cli, backup_cli, forms, import_cli, reference_cli, refusals, serve
 from web.i18n import Catalogues, Translator
 from web.mail import MailComposer
 from web.settings import Settings, SettingsError, load
@@ -409,6 +409,7 @@ def parser() -> argparse.ArgumentParser:
     staff_cli.add_parser(sub, _setup)
     reference_cli.add_parser(sub, _setup)
     alerts_cli.add_parser(sub, _setup)
+    backup_cli.add_parser(sub, _setup)
     keep = sub.add_parser("retention", help="privacy retention")
     keep_sub = keep.add_subparsers(dest="retention_command", required=True)
     keep_sub.add_parser(

@@ -8,14 +8,40 @@ from collections.abc import Iterable
 
 from starlette.requests import Request
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
 
 def address(request: Request) -> str:
+    """The client's address: behind a trusted proxy, the one web.forwarded resolved."""
     return request.client.host if request.client else "unknown"
 
 
-def in_networks(
-    address: str, networks: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network]
-) -> bool:
+def forwarded_client(peer: str, forwarded_for: str, trusted: Iterable[Network]) -> str:
+    """The client of a request that came from `peer` with X-Forwarded-For `forwarded_for`
+    (comma-separated hops, the nearest last): the right-most hop that is not a trusted
+    proxy. A peer that is not trusted is the client, whatever it sent; so is a trusted one
+    that forwarded nothing. Hops left of the first untrusted one were written by the client
+    and may be anything, so they are never read. If every hop is a trusted proxy, the
+    left-most is the client (a request from the proxy's own host)."""
+    trusted = tuple(trusted)
+    if not in_networks(peer, trusted):
+        return peer
+    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not in_networks(hop, trusted):
+            return hop if _is_ip(hop) else "unknown"
+    return hops[0] if hops else peer
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def in_networks(address: str, networks: Iterable[Network]) -> bool:
     """Whether `address` lies in one of `networks`; an address that is not an IP (the
     "unknown" of a request without a client) lies in none."""
     networks = tuple(networks)

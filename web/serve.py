@@ -73,8 +73,8 @@ def run(settings: Settings, workers: int, limits: Timeouts) -> None:
         host=settings.host,
         port=settings.port,
         workers=workers,
-        proxy_headers=settings.production,
-        forwarded_allow_ips="127.0.0.1",
+        # X-Forwarded-* are the application's business (web/forwarded.py).
+        proxy_headers=False,
         server_header=False,
         log_level="info",
         access_log=not settings.production,

@@ -91,6 +91,8 @@ class Settings:
     public_url_configured: bool = False
     # A PostgreSQL streaming replica for the catalogue's reads (db.engine): "" for none.
     database_read_url: str = ""
+    # Reverse proxies whose X-Forwarded-For / -Proto are believed (web/forwarded.py).
+    trusted_proxies: tuple[Network, ...] = ()
 
     @property
     def https(self) -> bool:
@@ -333,4 +335,20 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         sitemap_size=_int(env, "SHIORI_SITEMAP_SIZE", 50_000, 1, 50_000),
         public_url_configured=bool(env.get("SHIORI_PUBLIC_URL", "")),
         database_read_url=database_read_url,
+        trusted_proxies=_trusted_proxies(env, production),
     )
+
+
+# Production sits behind deploy/'s nginx on the same host unless told otherwise.
+LOOPBACK_PROXIES = (ipaddress.ip_network("127.0.0.1/32"), ipaddress.ip_network("::1/128"))
+
+
+def _trusted_proxies(env: Mapping[str, str], production: bool) -> tuple[Network, ...]:
+    """SHIORI_TRUSTED_PROXIES: addresses or networks; unset, the loopback in production and
+    none in development; "none" for none."""
+    raw = env.get("SHIORI_TRUSTED_PROXIES", "")
+    if raw.strip().lower() == "none":
+        return ()
+    if not raw.strip():
+        return LOOPBACK_PROXIES if production else ()
+    return _networks(env, "SHIORI_TRUSTED_PROXIES")

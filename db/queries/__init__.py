@@ -19,6 +19,7 @@ from db.queries import (
     accounts,
     alerts,
     audit,
+    backups,
     booklist,
     calendar,
     catalog,
@@ -61,6 +62,7 @@ from db.queries import (
 from db.queries.accounts import *  # noqa: F403
 from db.queries.alerts import *  # noqa: F403
 from db.queries.audit import *  # noqa: F403
+from db.queries.backups import *  # noqa: F403
 from db.queries.booklist import *  # noqa: F403
 from db.queries.calendar import *  # noqa: F403
 from db.queries.catalog import *  # noqa: F403
@@ -113,6 +115,7 @@ __all__ = [
 __all__ += accounts.__all__
 __all__ += alerts.__all__
 __all__ += audit.__all__
+__all__ += backups.__all__
 __all__ += booklist.__all__
 __all__ += calendar.__all__
 __all__ += catalog.__all__
