@@ -338,6 +338,8 @@ def synthesize(works: int, seed_value: int = 1) -> int:
         size = min(BATCH, works - made)
         batch = [synthetic_work(rng, number + n) for n in range(size)]
         made += queries.add_works(batch, copies_seed=seed_value)
+    if made:
+        queries.optimize_search_index()  # one merge after the load, not one per batch
     return made
 
 

@@ -37,3 +37,12 @@ def test_reindex_leaves_the_index_in_one_segment(fresh_db: Database) -> None:
     title = works[700].title
     found = queries.search_works(queries.SearchParams(q=title))
     assert found.hits[0].title == title
+
+
+def test_a_synthetic_bulk_load_leaves_the_index_in_one_segment(fresh_db: Database) -> None:
+    if not fresh_db.url.startswith("sqlite"):
+        pytest.skip("PostgreSQL's GIN index has no segments")
+    from bench import synth
+
+    assert synth.synthesize(3000, seed_value=3) == 3000
+    assert _segments() == 1

@@ -41,6 +41,7 @@ __all__ = [
     "get_catalog_stats",
     "import_catalog_file",
     "list_unfinished_imports",
+    "optimize_search_index",
     "rebuild_search_index",
 ]
 
@@ -75,7 +76,7 @@ def import_catalog_file(path: Path, source: str | None = None) -> ImportReport:
     run_id, report.resumed = _begin_run(str(Path(path).resolve()))
     for batch in reader.batches(report):
         _upsert_batch(batch, report, run_id)
-    _end_run(run_id)
+    _end_run(run_id, report.added + report.updated)
     search_cache.clear()
     return report
 
@@ -122,9 +123,18 @@ def _upsert_batch(
     )
 
 
+# An import that wrote at least this share of the catalogue merges the full-text index
+# after it (a bulk load leaves it in many segments; merging costs about as much as writing
+# the whole index, so a small import into a big catalogue does not).
+OPTIMIZE_SHARE = 0.1
+
+
 @writes
-def _end_run(conn: Connection, now: datetime, run_id: int) -> None:
+def _end_run(conn: Connection, now: datetime, run_id: int, written: int) -> None:
     conn.execute(text("DELETE FROM import_run WHERE id = :id"), {"id": run_id})
+    works = conn.execute(text("SELECT count(*) FROM work")).scalar_one()
+    if written and written >= OPTIMIZE_SHARE * works:
+        catalog_write.SearchIndex(conn).optimize()
 
 
 @reads
@@ -149,6 +159,12 @@ def _insert_works(
     rows = catalog_write.insert_new_works(conn, records, now)
     seed.add_copies(conn, rows, copies_seed, clock.library_today(now))
     return len(rows)
+
+
+@writes
+def optimize_search_index(conn: Connection, now: datetime) -> None:
+    """Merge the full-text index after a bulk load (db.catalog_write.SearchIndex.optimize)."""
+    catalog_write.SearchIndex(conn).optimize()
 
 
 def rebuild_search_index() -> int:
