@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from playwright.sync_api import Page
@@ -42,11 +43,17 @@ _OVERFLOW = """() => {
 }"""
 
 
+@cache
+def _axe_source() -> str:
+    """axe.min.js, read once: it is injected into every page a sweep checks."""
+    return AXE.read_text("utf-8")
+
+
 def violations(page: Page) -> list[str]:
     """axe's violations on the page as it is now, at any impact: `rule (impact): targets`."""
     # evaluate() runs through DevTools, so the page's strict CSP stays on while axe loads.
     if not page.evaluate("typeof axe !== 'undefined'"):
-        page.evaluate(AXE.read_text("utf-8"))
+        page.evaluate(_axe_source())
     found: list[str] = page.evaluate(_RUN, list(TAGS))
     return found
 

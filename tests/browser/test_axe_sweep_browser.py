@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -59,6 +60,8 @@ NOT_PAGES = {
     "/staff/reference-cases/crd.xml": "a download (CRD XML)",
     "/staff/stats.csv": "a download (CSV)",
     "/staff/stats/charts.css": "the charts' stylesheet",
+    "/logo": "the library's logo (an image)",
+    "/health": "plain text for the load balancer",
 }
 
 
@@ -78,6 +81,10 @@ class Ids:
     barcode: str  # a copy on the shelf that nobody has reserved
     staff_link: str
     terminal_link: str
+    hold: int = 1  # 花子's reservation of `held`
+    material: str = "book"
+    location: int = 1
+    announcement: int = 1
 
 
 def sweep(ids: Ids) -> tuple[list[str], list[str], list[str]]:
@@ -120,11 +127,17 @@ def sweep(ids: Ids) -> tuple[list[str], list[str], list[str]]:
         "/no-such-page",
         f"/records/{10**9}",
         "/logout",  # GET: 405 today, a page offering the logout button once there is one
+        "/guide",
+        "/privacy",
+        "/busy/30",  # the 429 page nginx shows
+        "/too-large",  # the 413 page nginx shows
     ]
     patron = [
         "/my",
         "/my/loans",
         "/my/holds",
+        f"/my/holds/{ids.hold}",
+        f"/my/holds/{ids.hold}/cancel",  # the question without JavaScript
         f"/records/{ids.work}/hold",
         f"/records/{ids.work}/hold/series",
         "/my/booklist",
@@ -174,6 +187,21 @@ def sweep(ids: Ids) -> tuple[list[str], list[str], list[str]]:
         "/staff/terminals/new",
         f"/staff/terminals/{ids.terminal}",
         "/staff/stats",
+        "/staff/logout",
+        f"/staff/accounts/{ids.staff}/end",
+        "/staff/codes",
+        "/staff/codes/branches",
+        "/staff/codes/branches/sogo",
+        "/staff/codes/shelf-locations",
+        f"/staff/codes/shelf-locations/{ids.location}",
+        "/staff/codes/material-types",
+        f"/staff/codes/material-types/{ids.material}",
+        "/staff/codes/categories",
+        "/staff/codes/categories/general",
+        "/staff/codes/card-rule",
+        "/staff/codes/identity",
+        "/staff/codes/announcements",
+        f"/staff/codes/announcements/{ids.announcement}",
     ]
     return public, patron, staff
 
@@ -281,8 +309,8 @@ def sends(ids: Ids) -> tuple[list[Send], list[Send], list[Send]]:
     see the errors; the reservation is placed (in Japanese, then English shows it placed),
     the counter lends and takes back."""
     public = [
-        # booklist-login.js sends it and shows the refusal in place.
-        Send("/login", "form[action='/login']", shown="#login-error"),
+        # booklist-login.js sends it and shows the refusal in place: empty, what is missing.
+        Send("/login", "form[action='/login']", shown="#card-error"),
         Send("/register", "form[action='/register']"),
         Send(
             "/register",
@@ -369,7 +397,7 @@ def served(_library_template: str, db_dir: Path) -> Iterator[Served]:
     lent = {loan.work_id for loan in queries.list_loans(hanako)}
     held = _work_on_the_shelf(lent)
     work = _work_on_the_shelf(lent | {held})
-    queries.place_hold(hanako, held, "sogo")  # in 予約状況 and on the pull list
+    hold = queries.place_hold(hanako, held, "sogo").id  # in 予約状況 and on the pull list
     waited = _work_on_the_shelf(lent | {held, work})
     off_the_shelves(waited)
     queries.place_hold(hanako, waited, "sogo")  # waiting in line: may be suspended
@@ -404,6 +432,18 @@ def served(_library_template: str, db_dir: Path) -> Iterator[Served]:
         actor, queries.StaffInput("I001", "研修 二郎", "", "sogo", "intern", (), None)
     )
     given_up_mail()
+    with engine.read() as conn:
+        material = str(conn.execute(text("SELECT min(code) FROM material_type")).scalar_one())
+        location = conn.execute(text("SELECT min(id) FROM shelf_location")).scalar()
+    if location is None:
+        location = queries.add_shelf_location(actor, "sogo", "郷土資料室", {"ja": "2階 郷土資料室"})
+    announcement = queries.save_announcement(
+        actor,
+        None,
+        queries.AnnouncementInput(
+            {"ja": "年末年始の休館", "en": "Closed over New Year"}, date(2026, 1, 1), None
+        ),
+    )
     ids = Ids(
         work=work,
         held=held,
@@ -417,6 +457,10 @@ def served(_library_template: str, db_dir: Path) -> Iterator[Served]:
         barcode=_copy_on_the_shelf({held, work, waited}),
         staff_link=manager_token,  # spent by the time the sweep opens it
         terminal_link=terminal_link,  # opened, never confirmed
+        hold=hold,
+        material=material,
+        location=int(location),
+        announcement=announcement,
     )
     kiosk_token = kiosk.new_terminal(name="総合 OPAC 2")
     queries.dispose()
