@@ -32,7 +32,8 @@ function setupLogin(form) {
       if (main) document.querySelector("main").replaceWith(document.adoptNode(main));
       const again = document.querySelector("form[action='/login']");
       if (again) setupLogin(again);
-      document.getElementById("login-error")?.focus();
+      // The refusal: the login error, or else the first field that says what is missing.
+      (document.getElementById("login-error") ?? document.querySelector("[aria-invalid='true']"))?.focus();
       return;
     }
     try {
