@@ -121,3 +121,27 @@ def test_two_undos_at_once_make_one_reservation(lib: Lib) -> None:
         thread.join(timeout=60)
     assert sorted(outcomes) == ["refused", "refused", "refused", "restored"]
     assert _rows_of(a) == 1
+
+
+def test_undo_keeps_every_rule_of_reserving(lib: Lib) -> None:
+    """The same checks as place_hold: a title on loan to the patron is not reserved again."""
+    (a, card_a), _ = lib.patrons[:2]
+    off_the_shelf("H001")
+    hold = queries.place_hold(a, lib.works["neko"], "sogo")
+    cancelled = queries.cancel_hold_undoably(a, hold.id)
+    at(NOW + timedelta(minutes=1))
+    queries.checkout(card_a, "H002")  # at the counter meanwhile
+    with pytest.raises(queries.HoldRefused) as refused:
+        queries.restore_hold(a, cancelled)
+    assert refused.value.code == "on_loan_to_you" and _rows_of(a) == 0
+
+
+def test_an_undo_works_once(lib: Lib) -> None:
+    (a, _), _ = lib.patrons[:2]
+    off_the_shelf("H001", "H002")
+    hold = queries.place_hold(a, lib.works["neko"], "sogo")
+    cancelled = queries.cancel_hold_undoably(a, hold.id)
+    queries.restore_hold(a, cancelled)
+    with pytest.raises(queries.HoldRefused) as refused:
+        queries.restore_hold(a, cancelled)
+    assert refused.value.code == "already_reserved" and _rows_of(a) == 1

@@ -3,18 +3,22 @@ reservation comes back in its place in the queue — with htmx and without JavaS
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import text
 from starlette.testclient import TestClient
 
 from db import engine, queries
+from tests import kiosk as kiosk_helpers
 from tests.conftest import Database, app_settings
 from tests.test_web_account import HTMX, csrf_of, log_in
 from tests.test_web_holds import HANAKO, MISAKI, patron_id, reserve, taros_loan
+from web import hold_undo
 from web.app import create_app
 
 
@@ -182,3 +186,56 @@ def test_the_undo_ends_after_its_window(library_db: Database, clock: Clock) -> N
     assert position(HANAKO[0], work_id) is None and position(MISAKI[0], work_id) == 1
     hanako.close()
     misaki.close()
+
+
+def test_the_undo_note_leaves_with_the_patron(library_db: Database, clock: Clock) -> None:
+    """On a kiosk the next person must not inherit the note; it never carries the title."""
+    work_id, _, _ = taros_loan()
+    app = create_app(app_settings(library_db.url))
+    kiosk = kiosk_helpers.enrol(TestClient(app))
+    log_in(kiosk, *HANAKO)
+    assert reserve(kiosk, work_id, "sogo").status_code == 303  # type: ignore[attr-defined]
+    hold = next(h for h in queries.list_holds(patron_id(HANAKO[0])) if h.work_id == work_id)
+    token = csrf_of(kiosk.get("/my/holds").text)
+    kiosk.post(f"/my/holds/{hold.id}/cancel", data={"csrf_token": token}, follow_redirects=False)
+    note = kiosk.cookies.get(hold_undo.COOKIE)
+    assert note
+    _, payload = URLSafeTimedSerializer("any key").loads_unsafe(note)
+    assert payload["w"] == work_id and "t" not in payload
+    assert hold.title not in json.dumps(payload, ensure_ascii=False)
+    listing = kiosk.get("/my/holds").text  # the title is looked up for the page
+    assert "予約を取り消しました" in listing and hold.title in listing
+    out = kiosk.post("/logout", data={"csrf_token": csrf_of(listing)}, follow_redirects=False)
+    assert out.status_code == 303 and f'{hold_undo.COOKIE}=""' in out.headers["set-cookie"]
+    assert hold_undo.COOKIE not in kiosk.cookies
+    kiosk.close()
+
+
+def test_an_undo_after_a_checkout_is_refused(library_db: Database, clock: Clock) -> None:
+    hanako, misaki, work_id = two_in_line(library_db, clock)
+    theirs = queries.list_holds(patron_id(MISAKI[0]))[0]
+    mine = csrf_of(misaki.get("/my/holds").text)
+    gone = misaki.post(f"/my/holds/{theirs.id}/cancel", data={"csrf_token": mine}, headers=HTMX)
+    first = queries.list_holds(patron_id(HANAKO[0]))[0]
+    queries.cancel_hold(patron_id(HANAKO[0]), first.id)
+    [(barcode,)] = taros_copy(work_id)
+    queries.return_item(barcode)  # nobody waits for it now: Misaki borrows it at the counter
+    queries.checkout(MISAKI[0], barcode)
+    late = misaki.post(
+        "/my/holds/undo", data={"csrf_token": mine, "token": undo_token(gone.text)}, headers=HTMX
+    )
+    assert late.status_code == 422 and position(MISAKI[0], work_id) is None
+    assert "この資料は現在あなたが借りています" in late.text
+    hanako.close()
+    misaki.close()
+
+
+def taros_copy(work_id: int) -> list[tuple[str]]:
+    with engine.read() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT i.barcode FROM loan l JOIN item i ON i.id = l.item_id WHERE i.work_id = :w"
+            ),
+            {"w": work_id},
+        ).all()
+    return [(str(r[0]),) for r in rows]

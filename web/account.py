@@ -7,7 +7,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from db import queries
-from web import booklist, client, devices, forms, refusals, terminals
+from web import booklist, client, devices, forms, hold_undo, refusals, terminals
 from web.flash import flash
 from web.guard import patron_route
 from web.i18n import N_, translator
@@ -110,6 +110,8 @@ def _log_out(request: Request, token: str | None, *, shared: bool) -> Response:
         # Leave the page, not a swap.
         response.headers["HX-Redirect"] = response.headers["location"]
     clear_cookie(response, settings_of(request), PATRON)
+    # Clear-Site-Data keeps cookies on a kiosk: the undo note must not reach the next person.
+    hold_undo.forget(request, response)
     # The browser drops cached pages and storage: nothing personal for the next person. A
     # shared computer loses every cookie too; the patron's own browser keeps its device
     # cookie (web/devices.py), or logging out would give up its protection from lockouts,

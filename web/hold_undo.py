@@ -1,8 +1,8 @@
 """The undo of a cancelled reservation: a signed note of what was cancelled.
 
 The database keeps nothing of a cancelled reservation (db.queries.holds), so what putting it
-back needs (title, pickup library, its place in the queue) travels to the patron's own page,
-signed for this purpose with the site's key, and comes back with the undo. The database
+back needs (the title's id, pickup library, its place in the queue) travels to the patron's
+own page, signed for this purpose with the site's key, and comes back with the undo. The database
 decides whether it is still in time and the patron's own (`restore_hold`); the signature only
 says the note was written here. Without JavaScript the note waits in a short-lived HttpOnly
 cookie for the reservations page after the redirect.
@@ -34,7 +34,6 @@ def token(request: Request, cancelled: queries.CancelledHold) -> str:
             "h": cancelled.hold_id,
             "p": cancelled.patron_id,
             "w": cancelled.work_id,
-            "t": cancelled.title,
             "b": cancelled.pickup_branch_id,
             "pa": cancelled.placed_at.isoformat(),
             "su": cancelled.suspended_until.isoformat() if cancelled.suspended_until else None,
@@ -50,18 +49,21 @@ def read(request: Request, raw: str) -> queries.CancelledHold | None:
         data: dict[str, Any] = _serializer(request).loads(
             raw[:_LIMIT], max_age=queries.HOLD_UNDO_MINUTES * 60 * 6
         )
+        patron_id, work_id = int(data["p"]), int(data["w"])
+        # Signed, not encrypted: the title is looked up, never carried (a shared computer).
+        title = queries.get_hold_form(patron_id, work_id).title
         return queries.CancelledHold(
             hold_id=int(data["h"]),
-            patron_id=int(data["p"]),
-            work_id=int(data["w"]),
-            title=str(data["t"]),
+            patron_id=patron_id,
+            work_id=work_id,
+            title=title,
             pickup_branch_id=int(data["b"]),
             placed_at=datetime.fromisoformat(data["pa"]),
             suspended_until=date.fromisoformat(data["su"]) if data["su"] else None,
             cancelled_at=datetime.fromisoformat(data["ca"]),
             undoable=True,
         )
-    except (BadSignature, KeyError, TypeError, ValueError):
+    except (BadSignature, KeyError, TypeError, ValueError, queries.NotFound):
         return None
 
 

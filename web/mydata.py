@@ -23,7 +23,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from db import queries
-from web import forms, refusals
+from web import forms, hold_undo, refusals
 from web.csv_download import csv_download
 from web.errors import error_response
 from web.flash import flash
@@ -565,6 +565,7 @@ async def delete_account(request: Request, session: Current) -> Response:
     # The session went with the patron: leave like a logout, leaving nothing in the browser.
     response = render(request, "mydata/deleted.html")
     clear_cookie(response, settings_of(request), PATRON)
+    hold_undo.forget(request, response)
     response.headers["Clear-Site-Data"] = '"cache", "storage"'
     return response
 

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 from db import rules, search, search_cache
 from db.catalog_write import split_values
-from db.engine import replica_reads
+from db.engine import reads, replica_reads
 from db.errors import NotFound
 from db.localized import Localized
 from db.rules import ITEM_STATUSES, MAX_PAGE, NDC_CLASSES, PAGE_SIZE, RANK_CAP, SORTS
@@ -461,7 +461,9 @@ def search_works(conn: Connection, now: datetime, params: SearchParams) -> Searc
     )
 
 
-@replica_reads
+# The primary: its copy statuses are what patrons and staff just wrote (reserved → pulled,
+# lent → on loan), shown beside get_title_status, which reads the primary too.
+@reads
 def get_record(conn: Connection, now: datetime, work_id: int) -> Record:
     w = conn.execute(text("SELECT * FROM work WHERE id = :id"), {"id": work_id}).first()
     if w is None:
@@ -526,7 +528,9 @@ def list_material_types() -> tuple[MaterialType, ...]:
     return search_cache.code_table("material_type", _material_types)
 
 
-@replica_reads
+# Code tables from the primary: a console change clears the cache, and a lagging replica
+# would put the old rows back into it until the next change.
+@reads
 def _branches(conn: Connection, now: datetime) -> tuple[Branch, ...]:
     return tuple(
         Branch(r.code, Localized.of(r.names))
@@ -534,7 +538,7 @@ def _branches(conn: Connection, now: datetime) -> tuple[Branch, ...]:
     )
 
 
-@replica_reads
+@reads
 def _material_types(conn: Connection, now: datetime) -> tuple[MaterialType, ...]:
     return tuple(
         MaterialType(r.code, Localized.of(r.names))

@@ -414,15 +414,9 @@ def get_hold_form(conn: Connection, now: datetime, patron_id: int, work_id: int)
     )
 
 
-@writes
-def place_hold(
-    conn: Connection, now: datetime, patron_id: int, work_id: int, pickup_code: str
-) -> HoldView:
-    """Reserve a title for pickup at a branch; `HoldRefused` says why not (limit, duplicate
-    …). A double submit makes one reservation."""
-    today = library_today(now)
-    pickup_id = _branch_id(conn, pickup_code)
-    # The patron row first (the limit below counts their reservations), then the title.
+def _check_reservable(conn: Connection, patron_id: int, work_id: int) -> None:
+    """The rules of reserving, for `place_hold` and `restore_hold` alike: locks the patron
+    row (the limit counts their reservations), then the title, and raises `HoldRefused`."""
     conn.execute(select(_patron.c.id).where(_patron.c.id == patron_id).with_for_update())
     if not routing.lock_work(conn, work_id):
         raise WorkNotFound()
@@ -449,6 +443,17 @@ def place_hold(
     ).scalar_one()
     if held >= limit:
         raise HoldLimitReached(limit)
+
+
+@writes
+def place_hold(
+    conn: Connection, now: datetime, patron_id: int, work_id: int, pickup_code: str
+) -> HoldView:
+    """Reserve a title for pickup at a branch; `HoldRefused` says why not (limit, duplicate
+    …). A double submit makes one reservation."""
+    today = library_today(now)
+    pickup_id = _branch_id(conn, pickup_code)
+    _check_reservable(conn, patron_id, work_id)
     placed_at = routing.queue_place(conn, work_id, now)  # under the title's lock
     try:
         with conn.begin_nested():
@@ -516,26 +521,17 @@ def restore_hold(
     in its old place in the queue (its `placed_at`), with its pickup library and any
     suspension still ahead. A copy given to the next reader meanwhile stays theirs; one
     back on the shelf is pulled again. Another patron's cancellation is `NotFound`; the
-    rules of `place_hold` (limit, duplicate, on loan) still hold."""
+    rules of `place_hold` (`_check_reservable`) and a pickup library that still exists hold."""
     if cancelled.patron_id != patron_id or not cancelled.undoable:
         raise HoldNotFound()
     if not now - timedelta(minutes=HOLD_UNDO_MINUTES) <= cancelled.cancelled_at <= now:
         raise UndoExpired()
     today = library_today(now)
-    conn.execute(select(_patron.c.id).where(_patron.c.id == patron_id).with_for_update())
-    if not routing.lock_work(conn, cancelled.work_id):
-        raise WorkNotFound()
-    if conn.execute(
-        select(_hold.c.id).where(
-            _hold.c.patron_id == patron_id, _hold.c.work_id == cancelled.work_id
-        )
-    ).first():
-        raise AlreadyReserved()
-    held = conn.execute(
-        select(func.count()).select_from(_hold).where(_hold.c.patron_id == patron_id)
-    ).scalar_one()
-    if held >= hold_limit():
-        raise HoldLimitReached(hold_limit())
+    # The pickup library must still exist (a console change may have removed it).
+    pickup = select(_branch.c.id).where(_branch.c.id == cancelled.pickup_branch_id)
+    if conn.execute(pickup).first() is None:
+        raise UnknownBranch()
+    _check_reservable(conn, patron_id, cancelled.work_id)
     suspended = cancelled.suspended_until
     try:
         with conn.begin_nested():
