@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select, text
+from sqlalchemy import Select, func, select, text, update
 from sqlalchemy.engine import Connection
 
 from db import loan_rules, rules, search_cache
@@ -166,6 +166,19 @@ def add_missing_shelf_locations(conn: Connection) -> int:
         )
     )
     return result.rowcount or 0
+
+
+def add_shelf_location_names(conn: Connection, lang: str, names: dict[str, str]) -> None:
+    """Name shelf locations (by code) in `lang` where they have no name in it yet."""
+    rows = conn.execute(
+        select(_shelf.c.id, _shelf.c.code, _shelf.c.names).where(_shelf.c.code.in_(names))
+    ).all()
+    for row in rows:
+        have = dict(row.names or {})
+        if not have.get(lang):
+            have.setdefault("ja", row.code)
+            have[lang] = names[row.code]
+            conn.execute(update(_shelf).where(_shelf.c.id == row.id).values(names=have))
 
 
 def shelf_location_names(conn: Connection, branch_id: int, code: str) -> Localized:

@@ -46,6 +46,15 @@ _SHELF = {
     "bunko": "文庫コーナー",
     "reference": "参考図書コーナー",
 }
+# English names for the demo's shelf locations, so English pages do not show Japanese.
+_SHELF_EN = {
+    "児童書架": "Children's shelves",
+    "文庫コーナー": "Paperbacks (bunko)",
+    "参考図書コーナー": "Reference corner",
+    "閉架書庫": "Closed stacks",
+    "新着図書コーナー": "New arrivals",
+    "一般書架": "General shelves",
+}
 _WORK_COLUMNS = "id, ndc, publisher, authors, authors_yomi, title, title_yomi, pub_year"
 
 
@@ -219,6 +228,7 @@ def generate_copies(conn: Connection, seed_value: int, today: date) -> int:
         ]
         if not works:
             codes.add_missing_shelf_locations(conn)
+            codes.add_shelf_location_names(conn, "en", _SHELF_EN)
             return made
         made += add_copies(conn, works, seed_value, today)
         last = works[-1]["id"]

@@ -325,6 +325,17 @@ def test_cli_reports_without_personal_values(
     for value in PERSONAL:
         assert value not in out, value
     assert counts()["patron"] == 4  # the demo patrons only
+    # A real run without --partial writes nothing: the summary says so before "would".
+    assert cli.main(["import", "patrons", str(PATRONS)]) == 3
+    out = capsys.readouterr().out
+    assert "nothing written because rows were refused (it would have created 3" in out
+    assert "取り込めない行があるため何も書き込んでいません" in out
+    assert counts()["patron"] == 4
+    # Again with --partial and nothing new: "no change", not "the valid rows were written".
+    assert cli.main(["import", "items", str(ITEMS), "--partial"]) == 3
+    out = capsys.readouterr().out
+    assert "No change: the valid rows are already imported" in out
+    assert "valid rows were written" not in out
     # The catalogue import is still `shiori import FILE…` (and `shiori import catalogue`).
     assert (
         cli.main(

@@ -190,3 +190,32 @@ def test_closures_and_weeks_are_saved_audited_and_shown(team: dict[str, Console]
 )
 def test_dates_in_seireki_and_wareki(typed: str, day: date | None) -> None:
     assert forms.calendar_date(typed) == day
+
+
+def test_a_closure_needs_a_reason_and_one_date_is_one_day(team: dict[str, Console]) -> None:
+    manager = team["manager"]
+    form = manager.get("/staff/calendar").text  # type: ignore[attr-defined]
+    # No reason is chosen for staff: a one-day closure left as is was saved as 年末年始.
+    assert '<option value="" selected>' in form and 'new_year" selected' not in form
+    response = manager.post(
+        "/staff/calendar/closures", "/staff/calendar", branch="sogo", starts_on="2026-12-10"
+    )
+    assert response.status_code == 422  # type: ignore[attr-defined]
+    assert 'id="kind-error"' in response.text  # type: ignore[attr-defined]
+    assert 'id="ends_on-error"' not in response.text  # type: ignore[attr-defined]
+    assert calendar_audit() == []
+    saved = manager.post(
+        "/staff/calendar/closures",
+        "/staff/calendar",
+        branch="sogo",
+        starts_on="2026-12-10",
+        ends_on="",
+        kind="other",
+    )
+    assert saved.status_code == 303  # type: ignore[attr-defined]
+    (sogo,) = [b for b in queries.list_branch_calendars() if b.code == "sogo"]
+    assert [(c.starts_on, c.ends_on) for c in sogo.closures] == [
+        (date(2026, 12, 10), date(2026, 12, 10))
+    ]
+    page = manager.get("/staff/calendar").text  # type: ignore[attr-defined]
+    assert page.count("保存しました。") == 1

@@ -177,10 +177,17 @@ def test_row_actions_without_js_and_with_htmx(web: TestClient) -> None:
         data={"until": "not a date", "csrf_token": token},
         headers=HTMX,
     )
-    assert bad.status_code == 422 and "YYYY-MM-DD" in bad.text
+    assert bad.status_code == 422 and f'id="until-{hold.id}-error"' in bad.text
+    assert 'value="not a date"' in bad.text and 'type="date"' not in bad.text
+    assert "令和8年12月28日" in bad.text
     from datetime import date, timedelta
 
-    later = (date.fromisoformat(until) + timedelta(days=10)).isoformat()
+    # Typed as people type it: full-width digits (和暦 reads the same way, web.forms).
+    later = (
+        (date.fromisoformat(until) + timedelta(days=10))
+        .isoformat()
+        .translate(str.maketrans("0123456789-", "０１２３４５６７８９／"))
+    )
     row = web.post(
         f"/my/holds/{hold.id}/suspend", data={"until": later, "csrf_token": token}, headers=HTMX
     )

@@ -155,6 +155,9 @@ def test_first_personal_rules_apply_once_the_facts_hold(web: TestClient) -> None
         **first_form(ICHIRO, ICHIRO_BIRTH, ICHIRO_PHONE, "本を読むのが好きです"),
     )
     assert done.status_code == 303  # type: ignore[attr-defined]
+    login = TestClient(web.app, client=("testclient", 50000), cookies=done.cookies)  # type: ignore[attr-defined]
+    page = login.get(done.headers["location"])  # type: ignore[attr-defined]
+    assert "パスワードを登録しました。" in page.text, (done.headers, page.text.count("flash"))  # type: ignore[attr-defined]
 
 
 def test_first_site_wide_limit(

@@ -161,6 +161,7 @@ ROWS = [  # (screen, action, field groups) of every kind of row
     ("mail_failures", "view", "contact"),
     ("mail_failures", "mail_resend", ""),
     ("mail_failures", "mail_dismiss", ""),
+    ("branch/sogo", "code_edit", "code"),
 ]
 
 
@@ -185,6 +186,10 @@ def test_the_audit_page_shows_every_action_in_words(team: dict[str, Console]) ->
         body = page.text  # type: ignore[attr-defined]
         table = body.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
         assert words in table
+        if lang == "en":  # the page's separator and branch names, not 「、」 and codes
+            assert "、" not in table and "Branch: Central Civic Library" in table
+            assert "Branch: sogo" not in table
+            assert "Branch Central Civic Library" in table and "Branch sogo" not in table
     # In Japanese no code can hide inside the words: none is left raw.
     assert (
         "休館（年末年始）" in table

@@ -123,6 +123,8 @@ def row(
     *,
     confirm_cancel: bool = False,
     count: tuple[queries.HoldView, ...] | None = None,
+    until_error: str = "",
+    until: str = "",
 ) -> Response:
     """One reservation's row of /my/holds (the htmx answer to an action on it); with
     `count`, the list's count too (out of band), after the number of reservations changed."""
@@ -136,6 +138,8 @@ def row(
             "branches": queries.list_branches(),
             "row_message": message,
             "row_error": error,
+            "until_error": until_error,
+            "until": until,
             "max_suspend_days": queries.HOLD_MAX_SUSPEND_DAYS,
             "extras": queries.list_hold_extras(patron_id),
             "step_back_max_days": queries.STEP_BACK_MAX_DAYS,
@@ -169,12 +173,15 @@ async def _row_action(request: Request, session: Current, action: str) -> Respon
             hold = queries.resume_hold(patron_id, hold_id)
     except (queries.HoldRefused, _BadDate) as refused:
         message = (
-            tr.gettext("Enter the date as YYYY-MM-DD.")
+            tr.gettext("Use a date like 2026-12-28 or 令和8年12月28日.")
             if isinstance(refused, _BadDate)
             else refusals.say(request, refused)
         )
         if wants_fragment(request):
             hold = queries.get_hold(patron_id, hold_id)
+            if isinstance(refused, _BadDate):  # said next to the field, what was typed kept
+                typed = forms.text(data, "until", 40)
+                return row(request, patron_id, hold, until_error=message, until=typed, status=422)
             return row(request, patron_id, hold, error=message, status=422)
         ctx = page_ctx(patron_id)
         ctx["page_error"] = message

@@ -101,10 +101,11 @@ def _summary(report: queries.RowImportReport, tr: Translator) -> str:
             "skip (unchanged) %(unchanged)s; refused %(refused)s",
             **values,
         )
-    if not report.partial and report.refused:  # nothing was written: say "would"
+    if not report.partial and report.refused:  # nothing was written: say so, then "would"
         return tr.gettext(
-            "rows read %(read)s; would create %(created)s, update %(updated)s, skip "
-            "(unchanged) %(unchanged)s; refused %(refused)s",
+            "rows read %(read)s; nothing written because rows were refused (it would "
+            "have created %(created)s, updated %(updated)s, skipped %(unchanged)s); "
+            "refused %(refused)s",
             **values,
         )
     return tr.gettext(
@@ -146,6 +147,10 @@ def _outcome(report: queries.RowImportReport, tr: Translator) -> str:
         return tr.gettext(
             "Nothing was written: rows were refused. Fix them, or import with --partial to "
             "load the valid rows."
+        )
+    if report.refused and not report.changed:
+        return tr.gettext(
+            "No change: the valid rows are already imported; the refused rows were not."
         )
     if report.refused:
         return tr.gettext("The valid rows were written; the refused rows were not.")

@@ -99,6 +99,7 @@ class Copy:
     branch_name: Localized
     call_number: str
     shelf_location: str
+    shelf_name: Localized  # the shelf_location table's names (its code where none was given)
     material_type: str
     material_name: Localized
     status: str
@@ -475,6 +476,9 @@ def get_record(conn: Connection, now: datetime, work_id: int) -> Record:
             branch_name=Localized.of(r.branch_names),
             call_number=r.call_number,
             shelf_location=r.shelf_location,
+            shelf_name=Localized.of(r.shelf_names)
+            if Localized.of(r.shelf_names).texts
+            else Localized.of({"ja": r.shelf_location}),
             material_type=r.material_type,
             material_name=Localized.of(r.material_names),
             status=r.status,
@@ -485,9 +489,11 @@ def get_record(conn: Connection, now: datetime, work_id: int) -> Record:
             text(
                 "SELECT it.barcode, b.code, b.names AS branch_names, it.call_number, "
                 "it.shelf_location, it.material_type, m.names AS material_names, it.status, "
-                "m.reservable, m.loan_days FROM item it "
+                "m.reservable, m.loan_days, s.names AS shelf_names FROM item it "
                 "JOIN branch b ON b.id = it.branch_id "
                 "JOIN material_type m ON m.code = it.material_type "
+                "LEFT JOIN shelf_location s ON s.branch_id = it.branch_id "
+                "AND s.code = it.shelf_location "
                 "WHERE it.work_id = :id ORDER BY b.sort_order, it.barcode"
             ),
             {"id": work_id},

@@ -105,10 +105,11 @@ async def closure_add(request: Request) -> Response:
     bad_date = tr.gettext("Use a date like 2026-12-28 or 令和8年12月28日.")
     errors = {}
     starts_on = forms.calendar_date(values["starts_on"])
-    ends_on = forms.calendar_date(values["ends_on"])
+    # An empty last day is a one-day closure.
+    ends_on = forms.calendar_date(values["ends_on"]) if values["ends_on"].strip() else starts_on
     if starts_on is None:
         errors["starts_on"] = bad_date
-    if ends_on is None:
+    if ends_on is None and values["ends_on"].strip():
         errors["ends_on"] = bad_date
     if starts_on is not None and ends_on is not None:
         try:
