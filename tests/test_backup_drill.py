@@ -382,3 +382,14 @@ def test_a_restore_runs_retention_so_erased_patrons_stay_erased(
             assert conn.execute(text("SELECT count(*) FROM patron")).scalar_one() > 0
     finally:
         eng.dispose()
+
+
+@pytest.mark.skipif(BACKEND != "postgresql", reason="schema ownership is PostgreSQL's")
+def test_a_forced_restore_needs_a_role_that_may_drop_schema_public(
+    library_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert backup.owns_public_schema(library_db.url)
+    made = queries.backup_database(tmp_path / "mine.backup")
+    monkeypatch.setattr(backup, "owns_public_schema", lambda url: False)
+    with pytest.raises(queries.BackupRefused, match="must own the database"):
+        queries.restore_database(made.path, force=True)
