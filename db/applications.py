@@ -35,7 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from db import japanese_input, outbox, rules, throttle
+from db import japanese_input, outbox, throttle
 from db.clock import library_today, naive_utc
 from db.digits import ascii_digits
 from db.emails import is_email
@@ -142,7 +142,7 @@ def check_field(
     name: str,
     fields: ApplicationFields,
     today: date,
-    categories: Collection[str] = rules.CATEGORIES,
+    categories: Collection[str],
 ) -> Refusal | None:
     """The refusal for one field (None when it is fine). `home_branch` is only checked for
     being chosen here; the query that stores it checks that the branch exists."""
@@ -191,7 +191,7 @@ def check_field(
 
 
 def check_fields(
-    fields: ApplicationFields, today: date, categories: Collection[str] = rules.CATEGORIES
+    fields: ApplicationFields, today: date, categories: Collection[str]
 ) -> tuple[CleanApplication | None, dict[str, Refusal]]:
     """The stored form of every field, or the refusals of those that are wrong."""
     errors = {

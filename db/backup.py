@@ -26,7 +26,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import URL, make_url
 
 from db import engine
@@ -143,6 +143,25 @@ def is_empty(url: str) -> bool:
         probe.dispose()
 
 
+def owns_public_schema(url: str) -> bool:
+    """Whether the role of `url` may DROP SCHEMA public: its owner, a member of the owning
+    role (pg_database_owner on PostgreSQL 15+), or a superuser."""
+    probe = create_engine(url)
+    try:
+        with probe.connect() as conn:
+            return bool(
+                conn.execute(
+                    text(
+                        "SELECT pg_has_role(current_user, nspowner, 'USAGE') "
+                        "OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) "
+                        "FROM pg_namespace WHERE nspname = 'public'"
+                    )
+                ).scalar()
+            )
+    finally:
+        probe.dispose()
+
+
 def restore(url: str, source: Path, *, force: bool = False) -> str:
     """Replace the database at `url` with the backup `source` (the migrations are left to
     the caller). → the engine restored. The server and workers must be stopped."""
@@ -159,6 +178,14 @@ def restore(url: str, source: Path, *, force: bool = False) -> str:
             "データベースが空ではありません。新しいデータベースに戻すか、中身をすべて置き換える"
             "なら --force を付けてください。 / The database is not empty: restore into a new"
             " database, or give --force to replace everything in it."
+        )
+    if backend == "postgresql" and force and not owns_public_schema(url):
+        raise BackupRefused(
+            "--force はスキーマ public を削除して作り直します。アプリのロールがデータベース"
+            "（PostgreSQL 15 以降はその public スキーマ）の所有者である必要があります"
+            "（createdb --owner shiori）。 / --force drops and re-creates schema public: the"
+            " app's role must own the database (on PostgreSQL 15+ its public schema belongs to"
+            " the database owner; createdb --owner shiori)."
         )
     if backend == "sqlite":
         with (

@@ -106,6 +106,21 @@ def is_category(conn: Connection, code: str) -> bool:
     return found is not None
 
 
+def hold_category(conn: Connection, code: str) -> bool:
+    """Whether the category exists, its row held (PostgreSQL FOR KEY SHARE; SQLite's writer
+    lock does the same) until the caller's transaction ends: a patron or application stored
+    with it cannot race `lock_category` in a delete that counted no uses."""
+    query = select(_category.c.code).where(_category.c.code == code)
+    found = conn.execute(query.with_for_update(read=True, key_share=True)).first()
+    return found is not None
+
+
+def lock_category(conn: Connection, code: str) -> bool:
+    """Whether the category exists, its row locked FOR UPDATE (waits for `hold_category`)."""
+    query = select(_category.c.code).where(_category.c.code == code)
+    return conn.execute(query.with_for_update()).first() is not None
+
+
 def ensure_code_tables(conn: Connection, branches: tuple[rules.BranchSpec, ...]) -> None:
     """Seed the empty tables: branches (SHIORI_BRANCHES), material types and categories
     (db.rules), the card rule and the identity rows; then the loan rules of every

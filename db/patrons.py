@@ -78,9 +78,8 @@ def notify_email_change(
 def create_patron(
     conn: Connection, patron: NewPatron, now: datetime, password: str | None = None
 ) -> int:
-    # The forms check against table patron_category; here the seeded codes pass without a
-    # query (a database of any age), any other code must be in the table.
-    if patron.category not in rules.CATEGORIES and not codes.is_category(conn, patron.category):
+    # Table patron_category is the only source; the row is held so a delete cannot race us.
+    if not codes.hold_category(conn, patron.category):
         raise QueryError("unknown_category")
     if patron.email is not None:
         check_email(patron.email)

@@ -397,9 +397,12 @@ def report(
         BranchRow(code, tuple(suppress(per_branch[code][m]) for m in BRANCH_MEASURES))
         for code in codes
     )
+    # A category deleted since keeps its rows in the report: its history is not dropped.
+    current = code_tables.category_codes(conn)
+    gone = sorted({cat for cat, _ in regs} - set(current))
     registrations = tuple(
         RegistrationRow(cat, tuple(suppress(regs[(cat, band)]) for band, _, _ in AGE_BANDS))
-        for cat in code_tables.category_codes(conn)
+        for cat in (*current, *gone)
         if whole_months(day_from, day_to, today)
     )
     return StatsReport(

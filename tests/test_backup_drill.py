@@ -350,3 +350,46 @@ def test_a_failed_restore_leaves_the_database_as_it_was(
     else:
         assert "damaged" in str(refused.value)
     assert _restored_rows(library_db.url) == before
+
+
+def test_a_restore_runs_retention_so_erased_patrons_stay_erased(
+    library_db: Database, empty_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A backup made before retention erased a patron must not bring them back."""
+    from web.cli import main
+
+    with engine.write() as conn:
+        idle = conn.execute(
+            text(
+                "SELECT id FROM patron p WHERE NOT EXISTS "
+                "(SELECT 1 FROM loan l WHERE l.patron_id = p.id) ORDER BY id LIMIT 1"
+            )
+        ).scalar_one()
+        conn.execute(
+            text("UPDATE patron SET registered_on = :old, last_loan_on = NULL WHERE id = :id"),
+            {"old": "2000-01-01", "id": idle},
+        )
+    made = queries.backup_database(tmp_path / "old.backup")
+    queries.dispose()
+    monkeypatch.setenv("SHIORI_DATABASE_URL", empty_url)
+    assert main(["restore", str(made.path)]) == 0
+    queries.dispose()
+    eng = create_engine(empty_url)
+    try:
+        with eng.connect() as conn:
+            gone = conn.execute(text("SELECT id FROM patron WHERE id = :id"), {"id": idle})
+            assert gone.first() is None, "the patron past the 3-year rule was purged"
+            assert conn.execute(text("SELECT count(*) FROM patron")).scalar_one() > 0
+    finally:
+        eng.dispose()
+
+
+@pytest.mark.skipif(BACKEND != "postgresql", reason="schema ownership is PostgreSQL's")
+def test_a_forced_restore_needs_a_role_that_may_drop_schema_public(
+    library_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert backup.owns_public_schema(library_db.url)
+    made = queries.backup_database(tmp_path / "mine.backup")
+    monkeypatch.setattr(backup, "owns_public_schema", lambda url: False)
+    with pytest.raises(queries.BackupRefused, match="must own the database"):
+        queries.restore_database(made.path, force=True)

@@ -25,6 +25,7 @@ import httpx
 import pytest
 
 from tests.conftest import copy_database
+from web import static_version
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "deploy" / "nginx.conf"
@@ -163,6 +164,7 @@ def stack(_empty_template: str, db_dir: Path) -> Iterator[Stack]:
                 "CERTIFICATE_KEY": str(key),
                 "STATIC_ROOT": str(static),
                 "APP": app.removeprefix("http://"),
+                "STATIC_VERSION": static_version.fingerprint(ROOT / "static"),
             }
         )
         (work / "shiori.conf").write_text(site)
@@ -304,6 +306,10 @@ def test_static_files_come_from_nginx_with_long_caching(stack: Stack) -> None:
         missing = http.get(prefix + "no-such-file.css")
         assert missing.status_code == 404 and "nginx" not in missing.text
         assert "content-security-policy" in missing.headers
+        # Another release's fingerprint: today's file, not kept a year under that name.
+        assert prefix != "/static/000000000000/"
+        stale = http.get("/static/000000000000/site.css")
+        assert stale.status_code == 200 and stale.headers["cache-control"] == "public, max-age=300"
         # Unversioned: served too, kept briefly.
         plain = http.get("/static/site.css")
         assert plain.headers["cache-control"] == "public, max-age=300"

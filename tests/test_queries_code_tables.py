@@ -7,11 +7,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
+from sqlalchemy import text
 
-from db import card_numbers, codes, engine, queries
+from db import card_numbers, codes, engine, queries, stats
 from db.applications import ApplicationFields, check_field
-from db.patrons import NewPatron, create_patron
+from db.patrons import NewPatron, create_patron, register_patron
 from db.queries import home
+from db.queries.staff_patrons import validate_edit
 from db.staff import StaffActor
 from tests.conftest import Database
 
@@ -59,6 +61,29 @@ def test_categories_are_the_tables(fresh_db: Database) -> None:
     assert [(u.kind, u.count) for u in refused.value.uses] == [("patrons", 1)]
     with engine.write() as conn, pytest.raises(queries.QueryError, match="unknown_category"):
         create_patron(conn, _newcomer("2100000998", "pensioner"), NOW)
+
+
+def test_a_deleted_seeded_category_is_refused_everywhere(fresh_db: Database) -> None:
+    queries.delete_patron_category(MANAGER, "other")
+    with engine.write() as conn, pytest.raises(queries.QueryError, match="unknown_category"):
+        create_patron(conn, _newcomer("2100000997", "other"), NOW)
+    edit = queries.PatronEdit("藤沢市朝日町1-1", "0466-25-1111", "", "other")
+    assert "category" in validate_edit(edit, queries.list_category_codes())
+
+
+def test_a_deleted_category_keeps_its_registrations_in_the_statistics(fresh_db: Database) -> None:
+    queries.add_patron_category(MANAGER, "senior", {"ja": "シニア", "en": "Senior"})
+    with engine.write() as conn:
+        register_patron(conn, _newcomer("2100000997", "senior"), NOW)
+        conn.execute(text("DELETE FROM patron WHERE card_number = '2100000997'"))
+    queries.delete_patron_category(MANAGER, "senior")
+    with engine.read() as conn:
+        found = stats.report(conn, date(2026, 10, 1), date(2026, 10, 31), "month", None, "",
+                             date(2026, 12, 1))  # fmt: skip
+        assert "senior" not in [r.category for r in found.registrations]
+        found = stats.report(conn, date(2026, 11, 1), date(2026, 11, 30), "month", None, "",
+                             date(2026, 12, 1))  # fmt: skip
+    assert [r.category for r in found.registrations][-1] == "senior"
 
 
 def test_the_card_rule_is_data(fresh_db: Database) -> None:

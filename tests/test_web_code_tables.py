@@ -240,6 +240,7 @@ def test_home_page_shows_announcements_in_their_dates_and_todays_hours(
         privacy = public.get("/privacy").text
         assert "電話やメールでパスワードをおたずねすることはありません" in privacy
         assert "3年" in privacy
+        assert "バックアップは14日間保管します" in privacy  # erased data leaves them
         assert public.get("/guide").status_code == 200
     [first] = [a for a in queries.list_announcements() if a.state == "current"]
     ended = manager.post(

@@ -1,6 +1,6 @@
 """`shiori backup FILE` and `shiori restore FILE [--force]` (db/backup.py; README,
 "Deployment"). A backup runs beside the server; a restore wants the server and workers
-stopped, and upgrades the restored schema to this release's."""
+stopped, upgrades the restored schema to this release's and runs the retention job."""
 
 from __future__ import annotations
 
@@ -15,7 +15,11 @@ from web.settings import Settings
 Setup = Callable[[Settings], None]
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], setup: Setup) -> None:
+def add_parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    setup: Setup,
+    retention: Callable[[Settings], object],
+) -> None:
     save = sub.add_parser(
         "backup",
         help="copy the whole database to FILE while it stays in use (SQLite's online backup;"
@@ -51,7 +55,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], setup: 
             print(refused, file=sys.stderr)
             return 2
         setup(settings)  # the migrations a backup from an older release needs
-        print(f"復元しました / restored ({kind}) from {args.file}; the schema is up to date.")
+        # What retention erased since the backup was made must not come back with it.
+        retention(settings)
+        print(
+            f"復元しました / restored ({kind}) from {args.file}; the schema is up to date"
+            " and the retention job has run."
+        )
         return 0
 
     save.set_defaults(fn=run_backup)

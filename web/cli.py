@@ -304,10 +304,15 @@ def cmd_holds_receive(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _retention(settings: Settings) -> queries.RetentionReport:
+    """The retention job (`shiori retention run`; `shiori restore` runs it too)."""
+    staff_idle = queries.staff_policy_data().settings["session_idle_minutes"]
+    return queries.run_retention(settings.session_idle_minutes, int(staff_idle))
+
+
 def cmd_retention(settings: Settings, _args: argparse.Namespace) -> int:
     _setup(settings)
-    staff_idle = queries.staff_policy_data().settings["session_idle_minutes"]
-    report = queries.run_retention(settings.session_idle_minutes, int(staff_idle))
+    report = _retention(settings)
     print(
         f"利用者 patrons purged (3 years without borrowing): {report.patrons}, "
         f"sessions: {report.sessions}, staff sessions: {report.staff_sessions}, "
@@ -409,7 +414,7 @@ def parser() -> argparse.ArgumentParser:
     staff_cli.add_parser(sub, _setup)
     reference_cli.add_parser(sub, _setup)
     alerts_cli.add_parser(sub, _setup)
-    backup_cli.add_parser(sub, _setup)
+    backup_cli.add_parser(sub, _setup, _retention)
     keep = sub.add_parser("retention", help="privacy retention")
     keep_sub = keep.add_subparsers(dest="retention_command", required=True)
     keep_sub.add_parser(

@@ -625,7 +625,7 @@ def save_patron_category(
 def delete_patron_category(conn: Connection, now: datetime, actor: StaffActor, code: str) -> None:
     """Refused (CodeInUse) while a patron, an application or a reference question has it;
     its loan rules go with it."""
-    if not codes.is_category(conn, code):
+    if not codes.lock_category(conn, code):
         raise CodeNotFound()
     uses = codes.uses_of_category(conn, code)
     if uses:

@@ -153,7 +153,9 @@ def submit_application(
     ).scalar_one_or_none()
     if branch_id is None and "home_branch" not in errors:
         errors["home_branch"] = Refusal("choose_branch")
-    if clean is None or branch_id is None:
+    if clean is not None and not codes.hold_category(conn, clean.category):
+        errors["category"] = Refusal("choose_category")
+    if clean is None or branch_id is None or errors:
         raise ApplicationRefused(errors)
     try:
         throttle.reserve(

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import DateTime, func, literal, select
 from sqlalchemy.engine import Connection, Row
 
-from db import circulation, codes, japanese_input, rules
+from db import circulation, codes, japanese_input
 from db.clock import library_today, naive_utc
 from db.emails import is_email
 from db.engine import writes
@@ -265,9 +265,7 @@ def get_patron_for_staff(
     )
 
 
-def validate_edit(
-    data: PatronEdit, categories: Collection[str] = rules.CATEGORIES
-) -> dict[str, Refusal]:
+def validate_edit(data: PatronEdit, categories: Collection[str]) -> dict[str, Refusal]:
     errors: dict[str, Refusal] = {}
     if not data.address.strip():
         errors["address"] = Refusal("address_required")
@@ -289,6 +287,8 @@ def update_patron_for_staff(
 ) -> None:
     """Correct address, phone, email and category: all or nothing, with the audit row."""
     errors = validate_edit(data, codes.category_codes(conn))
+    if not errors and not codes.hold_category(conn, data.category):
+        errors["category"] = Refusal("choose_category")
     if errors:
         raise StaffFormRefused(errors)
     current = conn.execute(
