@@ -31,7 +31,7 @@ from tests import kiosk
 from tests.browser.axe import overflow, violations
 from tests.browser.conftest import start_server, stop_server, watch_csp
 from tests.browser.test_staff_mail_browser import given_up_mail
-from tests.conftest import _drop_pg_database, app_settings, copy_database
+from tests.conftest import BACKEND, _drop_pg_database, app_settings, copy_database
 from tests.test_queries_reference_cases import GOOD, _staff
 from tests.test_queries_registration import FORM
 from tests.test_queries_registration import submit as submit_application
@@ -639,6 +639,10 @@ def _the_checks_can_fail(sweep: Sweep) -> None:
     assert overflow(page) == ["main#main > input"], overflow(page)
 
 
+# The markup does not depend on the engine: the sweep runs in the SQLite pass, and the
+# PostgreSQL pass keeps its minutes for the data paths (every page there is still exercised by
+# its own request and browser tests).
+@pytest.mark.skipif(BACKEND == "postgresql", reason="pages are the same markup on both engines")
 def test_every_page_passes_axe_and_reflows(browser: Browser, served: Served) -> None:
     base, ids = served.base, served.ids
     public, patron, staff = sweep(ids)
