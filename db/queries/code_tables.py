@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Row
 
 from db import card_numbers, codes, emails, japanese_input, loan_rules, search_cache, staff
 from db.clock import aware_utc, aware_utc_or_none, library_today
@@ -425,11 +425,8 @@ def add_shelf_location(
     return int(new_id)
 
 
-@writes
-def save_shelf_location(
-    conn: Connection, now: datetime, actor: StaffActor, location_id: int, names: Mapping[str, str]
-) -> int:
-    """A shelf location's names (its code stays: copies hold it). → fields changed."""
+def _shelf_row(conn: Connection, location_id: int) -> Row[Any]:
+    """A shelf location with its branch's code, or CodeNotFound."""
     row = conn.execute(
         select(_shelf, _branch.c.code.label("branch_code"))
         .select_from(_shelf.join(_branch, _branch.c.id == _shelf.c.branch_id))
@@ -437,6 +434,15 @@ def save_shelf_location(
     ).first()
     if row is None:
         raise CodeNotFound()
+    return row
+
+
+@writes
+def save_shelf_location(
+    conn: Connection, now: datetime, actor: StaffActor, location_id: int, names: Mapping[str, str]
+) -> int:
+    """A shelf location's names (its code stays: copies hold it). → fields changed."""
+    row = _shelf_row(conn, location_id)
     errors: dict[str, Refusal] = {}
     clean = {k: v for k, v in ((k, japanese_input.name(v)) for k, v in names.items()) if v}
     for lang, text in clean.items():
@@ -463,13 +469,7 @@ def delete_shelf_location(
     conn: Connection, now: datetime, actor: StaffActor, location_id: int
 ) -> None:
     """Refused (CodeInUse) while a copy stands there."""
-    row = conn.execute(
-        select(_shelf, _branch.c.code.label("branch_code"))
-        .select_from(_shelf.join(_branch, _branch.c.id == _shelf.c.branch_id))
-        .where(_shelf.c.id == location_id)
-    ).first()
-    if row is None:
-        raise CodeNotFound()
+    row = _shelf_row(conn, location_id)
     uses = codes.uses_of_shelf_location(conn, row.branch_id, row.code)
     if uses:
         raise CodeInUse(uses)
