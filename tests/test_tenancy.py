@@ -194,6 +194,8 @@ def test_unknown_host_gets_a_404_in_both_languages(tenants: Tenants) -> None:
     assert "No library is served at this address" in page.text
     assert "このアドレスで提供している図書館はありません" in page.text
     assert "藤沢" not in page.text and "B市立" not in page.text
+    with _client(tenants.url, "127.0.0.1:8000") as client:
+        assert client.get("/health").text == "ok\n"  # monitoring on the host itself
     with _client(tenants.url, "A.TEST:8443") as client:
         assert client.get("/").status_code == 200
 

@@ -29,6 +29,7 @@ from web.templating import env
 log = logging.getLogger(__name__)
 
 HOST_MAP_SECONDS = 30.0
+UNMAPPED = frozenset({"/health"})
 
 NO_LIBRARY_TITLE = N_("No library here")
 NO_LIBRARY = N_("No library is served at this address. Check the address you typed.")
@@ -67,7 +68,8 @@ class LibraryHost:
         self._catalogues = i18n.Catalogues(locale_dir)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self.hosts is None:
+        # /health: monitoring asks 127.0.0.1:8000 itself (README), and it names no library.
+        if scope["type"] != "http" or self.hosts is None or scope["path"] in UNMAPPED:
             await self.app(scope, receive, send)
             return
         hosts = await self.hosts.get()
