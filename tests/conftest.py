@@ -39,6 +39,11 @@ if not DATA.exists():  # a checkout beside ../shared is the norm; allow an overr
 
 BACKEND = os.environ.get("SHIORI_TEST_BACKEND", "sqlite")
 
+# How long a server a test starts may take to answer. Only an upper bound: the waits return
+# as soon as it answers and fail at once if it exits. A loaded machine (both engines' passes at
+# once, on two cores) can take half a minute just to import the application.
+SERVER_START_SECONDS = 180
+
 
 # Argon2's least work for every hash the suite makes, in this process and in the servers and
 # workers it starts (they read SHIORI_PASSWORD_HASHING); production settings refuse it.
