@@ -8,9 +8,11 @@ SHIORI_TEST_PG_URL names a server where databases may be created and dropped
 from __future__ import annotations
 
 import os
+import queue
 import shutil
 import sqlite3
 import tempfile
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
@@ -21,6 +23,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 from starlette.testclient import TestClient
 
 from db import queries
@@ -35,6 +38,11 @@ if not DATA.exists():  # a checkout beside ../shared is the norm; allow an overr
     DATA = Path(os.environ.get("SHIORI_DATA_DIR", "../shared/data")).resolve()
 
 BACKEND = os.environ.get("SHIORI_TEST_BACKEND", "sqlite")
+
+# How long a server a test starts may take to answer. Only an upper bound: the waits return
+# as soon as it answers and fail at once if it exits. A loaded machine (both engines' passes at
+# once, on two cores) can take half a minute just to import the application.
+SERVER_START_SECONDS = 180
 
 
 # Argon2's least work for every hash the suite makes, in this process and in the servers and
@@ -85,9 +93,48 @@ def replica_url(url: str) -> str:
     return make_url(standby).set(database=name).render_as_string(hide_password=False)
 
 
+class _Dropper:
+    """Drops finished PostgreSQL databases on a thread of its own: a DROP DATABASE waits for a
+    checkpoint, which the next test need not wait for. Every name is unique and nothing
+    uses it again; the session ends only when all are gone, and fails if one could not be."""
+
+    def __init__(self) -> None:
+        self.names: queue.Queue[str | None] = queue.Queue()
+        self.errors: list[BaseException] = []
+        self.thread: threading.Thread | None = None
+
+    def drop(self, name: str) -> None:
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._run, name="drop-databases", daemon=True)
+            self.thread.start()
+        self.names.put(name)
+
+    def _run(self) -> None:
+        while (name := self.names.get()) is not None:
+            try:
+                _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            except BaseException as error:  # reported by finish(), in the main thread
+                self.errors.append(error)
+
+    def finish(self) -> None:
+        if self.thread is not None:
+            self.names.put(None)
+            self.thread.join()
+            self.thread = None
+        if self.errors:
+            raise RuntimeError(f"test databases not dropped: {self.errors!r}")
+
+
+_dropper = _Dropper()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    _dropper.finish()
+
+
 def _drop_pg_database(name: str) -> None:
     queries.dispose()
-    _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _dropper.drop(name)
 
 
 def new_database(tmp_dir: Path) -> tuple[str, str | None]:
@@ -152,12 +199,62 @@ def database_copy(template_url: str, directory: Path) -> Iterator[Database]:
             _remove_sqlite(url)
 
 
+# scripts/test.sh names its private cluster's run: the PostgreSQL suite and the replica's pass
+# after it then build each of conftest's templates once, under a name made of the run's name,
+# and the second pass copies what the first built (the same code, on the same cluster).
+SHARED_TEMPLATES = "".join(
+    c for c in os.environ.get("SHIORI_TEST_SHARED_TEMPLATES", "") if c.isalnum()
+)
+
+
+@contextmanager
+def _shared_template(
+    name: str, directory: Path, build: Callable[[str], object], base: str | None
+) -> Iterator[str]:
+    """template_database's result kept in the cluster as shiori_tpl_<run>_<name>: built by
+    the first session that needs it (under a lock, so sessions at the same time wait for it)
+    and renamed only once complete, so a half-built one is never found."""
+    final = f"shiori_tpl_{SHARED_TEMPLATES}_{name}"[:63]
+    lock = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    try:
+        with lock.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(hashtext(:n))"), {"n": final})
+            found = conn.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": final}
+            ).first()
+            if found is None:
+                with template_database(directory, build, base, keep_as=final):
+                    pass
+            conn.execute(text("SELECT pg_advisory_unlock(hashtext(:n))"), {"n": final})
+    finally:
+        lock.dispose()
+    yield _pg_url(final)
+
+
+@contextmanager
+def session_template(
+    name: str, directory: Path, build: Callable[[str], object], base: str | None = None
+) -> Iterator[str]:
+    """template_database for conftest's own session templates, shared between the passes of
+    one scripts/test.sh run on PostgreSQL (SHIORI_TEST_SHARED_TEMPLATES)."""
+    if BACKEND == "postgresql" and SHARED_TEMPLATES:
+        with _shared_template(name, directory, build, base) as url:
+            yield url
+    else:
+        with template_database(directory, build, base) as url:
+            yield url
+
+
 @contextmanager
 def template_database(
-    directory: Path, build: Callable[[str], object], base: str | None = None
+    directory: Path,
+    build: Callable[[str], object],
+    base: str | None = None,
+    keep_as: str | None = None,
 ) -> Iterator[str]:
     """A database built once per session by `build` (on a copy of `base`, or on an empty,
-    migrated one), to be copied by tests and never used directly."""
+    migrated one), to be copied by tests and never used directly. PostgreSQL: `keep_as`
+    renames it once built, and keeps it after the session."""
     if base is None:
         url, pg_name = new_database(Path(tempfile.mkdtemp(dir=directory)))
         prepare(url)
@@ -167,6 +264,9 @@ def template_database(
     try:
         build(url)
         _seal(url)
+        if keep_as and pg_name:
+            _pg_admin(f'ALTER DATABASE "{pg_name}" RENAME TO "{keep_as}"')
+            url, pg_name = _pg_url(keep_as), None
         yield url
     finally:
         if pg_name:
@@ -196,7 +296,7 @@ def prepare(url: str) -> None:
 
 @pytest.fixture(scope="session")
 def _empty_template(db_dir: Path) -> Iterator[str]:
-    with template_database(db_dir, lambda _url: None) as url:
+    with session_template("empty", db_dir, lambda _url: None) as url:
         yield url
 
 
@@ -227,7 +327,7 @@ def _build_demo_library(_url: str) -> None:
 
 @pytest.fixture(scope="session")
 def _catalog_template(_empty_template: str, db_dir: Path) -> Iterator[str]:
-    with template_database(db_dir, _build_demo_library, _empty_template) as url:
+    with session_template("catalog", db_dir, _build_demo_library, _empty_template) as url:
         yield url
 
 
@@ -283,7 +383,7 @@ def _build_small_library(_url: str) -> None:
 
 @pytest.fixture(scope="session")
 def _library_template(_empty_template: str, db_dir: Path) -> Iterator[str]:
-    with template_database(db_dir, _build_small_library, _empty_template) as url:
+    with session_template("library", db_dir, _build_small_library, _empty_template) as url:
         yield url
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import copy_database
+from tests.conftest import SERVER_START_SECONDS, copy_database
 from web import static_version
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,7 +107,7 @@ def _unprivileged(work: Path) -> tuple[int, int] | None:
 
 
 def _wait_for_port(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + SERVER_START_SECONDS
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             break

@@ -18,7 +18,7 @@ import pytest
 import uvicorn
 
 from tests.browser.conftest import _free_port
-from tests.conftest import Database
+from tests.conftest import SERVER_START_SECONDS, Database
 from web import cli, serve
 from web.settings import SettingsError, load
 
@@ -76,7 +76,7 @@ def _serve(url: str, port: int, log: Path, *args: str) -> subprocess.Popen[bytes
 
 
 def _wait_until_it_answers(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + SERVER_START_SECONDS
     while time.monotonic() < deadline and proc.poll() is None:
         try:
             httpx.get(base + "/", timeout=1)

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.browser.conftest import _free_port
-from tests.conftest import BACKEND
+from tests.conftest import BACKEND, SERVER_START_SECONDS
 from web import cli
 from web.settings import SettingsError, load
 
@@ -171,7 +171,7 @@ def test_a_read_only_database_is_one_line_and_starts_once_fixed(
         stderr=subprocess.PIPE,
     )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + SERVER_START_SECONDS
         answer = None
         while answer is None and time.monotonic() < deadline and server.poll() is None:
             try:

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.conftest import _drop_pg_database, copy_database
+from tests.conftest import SERVER_START_SECONDS, _drop_pg_database, copy_database
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -53,7 +53,7 @@ def start_server(url: str, **env: str) -> tuple[subprocess.Popen[bytes], str]:
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + SERVER_START_SECONDS
     while True:
         try:
             if httpx.get(base + "/", timeout=1).status_code == 200:
@@ -62,6 +62,7 @@ def start_server(url: str, **env: str) -> tuple[subprocess.Popen[bytes], str]:
             pass
         if time.monotonic() > deadline or proc.poll() is not None:
             proc.kill()
+            proc.wait()
             raise RuntimeError("the test server did not start")
         time.sleep(0.05)
 
