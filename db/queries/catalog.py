@@ -372,10 +372,12 @@ def _ranked_page(
     union = "".join(f" UNION SELECT id FROM ({p}) AS part{i}" for i, p in enumerate(others, 1))
     order = _order_sql(plan, sort)
     listed = "string_agg(CAST(id AS TEXT), ',')" if plan.pg else "group_concat(id)"
-    # `matched` is used twice, so both engines compute it once (a materialised CTE).
+    # `matched` and `cand` are used twice, so both engines compute them once (materialised
+    # CTEs). The count is a scalar over `cand`, not a window over the join: a window keeps
+    # every candidate's sort keys before the top-20 sort (a third of the 1-character search).
     sql = text(
         f"WITH matched AS ({first}), cand AS (SELECT id FROM matched{union}) "
-        "SELECT w.id, count(*) OVER () AS n, "
+        "SELECT w.id, (SELECT count(*) FROM cand) AS n, "
         f"(SELECT CASE WHEN count(*) <= :facet_max THEN coalesce({listed}, '') END "
         "FROM matched) AS few "
         f"FROM cand JOIN work w ON w.id = cand.id ORDER BY {order} LIMIT :size OFFSET :skip"
