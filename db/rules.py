@@ -61,6 +61,9 @@ DEFAULT_BRANCHES = (
 PAGE_SIZE = 20
 MAX_PAGE = 50  # RANK_CAP / PAGE_SIZE
 RANK_CAP = 1000
+# Facets are counted for result sets up to this size (db.queries.facets): counting costs
+# about as much as the search itself at a few hundred works, and grows with the set.
+FACET_MAX = 200
 SORTS = ("relevance", "title", "year_desc", "year_asc")
 NDC_CLASSES = ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "K")
 

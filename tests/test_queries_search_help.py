@@ -143,3 +143,34 @@ def test_choosing_a_facet_finds_exactly_its_count(catalog_db: Database) -> None:
 def test_a_mistyped_reading_offers_the_title_it_reads(catalog_db: Database) -> None:
     suggestions = queries.suggest_queries("はしれめろそ")
     assert suggestions and suggestions[0].query == "走れメロス"
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        SearchParams(q="銀河鉄道"),
+        SearchParams(q="夏目漱石"),
+        SearchParams(q="ぎんがてつ"),  # a reading's prefix: prefix matches join the ranking
+        SearchParams(q="夏目漱石", material_type="bunko"),
+        SearchParams(q="夏目漱石", sort="year_desc", page=2),
+        SearchParams(title="銀河鉄道", author="宮沢"),
+    ],
+)
+def test_facets_from_the_ranking_query_equal_a_fresh_count(
+    catalog_db: Database, params: SearchParams
+) -> None:
+    """The ranking query lists the text matches when they are few (SearchResult.facet_works);
+    the facets counted from that list equal the facets counted by matching again."""
+    from db import search_cache
+
+    result = queries.search_works(params)
+    assert result.facet_works is not None and len(result.facet_works) <= queries.FACET_MAX
+    search_cache.clear()
+    fresh = queries.get_search_facets(params)
+    search_cache.clear()
+    assert queries.get_search_facets(params, result.facet_works) == fresh
+
+
+def test_many_text_matches_are_not_listed(catalog_db: Database) -> None:
+    result = queries.search_works(SearchParams(q="の"))
+    assert result.total > queries.FACET_MAX and result.facet_works is None

@@ -265,7 +265,8 @@ def _helping(request: Request, form: SearchForm, result: queries.SearchResult) -
     filter (web.catalog's facet links have ids "facet-…", sent as HX-Trigger)."""
     groups: tuple[FacetGroup, ...] = ()
     if result.hits and not result.total_is_lower_bound and result.total <= queries.FACET_MAX:
-        groups = _facet_groups(request, form, queries.get_search_facets(form.params))
+        facets = queries.get_search_facets(form.params, result.facet_works)
+        groups = _facet_groups(request, form, facets)
     suggestions: tuple[queries.Suggestion, ...] = ()
     if result.total < SUGGEST_BELOW and form.values["q"]:
         suggestions = queries.suggest_queries(form.values["q"])

@@ -4,7 +4,7 @@ the code tables (branches, material types)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -90,6 +90,10 @@ class SearchResult:
     ranked_within: int | None  # set when only the first N matches were ranked
     start: int = 1  # 1-based position of the first hit on this page
     notices: tuple[str, ...] = field(default=())  # message keys, e.g. "query_truncated"
+    # The text (or filter) matches when there are at most FACET_MAX of them, read by the
+    # ranking query itself, so that db.queries.facets counts over them without matching
+    # again (None: more of them, or not known).
+    facet_works: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -295,6 +299,12 @@ def _candidates_sql(plan: _Plan, sort: str) -> str:
     """The candidate works: at most RANK_CAP text (or filter) matches, plus the exact and
     prefix matches of the title or its reading straight from the B-tree, so those rank
     first however many other works match."""
+    parts = _candidate_parts(plan, sort)
+    return " UNION ".join(f"SELECT id FROM ({p}) AS part{i}" for i, p in enumerate(parts))
+
+
+def _candidate_parts(plan: _Plan, sort: str) -> list[str]:
+    """The text (or filter) matches first, then the exact and prefix title matches."""
     if plan.has_text:
         source, cond = plan.text_source()
         parts = [f"SELECT w.id FROM {source} WHERE {plan.where(cond)} LIMIT :cap"]
@@ -312,7 +322,7 @@ def _candidates_sql(plan: _Plan, sort: str) -> str:
                 f"SELECT w.id FROM work w WHERE w.{column}{cmp} >= :joined "
                 f"AND w.{column}{cmp} < :joined_hi AND {plan.where(check)} LIMIT 200"
             )
-    return " UNION ".join(f"SELECT id FROM ({p}) AS part{i}" for i, p in enumerate(parts))
+    return parts
 
 
 def _order_sql(plan: _Plan, sort: str) -> str:
@@ -351,23 +361,48 @@ def _order_sql(plan: _Plan, sort: str) -> str:
     return ", ".join([*keys, "length(w.title)", "w.sort_key", "w.id"])
 
 
-def _ranked_page(conn: Connection, plan: _Plan, sort: str, page: int) -> tuple[list[int], int, int]:
-    """(ids on the page, number of candidates ranked, page actually shown)."""
-    cand = _candidates_sql(plan, sort)
+def _ranked_page(
+    conn: Connection, plan: _Plan, sort: str, page: int
+) -> tuple[list[int], int, int, tuple[int, ...] | None]:
+    """(ids on the page, number of candidates ranked, page actually shown, the text matches
+    if there are at most FACET_MAX of them). The facets count over the text matches (not the
+    prefix title matches added for ranking): the same query lists them when they are few, so
+    the facets need no second full-text match (it cost as much as the ranking itself)."""
+    first, *others = _candidate_parts(plan, sort)
+    union = "".join(f" UNION SELECT id FROM ({p}) AS part{i}" for i, p in enumerate(others, 1))
     order = _order_sql(plan, sort)
+    listed = "string_agg(CAST(id AS TEXT), ',')" if plan.pg else "group_concat(id)"
+    # `matched` and `cand` are used twice, so both engines compute them once (materialised
+    # CTEs). The count is a scalar over `cand`, not a window over the join: a window keeps
+    # every candidate's sort keys before the top-20 sort (a third of the 1-character search).
     sql = text(
-        f"WITH cand AS ({cand}) SELECT w.id, count(*) OVER () AS n "
+        f"WITH matched AS ({first}), cand AS (SELECT id FROM matched{union}) "
+        "SELECT w.id, (SELECT count(*) FROM cand) AS n, "
+        f"(SELECT CASE WHEN count(*) <= :facet_max THEN coalesce({listed}, '') END "
+        "FROM matched) AS few "
         f"FROM cand JOIN work w ON w.id = cand.id ORDER BY {order} LIMIT :size OFFSET :skip"
     )
-    binds = {**plan.binds, "cap": rules.RANK_CAP, "size": rules.PAGE_SIZE}
+    binds = {
+        **plan.binds,
+        "cap": rules.RANK_CAP,
+        "size": rules.PAGE_SIZE,
+        "facet_max": rules.FACET_MAX,
+    }
     rows = conn.execute(sql, {**binds, "skip": (page - 1) * rules.PAGE_SIZE}).all()
     if rows or page == 1:
-        return [r.id for r in rows], (rows[0].n if rows else 0), page
+        return [r.id for r in rows], (rows[0].n if rows else 0), page, _few(rows)
     # Past the last page: show the last one.
+    cand = _candidates_sql(plan, sort)
     n = conn.execute(text(f"WITH cand AS ({cand}) SELECT count(*) FROM cand"), binds).scalar_one()
     last = max(1, math.ceil(n / rules.PAGE_SIZE))
     rows = conn.execute(sql, {**binds, "skip": (last - 1) * rules.PAGE_SIZE}).all()
-    return [r.id for r in rows], n, last
+    return [r.id for r in rows], n, last, _few(rows)
+
+
+def _few(rows: Sequence[Any]) -> tuple[int, ...] | None:
+    if not rows or rows[0].few is None:
+        return None
+    return tuple(int(i) for i in rows[0].few.split(",") if i)
 
 
 # Copies that can serve a reservation: what db.queries.holds accepts (db.pulling.serves_holds
@@ -439,14 +474,14 @@ def search_works(conn: Connection, now: datetime, params: SearchParams) -> Searc
     key = (conn.engine.url, params) if not params.branch else None
     cached = search_cache.get(key) if key else None
     if cached is None:
-        ids, ranked, page = _ranked_page(conn, plan, sort, max(1, params.page))
+        ids, ranked, page, few = _ranked_page(conn, plan, sort, max(1, params.page))
         # Exact below the cap. At the cap there are more matches than were ranked: say
         # "N or more" rather than spend a second scan counting them.
         total, lower_bound = ranked, ranked >= rules.RANK_CAP
         if key:
-            search_cache.put(key, (ids, ranked, page, total, lower_bound))
+            search_cache.put(key, (ids, ranked, page, total, lower_bound, few))
     else:
-        ids, ranked, page, total, lower_bound = cached
+        ids, ranked, page, total, lower_bound, few = cached
     page_count = math.ceil(min(total, ranked) / rules.PAGE_SIZE)
     start = (page - 1) * rules.PAGE_SIZE
     ranked_within = ranked if lower_bound else None
@@ -459,6 +494,7 @@ def search_works(conn: Connection, now: datetime, params: SearchParams) -> Searc
         ranked_within=ranked_within,
         notices=tuple(dict.fromkeys(plan.notices)),
         start=start + 1,
+        facet_works=few,
     )
 
 

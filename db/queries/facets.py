@@ -14,10 +14,12 @@ time, like the cached ranking itself.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
 
 from db import rules, search_cache
@@ -26,9 +28,7 @@ from db.queries.catalog import SearchParams, _candidates_sql, _Plan, list_branch
 
 __all__ = ["FACET_MAX", "FacetCount", "SearchFacets", "get_search_facets"]
 
-# Facets are counted for result sets up to this size: counting costs about as much as the
-# search itself at a few hundred works, and grows with the set.
-FACET_MAX = 200
+FACET_MAX = rules.FACET_MAX
 
 
 @dataclass(frozen=True)
@@ -70,16 +70,17 @@ SELECT 'decade', CAST((w.pub_year / 10) * 10 AS TEXT), count(*)
 """
 
 
-def get_search_facets(params: SearchParams) -> SearchFacets:
+def get_search_facets(params: SearchParams, matched: Collection[int] | None = None) -> SearchFacets:
     """The facet counts of a search whose whole result set was ranked (see the module
-    docstring); the page and sort order do not change them. A cached answer costs no
-    transaction."""
+    docstring); the page and sort order do not change them. `matched`: the search's text
+    matches as its ranking listed them (SearchResult.facet_works), counted without matching
+    again. A cached answer costs no transaction."""
     params = replace(params, page=1, sort="title")
     key = ("facets", cache_scope(), params)
     cached = search_cache.get(key)
     if isinstance(cached, SearchFacets):
         return cached
-    facets = _count_facets(params)
+    facets = _count_facets(params, None if matched is None else sorted(matched))
     # In the branches' order, from the code table every search page reads anyway (one
     # query fewer per count).
     order = {b.code: n for n, b in enumerate(list_branches())}
@@ -91,12 +92,22 @@ def get_search_facets(params: SearchParams) -> SearchFacets:
 
 
 @replica_reads
-def _count_facets(conn: Connection, now: datetime, params: SearchParams) -> SearchFacets:
-    plan = _Plan(conn, params)
-    if plan.is_empty:
-        return SearchFacets((), (), (), ())
-    sql = text(_FACETS_SQL.format(cand=_candidates_sql(plan, "title")))
-    binds = {**plan.binds, "cap": rules.RANK_CAP, "facet_available": rules.AVAILABLE}
+def _count_facets(
+    conn: Connection, now: datetime, params: SearchParams, matched: list[int] | None
+) -> SearchFacets:
+    if matched is not None:  # the text matches, known: a seek by id for each
+        if not matched:
+            return SearchFacets((), (), (), ())
+        cand = "SELECT w.id FROM work w WHERE w.id IN :matched"
+        sql = text(_FACETS_SQL.format(cand=cand)).bindparams(bindparam("matched", expanding=True))
+        binds: dict[str, Any] = {"matched": matched}
+    else:
+        plan = _Plan(conn, params)
+        if plan.is_empty:
+            return SearchFacets((), (), (), ())
+        sql = text(_FACETS_SQL.format(cand=_candidates_sql(plan, "title")))
+        binds = {**plan.binds, "cap": rules.RANK_CAP}
+    binds["facet_available"] = rules.AVAILABLE
     found: dict[str, list[FacetCount]] = {
         "branch": [],
         "material_type": [],
