@@ -45,6 +45,8 @@ http {{
 
 def port_free(port: int) -> bool:
     with socket.socket() as s:
+        # As the servers bind: connections of an earlier run in TIME_WAIT do not count.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
