@@ -210,8 +210,11 @@ def main() -> None:
                 f"only {len(manifest.library)} of {args.libraries} libraries: this schema has no "
                 "library table (migration 0030_tenancy), so the load of all of them goes to one"
             )
+        url = load_data.database_url(admin, args.db_name)
+        if manifest.app_role:
+            url = load_data.role_url(url, manifest.app_role)
         stack = Stack(
-            load_data.database_url(admin, args.db_name),
+            url,
             [lib.host for lib in manifest.library],
             args.https_port,
             args.app_port,

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import random
 import subprocess
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
@@ -30,6 +32,7 @@ from bench.synth import _FAMILY, _GIVEN, synthesize
 PASSWORD = "shiori-load-bench-2026"
 WEB_PATRONS = 2000  # per library: the patrons the driver logs in as
 BIN = Path("/usr/lib/postgresql/15/bin")
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass
@@ -54,6 +57,7 @@ class Manifest:
     library: list[Library]
     queries: list[str]
     max_work_id: int
+    app_role: str = ""  # the site's role (tenancy: row-level security applies to it)
 
     def key(self) -> tuple[int, int, float, int]:
         return (self.libraries, self.works, self.scale, self.seed)
@@ -74,16 +78,12 @@ class Manifest:
 
 
 def _as_postgres(cmd: list[str]) -> list[str]:
-    import os
-
     return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
 
 
 def start_cluster(directory: Path, port: int) -> str:
     """A private PostgreSQL 15 cluster in `directory` (made once, kept), started on
     127.0.0.1:`port`; returns its admin URL."""
-    import os
-
     data = directory / "data"
     if not data.exists():
         directory.mkdir(parents=True, exist_ok=True)
@@ -160,54 +160,70 @@ def _has_table(conn: psycopg.Connection[Any], name: str) -> bool:
     return conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone() == (True,)
 
 
-def _setup_libraries(
-    conn: psycopg.Connection[Any], url: str, n: int, tenancy: bool
-) -> list[Library]:
-    """Library rows, hosts and branches: library 1 is the migration's "default"."""
-    libs = []
-    for k in range(1, n + 1):
-        code = "default" if k == 1 else f"lib{k:02d}"
-        host = f"lib{k:02d}.load.test"
-        branch_codes = [b if k == 1 else f"{b}-{k:02d}" for b in load_model.BRANCHES]
-        libs.append(Library(k, code, host, branch_codes))
-    if not tenancy:
-        return libs[:1]
-    with conn.cursor() as cur:
-        for lib in libs:
-            if lib.id > 1:
-                cur.execute(
-                    "INSERT INTO library (id, code, name) VALUES (%s, %s, %s) "
-                    "ON CONFLICT DO NOTHING",
-                    (lib.id, lib.code, f"負荷試験図書館 {lib.id:02d}"),
-                )
-            cur.execute(
-                "INSERT INTO library_host (host, library_id) VALUES (%s, %s) "
-                "ON CONFLICT DO NOTHING",
-                (lib.host, lib.id),
-            )
-        cur.execute(
-            "SELECT setval(pg_get_serial_sequence('library', 'id'), (SELECT max(id) FROM library))"
-        )
-        for lib in libs[1:]:
-            cur.execute("SELECT set_config('shiori.library', %s, true)", (str(lib.id),))
-            for order, (base, code) in enumerate(
-                zip(load_model.BRANCHES, lib.branches, strict=True)
-            ):
-                names = conn.execute("SELECT names FROM branch WHERE code = %s", (base,)).fetchone()
-                cur.execute(
-                    "INSERT INTO branch (code, names, sort_order, library_id) "
-                    "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                    (code, json.dumps(names[0] if names else {"ja": code}), order, lib.id),
-                )
+def app_role(conn: psycopg.Connection[Any], database: str) -> str:
+    """The role the site connects as, with the rights the application needs (README,
+    "Many libraries on one PostgreSQL"): neither superuser nor BYPASSRLS, so row-level
+    security applies to every request as in production. Returns its name."""
+    role = f"{database}_app"
+    if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is None:
+        conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'app' NOSUPERUSER NOBYPASSRLS")
+    conn.execute(f"GRANT USAGE ON SCHEMA public TO {role}")
+    conn.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}")
+    conn.execute(f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {role}")
     conn.commit()
+    return role
+
+
+def role_url(url: str, role: str) -> str:
+    """`url` (postgresql+psycopg://user@host:port/db) with `role` as its user."""
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://{role}:app@{rest.split('@', 1)[1]}"
+
+
+def _setup_libraries(
+    conn: psycopg.Connection[Any], app_url: str, n: int, tenancy: bool
+) -> list[Library]:
+    """Library rows and hosts (`shiori library add`, which also seeds each library's code
+    tables: branches, material types, categories, rules); library 1 is the migration's
+    "default". Without the tenancy schema there is only library 1."""
+    libs = [
+        Library(k, "default" if k == 1 else f"lib{k:02d}", f"lib{k:02d}.load.test", [])
+        for k in range(1, (n if tenancy else 1) + 1)
+    ]
+    if tenancy:
+        conn.execute(
+            "INSERT INTO library_host (host, library_id) VALUES (%s, 1) ON CONFLICT DO NOTHING",
+            (libs[0].host,),
+        )
+        conn.commit()
+        known = dict(conn.execute("SELECT code, id FROM library").fetchall())
+        for lib in libs[1:]:
+            if lib.code not in known:
+                subprocess.run(
+                    [sys.executable, "-m", "web.cli", "library", "add", lib.code, "--name",
+                     f"負荷試験図書館 {lib.id:02d}", "--host", lib.host],
+                    cwd=ROOT,
+                    env={**os.environ, "SHIORI_DATABASE_URL": app_url},
+                    check=True,
+                    stdout=subprocess.DEVNULL,
+                )  # fmt: skip
+        known = dict(conn.execute("SELECT code, id FROM library").fetchall())
+        for lib in libs:
+            lib.id = int(known[lib.code])
+    for lib in libs:
+        where = "WHERE library_id = %s" if tenancy else "WHERE %s = %s"
+        args = (lib.id,) if tenancy else (1, 1)
+        rows = conn.execute(f"SELECT code FROM branch {where} ORDER BY sort_order, id", args)
+        lib.branches = [str(code) for (code,) in rows.fetchall()]
     return libs
 
 
-def _branch_ids(conn: psycopg.Connection[Any], codes: list[str]) -> list[int]:
-    rows = dict(
-        conn.execute("SELECT code, id FROM branch WHERE code = ANY(%s)", (codes,)).fetchall()
-    )
-    return [int(rows[c]) for c in codes]
+def _branch_ids(conn: psycopg.Connection[Any], lib: Library, tenancy: bool) -> list[int]:
+    query = "SELECT code, id FROM branch WHERE code = ANY(%s)"
+    if tenancy:
+        query += f" AND library_id = {int(lib.id)}"
+    rows = dict(conn.execute(query, (lib.branches,)).fetchall())
+    return [int(rows[c]) for c in lib.branches]
 
 
 def _library_rows(
@@ -224,7 +240,7 @@ def _library_rows(
     """Copies, patrons, loans, holds and staff of one library, by COPY."""
     now = datetime.now().replace(microsecond=0)
     today = now.date()
-    branch_ids = _branch_ids(conn, lib.branches)
+    branch_ids = _branch_ids(conn, lib, tenancy)
     extra_cols = ["library_id"] if tenancy else []
     extra = f"\t{lib.id}" if tenancy else ""
     work_ids = range(1, works + 1)
@@ -373,10 +389,12 @@ def build(
     shape = load_model.shape(scale)
     with psycopg.connect(_plain(url)) as conn:
         tenancy = _has_table(conn, "library_host")
+        role = app_role(conn, name) if tenancy else ""
+        app_url = role_url(url, role) if role else url
         # The copies synth made for the demo branches are replaced by each library's own.
         conn.execute("DELETE FROM item")
         max_work = int(conn.execute("SELECT max(id) FROM work").fetchone()[0])  # type: ignore[index]
-        libs = _setup_libraries(conn, url, libraries, tenancy)
+        libs = _setup_libraries(conn, app_url, libraries, tenancy)
         ids = {
             t: int(conn.execute(f"SELECT coalesce(max(id), 0) FROM {t}").fetchone()[0])  # type: ignore[index]
             for t in ("item", "patron", "loan", "hold", "staff_account")
@@ -423,5 +441,6 @@ def build(
         library=libs,
         queries=search_queries,
         max_work_id=max_work,
+        app_role=role,
     )
     return manifest

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BACKEND, _drop_pg_database, _pg_admin_url
+from tests.conftest import BACKEND, _drop_pg_database, _pg_admin, _pg_admin_url
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,6 +57,7 @@ def test_library_load_bench_runs_end_to_end(tmp_path: Path) -> None:
         )  # fmt: skip
     finally:
         _drop_pg_database(name)
+        _pg_admin(f"DROP ROLE IF EXISTS {name}_app")  # the site's role (bench/load_data.py)
     assert run.returncode == 0, run.stdout + run.stderr
     text = out.read_text()
     # Real sessions: the warm-up logged in visitors of both libraries through nginx.
