@@ -12,7 +12,14 @@ A restore refuses a file that is not a backup of this application (no alembic_ve
 table in it), a backup of the other engine, and a target database that holds any table
 unless `force` (then everything in the target goes, in the restore's transaction).
 Afterwards the migrations run, so a backup made before an upgrade comes back at the
-current schema."""
+current schema.
+
+Many libraries on one PostgreSQL (db.tenancy): a backup holds every library, so pg_dump
+must run as a role that row-level security does not filter (a superuser or a BYPASSRLS
+role, e.g. the owner role of the README's deployment guide); with any other role it is
+refused before pg_dump starts, rather than a backup of one library or an error half-way.
+A restore loads the rows before it re-creates the policies (pg_dump's post-data section),
+so any role that may create the tables may restore."""
 
 from __future__ import annotations
 
@@ -68,6 +75,14 @@ def backup(
                     _sqlite_copy(conn, partial)
         else:
             kind = "postgresql"
+            if not sees_every_library(url):
+                raise BackupRefused(
+                    "このロールには行単位セキュリティが掛かり、全図書館のデータを読めません。"
+                    "スーパーユーザーか BYPASSRLS のロール（所有者ロール）の SHIORI_DATABASE_URL で"
+                    "実行してください。 / Row-level security applies to this role, so it cannot"
+                    " read every library: run the backup with SHIORI_DATABASE_URL naming a"
+                    " superuser or BYPASSRLS role (the owner role)."
+                )
             command = [
                 _pg_bin("pg_dump"),
                 "--format=custom",
@@ -139,6 +154,23 @@ def is_empty(url: str) -> bool:
     try:
         with probe.connect() as conn:
             return not inspect(conn).get_table_names()
+    finally:
+        probe.dispose()
+
+
+def sees_every_library(url: str) -> bool:
+    """Whether row-level security leaves the role of `url` every row (superuser or
+    BYPASSRLS): what pg_dump needs, since it turns row security off."""
+    probe = create_engine(url)
+    try:
+        with probe.connect() as conn:
+            return bool(
+                conn.execute(
+                    text(
+                        "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user"
+                    )
+                ).scalar()
+            )
     finally:
         probe.dispose()
 

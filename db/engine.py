@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from db import clock
+from db import clock, tenancy
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,19 @@ def _sqlite_on_begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN")
 
 
+def _pg_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    # Autocommit at the driver; BEGIN comes from _pg_on_begin with the transaction's library.
+    dbapi_connection.autocommit = True
+
+
+def _pg_on_begin(conn: Connection) -> None:
+    # BEGIN and the library in one simple-query string: no round trip beyond BEGIN's own
+    # (db.tenancy). Never prepared: a prepared statement holds one command.
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    driver.execute(tenancy.begin_statement(tenancy.current_library.get()), prepare=False).close()
+
+
 def make_engine(url: str, connections: int = DEFAULT_CONNECTIONS) -> Engine:
     # hide_parameters: even with SQLAlchemy's own logging turned on, bound values (card
     # numbers, names) never reach a log. max_overflow: room for callers outside the lanes.
@@ -88,7 +101,7 @@ def make_engine(url: str, connections: int = DEFAULT_CONNECTIONS) -> Engine:
         return engine
     # Times are stored as naive UTC on both engines; the session time zone must agree.
     # connect_timeout: libpq would otherwise wait for ever on a host that never answers.
-    return create_engine(
+    engine = create_engine(
         url,
         pool_pre_ping=True,
         pool_size=connections,
@@ -96,6 +109,9 @@ def make_engine(url: str, connections: int = DEFAULT_CONNECTIONS) -> Engine:
         hide_parameters=True,
         connect_args={"options": "-c timezone=UTC", "connect_timeout": CONNECT_TIMEOUT_SECONDS},
     )
+    event.listen(engine, "connect", _pg_on_connect)
+    event.listen(engine, "begin", _pg_on_begin)
+    return engine
 
 
 class ReplicaNotAllowed(ValueError):
@@ -127,9 +143,10 @@ def get_engine() -> Engine:
 
 
 def cache_scope() -> object:
-    """Which database a per-process cache entry belongs to (a process may switch databases:
-    tests do), for answers cached without opening a transaction."""
-    return get_engine().url
+    """Which database and library a per-process cache entry belongs to (a process may switch
+    databases: tests do; one database holds many libraries on PostgreSQL), for answers
+    cached without opening a transaction."""
+    return (get_engine().url, tenancy.current_library.get())
 
 
 def get_read_engine() -> Engine:

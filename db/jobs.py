@@ -15,6 +15,8 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from db.tenancy import current_library
+
 # pg_advisory_xact_lock keys: "SHIORI" and 0xB0 ("batch") with the job's number.
 HOLDS_EXPIRE = 0x5348494F5249B001
 DUE_REMINDERS = 0x5348494F5249B002
@@ -22,7 +24,15 @@ OVERDUE_NOTICES = 0x5348494F5249B003
 RETENTION = 0x5348494F5249B004
 
 
+def lock_key(job: int, library: int) -> int:
+    """The advisory lock of `job` in `library` (db.tenancy): libraries run their jobs side
+    by side, each library's runs one at a time. Bits 16 and up hold the library."""
+    return job ^ (library << 16)
+
+
 def run_alone(conn: Connection, job: int) -> None:
-    """Called first in the job's transaction: wait for another host's run of `job` to end."""
+    """Called first in the job's transaction: wait for another host's run of `job` in this
+    transaction's library to end."""
     if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": job})
+        key = lock_key(job, current_library.get())
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})

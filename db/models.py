@@ -1,12 +1,26 @@
-"""SQLModel tables. Only `db` sees these; `db.queries` hands plain dataclasses to `web`."""
+"""SQLModel tables. Only `db` sees these; `db.queries` hands plain dataclasses to `web`.
+
+Every table a library owns has `library_id` (db.tenancy lists them, and which are shared);
+business keys are unique per library."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    Column,
+    ForeignKeyConstraint,
+    Index,
+    LargeBinary,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlmodel import Field, SQLModel
+
+from db.tenancy import library_column
 
 
 def _names_column() -> Column[Any]:
@@ -19,14 +33,32 @@ def _names_column() -> Column[Any]:
 _NEVER_REUSED = {"sqlite_autoincrement": True}
 
 
-class Branch(SQLModel, table=True):
+class Library(SQLModel, table=True):
+    """A library (a tenant, db.tenancy): id 1 ("default") is the only one on SQLite."""
+
     id: int | None = Field(default=None, primary_key=True)
-    code: str = Field(max_length=20, unique=True)
+    code: str = Field(max_length=40, unique=True)
+    name: str = Field(max_length=200)
+
+
+class LibraryHost(SQLModel, table=True):
+    """A host name (lower case, no port) the library is served at."""
+
+    __tablename__ = "library_host"
+    host: str = Field(primary_key=True, max_length=253)
+    library_id: int = Field(foreign_key="library.id", ondelete="CASCADE", index=True)
+
+
+class Branch(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("library_id", "code", name="uq_branch_library_code"),)
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=20)
     names: dict[str, str] = Field(sa_column=_names_column())  # db.localized
     sort_order: int = 0
     # Kept by managers in the console (migration 0029, db.codes); hours are branch_hours.
     address: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     phone: str = Field(default="", max_length=30, sa_column_kwargs={"server_default": ""})
+    library_id: int | None = Field(default=None, sa_column=library_column())
 
 
 class MaterialType(SQLModel, table=True):
@@ -35,6 +67,7 @@ class MaterialType(SQLModel, table=True):
     names: dict[str, str] = Field(sa_column=_names_column())  # db.localized
     loan_days: int = 14  # 0: not for loan (reference only)
     reservable: bool = True
+    library_id: int | None = Field(default=None, sa_column=library_column(primary_key=True))
 
 
 class Work(SQLModel, table=True):
@@ -112,28 +145,36 @@ class Item(SQLModel, table=True):
         # window, and whether a work had an older copy.
         Index("ix_item_acquired_work", "acquired_on", "work_id"),
         Index("ix_item_work_acquired", "work_id", "acquired_on"),
+        UniqueConstraint("library_id", "barcode", name="uq_item_library_barcode"),
+        ForeignKeyConstraint(
+            ["library_id", "material_type"], ["material_type.library_id", "material_type.code"]
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    barcode: str = Field(max_length=32, unique=True)
+    barcode: str = Field(max_length=32)
     work_id: int = Field(foreign_key="work.id", ondelete="CASCADE")
     branch_id: int = Field(foreign_key="branch.id")
-    material_type: str = Field(max_length=20, foreign_key="material_type.code")
+    material_type: str = Field(max_length=20)
     call_number: str = Field(default="", max_length=100)
     shelf_location: str = Field(default="", max_length=100)
     status: str = Field(max_length=20)  # see db.rules.ITEM_STATUSES
     # 受入日: the library-local day the copy arrived (migration 0026). NULL: held since
     # before acquisition dates were recorded, so never "new".
     acquired_on: date | None = None
+    library_id: int | None = Field(default=None, sa_column=library_column())
 
 
 class Patron(SQLModel, table=True):
     """A registered library user. Personal values never leave db except to their owner or to
     staff through audited functions."""
 
-    __table_args__ = (_NEVER_REUSED,)
+    __table_args__ = (
+        UniqueConstraint("library_id", "card_number", name="uq_patron_library_card_number"),
+        _NEVER_REUSED,
+    )
     id: int | None = Field(default=None, primary_key=True)
-    card_number: str = Field(max_length=20, unique=True)
+    card_number: str = Field(max_length=20)
     name: str = Field(max_length=100)
     name_kana: str = Field(max_length=100)
     birth_date: date
@@ -158,6 +199,7 @@ class Patron(SQLModel, table=True):
     # The purge date (3-year rule) the patron was last reminded of (migration 0024): one
     # reminder per date; borrowing moves the date and a later one may be reminded of again.
     purge_reminded_for: date | None = None
+    library_id: int | None = Field(default=None, sa_column=library_column())
 
 
 class WebSession(SQLModel, table=True):
@@ -173,6 +215,7 @@ class WebSession(SQLModel, table=True):
     expires_at: datetime
     kiosk: bool = False
     device: str = Field(default="", max_length=100)
+    library_id: int | None = Field(default=None, sa_column=library_column())
 
 
 class Throttle(SQLModel, table=True):
@@ -182,6 +225,7 @@ class Throttle(SQLModel, table=True):
     failures: int = 0
     window_start: datetime
     blocked_until: datetime | None = None
+    library_id: int | None = Field(default=None, sa_column=library_column(primary_key=True))
 
 
 class ActivationCode(SQLModel, table=True):
@@ -192,6 +236,7 @@ class ActivationCode(SQLModel, table=True):
     code_hash: str = Field(max_length=64)
     created_at: datetime
     expires_at: datetime
+    library_id: int | None = Field(default=None, sa_column=library_column())
 
 
 class PasswordResetLink(SQLModel, table=True):
@@ -204,6 +249,7 @@ class PasswordResetLink(SQLModel, table=True):
     token_hash: str = Field(max_length=64, unique=True)
     created_at: datetime
     expires_at: datetime
+    library_id: int | None = Field(default=None, sa_column=library_column())
 
 
 class MailOutbox(SQLModel, table=True):
@@ -242,6 +288,7 @@ class MailOutbox(SQLModel, table=True):
     doubts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     # When staff re-queued it: its retry period counts from then (else from created_at).
     retry_from: datetime | None = None
+    library_id: int | None = Field(default=None, sa_column=library_column())
 
 
 class Loan(SQLModel, table=True):
@@ -254,6 +301,7 @@ class Loan(SQLModel, table=True):
     checked_out_at: datetime
     due_on: date
     renewals: int = 0
+    library_id: int | None = Field(default=None, sa_column=library_column())
 
 
 class DailyCount(SQLModel, table=True):
@@ -265,6 +313,7 @@ class DailyCount(SQLModel, table=True):
     material_type: str = Field(primary_key=True, max_length=20)
     event: str = Field(primary_key=True, max_length=20)
     count: int = 0
+    library_id: int | None = Field(default=None, sa_column=library_column())
 
 
 class Booklist(SQLModel, table=True):
@@ -289,6 +338,7 @@ class Booklist(SQLModel, table=True):
     size: int
     created_at: datetime
     updated_at: datetime
+    library_id: int | None = Field(default=None, sa_column=library_column())
 
 
 # Core Table objects for SQL built without the ORM (typed columns: dates come back as dates).
@@ -303,9 +353,12 @@ class StaffAccount(SQLModel, table=True):
     dates, password). No password and no second factor until its holder enrols."""
 
     __tablename__ = "staff_account"
-    __table_args__ = (_NEVER_REUSED,)
+    __table_args__ = (
+        UniqueConstraint("library_id", "staff_code", name="uq_staff_account_library_code"),
+        _NEVER_REUSED,
+    )
     id: int | None = Field(default=None, primary_key=True)
-    staff_code: str = Field(max_length=20, unique=True)  # the staff ID used to log in
+    staff_code: str = Field(max_length=20)  # the staff ID used to log in
     name: str = Field(max_length=100)
     affiliation: str = Field(max_length=100)
     branch_id: int = Field(foreign_key="branch.id")
@@ -320,6 +373,7 @@ class StaffAccount(SQLModel, table=True):
     totp_last_step: int = 0
     enrol_hash: str | None = Field(default=None, max_length=64)
     enrol_expires_at: datetime | None = None
+    library_id: int | None = Field(default=None, sa_column=library_column())
 
 
 class StaffPasswordHistory(SQLModel, table=True):
@@ -328,6 +382,7 @@ class StaffPasswordHistory(SQLModel, table=True):
     staff_id: int = Field(foreign_key="staff_account.id", ondelete="CASCADE", index=True)
     password_hash: str = Field(max_length=200)
     set_at: datetime
+    library_id: int | None = Field(default=None, sa_column=library_column())
 
 
 class StaffRecoveryCode(SQLModel, table=True):
@@ -335,6 +390,7 @@ class StaffRecoveryCode(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     staff_id: int = Field(foreign_key="staff_account.id", ondelete="CASCADE", index=True)
     code_hash: str = Field(max_length=64)
+    library_id: int | None = Field(default=None, sa_column=library_column())
 
 
 class StaffSession(SQLModel, table=True):
@@ -349,6 +405,7 @@ class StaffSession(SQLModel, table=True):
     last_seen_at: datetime
     expires_at: datetime
     counter_state: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    library_id: int | None = Field(default=None, sa_column=library_column())
 
 
 class StaffAudit(SQLModel, table=True):
@@ -376,6 +433,7 @@ class StaffAudit(SQLModel, table=True):
     # A code-table change (migration 0029, db.codes): JSON {"field": [before, after], …}.
     # Code-table values only, never a patron's.
     changes: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    library_id: int | None = Field(default=None, sa_column=library_column())
 
 
 # --- holds (issue 5) ------------------------------------------------------------------
@@ -421,6 +479,7 @@ class Hold(SQLModel, table=True):
     est_to: date | None = None
     est_ahead: int | None = None
     est_on: date | None = None
+    library_id: int | None = Field(default=None, sa_column=library_column())
 
 
 class HoldRequest(SQLModel, table=True):
@@ -438,6 +497,7 @@ class HoldRequest(SQLModel, table=True):
     created_at: datetime
     paused_on: date | None = None  # in order: an earlier volume expired uncollected
     released_on: date | None = None  # together: the set waited too long, delivered as it comes
+    library_id: int | None = Field(default=None, sa_column=library_column())
 
 
 class NoticePreference(SQLModel, table=True):
@@ -447,6 +507,7 @@ class NoticePreference(SQLModel, table=True):
     __tablename__ = "notice_preference"
     patron_id: int = Field(primary_key=True, foreign_key="patron.id", ondelete="CASCADE")
     due_reminder_days: int | None = None  # None: no due-date reminder
+    library_id: int | None = Field(default=None, sa_column=library_column())
 
 
 class LoanReminder(SQLModel, table=True):
@@ -457,6 +518,7 @@ class LoanReminder(SQLModel, table=True):
     # The outbox row of the reminder (one mail may remind of several loans). A return
     # withdraws it while unsent: no queued mail may link a patron to a returned item.
     mail_id: int | None = None
+    library_id: int | None = Field(default=None, sa_column=library_column())
 
 
 class OverdueNotice(SQLModel, table=True):
@@ -466,6 +528,7 @@ class OverdueNotice(SQLModel, table=True):
     loan_id: int = Field(primary_key=True, foreign_key="loan.id", ondelete="CASCADE")
     # The outbox row (one mail may name several loans): a return withdraws it while unsent.
     mail_id: int | None = None
+    library_id: int | None = Field(default=None, sa_column=library_column())
 
 
 # --- the library calendar (issue 12, migration 0018) ------------------------------------
@@ -481,6 +544,7 @@ class BranchHours(SQLModel, table=True):
     closed: bool = False
     opens: str = Field(default="", max_length=5)
     closes: str = Field(default="", max_length=5)
+    library_id: int | None = Field(default=None, sa_column=library_column())
 
 
 class BranchClosure(SQLModel, table=True):
@@ -493,6 +557,7 @@ class BranchClosure(SQLModel, table=True):
     starts_on: date
     ends_on: date
     kind: str = Field(max_length=20)  # db.calendar.CLOSURE_KINDS
+    library_id: int | None = Field(default=None, sa_column=library_column())
 
 
 # --- catalogue imports (issue 11) ---------------------------------------------------------
@@ -507,6 +572,7 @@ class ImportRun(SQLModel, table=True):
     file_path: str = Field(max_length=1000, index=True)
     started_at: datetime
     records_done: int
+    library_id: int | None = Field(default=None, sa_column=library_column())
 
 
 # --- loan rules (issue 12) ------------------------------------------------------------
@@ -518,14 +584,20 @@ class LoanRule(SQLModel, table=True):
     counter refuses ("block") or warns ("warn") a patron with overdue items or at a limit."""
 
     __tablename__ = "loan_rule"
-    category: str = Field(primary_key=True, max_length=20)  # db.rules.CATEGORIES
-    material_type: str = Field(
-        primary_key=True, max_length=20, foreign_key="material_type.code", ondelete="CASCADE"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["library_id", "material_type"],
+            ["material_type.library_id", "material_type.code"],
+            ondelete="CASCADE",
+        ),
     )
+    category: str = Field(primary_key=True, max_length=20)  # db.rules.CATEGORIES
+    material_type: str = Field(primary_key=True, max_length=20)
     loan_days: int  # 0: not lent to this category
     max_items: int
     max_renewals: int
     enforce: str = Field(default="block", max_length=10)  # block, warn
+    library_id: int | None = Field(default=None, sa_column=library_column(primary_key=True))
 
 
 # --- reference service (issue 14, migration 0022) ---------------------------------------
@@ -564,6 +636,7 @@ class ReferenceQuestion(SQLModel, table=True):
     )
     # The outbox row of the "answer is ready" notice: withdrawn when the question goes.
     notice_mail_id: int | None = None
+    library_id: int | None = Field(default=None, sa_column=library_column())
 
 
 class ReferenceMessage(SQLModel, table=True):
@@ -582,6 +655,7 @@ class ReferenceMessage(SQLModel, table=True):
     internal: bool = False
     body: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime
+    library_id: int | None = Field(default=None, sa_column=library_column())
 
 
 class ReferenceSource(SQLModel, table=True):
@@ -597,6 +671,7 @@ class ReferenceSource(SQLModel, table=True):
     kind: str = Field(max_length=10)  # work, text, url
     work_id: int | None = Field(default=None, foreign_key="work.id", ondelete="SET NULL")
     text: str = Field(sa_column=Column(Text, nullable=False))
+    library_id: int | None = Field(default=None, sa_column=library_column())
 
 
 class ReferenceCase(SQLModel, table=True):
@@ -630,6 +705,7 @@ class ReferenceCase(SQLModel, table=True):
     updated_at: datetime
     approved_at: datetime | None = None
     published_at: datetime | None = None
+    library_id: int | None = Field(default=None, sa_column=library_column())
 
 
 class ReferenceCount(SQLModel, table=True):
@@ -640,6 +716,7 @@ class ReferenceCount(SQLModel, table=True):
     category: str = Field(primary_key=True, max_length=20)
     event: str = Field(primary_key=True, max_length=20)  # asked, answered
     count: int = 0
+    library_id: int | None = Field(default=None, sa_column=library_column(primary_key=True))
 
 
 # --- pre-registration (issue 13) ------------------------------------------------------
@@ -652,9 +729,13 @@ class Application(SQLModel, table=True):
     is set: at once without an email, after the emailed link is opened with one."""
 
     __tablename__ = "application"
-    __table_args__ = (Index("ix_application_counted", "counted_at"), _NEVER_REUSED)
+    __table_args__ = (
+        Index("ix_application_counted", "counted_at"),
+        UniqueConstraint("library_id", "receipt_number", name="uq_application_library_receipt"),
+        _NEVER_REUSED,
+    )
     id: int | None = Field(default=None, primary_key=True)
-    receipt_number: str = Field(max_length=10, unique=True)  # 仮登録番号 (db.applications)
+    receipt_number: str = Field(max_length=10)  # 仮登録番号 (db.applications)
     name: str = Field(max_length=100)
     name_kana: str = Field(max_length=100)  # katakana (db.japanese_input.katakana)
     birth_date: date
@@ -678,6 +759,7 @@ class Application(SQLModel, table=True):
     # Queued mail about it (no foreign key, as hold.notice_mail_id): withdrawn with it.
     confirm_mail_id: int | None = None
     receipt_mail_id: int | None = None
+    library_id: int | None = Field(default=None, sa_column=library_column())
 
 
 # --- my data, notice settings (issue 16, migration 0024) -----------------------------------
@@ -692,6 +774,7 @@ class NoticeSetting(SQLModel, table=True):
     kind: str = Field(primary_key=True, max_length=20)
     email: bool = True
     titles: bool = False
+    library_id: int | None = Field(default=None, sa_column=library_column())
 
 
 class EmailConfirmation(SQLModel, table=True):
@@ -705,6 +788,7 @@ class EmailConfirmation(SQLModel, table=True):
     created_at: datetime
     expires_at: datetime
     mail_id: int | None = None  # the link's outbox row: withdrawn when the link goes
+    library_id: int | None = Field(default=None, sa_column=library_column())
 
 
 class AddressChange(SQLModel, table=True):
@@ -718,6 +802,7 @@ class AddressChange(SQLModel, table=True):
     postal_code: str = Field(max_length=7)  # seven ASCII digits
     address: str = Field(sa_column=Column(Text, nullable=False))
     requested_at: datetime
+    library_id: int | None = Field(default=None, sa_column=library_column())
 
 
 # --- new-arrival alerts (issue 17, migration 0026) --------------------------------------
@@ -736,6 +821,7 @@ class AlertCondition(SQLModel, table=True):
     kind: str = Field(max_length=20)  # keyword, author, ndc, material_type, branch
     value: str = Field(max_length=200)  # as the patron typed or chose it
     created_at: datetime
+    library_id: int | None = Field(default=None, sa_column=library_column())
 
 
 class AlertSent(SQLModel, table=True):
@@ -750,6 +836,7 @@ class AlertSent(SQLModel, table=True):
     )
     work_id: int = Field(primary_key=True, foreign_key="work.id", ondelete="CASCADE")
     sent_at: datetime
+    library_id: int | None = Field(default=None, sa_column=library_column())
 
 
 # --- library kiosks (issue 15, migration 0023) --------------------------------------------
@@ -775,6 +862,7 @@ class Terminal(SQLModel, table=True):
     key_hash: str | None = Field(default=None, max_length=64)
     enrolled_at: datetime | None = None
     revoked_at: datetime | None = None
+    library_id: int | None = Field(default=None, sa_column=library_column())
 
 
 # --- the library's statistics (issue 16, migration 0025) -------------------------------
@@ -789,6 +877,7 @@ class RegistrationCount(SQLModel, table=True):
     category: str = Field(primary_key=True, max_length=20)
     age_band: str = Field(primary_key=True, max_length=10)
     count: int = 0
+    library_id: int | None = Field(default=None, sa_column=library_column())
 
 
 class SearchCount(SQLModel, table=True):
@@ -799,6 +888,7 @@ class SearchCount(SQLModel, table=True):
     day: date = Field(primary_key=True)
     event: str = Field(primary_key=True, max_length=20)  # search, zero_hit
     count: int = 0
+    library_id: int | None = Field(default=None, sa_column=library_column(primary_key=True))
 
 
 class ZeroHitSearch(SQLModel, table=True):
@@ -810,6 +900,7 @@ class ZeroHitSearch(SQLModel, table=True):
     day: date = Field(primary_key=True)
     query: str = Field(primary_key=True, max_length=100)
     session_hash: str = Field(primary_key=True, max_length=64)
+    library_id: int | None = Field(default=None, sa_column=library_column(primary_key=True))
 
 
 class ZeroHitQuery(SQLModel, table=True):
@@ -819,6 +910,7 @@ class ZeroHitQuery(SQLModel, table=True):
     day: date = Field(primary_key=True)
     query: str = Field(primary_key=True, max_length=100)
     sessions: int = 0
+    library_id: int | None = Field(default=None, sa_column=library_column(primary_key=True))
 
 
 # --- code tables kept in the staff console (issue 19, migration 0029, db.codes) ------------
@@ -835,6 +927,7 @@ class ShelfLocation(SQLModel, table=True):
     code: str = Field(max_length=100)
     names: dict[str, str] = Field(sa_column=_names_column())  # db.localized
     sort_order: int = 0
+    library_id: int | None = Field(default=None, sa_column=library_column())
 
 
 class PatronCategory(SQLModel, table=True):
@@ -845,6 +938,7 @@ class PatronCategory(SQLModel, table=True):
     code: str = Field(primary_key=True, max_length=20)
     names: dict[str, str] = Field(sa_column=_names_column())  # db.localized
     sort_order: int = 0
+    library_id: int | None = Field(default=None, sa_column=library_column(primary_key=True))
 
 
 class CardNumberRule(SQLModel, table=True):
@@ -856,6 +950,7 @@ class CardNumberRule(SQLModel, table=True):
     prefix: str = Field(max_length=10)
     serial_digits: int
     check_digit: str = Field(max_length=10)  # luhn, none
+    library_id: int | None = Field(default=None, sa_column=library_column(primary_key=True))
 
 
 class LibraryIdentity(SQLModel, table=True):
@@ -871,6 +966,7 @@ class LibraryIdentity(SQLModel, table=True):
     logo: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     logo_type: str = Field(default="", max_length=40)  # image/png, image/jpeg, image/webp
     updated_at: datetime | None = None
+    library_id: int | None = Field(default=None, sa_column=library_column(primary_key=True))
 
 
 class Announcement(SQLModel, table=True):
@@ -885,3 +981,4 @@ class Announcement(SQLModel, table=True):
     ends_on: date | None = None
     created_at: datetime
     updated_at: datetime
+    library_id: int | None = Field(default=None, sa_column=library_column())

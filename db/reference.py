@@ -368,7 +368,8 @@ def bump_count(conn: Connection, day: date, category: str | None, event: str) ->
         text(
             "INSERT INTO reference_count (day, category, event, count) "
             "VALUES (:day, :category, :event, 1) "
-            "ON CONFLICT (day, category, event) DO UPDATE SET count = reference_count.count + 1"
+            "ON CONFLICT (library_id, day, category, event) "
+            "DO UPDATE SET count = reference_count.count + 1"
         ),
         {"day": day, "category": category or "", "event": event},
     )

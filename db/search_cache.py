@@ -12,6 +12,9 @@ CODE_TABLE_SECONDS (a change made in another process shows within that time).
 Per process by design, on one host or several (issue 21): every entry is a copy of what the
 database holds, never the only copy, and expires by itself, so another host's import or code
 table change shows everywhere within the time to live; nothing here needs sharing.
+
+Every entry belongs to the library of the moment (db.tenancy): one library's ranked pages,
+facets or branches are never another's.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
+from db.tenancy import current_library
+
 T = TypeVar("T")
 
 MAX_ENTRIES = 5000
@@ -30,7 +35,7 @@ CODE_TABLE_SECONDS = 60.0
 _lock = threading.Lock()
 _entries: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
 _seconds = 0.0
-_code_tables: dict[str, tuple[float, tuple[Any, ...]]] = {}
+_code_tables: dict[tuple[int, str], tuple[float, tuple[Any, ...]]] = {}
 
 
 def configure(seconds: float) -> None:
@@ -49,17 +54,19 @@ def clear() -> None:
 
 def code_table(name: str, load: Callable[[], tuple[T, ...]]) -> tuple[T, ...]:
     """The rows of a code table, loaded at most once per CODE_TABLE_SECONDS."""
-    cached = _code_tables.get(name)
+    key = (current_library.get(), name)
+    cached = _code_tables.get(key)
     if cached is not None and time.monotonic() - cached[0] < CODE_TABLE_SECONDS:
         return cached[1]
     rows = load()
-    _code_tables[name] = (time.monotonic(), rows)
+    _code_tables[key] = (time.monotonic(), rows)
     return rows
 
 
 def get(key: Hashable) -> Any | None:
     if _seconds <= 0:
         return None
+    key = (current_library.get(), key)
     with _lock:
         found = _entries.get(key)
         if found is None:
@@ -74,6 +81,7 @@ def get(key: Hashable) -> Any | None:
 def put(key: Hashable, value: Any) -> None:
     if _seconds <= 0:
         return
+    key = (current_library.get(), key)
     with _lock:
         _entries[key] = (time.monotonic(), value)
         _entries.move_to_end(key)

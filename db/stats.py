@@ -47,6 +47,7 @@ from sqlalchemy.engine import Connection
 
 from db import codes as code_tables
 from db.search import normalise
+from db.tenancy import current_library
 
 WEB_LOGIN = "web_login"  # daily_count event
 SEARCH = "search"  # search_count events
@@ -162,21 +163,35 @@ class _Tally:
             self._zero_hits |= hits
 
 
-_tally = _Tally()
+# One tally per library (db.tenancy): a flush writes each in its own library's transaction.
+_tallies: dict[int, _Tally] = {}
+_tallies_lock = threading.Lock()
 ZERO_HIT_BUFFER = 10_000  # distinct zero-hit queries a process keeps between flushes
 
 
+def _tally() -> _Tally:
+    library = current_library.get()
+    with _tallies_lock:
+        return _tallies.setdefault(library, _Tally())
+
+
 def note_search(day: date, zero_hit: bool, hit: ZeroHit | None = None) -> None:
-    """Count one search in this process (no database work)."""
-    _tally.note(day, zero_hit, hit)
+    """Count one search in this process, in the current library (no database work)."""
+    _tally().note(day, zero_hit, hit)
+
+
+def libraries_with_searches() -> tuple[int, ...]:
+    with _tallies_lock:
+        return tuple(sorted(_tallies))
 
 
 def take_searches() -> tuple[Counts, frozenset[ZeroHit]]:
-    return _tally.take()
+    """The current library's counts since its last flush."""
+    return _tally().take()
 
 
 def give_back_searches(counts: Counts, hits: frozenset[ZeroHit]) -> None:
-    _tally.give_back(counts, hits)
+    _tally().give_back(counts, hits)
 
 
 def flush_searches(conn: Connection, counts: Counts, hits: frozenset[ZeroHit] = frozenset()) -> int:
@@ -187,7 +202,8 @@ def flush_searches(conn: Connection, counts: Counts, hits: frozenset[ZeroHit] = 
         conn.execute(
             text(
                 "INSERT INTO search_count (day, event, count) VALUES (:day, :event, :n) "
-                "ON CONFLICT (day, event) DO UPDATE SET count = search_count.count + :n"
+                "ON CONFLICT (library_id, day, event) "
+                "DO UPDATE SET count = search_count.count + :n"
             ),
             {"day": day, "event": event, "n": n},
         )
@@ -232,7 +248,7 @@ def aggregate_zero_hits(conn: Connection, today: date) -> int:
             "INSERT INTO zero_hit_query (day, query, sessions) "
             "SELECT day, query, count(*) FROM zero_hit_search WHERE day < :today "
             "GROUP BY day, query "
-            "ON CONFLICT (day, query) DO UPDATE "
+            "ON CONFLICT (library_id, day, query) DO UPDATE "
             "SET sessions = zero_hit_query.sessions + excluded.sessions"
         ),
         {"today": today},

@@ -52,7 +52,7 @@ def _lock(conn: Connection, key: str, now: datetime) -> tuple[int, datetime, dat
     if row is None:
         insert = (
             "INSERT INTO throttle (key, failures, window_start) VALUES (:k, 0, :now) "
-            "ON CONFLICT (key) DO NOTHING"
+            "ON CONFLICT (library_id, key) DO NOTHING"
         )
         conn.execute(text(insert), {"k": key, "now": naive_utc(now)})
         row = conn.execute(query).one()

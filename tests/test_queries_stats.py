@@ -29,7 +29,7 @@ HANAKO, HANAKO_PASSWORD = "2100000001", "hon-wo-yomu-2026"  # general, home bran
 @pytest.fixture
 def at_noon(library_db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     # A fresh process's tally: no counts from another test's database.
-    monkeypatch.setattr(stats, "_tally", stats._Tally())
+    monkeypatch.setattr(stats, "_tallies", {})
     queries.set_clock(lambda: NOW)
     yield
     queries.set_clock(None)

@@ -22,7 +22,7 @@ from tests.test_web_staff import TARO, Clock, Console, available_barcodes
 @pytest.fixture(autouse=True)
 def fresh_tally(monkeypatch: pytest.MonkeyPatch) -> None:
     """A fresh process's tally: no counts or cached salt from another test's database."""
-    monkeypatch.setattr(stats, "_tally", stats._Tally())
+    monkeypatch.setattr(stats, "_tallies", {})
 
 
 _team_template = test_web_staff._team_template

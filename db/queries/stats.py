@@ -33,6 +33,7 @@ from db.stats import (
     StatsReport,
     ZeroHitRow,
 )
+from db.tenancy import use_library
 
 __all__ = [
     "AGE_BANDS",
@@ -77,15 +78,18 @@ def note_search(query: str, zero_hit: bool, visitor: str, secret_key: str) -> No
 def flush_search_counts() -> int:
     """Add this process's search counts and zero-hit queries to the database; on failure
     they wait for the next flush. Returns how many searches were written."""
-    counts, hits = stats.take_searches()
-    if not counts and not hits:
-        return 0
-    try:
-        return _flush(counts, hits)
-    except Exception:
-        stats.give_back_searches(counts, hits)
-        log.exception("search counts not written; kept for the next flush")
-        return 0
+    written = 0
+    for library in stats.libraries_with_searches():
+        with use_library(library):
+            counts, hits = stats.take_searches()
+            if not counts and not hits:
+                continue
+            try:
+                written += _flush(counts, hits)
+            except Exception:
+                stats.give_back_searches(counts, hits)
+                log.exception("search counts not written; kept for the next flush")
+    return written
 
 
 @writes
