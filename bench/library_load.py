@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 import time
 from datetime import UTC, datetime
@@ -60,8 +61,7 @@ def report_step(result: StepResult, target_ms: float, login_floor_ms: float) -> 
             f"{percentile(lat, 99):>8.1f} {len(lat) / result.seconds:>7.2f}"
         )
         if o and errors:
-            bad = {k: v for k, v in o.statuses.items() if k not in ("200", "303", "422")}
-            lines.append(f"           errors: {bad}")
+            lines.append(f"           errors: {dict(o.error_statuses)}")
         if args_verbose and o:
             lines.append(f"           answers: {dict(o.statuses)}")
     strict = passes(result, target_ms)
@@ -153,6 +153,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt  # so that nginx, the app and the cluster are stopped
+
+    signal.signal(signal.SIGTERM, stop)
     if args.patrons:
         args.scale = args.patrons / load_model.PATRONS
 

@@ -69,6 +69,7 @@ class Outcome:
     errors: int = 0
     refused: int = 0
     statuses: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    error_statuses: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
 @dataclass
@@ -157,6 +158,7 @@ class Driver:
         outcome.statuses[status] += 1
         if not ok:
             outcome.errors += 1
+            outcome.error_statuses[status] += 1
             return
         if refused:
             outcome.refused += 1
