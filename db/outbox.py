@@ -50,7 +50,7 @@ from db.emails import check_email, is_email
 
 log = logging.getLogger(__name__)
 
-# The table as created by migrations 0002 … 0015 (models.MailOutbox), with plain column types: the
+# The table as created by migrations 0002 … 0030 (models.MailOutbox), with plain column types: the
 # model's datetime type would bind aware values, which PostgreSQL casts to `timestamp without
 # time zone` through the session TimeZone. Binding naive UTC stores exactly what we mean
 # whatever the server's TimeZone (Asia/Tokyo is common here).
@@ -75,6 +75,8 @@ mail_outbox = table(
     column("claimed_by", String),
     column("doubts", Integer),
     column("retry_from", DateTime),
+    # Its library (0030, db.tenancy): never named by an insert, the server default sets it.
+    column("library_id", Integer),
 )
 
 SUBJECT_MAX_CHARS = 200  # the column's length

@@ -17,13 +17,14 @@ set the library sees nothing and cannot insert (fail closed), and `library_id`'s
 default `current_setting('shiori.library')::int` puts an INSERT that does not name the
 column into the transaction's library (without the setting the INSERT fails).
 
-Roles (README, "Many libraries on one PostgreSQL"): the web processes, timers and the mail
-worker connect as a role that is neither superuser nor BYPASSRLS (a superuser bypasses
-every policy, FORCE or not); migrations may run as the owner (FORCE applies to it too, and
-the migration sets the library for its data steps); `shiori backup` needs a role that sees
-every library (superuser or BYPASSRLS: pg_dump turns row security off and refuses to dump
-a table a policy would filter) because a backup holds all libraries. `shiori restore` loads
-the data before the policies are re-created (pg_dump puts them in its post-data section).
+Roles (README, "Many libraries on one PostgreSQL"): the web processes, timers, the mail
+worker and `shiori library add` connect as a role that is neither superuser nor BYPASSRLS
+(a superuser bypasses every policy, FORCE or not). The owner role has BYPASSRLS and runs
+migrations (so a data step sees every library; FORCE would otherwise hold even the owner
+to library 1, the library of a transaction nobody chose) and `shiori backup`, which must
+see every library (pg_dump turns row security off and refuses a table a policy would
+filter) because a backup holds all of them. `shiori restore` loads the data before the
+policies are re-created (pg_dump puts them in its post-data section).
 
 SQLite is one library: `library_id` is 1 everywhere, there is no row-level security and
 nothing changes for the user; `shiori library add` is refused.

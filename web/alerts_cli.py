@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from web import alerts
+from web import alerts, library_cli
 from web.settings import Settings
 
 Setup = Callable[[Settings], None]
@@ -44,3 +44,4 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], setup: 
         return 0
 
     send.set_defaults(fn=run)
+    library_cli.every_library(send)

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
@@ -26,6 +27,7 @@ from web import (
     i18n,
     kiosk,
     lang,
+    library_host,
     limits,
     loans,
     mydata,
@@ -59,9 +61,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
     queries.configure_reference(settings.reference_retention_days)
     queries.configure_password_hashing(settings.password_hashing, settings.password_threads)
 
+    # The libraries' host names (PostgreSQL; SQLite is one library): read at start, then
+    # every HOST_MAP_SECONDS.
+    hosts = library_host.HostMap() if settings.database_url.startswith("postgresql") else None
+
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         queries.configure(settings.database_url, settings.connections, settings.database_read_url)
+        if hosts is not None:
+            await run_in_threadpool(hosts.preload)
         async with search_counts.flushing(queries.FLUSH_SECONDS):
             yield
         queries.dispose()
@@ -108,6 +116,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 session_cookie=PATRON.cookie_name(settings),
                 kiosk=terminals.may_be_kiosk(settings),
             ),
+            # The request's library (db.tenancy), from its Host; its 404 has the headers too.
+            Middleware(library_host.LibraryHost, locale_dir=settings.locale_dir, hosts=hosts),
             # Before anything reads a body; inside SecurityHeaders so its 413 page has them.
             Middleware(BodyLimit, default=limits.MAX_BODY, routes=booklist.BODY_LIMITS),
             Middleware(CSRFCheck, exempt=booklist.CSRF_EXEMPT, exempt_when=alerts.one_click_exempt),

@@ -10,7 +10,16 @@ from functools import partial
 from pathlib import Path
 
 from db import queries
-from web import alerts_cli, backup_cli, forms, import_cli, reference_cli, refusals, serve
+from web import (
+    alerts_cli,
+    backup_cli,
+    forms,
+    import_cli,
+    library_cli,
+    reference_cli,
+    refusals,
+    serve,
+)
 from web.i18n import Catalogues, Translator
 from web.mail import MailComposer
 from web.settings import Settings, SettingsError, load
@@ -270,6 +279,8 @@ def cmd_mail_worker(settings: Settings, args: argparse.Namespace) -> int:
         args.interval,
         compose=compose,
         retry_days=settings.mail_retry_days,
+        # Without --library: every library's mail, in turn (db.tenancy).
+        every_library=args.library is None,
     )
     return 0
 
@@ -354,6 +365,7 @@ def _seconds(raw: str) -> int:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="shiori", description="Shiori WebOPAC")
+    library_cli.add_option(p)
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="create or upgrade the schema").set_defaults(fn=cmd_migrate)
     imp = sub.add_parser(
@@ -398,16 +410,20 @@ def parser() -> argparse.ArgumentParser:
     back.set_defaults(fn=cmd_return)
     mail = sub.add_parser("mail", help="the mail outbox")
     mail_sub = mail.add_subparsers(dest="mail_command", required=True)
-    mail_sub.add_parser("send", help="deliver due mail once").set_defaults(fn=cmd_mail_send)
+    send = mail_sub.add_parser("send", help="deliver due mail once")
+    send.set_defaults(fn=cmd_mail_send)
+    library_cli.every_library(send)
     worker = mail_sub.add_parser("worker", help="deliver mail until stopped")
     worker.add_argument("--interval", type=float, default=10.0)
     worker.set_defaults(fn=cmd_mail_worker)
     holds_p = sub.add_parser("holds", help="reservations")
     holds_sub = holds_p.add_subparsers(dest="holds_command", required=True)
-    holds_sub.add_parser(
+    daily = holds_sub.add_parser(
         "daily",
         help="expire uncollected reservations, queue due-date reminders, refill pull lists",
-    ).set_defaults(fn=cmd_holds_daily)
+    )
+    daily.set_defaults(fn=cmd_holds_daily)
+    library_cli.every_library(daily)
     receive = holds_sub.add_parser("receive", help="a copy in transit arrived at its pickup")
     receive.add_argument("barcode", type=forms.as_barcode)
     receive.set_defaults(fn=cmd_holds_receive)
@@ -417,9 +433,12 @@ def parser() -> argparse.ArgumentParser:
     backup_cli.add_parser(sub, _setup, _retention)
     keep = sub.add_parser("retention", help="privacy retention")
     keep_sub = keep.add_subparsers(dest="retention_command", required=True)
-    keep_sub.add_parser(
+    keep_run = keep_sub.add_parser(
         "run", help="purge patrons 3 years without borrowing, dead sessions, old mail"
-    ).set_defaults(fn=cmd_retention)
+    )
+    keep_run.set_defaults(fn=cmd_retention)
+    library_cli.every_library(keep_run)
+    library_cli.add_parser(sub, _setup)
     srv = sub.add_parser("serve", help="serve the site")
     srv.add_argument("--workers", type=int, default=1)
     srv.add_argument(
@@ -448,7 +467,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    words = list(sys.argv[1:] if argv is None else argv)
+    library, words = library_cli.split_library(sys.argv[1:] if argv is None else argv)
     if words[:1] == ["import"] and words[1:2] and words[1] in (*import_cli.KINDS, "catalogue"):
         args = import_cli.parser(_setup, cmd_import, _print_unfinished).parse_args(words[1:])
     else:
@@ -459,7 +478,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"設定エラー / Configuration error: {err}", file=sys.stderr)
         return 2
     try:
-        status: int = args.fn(settings, args)
+        status: int = library_cli.run(settings, args, library, _setup)
     except queries.DatabaseUnavailable as unusable:
         print(_words(settings, unusable), file=sys.stderr)
         return 2

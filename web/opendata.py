@@ -69,18 +69,22 @@ async def by_ndl(request: Request) -> Response:
 
 class AvailabilityCache:
     """Availability per ISBN-13 for a short time, per process: other systems ask about the
-    same titles again and again (a shop page shown to many readers)."""
+    same titles again and again (a shop page shown to many readers). Keyed by the library
+    too: each library answers with its own copies (db.tenancy)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._entries: OrderedDict[str, tuple[float, queries.IsbnAvailability]] = OrderedDict()
+        self._entries: OrderedDict[tuple[int, str], tuple[float, queries.IsbnAvailability]] = (
+            OrderedDict()
+        )
 
     def get(self, isbn13s: tuple[str, ...]) -> dict[str, queries.IsbnAvailability]:
         now = time.monotonic()
         found: dict[str, queries.IsbnAvailability] = {}
+        library = queries.current_library.get()
         with self._lock:
             for isbn in isbn13s:
-                entry = self._entries.get(isbn)
+                entry = self._entries.get((library, isbn))
                 if entry is not None and now - entry[0] < AVAILABILITY_SECONDS:
                     found[isbn] = entry[1]
         missing = tuple(i for i in isbn13s if i not in found)
@@ -88,8 +92,8 @@ class AvailabilityCache:
             fresh = queries.list_isbn_availability(missing)
             with self._lock:
                 for each in fresh:
-                    self._entries[each.isbn13] = (now, each)
-                    self._entries.move_to_end(each.isbn13)
+                    self._entries[(library, each.isbn13)] = (now, each)
+                    self._entries.move_to_end((library, each.isbn13))
                 while len(self._entries) > AVAILABILITY_ENTRIES:
                     self._entries.popitem(last=False)
             found.update((each.isbn13, each) for each in fresh)

@@ -30,6 +30,7 @@ from db.queries import (
     holds,
     home,
     imports,
+    libraries,
     loan_rules,
     loans,
     mail,
@@ -73,6 +74,7 @@ from db.queries.facets import *  # noqa: F403
 from db.queries.holds import *  # noqa: F403
 from db.queries.home import *  # noqa: F403
 from db.queries.imports import *  # noqa: F403
+from db.queries.libraries import *  # noqa: F403
 from db.queries.loan_rules import *  # noqa: F403
 from db.queries.loans import *  # noqa: F403
 from db.queries.mail import *  # noqa: F403
@@ -121,6 +123,7 @@ __all__ += calendar.__all__
 __all__ += catalog.__all__
 __all__ += catalog_import.__all__
 __all__ += imports.__all__
+__all__ += libraries.__all__
 __all__ += counter.__all__
 __all__ += facets.__all__
 __all__ += holds.__all__

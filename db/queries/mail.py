@@ -92,10 +92,10 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from email.utils import format_datetime, parseaddr
+from email.utils import format_datetime, formataddr, parseaddr
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, delete, func, literal, or_, select, true, update
@@ -105,7 +105,9 @@ from db import clock, outbox, rules
 from db.clock import aware_utc, naive_utc
 from db.emails import is_email
 from db.engine import reads, writes
+from db.models import TABLES
 from db.outbox import clean_body, clean_subject, load_params, mail_outbox
+from db.tenancy import DEFAULT_LIBRARY, current_library, use_library
 
 __all__ = [
     "MAIL_RETRY_DAYS",
@@ -121,6 +123,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _c = mail_outbox.c
+_identity = TABLES["library_identity"]
+_library = TABLES["library"]
 
 # (kind, lang, params) -> (subject, body): the web tier's mail templates.
 Compose = Callable[[str, str, Mapping[str, Any]], tuple[str, str]]
@@ -139,6 +143,8 @@ class SmtpSettings:
     password: str = ""
     starttls: bool = False
     timeout: float = 10.0
+    # The bounce address when it is not the From's (another library's sender, db.tenancy).
+    envelope: str = ""
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
@@ -153,7 +159,7 @@ class SmtpSettings:
 
     @property
     def envelope_sender(self) -> str:
-        return parseaddr(self.sender)[1]
+        return self.envelope or parseaddr(self.sender)[1]
 
     @property
     def domain(self) -> str:
@@ -717,6 +723,7 @@ def send_due(
     batch = _claim(now, limit, token)
     if not batch:
         return SendReport(0, 0, 0)
+    settings = _library_sender(settings)
     started = time.monotonic()
     renewed_at = started
 
@@ -811,6 +818,53 @@ def send_due(
     return SendReport(sent, retried, failed, deferred, server_error)
 
 
+def _library_sender(settings: SmtpSettings) -> SmtpSettings:
+    """The From of this library's mail (db.tenancy): a library other than the first sends
+    as the address of its identity (名称・連絡先, kept by its managers) when it has one; the
+    first keeps the deployment's SHIORI_SMTP_SENDER, as before there were several. The
+    envelope (bounce) address stays the deployment's."""
+    library = current_library.get()
+    if library == DEFAULT_LIBRARY:
+        return settings
+    name, address = _identity_address()
+    if not address or not is_email(address) or any(ch in name for ch in "\r\n\0"):
+        return settings
+    return replace(settings, sender=formataddr((name, address)), envelope=settings.envelope_sender)
+
+
+@reads
+def _identity_address(conn: Connection, now: datetime) -> tuple[str, str]:
+    row = conn.execute(select(_identity.c.short_names, _identity.c.email)).first()
+    if row is None:
+        return "", ""
+    names = row.short_names or {}
+    return str(names.get("ja") or ""), str(row.email or "")
+
+
+@reads
+def _library_ids(conn: Connection, now: datetime) -> tuple[int, ...]:
+    return tuple(conn.execute(select(_library.c.id).order_by(_library.c.id)).scalars())
+
+
+def _send_every_library(
+    settings: SmtpSettings,
+    now: datetime,
+    limit: int,
+    compose: Compose | None,
+    retry_days: int,
+) -> SendReport:
+    """One run of `send_due` in each library (the worker without --library)."""
+    sent = retried = failed = deferred = 0
+    server_error = ""
+    for library in _library_ids():
+        with use_library(library):
+            report = send_due(settings, now, limit, compose, retry_days)
+        sent, retried = sent + report.sent, retried + report.retried
+        failed, deferred = failed + report.failed, deferred + report.deferred
+        server_error = server_error or report.server_error
+    return SendReport(sent, retried, failed, deferred, server_error)
+
+
 def send_due_mail(
     settings: SmtpSettings,
     limit: int = 50,
@@ -829,8 +883,10 @@ def run_mail_worker(
     limit: int = 50,
     compose: Compose | None = None,
     retry_days: int = rules.MAIL_RETRY_DAYS,
+    every_library: bool = False,
 ) -> None:
-    """Send due mail every `interval_seconds` until `stop` is set (forever without one).
+    """Send due mail every `interval_seconds` until `stop` is set (forever without one):
+    the current library's, or with `every_library` each library's in turn (db.tenancy).
 
     A full batch is followed at once by the next, so a backlog drains without waiting.
     While the SMTP server is unavailable every run stops at its first message and the
@@ -841,7 +897,8 @@ def run_mail_worker(
     outage = ""
     while not stop.is_set():
         try:
-            report = send_due(settings, clock(), limit, compose, retry_days)
+            send = _send_every_library if every_library else send_due
+            report = send(settings, clock(), limit, compose, retry_days)
         except Exception as exc:
             # The class only: the message of a database error may quote parameters.
             log.error("mail batch failed: %s", type(exc).__name__)

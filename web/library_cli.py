@@ -1,0 +1,101 @@
+"""`shiori library add|list`, and the library every other command runs in (db.tenancy):
+`shiori --library CODE <command>`; without it a command runs in the default library,
+and the timers (`holds daily`, `retention run`, `alerts send`, `mail send`, the mail
+worker) run for every library in turn."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from db import queries
+from web.settings import Settings
+
+Setup = Callable[[Settings], None]
+Command = Callable[[Settings, argparse.Namespace], int]
+
+OPTION = "--library"
+
+
+def split_library(words: Sequence[str]) -> tuple[str | None, list[str]]:
+    """The leading `--library CODE` (or `--library=CODE`) and the words after it, so the
+    option comes before any command, `shiori import …` included."""
+    rest = list(words)
+    if rest[:1] == [OPTION] and len(rest) > 1:
+        return rest[1], rest[2:]
+    if rest and rest[0].startswith(OPTION + "="):
+        return rest[0].split("=", 1)[1], rest[1:]
+    return None, rest
+
+
+def add_option(parser: argparse.ArgumentParser) -> None:
+    """Documents the option in `shiori --help` (split_library takes it off first)."""
+    parser.add_argument(
+        OPTION,
+        metavar="CODE",
+        help="the library to run the command in (shiori library list); default: the "
+        "default library, and for the timers every library",
+    )
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], setup: Setup) -> None:
+    library = sub.add_parser("library", help="the libraries of a multi-library PostgreSQL")
+    library_sub = library.add_subparsers(dest="library_command", required=True)
+    add = library_sub.add_parser("add", help="add a library served at the given host names")
+    add.add_argument("code")
+    add.add_argument("--name", required=True)
+    add.add_argument("--host", action="append", required=True, dest="hosts")
+
+    def run_add(settings: Settings, args: argparse.Namespace) -> int:
+        setup(settings)
+        try:
+            made = queries.add_library(args.code, args.name, tuple(args.hosts))
+        except queries.LibraryRefused as refused:
+            print(str(refused), file=sys.stderr)
+            return 2
+        print(f"図書館を追加しました library added: {made.code} (id {made.id}) {made.name}")
+        print(f"ホスト hosts: {', '.join(made.hosts)}")
+        return 0
+
+    def run_list(settings: Settings, _args: argparse.Namespace) -> int:
+        setup(settings)
+        for each in queries.list_libraries():
+            hosts = ", ".join(each.hosts) or "(every host)"
+            print(f"{each.id}\t{each.code}\t{each.name}\t{hosts}")
+        return 0
+
+    add.set_defaults(fn=run_add, own_library=True)
+    library_sub.add_parser("list", help="list the libraries and their hosts").set_defaults(
+        fn=run_list, own_library=True
+    )
+
+
+def every_library(parser: argparse.ArgumentParser) -> None:
+    """Marks a timer's command: without --library it runs once per library."""
+    parser.set_defaults(every_library=True)
+
+
+def run(settings: Settings, args: argparse.Namespace, code: str | None, setup: Setup) -> int:
+    """Run the parsed command in the library `code` names, or (a timer without one) in
+    every library; other commands without one run in the default library."""
+    fn: Command = args.fn
+    args.library = code  # the mail worker loops over the libraries itself without one
+    if getattr(args, "own_library", False):
+        return fn(settings, args)
+    if code is None and not getattr(args, "every_library", False):
+        return fn(settings, args)
+    setup(settings)
+    if code is not None:
+        try:
+            chosen = queries.get_library(code)
+        except queries.LibraryRefused as refused:
+            print(str(refused), file=sys.stderr)
+            return 2
+        with queries.use_library(chosen.id):
+            return fn(settings, args)
+    status = 0
+    for library in queries.list_libraries():
+        with queries.use_library(library.id):
+            status = max(status, fn(settings, args))
+    return status
