@@ -139,7 +139,7 @@ def main() -> None:
     parser.add_argument("--multiples", default="1,2,4,8,16,32,64")
     parser.add_argument("--refine", type=int, default=2, help="halfway steps after the first miss")
     parser.add_argument("--target-ms", type=float, default=100.0)
-    parser.add_argument("--warm", type=int, default=5, help="logins per library before the steps")
+    parser.add_argument("--warm", type=int, default=3, help="logins per library before the steps")
     parser.add_argument("--warm-seconds", type=float, default=10)
     parser.add_argument("--reuse", action="store_true", help="keep the database of an earlier run")
     parser.add_argument(
