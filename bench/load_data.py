@@ -183,36 +183,17 @@ def role_url(url: str, role: str) -> str:
     return f"{scheme}://{role}:app@{rest.split('@', 1)[1]}"
 
 
-def _add_library(conn: psycopg.Connection[Any], app_url: str, lib: Library) -> None:
-    """`shiori library add` as the site's role. A schema whose CLI has no such command yet
-    (the tenancy core alone): the rows by hand, then the library's code tables seeded
-    through the query layer in that library (db.tenancy.use_library), as the command does."""
-    name = f"負荷試験図書館 {lib.id:02d}"
+def _add_library(app_url: str, lib: Library) -> None:
+    """`shiori library add` as the site's role (it seeds the library's code tables)."""
     added = subprocess.run(
-        [sys.executable, "-m", "web.cli", "library", "add", lib.code, "--name", name,
-         "--host", lib.host],
+        [sys.executable, "-m", "web.cli", "library", "add", lib.code, "--name",
+         f"負荷試験図書館 {lib.id:02d}", "--host", lib.host],
         cwd=ROOT,
         env={**os.environ, "SHIORI_DATABASE_URL": app_url},
         capture_output=True,
     )  # fmt: skip
-    if added.returncode == 0:
-        return
-    if b"invalid choice" not in added.stderr:
+    if added.returncode != 0:
         raise RuntimeError(f"shiori library add {lib.code}: {added.stderr.decode()}")
-    library_id = conn.execute(
-        "INSERT INTO library (code, name) VALUES (%s, %s) RETURNING id", (lib.code, name)
-    ).fetchone()[0]  # type: ignore[index]
-    conn.execute(
-        "INSERT INTO library_host (host, library_id) VALUES (%s, %s)", (lib.host, library_id)
-    )
-    conn.commit()
-    script = (
-        "from db import queries, tenancy\n"
-        f"queries.configure({app_url!r})\n"
-        f"with tenancy.use_library({int(library_id)}):\n"
-        "    queries.ensure_reference_data()\n"
-    )
-    subprocess.run([sys.executable, "-c", script], cwd=ROOT, check=True)
 
 
 def _setup_libraries(
@@ -234,7 +215,7 @@ def _setup_libraries(
         known = dict(conn.execute("SELECT code, id FROM library").fetchall())
         for lib in libs[1:]:
             if lib.code not in known:
-                _add_library(conn, app_url, lib)
+                _add_library(app_url, lib)
         known = dict(conn.execute("SELECT code, id FROM library").fetchall())
         for lib in libs:
             lib.id = int(known[lib.code])
