@@ -2,7 +2,7 @@
 
 Two libraries of 200 patrons on a catalogue of 1,000 works, built in a fresh database of
 the suite's PostgreSQL server (`--pg-url`), served by `shiori serve --workers 2` behind
-Debian's nginx over https, one short step of the mixed open-loop load. It takes 30-80 s
+Debian's nginx over https, one short step of the mixed open-loop load. It takes 30-120 s
 on a shared 2-core machine (starting two app workers and nginx, adding a library, four
 argon2id logins), over the suite's budget for one test: so it runs only when asked,
 SHIORI_TEST_LOAD_BENCH=1, in the PostgreSQL pass (the bench is PostgreSQL's):
