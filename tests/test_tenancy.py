@@ -8,6 +8,7 @@ which every policy would let through."""
 from __future__ import annotations
 
 import io
+import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -220,6 +221,13 @@ def test_each_library_is_named_by_its_identity_in_pages_and_mail(tenants: Tenant
         with statements_on(bind) as seen:
             assert ">B市立図書館 蔵書検索</a>" in at_b.get("/").text
         assert not [s for s in seen if "library_identity" in s]  # the per-library cache
+        with queries.use_library(tenants.b), engine.read() as conn:
+            held = conn.execute(text("SELECT min(work_id) FROM item")).scalar_one()
+        record = at_b.get(f"/records/{held}").text
+        found = re.search(r'<script type="application/ld\+json">(.*?)</script>', record, re.S)
+        assert found
+        offers = json.loads(found.group(1))["offers"]
+        assert {o["offeredBy"]["name"] for o in offers} == {"B市立図書館"}
     with _client(tenants.url, "a.test") as at_a:
         assert ">藤沢市図書館 蔵書検索</a>" in at_a.get("/").text
     params = {"when": "2026-11-21T09:00:00+00:00", "via": "code"}
