@@ -8,10 +8,11 @@ which every policy would let through."""
 from __future__ import annotations
 
 import io
+import json
 import re
 import uuid
 from collections.abc import Iterator
-from contextlib import redirect_stderr
+from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -25,6 +26,8 @@ from db import engine, queries
 from db.models import TABLES
 from db.patrons import DEMO_PATRONS, NewPatron, register_patron
 from tests.conftest import BACKEND, Database, _pg_admin, app_settings
+from tests.mailbox import COMPOSE
+from tests.test_replica import statements_on
 from web import cli
 from web.app import create_app
 
@@ -81,7 +84,8 @@ def tenants(library_db: Database) -> Iterator[Tenants]:
         conn.execute(text("INSERT INTO library_host (host, library_id) VALUES ('a.test', 1)"))
     queries.configure(app_url)
     try:
-        b = queries.add_library("b", "B市立図書館", ("B.test:8000",))
+        # Fujisawa's branches: the demo patrons and copies B gets name them.
+        b = queries.add_library("b", "B市立図書館", ("B.test:8000",), queries.DEFAULT_BRANCHES)
         with queries.use_library(b.id):
             queries.ensure_demo_patrons()
             queries.generate_demo_copies(seed_value=7)
@@ -204,6 +208,98 @@ def test_unknown_host_gets_a_404_in_both_languages(tenants: Tenants) -> None:
 def test_without_hosts_every_host_is_the_first_library(library_db: Database) -> None:
     with _client(library_db.url, "anything.example") as client:
         assert client.get("/").status_code == 200
+
+
+@on_pg
+def test_each_library_is_named_by_its_identity_in_pages_and_mail(tenants: Tenants) -> None:
+    with _client(tenants.url, "b.test") as at_b:
+        page = at_b.get("/").text
+        assert "<title>B市立図書館 蔵書検索 | " in page
+        assert ">B市立図書館 蔵書検索</a>" in page and "藤沢" not in page
+        with engine.read() as conn:
+            bind = conn.engine
+        with statements_on(bind) as seen:
+            assert ">B市立図書館 蔵書検索</a>" in at_b.get("/").text
+        assert not [s for s in seen if "library_identity" in s]  # the per-library cache
+        with queries.use_library(tenants.b), engine.read() as conn:
+            held = conn.execute(text("SELECT min(work_id) FROM item")).scalar_one()
+        record = at_b.get(f"/records/{held}").text
+        found = re.search(r'<script type="application/ld\+json">(.*?)</script>', record, re.S)
+        assert found
+        offers = json.loads(found.group(1))["offers"]
+        assert {o["offeredBy"]["name"] for o in offers} == {"B市立図書館"}
+    with _client(tenants.url, "a.test") as at_a:
+        assert ">藤沢市図書館 蔵書検索</a>" in at_a.get("/").text
+    params = {"when": "2026-11-21T09:00:00+00:00", "via": "code"}
+    queries.configure(tenants.url)  # as the mail worker: the app's shutdown disposed of it
+    with queries.use_library(tenants.b):
+        subject, _ = COMPOSE("password_set", "ja", params)
+    assert subject == "【B市立図書館】パスワードが設定されました"
+    with queries.use_library(tenants.a):
+        subject, _ = COMPOSE("password_set", "en", params)
+    assert subject == "[Fujisawa City Libraries] Your password was set"
+
+
+# --- start-up: fail closed ---------------------------------------------------------------
+
+
+@on_pg
+def test_several_libraries_as_a_role_bypassing_row_security_refuse_to_start(
+    library_db: Database,
+) -> None:
+    # One library: the owner (the suite's superuser) still serves it.
+    with _client(library_db.url, "a.test") as client:
+        assert client.get("/").status_code == 200
+    queries.configure(library_db.url)  # the app's shutdown disposed of the engine
+    with engine.write() as conn:
+        conn.execute(text("INSERT INTO library (code, name) VALUES ('b', 'B')"))
+        conn.execute(
+            text(
+                "INSERT INTO library_host (host, library_id) "
+                "SELECT 'b.test', id FROM library WHERE code = 'b'"
+            )
+        )
+    with (
+        pytest.raises(queries.LibraryRefused, match="runtime role"),
+        _client(library_db.url, "a.test"),
+    ):
+        pass
+    err = io.StringIO()
+    with pytest.MonkeyPatch.context() as env, redirect_stderr(err):
+        env.setenv("SHIORI_DATABASE_URL", library_db.url)
+        assert cli.main(["serve"]) == 2
+    assert "行単位セキュリティを迂回" in err.getvalue() and "runtime role" in err.getvalue()
+
+
+@on_pg
+def test_a_new_library_gets_one_branch_of_its_own_or_the_branches_given(
+    tenants: Tenants,
+) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as env, redirect_stdout(out), redirect_stderr(err):
+        env.setenv("SHIORI_DATABASE_URL", tenants.url)
+        assert cli.main(["library", "add", "c", "--name", "C町図書館", "--host", "c.test"]) == 0
+        given = "kita=北館=North;minami=南館=South"
+        status = cli.main(
+            ["library", "add", "d", "--name", "D", "--host", "d.test", "--branches", given]
+        )
+        assert status == 0
+        bad = ["library", "add", "e", "--name", "E", "--host", "e.test", "--branches", "x"]
+        assert cli.main(bad) == 2
+    assert "SHIORI_BRANCHES" in err.getvalue()
+    assert [each.code for each in queries.list_libraries()] == ["default", "b", "c", "d"]
+
+    def branches(code: str) -> list[tuple[str, dict[str, str]]]:
+        with queries.use_library(queries.get_library(code).id):
+            return [(b.code, b.names.as_dict()) for b in queries.list_code_branches()]
+
+    assert branches("c") == [("main", {"ja": "C町図書館", "en": "C町図書館"})]
+    assert branches("d") == [
+        ("kita", {"ja": "北館", "en": "North"}),
+        ("minami", {"ja": "南館", "en": "South"}),
+    ]
+    with queries.use_library(queries.get_library("c").id):
+        assert "general" in queries.list_category_codes()  # the default code tables stay
 
 
 # --- crossing from A to B -----------------------------------------------------------------

@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 
 from db import engine, queries
 from tests import test_web_staff
+from tests.test_replica import statements_on
 from tests.test_web_staff import Console
 
 # The staff console's fixtures: the enrolled team on a copy of the library.
@@ -259,3 +260,37 @@ def test_code_pages_speak_the_pages_language(team: dict[str, Console], lang: str
     page = manager.get("/staff/codes").text  # type: ignore[attr-defined]
     assert f'<html lang="{lang}">' in page
     assert ("コード管理" in page) == (lang == "ja")
+
+
+def test_the_site_name_is_the_library_identity_read_without_a_query(
+    team: dict[str, Console], app: object
+) -> None:
+    public = TestClient(app)  # type: ignore[arg-type]
+    assert "藤沢市図書館 蔵書検索</a>" in public.get("/").text  # the seeded identity
+    saved = team["manager"].post(
+        "/staff/codes/identity",
+        "/staff/codes/identity",
+        **{
+            "names.ja": "鵠沼市立図書館",
+            "names.en": "Kugenuma City Library",
+            "short_names.ja": "鵠沼図書館",
+            "short_names.en": "Kugenuma Library",
+            "address": "",
+            "phone": "",
+            "email": "",
+        },
+    )
+    assert saved.status_code == 303  # type: ignore[attr-defined]
+    # The rename shows at once (the console clears the code-table cache) …
+    page = public.get("/").text
+    assert "<title>鵠沼市立図書館 蔵書検索 | " in page
+    assert 'class="site-name" href="/">鵠沼市立図書館 蔵書検索</a>' in page
+    assert "藤沢市図書館 蔵書検索" not in page
+    public.cookies.set("shiori_lang", "en")
+    assert "Kugenuma City Library Catalog</a>" in public.get("/calendar").text
+    # … and a second view reads no identity: the name comes from the per-process cache.
+    with engine.read() as conn:
+        bind = conn.engine
+    with statements_on(bind) as seen:
+        assert "Kugenuma City Library Catalog</a>" in public.get("/calendar").text
+    assert not [s for s in seen if "library_identity" in s]

@@ -339,6 +339,11 @@ def cmd_retention(settings: Settings, _args: argparse.Namespace) -> int:
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     _setup(settings)
+    try:
+        queries.check_runtime_role()
+    except queries.LibraryRefused as refused:
+        print(str(refused), file=sys.stderr)
+        return 2
     if not os.environ.get("SHIORI_SECRET_KEY"):
         # Demo only (production refuses to start without a key): every worker must sign
         # with the same key, or a form made by one is refused by another.

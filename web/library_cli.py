@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from db import queries
-from web.settings import Settings
+from web.settings import Settings, SettingsError, parse_branches
 
 Setup = Callable[[Settings], None]
 Command = Callable[[Settings, argparse.Namespace], int]
@@ -46,11 +46,22 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], setup: 
     add.add_argument("code")
     add.add_argument("--name", required=True)
     add.add_argument("--host", action="append", required=True, dest="hosts")
+    add.add_argument(
+        "--branches",
+        metavar="SPEC",
+        help="the library's branches as SHIORI_BRANCHES gives them "
+        "('code=日本語名=English name;…'); default: one branch 'main' named after the library",
+    )
 
     def run_add(settings: Settings, args: argparse.Namespace) -> int:
+        try:
+            branches = parse_branches(args.branches) if args.branches else None
+        except SettingsError as wrong:
+            print(str(wrong), file=sys.stderr)
+            return 2
         setup(settings)
         try:
-            made = queries.add_library(args.code, args.name, tuple(args.hosts))
+            made = queries.add_library(args.code, args.name, tuple(args.hosts), branches)
         except queries.LibraryRefused as refused:
             print(str(refused), file=sys.stderr)
             return 2

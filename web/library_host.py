@@ -49,9 +49,14 @@ class HostMap:
         self._read_at = time.monotonic()
 
     def preload(self) -> None:
-        """At start: a database not reachable yet is the first request's to find."""
+        """At start: a database not reachable yet is the first request's to find; a role
+        that bypasses row-level security with several libraries stops the start
+        (queries.check_runtime_role: LibraryRefused)."""
         try:
+            queries.check_runtime_role()
             self.load()
+        except queries.LibraryRefused:
+            raise
         except Exception as exc:  # the class only: a driver message may quote a URL
             log.warning("library hosts not read at start: %s", type(exc).__name__)
 

@@ -95,7 +95,9 @@ class MailComposer:
         template = _env.get_template(f"mail/{kind}.txt")
         values: dict[str, Any] = {
             **i18n.template_context(tr, autoescape=False),
-            "library": tr.gettext(LIBRARY_NAME),
+            # The identity's name (cached per library, as the page header reads it).
+            "library": dict(queries.library_identity().names.texts).get(tr.lang)
+            or tr.gettext(LIBRARY_NAME),
             **params,
         }
         topic = "".join(template.blocks["subject"](template.new_context(values))).strip()

@@ -133,8 +133,9 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     return value
 
 
-def _branches(raw: str) -> tuple[queries.BranchSpec, ...]:
-    """SHIORI_BRANCHES: "code=名前=English name;code=…" (at least one branch)."""
+def parse_branches(raw: str) -> tuple[queries.BranchSpec, ...]:
+    """SHIORI_BRANCHES (and `shiori library add --branches`): "code=名前=English name;code=…"
+    (at least one branch)."""
     if not raw.strip():
         return queries.DEFAULT_BRANCHES
     branches = []
@@ -300,7 +301,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         debug=debug,
         public_url=public_url.rstrip("/"),
         data_dir=Path(env.get("SHIORI_DATA_DIR", "") or ROOT.parent / "shared" / "data"),
-        branches=_branches(env.get("SHIORI_BRANCHES", "")),
+        branches=parse_branches(env.get("SHIORI_BRANCHES", "")),
         staff_console=_bool(env, "SHIORI_STAFF_CONSOLE", True),
         session_idle_minutes=_int(env, "SHIORI_SESSION_IDLE_MINUTES", 30, 1, 24 * 60),
         session_absolute_hours=_int(env, "SHIORI_SESSION_ABSOLUTE_HOURS", 12, 1, 24 * 30),

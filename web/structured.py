@@ -85,7 +85,9 @@ def _availability(copy: queries.Copy) -> str:
 
 def json_ld(request: Request, record: queries.Record, url: str) -> dict[str, Any]:
     tr = i18n.translator(request)
-    library = {"@type": "Library", "name": tr.gettext("Fujisawa City Libraries")}
+    # The identity's name (cached per library, as the page header reads it).
+    name = dict(queries.library_identity().names.texts).get(tr.lang)
+    library = {"@type": "Library", "name": name or tr.gettext("Fujisawa City Libraries")}
     data: dict[str, Any] = {
         "@context": "https://schema.org",
         "@type": "Book" if is_book(record) else "CreativeWork",

@@ -133,6 +133,25 @@ def _label(ctx: Context, kind: str, code: str) -> str:
     return labels.label(ctx["tr"], kind, code)
 
 
+# The header, <title> and search plug-in: the library's identity (console, /staff/codes) in
+# the page's language; the fixed text where the identity has no name in it (a third language).
+SITE_NAME = N_("%(library)s Catalog")
+FIXED_SITE_NAME = N_("Fujisawa City Libraries Catalog")
+FIXED_SHORT_NAME = N_("Fujisawa Libraries")
+
+
+@pass_context
+def _site_name(ctx: Context, short: bool = False) -> str:
+    # Cached per process and library (db.queries.library_identity): no query per page.
+    identity = queries.library_identity()
+    tr = ctx["tr"]
+    if short:
+        name = dict(identity.short_names.texts).get(ctx["lang"])
+        return str(name or tr.gettext(FIXED_SHORT_NAME))
+    name = dict(identity.names.texts).get(ctx["lang"])
+    return str(tr.gettext(SITE_NAME, library=name) if name else tr.gettext(FIXED_SITE_NAME))
+
+
 # Filters and globals that need only the language (`lang`, `tr`): mail templates get them too.
 LANGUAGE_FILTERS = {"number": _number, "localized": _localized, "refusal": _refusal}
 LANGUAGE_GLOBALS = {"label": _label}
@@ -142,6 +161,7 @@ env.filters["date"] = _date
 env.filters["short_date"] = _short_date
 env.filters["datetime"] = _datetime
 env.globals.update(LANGUAGE_GLOBALS)
+env.globals["site_name"] = _site_name
 # gettext and friends come with each render's context (the request's language); the
 # shared environment only learns that they are the newstyle kind (they format %(name)s).
 env.newstyle_gettext = True  # type: ignore[attr-defined]

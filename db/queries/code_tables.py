@@ -64,6 +64,7 @@ __all__ = [
     "get_card_rule",
     "get_library_identity",
     "get_library_logo",
+    "library_identity",
     "list_announcements",
     "list_category_codes",
     "list_category_names",
@@ -686,6 +687,18 @@ def save_card_rule(conn: Connection, now: datetime, actor: StaffActor, typed: Ca
 # ---------------------------------------------------------------------------------------
 # The library's identity and logo
 # ---------------------------------------------------------------------------------------
+
+
+def library_identity() -> LibraryIdentityView:
+    """The current library's identity, kept per process and library (db.search_cache's code
+    tables: the page header and the mail subjects read it without a query; `_audit` clears
+    it, so a rename in the console shows at once)."""
+    return search_cache.code_table("library_identity", _read_identity)[0]
+
+
+@reads
+def _read_identity(conn: Connection, now: datetime) -> tuple[LibraryIdentityView]:
+    return (codes.identity_view(conn),)
 
 
 @reads

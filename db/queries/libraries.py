@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 
 from db import rules, search_cache, seed
 from db.engine import reads, writes
+from db.localized import Localized
 from db.models import TABLES
 from db.tenancy import DEFAULT_LIBRARY, SETTING, current_library, use_library
 
@@ -22,6 +23,7 @@ __all__ = [
     "LibraryInfo",
     "LibraryRefused",
     "add_library",
+    "check_runtime_role",
     "current_library",
     "get_library",
     "library_hosts",
@@ -80,6 +82,26 @@ def _bypasses_row_security(conn: Connection) -> bool:
 
 
 @reads
+def check_runtime_role(conn: Connection, now: datetime) -> None:
+    """Fail closed at start-up: several libraries served as a role that bypasses row-level
+    security (superuser or BYPASSRLS) would let every query see every library's rows.
+    One library (or SQLite) runs as any role, the owner included."""
+    if conn.dialect.name != "postgresql":
+        return
+    libraries = conn.execute(text("SELECT count(*) FROM library")).scalar_one()
+    if libraries > 1 and _bypasses_row_security(conn):
+        raise LibraryRefused(
+            "複数の図書館を運用していますが、このロールは行単位セキュリティを迂回します"
+            "（スーパーユーザーか BYPASSRLS）。どの図書館の画面にも他の図書館の行が見えてしまうため"
+            "起動しません。SHIORI_DATABASE_URL をアプリ用のロール（README「Many libraries on one"
+            " PostgreSQL」）にしてください。 / This deployment serves several libraries and its"
+            " role bypasses row-level security (superuser or BYPASSRLS), so each library would"
+            " see the others' rows: not starting. Set SHIORI_DATABASE_URL to the runtime role"
+            ' (README, "Many libraries on one PostgreSQL").'
+        )
+
+
+@reads
 def list_libraries(conn: Connection, now: datetime) -> tuple[LibraryInfo, ...]:
     """Every library, by id, with its hosts."""
     return _libraries(conn)
@@ -106,9 +128,16 @@ def library_hosts(conn: Connection, now: datetime) -> dict[str, int]:
     }
 
 
-def add_library(code: str, name: str, hosts: tuple[str, ...]) -> LibraryInfo:
-    """A new library with its hosts and the default code tables (branches, material types,
-    categories, card rule, identity named `name`), as db.seed gives a new database."""
+def add_library(
+    code: str,
+    name: str,
+    hosts: tuple[str, ...],
+    branches: tuple[rules.BranchSpec, ...] | None = None,
+) -> LibraryInfo:
+    """A new library with its hosts and code tables: `branches` (SHIORI_BRANCHES' format on
+    the command line) or one branch "main" named after the library, not Fujisawa's; the
+    default material types, categories and card rule, as db.seed gives a new database, and
+    the identity named `name`."""
     code, name = code.strip(), name.strip()
     wanted = tuple(dict.fromkeys(normalise_host(h) for h in hosts if normalise_host(h)))
     if not code or len(code) > MAX_CODE or not code.isascii() or not code.isprintable():
@@ -126,14 +155,20 @@ def add_library(code: str, name: str, hosts: tuple[str, ...]) -> LibraryInfo:
             "図書館のホスト名を --host で一つ以上指定してください。 / "
             "Give the library at least one host name (--host)."
         )
-    library = _add(code, name, wanted)
+    names = Localized.of({"ja": name, "en": name})
+    library = _add(code, name, wanted, branches or (rules.BranchSpec("main", names),))
     search_cache.clear()
     return library
 
 
 @writes
 def _add(
-    conn: Connection, now: datetime, code: str, name: str, hosts: tuple[str, ...]
+    conn: Connection,
+    now: datetime,
+    code: str,
+    name: str,
+    hosts: tuple[str, ...],
+    branches: tuple[rules.BranchSpec, ...],
 ) -> LibraryInfo:
     if conn.dialect.name != "postgresql":
         raise LibraryRefused(
@@ -176,7 +211,7 @@ def _add(
         )
     # The rest of this transaction is the new library's (row-level security checks it).
     conn.execute(text("SELECT set_config(:s, :l, true)"), {"s": SETTING, "l": str(library)})
-    seed.ensure_reference_data(conn, rules.DEFAULT_BRANCHES)
+    seed.ensure_reference_data(conn, branches)
     names = {"ja": name, "en": name}
     conn.execute(TABLES["library_identity"].update().values(names=names, short_names=names))
     conn.execute(
