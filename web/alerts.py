@@ -21,7 +21,7 @@ from starlette.routing import Route, Router
 from starlette.types import Scope
 
 from db import queries
-from web import catalog, forms, mydata, refusals
+from web import catalog, forms, library_host, mydata, refusals
 from web.flash import flash
 from web.guard import patron_route
 from web.i18n import N_, translator
@@ -44,7 +44,7 @@ def unsubscribe_link(settings: Settings, patron_id: int, condition_ids: Sequence
     """An absolute, signed link that removes these conditions of this patron. It does not
     expire: a digest may be read weeks later; a removed condition stays removed."""
     token = _serializer(settings.secret_key).dumps([patron_id, sorted(condition_ids)])
-    return f"{settings.public_url}{UNSUBSCRIBE_PATH}?t={token}"
+    return f"{library_host.public_base(settings)}{UNSUBSCRIBE_PATH}?t={token}"
 
 
 def _unsign(secret_key: str, token: str) -> tuple[int, list[int]] | None:
@@ -187,7 +187,9 @@ def queue_digests(settings: Settings) -> queries.DigestReport:
         return unsubscribe_link(settings, patron_id, condition_ids)
 
     def record_url(work_id: int) -> str:
-        return settings.public_url + str(catalog_paths.url_path_for("record", work_id=work_id))
+        return library_host.public_base(settings) + str(
+            catalog_paths.url_path_for("record", work_id=work_id)
+        )
 
     return queries.queue_alert_digests(unsubscribe_url, record_url)
 
