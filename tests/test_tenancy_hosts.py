@@ -20,7 +20,7 @@ from tests import mailbox
 from tests.conftest import Database, app_settings
 from tests.test_tenancy import HANAKO, Tenants, on_pg, on_sqlite, tenants  # noqa: F401
 from tests.test_web_account import csrf_of, log_in
-from web import cli, library_cli
+from web import alerts, cli, library_cli
 from web.app import create_app
 from web.settings import Settings
 
@@ -153,6 +153,10 @@ def test_links_at_b_name_b_host(tenants: Tenants) -> None:  # noqa: F811
     with _client(tenants.url, "a.test", **public) as at_a:
         assert "http://a.test:8080/sitemap.xml" in at_a.get("/robots.txt").text
     # Outside a request (the timers, the console) the library in hand chooses.
+    settings = app_settings(tenants.url, **public)
+    with queries.use_library(tenants.b):
+        assert alerts.unsubscribe_link(settings, 1, [1]).startswith("http://b.test:8080/")
+    assert alerts.unsubscribe_link(settings, 1, [1]).startswith("http://a.test:8080/")
     status, out, _err = _shiori(
         tenants.url,
         "--library",
