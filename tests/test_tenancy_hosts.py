@@ -143,6 +143,10 @@ def test_links_at_b_name_b_host(tenants: Tenants) -> None:  # noqa: F811
         )
         assert sent.status_code == 200
         sitemap = at_b.get("/sitemap.xml").text
+        work = re.search(r"/records/(\d+)", at_b.get("/sitemaps/1.xml").text)
+        assert work
+        record = at_b.get(f"/records/{work.group(1)}").text
+        assert f'rel="canonical" href="http://b.test:8080/records/{work.group(1)}"' in record
         robots = at_b.get("/robots.txt").text
     queries.configure(tenants.url)  # the app's shutdown let the query layer go
     with queries.use_library(tenants.b):
