@@ -21,7 +21,7 @@ from starlette.routing import Route, Router
 from starlette.types import Scope
 
 from db import queries
-from web import catalog, forms, mydata, refusals
+from web import catalog, forms, library_host, mydata, refusals
 from web.flash import flash
 from web.guard import patron_route
 from web.i18n import N_, translator
@@ -40,11 +40,14 @@ def _serializer(secret_key: str) -> URLSafeSerializer:
     return URLSafeSerializer(secret_key, salt=_SALT)
 
 
-def unsubscribe_link(settings: Settings, patron_id: int, condition_ids: Sequence[int]) -> str:
-    """An absolute, signed link that removes these conditions of this patron. It does not
-    expire: a digest may be read weeks later; a removed condition stays removed."""
+def unsubscribe_link(
+    settings: Settings, patron_id: int, condition_ids: Sequence[int], base: str = ""
+) -> str:
+    """An absolute, signed link that removes these conditions of this patron, from `base`
+    (the library's public URL; looked up when not given). It does not expire: a digest may
+    be read weeks later; a removed condition stays removed."""
     token = _serializer(settings.secret_key).dumps([patron_id, sorted(condition_ids)])
-    return f"{settings.public_url}{UNSUBSCRIBE_PATH}?t={token}"
+    return f"{base or library_host.public_base(settings)}{UNSUBSCRIBE_PATH}?t={token}"
 
 
 def _unsign(secret_key: str, token: str) -> tuple[int, list[int]] | None:
@@ -182,12 +185,13 @@ async def unsubscribe(request: Request) -> Response:
 def queue_digests(settings: Settings) -> queries.DigestReport:
     """`shiori alerts send`: queue today's digests with absolute links from the public URL."""
     catalog_paths = Router(routes=catalog.routes)  # the record page's path, without a request
+    base = library_host.public_base(settings)  # this library's, read before the digests' work
 
     def unsubscribe_url(patron_id: int, condition_ids: Sequence[int]) -> str:
-        return unsubscribe_link(settings, patron_id, condition_ids)
+        return unsubscribe_link(settings, patron_id, condition_ids, base)
 
     def record_url(work_id: int) -> str:
-        return settings.public_url + str(catalog_paths.url_path_for("record", work_id=work_id))
+        return base + str(catalog_paths.url_path_for("record", work_id=work_id))
 
     return queries.queue_alert_digests(unsubscribe_url, record_url)
 

@@ -63,7 +63,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     # The libraries' host names (PostgreSQL; SQLite is one library): read at start, then
     # every HOST_MAP_SECONDS.
-    hosts = library_host.HostMap() if settings.database_url.startswith("postgresql") else None
+    hosts = (
+        library_host.HostMap(settings.public_url)
+        if settings.database_url.startswith("postgresql")
+        else None
+    )
+    library_host.share(hosts)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:

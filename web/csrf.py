@@ -59,7 +59,8 @@ def remember_seed(request: Request, response: R) -> R:
 
 def same_origin(request: Request) -> bool:
     """The request comes from a page of this site (Sec-Fetch-Site, else Origin). "This site"
-    is the configured public URL: the Host header is the client's to choose."""
+    is the configured public URL, or this request's own host when the host map serves it
+    (another library's, web.library_host): any other Host header gets no page to post from."""
     fetch_site = request.headers.get("sec-fetch-site")
     if fetch_site is not None and fetch_site not in ("same-origin", "none"):
         return False
@@ -67,7 +68,10 @@ def same_origin(request: Request) -> bool:
     if origin is None or origin == "null":
         return origin is None
     public = urlsplit(settings_of(request).public_url)
-    return origin.rstrip("/") == f"{public.scheme}://{public.netloc}"
+    sent = origin.rstrip("/")
+    return sent == f"{public.scheme}://{public.netloc}" or sent in request.scope.get(
+        "shiori_host_origins", ()
+    )
 
 
 def valid(request: Request, sent: str) -> bool:

@@ -2,9 +2,11 @@
 
 After a successful login the browser keeps a signed, long-lived cookie bound to the account;
 a later login to that account from this browser is counted against that device's own limit,
-so nobody else's failures can lock it out. The value names no account: the account is part
-of what is signed (the salt), not of the cookie. A browser keeps a few, for a shared home
-computer. Kiosks get none (web.account); logging out clears them with every other cookie.
+so nobody else's failures can lock it out. The value names no account: the account and its
+library are part of what is signed (the salt), not of the cookie, so a cookie earned at one
+library never lifts another's lockout of the same card number (db.tenancy). A browser
+keeps a few, for a shared home computer. Kiosks get none (web.account); logging out clears
+them with every other cookie.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from itsdangerous import BadSignature, TimestampSigner
 from starlette.requests import Request
 from starlette.responses import Response
 
+from db import queries
 from web.sessions import settings_of
 from web.settings import Settings
 
@@ -28,7 +31,10 @@ def _cookie(settings: Settings) -> str:
 
 
 def _signer(settings: Settings, account: str) -> TimestampSigner:
-    return TimestampSigner(settings.secret_key, salt=f"shiori.device\x00{account}")
+    library = queries.current_library.get()
+    # Library 1 keeps the salt it had before there were several: no cookie lost at upgrade.
+    where = "" if library == queries.DEFAULT_LIBRARY else f"{library}\x00"
+    return TimestampSigner(settings.secret_key, salt=f"shiori.device\x00{where}{account}")
 
 
 def _entries(request: Request) -> list[str]:

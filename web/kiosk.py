@@ -16,9 +16,9 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from db import queries
-from web import refusals, terminals
+from web import refusals, structured, terminals
 from web.link_tokens import LinkCookie
-from web.sessions import current, settings_of
+from web.sessions import current
 from web.templating import path_for, render
 
 LINK_COOKIE = LinkCookie("shiori_terminal_link", "kiosk_enrol_page")
@@ -116,7 +116,7 @@ async def slip(request: Request) -> Response:
     branch = branches.get(branch_code)
     shown = [c for c in record.copies if branch is None or c.branch_code == branch.code]
     terminal = kiosk.terminal if kiosk else None
-    url = settings_of(request).public_url + path_for(request, "record", work_id=record.id)
+    url = structured.public_url(request, "record", work_id=record.id)
     return render(
         request,
         "kiosk/slip.html",

@@ -6,6 +6,7 @@ worker) run for every library in turn."""
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Callable, Sequence
 
@@ -16,6 +17,9 @@ Setup = Callable[[Settings], None]
 Command = Callable[[Settings, argparse.Namespace], int]
 
 OPTION = "--library"
+FAILED = 1  # a library whose run raised: the others still run
+
+log = logging.getLogger(__name__)
 
 
 def split_library(words: Sequence[str]) -> tuple[str | None, list[str]]:
@@ -76,6 +80,33 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], setup: 
             print(f"{each.id}\t{each.code}\t{each.name}\t{hosts}")
         return 0
 
+    host = library_sub.add_parser("host", help="add or remove a host name of a library")
+    host_sub = host.add_subparsers(dest="host_command", required=True)
+    host_add = host_sub.add_parser("add", help="serve the library at this host name too")
+    host_remove = host_sub.add_parser("remove", help="stop serving the library at this host")
+    for each in (host_add, host_remove):
+        each.add_argument("code")
+        each.add_argument("host")
+
+    def run_host(change: Callable[[str, str], str], done: str) -> Command:
+        def run_change(settings: Settings, args: argparse.Namespace) -> int:
+            setup(settings)
+            try:
+                changed = change(args.code, args.host)
+            except queries.LibraryRefused as refused:
+                print(str(refused), file=sys.stderr)
+                return 2
+            print(f"{done}: {args.code.strip()} {changed}")
+            return 0
+
+        return run_change
+
+    host_add.set_defaults(
+        fn=run_host(queries.add_host, "ホストを追加しました host added"), own_library=True
+    )
+    host_remove.set_defaults(
+        fn=run_host(queries.remove_host, "ホストを外しました host removed"), own_library=True
+    )
     add.set_defaults(fn=run_add, own_library=True)
     library_sub.add_parser("list", help="list the libraries and their hosts").set_defaults(
         fn=run_list, own_library=True
@@ -108,5 +139,9 @@ def run(settings: Settings, args: argparse.Namespace, code: str | None, setup: S
     status = 0
     for library in queries.list_libraries():
         with queries.use_library(library.id):
-            status = max(status, fn(settings, args))
+            try:
+                status = max(status, fn(settings, args))
+            except Exception as exc:  # the class only: a message may quote personal values
+                log.error("command failed in library %d: %s", library.id, type(exc).__name__)
+                status = max(status, FAILED)
     return status

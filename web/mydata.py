@@ -23,7 +23,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from db import queries
-from web import forms, hold_undo, refusals
+from web import forms, hold_undo, refusals, structured
 from web.csv_download import csv_download
 from web.errors import error_response
 from web.flash import flash
@@ -400,7 +400,7 @@ async def change_email(request: Request, session: Current) -> Response:
             "The email address is not changed on library terminals. Use your own device."
         )
         return _page(request, session, 403, {}, {"email": message})
-    base = settings_of(request).public_url
+    base = structured.base_url(request)
     confirm_page = path_for(request, "my_email_confirm_page")
 
     def make_link(token: str) -> str:

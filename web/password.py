@@ -11,11 +11,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from db import queries
-from web import client, forms, refusals
+from web import client, forms, refusals, structured
 from web.flash import flash
 from web.i18n import N_, Translator, translator
 from web.link_tokens import LinkCookie
-from web.sessions import settings_of
 from web.templating import path_for, render, see_other
 
 RESET_COOKIE = LinkCookie("shiori_reset", "password_reset_page")
@@ -134,7 +133,7 @@ async def forgot(request: Request) -> Response:
             status_code=422,
             ctx={"values": values, "errors": errors, "sent": False},
         )
-    base = settings_of(request).public_url
+    base = structured.base_url(request)
     reset_page = path_for(request, "password_reset_page")
 
     def make_link(token: str) -> str:

@@ -29,7 +29,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from db import queries
-from web import client, forms, refusals
+from web import client, forms, refusals, structured
 from web.i18n import translator
 from web.link_tokens import LinkCookie
 from web.sessions import settings_of
@@ -177,7 +177,7 @@ async def submit(request: Request) -> Response:
     fields = _fields(values)
     if values["consent"] != "yes":
         errors["consent"] = refusals.words(translator(request), queries.Refusal("consent_required"))
-    base = settings_of(request).public_url
+    base = structured.base_url(request)
     confirm_page = path_for(request, "register_confirm_page")
 
     def make_link(token: str) -> str:

@@ -27,7 +27,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 
 from db import queries
-from web import i18n
+from web import i18n, library_host
 from web.sessions import settings_of
 from web.templating import path_for
 
@@ -58,10 +58,17 @@ _LANGUAGES = {
 }
 
 
+def base_url(request: Request) -> str:
+    """The request's library's public URL (web.library_host): SHIORI_PUBLIC_URL for library
+    1, its scheme with the library's configured host for another. Never the Host header,
+    which is the client's to choose."""
+    found = request.scope.get("shiori_public_url")
+    return str(found) if found else library_host.public_base(settings_of(request))
+
+
 def public_url(request: Request, name: str, **params: Any) -> str:
-    """An absolute address from the configured public URL: the Host header is the client's
-    to choose, so it never goes into a canonical link or a feed."""
-    return settings_of(request).public_url + path_for(request, name, **params)
+    """An absolute address of a page of the request's library (base_url)."""
+    return base_url(request) + path_for(request, name, **params)
 
 
 def is_book(record: queries.Record) -> bool:

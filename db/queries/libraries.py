@@ -22,6 +22,7 @@ __all__ = [
     "DEFAULT_LIBRARY",
     "LibraryInfo",
     "LibraryRefused",
+    "add_host",
     "add_library",
     "check_runtime_role",
     "current_library",
@@ -29,6 +30,7 @@ __all__ = [
     "library_hosts",
     "list_libraries",
     "normalise_host",
+    "remove_host",
     "use_library",
 ]
 
@@ -159,6 +161,79 @@ def add_library(
     library = _add(code, name, wanted, branches or (rules.BranchSpec("main", names),))
     search_cache.clear()
     return library
+
+
+_SQLITE_ONE = (
+    "SQLite は一つの図書館専用です。複数の図書館は PostgreSQL で運用してください。 / "
+    "SQLite serves one library: run several libraries on PostgreSQL."
+)
+
+
+def _library_id(conn: Connection, code: str) -> int:
+    found = conn.execute(text("SELECT id FROM library WHERE code = :c"), {"c": code.strip()})
+    library = found.scalar()
+    if library is None:
+        raise LibraryRefused(
+            f"図書館コード {code!r} はありません（shiori library list）。 / "
+            f"No library has the code {code!r} (see shiori library list)."
+        )
+    return int(library)
+
+
+def _one_host(host: str) -> str:
+    wanted = normalise_host(host)
+    if not wanted:
+        raise LibraryRefused("ホスト名を指定してください。 / Give a host name.")
+    return wanted
+
+
+@writes
+def add_host(conn: Connection, now: datetime, code: str, host: str) -> str:
+    """Serve the library `code` at `host` too (`shiori library host add`); the host as
+    stored. A host another library is served at is refused."""
+    if conn.dialect.name != "postgresql":
+        raise LibraryRefused(_SQLITE_ONE)
+    wanted = _one_host(host)
+    library = _library_id(conn, code)
+    holder = conn.execute(
+        text(
+            "SELECT l.code FROM library_host h JOIN library l ON l.id = h.library_id"
+            " WHERE h.host = :h"
+        ),
+        {"h": wanted},
+    ).first()
+    if holder is not None and holder.code != code.strip():
+        raise LibraryRefused(
+            f"ホスト名 {wanted} は別の図書館（{holder.code}）が使っています。"
+            "先に shiori library host remove で外してください。 / "
+            f"Another library ({holder.code}) is served at {wanted}: remove it there first"
+            " (shiori library host remove)."
+        )
+    if holder is None:
+        conn.execute(
+            text("INSERT INTO library_host (host, library_id) VALUES (:h, :l)"),
+            {"h": wanted, "l": library},
+        )
+    return wanted
+
+
+@writes
+def remove_host(conn: Connection, now: datetime, code: str, host: str) -> str:
+    """Stop serving the library `code` at `host` (`shiori library host remove`)."""
+    if conn.dialect.name != "postgresql":
+        raise LibraryRefused(_SQLITE_ONE)
+    wanted = _one_host(host)
+    library = _library_id(conn, code)
+    gone = conn.execute(
+        text("DELETE FROM library_host WHERE host = :h AND library_id = :l"),
+        {"h": wanted, "l": library},
+    ).rowcount
+    if not gone:
+        raise LibraryRefused(
+            f"図書館 {code!r} はホスト名 {wanted} で公開されていません。 / "
+            f"The library {code!r} is not served at {wanted}."
+        )
+    return wanted
 
 
 @writes

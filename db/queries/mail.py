@@ -853,15 +853,25 @@ def _send_every_library(
     compose: Compose | None,
     retry_days: int,
 ) -> SendReport:
-    """One run of `send_due` in each library (the worker without --library)."""
+    """One run of `send_due` in each library (the worker without --library). A library
+    whose run raises is logged and the others still run; the first such error is raised
+    after them, for the worker to log and retry."""
     sent = retried = failed = deferred = 0
     server_error = ""
+    raised: Exception | None = None
     for library in _library_ids():
         with use_library(library):
-            report = send_due(settings, now, limit, compose, retry_days)
+            try:
+                report = send_due(settings, now, limit, compose, retry_days)
+            except Exception as exc:  # the class only: a message may quote an address
+                log.error("mail run failed in library %d: %s", library, type(exc).__name__)
+                raised = raised or exc
+                continue
         sent, retried = sent + report.sent, retried + report.retried
         failed, deferred = failed + report.failed, deferred + report.deferred
         server_error = server_error or report.server_error
+    if raised is not None:
+        raise raised
     return SendReport(sent, retried, failed, deferred, server_error)
 
 

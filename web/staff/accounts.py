@@ -11,13 +11,12 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from db import queries
-from web import forms, refusals
+from web import forms, refusals, structured
 from web.forms import text
 from web.i18n import translator
-from web.sessions import settings_of
 from web.staff.guard import route
 from web.staff.pages import me, page
-from web.templating import path_for, see_other
+from web.templating import see_other
 
 
 def _staff_input(
@@ -66,7 +65,7 @@ def _form_values(data: queries.StaffInput | queries.StaffView | None) -> dict[st
 
 
 def _enrol_link(request: Request, token: str) -> str:
-    return settings_of(request).public_url + path_for(request, "staff:enrol_link", token=token)
+    return structured.public_url(request, "staff:enrol_link", token=token)
 
 
 def _refused(request: Request, refused: queries.QueryError) -> Response:

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 
 from db import queries
-from web import refusals
+from web import library_host, refusals
 from web.settings import Settings
 
 Setup = Callable[[Settings], None]
@@ -44,7 +44,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], setup: 
             return 2
         hours = queries.staff_policy_data().settings["enrol_link_hours"]
         print(f"登録リンク enrolment link ({hours} 時間有効・1回限り / valid {hours} hours, once):")
-        print(f"{settings.public_url}/staff/enrol/{token}")
+        print(f"{library_host.public_base(settings)}/staff/enrol/{token}")
         if not settings.public_url_configured:
             print(
                 f"SHIORI_PUBLIC_URL がないため、サーバーの待受アドレス {settings.public_url} "

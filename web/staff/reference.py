@@ -20,11 +20,10 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from db import queries
-from web import forms, refusals
+from web import forms, refusals, structured
 from web.flash import flash
 from web.forms import text
 from web.i18n import N_, translator
-from web.sessions import settings_of
 from web.staff.guard import denied, route
 from web.staff.pages import me, page
 from web.templating import path_for, see_other, wants_fragment
@@ -144,7 +143,7 @@ def _done(request: Request, question_id: int, message: str, **values: str | int)
 
 def _link(request: Request) -> Callable[[int], str]:
     """The absolute address of the patron's page of a question (the notice's link)."""
-    base = settings_of(request).public_url
+    base = structured.base_url(request)
 
     def link(question_id: int) -> str:
         return base + path_for(request, "reference_question", question_id=question_id)

@@ -15,13 +15,12 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from db import queries
-from web import forms, refusals
+from web import forms, refusals, structured
 from web.flash import flash
 from web.i18n import N_
-from web.sessions import settings_of
 from web.staff.guard import denied, route
 from web.staff.pages import me, page
-from web.templating import path_for, see_other
+from web.templating import see_other
 
 WIDTHS = ("a4", "receipt")  # the print stylesheets: A4 paper, an 80 mm receipt printer
 
@@ -47,7 +46,7 @@ def code_slip(
         width=width,
         card=card,
         created=created,
-        password_url=settings_of(request).public_url + path_for(request, "password_code_page"),
+        password_url=structured.public_url(request, "password_code_page"),
     )
 
 
