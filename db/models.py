@@ -138,7 +138,7 @@ class Item(SQLModel, table=True):
     """A copy on a shelf of a branch."""
 
     __table_args__ = (
-        Index("ix_item_work", "work_id"),
+        Index("ix_item_work", "work_id", "library_id"),
         Index("ix_item_branch_status_work", "branch_id", "status", "work_id"),
         Index("ix_item_type_work", "material_type", "work_id"),
         # New arrivals (migration 0026, db.queries.new_arrivals): the copies acquired in a
