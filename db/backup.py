@@ -158,40 +158,35 @@ def is_empty(url: str) -> bool:
         probe.dispose()
 
 
-def sees_every_library(url: str) -> bool:
-    """Whether row-level security leaves the role of `url` every row (superuser or
-    BYPASSRLS): what pg_dump needs, since it turns row security off."""
+def _ask(url: str, sql: str) -> object:
+    """One answer about the role of `url`, on a connection of its own (not the app's pool)."""
     probe = create_engine(url)
     try:
         with probe.connect() as conn:
-            return bool(
-                conn.execute(
-                    text(
-                        "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user"
-                    )
-                ).scalar()
-            )
+            return conn.execute(text(sql)).scalar()
     finally:
         probe.dispose()
+
+
+def sees_every_library(url: str) -> bool:
+    """Whether row-level security leaves the role of `url` every row (superuser or
+    BYPASSRLS): what pg_dump needs, since it turns row security off."""
+    return bool(
+        _ask(url, "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user")
+    )
 
 
 def owns_public_schema(url: str) -> bool:
     """Whether the role of `url` may DROP SCHEMA public: its owner, a member of the owning
     role (pg_database_owner on PostgreSQL 15+), or a superuser."""
-    probe = create_engine(url)
-    try:
-        with probe.connect() as conn:
-            return bool(
-                conn.execute(
-                    text(
-                        "SELECT pg_has_role(current_user, nspowner, 'USAGE') "
-                        "OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) "
-                        "FROM pg_namespace WHERE nspname = 'public'"
-                    )
-                ).scalar()
-            )
-    finally:
-        probe.dispose()
+    return bool(
+        _ask(
+            url,
+            "SELECT pg_has_role(current_user, nspowner, 'USAGE') "
+            "OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) "
+            "FROM pg_namespace WHERE nspname = 'public'",
+        )
+    )
 
 
 def restore(url: str, source: Path, *, force: bool = False) -> str:
