@@ -62,7 +62,11 @@ postgresql_pass() (
     # them (remote_apply), so a test reads on the replica what it just wrote on the primary;
     # tests/test_replica.py turns that off to show what a lagging replica does.
     start_replica() {
-      "${as_pg[@]}" "$bin/pg_basebackup" -h 127.0.0.1 -p "$port" -U shiori -D "$dir/standby" -R -X stream
+      # A replication slot (-C -S): the primary keeps its WAL until the standby has it. Without
+      # one, a burst of WAL (CREATE DATABASE copies its template through the WAL) could be
+      # recycled before a lagging standby read it, and the standby would wait for ever.
+      "${as_pg[@]}" "$bin/pg_basebackup" -h 127.0.0.1 -p "$port" -U shiori -D "$dir/standby" -R -X stream \
+        -C -S shiori_test_standby
       "${as_pg[@]}" "$bin/pg_ctl" -D "$dir/standby" -l "$dir/standby.log" -w -o \
         "-p $standby_port -k $dir -c listen_addresses=127.0.0.1 -c hot_standby=on -c fsync=off" \
         start >/dev/null
