@@ -258,6 +258,16 @@ class _Plan:
             )
         return "work_fts f JOIN work w ON w.id = f.rowid", f"work_fts MATCH :{key}"
 
+    def text_ids(self) -> str:
+        """The ids of at most RANK_CAP text matches, straight from the index (no filters)."""
+        self.binds["match"] = self.match()
+        if self.pg:
+            return (
+                "SELECT s.work_id AS id FROM work_search s "
+                "WHERE s.tsv @@ CAST(:match AS tsquery) LIMIT :cap"
+            )
+        return "SELECT f.rowid AS id FROM work_fts f WHERE work_fts MATCH :match LIMIT :cap"
+
     def match_one_work(self) -> str:
         """The text match as a per-row check on `w` (cheap: a seek by id)."""
         self.binds["match"] = self.match()
@@ -305,7 +315,11 @@ def _candidates_sql(plan: _Plan, sort: str) -> str:
 
 def _candidate_parts(plan: _Plan, sort: str) -> list[str]:
     """The text (or filter) matches first, then the exact and prefix title matches."""
-    if plan.has_text:
+    if plan.has_text and not plan.filters:
+        # The index's row ids are work ids: without filters the text matches need no row
+        # of `work` (the ranking reads each candidate's row once, later).
+        parts = [plan.text_ids()]
+    elif plan.has_text:
         source, cond = plan.text_source()
         parts = [f"SELECT w.id FROM {source} WHERE {plan.where(cond)} LIMIT :cap"]
     else:
