@@ -258,14 +258,10 @@ class _Plan:
             )
         return "work_fts f JOIN work w ON w.id = f.rowid", f"work_fts MATCH :{key}"
 
-    def text_ids(self) -> str:
-        """The ids of at most RANK_CAP text matches, straight from the index (no filters)."""
+    def fts5_ids(self) -> str:
+        """SQLite: the first RANK_CAP text matches (FTS5 yields them in row id order, the
+        same ones the join to `work` yields), straight from the index (no filters)."""
         self.binds["match"] = self.match()
-        if self.pg:
-            return (
-                "SELECT s.work_id AS id FROM work_search s "
-                "WHERE s.tsv @@ CAST(:match AS tsquery) LIMIT :cap"
-            )
         return "SELECT f.rowid AS id FROM work_fts f WHERE work_fts MATCH :match LIMIT :cap"
 
     def match_one_work(self) -> str:
@@ -315,10 +311,11 @@ def _candidates_sql(plan: _Plan, sort: str) -> str:
 
 def _candidate_parts(plan: _Plan, sort: str) -> list[str]:
     """The text (or filter) matches first, then the exact and prefix title matches."""
-    if plan.has_text and not plan.filters:
+    if plan.has_text and not plan.filters and not plan.pg:
         # The index's row ids are work ids: without filters the text matches need no row
-        # of `work` (the ranking reads each candidate's row once, later).
-        parts = [plan.text_ids()]
+        # of `work` (the ranking reads each candidate's row once, later). PostgreSQL keeps
+        # the join: without an order its first RANK_CAP matches follow the plan.
+        parts = [plan.fts5_ids()]
     elif plan.has_text:
         source, cond = plan.text_source()
         parts = [f"SELECT w.id FROM {source} WHERE {plan.where(cond)} LIMIT :cap"]
