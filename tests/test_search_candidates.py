@@ -1,7 +1,7 @@
-"""The ranked search's candidates (issue 18, speed): without filters the text matches are
-read from the index alone (no join to `work`); they must be exactly the works the joined,
-filtered form finds, also for phrases made of very common tokens (の, a one-character word
-as a prefix). Runs on both engines."""
+"""The ranked search's candidates (issue 18, speed): on SQLite, without filters, the text
+matches are read from the index alone (no join to `work`); they must be exactly the works
+the joined, filtered form finds, also for phrases made of very common tokens (の, a
+one-character word as a prefix). Runs on both engines."""
 
 from __future__ import annotations
 
