@@ -258,6 +258,12 @@ class _Plan:
             )
         return "work_fts f JOIN work w ON w.id = f.rowid", f"work_fts MATCH :{key}"
 
+    def fts5_ids(self) -> str:
+        """SQLite: the first RANK_CAP text matches (FTS5 yields them in row id order, the
+        same ones the join to `work` yields), straight from the index (no filters)."""
+        self.binds["match"] = self.match()
+        return "SELECT f.rowid AS id FROM work_fts f WHERE work_fts MATCH :match LIMIT :cap"
+
     def match_one_work(self) -> str:
         """The text match as a per-row check on `w` (cheap: a seek by id)."""
         self.binds["match"] = self.match()
@@ -305,7 +311,12 @@ def _candidates_sql(plan: _Plan, sort: str) -> str:
 
 def _candidate_parts(plan: _Plan, sort: str) -> list[str]:
     """The text (or filter) matches first, then the exact and prefix title matches."""
-    if plan.has_text:
+    if plan.has_text and not plan.filters and not plan.pg:
+        # The index's row ids are work ids: without filters the text matches need no row
+        # of `work` (the ranking reads each candidate's row once, later). PostgreSQL keeps
+        # the join: without an order its first RANK_CAP matches follow the plan.
+        parts = [plan.fts5_ids()]
+    elif plan.has_text:
         source, cond = plan.text_source()
         parts = [f"SELECT w.id FROM {source} WHERE {plan.where(cond)} LIMIT :cap"]
     else:
