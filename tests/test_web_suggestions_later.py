@@ -102,6 +102,11 @@ def test_the_fragment_takes_from_the_search_burst(catalog_db: Database) -> None:
     with TestClient(create_app(settings)) as http:
         assert http.get("/search", params={"q": ONE_HIT}).status_code == 200
         fragment = {"q": ONE_HIT}, {"HX-Request": "true"}
-        assert http.get("/search/suggestions", params=fragment[0]).status_code == 200
-        refused = http.get("/search/suggestions", params=fragment[0], headers=fragment[1])
+        ok = http.get("/search/suggestions", params=fragment[0], headers=fragment[1])
+        assert ok.status_code == 200
+        refused = http.get("/search/suggestions", params=fragment[0])
         assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 0
+        # Asked by the page itself: no alert over the results (htmx swaps nothing on 204).
+        quiet = http.get("/search/suggestions", params=fragment[0], headers=fragment[1])
+        assert quiet.status_code == 204 and int(quiet.headers["retry-after"]) > 0
+        assert quiet.text == ""

@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from db import queries
 from web import burst, forms, i18n, labels, search_counts, structured
-from web.templating import env, path_for, render
+from web.templating import env, path_for, render, wants_fragment
 
 TEXT_FIELDS = ("q", "title", "author", "publisher", "subject", "isbn", "ndc")
 CHOICE_FIELDS = ("branch", "material_type", "ndc_class", "year_from", "year_to", "sort")
@@ -294,6 +294,11 @@ async def suggestions_later(request: Request) -> Response:
     with htmx just after it is shown, or, followed as a link, a page of its own."""
     refused = burst.search_refusal(request)
     if refused is not None:
+        if wants_fragment(request):
+            # The page asked, not the patron: no alert over the results; the link stays.
+            return Response(
+                status_code=204, headers={"Retry-After": refused.headers["Retry-After"]}
+            )
         return refused
     q = _clean(request.query_params.get("q", ""))
     return render(
