@@ -353,7 +353,11 @@ def test_every_page_speaks_one_language(
     params["announcement_id"] = str(queries.list_announcements()[0].id)
     params["location_id"] = str(queries.list_shelf_locations()[0].id)
     params |= {"branch": home, "material": "book", "category": "general"}
-    queries_by_name = {"search": "?q=の", "search_atom": "?q=の"}
+    queries_by_name = {
+        "search": "?q=の",
+        "search_atom": "?q=の",
+        "search_suggestions": "?q=蜘蛛の糸",
+    }
     patron = TestClient(app)  # type: ignore[arg-type]
     log_in(patron, *HANAKO)
     anonymous = TestClient(app)  # type: ignore[arg-type]

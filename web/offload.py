@@ -48,6 +48,7 @@ SWITCH_INTERVAL_SECONDS = 0.001
 LANES = {
     "search": Lane.SEARCH,
     "search_atom": Lane.SEARCH,
+    "search_suggestions": Lane.SEARCH,
     "login": Lane.PASSWORDS,
     "change_password": Lane.PASSWORDS,
     "password_first": Lane.PASSWORDS,

@@ -3,12 +3,13 @@
 // top is scrolled into view: without this focus drops to <body>, and 次へ on a phone leaves
 // the reader at the bottom of the next page. The attribute may name the heading (a CSS
 // selector); else the region's first h1–h3. A swap that follows a change in a form field
-// (choosing a filter) leaves focus in the form, where the person is still working.
+// (choosing a filter) leaves focus in the form, where the person is still working; one
+// fetched by the page itself on load (もしかして after a few hits) leaves focus alone.
 // Back and Forward: htmx keeps no history cache (historyCacheSize 0), so each restores
 // its page by loading the pushed address again.
 (function () {
   "use strict";
-  var STAY = { change: true, input: true, keyup: true };
+  var STAY = { change: true, input: true, keyup: true, load: true };
   document.addEventListener("htmx:afterSettle", function (event) {
     var swapped = event.target;
     if (!(swapped instanceof Element)) return;

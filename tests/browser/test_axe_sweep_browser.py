@@ -96,6 +96,7 @@ def sweep(ids: Ids) -> tuple[list[str], list[str], list[str]]:
         "/search?q=",
         "/search?q=%E3%81%AE&year_from=abc",  # a field refused next to itself
         "/search?q=zzzzqqqq",  # no hits
+        "/search/suggestions?q=%E8%9C%98%E8%9B%9B%E3%81%AE%E7%B3%B8",  # 蜘蛛の糸: もしかして
         f"/records/{ids.work}",
         f"/records/{ids.held}",
         "/about",
