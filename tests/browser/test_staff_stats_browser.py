@@ -57,6 +57,11 @@ def test_a_manager_sees_this_months_loans_as_a_chart_and_downloads_the_csv(
     expect(phone.get_by_role("heading", name="業務統計", exact=True)).to_be_visible()
     chart = phone.get_by_role("img", name="折れ線グラフ：期間中の貸出・返却・延長・予約の件数。")
     expect(chart.first).to_be_visible()
+    # Measured once the page's chart stylesheet (/staff/stats/charts.css) is in force: a
+    # layout forced before it arrived (a loaded machine) had the figure's default margins.
+    expect(phone.locator("figure.stats-chart").first).to_have_css(
+        "margin-left", "0px", timeout=30_000
+    )
     box = chart.first.bounding_box()
     assert box is not None and box["width"] > 300 and box["height"] > 100  # styled, scaled
     table = phone.get_by_role("table", name="貸出・登録")
