@@ -23,7 +23,7 @@ from urllib.parse import quote
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.search_bench import CLASSES, Server, draw_queries, percentile  # noqa: E402
+from bench.search_bench import CLASSES, Server, draw_queries, fetch, percentile  # noqa: E402
 from db import queries  # noqa: E402
 
 REPEATS = 6  # the first of each is a warm-up and is dropped
@@ -55,19 +55,12 @@ def main() -> None:
     server = Server(args.db, workers=1, cache_seconds=0)
     try:
         conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-
-        def get(path: str) -> None:
-            conn.request("GET", path)
-            response = conn.getresponse()
-            response.read()
-            assert response.status == 200, (path, response.status)
-
         page = {
-            q: warm_median(lambda q=q: get(f"/search?q={quote(q)}"))
+            q: warm_median(lambda q=q: fetch(conn, f"/search?q={quote(q)}"))
             for qs in query_sets.values()
             for q in qs
         }
-        health = statistics.median(warm_median(lambda: get("/health")) for _ in range(10))
+        health = statistics.median(warm_median(lambda: fetch(conn, "/health")) for _ in range(10))
         conn.close()
     finally:
         server.stop()

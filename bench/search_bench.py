@@ -162,6 +162,14 @@ class Server:
         self.proc.wait(timeout=20)
 
 
+def fetch(conn: http.client.HTTPConnection, path: str) -> None:
+    """GET `path` on a kept-alive connection and read the whole answer (it must be a 200)."""
+    conn.request("GET", path)
+    response = conn.getresponse()
+    response.read()
+    assert response.status == 200, (path, response.status)
+
+
 def over_http(base: str, query_sets: dict[str, list[str]]) -> dict[str, list[float]]:
     """One keep-alive connection with the standard library's client: it adds far less of
     its own time to each request than a full-featured client would."""
@@ -170,10 +178,7 @@ def over_http(base: str, query_sets: dict[str, list[str]]) -> dict[str, list[flo
     timings: dict[str, list[float]] = {}
 
     def get(q: str) -> None:
-        conn.request("GET", f"/search?q={quote(q)}")
-        response = conn.getresponse()
-        response.read()
-        assert response.status == 200, (q, response.status)
+        fetch(conn, f"/search?q={quote(q)}")
 
     for cls, qs in query_sets.items():
         for q in qs[:20]:
