@@ -315,10 +315,9 @@ class SearchIndex:
 
     def optimize(self) -> None:
         """Merge SQLite's full-text index into one segment. A rebuild writes it out in
-        many (11 on 100,000 works), and every token of a query is read from each: the
-        word-bounded phrases of issue 18 hold common one-character tokens (の, と, る), so a
-        query of several scripts read them a dozen times. (PostgreSQL's GIN index has no
-        segments.)"""
+        many (11 on 100,000 works), and every token of a query is read from each, so a
+        query of several tokens read its common ones a dozen times. (PostgreSQL's GIN index
+        has no segments.)"""
         if not self.pg:
             self.conn.execute(text("INSERT INTO work_fts (work_fts) VALUES ('optimize')"))
 

@@ -16,11 +16,14 @@ tsvector receive exactly this token stream.
 
 Titles (title, subtitle, reading, romaji, series) are indexed word by word: a word ends at
 a space or where the script changes (kanji / kana / Latin and digits), and an unspaced
-reading is cut where the title's own kana stand in it. No token pairs two words, so a
-one-word query is found only inside a word (イノシシ not in あい|の|ししゅう); a query of
-several scripts ("吾輩は猫") must match its inner words whole. Names, publishers and subjects
-stay one run per value. Latin words are indexed as a romaji key (`romaji_key`: Hepburn and
-kunrei, ou / oo / ō / o alike), and every reading is also indexed in romaji (jaconv).
+reading is cut where the title's own kana stand in it. A word's last token is its end
+token: its last character, WORD_END and the next word's first character (愛の詩集 →
+"愛｜の の｜詩 詩集 集｜"). No other token pairs two words, so a one-word query is found only
+inside a word (イノシシ not in あい|の|ししゅう); a query of several scripts must match its
+inner words whole, through their end tokens (吾輩は猫 → "吾輩 輩｜は は｜猫"). Names,
+publishers and subjects stay one run per value. Latin words are indexed as a romaji key
+(`romaji_key`: Hepburn and kunrei, ou / oo / ō / o alike), and every reading is also
+indexed in romaji (jaconv).
 """
 
 from __future__ import annotations
@@ -212,8 +215,22 @@ def field_tokens(values: Iterable[str]) -> list[list[str]]:
     return runs
 
 
-def _word_run(words: Iterable[str]) -> list[str]:
-    return [t for w in words for t in bigram_tokens(w)]
+# Joins a title word's last character to the next word's first in its end token. It is
+# not a letter or a digit, so normalised text never holds it.
+WORD_END = "｜"
+
+
+def _word_run(words: Sequence[str]) -> list[str]:
+    """The tokens of a run of words: each word's bigrams, then its end token, its last
+    character joined to the next word's first ("ての｜本"; alone at the run's end: "の｜").
+    A phrase across a word boundary then holds the rare pair of the two characters, not a
+    common one-character token, and a one-character query still finds a word's last
+    character as the prefix of its end token."""
+    tokens: list[str] = []
+    for i, word in enumerate(words):
+        tokens += [word[j : j + 2] for j in range(len(word) - 1)]
+        tokens.append(word[-1] + WORD_END + (words[i + 1][0] if i + 1 < len(words) else ""))
+    return tokens
 
 
 def bounded_words(value: str) -> list[str]:
@@ -452,17 +469,18 @@ def parse_query(text: str, ndl: bool = True) -> ParsedQuery:
 def _query_phrases(term: str) -> tuple[tuple[str, ...], bool, tuple[str, ...], bool]:
     """(tokens for word-bounded text, last is a prefix; tokens for joined text, last is a
     prefix) of one normalised term. In word-bounded text (titles) each word but the last is
-    matched whole, with its end token, so the words of the query must be words there too."""
+    matched whole, with its end token, so the words of the query must be words there too:
+    吾輩は猫 → "吾輩 輩｜は は｜猫"."""
     words = search_words(term)
     joined = "".join(words)
     plain = bigram_tokens(joined)[:-1] if len(joined) > 1 else [joined]
     plain_prefix = len(joined) == 1
     if len(words) == 1:
         return tuple(plain), plain_prefix, tuple(plain), plain_prefix
-    bounded = _word_run(words[:-1])
-    last = words[-1]
-    bounded += bigram_tokens(last)[:-1] if len(last) > 1 else [last]
-    return tuple(bounded), len(last) == 1, tuple(plain), plain_prefix
+    # The last word may go on in the title: its own end token is left out. Its first
+    # character stands in the end token of the word before it.
+    bounded = _word_run(words)[:-1]
+    return tuple(bounded), False, tuple(plain), plain_prefix
 
 
 def fts5_term(term: str, columns: Sequence[str] = ()) -> str:

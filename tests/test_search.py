@@ -177,20 +177,24 @@ def test_an_unspaced_reading_is_cut_along_the_titles_kana() -> None:
     assert search.reading_words("まったくちがう", "愛の詩集") == ["まつたくちがう"]
 
 
-def test_title_tokens_never_pair_two_words() -> None:
+def test_title_words_meet_only_in_their_end_tokens() -> None:
     runs = search.title_runs("愛の詩集", "", "あいのししゅう", "", [])
-    assert ["愛", "の", "詩集", "集"] in runs
-    assert ["あい", "い", "の", "しし", "しゆ", "ゆう", "う"] in runs
+    assert ["愛｜の", "の｜詩", "詩集", "集｜"] in runs
+    assert ["あい", "い｜の", "の｜し", "しし", "しゆ", "ゆう", "う｜"] in runs
     assert not any("いの" in run for run in runs)
 
 
 def test_a_query_of_several_scripts_matches_whole_inner_words_in_titles() -> None:
     term = search.normalise("吾輩は猫")
     assert search.fts5_term(term) == (
-        '({title} : "吾輩 輩 は 猫" * OR {author publisher subject} : "吾輩 輩は は猫")'
+        '({title} : "吾輩 輩｜は は｜猫" OR {author publisher subject} : "吾輩 輩は は猫")'
     )
-    assert search.tsquery_term(term, "A") == "(('吾輩':A <-> '輩':A <-> 'は':A <-> '猫':*A))"
+    assert search.tsquery_term(term, "A") == "(('吾輩':A <-> '輩｜は':A <-> 'は｜猫':A))"
     assert search.fts5_term(search.normalise("イノシシ")) == '"いの のし しし"'
+    # Across a word boundary the phrase holds the pair of characters, not a lone の.
+    assert search.fts5_term(search.normalise("めての本棚"), ["title"]) == (
+        '({title} : "めて ての の｜本 本棚")'
+    )
 
 
 @pytest.mark.parametrize(

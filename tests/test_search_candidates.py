@@ -72,3 +72,29 @@ def test_index_only_candidates_equal_the_joined_match(fresh_db: Database) -> Non
         assert result.facet_works is not None
         assert set(result.facet_works) == joined, q
         assert result.total >= len(joined)
+
+
+def test_one_character_finds_the_last_character_of_a_title_word(fresh_db: Database) -> None:
+    """A word's last character is the start of its end token ("棚｜"), which a
+    one-character query reads as a prefix; a query ending in a one-character word finds that
+    character at the start of the next word."""
+    ids = add(extra=2)
+    assert ids["b"] in found(SearchParams(q="棚"))  # only ever last, in 本棚
+    assert {ids["e"], ids["x0"], ids["x1"]} <= found(SearchParams(q="話"))
+    assert found(SearchParams(q="森の")) == {ids["e"], ids["g"], ids["x0"], ids["x1"]}
+    assert found(SearchParams(q="ての本")) == {ids["a"], ids["b"], ids["e"], ids["h"]}
+
+
+def test_a_phrase_does_not_run_from_the_title_into_its_reading(fresh_db: Database) -> None:
+    """The title's last word ends its run ("城｜"): the reading after it (ともだちのしろ)
+    does not lend it a next word starting with と. Both engines agree."""
+    queries.add_works(
+        [
+            WorkRecord(
+                source="synth", source_id="s", title="友だちの城", title_yomi="ともだちのしろ"
+            )
+        ],
+        copies_seed=1,
+    )
+    assert queries.search_works(SearchParams(q="の城と")).total == 0
+    assert queries.search_works(SearchParams(q="友だちの城")).total == 1
