@@ -43,7 +43,10 @@ class SearchForm:
 
 def _clean(raw: str) -> str:
     # Control characters never reach the query layer or the page.
-    return "".join(ch for ch in raw[:MAX_FIELD_CHARS] if ch.isprintable() or ch == " ").strip()
+    cut = raw[:MAX_FIELD_CHARS]
+    if cut.isprintable():  # the usual case (the empty fields too): nothing to drop
+        return cut.strip()
+    return "".join(ch for ch in cut if ch.isprintable() or ch == " ").strip()
 
 
 def _year(tr: i18n.Translator, form: SearchForm, name: str) -> int | None:
