@@ -23,7 +23,7 @@ from babel import Locale, negotiate_locale
 from babel.dates import format_date, format_datetime
 from babel.lists import format_list
 from babel.support import Translations
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from starlette.requests import Request
 
 from db import queries
@@ -155,9 +155,20 @@ def template_context(tr: Translator, autoescape: bool = True) -> dict[str, Any]:
 
     def fill(text: str, values: dict[str, Any]) -> str:
         # The catalogue text is ours (trusted markup); Markup escapes the values. Whole
-        # numbers need no escaping: formatted as plain text they give the same markup.
-        if values and autoescape and all(type(v) is int for v in values.values()):
-            return Markup(text % values)  # noqa: S704 - trusted text, digits only
+        # numbers and text, escaped here, give the same markup without Markup's helper
+        # object per value (the catalogues format with %(name)s and %(num)d only).
+        if values and autoescape:
+            plain: dict[str, Any] = {}
+            for name, value in values.items():
+                kind = type(value)
+                if kind is int:
+                    plain[name] = value
+                elif kind is str:
+                    plain[name] = escape(value)
+                else:
+                    break
+            else:
+                return Markup(text % plain)  # noqa: S704 - trusted text, escaped values
         marked = wrap(text)
         # Formatting without placeholders changes nothing: most messages skip it.
         return marked % values if values or "%" in text else marked
