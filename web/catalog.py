@@ -28,6 +28,7 @@ class SearchForm:
     values: dict[str, str]
     errors: dict[str, str] = field(default_factory=dict)
     params: queries.SearchParams = field(default_factory=queries.SearchParams)
+    encoded: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
 
     @property
     def advanced_used(self) -> bool:
@@ -36,14 +37,24 @@ class SearchForm:
 
     def query_string(self, **overrides: Any) -> str:
         merged = {**self.values, **{k: str(v) for k, v in overrides.items()}}
-        return urlencode(
-            {k: v for k, v in merged.items() if v and not (k == "sort" and v == "relevance")}
-        )
+        pieces = []
+        for k, v in merged.items():
+            if v and not (k == "sort" and v == "relevance"):
+                # A results page builds some twenty of these (facets, paging, the way
+                # back), nearly all from the same values: each pair is encoded once.
+                piece = self.encoded.get((k, v))
+                if piece is None:
+                    piece = self.encoded[k, v] = urlencode({k: v})
+                pieces.append(piece)
+        return "&".join(pieces)
 
 
 def _clean(raw: str) -> str:
     # Control characters never reach the query layer or the page.
-    return "".join(ch for ch in raw[:MAX_FIELD_CHARS] if ch.isprintable() or ch == " ").strip()
+    cut = raw[:MAX_FIELD_CHARS]
+    if cut.isprintable():  # the usual case (the empty fields too): nothing to drop
+        return cut.strip()
+    return "".join(ch for ch in cut if ch.isprintable() or ch == " ").strip()
 
 
 def _year(tr: i18n.Translator, form: SearchForm, name: str) -> int | None:

@@ -12,8 +12,9 @@ Accept-Language, negotiated against the catalogues; Japanese when nothing matche
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 from gettext import NullTranslations
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from babel import Locale, negotiate_locale
 from babel.dates import format_date, format_datetime
 from babel.lists import format_list
 from babel.support import Translations
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from starlette.requests import Request
 
 from db import queries
@@ -53,6 +54,8 @@ class Translator:
 
     lang: str
     translations: NullTranslations
+    # Templates' messages without values, translated and marked safe once (template_context).
+    markup: dict[str, Markup] = field(default_factory=dict, repr=False)
 
     def gettext(self, message: str, **values: object) -> str:
         return _fill(self.translations.gettext(message), values)
@@ -77,7 +80,13 @@ class Translator:
 
     def language_name(self, lang: str) -> str:
         """A language's name in that language (for the switch link)."""
-        return Locale.parse(lang).get_display_name(lang) or lang
+        return _language_name(lang)
+
+
+@lru_cache(maxsize=64)
+def _language_name(lang: str) -> str:
+    # Babel's locale data is looked up afresh on each call: every page's header asks.
+    return Locale.parse(lang).get_display_name(lang) or lang
 
 
 class Catalogues:
@@ -132,20 +141,50 @@ def translator(request: Request) -> Translator:
     return chosen
 
 
+# Bounds Translator.markup (msgids are the templates' own, a few thousand at most).
+MAX_KNOWN_MESSAGES = 4096
+
+
 def template_context(tr: Translator, autoescape: bool = True) -> dict[str, Any]:
     """What a template needs to speak the language: newstyle gettext callables (they
     format `%(name)s`; in an autoescaping template the message is markup and the values are
     escaped), and `lang`. Plain functions, not context functions: an environment either
     autoescapes every template or none, and a search page calls them some sixty times."""
     wrap = Markup if autoescape else str
+    known = tr.markup
 
     def fill(text: str, values: dict[str, Any]) -> str:
-        # The catalogue text is ours (trusted markup); Markup escapes the values.
+        # The catalogue text is ours (trusted markup); Markup escapes the values. Whole
+        # numbers and text, escaped here, give the same markup without Markup's helper
+        # object per value (the catalogues format with %(name)s and %(num)d only).
+        if values and autoescape:
+            plain: dict[str, Any] = {}
+            for name, value in values.items():
+                kind = type(value)
+                if kind is int:
+                    plain[name] = value
+                elif kind is str:
+                    plain[name] = escape(value)
+                else:
+                    break
+            else:
+                return Markup(text % plain)  # noqa: S704 - trusted text, escaped values
         marked = wrap(text)
         # Formatting without placeholders changes nothing: most messages skip it.
         return marked % values if values or "%" in text else marked
 
     def gettext(message: str, **values: Any) -> str:
+        if not values and autoescape:
+            # A page asks for the same few hundred messages each time: each is translated
+            # and marked once per language.
+            found = known.get(message)
+            if found is not None:
+                return found
+            text = tr.translations.gettext(message)
+            if "%" in text or len(known) >= MAX_KNOWN_MESSAGES:
+                return fill(text, values)
+            found = known[message] = Markup(text)  # noqa: S704 - the catalogue's own text
+            return found
         return fill(tr.translations.gettext(message), values)
 
     def ngettext(singular: str, plural: str, n: int, **values: Any) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from functools import partial
 from typing import Any
@@ -109,6 +110,22 @@ def path_for(
     return f"{path}?{query}" if query else path
 
 
+def _url_builder(request: Request) -> Callable[..., str]:
+    """`path_for` for one request's templates, with the app's paths looked up once: a
+    search page asks for some sixty."""
+    paths = _route_paths(request)
+
+    def url(name: str, query: dict[str, Any] | str | None = None, **params: Any) -> str:
+        path = paths.get((name, *params.items()))
+        if path is None:
+            return path_for(request, name, query, **params)
+        if isinstance(query, dict):
+            query = urlencode({k: v for k, v in query.items() if v is not None})
+        return f"{path}?{query}" if query else path
+
+    return url
+
+
 def see_other(
     request: Request, name: str, query: dict[str, Any] | str | None = None, **params: Any
 ) -> RedirectResponse:
@@ -184,7 +201,7 @@ def context(request: Request, **values: Any) -> dict[str, Any]:
         "languages": i18n.catalogues(request).languages,
         "csrf_token": partial(csrf.token, request),
         # `url("record", work_id=1)`: the path of a named route (see path_for).
-        "url": partial(path_for, request),
+        "url": _url_builder(request),
         "current": sessions.current(request),
         # A library kiosk (web/terminals.py) or None; its countdown's timing.
         "on_kiosk": terminals.kiosk(request),
