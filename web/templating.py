@@ -105,6 +105,10 @@ def path_for(
         if len(paths) >= _MAX_PATHS:
             paths.clear()
         paths[key] = path
+    return _with_query(path, query)
+
+
+def _with_query(path: str, query: dict[str, Any] | str | None) -> str:
     if isinstance(query, dict):
         query = urlencode({k: v for k, v in query.items() if v is not None})
     return f"{path}?{query}" if query else path
@@ -119,9 +123,7 @@ def _url_builder(request: Request) -> Callable[..., str]:
         path = paths.get((name, *params.items()))
         if path is None:
             return path_for(request, name, query, **params)
-        if isinstance(query, dict):
-            query = urlencode({k: v for k, v in query.items() if v is not None})
-        return f"{path}?{query}" if query else path
+        return _with_query(path, query)
 
     return url
 
