@@ -224,3 +224,27 @@ def test_cached_rankings_are_dropped_when_the_catalog_changes(
         assert titles(q="しおりのほん") == ["栞の本"]
     finally:
         queries.configure_search_cache(0)
+
+
+def test_the_about_pages_figures_are_kept_until_the_catalogue_changes(fresh_db: Database) -> None:
+    from sqlalchemy import text
+
+    from db import engine
+    from db.catalog_write import WorkRecord
+
+    queries.configure_search_cache(30)
+    try:
+        queries.add_works(
+            [WorkRecord(source="synth", source_id="a", title="栞の本")], copies_seed=1
+        )
+        first = queries.get_about_stats()
+        assert first.works == 1 and first.by_source == (("synth", 1),)
+        with engine.get_engine().begin() as conn:  # behind the query layer's back
+            conn.execute(text("UPDATE work SET source = 'other'"))
+        assert queries.get_about_stats() == first  # kept: no counting per view
+        queries.add_works(
+            [WorkRecord(source="synth", source_id="b", title="栞の話")], copies_seed=1
+        )
+        assert queries.get_about_stats().by_source == (("other", 1), ("synth", 1))
+    finally:
+        queries.configure_search_cache(0)

@@ -340,7 +340,7 @@ async def record(request: Request) -> Response:
 
 
 async def about(request: Request) -> Response:
-    return render(request, "about.html", ctx={"stats": queries.get_catalog_stats()})
+    return render(request, "about.html", ctx={"stats": queries.get_about_stats()})
 
 
 async def opensearch(request: Request) -> Response:
