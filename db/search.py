@@ -466,21 +466,20 @@ def parse_query(text: str, ndl: bool = True) -> ParsedQuery:
 
 
 @lru_cache(maxsize=4096)
-def _query_phrases(term: str) -> tuple[tuple[str, ...], bool, tuple[str, ...], bool]:
-    """(tokens for word-bounded text, last is a prefix; tokens for joined text, last is a
-    prefix) of one normalised term. In word-bounded text (titles) each word but the last is
-    matched whole, with its end token, so the words of the query must be words there too:
-    吾輩は猫 → "吾輩 輩｜は は｜猫"."""
+def _query_phrases(term: str) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
+    """(tokens for word-bounded text; tokens for joined text, last is a prefix) of one
+    normalised term. In word-bounded text (titles) each word but the last is matched whole,
+    with its end token, so the words of the query must be words there too: 吾輩は猫 →
+    "吾輩 輩｜は は｜猫". (A one-word term has the same tokens for both.)"""
     words = search_words(term)
     joined = "".join(words)
     plain = bigram_tokens(joined)[:-1] if len(joined) > 1 else [joined]
     plain_prefix = len(joined) == 1
     if len(words) == 1:
-        return tuple(plain), plain_prefix, tuple(plain), plain_prefix
+        return tuple(plain), tuple(plain), plain_prefix
     # The last word may go on in the title: its own end token is left out. Its first
-    # character stands in the end token of the word before it.
-    bounded = _word_run(words)[:-1]
-    return tuple(bounded), False, tuple(plain), plain_prefix
+    # character stands in the end token of the word before it, so no token is a prefix.
+    return tuple(_word_run(words)[:-1]), tuple(plain), plain_prefix
 
 
 def fts5_term(term: str, columns: Sequence[str] = ()) -> str:
@@ -494,14 +493,14 @@ def _fts5_term(term: str, columns: tuple[str, ...]) -> str:
     def phrase(tokens: tuple[str, ...], prefix: bool) -> str:
         return '"' + " ".join(tokens) + '"' + (" *" if prefix else "")
 
-    bounded, b_prefix, plain, p_prefix = _query_phrases(term)
+    bounded, plain, p_prefix = _query_phrases(term)
     every = list(columns) or ["title", "author", "publisher", "subject"]
     if bounded == plain:
         expr = phrase(plain, p_prefix)
         return expr if not columns else "{" + " ".join(every) + "} : " + expr
     parts = []
     if "title" in every:
-        parts.append("{title} : " + phrase(bounded, b_prefix))
+        parts.append("{title} : " + phrase(bounded, False))
     others = [c for c in every if c != "title"]
     if others:
         parts.append("{" + " ".join(others) + "} : " + phrase(plain, p_prefix))
@@ -526,7 +525,7 @@ def tsquery_term(term: str, weights: str = "") -> str:
             + ")"
         )
 
-    bounded, b_prefix, plain, p_prefix = _query_phrases(term)
+    bounded, plain, p_prefix = _query_phrases(term)
     if bounded == plain:
         return (
             phrase(plain, p_prefix, weights)
@@ -536,7 +535,7 @@ def tsquery_term(term: str, weights: str = "") -> str:
     wanted = weights or "ABCD"
     parts = []
     if "A" in wanted:
-        parts.append(phrase(bounded, b_prefix, "A"))
+        parts.append(phrase(bounded, False, "A"))
     if wanted.replace("A", ""):
         parts.append(phrase(plain, p_prefix, wanted.replace("A", "")))
     return "(" + " | ".join(parts) + ")"
