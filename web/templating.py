@@ -96,7 +96,13 @@ def path_for(
 ) -> str:
     """The path of a named route (`path_for(request, "record", work_id=1)`), with an
     optional query (a dict is encoded; None values are left out)."""
-    paths = _route_paths(request)
+    return _with_query(_path(request, _route_paths(request), name, params), query)
+
+
+def _path(
+    request: Request, paths: dict[tuple[Any, ...], str], name: str, params: dict[str, Any]
+) -> str:
+    """The path of a named route, built once per app (see _route_paths)."""
     key = (name, *params.items())
     path = paths.get(key)
     if path is None:
@@ -105,7 +111,7 @@ def path_for(
         if len(paths) >= _MAX_PATHS:
             paths.clear()
         paths[key] = path
-    return _with_query(path, query)
+    return path
 
 
 def _with_query(path: str, query: dict[str, Any] | str | None) -> str:
@@ -120,10 +126,7 @@ def _url_builder(request: Request) -> Callable[..., str]:
     paths = _route_paths(request)
 
     def url(name: str, query: dict[str, Any] | str | None = None, **params: Any) -> str:
-        path = paths.get((name, *params.items()))
-        if path is None:
-            return path_for(request, name, query, **params)
-        return _with_query(path, query)
+        return _with_query(_path(request, paths, name, params), query)
 
     return url
 
