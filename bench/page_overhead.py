@@ -1,7 +1,9 @@
 """The search page's cost over its own query, query by query: each query of a bench class is
 run warm in process (db.queries.search_works) and then as a page over HTTP from a one-worker
 server (ranking cache off), both repeated, so the difference is the page's own work and not
-a colder cache on one side. /health over the same connection gives the HTTP floor.
+a colder cache on one side. The floor under it: a bare Starlette app (bench/floor_app.py)
+answering the bytes of a search page of median size from memory, over the same kind of
+connection, from uvicorn run the same way; /health (a database check, no page) is shown too.
 
     .venv/bin/python bench/page_overhead.py --db /tmp/copy-of-bench.db [--per-class 40]
 
@@ -15,6 +17,7 @@ import argparse
 import http.client
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -36,6 +39,27 @@ def warm_median(run: Callable[[], object]) -> float:
         run()
         times.append((time.perf_counter() - started) * 1000)
     return statistics.median(times[1:])
+
+
+def floor(db: Path, body: bytes) -> float:
+    """The median time of the bare Starlette app answering `body`."""
+    with tempfile.NamedTemporaryFile(suffix=".html") as page:
+        page.write(body)
+        page.flush()
+        server = Server(
+            db,
+            workers=1,
+            cache_seconds=0,
+            extra_env={"SHIORI_FLOOR_BODY": page.name},
+            app=("bench.floor_app:app",),
+        )
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+            times = [warm_median(lambda: fetch(conn, "/")) for _ in range(50)]
+            conn.close()
+        finally:
+            server.stop()
+    return statistics.median(times)
 
 
 def main() -> None:
@@ -60,12 +84,21 @@ def main() -> None:
             for qs in query_sets.values()
             for q in qs
         }
-        health = statistics.median(warm_median(lambda: fetch(conn, "/health")) for _ in range(10))
+        health = statistics.median(warm_median(lambda: fetch(conn, "/health")) for _ in range(50))
+        pages = sorted(
+            (fetch(conn, f"/search?q={quote(q)}") for qs in query_sets.values() for q in qs),
+            key=len,
+        )
         conn.close()
     finally:
         server.stop()
+    median_page = pages[len(pages) // 2]
+    bare_floor = floor(args.db, median_page)
 
-    print(f"HTTP floor (/health): {health:.2f} ms")
+    print(
+        f"floor: a bare Starlette app sending a {len(median_page) / 1000:.1f} KB search page "
+        f"from memory: {bare_floor:.2f} ms; /health (a database check): {health:.2f} ms"
+    )
     header = ("query length", "bare p50", "page p50", "page - bare p50", "ratio p50")
     print(f"{header[0]:<12} {header[1]:>9} {header[2]:>9} {header[3]:>16} {header[4]:>10}")
     for cls in CLASSES:

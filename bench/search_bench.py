@@ -112,7 +112,12 @@ def free_port() -> int:
 
 class Server:
     def __init__(
-        self, db: Path, workers: int, cache_seconds: int, extra_env: dict[str, str] | None = None
+        self,
+        db: Path,
+        workers: int,
+        cache_seconds: int,
+        extra_env: dict[str, str] | None = None,
+        app: tuple[str, ...] = ("web.app:asgi", "--factory"),
     ) -> None:
         self.port = free_port()
         env = {
@@ -132,8 +137,7 @@ class Server:
                 str(ROOT / ".venv/bin/python"),
                 "-m",
                 "uvicorn",
-                "web.app:asgi",
-                "--factory",
+                *app,
                 "--host",
                 "127.0.0.1",
                 "--port",
@@ -162,12 +166,13 @@ class Server:
         self.proc.wait(timeout=20)
 
 
-def fetch(conn: http.client.HTTPConnection, path: str) -> None:
+def fetch(conn: http.client.HTTPConnection, path: str) -> bytes:
     """GET `path` on a kept-alive connection and read the whole answer (it must be a 200)."""
     conn.request("GET", path)
     response = conn.getresponse()
-    response.read()
+    body = response.read()
     assert response.status == 200, (path, response.status)
+    return body
 
 
 def over_http(base: str, query_sets: dict[str, list[str]]) -> dict[str, list[float]]:
