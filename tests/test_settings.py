@@ -6,6 +6,7 @@ import pytest
 
 from db.passwords import HASHING_PROFILES
 from web import cli
+from web.mail import smtp_settings
 from web.settings import PASSWORD_HASHING, SettingsError, load
 
 GOOD_PRODUCTION = {
@@ -58,11 +59,24 @@ def test_unsafe_production_settings_refuse_to_start(change: dict[str, str], word
         ({"SHIORI_SEARCH_CACHE_SECONDS": "-1"}, "SHIORI_SEARCH_CACHE_SECONDS"),
         ({"SHIORI_MAIL_RETRY_DAYS": "0"}, "SHIORI_MAIL_RETRY_DAYS"),
         ({"SHIORI_MAIL_RETRY_DAYS": "three"}, "SHIORI_MAIL_RETRY_DAYS"),
+        ({"SHIORI_SMTP_FROM_DOMAINS": "lib-b.example.jp, opac@lib-c.example.jp"}, "DOMAINS"),
+        ({"SHIORI_SMTP_FROM_DOMAINS": "lib b.example.jp"}, "SHIORI_SMTP_FROM_DOMAINS"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], words: str) -> None:
     with pytest.raises(SettingsError, match=words):
         load(env)
+
+
+def test_mail_domains_a_library_may_send_from_are_the_operators_list() -> None:
+    assert load({}).smtp_from_domains == frozenset()
+    typed = {"SHIORI_SMTP_FROM_DOMAINS": " Lib-B.Example.jp., lib-c.example.jp;;"}
+    settings = load(typed)
+    assert settings.smtp_from_domains == {"lib-b.example.jp", "lib-c.example.jp"}
+    smtp = smtp_settings(settings)
+    assert smtp.may_send_as("info@LIB-B.example.jp") and smtp.may_send_as("x@example.jp")
+    assert not smtp.may_send_as("info@lib-d.example.jp")
+    assert not smtp.may_send_as("info@sub.lib-b.example.jp")  # a domain, not its subdomains
 
 
 def test_configurable_branches() -> None:

@@ -13,7 +13,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from contextlib import redirect_stderr, redirect_stdout
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
 import pytest
@@ -22,9 +22,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from starlette.testclient import TestClient
 
-from db import engine, queries
+from db import engine, outbox, queries
 from db.models import TABLES
 from db.patrons import DEMO_PATRONS, NewPatron, register_patron
+from tests import smtp_sink
 from tests.conftest import BACKEND, Database, _pg_admin, app_settings
 from tests.mailbox import COMPOSE
 from tests.test_replica import statements_on
@@ -238,6 +239,57 @@ def test_each_library_is_named_by_its_identity_in_pages_and_mail(tenants: Tenant
     with queries.use_library(tenants.a):
         subject, _ = COMPOSE("password_set", "en", params)
     assert subject == "[Fujisawa City Libraries] Your password was set"
+
+
+@on_pg
+def test_a_library_sends_from_its_own_address_only_in_a_domain_the_operator_allows(
+    tenants: Tenants,
+    smtp_server: smtp_sink.Server,
+) -> None:
+    with queries.use_library(tenants.b), engine.write() as conn:
+        conn.execute(text("UPDATE library_identity SET email = 'info@Lib-B.example.jp'"))
+    with queries.use_library(tenants.a), engine.write() as conn:
+        conn.execute(text("UPDATE library_identity SET email = 'info@lib-a.example.jp'"))
+    deployment = smtp_server.settings  # From 藤沢市図書館 <opac@library.example.jp>
+    allowed = replace(deployment, from_domains=frozenset({"lib-b.example.jp"}))
+
+    def send_one(library: int, settings: queries.SmtpSettings) -> smtp_sink.Received:
+        smtp_server.recorder.received.clear()
+        with queries.use_library(library), engine.write() as conn:
+            outbox.enqueue(
+                conn,
+                kind="hold_ready",
+                to_addr="p@example.jp",
+                subject="s",
+                body="b",
+                now=queries.current_time(),
+            )
+        with queries.use_library(library):
+            assert queries.send_due_mail(settings).sent == 1
+        [got] = smtp_server.recorder.received
+        return got
+
+    # Allowed: B's own name and address; bounces still go to the deployment's address.
+    got = send_one(tenants.b, allowed)
+    assert got.message["From"].addresses[0].addr_spec == "info@Lib-B.example.jp"
+    assert got.message["From"].addresses[0].display_name == "B市立図書館"
+    assert got.mail_from == "opac@library.example.jp"
+    with queries.use_library(tenants.b):
+        assert queries.library_sender(allowed) == queries.LibrarySender(
+            "B市立図書館 <info@Lib-B.example.jp>", own_domain_refused=False
+        )
+    # Not allowed: a manager cannot make the relay claim a domain; the deployment's From.
+    got = send_one(tenants.b, deployment)
+    assert got.message["From"].addresses[0].addr_spec == "opac@library.example.jp"
+    with queries.use_library(tenants.b):
+        assert queries.library_sender(deployment) == queries.LibrarySender(
+            deployment.sender, own_domain_refused=True
+        )
+    # The first library keeps the deployment's sender whatever its identity says.
+    got = send_one(tenants.a, replace(deployment, from_domains=frozenset({"lib-a.example.jp"})))
+    assert got.message["From"].addresses[0].addr_spec == "opac@library.example.jp"
+    with queries.use_library(tenants.a):
+        assert not queries.library_sender(deployment).own_domain_refused
 
 
 # --- start-up: fail closed ---------------------------------------------------------------

@@ -178,6 +178,14 @@ def test_a_code_in_use_is_not_deleted_and_the_page_says_where(team: dict[str, Co
     assert "削除していません" in page and "所蔵資料" in page
 
 
+def test_the_identity_page_says_whom_notices_come_from(team: dict[str, Console]) -> None:
+    # The first library (SQLite's only one) sends as the deployment's SHIORI_SMTP_FROM
+    # whatever address its identity gives (tests/test_tenancy.py has the other libraries).
+    page = team["manager"].get("/staff/codes/identity").text  # type: ignore[attr-defined]
+    assert "利用者へのお知らせメールは library@example.jp から送ります。" in page
+    assert "SHIORI_SMTP_FROM_DOMAINS" not in page
+
+
 def test_logo_is_checked_and_served_with_its_type(team: dict[str, Console], app: object) -> None:
     manager = team["manager"]
     token = re.search(

@@ -21,7 +21,7 @@ from web import (
     serve,
 )
 from web.i18n import Catalogues, Translator
-from web.mail import MailComposer
+from web.mail import MailComposer, smtp_settings
 from web.settings import Settings, SettingsError, load
 from web.staff import cli as staff_cli
 
@@ -236,17 +236,6 @@ def cmd_return(settings: Settings, args: argparse.Namespace) -> int:
         names = receipt.route_branch or queries.Localized(())
         print(f"→ {names.get('ja')}へ回送 / in transit to {names.get('en')}")
     return 0
-
-
-def smtp_settings(settings: Settings) -> queries.SmtpSettings:
-    return queries.SmtpSettings(
-        host=settings.smtp_host,
-        port=settings.smtp_port,
-        sender=settings.smtp_sender,
-        username=settings.smtp_username,
-        password=settings.smtp_password,
-        starttls=settings.smtp_starttls,
-    )
 
 
 # `mail send` when the SMTP server was unavailable: sysexits' EX_TEMPFAIL, so a timer

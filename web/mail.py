@@ -25,7 +25,7 @@ from jinja2.runtime import Context
 from db import queries
 from web import i18n
 from web.i18n import N_
-from web.settings import ROOT
+from web.settings import ROOT, Settings
 from web.templating import LANGUAGE_FILTERS, LANGUAGE_GLOBALS
 
 # The library's name in the subject line of every mail.
@@ -103,3 +103,16 @@ class MailComposer:
         topic = "".join(template.blocks["subject"](template.new_context(values))).strip()
         subject = tr.gettext(SUBJECT_LINE, library=values["library"], topic=topic)
         return subject, template.render(values)
+
+
+def smtp_settings(settings: Settings) -> queries.SmtpSettings:
+    """The mail sender's settings (the worker's, and the identity page's From)."""
+    return queries.SmtpSettings(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        sender=settings.smtp_sender,
+        username=settings.smtp_username,
+        password=settings.smtp_password,
+        starttls=settings.smtp_starttls,
+        from_domains=settings.smtp_from_domains,
+    )

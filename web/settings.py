@@ -50,6 +50,8 @@ class Settings:
     smtp_username: str
     smtp_password: str
     smtp_starttls: bool
+    # Domains besides SHIORI_SMTP_FROM's that a library's own address may send from.
+    smtp_from_domains: frozenset[str]
     search_cache_seconds: int
     hold_limit: int
     hold_shelf_days: int
@@ -152,6 +154,18 @@ def parse_branches(raw: str) -> tuple[queries.BranchSpec, ...]:
     if len({b.code for b in branches}) != len(branches):
         raise SettingsError("SHIORI_BRANCHES の code が重複しています。 / Duplicate branch code.")
     return tuple(branches)
+
+
+def _domains(env: Mapping[str, str], name: str) -> frozenset[str]:
+    """Comma-separated mail domains (lib-b.example.jp, ...); "" for none."""
+    try:
+        return queries.mail_domains(env.get(name, ""))
+    except ValueError:
+        raise SettingsError(
+            f"{name} にはメールのドメイン名（例: lib.example.jp）をカンマで区切って"
+            f"指定してください。 / {name} must be mail domain names separated by commas "
+            "(lib.example.jp)."
+        ) from None
 
 
 def _networks(env: Mapping[str, str], name: str) -> tuple[Network, ...]:
@@ -314,6 +328,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         smtp_username=env.get("SHIORI_SMTP_USERNAME", ""),
         smtp_password=env.get("SHIORI_SMTP_PASSWORD", ""),
         smtp_starttls=_bool(env, "SHIORI_SMTP_STARTTLS", False),
+        smtp_from_domains=_domains(env, "SHIORI_SMTP_FROM_DOMAINS"),
         search_cache_seconds=_int(env, "SHIORI_SEARCH_CACHE_SECONDS", 30, 0, 3600),
         hold_limit=_int(env, "SHIORI_HOLD_LIMIT", 10, 1, 100),
         hold_shelf_days=_int(env, "SHIORI_HOLD_SHELF_DAYS", 7, 1, 60),

@@ -94,8 +94,9 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, parseaddr
+from email.utils import format_datetime, parseaddr
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, delete, func, literal, or_, select, true, update
@@ -112,10 +113,13 @@ from db.tenancy import DEFAULT_LIBRARY, current_library, use_library
 __all__ = [
     "MAIL_RETRY_DAYS",
     "Compose",
+    "LibrarySender",
     "MailCounts",
     "SendReport",
     "SmtpSettings",
     "get_mail_counts",
+    "library_sender",
+    "mail_domains",
     "run_mail_worker",
     "send_due_mail",
 ]
@@ -145,6 +149,9 @@ class SmtpSettings:
     timeout: float = 10.0
     # The bounce address when it is not the From's (another library's sender, db.tenancy).
     envelope: str = ""
+    # Domains besides the sender's own that a library's From may claim (lower case;
+    # SHIORI_SMTP_FROM_DOMAINS): the operator's choice, as the relay and SPF/DKIM are theirs.
+    from_domains: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
@@ -164,6 +171,13 @@ class SmtpSettings:
     @property
     def domain(self) -> str:
         return self.envelope_sender.rpartition("@")[2]
+
+    def may_send_as(self, address: str) -> bool:
+        """Whether mail may say it is From `address`: its domain is the sender's own or
+        one of `from_domains`."""
+        domain = address.rpartition("@")[2].lower()
+        own = parseaddr(self.sender)[1].rpartition("@")[2].lower()
+        return domain == own or domain in self.from_domains
 
 
 @dataclass(frozen=True)
@@ -818,18 +832,55 @@ def send_due(
     return SendReport(sent, retried, failed, deferred, server_error)
 
 
-def _library_sender(settings: SmtpSettings) -> SmtpSettings:
-    """The From of this library's mail (db.tenancy): a library other than the first sends
-    as the address of its identity (名称・連絡先, kept by its managers) when it has one; the
-    first keeps the deployment's SHIORI_SMTP_SENDER, as before there were several. The
-    envelope (bounce) address stays the deployment's."""
-    library = current_library.get()
-    if library == DEFAULT_LIBRARY:
-        return settings
+def _own_from() -> tuple[str, str] | None:
+    """This library's own (name, address) for the From of its mail (db.tenancy): a library
+    other than the first, with an address in its identity (名称・連絡先, kept by its
+    managers). The first keeps the deployment's SHIORI_SMTP_FROM, as before there were
+    several."""
+    if current_library.get() == DEFAULT_LIBRARY:
+        return None
     name, address = _identity_address()
     if not address or not is_email(address) or any(ch in name for ch in "\r\n\0"):
+        return None
+    return name, address
+
+
+def _library_sender(settings: SmtpSettings) -> SmtpSettings:
+    """The deployment's sender, or this library's own address when it has one in a domain
+    the deployment may send as (SmtpSettings.may_send_as: a manager cannot make the relay
+    claim someone else's domain). The envelope (bounce) address stays the deployment's."""
+    own = _own_from()
+    if own is None or not settings.may_send_as(own[1]):
         return settings
-    return replace(settings, sender=formataddr((name, address)), envelope=settings.envelope_sender)
+    # Unencoded, as SHIORI_SMTP_FROM is: the message encodes the name when it is sent.
+    sender = str(Address(display_name=own[0], addr_spec=own[1]))
+    return replace(settings, sender=sender, envelope=settings.envelope_sender)
+
+
+@dataclass(frozen=True)
+class LibrarySender:
+    sender: str  # the From of this library's notices
+    own_domain_refused: bool  # its own address was passed over: a domain not allowed
+
+
+def library_sender(settings: SmtpSettings) -> LibrarySender:
+    """The From this library's notices carry now, for its managers to see."""
+    own = _own_from()
+    refused = own is not None and not settings.may_send_as(own[1])
+    return LibrarySender(_library_sender(settings).sender, refused)
+
+
+def mail_domains(raw: str) -> frozenset[str]:
+    """Comma-separated mail domains, lower case without a final dot; ValueError if one is
+    not a domain an address could have."""
+    found = set()
+    for part in raw.replace(";", ",").split(","):
+        domain = part.strip().lower().rstrip(".")
+        if domain and not is_email(f"x@{domain}"):
+            raise ValueError("not a mail domain")
+        if domain:
+            found.add(domain)
+    return frozenset(found)
 
 
 @reads

@@ -20,6 +20,8 @@ from db import queries
 from web import forms, refusals
 from web.flash import flash
 from web.i18n import N_, translator
+from web.mail import smtp_settings
+from web.sessions import settings_of
 from web.staff.guard import missing, route
 from web.staff.pages import me, page
 from web.templating import see_other
@@ -640,6 +642,7 @@ def _identity_page(
         "staff/codes/identity.html",
         status_code=status_code,
         identity=queries.get_library_identity(),
+        mail_sender=queries.library_sender(smtp_settings(settings_of(request))),
         fields=_identity_fields(request),
         values=values,
         errors=errors,
