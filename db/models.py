@@ -482,6 +482,20 @@ class Hold(SQLModel, table=True):
     library_id: int | None = Field(default=None, sa_column=library_column())
 
 
+class HoldUndoUsed(SQLModel, table=True):
+    """An undo note (db.hold_undo) that put its cancelled reservation back: a note works once.
+
+    The reservation's id names its one cancellation (the row is deleted by it and its id is
+    never handed out again); no patron, no title. Rows older than the undo window are of no
+    use and go with the retention job.
+    """
+
+    __tablename__ = "hold_undo_used"
+    hold_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    cancelled_at: datetime
+    library_id: int | None = Field(default=None, sa_column=library_column())
+
+
 class HoldRequest(SQLModel, table=True):
     """A series reservation (シリーズ予約): several holds placed as one request (db.series).
 

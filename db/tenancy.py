@@ -50,7 +50,7 @@ Table by table (`OWNED` carries library_id; everything else is shared):
   `notice_setting`, `booklist`, `hold`, `hold_request`, `loan`, `loan_reminder`,
   `overdue_notice`, `alert_condition`, `alert_sent`, `reference_question`,
   `reference_message`, `reference_source`, `reference_case`, `terminal`, `daily_count`,
-  `registration_count`.
+  `registration_count`; since, `hold_undo_used` (0033: keyed by a reservation's id).
 """
 
 from __future__ import annotations
@@ -114,6 +114,7 @@ OWNED = (
     "web_session",
     "alert_sent",
     "hold",
+    "hold_undo_used",
     "loan_reminder",
     "overdue_notice",
     "reference_case",

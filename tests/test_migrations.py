@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
 import db.models  # noqa: F401  (registers the tables)
@@ -195,6 +197,45 @@ def test_notices_queued_before_0010_are_linked_to_their_patron_and_reservation(
                 text("SELECT notice_mail_id FROM hold WHERE id = :h"), {"h": hold}
             ).scalar_one()
             assert linked == rows[0].id
+    finally:
+        queries.dispose()
+        if pg_name:
+            _drop_pg_database(pg_name)
+
+
+def test_0033_used_undo_notes_are_keyed_by_the_reservation_and_owned_by_the_library(
+    tmp_path: Path,
+) -> None:
+    """The table of used undo notes (db.hold_undo): one row per cancelled reservation's id,
+    in the transaction's library, under row-level security on PostgreSQL like every owned
+    table (0030)."""
+    url, pg_name = new_database(tmp_path)
+    cancelled_at = datetime(2026, 11, 21, 9, 0)
+    insert = text("INSERT INTO hold_undo_used (hold_id, cancelled_at) VALUES (7, :at)")
+    try:
+        queries.configure(url)
+        migrate.upgrade("0032_word_end_tokens")
+        with engine.read() as conn:
+            assert "hold_undo_used" not in inspect(conn).get_table_names()
+        migrate.upgrade()
+        with engine.write() as conn:
+            conn.execute(insert, {"at": cancelled_at})
+            row = conn.execute(text("SELECT hold_id, library_id FROM hold_undo_used")).one()
+            assert tuple(row) == (7, 1)
+            with pytest.raises(IntegrityError), conn.begin_nested():
+                conn.execute(insert, {"at": cancelled_at})
+            if conn.dialect.name == "postgresql":
+                security = conn.execute(
+                    text(
+                        "SELECT relrowsecurity, relforcerowsecurity FROM pg_class "
+                        "WHERE relname = 'hold_undo_used'"
+                    )
+                ).one()
+                assert tuple(security) == (True, True)
+                policy = conn.execute(
+                    text("SELECT qual FROM pg_policies WHERE tablename = 'hold_undo_used'")
+                ).scalar_one()
+                assert "current_setting('shiori.library'" in policy
     finally:
         queries.dispose()
         if pg_name:

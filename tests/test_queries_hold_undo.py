@@ -8,13 +8,14 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from db import engine, queries
 from tests import test_queries_holds
 from tests.test_queries_holds import NOW, TODAY, Lib, at, off_the_shelf
 
 lib = test_queries_holds.lib
+STAFF = queries.StaffActor(1, "STA01", "試験", "staff", (), 1)
 
 
 def _rows_of(patron_id: int) -> int:
@@ -142,6 +143,108 @@ def test_an_undo_works_once(lib: Lib) -> None:
     hold = queries.place_hold(a, lib.works["neko"], "sogo")
     cancelled = queries.cancel_hold_undoably(a, hold.id)
     queries.restore_hold(a, cancelled)
+    with pytest.raises(queries.UndoExpired):  # the refusal of a note out of time
+        queries.restore_hold(a, cancelled)
+    assert _rows_of(a) == 1
+
+
+def _undone_once(lib: Lib) -> tuple[int, int, queries.CancelledHold, queries.HoldView]:
+    """Patron a first and b second in line; a cancels and undoes a minute later.
+    → (a, b, a's note, the reservation it put back)."""
+    (a, _), (b, _) = lib.patrons[:2]
+    off_the_shelf("H001", "H002")
+    hold = queries.place_hold(a, lib.works["neko"], "sogo")
+    at(NOW + timedelta(seconds=1))
+    queries.place_hold(b, lib.works["neko"], "sogo")
+    at(NOW + timedelta(minutes=1))
+    cancelled = queries.cancel_hold_undoably(a, hold.id)
+    return a, b, cancelled, queries.restore_hold(a, cancelled)
+
+
+def test_a_used_note_cannot_undo_staff_s_cancellation(lib: Lib) -> None:
+    """The note put the reservation back; staff then cancelled it at the counter: the same
+    note, still within its minutes, does not bring it back against them."""
+    a, b, cancelled, back = _undone_once(lib)
+    at(NOW + timedelta(minutes=2))
+    queries.cancel_hold_for_staff(STAFF, a, back.id)
+    at(NOW + timedelta(minutes=3))
+    with pytest.raises(queries.UndoExpired):
+        queries.restore_hold(a, cancelled)
+    assert _rows_of(a) == 0 and queries.list_holds(b)[0].position == 1
+
+
+def test_a_used_note_cannot_undo_a_cancellation_from_another_tab(lib: Lib) -> None:
+    (a, _), _ = lib.patrons[:2]
+    off_the_shelf("H001", "H002")
+    hold = queries.place_hold(a, lib.works["neko"], "sogo")
+    first = queries.cancel_hold_undoably(a, hold.id)
+    back = queries.restore_hold(a, first)
+    queries.cancel_hold_undoably(a, back.id)  # the other tab: a note of its own
+    with pytest.raises(queries.UndoExpired):
+        queries.restore_hold(a, first)
+    assert _rows_of(a) == 0
+
+
+def test_cancelling_the_restored_reservation_gives_a_new_note_that_works_once(lib: Lib) -> None:
+    a, b, first, back = _undone_once(lib)
+    at(NOW + timedelta(minutes=2))
+    second = queries.cancel_hold_undoably(a, back.id)
+    assert second.hold_id == back.id != first.hold_id
+    again = queries.restore_hold(a, second)
+    assert again.position == 1 and queries.list_holds(b)[0].position == 2
+    queries.cancel_hold(a, again.id)
+    for note in (first, second):
+        with pytest.raises(queries.UndoExpired):
+            queries.restore_hold(a, note)
+    assert _rows_of(a) == 0
+
+
+def test_a_refused_undo_leaves_its_note_usable(lib: Lib) -> None:
+    """The note is marked used in the restore's transaction: refused by the rules of
+    reserving, it is not used up."""
+    (a, _), _ = lib.patrons[:2]
+    off_the_shelf("H001", "H002")
+    hold = queries.place_hold(a, lib.works["neko"], "sogo")
+    cancelled = queries.cancel_hold_undoably(a, hold.id)
+    other = queries.place_hold(a, lib.works["neko"], "minami")
     with pytest.raises(queries.HoldRefused) as refused:
         queries.restore_hold(a, cancelled)
-    assert refused.value.code == "already_reserved" and _rows_of(a) == 1
+    assert refused.value.code == "already_reserved" and _used() == []
+    queries.cancel_hold(a, other.id)
+    assert queries.restore_hold(a, cancelled).pickup_code == "sogo"
+    assert _used() == [cancelled.hold_id]
+
+
+def test_used_notes_keep_ids_and_times_only_and_go_when_out_of_time(lib: Lib) -> None:
+    (a, _), (b, _) = lib.patrons[:2]
+    off_the_shelf("H001", "H002")
+    old = queries.cancel_hold_undoably(a, queries.place_hold(a, lib.works["neko"], "sogo").id)
+    queries.restore_hold(a, old)
+    at(NOW + timedelta(minutes=2))
+    new = queries.cancel_hold_undoably(b, queries.place_hold(b, lib.works["neko"], "sogo").id)
+    queries.restore_hold(b, new)
+    with engine.read() as conn:
+        columns = {c["name"] for c in inspect(conn).get_columns("hold_undo_used")}
+    assert columns == {"hold_id", "cancelled_at", "library_id"}  # no patron, no title
+    assert _used() == sorted([old.hold_id, new.hold_id])
+    # At the end of the old note's minutes it is kept: the note could still be posted.
+    at(NOW + timedelta(minutes=queries.HOLD_UNDO_MINUTES))
+    assert _retention().undo_notes == 0 and len(_used()) == 2
+    at(NOW + timedelta(minutes=queries.HOLD_UNDO_MINUTES, seconds=1))
+    assert _retention().undo_notes == 1 and _used() == [new.hold_id]
+    with pytest.raises(queries.UndoExpired):  # the clock refuses the old note from now on
+        queries.restore_hold(a, old)
+    with pytest.raises(queries.UndoExpired):
+        queries.restore_hold(b, new)
+
+
+def _used() -> list[int]:
+    with engine.read() as conn:
+        return [
+            int(i)
+            for i in conn.execute(text("SELECT hold_id FROM hold_undo_used ORDER BY 1")).scalars()
+        ]
+
+
+def _retention() -> queries.RetentionReport:
+    return queries.run_retention(patron_idle_minutes=30, staff_idle_minutes=15)

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -478,6 +478,37 @@ def _a_patron() -> int:
                 {"c": HANAKO.patron.card_number},
             ).scalar_one()
         )
+
+
+@on_pg
+def test_an_undo_note_is_used_up_in_its_library_only(tenants: Tenants) -> None:
+    """The used undo notes (db.hold_undo) are B's rows under B's transactions, written and
+    purged by the app role; A never sees them."""
+    with queries.use_library(tenants.b), engine.read() as conn:
+        b_patron = conn.execute(
+            text("SELECT id FROM patron WHERE card_number = :c"), {"c": HANAKO.patron.card_number}
+        ).scalar_one()
+        b_work = conn.execute(text("SELECT work_id FROM item ORDER BY id LIMIT 1")).scalar_one()
+    used = text("SELECT count(*) FROM hold_undo_used")
+    with queries.use_library(tenants.b):
+        hold = queries.place_hold(b_patron, b_work, "sogo")
+        cancelled = queries.cancel_hold_undoably(b_patron, hold.id)
+        queries.restore_hold(b_patron, cancelled)
+        with pytest.raises(queries.UndoExpired):
+            queries.restore_hold(b_patron, cancelled)
+        with engine.read() as conn:
+            assert conn.execute(used).scalar_one() == 1
+    with queries.use_library(tenants.a), engine.read() as conn:
+        assert conn.execute(used).scalar_one() == 0
+    later = cancelled.cancelled_at + timedelta(minutes=queries.HOLD_UNDO_MINUTES, seconds=1)
+    queries.set_clock(lambda: later)
+    try:
+        with queries.use_library(tenants.a):
+            assert queries.run_retention(30, 15).undo_notes == 0  # not A's to purge
+        with queries.use_library(tenants.b):
+            assert queries.run_retention(30, 15).undo_notes == 1
+    finally:
+        queries.set_clock(None)
 
 
 @on_pg

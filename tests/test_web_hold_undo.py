@@ -51,6 +51,11 @@ def two_in_line(db: Database, clock: Clock) -> tuple[TestClient, TestClient, int
     return hanako, misaki, work_id
 
 
+# The refusal of a note out of time (undo_expired), which a used note gets too.
+USED_UP = "取り消しから10分を過ぎたため元に戻せません"
+STAFF = queries.StaffActor(1, "STA01", "試験", "staff", (), 1)
+
+
 def position(card: str, work_id: int) -> int | None:
     held = [h for h in queries.list_holds(patron_id(card)) if h.work_id == work_id]
     return held[0].position if held else None
@@ -111,7 +116,8 @@ def test_htmx_confirm_cancel_and_undo_in_place(library_db: Database, clock: Cloc
     again = hanako.post(
         "/my/holds/undo", data={"csrf_token": token, "token": undo_token(gone.text)}, headers=HTMX
     )
-    assert again.status_code == 422 and "すでに予約しています" in again.text
+    # A note works once: the refusal of a note out of time, not an error page.
+    assert again.status_code == 422 and USED_UP in again.text
     assert 'action="/my/holds/undo"' not in again.text
     hanako.close()
     misaki.close()
@@ -144,6 +150,35 @@ def test_without_javascript(library_db: Database, clock: Clock) -> None:
     listing = hanako.get("/my/holds").text
     assert "予約を元に戻しました" in listing and 'action="/my/holds/undo"' not in listing
     assert position(HANAKO[0], work_id) == 1 and position(MISAKI[0], work_id) == 2
+    hanako.close()
+    misaki.close()
+
+
+def test_a_used_note_cannot_undo_staff_s_cancellation(library_db: Database, clock: Clock) -> None:
+    """Undone once, cancelled again by staff at the counter: the same note, posted again
+    within its minutes, is refused — with htmx, without JavaScript, in either language."""
+    hanako, misaki, work_id = two_in_line(library_db, clock)
+    hanako_id = patron_id(HANAKO[0])
+    hold = next(h for h in queries.list_holds(hanako_id) if h.work_id == work_id)
+    token = csrf_of(hanako.get("/my/holds").text)
+    gone = hanako.post(f"/my/holds/{hold.id}/cancel", data={"csrf_token": token}, headers=HTMX)
+    note = undo_token(gone.text)
+    undone = hanako.post("/my/holds/undo", data={"csrf_token": token, "token": note}, headers=HTMX)
+    assert undone.status_code == 200 and position(HANAKO[0], work_id) == 1
+    clock.now += timedelta(minutes=1)
+    [restored] = [h for h in queries.list_holds(hanako_id) if h.work_id == work_id]
+    queries.cancel_hold_for_staff(STAFF, hanako_id, restored.id)  # the console's cancel
+    assert position(HANAKO[0], work_id) is None and position(MISAKI[0], work_id) == 1
+    replay = hanako.post("/my/holds/undo", data={"csrf_token": token, "token": note}, headers=HTMX)
+    assert replay.status_code == 422 and USED_UP in replay.text
+    assert 'action="/my/holds/undo"' not in replay.text
+    plain = hanako.post("/my/holds/undo", data={"csrf_token": token, "token": note})
+    assert plain.status_code == 422 and "<html" in plain.text and USED_UP in plain.text
+    hanako.cookies.set("shiori_lang", "en")
+    english = hanako.post("/my/holds/undo", data={"csrf_token": token, "token": note})
+    assert english.status_code == 422
+    assert "It is more than 10 minutes since the cancellation" in english.text
+    assert position(HANAKO[0], work_id) is None and position(MISAKI[0], work_id) == 1
     hanako.close()
     misaki.close()
 

@@ -321,7 +321,8 @@ def cmd_retention(settings: Settings, _args: argparse.Namespace) -> int:
         f"レファレンス reference questions past retention: {report.reference_questions}, "
         f"仮登録申請 applications expired: {report.applications}, "
         f"削除予定のお知らせ purge reminders queued: {report.purge_reminders}, "
-        f"0件検索 zero-hit searches made anonymous counts: {report.zero_hit_searches}"
+        f"0件検索 zero-hit searches made anonymous counts: {report.zero_hit_searches}, "
+        f"予約取り消しの「元に戻す」 used undo notes past their time: {report.undo_notes}"
     )
     return 0
 

@@ -2,10 +2,11 @@
 
 The database keeps nothing of a cancelled reservation (db.queries.holds), so what putting it
 back needs (the title's id, pickup library, its place in the queue) travels to the patron's
-own page, signed for this purpose with the site's key, and comes back with the undo. The database
-decides whether it is still in time and the patron's own (`restore_hold`); the signature only
-says the note was written here. Without JavaScript the note waits in a short-lived HttpOnly
-cookie for the reservations page after the redirect.
+own page, signed for this purpose with the site's key, and comes back with the undo. The
+database decides whether it is still in time, the patron's own and not used already
+(`restore_hold`; a note works once, db.hold_undo); the signature only says the note was
+written here. Without JavaScript the note waits in a short-lived HttpOnly cookie for the
+reservations page after the redirect.
 """
 
 from __future__ import annotations

@@ -10,7 +10,8 @@ pickup branch) or `ready` (on the hold shelf until `ready_until`, a library-loca
 A copy on a shelf is assigned at once, `pulling` until staff take it off the shelf (the pull
 list: db.pulling).
 Cancelled, expired and collected reservations are deleted; only anonymous daily counts
-remain (seed 000-2).
+remain (seed 000-2). An undo of a cancellation (restore_hold) leaves the cancelled row's id
+and time until the retention job, so that its note works once (db.hold_undo).
 
 The queue: positions are derived from `ORDER BY placed_at, id` among the title's waiting
 rows, never stored, so they are always distinct and gap-free. Every write to a title's
@@ -41,7 +42,18 @@ from sqlalchemy import ColumnElement, Row, and_, func, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from db import clock, jobs, models, notice_prefs, pulling, reminders, routing, rules, series
+from db import (
+    clock,
+    hold_undo,
+    jobs,
+    models,
+    notice_prefs,
+    pulling,
+    reminders,
+    routing,
+    rules,
+    series,
+)
 from db.catalog_write import SEP
 from db.clock import library_today
 from db.counts import bump, unbump
@@ -101,7 +113,7 @@ EXPIRED = "hold_expired"
 
 HOLD_MAX_SUSPEND_DAYS = 365
 # How long a cancelled reservation can be put back in its place (restore_hold).
-HOLD_UNDO_MINUTES = 10
+HOLD_UNDO_MINUTES = hold_undo.UNDO_MINUTES
 HOLD_REMINDER_DAYS = notice_prefs.REMINDER_DAYS  # the due-date reminder choices, in days
 
 _limit = {"per_patron": 10}
@@ -180,8 +192,8 @@ class NotInTransit(QueryError):
 class CancelledHold:
     """What putting a cancelled reservation back needs (restore_hold). The row itself is
     gone: the database keeps nothing of it, so the caller holds this (signed) for the
-    patron for HOLD_UNDO_MINUTES. `undoable` is False for a volume of a series request,
-    whose order the request decides (it is cancelled for good)."""
+    patron for HOLD_UNDO_MINUTES, and it works once (db.hold_undo). `undoable` is False for
+    a volume of a series request, whose order the request decides (cancelled for good)."""
 
     hold_id: int
     patron_id: int
@@ -521,10 +533,15 @@ def restore_hold(
     in its old place in the queue (its `placed_at`), with its pickup library and any
     suspension still ahead. A copy given to the next reader meanwhile stays theirs; one
     back on the shelf is pulled again. Another patron's cancellation is `NotFound`; the
-    rules of `place_hold` (`_check_reservable`) and a pickup library that still exists hold."""
+    rules of `place_hold` (`_check_reservable`) and a pickup library that still exists hold.
+    A note works once (db.hold_undo): used already, it is refused as one out of time, even
+    if the reservation it put back was cancelled since."""
     if cancelled.patron_id != patron_id or not cancelled.undoable:
         raise HoldNotFound()
-    if not now - timedelta(minutes=HOLD_UNDO_MINUTES) <= cancelled.cancelled_at <= now:
+    if not hold_undo.in_time(cancelled.cancelled_at, now):
+        raise UndoExpired()
+    # First, so a used note says so whatever else changed; a refusal below rolls it back.
+    if not hold_undo.use(conn, cancelled.hold_id, cancelled.cancelled_at):
         raise UndoExpired()
     today = library_today(now)
     # The pickup library must still exist (a console change may have removed it).

@@ -14,6 +14,8 @@
   (SHIORI_APPLICATION_DAYS), or whose emailed link expired unopened, with their mail
   (db.applications.purge_expired).
 - Throttle counters nobody has touched for two days, expired activation codes and reset links.
+- Used undo notes of cancelled reservations past their HOLD_UNDO_MINUTES (db.hold_undo): a
+  reservation's id and when it was cancelled, of no use once the note is out of time.
 - Mail that was delivered or given up more than MAIL_KEEP_DAYS ago (the address stays on
   the row for the staff's failure list until then; the body is already gone).
 - Zero-hit searches of past days (a query with a salted hash of the session): aggregated
@@ -42,6 +44,7 @@ from db import (
     applications,
     engine,
     erasure,
+    hold_undo,
     jobs,
     models,
     outbox,
@@ -81,6 +84,7 @@ class RetentionReport:
     applications: int = 0
     purge_reminders: int = 0
     zero_hit_searches: int = 0  # raw rows aggregated into anonymous counts and deleted
+    undo_notes: int = 0  # used undo notes out of time (db.hold_undo)
 
 
 def purge_inactive_patrons(conn: Connection, now: datetime) -> tuple[int, int]:
@@ -161,4 +165,5 @@ def run_retention(
         applications=expired_applications,
         purge_reminders=purge_reminders,
         zero_hit_searches=zero_hits,
+        undo_notes=hold_undo.purge_out_of_time(conn, now),
     )
