@@ -90,6 +90,7 @@ CODES = frozenset(
         "cannot_suspend",
         "bad_suspend_date",  # days
         "undo_expired",  # minutes
+        "undo_used",
         "hold_not_found",
         "work_not_found",
         "not_in_transit",

@@ -494,7 +494,7 @@ def test_an_undo_note_is_used_up_in_its_library_only(tenants: Tenants) -> None:
         hold = queries.place_hold(b_patron, b_work, "sogo")
         cancelled = queries.cancel_hold_undoably(b_patron, hold.id)
         queries.restore_hold(b_patron, cancelled)
-        with pytest.raises(queries.UndoExpired):
+        with pytest.raises(queries.UndoUsed):
             queries.restore_hold(b_patron, cancelled)
         with engine.read() as conn:
             assert conn.execute(used).scalar_one() == 1

@@ -51,8 +51,8 @@ def two_in_line(db: Database, clock: Clock) -> tuple[TestClient, TestClient, int
     return hanako, misaki, work_id
 
 
-# The refusal of a note out of time (undo_expired), which a used note gets too.
-USED_UP = "取り消しから10分を過ぎたため元に戻せません"
+# The refusal of a note used already (undo_used).
+USED_UP = "この取り消しはすでに元に戻しています"
 STAFF = queries.StaffActor(1, "STA01", "試験", "staff", (), 1)
 
 
@@ -116,7 +116,7 @@ def test_htmx_confirm_cancel_and_undo_in_place(library_db: Database, clock: Cloc
     again = hanako.post(
         "/my/holds/undo", data={"csrf_token": token, "token": undo_token(gone.text)}, headers=HTMX
     )
-    # A note works once: the refusal of a note out of time, not an error page.
+    # A note works once: a refusal in the line, not an error page.
     assert again.status_code == 422 and USED_UP in again.text
     assert 'action="/my/holds/undo"' not in again.text
     hanako.close()
@@ -177,7 +177,7 @@ def test_a_used_note_cannot_undo_staff_s_cancellation(library_db: Database, cloc
     hanako.cookies.set("shiori_lang", "en")
     english = hanako.post("/my/holds/undo", data={"csrf_token": token, "token": note})
     assert english.status_code == 422
-    assert "It is more than 10 minutes since the cancellation" in english.text
+    assert "This cancellation was undone already" in english.text
     assert position(HANAKO[0], work_id) is None and position(MISAKI[0], work_id) == 1
     hanako.close()
     misaki.close()

@@ -143,6 +143,7 @@ MESSAGES: dict[str, str] = {
     "undo_expired": N_(
         "It is more than %(minutes)s minutes since the cancellation: reserve the title again."
     ),
+    "undo_used": N_("This cancellation was undone already: reserve the title again."),
     "hold_not_found": N_("Reservation not found."),
     "work_not_found": N_("Record not found."),
     "not_in_transit": N_("This item is not in transit."),

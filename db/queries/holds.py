@@ -73,6 +73,7 @@ __all__ = [
     "HoldsDailyReport",
     "NoticePrefs",
     "UndoExpired",
+    "UndoUsed",
     "cancel_hold",
     "cancel_hold_undoably",
     "change_hold_pickup",
@@ -177,6 +178,13 @@ class BadSuspendDate(HoldRefused):
 class UndoExpired(HoldRefused):
     def __init__(self) -> None:
         super().__init__("undo_expired", minutes=HOLD_UNDO_MINUTES)
+
+
+class UndoUsed(HoldRefused):
+    """The note put its reservation back once already (db.hold_undo)."""
+
+    def __init__(self) -> None:
+        super().__init__("undo_used")
 
 
 class NotInTransit(QueryError):
@@ -534,15 +542,15 @@ def restore_hold(
     suspension still ahead. A copy given to the next reader meanwhile stays theirs; one
     back on the shelf is pulled again. Another patron's cancellation is `NotFound`; the
     rules of `place_hold` (`_check_reservable`) and a pickup library that still exists hold.
-    A note works once (db.hold_undo): used already, it is refused as one out of time, even
-    if the reservation it put back was cancelled since."""
+    A note works once (db.hold_undo): used already, it is `UndoUsed`, even if the
+    reservation it put back was cancelled since."""
     if cancelled.patron_id != patron_id or not cancelled.undoable:
         raise HoldNotFound()
     if not hold_undo.in_time(cancelled.cancelled_at, now):
         raise UndoExpired()
     # First, so a used note says so whatever else changed; a refusal below rolls it back.
     if not hold_undo.use(conn, cancelled.hold_id, cancelled.cancelled_at):
-        raise UndoExpired()
+        raise UndoUsed()
     today = library_today(now)
     # The pickup library must still exist (a console change may have removed it).
     pickup = select(_branch.c.id).where(_branch.c.id == cancelled.pickup_branch_id)
