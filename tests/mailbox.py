@@ -13,11 +13,14 @@ from db.outbox import load_params
 from web.i18n import Catalogues
 from web.mail import MailComposer
 from web.settings import LOCALE_DIR
+from web.settings import load as load_settings
 
-COMPOSE = MailComposer(Catalogues(LOCALE_DIR))
+# The library's public URL in the mail COMPOSE writes (its links to My Library's pages).
+PUBLIC_URL = "https://opac.example.jp"
+COMPOSE = MailComposer(Catalogues(LOCALE_DIR), load_settings({"SHIORI_PUBLIC_URL": PUBLIC_URL}))
 
 
-def composed() -> list[tuple[str, str, str, str | None]]:
+def composed(compose: MailComposer = COMPOSE) -> list[tuple[str, str, str, str | None]]:
     """(kind, address, subject, body) of every queued row, oldest first."""
     with engine.read() as conn:
         rows = conn.execute(
@@ -28,6 +31,6 @@ def composed() -> list[tuple[str, str, str, str | None]]:
         if row.params is None:
             found.append((row.kind, row.to_addr, row.subject, row.body))
         else:
-            subject, body = COMPOSE(row.kind, row.lang, load_params(row.params))
+            subject, body = compose(row.kind, row.lang, load_params(row.params))
             found.append((row.kind, row.to_addr, subject, body))
     return found

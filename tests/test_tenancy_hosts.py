@@ -9,19 +9,22 @@ import argparse
 import io
 import re
 from contextlib import redirect_stderr, redirect_stdout
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 from starlette.testclient import TestClient
 
-from db import queries, throttle
+from db import engine, outbox, queries, throttle
 from db.queries import mail
 from tests import mailbox
 from tests.conftest import Database, app_settings
+from tests.smtp_sink import Server
 from tests.test_tenancy import HANAKO, Tenants, on_pg, on_sqlite, tenants  # noqa: F401
 from tests.test_web_account import csrf_of, log_in
-from web import alerts, cli, library_cli
+from web import alerts, cli, library_cli, library_host
 from web.app import create_app
+from web.i18n import Catalogues
+from web.mail import MailComposer
 from web.settings import Settings
 
 PASSWORD = "hon-wo-yomu-2026"  # the demo Hanako's, at every library
@@ -177,6 +180,36 @@ def test_links_at_b_name_b_host(tenants: Tenants) -> None:  # noqa: F811
     )
     assert status == 0
     assert re.search(r"^https://b\.test/staff/enrol/\S+$", out, re.MULTILINE)
+
+
+@on_pg
+def test_the_mail_worker_links_each_librarys_notices_to_its_own_pages(
+    tenants: Tenants,  # noqa: F811
+    smtp_server: Server,
+) -> None:
+    settings = app_settings(tenants.url, SHIORI_PUBLIC_URL="http://a.test:8080")
+    library_host.share(None)  # a fresh worker process: no host map read yet
+    now = datetime.now(UTC)
+    notices = {
+        "hold_ready": {"count": 1, "branch": "sogo", "until": "2026-11-28"},
+        "overdue_reminder": {"loans": [{"due": "2026-11-20"}]},
+    }
+    for library, to_addr in ((tenants.a, "a@example.jp"), (tenants.b, "b@example.jp")):
+        with queries.use_library(library), engine.write() as conn:
+            for kind, params in notices.items():
+                outbox.enqueue(conn, kind=kind, to_addr=to_addr, lang="ja", params=params, now=now)
+    compose = MailComposer(Catalogues(settings.locale_dir), settings)
+    assert mail._send_every_library(smtp_server.settings, now, 50, compose, 7).sent == 4
+    links: dict[str, list[str]] = {}
+    for received in smtp_server.recorder.received:
+        body = received.message.get_content()
+        links.setdefault(received.rcpt_tos[0], []).extend(
+            line for line in body.splitlines() if "://" in line
+        )
+    assert links == {
+        "a@example.jp": ["http://a.test:8080/my/holds", "http://a.test:8080/my/loans"],
+        "b@example.jp": ["http://b.test:8080/my/holds", "http://b.test:8080/my/loans"],
+    }
 
 
 # --- 5. one library's failure does not stop the others ------------------------------------

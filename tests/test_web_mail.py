@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 from db import engine, outbox, queries, rules
 from db.queries import mail
 from tests.conftest import Database
-from tests.mailbox import COMPOSE, composed
+from tests.mailbox import COMPOSE, PUBLIC_URL, composed
 from tests.smtp_sink import Server
 from tests.test_queries_circulation import linking_tables
 from tests.test_web_account import HANAKO, csrf_of, log_in, post
@@ -36,6 +36,7 @@ NOTICES: dict[str, dict[str, Any]] = {
             {"title": "坊っちゃん", "due": "2026-12-06"},
         ]
     },
+    "overdue_reminder": {"loans": [{"title": "こころ", "due": "2026-11-20"}]},
     "password_set": {"when": NOW.isoformat(), "via": rules.PASSWORD_VIA_CODE},
     "password_reset": {"link": "https://opac.example.jp/password/reset?token=abc", "minutes": 30},
 }
@@ -46,23 +47,39 @@ EXPECTED = {
         "【藤沢市図書館】ご予約の資料をご用意しました",
         "ご予約の資料を南市民図書館でご用意しました。\n  吾輩は猫である\n\n",
         "2026年11月27日(金)までに、利用者カードをお持ちのうえお受け取りください。"
-        "期限を過ぎると次にお待ちの方へ回ります。\n予約の確認・取り消しはマイライブラリからできます。\n",
+        "期限を過ぎると次にお待ちの方へ回ります。\n予約の確認・取り消しはマイライブラリからできます。\n"
+        "https://opac.example.jp/my/holds\n",
     ],
     ("hold_ready", "en"): [
         "[Fujisawa City Libraries] Your reservation is ready for pickup",
         "An item you reserved is waiting for you at Minami Civic Library:\n  吾輩は猫である\n\n",
         "Please collect it by Fri 27 Nov 2026 with your library card; after that it goes to "
-        "the next person waiting.\nYou can see or cancel your reservations in My Library.\n",
+        "the next person waiting.\nYou can see or cancel your reservations in My Library.\n"
+        "https://opac.example.jp/my/holds\n",
     ],
     ("due_reminder", "ja"): [
         "【藤沢市図書館】返却期限のお知らせ",
         "次の資料の返却期限が近づいています。\n  2026年12月5日(土)  こころ\n"
-        "  2026年12月6日(日)  坊っちゃん\n\n予約がなければマイライブラリから延長できます。\n",
+        "  2026年12月6日(日)  坊っちゃん\n\n予約がなければマイライブラリから延長できます。\n"
+        "https://opac.example.jp/my/loans\n",
     ],
     ("due_reminder", "en"): [
         "[Fujisawa City Libraries] Items due soon",
         "These items are due soon:\n  Sat 5 Dec 2026  こころ\n  Sun 6 Dec 2026  坊っちゃん\n\n"
-        "You can renew in My Library when nobody is waiting for them.\n",
+        "You can renew in My Library when nobody is waiting for them.\n"
+        "https://opac.example.jp/my/loans\n",
+    ],
+    ("overdue_reminder", "ja"): [
+        "【藤沢市図書館】返却期限を過ぎた資料のお知らせ",
+        "次の資料の返却期限が過ぎています。\n  2026年11月20日(金)  こころ\n\n"
+        "お早めにご返却ください。次にお待ちの方がいるかもしれません。"
+        "貸出中の資料はマイライブラリで確認できます。\nhttps://opac.example.jp/my/loans\n",
+    ],
+    ("overdue_reminder", "en"): [
+        "[Fujisawa City Libraries] Items past their due date",
+        "This item is past its due date:\n  Fri 20 Nov 2026  こころ\n\n"
+        "Please return them soon: others may be waiting. Your loans are listed in My Library.\n"
+        "https://opac.example.jp/my/loans\n",
     ],
     ("password_set", "ja"): [
         "【藤沢市図書館】パスワードが設定されました",
@@ -102,6 +119,29 @@ def test_each_notice_reads_in_the_mails_language(fresh_db: Database, kind: str, 
     assert NEVER_ASK[other] not in body and EXPECTED[(kind, other)][0] != subject
     for title in ("吾輩", "こころ"):
         assert title not in subject  # a subject line never names a title
+
+
+def _links(body: str) -> list[str]:
+    return [line for line in body.splitlines() if "://" in line]
+
+
+@pytest.mark.parametrize(
+    ("kind", "path"),
+    [("hold_ready", "/my/holds"), ("due_reminder", "/my/loans"), ("overdue_reminder", "/my/loans")],
+)
+def test_a_notice_links_to_the_patrons_page_and_the_link_works_from_the_mail(
+    library_db: Database, web: TestClient, kind: str, path: str
+) -> None:
+    for lang in ("ja", "en"):
+        # The library's page itself: no card number, patron, hold or token in it.
+        assert _links(COMPOSE(kind, lang, NOTICES[kind])[1]) == [PUBLIC_URL + path]
+    # Opened from a mail client: nobody is logged in; the login leads back to the page.
+    opened = web.get(path, follow_redirects=False)
+    assert opened.status_code == 303
+    assert opened.headers["location"].endswith(f"/login?next={path.replace('/', '%2F')}")
+    logged_in = log_in(web, *HANAKO, next=path)
+    assert logged_in.headers["location"] == path  # type: ignore[attr-defined]
+    assert web.get(path).status_code == 200
 
 
 def test_one_item_due_is_singular_in_english(fresh_db: Database) -> None:
@@ -209,6 +249,8 @@ def test_a_delivered_or_failed_notice_leaves_nothing_linking_patron_and_item(
     [(kind, to_addr, subject, body)] = composed()
     assert (kind, to_addr) == ("hold_ready", "hanako@example.jp")
     assert body is not None and title in body and title not in subject
+    assert _links(body) == [f"{PUBLIC_URL}/my/holds"]
+    assert "/my/holds" not in _outbox_row("hold_ready").params  # made at delivery, not queued
 
     patron = (hanako, "hanako@example.jp")
     item = (work_id, barcode, title)

@@ -106,7 +106,20 @@ def test_staff_change_suspend_resume_and_cancel_with_htmx(team: dict[str, Consol
     assert "受取館を変更しました" in moved.text  # type: ignore[attr-defined]
     assert queries.list_holds(hanako)[0].pickup_code == branches[2]
     bad = staff.htmx_post(f"{base}/suspend", page, until="来週")
-    assert bad.status_code == 422 and 'aria-invalid="true"' in bad.text  # type: ignore[attr-defined]
+    assert bad.status_code == 422  # type: ignore[attr-defined]
+    _said_next_to_the_date(bad.text, hold.id, "来週", BAD_DATE["ja"])  # type: ignore[attr-defined]
+    far = staff.htmx_post(f"{base}/suspend", page, until="2099-01-01")
+    assert far.status_code == 422  # type: ignore[attr-defined]
+    days = queries.HOLD_MAX_SUSPEND_DAYS
+    too_far = f"休止の期限は明日から{days}日以内の日付にしてください。"
+    _said_next_to_the_date(far.text, hold.id, "2099-01-01", too_far)  # type: ignore[attr-defined]
+    # Without JavaScript: the whole page, the same words at the same place, in English too.
+    plain = staff.speaking("en").post(f"{base}/suspend", page, until="31/12")
+    assert plain.status_code == 422 and "<html" in plain.text  # type: ignore[attr-defined]
+    _said_next_to_the_date(plain.text, hold.id, "31/12", BAD_DATE["en"])  # type: ignore[attr-defined]
+    assert "西暦 or 和暦: 2026-12-28, 2026年12月28日, 令和8年12月28日." in plain.text  # type: ignore[attr-defined]
+    staff.speaking("ja")
+    assert queries.list_holds(hanako)[0].state == "waiting"  # nothing suspended by a bad date
     until = queries.to_library_time(staff.clock.now).date().replace(day=1)
     year = until.year + 1
     # 和暦 and full-width digits are accepted: 令和 (year - 2018).
@@ -126,6 +139,32 @@ def test_staff_change_suspend_resume_and_cancel_with_htmx(team: dict[str, Consol
     gone = staff.htmx_post(f"{base}/cancel", page, confirm="1")
     assert gone.status_code == 200 and title in gone.text  # type: ignore[attr-defined]
     assert queries.list_holds(hanako) == ()
+
+
+BAD_DATE = {
+    "ja": "2026-12-28 や 令和8年12月28日 のように日付を入力してください。",
+    "en": "Use a date like 2026-12-28 or R8.12.28.",
+}
+
+
+def _said_next_to_the_date(html: str, hold_id: int, typed: str, message: str) -> None:
+    """The suspension form of the reservation: what was typed kept, the message right after
+    the field and named by it, the hint saying 西暦 or 和暦 — and no YYYY-MM-DD anywhere."""
+    form = html.split(f'id="staff-until-{hold_id}"', 1)[1].split("</form>", 1)[0]
+    assert form.startswith(f' name="until" value="{typed}"')
+    described = re.search(r'aria-describedby="([^"]*)"', form)
+    assert described and described.group(1).split() == [
+        f"staff-until-help-{hold_id}",
+        f"staff-until-error-{hold_id}",
+    ]
+    assert 'aria-invalid="true"' in form
+    help_text = re.search(rf'id="staff-until-help-{hold_id}">([^<]*)<', form)
+    assert help_text and "令和8年12月28日" in help_text.group(1)
+    error = re.search(rf'id="staff-until-error-{hold_id}">([^<]*)<', form)
+    assert error and error.group(1) == message
+    # Not said again above the reservation or the list.
+    assert f'id="hold-error-{hold_id}"' not in html and f">{message}</p>" not in html
+    assert "YYYY" not in html and 'placeholder="2026' not in html
 
 
 def test_roles_without_the_permission_are_refused(team: dict[str, Console]) -> None:

@@ -245,7 +245,7 @@ EXIT_MAIL_DEFERRED = 75
 
 def cmd_mail_send(settings: Settings, _args: argparse.Namespace) -> int:
     _setup(settings)
-    compose = MailComposer(Catalogues(settings.locale_dir))
+    compose = MailComposer(Catalogues(settings.locale_dir), settings)
     report = queries.send_due_mail(
         smtp_settings(settings), compose=compose, retry_days=settings.mail_retry_days
     )
@@ -262,7 +262,7 @@ def cmd_mail_send(settings: Settings, _args: argparse.Namespace) -> int:
 
 def cmd_mail_worker(settings: Settings, args: argparse.Namespace) -> int:
     _setup(settings)
-    compose = MailComposer(Catalogues(settings.locale_dir))
+    compose = MailComposer(Catalogues(settings.locale_dir), settings)
     queries.run_mail_worker(
         smtp_settings(settings),
         args.interval,

@@ -11,6 +11,15 @@ subject line is what a shared screen or a mail log shows.
 Parameters arrive as JSON: dates and times as ISO strings, which the `date` and `datetime`
 filters read and format with babel.dates in the library's time zone, like the pages;
 branches as codes, which `branch_name` names in the mail's language.
+
+Links. A link that names a token (a password reset) is made where the notice is queued and
+travels in its parameters. A link to one of the patron's own pages in My Library carries
+nothing of the patron and is made here, at delivery: `public_url("holds")` is the absolute
+address of a named page of `PAGES` at the library whose mail is being sent (the mail worker
+runs each library's mail in that library: web.library_host.public_base), so a mail queued
+before the library's host changed, or re-queued by staff, still points at the right place.
+It takes no parameters, so no personal value or token can reach such a link; the page asks
+a reader who is not logged in to log in first and then shows itself.
 """
 
 from __future__ import annotations
@@ -21,9 +30,10 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
+from starlette.routing import Router
 
 from db import queries
-from web import i18n
+from web import holds, i18n, library_host, loans
 from web.i18n import N_
 from web.settings import ROOT, Settings
 from web.templating import LANGUAGE_FILTERS, LANGUAGE_GLOBALS
@@ -83,11 +93,21 @@ _env.filters["branch_name"] = _branch_name
 _env.filters["material_name"] = _material_name
 
 
-class MailComposer:
-    """`(kind, lang, params) -> (subject, body)`: the sender's compose function."""
+# The pages a mail may link to with `public_url(name)`: My Library's, by route name.
+PAGES = Router(routes=[*holds.routes, *loans.routes])
 
-    def __init__(self, catalogues: i18n.Catalogues) -> None:
+
+class MailComposer:
+    """`(kind, lang, params) -> (subject, body)`: the sender's compose function. `settings`
+    give the public URL (SHIORI_PUBLIC_URL) the library's links are made from."""
+
+    def __init__(self, catalogues: i18n.Catalogues, settings: Settings) -> None:
         self.catalogues = catalogues
+        self.settings = settings
+
+    def public_url(self, name: str) -> str:
+        """The absolute address of the page `name` (PAGES) at the current library."""
+        return library_host.public_base(self.settings) + str(PAGES.url_path_for(name))
 
     def __call__(self, kind: str, lang: str, params: Mapping[str, Any]) -> tuple[str, str]:
         books = self.catalogues
@@ -99,6 +119,7 @@ class MailComposer:
             "library": dict(queries.library_identity().names.texts).get(tr.lang)
             or tr.gettext(LIBRARY_NAME),
             **params,
+            "public_url": self.public_url,
         }
         topic = "".join(template.blocks["subject"](template.new_context(values))).strip()
         subject = tr.gettext(SUBJECT_LINE, library=values["library"], topic=topic)

@@ -44,6 +44,8 @@ def holds_context(request: Request, patron_id: int, **extra: Any) -> dict[str, A
         "holds_message": "",
         "holds_error": "",
         "error_hold": None,
+        "until": "",  # a suspension date as typed, kept next to its error
+        "until_error": "",
         "confirm_hold": None,
         **extra,
     }
@@ -139,14 +141,12 @@ async def _act(request: Request, action: str) -> Response:
             queries.change_hold_pickup_for_staff(actor, patron_id, hold_id, pickup)
             message = N_("Pickup library changed.")
         elif action == "suspend":
-            until = forms.calendar_date(text(form, "until", 40))
+            typed = text(form, "until", 40)
+            until = forms.calendar_date(typed)  # 西暦 or 和暦, full-width digits too
             if until is None:
+                bad = tr.gettext("Use a date like 2026-12-28 or 令和8年12月28日.")
                 return _answer(
-                    request,
-                    patron_id,
-                    422,
-                    error_hold=hold_id,
-                    holds_error=tr.gettext("Enter the date as YYYY-MM-DD."),
+                    request, patron_id, 422, error_hold=hold_id, until_error=bad, until=typed
                 )
             queries.suspend_hold_for_staff(actor, patron_id, hold_id, until)
             message = N_("Reservation suspended.")
@@ -156,13 +156,13 @@ async def _act(request: Request, action: str) -> Response:
     except queries.StaffRefused:
         return denied(request)
     except queries.HoldRefused as refused:
-        return _answer(
-            request,
-            patron_id,
-            422,
-            error_hold=hold_id,
-            holds_error=refusals.say_to_staff(request, refused),
-        )
+        said = refusals.say_to_staff(request, refused)
+        if refused.code == "bad_suspend_date":  # the date's fault: said next to it
+            typed = text(form, "until", 40)
+            return _answer(
+                request, patron_id, 422, error_hold=hold_id, until_error=said, until=typed
+            )
+        return _answer(request, patron_id, 422, error_hold=hold_id, holds_error=said)
     if wants_fragment(request):
         return _answer(request, patron_id, holds_message=tr.gettext(message, **values))
     response = see_other(request, "staff:patron", patron_id=patron_id)
