@@ -28,6 +28,8 @@ indexed in romaji (jaconv).
 
 from __future__ import annotations
 
+import itertools
+import math
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -87,6 +89,29 @@ def _variant_table() -> dict[int, str]:
             new = table[ord(new)]
         table[code] = new
     return table
+
+
+@lru_cache(maxsize=1)
+def _variant_classes() -> dict[str, tuple[str, ...]]:
+    """Each kanji of a fold class of `_variant_table` → every member of its class, the
+    form searched first (高 and 髙 → (高, 髙))."""
+    members: dict[str, list[str]] = {}
+    for code, form in _variant_table().items():
+        members.setdefault(form, [form]).append(chr(code))
+    return {ch: tuple(group) for group in members.values() for ch in group}
+
+
+def variant_spellings(text: str, limit: int = 64) -> list[str]:
+    """`text` spelt with each kanji in every 異体字 form the catalogue search folds together,
+    the typed spelling first: 髙橋 → [髙橋, 高橋], for matching stored text that is not
+    folded (patrons' names keep the kanji they were written with). Text with more
+    combinations than `limit` gets the typed and the folded spelling only."""
+    classes = _variant_classes()
+    choices = [classes.get(ch, (ch,)) for ch in text]
+    if math.prod(len(c) for c in choices) > limit:
+        folded = "".join(c[0] for c in choices)
+        return list(dict.fromkeys((text, folded)))
+    return list(dict.fromkeys([text, *("".join(p) for p in itertools.product(*choices))]))
 
 
 def _fold_kana(text: str) -> str:

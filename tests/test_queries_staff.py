@@ -83,6 +83,24 @@ def test_masking_happens_in_the_query_layer(library_db: Database) -> None:
     assert len(refused) == 1 and refused[0].card_number is None
 
 
+def test_a_name_is_found_in_each_of_its_itaiji_spellings(library_db: Database) -> None:
+    misaki = DEMO_PATRONS[3].patron  # 高橋 美咲
+    staff = _actor("staff")
+    for typed in ("髙橋", "高橋美咲", "髙橋 美咲", "たかはし"):
+        assert [p.card_number for p in queries.lookup_patrons(staff, "", typed)] == [
+            misaki.card_number
+        ], typed
+    # And back: a name written with the variant is found by the common form.
+    with engine.write() as conn:
+        conn.execute(
+            text("UPDATE patron SET name = '髙橋 美咲' WHERE card_number = :c"),
+            {"c": misaki.card_number},
+        )
+    (hit,) = queries.lookup_patrons(staff, "", "高橋")
+    assert hit.name == "髙橋 美咲"
+    assert queries.lookup_patrons(staff, "", "高槁") == ()  # a different kanji, not a variant
+
+
 def test_audit_is_append_only_in_the_database(library_db: Database) -> None:
     queries.record_staff_refusal(_actor("intern"), None, ("name",), "patron_lookup", "search")
     for statement in ("UPDATE staff_audit SET outcome = 'allowed'", "DELETE FROM staff_audit"):

@@ -226,3 +226,11 @@ def test_title_words_for_whole_word_ranking() -> None:
 
 def test_ndl_numbers_only_in_the_main_box() -> None:
     assert search.parse_query("029455884", ndl=False).terms == ("029455884",)
+
+
+def test_variant_spellings_give_each_itaiji_form_typed_first_and_stay_bounded() -> None:
+    assert search.variant_spellings("髙橋")[:2] == ["髙橋", "高橋"]
+    assert set(search.variant_spellings("渡辺")) == {"渡辺", "渡邊", "渡邉"}
+    assert search.variant_spellings("山田") == ["山田"]
+    many = "齋藤邊髙﨑澤濱廣"  # hundreds of combinations: typed and folded only
+    assert search.variant_spellings(many) == [many, "".join(map(search.normalise, many))]

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, func, literal, select
+from sqlalchemy import DateTime, func, literal, or_, select
 from sqlalchemy.engine import Connection, Row
 
-from db import circulation, codes, japanese_input
+from db import circulation, codes, japanese_input, search
 from db.clock import library_today, naive_utc
 from db.emails import is_email
 from db.engine import writes
@@ -173,15 +173,19 @@ def _lookup(
     elif name.strip():
         if not policy().may(actor.role, actor.duties, "patron.search_name"):
             raise StaffRefused()  # lookup_patrons recorded the refusal first
-        # The name as typed (a name keeps its compatibility kanji), and the same folded as
-        # furigana are stored (katakana): やまだ, ヤマダ and ﾔﾏﾀﾞ find the same patron.
-        typed, folded = _like(_compact(name)[:50]), _like(japanese_input.kana_folded(name)[:50])
+        # The name as typed in each of its 異体字 spellings (a name keeps the kanji it was
+        # written with: 高橋 finds 髙橋 and back), and folded as furigana are stored
+        # (katakana): やまだ, ヤマダ and ﾔﾏﾀﾞ find the same patron.
+        spellings = search.variant_spellings(_compact(name)[:50])
+        folded = _like(japanese_input.kana_folded(name)[:50])
         compact_name = func.replace(func.replace(_patron.c.name, " ", ""), "\u3000", "")
         compact_kana = func.replace(func.replace(_patron.c.name_kana, " ", ""), "\u3000", "")
         stmt = stmt.where(
-            compact_name.like(typed, escape="\\")
-            | compact_name.like(folded, escape="\\")
-            | compact_kana.like(folded, escape="\\")
+            or_(
+                *(compact_name.like(_like(s), escape="\\") for s in spellings),
+                compact_name.like(folded, escape="\\"),
+                compact_kana.like(folded, escape="\\"),
+            )
         )
     else:
         return ()
