@@ -46,6 +46,25 @@ def test_a_mistyped_author_with_other_words_keeps_the_other_words(catalog_db: Da
     assert "坊っちゃん" in titles(suggestions[0].query)
 
 
+@pytest.mark.parametrize(
+    ("typed", "fixed", "title"),
+    [
+        ("akutagwa", "akutagawa", "羅生門"),  # a letter missing
+        ("akutagaea", "akutagawa", "羅生門"),  # a wrong letter
+        ("natsme soseki", "natsume soseki", "坊っちゃん"),  # Hepburn offered, kunrei matched
+        ("miyazwa kenji", "miyazawa kenji", "銀河鉄道の夜"),
+    ],
+)
+def test_a_mistyped_romaji_name_gets_its_hepburn_spelling(
+    catalog_db: Database, typed: str, fixed: str, title: str
+) -> None:
+    assert title not in titles(typed)
+    suggestions = queries.suggest_queries(typed)
+    assert suggestions and suggestions[0].query == fixed
+    assert suggestions[0].hits == queries.search_works(SearchParams(q=fixed)).total
+    assert title in titles(f"{fixed} {title}")  # the author's work, by the romaji offered
+
+
 def test_every_suggestion_finds_something(catalog_db: Database) -> None:
     for typed in ("芥川竜之助", "コンピュータの歴吏", "宮沢賢冶"):
         for s in queries.suggest_queries(typed):

@@ -10,7 +10,9 @@ cut short, with no vocabulary table to build or keep in step. The words of those
 titles, readings and names are then measured against the typed word (Damerau-Levenshtein,
 rapidfuzz) and the closest that make the whole query find something are offered, each with
 its number of hits. All matching goes through db.search.normalise, so variants and kana
-fold exactly as in the search itself.
+fold exactly as in the search itself. A word in Latin letters is also measured against the
+romaji of the readings, by their keys (db.search.romaji_key: Hepburn and kunrei alike), and
+the Hepburn spelling of the nearest words is offered: akutagwa → akutagawa.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ import time
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
+import jaconv
 from rapidfuzz.distance import DamerauLevenshtein
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
@@ -101,10 +105,16 @@ def _source(pg: bool, bind: str) -> str:
     return f"work_fts f JOIN work w ON w.id = f.rowid WHERE work_fts MATCH :{bind}"
 
 
-def _candidates(conn: Connection, pg: bool, conditions: list[str]) -> list[list[tuple[str, str]]]:
+@dataclass(frozen=True)
+class _Candidate:
+    values: list[tuple[str, str]]  # (value to measure, what to offer)
+    readings: list[str]  # of the title and the names, for romaji
+
+
+def _candidates(conn: Connection, pg: bool, conditions: list[str]) -> list[_Candidate]:
     """For each work matching any condition: (value to measure, what to offer) for its
     title, subtitle, series, names, and readings (a reading close to the typed word offers
-    the title or name it reads, which finds the same works)."""
+    the title or name it reads, which finds the same works); and the readings."""
     binds = {f"m{n}": c for n, c in enumerate(conditions)}
     parts = [
         f"SELECT * FROM (SELECT w.id, w.title, w.subtitle, w.title_yomi, w.authors, "
@@ -122,7 +132,8 @@ def _candidates(conn: Connection, pg: bool, conditions: list[str]) -> list[list[
         pairs.append((row.title_yomi, row.title))
         if len(readings) == len(names):
             pairs += list(zip(readings, names, strict=True))
-        out.append([(value, offer) for value, offer in pairs if value and offer])
+        values = [(value, offer) for value, offer in pairs if value and offer]
+        out.append(_Candidate(values, [r for r in (row.title_yomi, *readings) if r]))
     return out
 
 
@@ -156,6 +167,34 @@ def _closest(term: str, value: str, offer: str) -> tuple[int, bool, str] | None:
     return best
 
 
+@lru_cache(maxsize=4096)
+def _romaji_words(reading: str) -> tuple[tuple[str, str], ...]:
+    """(key, Hepburn) for each word of a kana reading: ナツメ ソウセキ → (natume, natsume),
+    (soseki, souseki)."""
+    hira = jaconv.kata2hira(unicodedata.normalize("NFKC", reading)).replace("ー", "")
+    words = (search.normalise(jaconv.kana2alphabet(w)) for w in hira.split())
+    return tuple((search.romaji_key(w), w) for w in words if w.isascii() and w.isalpha())
+
+
+def _closest_romaji(term_key: str, reading: str) -> tuple[int, bool, str] | None:
+    """(edits, False, Hepburn of those words) for the run of words of `reading` whose romaji
+    key is nearest to `term_key` (a word typed in romaji), as `_closest` does for stretches."""
+    limit = _max_edits(len(term_key))
+    words = _romaji_words(reading)
+    best: tuple[int, bool, str] | None = None
+    best_rank = (limit + 1, 0)
+    for start in range(len(words)):
+        for stop in range(start + 1, min(start + MAX_RUN, len(words)) + 1):
+            key = "".join(k for k, _ in words[start:stop])
+            if abs(len(key) - len(term_key)) > limit:
+                continue
+            edits = DamerauLevenshtein.distance(term_key, key, score_cutoff=limit)
+            rank = (edits, abs(len(key) - len(term_key)))
+            if rank < best_rank:
+                best, best_rank = (edits, False, "".join(h for _, h in words[start:stop])), rank
+    return best
+
+
 def _count(conn: Connection, pg: bool, terms: list[str]) -> int:
     condition = _condition(pg, tuple(terms))
     sql = f"SELECT count(*) FROM (SELECT 1 FROM {_source(pg, 'q')} LIMIT :cap) AS hits"
@@ -183,9 +222,12 @@ def _fixes(
     fixes: dict[str, tuple[bool, int, int]] = {}
     if not looks:
         return fixes
-    for values in _candidates(conn, pg, [_condition(pg, pieces) for pieces in looks]):
-        for value, offer in values:
-            found = _closest(term, value, offer)
+    term_key = search.romaji_key(term) if term.isascii() and term.isalpha() else ""
+    for work in _candidates(conn, pg, [_condition(pg, pieces) for pieces in looks]):
+        found_all = [_closest(term, value, offer) for value, offer in work.values]
+        if term_key:
+            found_all += [_closest_romaji(term_key, reading) for reading in work.readings]
+        for found in found_all:
             if found is None or found[0] == 0:
                 continue
             edits, whole, fix = found
