@@ -8,7 +8,9 @@ it always did.
 Used inside the caller's transaction (every function takes a `Connection`): checkout and
 renewal move the due date to the next day the LENDING branch (the copy's) is open
 (db.circulation); the hold-shelf deadline counts opening days of the pickup branch
-(db.routing); reminders name the due date as an open day (db.reminders).
+(db.routing); reminders name the due date as an open day (db.reminders); a pre-registration's
+last day is a day some branch is open, as it may be completed at any branch
+(db.queries.registration).
 
 Concurrency (PostgreSQL; SQLite's BEGIN IMMEDIATE already runs one writer at a time): a
 transaction that computes a date from the calendar holds the calendar lock shared
@@ -37,6 +39,7 @@ from db.models import TABLES
 
 log = logging.getLogger(__name__)
 
+_branch = TABLES["branch"]
 _hours = TABLES["branch_hours"]
 _closure = TABLES["branch_closure"]
 
@@ -151,6 +154,13 @@ def next_open_day(conn: Connection, branch_id: int, day: date) -> date:
             return candidate
     log.warning("calendar: branch=%s has no open day within %d days", branch_id, HORIZON_DAYS)
     return day
+
+
+def next_day_any_branch_open(conn: Connection, day: date) -> date:
+    """The first day on or after `day` that at least one branch is open (`day` itself with
+    no branches)."""
+    branch_ids = conn.execute(select(_branch.c.id)).scalars().all()
+    return min((next_open_day(conn, b, day) for b in branch_ids), default=day)
 
 
 def add_open_days(conn: Connection, branch_id: int, day: date, n: int) -> date:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     LargeBinary,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlmodel import Field, SQLModel
@@ -641,6 +642,8 @@ class ReferenceQuestion(SQLModel, table=True):
     checked: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     useful_by: date | None = None  # the answer is of use until this library-local date
     notify_email: bool = False  # mail "your answer is ready" (else only My Library)
+    # The patron has not been shown the latest answer yet (/my lists it): a flag, no time.
+    answer_unread: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     created_at: datetime
     updated_at: datetime
     answered_at: datetime | None = None

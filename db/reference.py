@@ -20,6 +20,9 @@ A question moves through four states (受付・調査中・回答済・終了):
   Library; when they asked for it, a notice mail says only that an answer is ready, with a
   link to /my/reference/<id> (no content: the answer is read after login). Staff may answer
   again; a closed question is not answered (reopened by the patron's follow-up first).
+- An answer is `answer_unread` until the patron is shown the thread (`mark_answer_read`):
+  /my lists the questions with one (db.queries.my_summary), whether or not a mail went out.
+  A flag and not a time: when a patron read an answer is not the library's business.
 - A patron's follow-up on an open question is just added to the thread.
 - Staff notes are messages with `internal` set: never returned to the patron
   (`load_question(..., internal=False)` leaves them out in SQL).
@@ -482,7 +485,12 @@ def record_answer(
     conn.execute(
         update(_question)
         .where(_question.c.id == question_id)
-        .values(status=ANSWERED, answered_at=stamp, updated_at=stamp)
+        .values(
+            status=ANSWERED,
+            answered_at=stamp,
+            updated_at=stamp,
+            answer_unread=row.patron_id is not None,
+        )
     )
     conn.execute(
         update(_question)
@@ -547,6 +555,32 @@ def move(conn: Connection, now: datetime, question_id: int, to: str) -> str:
         values["closed_at"] = stamp
     conn.execute(update(_question).where(_question.c.id == question_id).values(**values))
     return str(row.status)
+
+
+def mark_answer_read(conn: Connection, patron_id: int, question_id: int) -> None:
+    """The patron has been shown the thread of their question: its answers are read."""
+    conn.execute(
+        update(_question)
+        .where(
+            _question.c.id == question_id,
+            _question.c.patron_id == patron_id,
+            _question.c.answer_unread.is_(True),
+        )
+        .values(answer_unread=False)
+    )
+
+
+def unread_answers(conn: Connection, patron_id: int) -> list[tuple[int, str]]:
+    """(id, question) of the patron's questions with an answer they have not been shown,
+    the latest answer first."""
+    return [
+        (int(r.id), str(r.question))
+        for r in conn.execute(
+            select(_question.c.id, _question.c.question)
+            .where(_question.c.patron_id == patron_id, _question.c.answer_unread.is_(True))
+            .order_by(_question.c.answered_at.desc(), _question.c.id.desc())
+        )
+    ]
 
 
 def follow_up(conn: Connection, now: datetime, patron_id: int, question_id: int, body: str) -> int:

@@ -117,7 +117,8 @@ IMPORT_MAX_GROUPED_FILE_BYTES = 256 << 20  # Aozora's per-person CSV, grouped in
 IMPORT_MAX_LISTED_PROBLEMS = 1_000  # problems kept in a report (the rest are counted)
 
 # Pre-registration (issue 13, seed 003-b): an application not confirmed at a counter within
-# APPLICATION_DAYS (the SHIORI_APPLICATION_DAYS default) is deleted; one whose emailed link
+# APPLICATION_DAYS (the SHIORI_APPLICATION_DAYS default; when every branch is closed on that
+# last day, the next day one is open) is deleted; one whose emailed link
 # is not opened within APPLICATION_EMAIL_LINK_HOURS is deleted then (it never counted).
 APPLICATION_DAYS = 30
 APPLICATION_EMAIL_LINK_HOURS = 24

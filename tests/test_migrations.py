@@ -240,3 +240,48 @@ def test_0033_used_undo_notes_are_keyed_by_the_reservation_and_owned_by_the_libr
         queries.dispose()
         if pg_name:
             _drop_pg_database(pg_name)
+
+
+def test_0034_answered_questions_of_patrons_count_as_unread(tmp_path: Path) -> None:
+    """Whether a patron saw an answer was never recorded: an `answered` question of a
+    patron is unread after the upgrade (shown once more on /my), every other one is not."""
+    url, pg_name = new_database(tmp_path)
+    at = datetime(2026, 11, 21, 9, 0)
+    try:
+        queries.configure(url)
+        migrate.upgrade("0033_hold_undo_used")
+        with engine.write() as conn:
+            branch = conn.execute(
+                text(
+                    "INSERT INTO branch (code, names, sort_order) "
+                    "VALUES ('b', '{}', 0) RETURNING id"
+                )
+            ).scalar_one()
+            patron = conn.execute(
+                text(
+                    "INSERT INTO patron (card_number, name, name_kana, birth_date, address, "
+                    "phone, phone_digits, category, home_branch_id, lang, registered_on, "
+                    "expires_on) VALUES ('1', 'n', 'k', '1990-01-01', 'a', '0', '0', "
+                    "'general', :b, 'ja', '2026-01-01', '2029-01-01') RETURNING id"
+                ),
+                {"b": branch},
+            ).scalar_one()
+            for status, owner in (("answered", patron), ("answered", None), ("closed", patron)):
+                conn.execute(
+                    text(
+                        "INSERT INTO reference_question (patron_id, status, question, checked, "
+                        "notify_email, created_at, updated_at) "
+                        "VALUES (:p, :s, 'q', '', FALSE, :at, :at)"
+                    ),
+                    {"p": owner, "s": status, "at": at},
+                )
+        migrate.upgrade()
+        with engine.read() as conn:
+            rows = conn.execute(
+                text("SELECT status, patron_id, answer_unread FROM reference_question ORDER BY id")
+            ).all()
+        assert [bool(r.answer_unread) for r in rows] == [True, False, False]
+    finally:
+        queries.dispose()
+        if pg_name:
+            _drop_pg_database(pg_name)

@@ -267,3 +267,22 @@ def test_migrated_table_matches_fields() -> None:
     assert set(applications.FIELDS) - {"home_branch"} <= set(
         applications.application_table.c.keys()
     )
+
+
+MANAGER = queries.StaffActor(1, "M001", "試験 管理", "manager", (), 1)
+
+
+def test_the_last_day_is_a_day_some_branch_is_open(library_db: Database) -> None:
+    """Made on 12/2, +30 is 1/1, inside every branch's 年末年始 (12/28–1/4): the last day
+    is 1/5, the first day after it that a branch is open (one closed branch is not enough to
+    move it on), and the application is kept through that day."""
+    queries.add_branch_closure(MANAGER, "", date(2026, 12, 28), date(2027, 1, 4), "new_year")
+    queries.add_branch_closure(MANAGER, "sogo", date(2027, 1, 5), date(2027, 1, 5), "other")
+    made = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)
+    queries.set_clock(lambda: made)
+    receipt = submit()
+    assert receipt.expires_on == date(2027, 1, 5)
+    assert stored(receipt.receipt_number)["expires_on"] in (date(2027, 1, 5), "2027-01-05")
+    assert run_retention(made + timedelta(days=34)).applications == 0  # 1/5, its last day
+    assert queries.get_application_receipt(receipt.receipt_number).expires_on == date(2027, 1, 5)
+    assert run_retention(made + timedelta(days=35)).applications == 1  # 1/6

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import text
 from starlette.testclient import TestClient
 
@@ -218,6 +219,25 @@ def test_another_patrons_hold_is_404_and_pages_need_login(library_db: Database) 
         assert a.get("/my/holds").headers["cache-control"] == "no-store"
         # No CSRF token, no change.
         assert a.post(f"/my/holds/{hold.id}/cancel").status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("lang", "counter", "own"),
+    [
+        ("en", "Ask at a counter", "You can add one on the My data page."),
+        ("ja", "カウンターでお申し出", "「わたしの登録情報」のページで登録できます。"),
+    ],
+)
+@pytest.mark.parametrize("path", ["/my/holds", "/my/reference/new"])
+def test_without_email_the_patron_is_sent_to_my_data_not_to_a_counter(
+    web: TestClient, path: str, lang: str, counter: str, own: str
+) -> None:
+    """Patrons add an email themselves on My data (as /my/notices says)."""
+    log_in(web, *TARO)
+    web.cookies.set("shiori_lang", lang)
+    page = web.get(path).text
+    assert own in page and 'href="/my/data"' in page
+    assert counter not in page
 
 
 def test_notice_settings_and_english(web: TestClient) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import text
 from starlette.testclient import TestClient
 
@@ -308,3 +309,63 @@ def test_a_line_break_counts_as_one_character_as_the_browser_counts_it(
     with client_for(library_db) as client:
         log_in(client, *HANAKO)
         assert _ask(client, question=question).status_code == 303  # type: ignore[attr-defined]
+
+
+def test_an_unread_answer_needs_attention_on_my_until_the_patron_opens_it(
+    library_db: Database,
+) -> None:
+    """「メールなし：マイライブラリで確認」: no mail goes out, so /my says an answer is there
+    (with a link to the question) until the patron opens the question; staff reading the
+    question do not count as the patron having read it."""
+    with client_for(library_db) as client:
+        log_in(client, *HANAKO)
+        client.cookies.set("shiori_lang", "ja")
+        _ask(client, notify="my_library", question="藤沢宿の本陣の間取り図")
+        [question_id] = _question_ids()
+        link = f'href="/my/reference/{question_id}"'
+        assert link not in client.get("/my").text  # not answered yet
+        answer(question_id)
+        with engine.read() as conn:
+            staff_id = conn.execute(
+                text("SELECT id FROM staff_account WHERE staff_code = 'R001'")
+            ).scalar_one()
+        staff = queries.StaffActor(int(staff_id), "R001", "参考 係", "manager", (), 1)
+        queries.open_reference_question(staff, question_id)
+        my = client.get("/my").text
+        assert "レファレンスの回答があります" in my and link in my
+        assert "藤沢宿の本陣の間取り図" in my
+        assert "今、お手続きが必要なものはありません" not in my
+        assert client.get(f"/my/reference/{question_id}").status_code == 200
+        my = client.get("/my").text
+        assert "レファレンスの回答があります" not in my and link not in my
+        # A second answer (to a follow-up, say) is new again.
+        with engine.write() as conn:
+            reference.record_answer(
+                conn,
+                datetime.now(UTC),
+                question_id=question_id,
+                staff_id=int(staff_id),
+                body="間取り図は『藤沢市史』第5巻にもあります。",
+                sources=[],
+                make_link="http://testserver/my/reference/{}".format,
+            )
+        assert link in client.get("/my").text
+        client.get(f"/my/reference/{question_id}", headers=HTMX)
+        assert link not in client.get("/my").text
+
+
+def test_an_unread_answer_is_in_the_summary_of_its_patron_only(library_db: Database) -> None:
+    with client_for(library_db) as client:
+        log_in(client, *HANAKO)
+        _ask(client, notify="my_library")
+        [question_id] = _question_ids()
+        answer(question_id)
+        hanako = patron_id(HANAKO[0])
+        [unread] = queries.get_my_summary(hanako).answered
+        assert unread.id == question_id and queries.get_my_summary(hanako).needs_action
+        assert queries.get_my_summary(patron_id(MISAKI[0])).answered == ()
+        with pytest.raises(queries.ReferenceNotFound):  # not Misaki's to open
+            queries.view_reference_question(patron_id(MISAKI[0]), question_id)
+        assert queries.get_my_summary(hanako).answered == (unread,)
+        queries.view_reference_question(hanako, question_id)
+        assert queries.get_my_summary(hanako).answered == ()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import UTC, date, datetime
 from urllib.parse import urlsplit
 
 import pytest
@@ -230,3 +231,30 @@ def test_a_corrected_birth_date_suggests_again_until_the_applicant_chooses(
     assert '<option value="general" selected>' in adult
     chosen = check(birth_date="S30.1.1", category="other", suggested_category="elementary")
     assert '<option value="other" selected>' in chosen
+
+
+def test_the_receipt_names_a_last_day_some_library_is_open(web: TestClient) -> None:
+    """Applied on 12/2 (+30 is 1/1, in 年末年始 12/28–1/4 everywhere): the receipt page and
+    the receipt mail name 1/5, and say it is any library on a day it is open."""
+    manager = queries.StaffActor(1, "M001", "試験 管理", "manager", (), 1)
+    queries.add_branch_closure(manager, "", date(2026, 12, 28), date(2027, 1, 4), "new_year")
+    queries.set_clock(lambda: datetime(2026, 12, 2, 3, 0, tzinfo=UTC))
+    try:
+        response = web.post(
+            "/register", data=form_of(web, email="kazuha@example.jp"), follow_redirects=False
+        )
+        assert urlsplit(response.headers["location"]).path == "/register/sent"
+        [(_kind, _to, _subject, body)] = composed()
+        link = re.search(r"(http\S+/register/confirm\?token=\S+)", body or "")
+        assert link is not None
+        path = urlsplit(link.group(1))
+        page = web.get(f"{path.path}?{path.query}")
+        web.post("/register/confirm", data={"csrf_token": csrf_of(page.text)})
+        receipt = web.get("/register/receipt")
+        mailed = composed()[1][3] or ""
+    finally:
+        queries.set_clock(None)
+    for text_ in (receipt.text, mailed):
+        assert "2027年1月5日" in text_ and "2027年1月1日" not in text_
+        assert "までの開館日に" in text_
+    assert 'href="/calendar"' in receipt.text

@@ -154,7 +154,7 @@ async def list_page(request: Request, session: Current) -> Response:
 
 def _thread_ctx(patron_id: int, question_id: int, **extra: Any) -> dict[str, Any]:
     ctx: dict[str, Any] = {
-        "q": queries.get_reference_question(patron_id, question_id),
+        "q": queries.view_reference_question(patron_id, question_id),
         "limits": _limits(),
         "follow_up": "",
         "follow_up_error": "",

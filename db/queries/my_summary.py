@@ -1,6 +1,6 @@
 """My Library's first page (/my): what needs the patron's action first — reservations
-ready for pickup (until when, where), loans due soon, overdue loans — then how many loans
-and reservations they have.
+ready for pickup (until when, where), loans due soon, overdue loans, reference answers they
+have not been shown yet (db.reference) — then how many loans and reservations they have.
 
 "Due soon" is the patron's due-date reminder setting (days before the due date) when they
 chose one, else `DUE_SOON_DAYS`.
@@ -14,14 +14,14 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from db import circulation, models
+from db import circulation, models, reference
 from db.circulation import LoanView
 from db.clock import library_today
 from db.engine import reads
 from db.localized import Localized
 from db.routing import IN_TRANSIT, READY
 
-__all__ = ["DUE_SOON_DAYS", "MySummary", "ReadyHold", "get_my_summary"]
+__all__ = ["DUE_SOON_DAYS", "AnsweredQuestion", "MySummary", "ReadyHold", "get_my_summary"]
 
 DUE_SOON_DAYS = 3
 
@@ -41,6 +41,14 @@ class ReadyHold:
 
 
 @dataclass(frozen=True)
+class AnsweredQuestion:
+    """A reference question of the patron's with an answer they have not been shown."""
+
+    id: int
+    question: str
+
+
+@dataclass(frozen=True)
 class MySummary:
     ready: tuple[ReadyHold, ...]  # on the hold shelf, soonest deadline first
     overdue: tuple[LoanView, ...]
@@ -49,10 +57,11 @@ class MySummary:
     loans: int
     reservations: int  # every active reservation, the ready ones included
     in_transit: int  # reservations whose copy is on its way to the pickup library
+    answered: tuple[AnsweredQuestion, ...]  # reference answers not read yet, the latest first
 
     @property
     def needs_action(self) -> bool:
-        return bool(self.ready or self.overdue or self.due_soon)
+        return bool(self.ready or self.overdue or self.due_soon or self.answered)
 
 
 @reads
@@ -93,4 +102,7 @@ def get_my_summary(conn: Connection, now: datetime, patron_id: int) -> MySummary
         loans=len(loans),
         reservations=sum(states.values()),
         in_transit=int(states.get(IN_TRANSIT, 0)),
+        answered=tuple(
+            AnsweredQuestion(i, q) for i, q in reference.unread_answers(conn, patron_id)
+        ),
     )

@@ -49,6 +49,7 @@ __all__ = [
     "get_reference_question",
     "list_reference_questions",
     "reference_retention_days",
+    "view_reference_question",
 ]
 
 # Questioner categories (一般・大学生・高校生・中学生・小学生以下・その他), states and limits.
@@ -183,6 +184,17 @@ def get_reference_question(
     conn: Connection, now: datetime, patron_id: int, question_id: int
 ) -> QuestionView:
     """The patron's question and its thread without staff notes."""
+    return reference.load_question(conn, question_id, patron_id=patron_id, internal=False)
+
+
+@writes
+def view_reference_question(
+    conn: Connection, now: datetime, patron_id: int, question_id: int
+) -> QuestionView:
+    """The patron's question and its thread as they are shown it: its answers are read from
+    now on (no longer listed on /my). Marked before the thread is read, so an answer
+    recorded meanwhile is in the view or still unread, never neither."""
+    reference.mark_answer_read(conn, patron_id, question_id)
     return reference.load_question(conn, question_id, patron_id=patron_id, internal=False)
 
 

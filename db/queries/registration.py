@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import Row, Select, insert, select, update
 from sqlalchemy.engine import Connection
 
-from db import applications, clock, codes, japanese_input, outbox, rules, throttle
+from db import applications, calendar, clock, codes, japanese_input, outbox, rules, throttle
 from db.applications import ApplicationFields, ApplicationRefused
 from db.clock import library_today, naive_utc
 from db.engine import reads, writes
@@ -144,7 +144,8 @@ def submit_application(
 ) -> ApplicationReceipt:
     """Store an application (see the module docstring). `client` is the address the request
     came from (throttled per address and overall: SubmitThrottled); `days` the days it is
-    kept for the counter (SHIORI_APPLICATION_DAYS); `make_link` turns the email token into
+    kept for the counter (SHIORI_APPLICATION_DAYS; a last day on which every branch is
+    closed becomes the next day one is open, db.calendar); `make_link` turns the email token into
     the confirmation URL. ApplicationRefused with every wrong field; nothing is stored then."""
     today = library_today(now)
     clean, errors = applications.check_fields(fields, today, codes.category_codes(conn))
@@ -194,7 +195,7 @@ def submit_application(
             probable_duplicate=duplicate,
             created_at=stamp,
             counted_at=None if token else stamp,
-            expires_on=today + timedelta(days=days),
+            expires_on=calendar.next_day_any_branch_open(conn, today + timedelta(days=days)),
         )
         .returning(_app.id)
     ).scalar_one()
