@@ -124,3 +124,16 @@ def test_the_command_line_checks_in_a_missing_copy(
     assert cli.main(["circ", "return", barcode]) == 0
     assert "it was missing: back in circulation" in capsys.readouterr().out
     assert item_status(barcode) == rules.AVAILABLE
+
+
+def test_a_copy_of_another_branch_returned_here_is_sent_home(team: dict[str, Console]) -> None:
+    # Before: `available` at its own branch (在架 there) while it stood here, and no word.
+    staff = team["staff"]  # at COUNTER_BRANCH (minami)
+    _, barcode, title = shelf_copy("sogo", only_here=True)
+    queries.checkout(MISAKI.card_number, barcode)
+    back = staff.htmx_post("/staff/counter/return", "/staff/counter?mode=return", barcode=barcode)
+    assert back.status_code == 200  # type: ignore[attr-defined]
+    body = back.text  # type: ignore[attr-defined]
+    assert f"返却しました：{title}" in body
+    assert "予約はありません。所蔵館（総合市民図書館）へ回送してください" in body
+    assert item_status(barcode) == rules.IN_TRANSIT

@@ -663,7 +663,10 @@ def set_notice_prefs(
 def receive_item(
     conn: Connection, now: datetime, barcode: str, at_branch_id: int | None = None
 ) -> Routing:
-    """A copy in transit arrived at its pickup branch: the reservation becomes ready.
+    """A copy in transit arrived at its pickup branch: the reservation becomes ready. One
+    no reservation holds (it ended on the way, or the copy is going home) is routed from
+    where it arrived (db.routing.route_item): the next reservation, else the shelf at home,
+    else on its way home.
 
     With `at_branch_id` (the counter's branch) a copy that arrived somewhere else is refused
     with the branch it must go on to, and stays in transit."""
@@ -682,7 +685,7 @@ def receive_item(
         .where(_hold.c.item_id == item.id)
         .with_for_update()
     ).first()
-    if hold is None:  # its reservation ended on the way: the next one, or the shelf here
+    if hold is None:
         here = at_branch_id if at_branch_id is not None else item.branch_id
         return routing.route_item(conn, item.id, item.work_id, here, now)
     if at_branch_id is not None and hold.pickup_branch_id != at_branch_id:
@@ -695,7 +698,8 @@ def receive_item(
 
 @writes
 def expire_holds(conn: Connection, now: datetime) -> int:
-    """Delete ready reservations not collected in time; their copies go to the next in line."""
+    """Delete ready reservations not collected in time; their copies go from the hold shelf
+    to the next in line, or home (db.routing.route_item), as a cancelled one's do."""
     jobs.run_alone(conn, jobs.HOLDS_EXPIRE)
     today = library_today(now)
     due = conn.execute(
