@@ -299,6 +299,24 @@ def _home(conn: Connection, item_id: int, at_branch_id: int) -> Routing:
     return Routing(GOING_HOME, branch_names(conn, home))
 
 
+def back_on_hold_shelf(conn: Connection, item_id: int, work_id: int, pickup_branch_id: int) -> bool:
+    """A copy cancelled off `pickup_branch_id`'s hold shelf a moment ago (an undo,
+    db.queries.holds.restore_hold): if it is still where the cancellation left it (`_home`
+    from there: on that shelf, or setting off home) and no reservation took it, it is on the
+    hold shelf again (True) and the caller gives it back to its reservation. The caller
+    locked the copy, then the title."""
+    row = conn.execute(select(_item.c.work_id).where(_item.c.id == item_id)).first()
+    if row is None or row.work_id != work_id or held_for(conn, item_id) is not None:
+        return False
+    left, _home_id = _home_status(conn, item_id, pickup_branch_id)
+    taken = conn.execute(
+        _item.update()
+        .where(_item.c.id == item_id, _item.c.status == left)
+        .values(status=rules.ON_HOLD_SHELF)
+    )
+    return bool(taken.rowcount)
+
+
 def found(
     conn: Connection, item_id: int, work_id: int, at_branch_id: int, now: datetime
 ) -> Routing:
