@@ -6,13 +6,17 @@ the caller's writing transaction and the current time `now` (aware).
 
 A copy free at a branch goes to the first eligible reservation of its title (`ORDER BY
 placed_at, id`, suspended ones skipped): ready on the hold shelf at once when the pickup
-branch is where the copy is, else in transit. (A copy already on a shelf when a
-reservation could take it goes on a pull list instead: db.pulling.) Writes to a title's
-queue first lock its `work` row; the lock order everywhere is patron, item, work, series
-request (db.series.lock_request), hold — so concurrent counter and patron actions on
-PostgreSQL never deadlock. The one step against that order, offering a copy to the next
-volumes of a series (another title) while holding this one's locks, never waits for a lock
-(`offer_next_volumes`).
+branch is where the copy is, else in transit. With nobody to take it, it goes home: on the
+shelf when it is free at its own branch (`item.branch_id`), else in transit there (received
+at home, it is routed again from there). A copy returned at any branch, taken off a hold
+shelf (its ready reservation cancelled by the patron or staff, expired, or purged with its
+patron) or received after its reservation ended goes through `route_item` from the branch
+it is at. (A copy already on a shelf when a reservation could take it goes on a pull list
+instead: db.pulling.) Writes to a title's queue first lock its `work` row; the lock order
+everywhere is patron, item, work, series request (db.series.lock_request), hold — so
+concurrent counter and patron actions on PostgreSQL never deadlock. The one step against
+that order, offering a copy to the next volumes of a series (another title) while holding
+this one's locks, never waits for a lock (`offer_next_volumes`).
 
 A reservation remembers its ready-for-pickup notice; `end_hold` (collected, cancelled,
 expired, purged with its patron) withdraws it in the same transaction, so no queued mail
@@ -52,6 +56,9 @@ WAITING = "waiting"
 IN_TRANSIT = "in_transit"
 READY = "ready"
 
+# Routing.state of a copy nobody waits for, free away from its own branch: in transit home.
+GOING_HOME = "going_home"
+
 FILLED = "hold_filled"  # daily_count events
 CANCELLED = "hold_cancelled"  # ended unused: cancelled, or its patron purged
 
@@ -72,8 +79,8 @@ def shelf_days() -> int:
 class Routing:
     """Where a returned or released copy goes next (for the counter): no patron data."""
 
-    state: str  # "available", "in_transit", "ready"
-    branch: Localized | None = None
+    state: str  # "available", "in_transit", "ready", "going_home"
+    branch: Localized | None = None  # the pickup branch; going home: the copy's own branch
 
 
 def lock_work(conn: Connection, work_id: int, *, skip_locked: bool = False) -> bool:
@@ -251,7 +258,7 @@ def route_item(
     """Give a copy that is free at `at_branch_id` to the first eligible reservation.
 
     Ready at once when the pickup branch is where the copy is, else in transit. With nobody
-    eligible the copy is `available`. The caller has locked the item row.
+    eligible the copy goes home (`_home`). The caller has locked the item row.
     """
     today = library_today(now)
     reservable = conn.execute(
@@ -260,12 +267,10 @@ def route_item(
         .where(_item.c.id == item_id)
     ).scalar()
     if not reservable or not lock_work(conn, work_id):
-        conn.execute(_item.update().where(_item.c.id == item_id).values(status=rules.AVAILABLE))
-        return Routing(rules.AVAILABLE)
+        return _home(conn, item_id, at_branch_id)
     nxt = _next_hold(conn, work_id, today)
     if nxt is None:
-        conn.execute(_item.update().where(_item.c.id == item_id).values(status=rules.AVAILABLE))
-        return Routing(rules.AVAILABLE)
+        return _home(conn, item_id, at_branch_id)
     names = branch_names(conn, nxt.pickup_branch_id)
     if nxt.pickup_branch_id == at_branch_id:
         make_ready(conn, nxt.id, item_id, now)
@@ -274,6 +279,42 @@ def route_item(
     to_transit(conn, nxt.id, item_id)
     log.info("hold in transit to branch=%s", nxt.pickup_branch_id)
     return Routing(IN_TRANSIT, names)
+
+
+def _home_status(conn: Connection, item_id: int, at_branch_id: int) -> tuple[str, int]:
+    """(status, own branch) of a copy nobody waits for, free at `at_branch_id`: `available`
+    at its own branch, else `in_transit` home."""
+    home = int(conn.execute(select(_item.c.branch_id).where(_item.c.id == item_id)).scalar_one())
+    return (rules.AVAILABLE if home == at_branch_id else rules.IN_TRANSIT), home
+
+
+def _home(conn: Connection, item_id: int, at_branch_id: int) -> Routing:
+    """Nobody waits for the copy free at `at_branch_id`: on the shelf there if that is its
+    own branch, else in transit home — never `available` at a branch it is not at."""
+    status, home = _home_status(conn, item_id, at_branch_id)
+    conn.execute(_item.update().where(_item.c.id == item_id).values(status=status))
+    if status == rules.AVAILABLE:
+        return Routing(rules.AVAILABLE)
+    log.info("in transit home branch=%s to=%s", at_branch_id, home)
+    return Routing(GOING_HOME, branch_names(conn, home))
+
+
+def back_on_hold_shelf(conn: Connection, item_id: int, work_id: int, pickup_branch_id: int) -> bool:
+    """A copy cancelled off `pickup_branch_id`'s hold shelf a moment ago (an undo,
+    db.queries.holds.restore_hold): if it is still where the cancellation left it (`_home`
+    from there: on that shelf, or setting off home) and no reservation took it, it is on the
+    hold shelf again (True) and the caller gives it back to its reservation. The caller
+    locked the copy, then the title."""
+    row = conn.execute(select(_item.c.work_id).where(_item.c.id == item_id)).first()
+    if row is None or row.work_id != work_id or held_for(conn, item_id) is not None:
+        return False
+    left, _home_id = _home_status(conn, item_id, pickup_branch_id)
+    taken = conn.execute(
+        _item.update()
+        .where(_item.c.id == item_id, _item.c.status == left)
+        .values(status=rules.ON_HOLD_SHELF)
+    )
+    return bool(taken.rowcount)
 
 
 def found(
@@ -321,7 +362,7 @@ def reroute(conn: Connection, item_id: int, work_id: int, old: Row[Any], now: da
             conn.execute(
                 _hold.update().where(_hold.c.id == nxt.id).values(state=IN_TRANSIT, item_id=item_id)
             )
-        return  # with nobody waiting, receiving it puts it back on the shelf
+        return  # with nobody waiting, receiving it routes it from there (home, or the shelf)
     if item.status == rules.TO_PULL:
         pulling.release(conn, item_id, work_id, now)  # still on its shelf, never taken off
         return

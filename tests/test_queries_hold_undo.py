@@ -10,9 +10,19 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import inspect, text
 
-from db import engine, queries
+from db import engine, queries, rules
 from tests import test_queries_holds
-from tests.test_queries_holds import NOW, TODAY, Lib, at, off_the_shelf
+from tests.test_queries_holds import (
+    NOW,
+    TODAY,
+    Lib,
+    at,
+    branch_id,
+    off_the_shelf,
+    outbox,
+    ready_at,
+    status,
+)
 
 lib = test_queries_holds.lib
 STAFF = queries.StaffActor(1, "STA01", "試験", "staff", (), 1)
@@ -248,3 +258,90 @@ def _used() -> list[int]:
 
 def _retention() -> queries.RetentionReport:
     return queries.run_retention(patron_idle_minutes=30, staff_idle_minutes=15)
+
+
+# --- a reservation cancelled while ready ----------------------------------------------
+
+
+def _copy_of(hold_id: int) -> str | None:
+    with engine.read() as conn:
+        return conn.execute(
+            text("SELECT i.barcode FROM hold h JOIN item i ON i.id = h.item_id WHERE h.id = :h"),
+            {"h": hold_id},
+        ).scalar()
+
+
+def _pull_lists() -> list[str]:
+    """Every copy on any branch's pull list."""
+    with engine.read() as conn:
+        return list(
+            conn.execute(text("SELECT barcode FROM item WHERE status = :s"), {"s": rules.TO_PULL})
+            .scalars()
+            .all()
+        )
+
+
+@pytest.mark.parametrize("pickup", ["minami", "sogo"])
+def test_undo_of_a_ready_reservation_puts_it_back_ready_with_its_copy(
+    lib: Lib, pickup: str
+) -> None:
+    """Before: back as waiting, its copy on sogo's pull list — staff sent to a shelf it was
+    not on (書架になし) — and its ready state and last pickup day lost."""
+    (a, _) = lib.patrons[0]
+    ready = ready_at(a, lib.works["kokoro"], pickup)  # sogo's copy H003, ready at `pickup`
+    assert [kind for kind, *_ in outbox()] == ["hold_ready"]  # a has an address
+    at(NOW + timedelta(minutes=3))
+    cancelled = queries.cancel_hold_undoably(a, ready.id)
+    assert cancelled.ready_until == ready.ready_until
+    at(NOW + timedelta(minutes=3 + queries.HOLD_UNDO_MINUTES))
+    back = queries.restore_hold(a, cancelled)
+    assert (back.state, back.ready_until, back.position) == ("ready", ready.ready_until, None)
+    assert _copy_of(back.id) == "H003" and status("H003") == rules.ON_HOLD_SHELF
+    assert _pull_lists() == []
+    # Its unsent notice went with the cancellation; the patron who put it back is not
+    # told again what their own page shows.
+    assert outbox() == []
+    # It is a ready reservation again in every way: collected at the counter, it ends.
+    queries.checkout(lib.patrons[0][1], "H003")
+    assert queries.list_holds(a) == ()
+
+
+def test_undo_of_a_ready_reservation_keeps_its_deadline(lib: Lib) -> None:
+    """Put back ready, it expires on the day it would have: the undo gives no extra days."""
+    (a, _), (b, _) = lib.patrons[:2]
+    ready = ready_at(a, lib.works["kokoro"], "minami")
+    assert ready.ready_until == TODAY + timedelta(days=7)
+    at(NOW + timedelta(days=7))  # its last day
+    back = queries.restore_hold(a, queries.cancel_hold_undoably(a, ready.id))
+    assert (back.state, back.ready_until) == ("ready", ready.ready_until)
+    nxt = queries.place_hold(b, lib.works["kokoro"], "minami")
+    at(NOW + timedelta(days=8))
+    assert queries.run_daily_holds().expired == 1
+    assert queries.get_hold(b, nxt.id).state == "ready"  # the copy was on minami's shelf
+
+
+def test_undo_after_the_ready_copy_went_to_the_next_reader_is_waiting(lib: Lib) -> None:
+    (a, _), (b, _) = lib.patrons[:2]
+    ready = ready_at(a, lib.works["kokoro"], "minami")
+    cancelled = queries.cancel_hold_undoably(a, ready.id)
+    assert status("H003") == rules.IN_TRANSIT  # going home to sogo
+    at(NOW + timedelta(minutes=1))
+    theirs = queries.place_hold(b, lib.works["kokoro"], "sogo")
+    assert queries.receive_item("H003", branch_id("sogo")).state == "ready"  # b's now
+    at(NOW + timedelta(minutes=2))
+    back = queries.restore_hold(a, cancelled)
+    assert (back.state, back.position, back.ready_until) == ("waiting", 1, None)
+    assert _copy_of(back.id) is None and _copy_of(theirs.id) == "H003"
+    assert queries.get_hold(b, theirs.id).state == "ready"
+
+
+def test_undo_after_the_ready_copy_got_home_pulls_it_from_there(lib: Lib) -> None:
+    """Received at sogo meanwhile, the copy is on sogo's shelf now: the reservation waits
+    again and that copy, really on that shelf, goes on sogo's pull list for minami."""
+    (a, _) = lib.patrons[0]
+    ready = ready_at(a, lib.works["kokoro"], "minami")
+    cancelled = queries.cancel_hold_undoably(a, ready.id)
+    assert queries.receive_item("H003", branch_id("sogo")).state == rules.AVAILABLE
+    back = queries.restore_hold(a, cancelled)
+    assert back.state == "pulling" and _copy_of(back.id) == "H003"
+    assert [line.barcode for line in queries.list_pull_list("sogo").transit] == ["H003"]

@@ -398,3 +398,112 @@ def test_the_copy_is_routed_from_the_branch_it_was_returned_at(lib: Lib) -> None
     assert receipt.route == "ready"
     [hold] = queries.list_holds(a)
     assert hold.state == "ready"
+
+
+# --- a copy taken off a hold shelf, or left away from home, goes home ----------------------
+
+STAFF = queries.StaffActor(1, "STA01", "試験", "staff", (), 1)
+
+
+def branch_id(code: str) -> int:
+    with engine.read() as conn:
+        return int(
+            conn.execute(text("SELECT id FROM branch WHERE code = :c"), {"c": code}).scalar_one()
+        )
+
+
+def ready_at(patron: int, work_id: int, pickup: str) -> queries.HoldView:
+    """The patron's reservation of こころ (its one copy, H003, belongs to sogo) made ready on
+    `pickup`'s hold shelf the way it happens: the pull list at sogo, then transit and
+    receipt at the pickup branch when that is another one."""
+    hold = queries.place_hold(patron, work_id, pickup)
+    queries.pull_copy("H003")
+    if pickup != "sogo":
+        queries.receive_item("H003", branch_id(pickup))
+    ready = queries.get_hold(patron, hold.id)
+    assert ready.state == "ready" and status("H003") == rules.ON_HOLD_SHELF
+    return ready
+
+
+def _expire(patron: int, hold_id: int) -> None:
+    at(NOW + 8 * DAY)  # its last day was TODAY + 7
+    assert queries.run_daily_holds().expired == 1
+
+
+# The three ends of a ready reservation nobody collects: the patron's cancel, the counter's
+# cancel (電話予約), the daily expiry. They route the copy alike (db.routing.route_item).
+ENDS = {
+    "cancel": lambda patron, hold_id: queries.cancel_hold(patron, hold_id),
+    "staff": lambda patron, hold_id: queries.cancel_hold_for_staff(STAFF, patron, hold_id),
+    "expiry": _expire,
+}
+
+
+@pytest.mark.parametrize("end", ENDS)
+def test_a_copy_off_another_branchs_hold_shelf_goes_home_in_transit(lib: Lib, end: str) -> None:
+    # Before: `available` at sogo — 在架 in the catalogue — while it lay on minami's hold shelf.
+    (a, _) = lib.patrons[0]
+    hold = ready_at(a, lib.works["kokoro"], "minami")
+    ENDS[end](a, hold.id)
+    assert hold_count() == 0
+    assert status("H003") == rules.IN_TRANSIT
+    assert queries.list_pull_list("sogo").hold_shelf == ()  # nobody is sent to its shelf
+    with pytest.raises(queries.QueryError):
+        queries.checkout(lib.patrons[1][1], "H003")  # not lent as if it were on a shelf
+    # Scanned at minami (or any branch but its own), it is still to go home.
+    still = queries.receive_item("H003", branch_id("minami"))
+    assert still.state == "going_home" and still.branch is not None
+    assert still.branch.get("ja") == "総合市民図書館" and status("H003") == rules.IN_TRANSIT
+    # Received at sogo: on the shelf there.
+    assert queries.receive_item("H003", branch_id("sogo")).state == rules.AVAILABLE
+    assert status("H003") == rules.AVAILABLE
+
+
+@pytest.mark.parametrize("end", ENDS)
+def test_a_copy_off_its_own_branchs_hold_shelf_goes_on_the_shelf(lib: Lib, end: str) -> None:
+    (a, _) = lib.patrons[0]
+    hold = ready_at(a, lib.works["kokoro"], "sogo")
+    ENDS[end](a, hold.id)
+    assert hold_count() == 0 and status("H003") == rules.AVAILABLE
+
+
+@pytest.mark.parametrize("end", ENDS)
+@pytest.mark.parametrize(
+    ("pickup", "route"), [("minami", rules.ON_HOLD_SHELF), ("tsujido", rules.IN_TRANSIT)]
+)
+def test_a_copy_off_a_hold_shelf_serves_the_next_reader_from_there(
+    lib: Lib, end: str, pickup: str, route: str
+) -> None:
+    """Not home first: it is at minami, so ready there at once for a reader who collects at
+    minami, else in transit from minami to theirs."""
+    (a, _), (b, _) = lib.patrons[:2]
+    hold = ready_at(a, lib.works["kokoro"], "minami")
+    at(NOW + timedelta(seconds=1))
+    nxt = queries.place_hold(b, lib.works["kokoro"], pickup)
+    assert nxt.state == "waiting"
+    ENDS[end](a, hold.id)
+    assert status("H003") == route
+    served = queries.get_hold(b, nxt.id)
+    assert served.state == ("ready" if pickup == "minami" else "in_transit")
+    with engine.read() as conn:
+        taken = conn.execute(
+            text("SELECT i.barcode FROM hold h JOIN item i ON i.id = h.item_id WHERE h.id = :h"),
+            {"h": nxt.id},
+        ).scalar_one()
+    assert taken == "H003"
+
+
+def test_a_copy_returned_at_another_branch_with_nobody_waiting_goes_home(lib: Lib) -> None:
+    # Before: `available` at sogo while it was in tsujido's book drop; the counter said nothing.
+    (_, card_b) = lib.patrons[1]
+    queries.checkout(card_b, "H003")  # owned by sogo
+    with engine.write() as conn:
+        away = circulation.return_item(conn, "H003", NOW, at_branch_id=branch_id("tsujido"))
+    assert away.route == "going_home" and away.route_branch is not None
+    assert away.route_branch.get("en") == "Central Civic Library"
+    assert status("H003") == rules.IN_TRANSIT
+    assert queries.receive_item("H003", branch_id("sogo")).state == rules.AVAILABLE
+    queries.checkout(card_b, "H003")
+    with engine.write() as conn:  # handed in at home: on the shelf at once
+        home = circulation.return_item(conn, "H003", NOW, at_branch_id=branch_id("sogo"))
+    assert home.route == rules.AVAILABLE and status("H003") == rules.AVAILABLE

@@ -31,6 +31,13 @@ clock = test_web_staff.clock
 team = test_web_staff.team
 
 
+def return_scan(staff: Console, barcode: str) -> str:
+    """The counter's return scan (htmx) → the swapped counter region."""
+    back = staff.htmx_post("/staff/counter/return", "/staff/counter?mode=return", barcode=barcode)
+    assert back.status_code == 200  # type: ignore[attr-defined]
+    return str(back.text)  # type: ignore[attr-defined]
+
+
 def test_a_return_scan_of_a_copy_on_the_pull_list_makes_it_ready(
     team: dict[str, Console],
 ) -> None:
@@ -40,9 +47,7 @@ def test_a_return_scan_of_a_copy_on_the_pull_list_makes_it_ready(
     misaki = patron_id(MISAKI.card_number)
     queries.place_hold(misaki, work_id, COUNTER_BRANCH)
     staff.bodies.clear()
-    back = staff.htmx_post("/staff/counter/return", "/staff/counter?mode=return", barcode=barcode)
-    assert back.status_code == 200  # type: ignore[attr-defined]
-    body = back.text  # type: ignore[attr-defined]
+    body = return_scan(staff, barcode)
     assert f"返却処理しました：{title}（予約の抜き取りリストに載っていた資料です）" in body
     assert "予約棚へ置いてください（南市民図書館）" in body and "発見：抜き取りリストの資料" in body
     [hold] = queries.list_holds(misaki)
@@ -58,9 +63,7 @@ def test_a_return_scan_of_a_missing_copy_puts_it_back_in_circulation(
     _, barcode, title = shelf_copy(COUNTER_BRANCH, only_here=True)
     with engine.write() as conn:
         conn.execute(text("UPDATE item SET status = 'missing' WHERE barcode = :b"), {"b": barcode})
-    back = staff.htmx_post("/staff/counter/return", "/staff/counter?mode=return", barcode=barcode)
-    assert back.status_code == 200  # type: ignore[attr-defined]
-    body = back.text  # type: ignore[attr-defined]
+    body = return_scan(staff, barcode)
     assert f"返却処理しました：{title}（所在不明だった資料を利用可能に戻しました）" in body
     assert "書架へ戻してください" in body
     assert item_status(barcode) == rules.AVAILABLE
@@ -124,3 +127,14 @@ def test_the_command_line_checks_in_a_missing_copy(
     assert cli.main(["circ", "return", barcode]) == 0
     assert "it was missing: back in circulation" in capsys.readouterr().out
     assert item_status(barcode) == rules.AVAILABLE
+
+
+def test_a_copy_of_another_branch_returned_here_is_sent_home(team: dict[str, Console]) -> None:
+    # Before: `available` at its own branch (在架 there) while it stood here, and no word.
+    staff = team["staff"]  # at COUNTER_BRANCH (minami)
+    _, barcode, title = shelf_copy("sogo", only_here=True)
+    queries.checkout(MISAKI.card_number, barcode)
+    body = return_scan(staff, barcode)
+    assert f"返却しました：{title}" in body
+    assert "予約はありません。所蔵館（総合市民図書館）へ回送してください" in body
+    assert item_status(barcode) == rules.IN_TRANSIT

@@ -274,3 +274,35 @@ def taros_copy(work_id: int) -> list[tuple[str]]:
             {"w": work_id},
         ).all()
     return [(str(r[0]),) for r in rows]
+
+
+def test_undo_of_a_ready_reservation_brings_it_back_ready(
+    library_db: Database, clock: Clock
+) -> None:
+    """Before: back as waiting, its copy put on the pull list of a shelf it was not on."""
+    work_id, barcode, branch = taros_loan()
+    app = create_app(app_settings(library_db.url))
+    hanako = TestClient(app)
+    log_in(hanako, *HANAKO)
+    assert reserve(hanako, work_id, branch).status_code == 303  # type: ignore[attr-defined]
+    queries.return_item(barcode)  # at its own branch, Hanako's pickup: on the hold shelf
+    [ready] = [h for h in queries.list_holds(patron_id(HANAKO[0])) if h.work_id == work_id]
+    assert ready.state == "ready" and ready.ready_until is not None
+    token = csrf_of(hanako.get("/my/holds").text)
+    gone = hanako.post(f"/my/holds/{ready.id}/cancel", data={"csrf_token": token}, headers=HTMX)
+    note = undo_token(gone.text)
+    _, payload = URLSafeTimedSerializer("any key").loads_unsafe(note)
+    assert payload["ru"] == ready.ready_until.isoformat() and payload["i"]  # its copy, by id
+    assert ready.title not in json.dumps(payload, ensure_ascii=False)
+    clock.now += timedelta(minutes=5)
+    back = hanako.post("/my/holds/undo", data={"csrf_token": token, "token": note}, headers=HTMX)
+    assert back.status_code == 200, back.text
+    assert "予約を元に戻しました" in back.text and 'class="hold hold-ready"' in back.text
+    [again] = [h for h in queries.list_holds(patron_id(HANAKO[0])) if h.work_id == work_id]
+    assert (again.state, again.ready_until) == ("ready", ready.ready_until)
+    with engine.read() as conn:
+        shelf = conn.execute(
+            text("SELECT status FROM item WHERE barcode = :b"), {"b": barcode}
+        ).scalar_one()
+    assert shelf == "on_hold_shelf"  # not "to_pull": nobody is sent to fetch it
+    hanako.close()

@@ -1,7 +1,8 @@
 """The undo of a cancelled reservation: a signed note of what was cancelled.
 
 The database keeps nothing of a cancelled reservation (db.queries.holds), so what putting it
-back needs (the title's id, pickup library, its place in the queue) travels to the patron's
+back needs (the title's id, pickup library, its place in the queue; for a reservation that was
+ready, its copy's id and last pickup day, so that it comes back ready) travels to the patron's
 own page, signed for this purpose with the site's key, and comes back with the undo. The
 database decides whether it is still in time, the patron's own and not used already
 (`restore_hold`; a note works once, db.hold_undo); the signature only says the note was
@@ -39,6 +40,8 @@ def token(request: Request, cancelled: queries.CancelledHold) -> str:
             "pa": cancelled.placed_at.isoformat(),
             "su": cancelled.suspended_until.isoformat() if cancelled.suspended_until else None,
             "ca": cancelled.cancelled_at.isoformat(),
+            "i": cancelled.ready_item_id,
+            "ru": cancelled.ready_until.isoformat() if cancelled.ready_until else None,
         }
     )
 
@@ -53,6 +56,7 @@ def read(request: Request, raw: str) -> queries.CancelledHold | None:
         patron_id, work_id = int(data["p"]), int(data["w"])
         # Signed, not encrypted: the title is looked up, never carried (a shared computer).
         title = queries.get_hold_form(patron_id, work_id).title
+        item_id, until = data.get("i"), data.get("ru")  # absent from notes of waiting ones
         return queries.CancelledHold(
             hold_id=int(data["h"]),
             patron_id=patron_id,
@@ -63,6 +67,8 @@ def read(request: Request, raw: str) -> queries.CancelledHold | None:
             suspended_until=date.fromisoformat(data["su"]) if data["su"] else None,
             cancelled_at=datetime.fromisoformat(data["ca"]),
             undoable=True,
+            ready_item_id=int(item_id) if item_id is not None else None,
+            ready_until=date.fromisoformat(until) if until else None,
         )
     except (BadSignature, KeyError, TypeError, ValueError, queries.NotFound):
         return None

@@ -201,7 +201,9 @@ class CancelledHold:
     """What putting a cancelled reservation back needs (restore_hold). The row itself is
     gone: the database keeps nothing of it, so the caller holds this (signed) for the
     patron for HOLD_UNDO_MINUTES, and it works once (db.hold_undo). `undoable` is False for
-    a volume of a series request, whose order the request decides (cancelled for good)."""
+    a volume of a series request, whose order the request decides (cancelled for good).
+    A reservation cancelled while ready also names its copy and its last pickup day: put
+    back while that copy is still where the cancellation left it, it is ready again."""
 
     hold_id: int
     patron_id: int
@@ -212,6 +214,8 @@ class CancelledHold:
     suspended_until: date | None
     cancelled_at: datetime
     undoable: bool
+    ready_item_id: int | None = None  # ready when cancelled: its copy on the hold shelf
+    ready_until: date | None = None  # ...and the last day it waited there
 
 
 @dataclass(frozen=True)
@@ -434,10 +438,15 @@ def get_hold_form(conn: Connection, now: datetime, patron_id: int, work_id: int)
     )
 
 
-def _check_reservable(conn: Connection, patron_id: int, work_id: int) -> None:
+def _check_reservable(
+    conn: Connection, patron_id: int, work_id: int, copy_id: int | None = None
+) -> None:
     """The rules of reserving, for `place_hold` and `restore_hold` alike: locks the patron
-    row (the limit counts their reservations), then the title, and raises `HoldRefused`."""
+    row (the limit counts their reservations), then `copy_id` (a copy the reservation may
+    take back), then the title (db.routing's lock order), and raises `HoldRefused`."""
     conn.execute(select(_patron.c.id).where(_patron.c.id == patron_id).with_for_update())
+    if copy_id is not None:
+        routing.lock_item(conn, copy_id)
     if not routing.lock_work(conn, work_id):
         raise WorkNotFound()
     if conn.execute(
@@ -530,6 +539,8 @@ def _cancel(conn: Connection, now: datetime, patron_id: int, hold_id: int) -> Ca
         suspended_until=hold.suspended_until,
         cancelled_at=now,
         undoable=hold.request_id is None,
+        ready_item_id=hold.item_id if hold.state == READY else None,
+        ready_until=hold.ready_until if hold.state == READY else None,
     )
 
 
@@ -540,8 +551,12 @@ def restore_hold(
     """Undo a cancellation within HOLD_UNDO_MINUTES: the reservation comes back waiting
     in its old place in the queue (its `placed_at`), with its pickup library and any
     suspension still ahead. A copy given to the next reader meanwhile stays theirs; one
-    back on the shelf is pulled again. Another patron's cancellation is `NotFound`; the
-    rules of `place_hold` (`_check_reservable`) and a pickup library that still exists hold.
+    back on the shelf is pulled again. A reservation that was ready comes back ready, with
+    the same copy and last pickup day and no new notice, while that copy is still where the
+    cancellation left it (db.routing.back_on_hold_shelf: on the shelf of the pickup branch or
+    setting off home, nobody else's): it never left, so nobody is sent to fetch it.
+    Another patron's cancellation is `NotFound`; the rules of `place_hold`
+    (`_check_reservable`) and a pickup library that still exists hold.
     A note works once (db.hold_undo): used already, it is `UndoUsed`, even if the
     reservation it put back was cancelled since."""
     if cancelled.patron_id != patron_id or not cancelled.undoable:
@@ -556,8 +571,18 @@ def restore_hold(
     pickup = select(_branch.c.id).where(_branch.c.id == cancelled.pickup_branch_id)
     if conn.execute(pickup).first() is None:
         raise UnknownBranch()
-    _check_reservable(conn, patron_id, cancelled.work_id)
-    suspended = cancelled.suspended_until
+    copy_id = cancelled.ready_item_id if cancelled.ready_until is not None else None
+    _check_reservable(conn, patron_id, cancelled.work_id, copy_id)
+    ready = copy_id is not None and routing.back_on_hold_shelf(
+        conn, copy_id, cancelled.work_id, cancelled.pickup_branch_id
+    )
+    values: dict[str, Any]
+    if ready:
+        values = {"state": READY, "item_id": copy_id, "ready_until": cancelled.ready_until}
+    else:
+        suspended = cancelled.suspended_until
+        ahead = suspended if suspended and suspended > today else None
+        values = {"state": WAITING, "suspended_until": ahead}
     try:
         with conn.begin_nested():
             hold_id = conn.execute(
@@ -567,8 +592,7 @@ def restore_hold(
                     work_id=cancelled.work_id,
                     pickup_branch_id=cancelled.pickup_branch_id,
                     placed_at=cancelled.placed_at,
-                    state=WAITING,
-                    suspended_until=suspended if suspended and suspended > today else None,
+                    **values,
                 )
                 .returning(_hold.c.id)
             ).scalar_one()
@@ -576,9 +600,10 @@ def restore_hold(
         raise AlreadyReserved() from None
     # An undone cancellation is not a cancellation in the statistics.
     unbump(conn, library_today(cancelled.cancelled_at), cancelled.pickup_branch_id, "", CANCELLED)
-    series.note_estimate(conn, int(hold_id), today, routing.shelf_days())
-    pulling.fill(conn, cancelled.work_id, now)
-    log.info("hold restored branch=%s", cancelled.pickup_branch_id)
+    if not ready:
+        series.note_estimate(conn, int(hold_id), today, routing.shelf_days())
+        pulling.fill(conn, cancelled.work_id, now)
+    log.info("hold restored branch=%s ready=%s", cancelled.pickup_branch_id, ready)
     return _patron_hold(conn, patron_id, int(hold_id), now)
 
 
@@ -663,7 +688,10 @@ def set_notice_prefs(
 def receive_item(
     conn: Connection, now: datetime, barcode: str, at_branch_id: int | None = None
 ) -> Routing:
-    """A copy in transit arrived at its pickup branch: the reservation becomes ready.
+    """A copy in transit arrived at its pickup branch: the reservation becomes ready. One
+    no reservation holds (it ended on the way, or the copy is going home) is routed from
+    where it arrived (db.routing.route_item): the next reservation, else the shelf at home,
+    else on its way home.
 
     With `at_branch_id` (the counter's branch) a copy that arrived somewhere else is refused
     with the branch it must go on to, and stays in transit."""
@@ -682,7 +710,7 @@ def receive_item(
         .where(_hold.c.item_id == item.id)
         .with_for_update()
     ).first()
-    if hold is None:  # its reservation ended on the way: the next one, or the shelf here
+    if hold is None:
         here = at_branch_id if at_branch_id is not None else item.branch_id
         return routing.route_item(conn, item.id, item.work_id, here, now)
     if at_branch_id is not None and hold.pickup_branch_id != at_branch_id:
@@ -695,7 +723,8 @@ def receive_item(
 
 @writes
 def expire_holds(conn: Connection, now: datetime) -> int:
-    """Delete ready reservations not collected in time; their copies go to the next in line."""
+    """Delete ready reservations not collected in time; their copies go from the hold shelf
+    to the next in line, or home (db.routing.route_item), as a cancelled one's do."""
     jobs.run_alone(conn, jobs.HOLDS_EXPIRE)
     today = library_today(now)
     due = conn.execute(
