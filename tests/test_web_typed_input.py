@@ -103,7 +103,8 @@ def test_staff_correct_a_phone_typed_with_any_hyphen(team: dict[str, Console]) -
         row = conn.execute(
             text("SELECT phone, phone_digits FROM patron WHERE id = :p"), {"p": hanako}
         ).one()
-    assert row.phone_digits == "0466251234" and row.phone == "0466–25−1234"
+    # Kept as typed, but every hyphen as "-" (japanese_input.phone_text).
+    assert row.phone_digits == "0466251234" and row.phone == "0466-25-1234"
     wrong = staff.post(
         page,
         page,
@@ -184,3 +185,26 @@ def test_activation_code_and_first_password_read_the_card_as_typed(web: TestClie
         ),
     )
     assert first.status_code == 303, first.text  # type: ignore[attr-defined]
+
+
+# A newcomer's walk through the forms with the IME left on (full-width letters, ＠ and ー).
+
+
+def test_a_phone_typed_with_the_long_vowel_mark_is_kept_with_hyphens(web: TestClient) -> None:
+    from tests.test_web_registration import applications, form_of
+
+    registered = web.post(
+        "/register", data=form_of(web, phone="0466ー33ー9999"), follow_redirects=False
+    )
+    assert registered.status_code == 303, registered.text
+    [row] = applications()
+    assert (row["phone"], row["phone_digits"]) == ("0466-33-9999", "0466339999")
+    log_in(web, *HANAKO_LOGIN)
+    page = web.get("/my/data").text
+    done = web.post(
+        "/my/data/phone",
+        data={"csrf_token": csrf_of(page), "phone": "０４６６ー３３‐９９９９"},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303, done.text
+    assert queries.get_my_data(patron_id(HANAKO_LOGIN[0])).phone == "0466-33-9999"
