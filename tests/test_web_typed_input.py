@@ -208,3 +208,34 @@ def test_a_phone_typed_with_the_long_vowel_mark_is_kept_with_hyphens(web: TestCl
     )
     assert done.status_code == 303, done.text
     assert queries.get_my_data(patron_id(HANAKO_LOGIN[0])).phone == "0466-33-9999"
+
+
+FULL = str.maketrans({c: chr(ord(c) + 0xFEE0) for c in map(chr, range(0x21, 0x7F))})
+
+
+def test_an_activation_code_typed_full_width_sets_the_password(web: TestClient) -> None:
+    card = HANAKO_LOGIN[0]
+    code = queries.issue_activation_code(card)  # e.g. 4P62-YN6W-THLJ
+    first, second, third = code.split("-")
+    typed = f"{first}－{second}ー{third}".translate(FULL)  # ４Ｐ６２－ＹＮ６ＷーＴＨＬＪ
+    done = submit(web, "/password/code", **code_form(card, typed, "図書館で受け取ったコード"))
+    assert done.status_code == 303, done.text  # type: ignore[attr-defined]
+    # Lowercase with spaces still works, as before.
+    again = queries.issue_activation_code(card)
+    lower = again.lower().replace("-", " ")
+    assert (
+        submit(
+            web, "/password/code", **code_form(card, lower, "二度目のパスワードです")
+        ).status_code
+        == 303
+    )  # type: ignore[attr-defined]
+
+
+def test_stored_activation_code_digests_of_ascii_codes_are_unchanged() -> None:
+    """Codes handed out before: the digest of an ASCII code is what it always was."""
+    from hashlib import sha256
+
+    from db import activation_codes
+
+    assert activation_codes.digest("k7qm-2rtd hw9c") == sha256(b"K7QM2RTDHW9C").hexdigest()
+    assert activation_codes.digest("Ｋ７ＱＭーＲ２ＴＤ") == activation_codes.digest("K7QM-R2TD")
