@@ -239,3 +239,39 @@ def test_stored_activation_code_digests_of_ascii_codes_are_unchanged() -> None:
 
     assert activation_codes.digest("k7qm-2rtd hw9c") == sha256(b"K7QM2RTDHW9C").hexdigest()
     assert activation_codes.digest("Ｋ７ＱＭーＲ２ＴＤ") == activation_codes.digest("K7QM-R2TD")
+
+
+def test_an_email_typed_with_a_full_width_at_is_accepted(web: TestClient) -> None:
+    from tests.test_web_registration import applications, form_of
+
+    # /register: hanako＠example.jp is hanako@example.jp; the link goes there.
+    sent = web.post(
+        "/register", data=form_of(web, email="ｋａｚｕｈａ＠example.jp"), follow_redirects=False
+    )
+    assert sent.status_code == 303, sent.text
+    assert applications()[0]["email"] == "kazuha@example.jp"
+    # /my/data: a new address with a full-width ＠.
+    log_in(web, *HANAKO_LOGIN)
+    page = web.get("/my/data").text
+    changed = web.post(
+        "/my/data/email",
+        data={
+            "csrf_token": csrf_of(page),
+            "email": "hanako.new＠example.jp",
+            "password": HANAKO_LOGIN[1],
+        },
+        follow_redirects=False,
+    )
+    assert changed.status_code == 303, changed.text
+    assert queries.get_my_data(patron_id(HANAKO_LOGIN[0])).email_waiting == "hanako.new@example.jp"
+
+
+def test_staff_record_an_email_typed_with_a_full_width_at(team: dict[str, Console]) -> None:
+    hanako = patron_id(HANAKO.card_number)
+    edited = test_web_staff._edit_email(team["staff"], hanako, "ｓｏｍｅｏｎｅ＠example.org")
+    assert edited.status_code == 303, edited.text  # type: ignore[attr-defined]
+    with engine.read() as conn:
+        pending = conn.execute(
+            text("SELECT email_pending FROM patron WHERE id = :p"), {"p": hanako}
+        ).scalar_one()
+    assert pending == "someone@example.org"
