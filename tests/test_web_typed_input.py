@@ -275,3 +275,23 @@ def test_staff_record_an_email_typed_with_a_full_width_at(team: dict[str, Consol
             text("SELECT email_pending FROM patron WHERE id = :p"), {"p": hanako}
         ).scalar_one()
     assert pending == "someone@example.org"
+
+
+def test_a_staff_id_typed_full_width(team: dict[str, Console], app: object) -> None:
+    manager = team["manager"]
+    made = manager.post(
+        "/staff/accounts/new",
+        "/staff/accounts/new",
+        staff_code="Ｓ００２",
+        name="職員 Ｓ００２",
+        affiliation="奉仕係",
+        branch="minami",
+        role="staff",
+    )
+    assert made.status_code == 200, made.text  # type: ignore[attr-defined]
+    assert "S002" in [s.staff_code for s in queries.list_staff_accounts()]
+    # The login form reads the ID the same way: ＳＴＡ０１ is STA01.
+    clock = team["staff"].clock
+    for typed in ("ＳＴＡ０１", " ＳＴＡ01 ", "STA01"):
+        member = Console(app, clock)
+        assert member.log_in(typed, second=False).status_code == 303, typed  # type: ignore[attr-defined]
