@@ -295,3 +295,28 @@ def test_a_staff_id_typed_full_width(team: dict[str, Console], app: object) -> N
     for typed in ("ＳＴＡ０１", " ＳＴＡ01 ", "STA01"):
         member = Console(app, clock)
         assert member.log_in(typed, second=False).status_code == 303, typed  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("year", ["平成26", "平成２６年", "Ｈ２６", "h26"])
+def test_first_password_birth_year_in_wareki(web: TestClient, year: str) -> None:
+    first = submit(
+        web,
+        "/password/first",
+        **first_form(ICHIRO, (year, "６", "20"), "0466-33-3333", "はじめてのパスワード"),
+    )
+    assert first.status_code == 303, first.text  # type: ignore[attr-defined]
+
+
+def test_first_password_says_what_a_birth_date_may_be(web: TestClient) -> None:
+    form = first_form(ICHIRO, ("26", "6", "20"), "0466-33-3333", "はじめてのパスワード")
+    refused = submit(web, "/password/first", **form)
+    assert refused.status_code == 422  # type: ignore[attr-defined]
+    said = refused.text  # type: ignore[attr-defined]
+    assert 'id="birth_date-error"' in said
+    assert "西暦・和暦" in said and "平成26" in said
+    assert 'value="26"' in said  # what was typed stays
+    web.cookies.set("shiori_lang", "en")
+    token = csrf_of(web.get("/password/first").text)
+    english = web.post("/password/first", data={"csrf_token": token, **form})
+    assert english.status_code == 422 and 'id="birth_date-error"' in english.text
+    assert "Western or Japanese calendar (e.g. 2014, 平成26 or H26)" in english.text
