@@ -15,6 +15,7 @@ from tests import test_web_staff
 from tests.test_web_account import HTMX, ICHIRO, csrf_of, log_in
 from tests.test_web_holds import HANAKO as HANAKO_LOGIN
 from tests.test_web_holds import patron_id, reserve, taros_loan
+from tests.test_web_mydata import post
 from tests.test_web_password_recovery import ICHIRO_BIRTH, code_form, first_form, submit
 from tests.test_web_staff import HANAKO, Console, available_barcodes
 
@@ -200,13 +201,8 @@ def test_a_phone_typed_with_the_long_vowel_mark_is_kept_with_hyphens(web: TestCl
     [row] = applications()
     assert (row["phone"], row["phone_digits"]) == ("0466-33-9999", "0466339999")
     log_in(web, *HANAKO_LOGIN)
-    page = web.get("/my/data").text
-    done = web.post(
-        "/my/data/phone",
-        data={"csrf_token": csrf_of(page), "phone": "０４６６ー３３‐９９９９"},
-        follow_redirects=False,
-    )
-    assert done.status_code == 303, done.text
+    done = post(web, "/my/data/phone", phone="０４６６ー３３‐９９９９")
+    assert done.status_code == 303, done.text  # type: ignore[attr-defined]
     assert queries.get_my_data(patron_id(HANAKO_LOGIN[0])).phone == "0466-33-9999"
 
 
@@ -252,17 +248,8 @@ def test_an_email_typed_with_a_full_width_at_is_accepted(web: TestClient) -> Non
     assert applications()[0]["email"] == "kazuha@example.jp"
     # /my/data: a new address with a full-width ＠.
     log_in(web, *HANAKO_LOGIN)
-    page = web.get("/my/data").text
-    changed = web.post(
-        "/my/data/email",
-        data={
-            "csrf_token": csrf_of(page),
-            "email": "hanako.new＠example.jp",
-            "password": HANAKO_LOGIN[1],
-        },
-        follow_redirects=False,
-    )
-    assert changed.status_code == 303, changed.text
+    changed = post(web, "/my/data/email", email="hanako.new＠example.jp", password=HANAKO_LOGIN[1])
+    assert changed.status_code == 303, changed.text  # type: ignore[attr-defined]
     assert queries.get_my_data(patron_id(HANAKO_LOGIN[0])).email_waiting == "hanako.new@example.jp"
 
 
@@ -278,18 +265,8 @@ def test_staff_record_an_email_typed_with_a_full_width_at(team: dict[str, Consol
 
 
 def test_a_staff_id_typed_full_width(team: dict[str, Console], app: object) -> None:
-    manager = team["manager"]
-    made = manager.post(
-        "/staff/accounts/new",
-        "/staff/accounts/new",
-        staff_code="Ｓ００２",
-        name="職員 Ｓ００２",
-        affiliation="奉仕係",
-        branch="minami",
-        role="staff",
-    )
-    assert made.status_code == 200, made.text  # type: ignore[attr-defined]
-    assert "S002" in [s.staff_code for s in queries.list_staff_accounts()]
+    staff_id, _ = test_web_staff.new_account(team["manager"], "Ｓ００２", "staff", stored="S002")
+    assert queries.get_staff_account(staff_id).staff_code == "S002"
     # The login form reads the ID the same way: ＳＴＡ０１ is STA01.
     clock = team["staff"].clock
     for typed in ("ＳＴＡ０１", " ＳＴＡ01 ", "STA01"):
