@@ -15,15 +15,17 @@ from datetime import datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from db import rules
+from db import japanese_input, rules
 from db.clock import naive_utc
 
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 
 
 def digest(code: str) -> str:
-    """The stored form: case, spaces and hyphens as typed do not matter."""
-    cleaned = "".join(ch for ch in code.upper() if ch.isalnum())
+    """The stored form: width, case, spaces and hyphens as typed do not matter (the code read
+    as japanese_input reads codes, so ４Ｐ６２ーＹＮ６Ｗ is 4P62-YN6W; an ASCII code's letters
+    and digits are what they always were)."""
+    cleaned = "".join(ch for ch in japanese_input.typed_code(code).upper() if ch.isalnum())
     return hashlib.sha256(cleaned.encode()).hexdigest()
 
 

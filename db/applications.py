@@ -181,7 +181,7 @@ def check_field(
     if name == "phone":
         return None if japanese_input.phone(fields.phone) else Refusal("phone_format")
     if name == "email":
-        email = fields.email.strip()
+        email = japanese_input.email(fields.email)
         return Refusal("email_format") if email and not is_email(email) else None
     if name == "category":
         return None if fields.category in categories else Refusal("choose_category")
@@ -211,7 +211,7 @@ def check_fields(
             address=japanese_input.address(fields.address),
             phone=japanese_input.phone_text(fields.phone)[:30],
             phone_digits=japanese_input.phone(fields.phone) or "",
-            email=fields.email.strip() or None,
+            email=japanese_input.email(fields.email) or None,
             category=fields.category,
             home_branch=fields.home_branch,
         ),

@@ -1,6 +1,7 @@
 """Reading what people type in Japanese forms: the ONE normaliser for names, furigana, card
-numbers, barcodes, phone numbers, postal codes and dates. Every form, patron and staff (via
-web.forms), walk-in registration, staff corrections and the importers share it.
+numbers, barcodes, codes, phone numbers, postal codes, email addresses and dates. Every form,
+patron and staff (via web.forms), walk-in registration, staff corrections and the importers
+share it.
 
 Each reader takes the text as typed and returns the stored form, or None when the text
 cannot be one (the caller shows a message next to the field, an importer reports the row):
@@ -13,21 +14,29 @@ cannot be one (the caller shows a message next to the field, an importer reports
   lookup never requires the check digit.
 - `barcode`: an item barcode as stored: NFKC (full-width → ASCII), no spaces, every hyphen
   as "-" (a migrated library's barcodes may carry them); None when empty or over 32.
+- `typed_code`: a code people type, a staff ID or a counter's activation code: NFKC
+  (Ｓ００２ → S002), no spaces of any width, every hyphen as "-"; whether it is a valid one
+  is its owner's rule.
 - `katakana`: furigana in hiragana, katakana or half-width katakana (ｶﾀｶﾅ) → full-width
   katakana, with every run of spaces (full-width too) one ASCII space: "やまだ　たろう" and
   "ﾔﾏﾀﾞ ﾀﾛｳ" → "ヤマダ タロウ". Kanji, Latin letters and digits are not furigana.
   `kana_folded` is the looser fold a name search uses (やまだ finds ヤマダ, kanji kept).
 - `phone`: digits (full-width too) with hyphens of any width, spaces and brackets; ten or
   eleven digits beginning with 0 (a +81 prefix becomes 0) → the digits. `phone_text` is
-  what is kept "as typed" and shown: NFKC, trimmed, so ０４６６－２２－１２３４ reads
-  0466-22-1234. Comparisons use the digits (stored beside it).
+  what is kept "as typed" and shown: NFKC, trimmed, every hyphen as "-", so
+  ０４６６－２２－１２３４ and 0466ー22ー1234 read 0466-22-1234. Comparisons use the digits
+  (stored beside it).
 - `postal_code`: 〒 and hyphens allowed, seven digits → "2510052"; `format_postal_code`
   writes it back as 251-0052.
+- `email`: an address as typed, NFKC (a full-width ＠ or letters typed with the IME on:
+  hanako＠example.jp → hanako@example.jp) and trimmed; whether it is one is
+  `emails.is_email`.
 - `name` / `address`: trimmed, inner runs of spaces one space; no NFKC (a name's
   compatibility kanji such as 﨑 must survive as written).
 - `calendar_date`: a date in 西暦 or 和暦 (2026-12-28, 2026年12月28日, 20261228, 令和8年12月28日,
   R8.12.28, 令和元年5月1日), full-width digits and any hyphen too; None for a date that does
-  not exist or an era date outside its era. `year_month` reads a month the same way.
+  not exist or an era date outside its era. `year_month` reads a month the same way, and
+  `calendar_date_of_parts` a date typed in three boxes (年: 2014, 平成26 or H26; 月; 日).
 """
 
 from __future__ import annotations
@@ -37,14 +46,16 @@ import unicodedata
 from datetime import date
 
 from db import card_numbers
-from db.digits import ascii_digits
+from db.digits import DASHES, ascii_digits, ascii_hyphens
 
 __all__ = [
     "DASHES",
     "address",
     "barcode",
     "calendar_date",
+    "calendar_date_of_parts",
     "card_number",
+    "email",
     "format_postal_code",
     "kana_folded",
     "katakana",
@@ -53,6 +64,7 @@ __all__ = [
     "phone_text",
     "postal_code",
     "ruled_card_number",
+    "typed_code",
     "year_month",
 ]
 
@@ -63,10 +75,6 @@ _SPACES = re.compile(r"\s+")
 _HIRAGANA_START, _HIRAGANA_END = 0x3041, 0x3096
 # Full-width katakana (ァ … ヺ), the middle dot, the long vowel mark and iteration marks.
 _KATAKANA = re.compile(r"[\u30a1-\u30fa\u30fb\u30fc\u30fd\u30fe ]+")
-# Hyphens and dashes people (and IMEs) type between digits, as they are after NFKC (the
-# IME's full-width "－" is then "-", its half-width "ｰ" is "ー"): - ‐ ‑ ‒ – — ― − ー.
-DASHES = "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u30fc"
-_DASH = re.compile(f"[{re.escape(DASHES)}]")
 _DASHES = re.escape(DASHES)
 _PHONE = re.compile(rf"\+?[0-9{_DASHES}() ]+")
 _POSTAL = re.compile(rf"〒?\s*[0-9]{{3}}\s*[{_DASHES}]?\s*[0-9]{{4}}")
@@ -107,14 +115,14 @@ def kana_folded(text: str) -> str:
     return _SPACES.sub("", _hiragana_to_katakana(unicodedata.normalize("NFKC", text)))
 
 
-def _compact(text: str) -> str:
-    """NFKC, no spaces of any width, every hyphen as "-"."""
-    return _SPACES.sub("", _DASH.sub("-", unicodedata.normalize("NFKC", text)))
+def typed_code(text: str) -> str:
+    """NFKC, no spaces of any width, every hyphen as "-" (see the module docstring)."""
+    return _SPACES.sub("", ascii_hyphens(unicodedata.normalize("NFKC", text)))
 
 
 def card_number(text: str) -> str | None:
     """A library card number as stored (see the module docstring), or None."""
-    typed = _compact(text).replace("-", "")
+    typed = typed_code(text).replace("-", "")
     return typed if _CODE.fullmatch(typed) and len(typed) <= CARD_NUMBER_MAX else None
 
 
@@ -127,13 +135,14 @@ def ruled_card_number(text: str) -> str | None:
 
 def barcode(text: str) -> str | None:
     """An item barcode as stored (see the module docstring), or None."""
-    typed = _compact(text)
+    typed = typed_code(text)
     return typed if _BARCODE.fullmatch(typed) and len(typed) <= BARCODE_MAX else None
 
 
 def phone_text(text: str) -> str:
-    """The phone number as typed, in NFKC (full-width digits and hyphens made ASCII)."""
-    return _spaced(unicodedata.normalize("NFKC", text))
+    """The phone number as typed, in NFKC (full-width digits made ASCII), every hyphen as "-"
+    (the ー people type for one too)."""
+    return _spaced(ascii_hyphens(unicodedata.normalize("NFKC", text)))
 
 
 def phone(text: str) -> str | None:
@@ -147,6 +156,11 @@ def phone(text: str) -> str | None:
             return None
         digits = "0" + digits[2:]
     return digits if digits.startswith("0") and 10 <= len(digits) <= 11 else None
+
+
+def email(text: str) -> str:
+    """An email address as typed, NFKC and trimmed (see the module docstring)."""
+    return unicodedata.normalize("NFKC", text).strip()
 
 
 def postal_code(text: str) -> str | None:
@@ -203,6 +217,19 @@ def calendar_date(text: str) -> date | None:
     if (first is not None and value < first) or (following is not None and value >= following):
         return None
     return value
+
+
+def calendar_date_of_parts(year: str, month: str, day: str) -> date | None:
+    """A date typed in three boxes: the year in 西暦 or 和暦 (2014, 平成26, H26, 令和元, 年
+    after it allowed), the month and the day as numbers (月, 日 allowed), full-width digits
+    too; read as `calendar_date` reads 平成26年6月20日. None when it is not a date."""
+    parts = [
+        unicodedata.normalize("NFKC", typed).strip().removesuffix(unit).strip()
+        for typed, unit in ((year, "年"), (month, "月"), (day, "日"))
+    ]
+    if not all(parts):
+        return None
+    return calendar_date("{}年{}月{}日".format(*parts))
 
 
 def year_month(text: str) -> tuple[int, int] | None:

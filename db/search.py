@@ -39,6 +39,8 @@ from importlib import resources
 
 import jaconv
 
+from db.digits import ascii_hyphens
+
 MAX_QUERY_CHARS = 200
 MAX_TERMS = 8
 # Tokens of different values of one field are spaced apart in PostgreSQL so that a phrase
@@ -403,12 +405,13 @@ class ParsedQuery:
         return not self.terms and self.isbn13 is None and not self.ndl_ids
 
 
-_ISBN_CHARS = re.compile(r"^[0-9０-９\-‐－ー\s]{9,20}[0-9０-９xXｘＸ]$")
+_ISBN_CHARS = re.compile(r"^[0-9\-\s]{9,20}[0-9xX]$")
 
 
 def isbn13_of(text: str) -> str | None:
-    """ISBN-13 digits for an ISBN-10 or ISBN-13 with or without hyphens, if valid."""
-    raw = unicodedata.normalize("NFKC", text).strip()
+    """ISBN-13 digits for an ISBN-10 or ISBN-13 with or without hyphens (of any width and
+    kind people type: －, ー, –, −, …), if valid."""
+    raw = ascii_hyphens(unicodedata.normalize("NFKC", text)).strip()
     if not _ISBN_CHARS.match(raw):
         return None
     digits = re.sub(r"[^0-9Xx]", "", raw).upper()

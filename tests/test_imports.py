@@ -194,12 +194,14 @@ def test_patrons_loans_holds_and_withdrawals(catalog_db: Database) -> None:
     with engine.read() as conn:
         third = conn.execute(
             text(
-                "SELECT name_kana, birth_date, phone, phone_digits, address, password_hash, "
-                "expires_on FROM patron WHERE card_number = '3100000003'"
+                "SELECT name_kana, birth_date, phone, phone_digits, email, address, "
+                "password_hash, expires_on FROM patron WHERE card_number = '3100000003'"
             )
         ).one()
     assert third.name_kana == "トリコミ サブロウ" and str(third.birth_date) == "2012-03-03"
+    # Typed ０４６６ー２２ー０００３: kept with ASCII hyphens (japanese_input.phone_text).
     assert third.phone == "0466-22-0003" and third.phone_digits == "0466220003"
+    assert third.email == "saburo@example.jp"  # typed ｓａｂｕｒｏ＠example.jp
     assert third.address.startswith("〒251-0032 ") and third.password_hash is None
     assert str(third.expires_on) >= queries.current_time().date().isoformat()
 

@@ -66,6 +66,16 @@ def test_phone_digits_with_any_hyphen(hyphen: str) -> None:
     assert japanese_input.phone(typed.translate(WIDE)) == "0466221234"
 
 
+@pytest.mark.parametrize("hyphen", HYPHENS)
+def test_phone_as_typed_keeps_every_hyphen_as_one(hyphen: str) -> None:
+    # ー (the long vowel mark people type for a hyphen), ‐ ‑ ‒ – — ― − and the full-width
+    # ones: the number kept and shown reads 0466-33-9999, whichever was typed.
+    typed = f"0466{hyphen}33{hyphen}9999"
+    assert japanese_input.phone_text(typed) == "0466-33-9999"
+    assert japanese_input.phone_text(typed.translate(WIDE)) == "0466-33-9999"
+    assert japanese_input.phone(typed) == "0466339999"
+
+
 def test_phone_as_typed_and_refusals() -> None:
     assert japanese_input.phone_text("０４６６－２２－１２３４") == "0466-22-1234"
     assert japanese_input.phone("(0466) 22 1234") == "0466221234"
@@ -135,6 +145,59 @@ def test_calendar_date_reads_western_and_era_years(typed: str, expected: date) -
 )
 def test_calendar_date_refuses_invalid_dates(typed: str) -> None:
     assert japanese_input.calendar_date(typed) is None
+
+
+@pytest.mark.parametrize(
+    ("parts", "expected"),
+    [
+        (("2014", "6", "20"), date(2014, 6, 20)),
+        (("２０１４", "０６", "２０"), date(2014, 6, 20)),
+        (("平成26", "6", "20"), date(2014, 6, 20)),
+        (("平成26年", "6月", "20日"), date(2014, 6, 20)),
+        (("Ｈ２６", "６", "２０"), date(2014, 6, 20)),
+        (("h26", "6", "20"), date(2014, 6, 20)),
+        (("令和元", "5", "1"), date(2019, 5, 1)),
+        ((" 昭和50 ", " 12 ", " 31 "), date(1975, 12, 31)),
+    ],
+)
+def test_calendar_date_of_parts_reads_era_years(
+    parts: tuple[str, str, str], expected: date
+) -> None:
+    assert japanese_input.calendar_date_of_parts(*parts) == expected
+
+
+@pytest.mark.parametrize(
+    "parts",
+    [
+        ("", "6", "20"),
+        ("2014", "", "20"),
+        ("2014", "6", ""),
+        ("14", "6", "20"),  # a two-digit western year is not a year
+        ("平成31", "5", "1"),  # 令和 by then
+        ("2014", "2", "30"),
+        ("2014年6月20日", "", ""),
+        ("2014-6", "20", "1"),
+        ("١٩٨٠", "1", "1"),  # another script's digits
+        ("平成", "6", "20"),
+    ],
+)
+def test_calendar_date_of_parts_refusals(parts: tuple[str, str, str]) -> None:
+    assert japanese_input.calendar_date_of_parts(*parts) is None
+
+
+def test_email_as_typed_with_the_ime_on() -> None:
+    assert japanese_input.email(" hanako＠example.jp ") == "hanako@example.jp"
+    assert (
+        japanese_input.email("ｈａｎａｋｏ．ｎｅｗ＠ｅｘａｍｐｌｅ．ｊｐ")
+        == "hanako.new@example.jp"
+    )
+    assert japanese_input.email("") == ""
+
+
+def test_typed_code() -> None:
+    assert japanese_input.typed_code(" Ｓ００２ ") == "S002"
+    assert japanese_input.typed_code("ｍ－０１＿ａ") == "m-01_a"
+    assert japanese_input.typed_code("４Ｐ６２ーＹＮ６Ｗ　ＴＨＬＪ") == "4P62-YN6WTHLJ"
 
 
 def test_year_month() -> None:

@@ -250,3 +250,36 @@ def test_no_facets_for_a_result_set_too_large_to_count(client: TestClient) -> No
     count = re.search(r'<span class="count">([\d,]+)', page.text)
     assert count and int(count.group(1).replace(",", "")) > 200  # FACET_MAX
     assert 'class="facets"' not in page.text
+
+
+def _hits(client: TestClient, **params: str) -> int:
+    """The result count the page states (0 when it states none)."""
+    page = client.get("/search", params=params)
+    assert page.status_code == 200, (params, page.text)
+    found = re.search(r'<span class="count">([\d,]+)件</span>', page.text)
+    return int(found.group(1).replace(",", "")) if found else 0
+
+
+def test_advanced_fields_read_full_width_digits_and_any_hyphen(client: TestClient) -> None:
+    """People type with the IME on: ９１３, ２０１０ and an ISBN with ー or – are the same
+    search as 913, 2010 and the ISBN in ASCII."""
+    from sqlalchemy import text
+
+    from db import engine
+
+    by_ndc = _hits(client, q="芥川", ndc="913")
+    assert by_ndc > 0
+    assert _hits(client, q="芥川", ndc="９１３") == by_ndc
+    assert _hits(client, q="芥川", ndc="９１３．") == _hits(client, q="芥川", ndc="913.")
+    years = {"year_from": "1900", "year_to": "2030"}
+    by_year = _hits(client, q="芥川", **years)
+    assert by_year > 0
+    wide = str.maketrans("0123456789", "０１２３４５６７８９")
+    assert _hits(client, q="芥川", **{k: v.translate(wide) for k, v in years.items()}) == by_year
+    with engine.read() as conn:
+        isbn = conn.execute(text("SELECT MIN(isbn13) FROM work_isbn")).scalar_one()
+    by_isbn = _hits(client, isbn=isbn)
+    assert by_isbn > 0
+    for hyphen in ("ー", "–", "−", "—", "―", "‒", "－"):
+        typed = f"{isbn[:3]}{hyphen}{isbn[3]}{hyphen}{isbn[4:12]}{hyphen}{isbn[12]}"
+        assert _hits(client, isbn=typed.translate(wide)) == by_isbn, typed

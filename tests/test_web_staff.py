@@ -146,7 +146,10 @@ class Console:
         return response
 
 
-def new_account(manager: Console, code: str, role: str, **extra: str) -> tuple[int, str]:
+def new_account(
+    manager: Console, code: str, role: str, stored: str | None = None, **extra: str
+) -> tuple[int, str]:
+    """A new account made by `manager` as typed in `code` (`stored`: the ID it becomes)."""
     response = manager.post(
         "/staff/accounts/new",
         "/staff/accounts/new",
@@ -162,7 +165,7 @@ def new_account(manager: Console, code: str, role: str, **extra: str) -> tuple[i
     assert link
     with engine.read() as conn:
         staff_id = conn.execute(
-            text("SELECT id FROM staff_account WHERE staff_code = :c"), {"c": code}
+            text("SELECT id FROM staff_account WHERE staff_code = :c"), {"c": stored or code}
         ).scalar_one()
     return int(staff_id), link.group(1)
 

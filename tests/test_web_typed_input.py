@@ -15,6 +15,7 @@ from tests import test_web_staff
 from tests.test_web_account import HTMX, ICHIRO, csrf_of, log_in
 from tests.test_web_holds import HANAKO as HANAKO_LOGIN
 from tests.test_web_holds import patron_id, reserve, taros_loan
+from tests.test_web_mydata import post
 from tests.test_web_password_recovery import ICHIRO_BIRTH, code_form, first_form, submit
 from tests.test_web_staff import HANAKO, Console, available_barcodes
 
@@ -103,7 +104,8 @@ def test_staff_correct_a_phone_typed_with_any_hyphen(team: dict[str, Console]) -
         row = conn.execute(
             text("SELECT phone, phone_digits FROM patron WHERE id = :p"), {"p": hanako}
         ).one()
-    assert row.phone_digits == "0466251234" and row.phone == "0466–25−1234"
+    # Kept as typed, but every hyphen as "-" (japanese_input.phone_text).
+    assert row.phone_digits == "0466251234" and row.phone == "0466-25-1234"
     wrong = staff.post(
         page,
         page,
@@ -184,3 +186,114 @@ def test_activation_code_and_first_password_read_the_card_as_typed(web: TestClie
         ),
     )
     assert first.status_code == 303, first.text  # type: ignore[attr-defined]
+
+
+# A newcomer's walk through the forms with the IME left on (full-width letters, ＠ and ー).
+
+
+def test_a_phone_typed_with_the_long_vowel_mark_is_kept_with_hyphens(web: TestClient) -> None:
+    from tests.test_web_registration import applications, form_of
+
+    registered = web.post(
+        "/register", data=form_of(web, phone="0466ー33ー9999"), follow_redirects=False
+    )
+    assert registered.status_code == 303, registered.text
+    [row] = applications()
+    assert (row["phone"], row["phone_digits"]) == ("0466-33-9999", "0466339999")
+    log_in(web, *HANAKO_LOGIN)
+    done = post(web, "/my/data/phone", phone="０４６６ー３３‐９９９９")
+    assert done.status_code == 303, done.text  # type: ignore[attr-defined]
+    assert queries.get_my_data(patron_id(HANAKO_LOGIN[0])).phone == "0466-33-9999"
+
+
+FULL = str.maketrans({c: chr(ord(c) + 0xFEE0) for c in map(chr, range(0x21, 0x7F))})
+
+
+def test_an_activation_code_typed_full_width_sets_the_password(web: TestClient) -> None:
+    card = HANAKO_LOGIN[0]
+    code = queries.issue_activation_code(card)  # e.g. 4P62-YN6W-THLJ
+    first, second, third = code.split("-")
+    typed = f"{first}－{second}ー{third}".translate(FULL)  # ４Ｐ６２－ＹＮ６ＷーＴＨＬＪ
+    done = submit(web, "/password/code", **code_form(card, typed, "図書館で受け取ったコード"))
+    assert done.status_code == 303, done.text  # type: ignore[attr-defined]
+    # Lowercase with spaces still works, as before.
+    again = queries.issue_activation_code(card)
+    lower = again.lower().replace("-", " ")
+    assert (
+        submit(
+            web, "/password/code", **code_form(card, lower, "二度目のパスワードです")
+        ).status_code
+        == 303
+    )  # type: ignore[attr-defined]
+
+
+def test_stored_activation_code_digests_of_ascii_codes_are_unchanged() -> None:
+    """Codes handed out before: the digest of an ASCII code is what it always was."""
+    from hashlib import sha256
+
+    from db import activation_codes
+
+    assert activation_codes.digest("k7qm-2rtd hw9c") == sha256(b"K7QM2RTDHW9C").hexdigest()
+    assert activation_codes.digest("Ｋ７ＱＭーＲ２ＴＤ") == activation_codes.digest("K7QM-R2TD")
+
+
+def test_an_email_typed_with_a_full_width_at_is_accepted(web: TestClient) -> None:
+    from tests.test_web_registration import applications, form_of
+
+    # /register: hanako＠example.jp is hanako@example.jp; the link goes there.
+    sent = web.post(
+        "/register", data=form_of(web, email="ｋａｚｕｈａ＠example.jp"), follow_redirects=False
+    )
+    assert sent.status_code == 303, sent.text
+    assert applications()[0]["email"] == "kazuha@example.jp"
+    # /my/data: a new address with a full-width ＠.
+    log_in(web, *HANAKO_LOGIN)
+    changed = post(web, "/my/data/email", email="hanako.new＠example.jp", password=HANAKO_LOGIN[1])
+    assert changed.status_code == 303, changed.text  # type: ignore[attr-defined]
+    assert queries.get_my_data(patron_id(HANAKO_LOGIN[0])).email_waiting == "hanako.new@example.jp"
+
+
+def test_staff_record_an_email_typed_with_a_full_width_at(team: dict[str, Console]) -> None:
+    hanako = patron_id(HANAKO.card_number)
+    edited = test_web_staff._edit_email(team["staff"], hanako, "ｓｏｍｅｏｎｅ＠example.org")
+    assert edited.status_code == 303, edited.text  # type: ignore[attr-defined]
+    with engine.read() as conn:
+        pending = conn.execute(
+            text("SELECT email_pending FROM patron WHERE id = :p"), {"p": hanako}
+        ).scalar_one()
+    assert pending == "someone@example.org"
+
+
+def test_a_staff_id_typed_full_width(team: dict[str, Console], app: object) -> None:
+    staff_id, _ = test_web_staff.new_account(team["manager"], "Ｓ００２", "staff", stored="S002")
+    assert queries.get_staff_account(staff_id).staff_code == "S002"
+    # The login form reads the ID the same way: ＳＴＡ０１ is STA01.
+    clock = team["staff"].clock
+    for typed in ("ＳＴＡ０１", " ＳＴＡ01 ", "STA01"):
+        member = Console(app, clock)
+        assert member.log_in(typed, second=False).status_code == 303, typed  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("year", ["平成26", "平成２６年", "Ｈ２６", "h26"])
+def test_first_password_birth_year_in_wareki(web: TestClient, year: str) -> None:
+    first = submit(
+        web,
+        "/password/first",
+        **first_form(ICHIRO, (year, "６", "20"), "0466-33-3333", "はじめてのパスワード"),
+    )
+    assert first.status_code == 303, first.text  # type: ignore[attr-defined]
+
+
+def test_first_password_says_what_a_birth_date_may_be(web: TestClient) -> None:
+    form = first_form(ICHIRO, ("26", "6", "20"), "0466-33-3333", "はじめてのパスワード")
+    refused = submit(web, "/password/first", **form)
+    assert refused.status_code == 422  # type: ignore[attr-defined]
+    said = refused.text  # type: ignore[attr-defined]
+    assert 'id="birth_date-error"' in said
+    assert "西暦・和暦" in said and "平成26" in said
+    assert 'value="26"' in said  # what was typed stays
+    web.cookies.set("shiori_lang", "en")
+    token = csrf_of(web.get("/password/first").text)
+    english = web.post("/password/first", data={"csrf_token": token, **form})
+    assert english.status_code == 422 and 'id="birth_date-error"' in english.text
+    assert "Western or Japanese calendar (e.g. 2014, 平成26 or H26)" in english.text

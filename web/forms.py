@@ -62,8 +62,9 @@ def text(form: FormData, name: str, limit: int = 200) -> str:
     return value[:limit] if isinstance(value, str) else ""
 
 
-# Card numbers, barcodes and dates as people and scanners type them: db.japanese_input is the
-# one normaliser (full-width, spaces, hyphens of every width, 和暦); the importers use it too.
+# Card numbers, barcodes, codes and dates as people and scanners type them: db.japanese_input
+# is the one normaliser (full-width, spaces, hyphens of every width, 和暦); the importers use
+# it too.
 _typed = queries.japanese_input
 
 
@@ -89,6 +90,12 @@ def card(form: FormData, name: str, limit: int = 20) -> str:
     return as_card(text(form, name, limit * 2))[:limit]
 
 
+def typed_code(form: FormData, name: str, limit: int = 20) -> str:
+    """A code field such as a staff ID (db.japanese_input.typed_code: Ｓ００２ is S002), cut
+    to `limit` characters; whether it is a valid one is for the query layer to say."""
+    return _typed.typed_code(text(form, name, limit * 2))[:limit]
+
+
 def whole_number(raw: str) -> int | None:
     """A number typed in a field: decimal digits, full-width ones too (NFKC); None for
     anything else, other scripts' digits and superscripts included (as db.digits reads them)."""
@@ -100,6 +107,12 @@ def whole_number(raw: str) -> int | None:
 def calendar_date(raw: str) -> date | None:
     """A date typed in 西暦 or 和暦 (db.japanese_input.calendar_date), or None."""
     return _typed.calendar_date(raw)
+
+
+def calendar_date_of_parts(year: str, month: str, day: str) -> date | None:
+    """A date typed in three boxes, the year in 西暦 or 和暦 (2014, 平成26, H26), or None
+    (db.japanese_input.calendar_date_of_parts)."""
+    return _typed.calendar_date_of_parts(year, month, day)
 
 
 def year_month(raw: str) -> tuple[int, int] | None:

@@ -32,16 +32,17 @@ def _new_password(tr: Translator, form: FormData, errors: dict[str, str]) -> str
 
 
 def _birth_date(tr: Translator, form: FormData, errors: dict[str, str]) -> date | None:
-    year, month, day = (
-        forms.whole_number(_text(form, name)) for name in ("birth_year", "birth_month", "birth_day")
+    """The birth date's three boxes, the year in 西暦 or 和暦 (2014, 平成26, H26) as
+    registration reads it; what is accepted is said when it is not understood."""
+    born = forms.calendar_date_of_parts(
+        *(_text(form, name) for name in ("birth_year", "birth_month", "birth_day"))
     )
-    try:
-        if year is None or month is None or day is None:
-            raise ValueError("not a number")
-        return date(year, month, day)
-    except ValueError:
-        errors["birth_date"] = tr.gettext("That birth date is not valid.")
-        return None
+    if born is None:
+        errors["birth_date"] = tr.gettext(
+            "Check the birth date: the year in the Western or Japanese calendar (e.g. 2014, "
+            "平成26 or H26), the month and the day as numbers."
+        )
+    return born
 
 
 def _done(request: Request) -> Response:

@@ -315,7 +315,7 @@ def check_patron(c: Checker, row: SourceRow) -> Outcome:
             raise Refused("import_row_bad_phone", column="phone")
         c.noted(row, "phone")
         phone = japanese_input.phone_text(row.get("phone"))[:30]
-    email = c.text(row, "email", 254) or None
+    email = japanese_input.email(c.text(row, "email", 254)) or None
     if email is not None and not is_email(email):
         raise Refused("import_row_bad_email", column="email")
     category = c.text(row, "category", 20, required=True)

@@ -4,6 +4,7 @@ the code tables (branches, material types)."""
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -150,6 +151,9 @@ class MaterialType:
     name: Localized
 
 
+_NDC_CHARS = frozenset("0123456789K.")
+
+
 class _Plan:
     """The SQL pieces of one search, for the engine in use."""
 
@@ -191,7 +195,10 @@ class _Plan:
         self._add_filters(params)
 
     def _add_filters(self, params: SearchParams) -> None:
-        ndc = "".join(ch for ch in params.ndc.upper() if ch.isdigit() or ch in "K.")[:20]
+        # Full-width as typed with the IME on (９１３．６ → 913.6); ASCII digits, "." and the
+        # children's K only, so another script's digit (isdigit) is not passed on as one.
+        typed = unicodedata.normalize("NFKC", params.ndc).upper()
+        ndc = "".join(ch for ch in typed if ch in _NDC_CHARS)[:20]
         if ndc:
             self.binds["ndc_prefix"] = ndc + "%"
             self.filters.append(

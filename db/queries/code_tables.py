@@ -711,7 +711,7 @@ def save_library_identity(
     conn: Connection, now: datetime, actor: StaffActor, typed: IdentityInput
 ) -> int:
     errors: dict[str, Refusal] = {}
-    email = unicodedata.normalize("NFKC", typed.email).strip()
+    email = japanese_input.email(typed.email)
     if email and not emails.is_email(email):
         errors["email"] = Refusal("email_format")
     after = {

@@ -214,7 +214,7 @@ def request_email_change(
     address receives password reset links, so the current password is asked again, checked
     as for account deletion (throttled): refused on the field `email_password` with
     `wrong_current_password` or `too_many_attempts`. The address in use is told at once."""
-    address = address.strip()
+    address = japanese_input.email(address)
     if not address or not is_email(address):
         raise MyDataFieldsRefused({"email": Refusal("email_format")})
     try:

@@ -277,7 +277,7 @@ def validate_edit(data: PatronEdit, categories: Collection[str]) -> dict[str, Re
         errors["address"] = Refusal("address_too_long")
     if japanese_input.phone(data.phone) is None:
         errors["phone"] = Refusal("phone_format")
-    email = data.email.strip()
+    email = japanese_input.email(data.email)
     if email and not is_email(email):
         errors["email"] = Refusal("email_format")
     if data.category not in categories:
@@ -310,7 +310,9 @@ def update_patron_for_staff(
             phone=japanese_input.phone_text(data.phone)[:30],
             phone_digits=phone_digits(data.phone),
             category=data.category,
-            **_email_values(conn, now, patron_id, current, data.email.strip() or None),
+            **_email_values(
+                conn, now, patron_id, current, japanese_input.email(data.email) or None
+            ),
         )
     )
     write_audit(conn, actor, patron_id, ["category", "contact"], "patron_edit", EDIT, ALLOWED, now)

@@ -30,7 +30,9 @@ def _staff_input(
         if ends_on is None:
             errors["ends_on"] = translator(request).gettext("Use a date like 2026-03-31.")
     data = queries.StaffInput(
-        staff_code=staff_code if staff_code is not None else text(form, "staff_code", 40).strip(),
+        staff_code=staff_code
+        if staff_code is not None
+        else forms.typed_code(form, "staff_code", 40),
         name=text(form, "name", 200),
         affiliation=text(form, "affiliation", 200),
         branch_code=text(form, "branch", 20),

@@ -31,7 +31,7 @@ def _account(staff_code: str) -> str:
 
 async def login(request: Request) -> Response:
     form = await forms.read(request)
-    code = text(form, "staff_code", 20).strip()
+    code = forms.typed_code(form, "staff_code", 20)  # Ｓ００２ logs in as S002
     settings = settings_of(request)
     try:
         result = queries.staff_log_in(
