@@ -149,9 +149,9 @@ def test_staff_dates_in_wareki(team: dict[str, Console]) -> None:
     manager = team["manager"]
     log = manager.get("/staff/audit?day_from=令和8年1月1日&day_to=Ｒ８．１２．３１")
     assert log.status_code == 200  # type: ignore[attr-defined]
-    assert "2026-03-31" not in log.text  # no "use a date like 2026-03-31" next to a field
+    assert "令和8年12月28日" not in log.text  # no "use a date like …" next to a field
     wrong = manager.get("/staff/audit?day_from=平成31年5月1日")  # 令和 by then
-    assert "2026-03-31" in wrong.text  # type: ignore[attr-defined]
+    assert "2026-12-28 や 令和8年12月28日 のように" in wrong.text  # type: ignore[attr-defined]
     staff_id, _ = test_web_staff.new_account(manager, "WAR01", "staff")
     account = queries.get_staff_account(staff_id)
     page = f"/staff/accounts/{staff_id}"

@@ -28,7 +28,9 @@ def _staff_input(
     if ends_raw:
         ends_on = forms.calendar_date(ends_raw)  # 西暦 or 和暦, full-width too
         if ends_on is None:
-            errors["ends_on"] = translator(request).gettext("Use a date like 2026-03-31.")
+            errors["ends_on"] = translator(request).gettext(
+                "Use a date like 2026-12-28 or 令和8年12月28日."
+            )
     data = queries.StaffInput(
         staff_code=staff_code
         if staff_code is not None

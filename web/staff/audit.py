@@ -27,7 +27,7 @@ async def audit(request: Request) -> Response:
         "day_to": forms.query(request, "day_to", 20),
         "outcome": forms.query(request, "outcome", 10),
     }
-    bad_date = translator(request).gettext("Use a date like 2026-03-31.")
+    bad_date = translator(request).gettext("Use a date like 2026-12-28 or 令和8年12月28日.")
     errors = {
         name: bad_date
         for name in ("day_from", "day_to")
