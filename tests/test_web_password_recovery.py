@@ -190,13 +190,20 @@ def test_first_site_wide_limit(
 # /password/forgot
 
 
-@pytest.mark.parametrize("email", ["x@example.jp", "hanakö@example.jp", "ｈａｎａｋｏ@example.jp"])
+@pytest.mark.parametrize("email", ["x@example.jp", "hanakö@example.jp", "ｈａｎａｋｏ@example.com"])
 def test_forgot_unknown_card_and_wrong_email_answer_alike(web: TestClient, email: str) -> None:
     unknown = submit(web, "/password/forgot", card=UNKNOWN, email=email)
     known = submit(web, "/password/forgot", card=HANAKO[0], email=email)
     assert unknown.status_code == 200  # type: ignore[attr-defined]
     assert normalised(unknown, UNKNOWN) == normalised(known, HANAKO[0])
     assert not [kind for kind, *_ in mailbox.composed() if kind == "password_reset"]
+
+
+def test_forgot_takes_the_address_typed_full_width(web: TestClient) -> None:
+    submit(web, "/password/forgot", card=HANAKO[0], email=" ＨＡＮＡＫＯ＠ｅｘａｍｐｌｅ．ｊｐ ")
+    assert [kind for kind, *_ in mailbox.composed() if kind == "password_reset"] == [
+        "password_reset"
+    ]
 
 
 def test_forgot_site_wide_limit(

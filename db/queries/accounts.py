@@ -26,6 +26,7 @@ from db import (
     activation_codes,
     booklist_keys,
     counts,
+    japanese_input,
     outbox,
     passwords,
     patrons,
@@ -424,7 +425,8 @@ def request_password_reset(
     row = _patron_by_card(conn, card)
     # Only the confirmed address: one staff recorded waits for the patron (email_pending).
     registered = getattr(row, "email", None) or ""
-    matches = _same_text(registered.casefold(), email.strip().casefold())
+    # As typed, full-width included (ｈａｎａｋｏ＠ｅｘａｍｐｌｅ．ｊｐ is the same address).
+    matches = _same_text(registered.casefold(), japanese_input.email(email).casefold())
     # An address recorded before the one check existed may be undeliverable: the outbox
     # would refuse it, so it gets the same silence as a wrong one.
     if row is None or not is_email(registered) or not matches:
