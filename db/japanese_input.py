@@ -27,7 +27,9 @@ cannot be one (the caller shows a message next to the field, an importer reports
   compatibility kanji such as 﨑 must survive as written).
 - `calendar_date`: a date in 西暦 or 和暦 (2026-12-28, 2026年12月28日, 20261228, 令和8年12月28日,
   R8.12.28, 令和元年5月1日), full-width digits and any hyphen too; None for a date that does
-  not exist or an era date outside its era. `year_month` reads a month the same way.
+  not exist or an era date outside its era. `year_month` reads a month the same way, and
+  `year` a year alone: 1990, １９９０年, 平成2, H2, 平成元年 (not a year outside its era, such
+  as 平成32).
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ __all__ = [
     "phone_text",
     "postal_code",
     "ruled_card_number",
+    "year",
     "year_month",
 ]
 
@@ -173,6 +176,9 @@ _SEP = rf"[./\s{_DASHES}]"
 _YEAR = rf"(?P<era>{_ERA})?\s*(?P<year>[0-9]{{1,4}}|元)\s*(?:年|{_SEP})\s*(?P<month>[0-9]{{1,2}})"
 _DAY = re.compile(rf"{_YEAR}\s*(?:月|{_SEP})\s*(?P<day>[0-9]{{1,2}})\s*日?", re.IGNORECASE)
 _MONTH = re.compile(rf"{_YEAR}\s*月?", re.IGNORECASE)
+_YEAR_ALONE = re.compile(
+    rf"(?:(?P<era>{_ERA})\s*(?P<year>[0-9]{{1,2}}|元)|(?P<western>[0-9]{{4}}))\s*年?", re.IGNORECASE
+)
 # Eight digits with no separators, as some people (and forms elsewhere) write a date: 19900401.
 _COMPACT = re.compile(r"(?P<year>[0-9]{4})(?P<month>[0-9]{2})(?P<day>[0-9]{2})")
 
@@ -201,6 +207,20 @@ def calendar_date(text: str) -> date | None:
     except ValueError:
         return None
     if (first is not None and value < first) or (following is not None and value >= following):
+        return None
+    return value
+
+
+def year(text: str) -> int | None:
+    """A year typed in 西暦 (four digits) or 和暦 (平成2, H2, 令和元年), full-width too; None
+    for anything else, an era year before its era began or after it ended included."""
+    found = _YEAR_ALONE.fullmatch(unicodedata.normalize("NFKC", text).strip())
+    if found is None:
+        return None
+    if found["western"]:
+        return int(found["western"])
+    value, first, following = _western_year(found["era"], found["year"])
+    if first is None or value < first.year or (following and value > following.year):
         return None
     return value
 
