@@ -5,33 +5,19 @@ control still in use. Each step is done with the keyboard, on a phone and at the
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 from sqlalchemy import text
 
 from db import engine, queries
-from tests.browser.conftest import start_server, stop_server, watch_csp
-from tests.browser.test_staff_holds_browser import _enrol_manager
+
+# Fixtures: staff_server, a server on library_db (for patrons and staff alike); desk.
+from tests.browser.test_staff_holds_browser import _enrol_manager, desk, staff_server  # noqa: F401
 from tests.conftest import Database
 from tests.test_web_holds import HANAKO, patron_id
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def server(library_db: Database) -> Iterator[str]:
-    proc, base = start_server(library_db.url)
-    yield base
-    stop_server(proc)
-
-
-@pytest.fixture
-def desk(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ja-JP")
-    yield watch_csp(context.new_page())
-    context.close()
 
 
 def _reserve_for(card: str, count: int) -> list[queries.HoldView]:
@@ -66,8 +52,9 @@ def _login(page: Page, base: str, who: tuple[str, str]) -> None:
     page.wait_for_url("**/my")
 
 
-def _press(page: Page, locator_focus: object, key: str = "Enter") -> None:
-    locator_focus.focus()  # type: ignore[attr-defined]
+def _press(page: Page, control: Locator, key: str = "Enter") -> None:
+    """Focus `control` and press `key`, as with the keyboard."""
+    control.focus()
     page.keyboard.press(key)
 
 
@@ -83,15 +70,19 @@ def _settled(page: Page) -> None:
     )
 
 
-def test_phone_my_library_swaps_keep_focus(phone: Page, server: str, browser: Browser) -> None:
+def test_phone_my_library_swaps_keep_focus(
+    phone: Page,
+    staff_server: str,  # noqa: F811
+    browser: Browser,
+) -> None:
     first, second = _reserve_for(HANAKO[0], 2)
     # Another device of the same patron, to log out from this one.
     other = browser.new_context(locale="ja-JP")
-    _login(other.new_page(), server, HANAKO)
-    _login(phone, server, HANAKO)
+    _login(other.new_page(), staff_server, HANAKO)
+    _login(phone, staff_server, HANAKO)
 
     # /my/holds: change the pickup library with the keyboard → the row's new status.
-    phone.goto(server + "/my/holds")
+    phone.goto(staff_server + "/my/holds")
     row = phone.locator(f"#hold-{first.id}")
     other_branch = next(b for b in queries.list_branches() if b.code != first.pickup_code)
     row.get_by_label("受取館").select_option(other_branch.code)
@@ -130,7 +121,7 @@ def test_phone_my_library_swaps_keep_focus(phone: Page, server: str, browser: Br
 
     # /my/alerts: add with Enter in the field → "saved"; an empty one → the field, invalid;
     # delete → "deleted".
-    phone.goto(server + "/my/alerts")
+    phone.goto(staff_server + "/my/alerts")
     keyword = phone.locator("#alert-keyword")
     keyword.fill("猫")
     _press(phone, keyword)
@@ -146,7 +137,7 @@ def test_phone_my_library_swaps_keep_focus(phone: Page, server: str, browser: Br
     expect(deleted).to_be_focused()
 
     # /my/sessions: log the other device out → the notice.
-    phone.goto(server + "/my/sessions")
+    phone.goto(staff_server + "/my/sessions")
     _press(phone, phone.get_by_role("button", name="ログアウトさせる").first)
     notice = phone.locator("#sessions").get_by_role("status")
     expect(notice).to_be_visible()
@@ -154,7 +145,7 @@ def test_phone_my_library_swaps_keep_focus(phone: Page, server: str, browser: Br
     other.close()
 
     # マイブックリストに追加 on a record page: the button keeps focus while it works.
-    phone.goto(f"{server}/records/{second.work_id}")
+    phone.goto(f"{staff_server}/records/{second.work_id}")
     add = phone.get_by_role("button", name="マイブックリストに追加")
     _press(phone, add)
     expect(phone.locator(".booklist-add-status")).to_have_text(
@@ -165,11 +156,13 @@ def test_phone_my_library_swaps_keep_focus(phone: Page, server: str, browser: Br
 
 
 def test_staff_cancelling_a_reservation_keeps_focus(
-    library_db: Database, desk: Page, server: str
+    library_db: Database,
+    desk: Page,  # noqa: F811
+    staff_server: str,  # noqa: F811
 ) -> None:
     [hold] = _reserve_for(HANAKO[0], 1)
-    _enrol_manager(desk, server)
-    desk.goto(f"{server}/staff/patrons/{patron_id(HANAKO[0])}")
+    _enrol_manager(desk, staff_server)
+    desk.goto(f"{staff_server}/staff/patrons/{patron_id(HANAKO[0])}")
     row = desk.locator(f"#staff-hold-{hold.id}")
     _press(desk, row.get_by_role("button", name=re.compile("予約を取り消す")))
     expect(desk.locator(f"#staff-hold-{hold.id}-question")).to_be_focused()
@@ -185,9 +178,10 @@ def test_staff_cancelling_a_reservation_keeps_focus(
 
 
 def test_phone_a_bad_year_is_told_next_to_its_field_after_the_htmx_swap(
-    phone: Page, server: str
+    phone: Page,
+    staff_server: str,  # noqa: F811
 ) -> None:
-    phone.goto(server + "/search?q=" + "の")
+    phone.goto(staff_server + "/search?q=" + "の")
     phone.locator("#advanced-summary").click()
     year_to = phone.locator("#f-year_to")
     expect(phone.locator("#years-help")).to_contain_text("平成2")
