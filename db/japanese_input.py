@@ -35,8 +35,10 @@ cannot be one (the caller shows a message next to the field, an importer reports
   compatibility kanji such as 﨑 must survive as written).
 - `calendar_date`: a date in 西暦 or 和暦 (2026-12-28, 2026年12月28日, 20261228, 令和8年12月28日,
   R8.12.28, 令和元年5月1日), full-width digits and any hyphen too; None for a date that does
-  not exist or an era date outside its era. `year_month` reads a month the same way, and
-  `calendar_date_of_parts` a date typed in three boxes (年: 2014, 平成26 or H26; 月; 日).
+  not exist or an era date outside its era. `year_month` reads a month the same way,
+  `calendar_date_of_parts` a date typed in three boxes (年: 2014, 平成26 or H26; 月; 日), and
+  `year` a year alone: 1990, １９９０年, 平成2, H2, 平成元年 (not a year outside its era, such
+  as 平成32).
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ __all__ = [
     "postal_code",
     "ruled_card_number",
     "typed_code",
+    "year",
     "year_month",
 ]
 
@@ -187,6 +190,9 @@ _SEP = rf"[./\s{_DASHES}]"
 _YEAR = rf"(?P<era>{_ERA})?\s*(?P<year>[0-9]{{1,4}}|元)\s*(?:年|{_SEP})\s*(?P<month>[0-9]{{1,2}})"
 _DAY = re.compile(rf"{_YEAR}\s*(?:月|{_SEP})\s*(?P<day>[0-9]{{1,2}})\s*日?", re.IGNORECASE)
 _MONTH = re.compile(rf"{_YEAR}\s*月?", re.IGNORECASE)
+_YEAR_ALONE = re.compile(
+    rf"(?:(?P<era>{_ERA})\s*(?P<year>[0-9]{{1,2}}|元)|(?P<western>[0-9]{{4}}))\s*年?", re.IGNORECASE
+)
 # Eight digits with no separators, as some people (and forms elsewhere) write a date: 19900401.
 _COMPACT = re.compile(r"(?P<year>[0-9]{4})(?P<month>[0-9]{2})(?P<day>[0-9]{2})")
 
@@ -230,6 +236,20 @@ def calendar_date_of_parts(year: str, month: str, day: str) -> date | None:
     if not all(parts):
         return None
     return calendar_date("{}年{}月{}日".format(*parts))
+
+
+def year(text: str) -> int | None:
+    """A year typed in 西暦 (four digits) or 和暦 (平成2, H2, 令和元年), full-width too; None
+    for anything else, an era year before its era began or after it ended included."""
+    found = _YEAR_ALONE.fullmatch(unicodedata.normalize("NFKC", text).strip())
+    if found is None:
+        return None
+    if found["western"]:
+        return int(found["western"])
+    value, first, following = _western_year(found["era"], found["year"])
+    if first is None or value < first.year or (following and value > following.year):
+        return None
+    return value
 
 
 def year_month(text: str) -> tuple[int, int] | None:

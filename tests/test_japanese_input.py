@@ -207,6 +207,34 @@ def test_year_month() -> None:
     assert japanese_input.year_month("2026-13") is None
 
 
+@pytest.mark.parametrize(
+    ("typed", "year"),
+    [
+        ("1990", 1990),
+        ("１９９０", 1990),  # an IME left on
+        ("1990年", 1990),
+        ("平成2", 1990),
+        ("平成２年", 1990),
+        ("H2", 1990),
+        ("h 2", 1990),
+        ("平成元年", 1989),
+        ("平成31", 2019),  # 平成 ended in 2019, 令和 began that year
+        ("令和元年", 2019),
+        ("R8", 2026),
+        ("昭和64", 1989),
+    ],
+)
+def test_year_in_seireki_or_wareki(typed: str, year: int) -> None:
+    assert japanese_input.year(typed) == year
+
+
+@pytest.mark.parametrize(
+    "typed", ["", "19x", "99", "12345", "平成", "平成32", "昭和65", "S0", "١٩٩٩"]
+)
+def test_year_refuses_what_is_not_a_year(typed: str) -> None:
+    assert japanese_input.year(typed) is None
+
+
 def test_katakana_and_kana_folding() -> None:
     assert japanese_input.katakana("やまだ　たろう") == "ヤマダ タロウ"
     assert japanese_input.katakana("ﾔﾏﾀﾞ ﾀﾛｳ") == "ヤマダ タロウ"

@@ -68,13 +68,79 @@ def test_htmx_errors_are_retargeted_to_alerts(client: TestClient) -> None:
 def test_bad_year_is_422_with_message_next_to_the_field(client: TestClient) -> None:
     page = client.get("/search", params={"q": "猫", "year_from": "19x5"})
     assert page.status_code == 422
-    assert 'id="f-year_from" name="year_from" value="19x5"' in page.text
-    assert 'aria-invalid="true" aria-describedby="year_from-error"' in page.text
-    assert "出版年は4桁の数字で入力してください" in page.text
+    field = re.search(r'<input type="text" id="f-year_from"[^>]*>', page.text)
+    assert field and 'value="19x5"' in field[0]
+    assert 'aria-describedby="years-help year_from-error" aria-invalid="true"' in field[0]
+    assert 'id="year_from-error">出版年は西暦4桁（1990など）か和暦（平成2、H2など）' in page.text
+    assert "西暦・和暦どちらでも：1990、平成2、H2" in page.text  # the hint says it first
     reversed_years = client.get(
         "/search", params={"q": "猫", "year_from": "2000", "year_to": "1990"}
     )
     assert reversed_years.status_code == 422
+    beyond_its_era = client.get("/search", params={"q": "猫", "year_to": "平成32"})
+    assert beyond_its_era.status_code == 422
+    assert 'id="year_to-error"' in beyond_its_era.text
+
+
+@pytest.mark.parametrize(
+    ("year_from", "year_to"),
+    [("平成2", "令和8"), ("H2", "R8"), ("１９９０", "２０２６年"), ("平成元年", "2026")],
+)
+def test_years_in_wareki_and_full_width_digits_are_read(
+    client: TestClient, year_from: str, year_to: str
+) -> None:
+    page = client.get("/search", params={"q": "猫", "year_from": year_from, "year_to": year_to})
+    assert page.status_code == 200
+    assert 'aria-invalid="true"' not in page.text
+    assert f'value="{year_from}"' in page.text  # kept as typed
+    wrong_way = client.get("/search", params={"q": "猫", "year_from": "R8", "year_to": "平成2"})
+    assert wrong_way.status_code == 422  # compared as years: 2026 is after 1990
+
+
+def _advanced_oob(text: str) -> str | None:
+    found = re.search(
+        r'<div id="advanced-fields" hx-swap-oob="true"[^>]*>.*?</details>', text, re.S
+    )
+    return found[0] if found else None
+
+
+def test_htmx_errors_send_the_fields_again_with_each_error_next_to_its_field(
+    client: TestClient,
+) -> None:
+    answer = client.get("/search", params={"q": "猫", "year_to": "19x"}, headers=HTMX)
+    assert answer.status_code == 422
+    assert "<html" not in answer.text
+    fields = _advanced_oob(answer.text)
+    assert fields is not None
+    year_to = re.search(r'<input type="text" id="f-year_to"[^>]*>', fields)
+    assert year_to and 'aria-invalid="true"' in year_to[0] and 'value="19x"' in year_to[0]
+    assert '<p class="field-error" id="year_to-error">' in fields
+    assert '<details class="advanced" open>' in fields
+    # A full page has its fields in the form: nothing out of band.
+    page = client.get("/search", params={"q": "猫", "year_to": "19x"})
+    assert page.status_code == 422 and "hx-swap-oob" not in page.text
+
+
+def test_a_corrected_search_sends_the_fields_again_without_the_errors(client: TestClient) -> None:
+    shown = "http://testserver/search?q=%E7%8C%AB&year_to=19x"
+    corrected = client.get(
+        "/search",
+        params={"q": "猫", "year_to": "平成2"},
+        headers={**HTMX, "HX-Current-URL": shown},
+    )
+    assert corrected.status_code == 200
+    fields = _advanced_oob(corrected.text)
+    assert fields is not None and 'value="平成2"' in fields
+    assert 'aria-invalid="true"' not in fields and "field-error" not in fields
+    # The page showed no errors: the fields, as typed since, are left alone.
+    clean = "http://testserver/search?q=%E7%8C%AB&year_to=1990"
+    for current in (clean, "http://testserver/new?year_to=19x"):
+        again = client.get(
+            "/search",
+            params={"q": "猫", "year_to": "平成2"},
+            headers={**HTMX, "HX-Current-URL": current},
+        )
+        assert again.status_code == 200 and _advanced_oob(again.text) is None
 
 
 def test_unknown_choices_are_refused_not_trusted(client: TestClient) -> None:
@@ -224,8 +290,11 @@ def test_facets_are_links_that_narrow_the_results(client: TestClient) -> None:
 def test_a_facet_followed_with_htmx_refreshes_the_advanced_fields(client: TestClient) -> None:
     headers = {**HTMX, "HX-Trigger": "facet-ndc_class-1"}
     fragment = client.get("/search", params={"q": "夏目漱石", "ndc_class": "9"}, headers=headers)
-    assert '<div id="advanced-fields" hx-swap-oob="innerHTML">' in fragment.text
-    assert '<option value="9" selected>' in fragment.text
+    fields = _advanced_oob(fragment.text)
+    assert fields is not None and '<option value="9" selected>' in fields
+    # Sent again with what makes a change of a filter search at once (htmx binds it to
+    # the fields there are when it processes the element: the new ones).
+    assert 'hx-trigger="change from:.refine"' in fields
     plain = client.get("/search", params={"q": "夏目漱石", "ndc_class": "9"}, headers=HTMX)
     assert "hx-swap-oob" not in plain.text
 

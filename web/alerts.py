@@ -78,7 +78,9 @@ def _page(
     errors: dict[str, str] | None = None,
     values: dict[str, str] | None = None,
     status_code: int = 200,
+    notice: str = "",
 ) -> Response:
+    """The page, or its conditions and forms (htmx); `notice` says what was just done."""
     return render(
         request,
         "alerts/page.html",
@@ -91,6 +93,7 @@ def _page(
             "material_types": queries.list_material_types(),
             "errors": errors or {},
             "values": values or {},
+            "notice": translator(request).gettext(notice) if notice else "",
         },
     )
 
@@ -143,7 +146,7 @@ async def add_alert(request: Request, session: Current) -> Response:
             status_code=422,
         )
     if wants_fragment(request):
-        return _page(request, session)
+        return _page(request, session, notice=N_("Alert saved."))
     response = see_other(request, "alerts")
     flash(request, response, N_("Alert saved."))
     return response
@@ -153,7 +156,7 @@ async def delete_alert(request: Request, session: Current) -> Response:
     # Another patron's condition, or one already deleted: NotFound (404), the same answer.
     queries.delete_alert_condition(session.patron_id, request.path_params["condition_id"])
     if wants_fragment(request):
-        return _page(request, session)
+        return _page(request, session, notice=N_("Alert deleted."))
     response = see_other(request, "alerts")
     flash(request, response, N_("Alert deleted."))
     return response

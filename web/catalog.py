@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from markupsafe import Markup
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -58,19 +60,23 @@ def _clean(raw: str) -> str:
 
 
 def _year(tr: i18n.Translator, form: SearchForm, name: str) -> int | None:
+    """A year field: 西暦 (1990, １９９０) or 和暦 (平成2, H2); else an error next to it."""
     raw = form.values[name]
     if not raw:
         return None
-    year = forms.whole_number(raw)
-    if len(raw.strip()) != 4 or year is None:
-        form.errors[name] = tr.gettext("Enter the year as 4 digits.")
-        return None
+    year = forms.year(raw)
+    if year is None:
+        form.errors[name] = tr.gettext(
+            "Enter the year in 西暦 (4 digits, such as 1990) or 和暦 (such as 平成2 or H2)."
+        )
     return year
 
 
 def parse_search_form(request: Request) -> SearchForm:
-    tr = i18n.translator(request)
-    args = request.query_params
+    return _read_form(i18n.translator(request), request.query_params)
+
+
+def _read_form(tr: i18n.Translator, args: Mapping[str, str]) -> SearchForm:
     values = {name: _clean(args.get(name, "")) for name in TEXT_FIELDS}
     for name in (*CHOICE_FIELDS, "page"):
         values[name] = _clean(args.get(name, ""))[:50]
@@ -177,11 +183,13 @@ async def search(request: Request) -> Response:
         return refused
     form = parse_search_form(request)
     if form.errors:
+        # With htmx, the fields are sent again (out of band): each error next to its field.
+        fields = {"refresh_form": wants_fragment(request)}
         return render(
             request,
             "catalog/search.html",
             "catalog/_results.html",
-            {"form": form, "result": None, **_choices(request), **NO_HELP},
+            {"form": form, "result": None, **_choices(request), **NO_HELP, **fields},
             status_code=422,
         )
     result = queries.search_works(form.params)
@@ -278,7 +286,8 @@ def _helping(request: Request, form: SearchForm, result: queries.SearchResult) -
     """What helps beside the results: facet counts over the whole result set (only when it
     is small: db.queries.facets), corrected queries when there are few hits, and, for a
     facet link followed with htmx, the advanced fields again so that they show the new
-    filter (web.catalog's facet links have ids "facet-…", sent as HX-Trigger)."""
+    filter (web.catalog's facet links have ids "facet-…", sent as HX-Trigger); the same
+    after a search whose fields had errors, so that those go."""
     groups: tuple[FacetGroup, ...] = ()
     if result.hits and not result.total_is_lower_bound and result.total <= queries.FACET_MAX:
         facets = queries.get_search_facets(form.params, result.facet_works)
@@ -296,8 +305,18 @@ def _helping(request: Request, form: SearchForm, result: queries.SearchResult) -
         "facet_groups": groups,
         "suggestions": suggestions,
         "suggestions_later": suggestions_later,
-        "refresh_form": request.headers.get("HX-Trigger", "").startswith("facet-"),
+        "refresh_form": request.headers.get("HX-Trigger", "").startswith("facet-")
+        or _shows_errors(request),
     }
+
+
+def _shows_errors(request: Request) -> bool:
+    """Whether the search page that asked shows errors in its fields (its address, which
+    htmx sends, has them): then the answer sends the fields again, without them."""
+    asking = urlsplit(request.headers.get("HX-Current-URL", ""))
+    if not wants_fragment(request) or asking.path != request.url.path:
+        return False
+    return bool(_read_form(i18n.translator(request), QueryParams(asking.query)).errors)
 
 
 async def suggestions_later(request: Request) -> Response:

@@ -115,6 +115,11 @@ def calendar_date_of_parts(year: str, month: str, day: str) -> date | None:
     return _typed.calendar_date_of_parts(year, month, day)
 
 
+def year(raw: str) -> int | None:
+    """A year typed like 1990, 平成2 or H2 (db.japanese_input.year), or None."""
+    return _typed.year(raw)
+
+
 def year_month(raw: str) -> tuple[int, int] | None:
     """A month typed like 2026-12, 2026年12月 or 令和8年12月 (db.japanese_input.year_month)."""
     return _typed.year_month(raw)

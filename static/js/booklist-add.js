@@ -17,12 +17,13 @@ function reveal(scope) {
 
 document.addEventListener("click", async (ev) => {
   const button = ev.target.closest("button.booklist-add");
-  if (!button) return;
+  if (!button || button.getAttribute("aria-disabled") === "true") return;
   const item = {
     id: button.dataset.recordId, title: button.dataset.title, author: button.dataset.author,
   };
   const out = button.parentElement.querySelector(".booklist-add-status");
-  button.disabled = true;
+  // Busy, not disabled: a disabled button drops keyboard and screen-reader focus to <body>.
+  button.setAttribute("aria-disabled", "true");
   try {
     opening = opening || openList();
     const list = await opening;
@@ -44,7 +45,7 @@ document.addEventListener("click", async (ev) => {
     opening = null;
     out.textContent = button.dataset.msgFailed;
   } finally {
-    button.disabled = false;
+    button.removeAttribute("aria-disabled");
   }
 });
 
