@@ -557,6 +557,17 @@ def move(conn: Connection, now: datetime, question_id: int, to: str) -> str:
     return str(row.status)
 
 
+def answer_unread(conn: Connection, patron_id: int, question_id: int) -> bool:
+    """Whether the patron's question has an answer they have not been shown."""
+    return bool(
+        conn.execute(
+            select(_question.c.answer_unread).where(
+                _question.c.id == question_id, _question.c.patron_id == patron_id
+            )
+        ).scalar()
+    )
+
+
 def mark_answer_read(conn: Connection, patron_id: int, question_id: int) -> None:
     """The patron has been shown the thread of their question: its answers are read."""
     conn.execute(

@@ -17,6 +17,7 @@ from tests import kiosk as kiosk_helpers
 from tests import mailbox
 from tests.conftest import Database
 from tests.smtp_sink import Server
+from tests.test_replica import statements_on
 from tests.test_web_account import HTMX, csrf_of, log_in
 from tests.test_web_holds import HANAKO, MISAKI, TARO, client_for, patron_id
 
@@ -369,3 +370,12 @@ def test_an_unread_answer_is_in_the_summary_of_its_patron_only(library_db: Datab
         assert queries.get_my_summary(hanako).answered == (unread,)
         queries.view_reference_question(hanako, question_id)
         assert queries.get_my_summary(hanako).answered == ()
+        # Read already: a view writes nothing (no writer's lock for a page view).
+        with engine.read() as conn:
+            bind = conn.engine
+        with statements_on(bind) as seen:
+            queries.view_reference_question(hanako, question_id)
+        first_words = {
+            s.split(None, 2)[1] if s.startswith("BEGIN ") else s.split()[0] for s in seen
+        }
+        assert "SELECT" in first_words <= {"BEGIN", "SELECT"}  # no UPDATE, no BEGIN IMMEDIATE

@@ -187,13 +187,27 @@ def get_reference_question(
     return reference.load_question(conn, question_id, patron_id=patron_id, internal=False)
 
 
+def view_reference_question(patron_id: int, question_id: int) -> QuestionView:
+    """The patron's question and its thread as they are shown it: its answers are read from
+    now on (no longer listed on /my). A view writes only when an answer is unread (a page
+    view takes no writer's lock otherwise); an answer recorded between the check and the read
+    is shown and stays unread until the next view: listed once more, never hidden."""
+    if _answer_unread(patron_id, question_id):
+        return _view_marking_read(patron_id, question_id)
+    return get_reference_question(patron_id, question_id)
+
+
+@reads
+def _answer_unread(conn: Connection, now: datetime, patron_id: int, question_id: int) -> bool:
+    return reference.answer_unread(conn, patron_id, question_id)
+
+
 @writes
-def view_reference_question(
+def _view_marking_read(
     conn: Connection, now: datetime, patron_id: int, question_id: int
 ) -> QuestionView:
-    """The patron's question and its thread as they are shown it: its answers are read from
-    now on (no longer listed on /my). Marked before the thread is read, so an answer
-    recorded meanwhile is in the view or still unread, never neither."""
+    """Marked before the thread is read, so an answer recorded meanwhile is in the view or
+    still unread, never neither."""
     reference.mark_answer_read(conn, patron_id, question_id)
     return reference.load_question(conn, question_id, patron_id=patron_id, internal=False)
 
