@@ -6,8 +6,7 @@ import pytest
 
 from db.passwords import HASHING_PROFILES
 from web import cli
-from web.mail import smtp_settings
-from web.settings import PASSWORD_HASHING, SettingsError, load
+from web.settings import PASSWORD_HASHING, SettingsError, load, smtp_settings
 
 GOOD_PRODUCTION = {
     "SHIORI_ENV": "production",

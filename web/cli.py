@@ -21,8 +21,8 @@ from web import (
     serve,
 )
 from web.i18n import Catalogues, Translator
-from web.mail import MailComposer, smtp_settings
-from web.settings import Settings, SettingsError, load
+from web.mail import MailComposer
+from web.settings import Settings, SettingsError, load, smtp_settings
 from web.staff import cli as staff_cli
 
 DEMO_FILES = (

@@ -124,16 +124,3 @@ class MailComposer:
         topic = "".join(template.blocks["subject"](template.new_context(values))).strip()
         subject = tr.gettext(SUBJECT_LINE, library=values["library"], topic=topic)
         return subject, template.render(values)
-
-
-def smtp_settings(settings: Settings) -> queries.SmtpSettings:
-    """The mail sender's settings (the worker's, and the identity page's From)."""
-    return queries.SmtpSettings(
-        host=settings.smtp_host,
-        port=settings.smtp_port,
-        sender=settings.smtp_sender,
-        username=settings.smtp_username,
-        password=settings.smtp_password,
-        starttls=settings.smtp_starttls,
-        from_domains=settings.smtp_from_domains,
-    )

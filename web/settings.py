@@ -368,3 +368,16 @@ def _trusted_proxies(env: Mapping[str, str], production: bool) -> tuple[Network,
     if not raw.strip():
         return LOOPBACK_PROXIES if production else ()
     return _networks(env, "SHIORI_TRUSTED_PROXIES")
+
+
+def smtp_settings(settings: Settings) -> queries.SmtpSettings:
+    """The mail sender's settings (the mail worker's; the identity page shows its From)."""
+    return queries.SmtpSettings(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        sender=settings.smtp_sender,
+        username=settings.smtp_username,
+        password=settings.smtp_password,
+        starttls=settings.smtp_starttls,
+        from_domains=settings.smtp_from_domains,
+    )

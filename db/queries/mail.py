@@ -846,10 +846,13 @@ def _own_from() -> tuple[str, str] | None:
 
 
 def _library_sender(settings: SmtpSettings) -> SmtpSettings:
+    return _sending_as(settings, _own_from())
+
+
+def _sending_as(settings: SmtpSettings, own: tuple[str, str] | None) -> SmtpSettings:
     """The deployment's sender, or this library's own address when it has one in a domain
     the deployment may send as (SmtpSettings.may_send_as: a manager cannot make the relay
     claim someone else's domain). The envelope (bounce) address stays the deployment's."""
-    own = _own_from()
     if own is None or not settings.may_send_as(own[1]):
         return settings
     # Unencoded, as SHIORI_SMTP_FROM is: the message encodes the name when it is sent.
@@ -867,7 +870,7 @@ def library_sender(settings: SmtpSettings) -> LibrarySender:
     """The From this library's notices carry now, for its managers to see."""
     own = _own_from()
     refused = own is not None and not settings.may_send_as(own[1])
-    return LibrarySender(_library_sender(settings).sender, refused)
+    return LibrarySender(_sending_as(settings, own).sender, refused)
 
 
 def mail_domains(raw: str) -> frozenset[str]:

@@ -20,8 +20,8 @@ from db import queries
 from web import forms, refusals
 from web.flash import flash
 from web.i18n import N_, translator
-from web.mail import smtp_settings
 from web.sessions import settings_of
+from web.settings import smtp_settings
 from web.staff.guard import missing, route
 from web.staff.pages import me, page
 from web.templating import see_other
