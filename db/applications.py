@@ -32,10 +32,11 @@ from sqlalchemy import (
     select,
     table,
     text,
+    update,
 )
 from sqlalchemy.engine import Connection
 
-from db import japanese_input, outbox, throttle
+from db import calendar, japanese_input, outbox, throttle
 from db.clock import library_today, naive_utc
 from db.digits import ascii_digits
 from db.emails import is_email
@@ -328,6 +329,23 @@ def delete_applications(conn: Connection, ids: list[int]) -> int:
         result = conn.execute(delete(application_table).where(_app.id.in_(chunk)))
         deleted += result.rowcount or 0
     return deleted
+
+
+def move_off_closed_days(conn: Connection, today: date) -> int:
+    """Applications whose last day (today or later) is now a day every branch is closed
+    (a closure added since they were made) get the next day one is open, as a new
+    application would (db.queries.registration). → applications moved."""
+    moved = 0
+    days = conn.execute(
+        select(_app.expires_on).where(_app.expires_on >= today).distinct()
+    ).scalars()
+    for day in list(days):
+        later = calendar.next_day_any_branch_open(conn, day)
+        if later != day:
+            moved += conn.execute(
+                update(application_table).where(_app.expires_on == day).values(expires_on=later)
+            ).rowcount
+    return moved
 
 
 def purge_expired(conn: Connection, now: datetime) -> int:

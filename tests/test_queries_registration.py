@@ -286,3 +286,19 @@ def test_the_last_day_is_a_day_some_branch_is_open(library_db: Database) -> None
     assert run_retention(made + timedelta(days=34)).applications == 0  # 1/5, its last day
     assert queries.get_application_receipt(receipt.receipt_number).expires_on == date(2027, 1, 5)
     assert run_retention(made + timedelta(days=35)).applications == 1  # 1/6
+
+
+def test_a_closure_added_later_moves_the_last_day_of_applications_made_before(
+    library_db: Database,
+) -> None:
+    made = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)
+    queries.set_clock(lambda: made)
+    receipt = submit()
+    assert receipt.expires_on == date(2027, 1, 1)  # no closure yet
+    # 年末年始 entered in December: every branch closed on that day now.
+    queries.set_clock(lambda: made + timedelta(days=10))
+    queries.add_branch_closure(MANAGER, "", date(2026, 12, 28), date(2027, 1, 4), "new_year")
+    assert queries.get_application_receipt(receipt.receipt_number).expires_on == date(2027, 1, 5)
+    # One branch closed on a later day moves nothing: the others are open.
+    queries.add_branch_closure(MANAGER, "sogo", date(2027, 1, 5), date(2027, 1, 5), "other")
+    assert queries.get_application_receipt(receipt.receipt_number).expires_on == date(2027, 1, 5)

@@ -25,7 +25,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from db import calendar, reminders, search_cache, staff
+from db import applications, calendar, reminders, search_cache, staff
 from db.calendar import CLOSURE_KINDS, WEEKDAYS, DayHours
 from db.clock import library_today
 from db.engine import reads, writes
@@ -227,11 +227,14 @@ def _move_off_closed_days(conn: Connection, branch_id: int, today: date) -> Cale
 
 @writes
 def _move_dates(conn: Connection, now: datetime, branch_ids: tuple[int, ...]) -> CalendarMoved:
-    """The second transaction of a change (see db.calendar on concurrency)."""
+    """The second transaction of a change (see db.calendar on concurrency); and the
+    pre-registrations whose last day is now a day no branch is open."""
     loans = holds = 0
     for branch_id in branch_ids:
         step = _move_off_closed_days(conn, branch_id, library_today(now))
         loans, holds = loans + step.loans, holds + step.holds
+    if branch_ids:
+        applications.move_off_closed_days(conn, library_today(now))
     return CalendarMoved(loans, holds)
 
 
