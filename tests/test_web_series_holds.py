@@ -63,7 +63,7 @@ def place(
 
 
 def row_of(page: str, title: str) -> str:
-    rows = re.findall(r'<li class="hold [^"]*" id="hold-\d+">.*?</li>', page, re.S)
+    rows = re.findall(r'<li class="hold [^"]*" id="hold-\d+"[^>]*>.*?</li>', page, re.S)
     [found] = [r for r in rows if f">{title}</a>" in r]
     return found
 
@@ -137,7 +137,7 @@ def test_step_back_no_js_and_htmx(library_db: Database) -> None:
         assert bad.status_code == 422 and "1〜60 日の範囲で" in bad.text
         done = a.post(url, data={"how": "days", "days": "５", "csrf_token": token}, headers=HTMX)
         assert done.status_code == 200 and "まで順番を譲っています" in done.text
-        assert done.text.startswith(f'<li class="hold hold-waiting" id="hold-{hanako.id}">')
+        assert done.text.startswith(f'<li class="hold hold-waiting" id="hold-{hanako.id}" ')
         undo = a.post(f"{url}/undo", data={"csrf_token": token}, follow_redirects=False)
         assert undo.status_code == 303
         assert "順番の譲渡をやめました" in a.get("/my/holds").text
