@@ -4,9 +4,12 @@ The state and its rules are db.pulling (a copy promised to a reservation has sta
 `to_pull`; its reservation is `pulling`). Here: a branch's list, the scan of a copy found
 (hold shelf through db.routing.make_ready, which queues the ready notice, or in transit), a
 copy not on the shelf (missing; the reservation takes the next copy or waits again), and the
-daily re-check. Every scan locks the copy first, then the title, then the reservation (the
-order of db.routing), so two staff scanning one copy, or a scan racing a cancellation, end
-with one outcome: the second scan is told the copy is no longer on the list.
+daily re-check. The list also names the copies sent home off this branch's hold shelf
+without a scan (db.routing `_home`: `item.left_on_shelf_branch_id`), until a counter scans
+them into the transit box. Every scan locks the copy first, then the title, then the
+reservation (the order of db.routing), so two staff scanning one copy, or a scan racing a
+cancellation, end with one outcome: the second scan is told the copy is no longer on the
+list.
 
 The list names no patron: title, call number, location, barcode and the pickup branch.
 """
@@ -71,6 +74,8 @@ class PullList:
     branch: Localized
     hold_shelf: tuple[PullLine, ...]  # for pickup at this branch
     transit: tuple[PullLine, ...]  # to send to another branch, by destination
+    # Off this branch's hold shelf, their reservations ended: to send home (destination).
+    going_home: tuple[PullLine, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -133,6 +138,46 @@ def list_pull_list(
         branch=Localized.of(branch.names),
         hold_shelf=tuple(line for line in lines if line.destination_code == branch.code),
         transit=tuple(line for line in lines if line.destination_code != branch.code),
+        going_home=_left_on_shelf(conn, branch.id),
+    )
+
+
+def _left_on_shelf(conn: Connection, branch_id: int) -> tuple[PullLine, ...]:
+    """Copies on `branch_id`'s hold shelf though in transit home with no reservation (a
+    ready one cancelled or expired), not scanned since: the destination is their home."""
+    rows = conn.execute(
+        select(
+            _item.c.barcode,
+            _item.c.call_number,
+            _item.c.shelf_location,
+            _work.c.title,
+            _mtype.c.names.label("material_names"),
+            _dest.c.code.label("dest_code"),
+            _dest.c.names.label("dest_names"),
+        )
+        .select_from(
+            _item.join(_work, _work.c.id == _item.c.work_id)
+            .join(_mtype, _mtype.c.code == _item.c.material_type)
+            .join(_dest, _dest.c.id == _item.c.branch_id)
+        )
+        .where(
+            _item.c.left_on_shelf_branch_id == branch_id,
+            _item.c.status == rules.IN_TRANSIT,
+            ~select(_hold.c.id).where(_hold.c.item_id == _item.c.id).exists(),
+        )
+        .order_by(_dest.c.sort_order, _item.c.call_number, _item.c.barcode)
+    ).all()
+    return tuple(
+        PullLine(
+            barcode=r.barcode,
+            title=r.title,
+            call_number=r.call_number,
+            shelf_location=r.shelf_location,
+            material=Localized.of(r.material_names),
+            destination_code=r.dest_code,
+            destination=Localized.of(r.dest_names),
+        )
+        for r in rows
     )
 
 
