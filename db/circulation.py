@@ -213,8 +213,9 @@ class ReturnReceipt:
     # route_branch) or "in_transit" (send to route_branch). Names no patron.
     route: str = rules.AVAILABLE
     route_branch: Localized | None = None
-    # A copy checked in that was not lent but found: "to_pull" (set aside on a pull list)
-    # or "missing"; "" for a return.
+    # A copy checked in that was not lent but found: "to_pull" (set aside on a pull list),
+    # "missing" or "in_transit" (received from transit: no reservation holds it); "" for a
+    # return.
     found: str = ""
 
 
@@ -475,7 +476,7 @@ def checkout(
         )
         .returning(_loan.c.id)
     ).scalar_one()
-    conn.execute(_item.update().where(_item.c.id == item.id).values(status=rules.ON_LOAN))
+    routing.set_status(conn, item.id, rules.ON_LOAN)
     conn.execute(
         _patron.update()
         .where(
@@ -528,20 +529,29 @@ def _check_patron(
 # building after all (return_item).
 FOUND_STATUSES = (rules.TO_PULL, rules.MISSING)
 
-_STRAY_STATUSES = (rules.ON_LOAN, rules.IN_TRANSIT, rules.ON_HOLD_SHELF)
+_STRAY_STATUSES = (rules.ON_LOAN, rules.ON_HOLD_SHELF)
 
 
-def _stray(conn: Connection, item_id: int, status: str) -> bool:
-    """An item marked out (lent, in transit, on the hold shelf) that no loan or reservation
-    accounts for — records migrated without their borrower, or the demo catalogue's
-    anonymous statuses. As at any library counter, checking it in puts it back in
-    circulation (or to the next reservation) instead of refusing the book in hand."""
-    if status not in _STRAY_STATUSES:
-        return False
+def _unheld(conn: Connection, item_id: int) -> bool:
     held = conn.execute(
         text("SELECT 1 FROM hold WHERE item_id = :id LIMIT 1"), {"id": item_id}
     ).first()
     return held is None
+
+
+def _stray(conn: Connection, item_id: int, status: str) -> bool:
+    """An item marked out (lent, on the hold shelf) that no loan or reservation accounts
+    for — records migrated without their borrower, or the demo catalogue's anonymous
+    statuses. As at any library counter, checking it in puts it back in circulation (or to
+    the next reservation) instead of refusing the book in hand."""
+    return status in _STRAY_STATUSES and _unheld(conn, item_id)
+
+
+def _received(conn: Connection, item_id: int, status: str) -> bool:
+    """A copy in transit that no reservation holds — going home (db.routing `_home`), or a
+    migrated record: a return scan receives it as the receive scan does. Nothing was lent,
+    so nothing is counted as returned."""
+    return status == rules.IN_TRANSIT and _unheld(conn, item_id)
 
 
 def return_item(
@@ -581,11 +591,14 @@ def return_item(
     # The copy is where it was handed in: the counter's branch when known (a patron may
     # return a book at any branch), else its own branch.
     here = at_branch_id if at_branch_id is not None else row.branch_id
-    if row.loan_id is None and row.status in FOUND_STATUSES:
-        # Found in the building: nothing was lent, so nothing is counted as returned.
+    if row.loan_id is None and (
+        row.status in FOUND_STATUSES or _received(conn, row.id, row.status)
+    ):
+        # Found in the building, or received from transit: nothing was lent, so nothing is
+        # counted as returned.
         if row.status == rules.TO_PULL:  # as the pull list's "found" scan
             route = routing.found(conn, row.id, row.work_id, here, now)
-        else:  # missing: back in circulation, to the next reservation or the shelf
+        else:  # missing, in transit: to the next reservation, the shelf or home
             route = routing.route_item(conn, row.id, row.work_id, here, now)
         log.info("check-in found branch=%s status=%s", here, row.status)
         return ReturnReceipt(

@@ -163,6 +163,9 @@ class Item(SQLModel, table=True):
     # 受入日: the library-local day the copy arrived (migration 0026). NULL: held since
     # before acquisition dates were recorded, so never "new".
     acquired_on: date | None = None
+    # In transit home but still lying on this branch's hold shelf: freed off it without a
+    # counter scan (migration 0035, db.routing). NULL otherwise.
+    left_on_shelf_branch_id: int | None = None
     library_id: int | None = Field(default=None, sa_column=library_column())
 
 

@@ -11,7 +11,10 @@ shelf when it is free at its own branch (`item.branch_id`), else in transit ther
 at home, it is routed again from there). A copy returned at any branch, taken off a hold
 shelf (its ready reservation cancelled by the patron or staff, expired, or purged with its
 patron) or received after its reservation ended goes through `route_item` from the branch
-it is at. (A copy already on a shelf when a reservation could take it goes on a pull list
+it is at. A copy sent home straight off a hold shelf, with no counter scan, still lies on
+that shelf: the copy records the branch (`item.left_on_shelf_branch_id`, shown on its pull
+list) until its status changes again (`set_status`), a scan at a counter included. (A copy
+already on a shelf when a reservation could take it goes on a pull list
 instead: db.pulling.) Writes to a title's queue first lock its `work` row; the lock order
 everywhere is patron, item, work, series request (db.series.lock_request), hold — so
 concurrent counter and patron actions on PostgreSQL never deadlock. The one step against
@@ -150,6 +153,18 @@ def locked_hold(conn: Connection, patron_id: int, hold_id: int) -> Row[Any]:
     raise HoldNotFound()  # pragma: no cover - the copy kept changing under us
 
 
+def set_status(
+    conn: Connection, item_id: int, status: str, *, left_on_shelf_at: int | None = None
+) -> None:
+    """Write a copy's status. `left_on_shelf_at`: the branch whose hold shelf a copy going
+    home without a scan still lies on (`_home`); any other write clears it."""
+    conn.execute(
+        _item.update()
+        .where(_item.c.id == item_id)
+        .values(status=status, left_on_shelf_branch_id=left_on_shelf_at)
+    )
+
+
 def branch_names(conn: Connection, branch_id: int) -> Localized:
     row = conn.execute(select(_branch.c.names).where(_branch.c.id == branch_id)).one()
     return Localized.of(row.names)
@@ -223,7 +238,7 @@ def make_ready(conn: Connection, hold_id: int, item_id: int, now: datetime) -> N
     until = _shelf_deadline(conn, hold_id, now)
     if series.keep(conn, hold_id, item_id, until):  # a "together" set is not complete yet
         return
-    conn.execute(_item.update().where(_item.c.id == item_id).values(status=rules.ON_HOLD_SHELF))
+    set_status(conn, item_id, rules.ON_HOLD_SHELF)
     # Kept copies are on the hold shelf already: their rows are neither touched nor locked
     # (a patron cancelling one holds its lock), and each hold row is updated once: a second
     # update in one transaction would re-check its foreign keys, waiting for that copy.
@@ -253,12 +268,20 @@ def _next_hold(conn: Connection, work_id: int, today: date) -> Any:
 
 
 def route_item(
-    conn: Connection, item_id: int, work_id: int, at_branch_id: int, now: datetime
+    conn: Connection,
+    item_id: int,
+    work_id: int,
+    at_branch_id: int,
+    now: datetime,
+    *,
+    off_shelf: bool = False,
 ) -> Routing:
     """Give a copy that is free at `at_branch_id` to the first eligible reservation.
 
     Ready at once when the pickup branch is where the copy is, else in transit. With nobody
-    eligible the copy goes home (`_home`). The caller has locked the item row.
+    eligible the copy goes home (`_home`). `off_shelf`: freed off that branch's hold shelf
+    with no scan (a reservation ended), so it still lies there. The caller has locked the
+    item row.
     """
     today = library_today(now)
     reservable = conn.execute(
@@ -267,10 +290,10 @@ def route_item(
         .where(_item.c.id == item_id)
     ).scalar()
     if not reservable or not lock_work(conn, work_id):
-        return _home(conn, item_id, at_branch_id)
+        return _home(conn, item_id, at_branch_id, off_shelf)
     nxt = _next_hold(conn, work_id, today)
     if nxt is None:
-        return _home(conn, item_id, at_branch_id)
+        return _home(conn, item_id, at_branch_id, off_shelf)
     names = branch_names(conn, nxt.pickup_branch_id)
     if nxt.pickup_branch_id == at_branch_id:
         make_ready(conn, nxt.id, item_id, now)
@@ -288,11 +311,13 @@ def _home_status(conn: Connection, item_id: int, at_branch_id: int) -> tuple[str
     return (rules.AVAILABLE if home == at_branch_id else rules.IN_TRANSIT), home
 
 
-def _home(conn: Connection, item_id: int, at_branch_id: int) -> Routing:
+def _home(conn: Connection, item_id: int, at_branch_id: int, off_shelf: bool) -> Routing:
     """Nobody waits for the copy free at `at_branch_id`: on the shelf there if that is its
-    own branch, else in transit home — never `available` at a branch it is not at."""
+    own branch, else in transit home — never `available` at a branch it is not at. One sent
+    home `off_shelf` records the hold shelf it still lies on, for that branch's pull list."""
     status, home = _home_status(conn, item_id, at_branch_id)
-    conn.execute(_item.update().where(_item.c.id == item_id).values(status=status))
+    going_off_shelf = off_shelf and status == rules.IN_TRANSIT
+    set_status(conn, item_id, status, left_on_shelf_at=at_branch_id if going_off_shelf else None)
     if status == rules.AVAILABLE:
         return Routing(rules.AVAILABLE)
     log.info("in transit home branch=%s to=%s", at_branch_id, home)
@@ -302,17 +327,21 @@ def _home(conn: Connection, item_id: int, at_branch_id: int) -> Routing:
 def back_on_hold_shelf(conn: Connection, item_id: int, work_id: int, pickup_branch_id: int) -> bool:
     """A copy cancelled off `pickup_branch_id`'s hold shelf a moment ago (an undo,
     db.queries.holds.restore_hold): if it is still where the cancellation left it (`_home`
-    from there: on that shelf, or setting off home) and no reservation took it, it is on the
-    hold shelf again (True) and the caller gives it back to its reservation. The caller
-    locked the copy, then the title."""
+    from there: available on its own branch's shelf, or going home but still on that hold
+    shelf, not scanned since) and no reservation took it, it is on the hold shelf again
+    (True) and the caller gives it back to its reservation. The caller locked the copy, then
+    the title."""
     row = conn.execute(select(_item.c.work_id).where(_item.c.id == item_id)).first()
     if row is None or row.work_id != work_id or held_for(conn, item_id) is not None:
         return False
     left, _home_id = _home_status(conn, item_id, pickup_branch_id)
+    where = [_item.c.id == item_id, _item.c.status == left]
+    if left == rules.IN_TRANSIT:
+        where.append(_item.c.left_on_shelf_branch_id == pickup_branch_id)
     taken = conn.execute(
         _item.update()
-        .where(_item.c.id == item_id, _item.c.status == left)
-        .values(status=rules.ON_HOLD_SHELF)
+        .where(*where)
+        .values(status=rules.ON_HOLD_SHELF, left_on_shelf_branch_id=None)
     )
     return bool(taken.rowcount)
 
@@ -347,11 +376,12 @@ def to_transit(conn: Connection, hold_id: int, item_id: int) -> None:
     conn.execute(
         _hold.update().where(_hold.c.id == hold_id).values(state=IN_TRANSIT, item_id=item_id)
     )
-    conn.execute(_item.update().where(_item.c.id == item_id).values(status=rules.IN_TRANSIT))
+    set_status(conn, item_id, rules.IN_TRANSIT)
 
 
 def reroute(conn: Connection, item_id: int, work_id: int, old: Row[Any], now: datetime) -> None:
-    """A copy set aside for a reservation that ended: to the next in line, or back."""
+    """A copy set aside for a reservation that ended: to the next in line, or back (off the
+    hold shelf of `old`'s pickup branch, with no scan)."""
     item = conn.execute(
         select(_item.c.id, _item.c.status).where(_item.c.id == item_id).with_for_update()
     ).one()
@@ -359,14 +389,12 @@ def reroute(conn: Connection, item_id: int, work_id: int, old: Row[Any], now: da
         # Still travelling: the next reservation takes it wherever it goes.
         nxt = _next_hold(conn, work_id, library_today(now))
         if nxt is not None:
-            conn.execute(
-                _hold.update().where(_hold.c.id == nxt.id).values(state=IN_TRANSIT, item_id=item_id)
-            )
+            to_transit(conn, nxt.id, item_id)
         return  # with nobody waiting, receiving it routes it from there (home, or the shelf)
     if item.status == rules.TO_PULL:
         pulling.release(conn, item_id, work_id, now)  # still on its shelf, never taken off
         return
-    route_item(conn, item_id, work_id, old.pickup_branch_id, now)
+    route_item(conn, item_id, work_id, old.pickup_branch_id, now, off_shelf=True)
 
 
 def on_checkout(

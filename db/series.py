@@ -176,7 +176,11 @@ def keep(conn: Connection, hold_id: int, item_id: int, until: date) -> bool:
         .where(_hold.c.id == hold_id)
         .values(state=KEPT, item_id=item_id, ready_until=until)
     )
-    conn.execute(_item.update().where(_item.c.id == item_id).values(status=rules.ON_HOLD_SHELF))
+    conn.execute(
+        _item.update()  # as db.routing.set_status (which imports this module)
+        .where(_item.c.id == item_id)
+        .values(status=rules.ON_HOLD_SHELF, left_on_shelf_branch_id=None)
+    )
     return True
 
 

@@ -345,3 +345,16 @@ def test_undo_after_the_ready_copy_got_home_pulls_it_from_there(lib: Lib) -> Non
     back = queries.restore_hold(a, cancelled)
     assert back.state == "pulling" and _copy_of(back.id) == "H003"
     assert [line.barcode for line in queries.list_pull_list("sogo").transit] == ["H003"]
+
+
+def test_undo_after_the_ready_copy_was_scanned_for_home_leaves_it_in_transit(lib: Lib) -> None:
+    """Scanned at minami's counter after the cancellation, the copy is in the transit box,
+    not on the hold shelf: the undo does not say it is ready there."""
+    (a, _) = lib.patrons[0]
+    ready = ready_at(a, lib.works["kokoro"], "minami")
+    cancelled = queries.cancel_hold_undoably(a, ready.id)
+    assert [line.barcode for line in queries.list_pull_list("minami").going_home] == ["H003"]
+    assert queries.receive_item("H003", branch_id("minami")).state == "going_home"
+    back = queries.restore_hold(a, cancelled)
+    assert back.state != "ready" and status("H003") == rules.IN_TRANSIT
+    assert queries.list_pull_list("minami").going_home == ()

@@ -15,7 +15,7 @@ from db.catalog_write import ImportReport, WorkRecord, upsert_works
 from db.patrons import NewPatron, create_patron
 from tests import mailbox
 from tests.conftest import Database, in_words
-from tests.test_queries_circulation import add_item, linking_tables
+from tests.test_queries_circulation import add_item, counts, linking_tables
 
 NOW = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)  # 10:00 in Japan
 TODAY = date(2026, 11, 20)
@@ -99,6 +99,11 @@ def off_the_shelf(*barcodes: str) -> None:
 
 def outbox() -> list[tuple[str, str, str, str | None]]:
     return mailbox.composed()
+
+
+def going_home(branch: str) -> list[str]:
+    """The copies `branch`'s pull list says to take off its hold shelf and send home."""
+    return [line.barcode for line in queries.list_pull_list(branch).going_home]
 
 
 def hold_count() -> int:
@@ -448,15 +453,40 @@ def test_a_copy_off_another_branchs_hold_shelf_goes_home_in_transit(lib: Lib, en
     assert hold_count() == 0
     assert status("H003") == rules.IN_TRANSIT
     assert queries.list_pull_list("sogo").hold_shelf == ()  # nobody is sent to its shelf
+    # Still on minami's hold shelf: minami's pull list says to send it home, sogo's not.
+    (line,) = queries.list_pull_list("minami").going_home
+    assert (line.barcode, line.destination_code) == ("H003", "sogo")
+    assert going_home("sogo") == []
     with pytest.raises(queries.QueryError):
         queries.checkout(lib.patrons[1][1], "H003")  # not lent as if it were on a shelf
-    # Scanned at minami (or any branch but its own), it is still to go home.
+    # Scanned at minami (or any branch but its own), it is still to go home; in the transit
+    # box now, it is off minami's list.
     still = queries.receive_item("H003", branch_id("minami"))
     assert still.state == "going_home" and still.branch is not None
     assert still.branch.get("ja") == "総合市民図書館" and status("H003") == rules.IN_TRANSIT
+    assert going_home("minami") == []
     # Received at sogo: on the shelf there.
     assert queries.receive_item("H003", branch_id("sogo")).state == rules.AVAILABLE
     assert status("H003") == rules.AVAILABLE
+    assert going_home("minami") == going_home("sogo") == []
+
+
+@pytest.mark.parametrize("branch", ["minami", "sogo"])
+def test_a_copy_going_home_scanned_in_return_mode_is_received_not_returned(
+    lib: Lib, branch: str
+) -> None:
+    """Before: checked in as a stray (a migrated record), it counted a return though nothing
+    was lent. At minami it sets off home, at sogo it is home."""
+    (a, _) = lib.patrons[0]
+    queries.cancel_hold(a, ready_at(a, lib.works["kokoro"], "minami").id)
+    before = counts()
+    with engine.write() as conn:
+        back = circulation.return_item(conn, "H003", NOW, at_branch_id=branch_id(branch))
+    assert back.found == rules.IN_TRANSIT and not back.was_overdue
+    assert back.route == ("going_home" if branch == "minami" else rules.AVAILABLE)
+    assert status("H003") == (rules.IN_TRANSIT if branch == "minami" else rules.AVAILABLE)
+    assert counts() == before  # no RETURN
+    assert going_home("minami") == []
 
 
 @pytest.mark.parametrize("end", ENDS)
@@ -502,6 +532,7 @@ def test_a_copy_returned_at_another_branch_with_nobody_waiting_goes_home(lib: Li
     assert away.route == "going_home" and away.route_branch is not None
     assert away.route_branch.get("en") == "Central Civic Library"
     assert status("H003") == rules.IN_TRANSIT
+    assert going_home("tsujido") == []  # scanned at the counter: in the transit box
     assert queries.receive_item("H003", branch_id("sogo")).state == rules.AVAILABLE
     queries.checkout(card_b, "H003")
     with engine.write() as conn:  # handed in at home: on the shelf at once

@@ -187,3 +187,36 @@ def test_the_catalogue_offers_reserve_only_for_a_lendable_copy(team: dict[str, C
     assert "この資料は現在予約できる所蔵がありません。" in record
     results = patron.get("/search", params={"q": title}).text
     assert f'href="/records/{work_id}/hold"' not in results
+
+
+def test_a_copy_left_on_the_hold_shelf_is_listed_to_send_home_until_scanned(
+    team: dict[str, Console],
+) -> None:
+    """A ready reservation cancelled online: sogo's copy still lies on minami's hold shelf,
+    in transit home with nobody told to send it. minami's pull list names it, sogo's not;
+    scanned at minami's counter (in the transit box) it leaves the list."""
+    intern, staff = team["intern"], team["staff"]  # intern: counter work at minami
+    work_id, barcode, title = shelf_copy("sogo", only_here=True)
+    misaki = patron_id(MISAKI.card_number)
+    hold = queries.place_hold(misaki, work_id, COUNTER_BRANCH)
+    staff.htmx_post("/staff/pull-list/found", "/staff/pull-list?branch=sogo", barcode=barcode)
+    assert queries.receive_item(barcode).state == "ready"  # on minami's hold shelf
+    queries.cancel_hold(misaki, hold.id)
+    assert item_status(barcode) == rules.IN_TRANSIT
+
+    heading = "予約の取消・期限切れで所蔵館へ回送する資料"
+    here = intern.get("/staff/pull-list").text  # type: ignore[attr-defined]
+    assert heading in here and title in here and barcode in here
+    assert "総合市民図書館" in here  # where to send it
+    home = staff.get("/staff/pull-list?branch=sogo").text  # type: ignore[attr-defined]
+    assert heading not in home and barcode not in home
+
+    scan = intern.htmx_post(
+        "/staff/counter/receive", "/staff/counter?mode=receive", barcode=barcode
+    )
+    assert "所蔵館（総合市民図書館）へ回送してください" in scan.text  # type: ignore[attr-defined]
+    assert item_status(barcode) == rules.IN_TRANSIT
+    after = intern.get("/staff/pull-list").text  # type: ignore[attr-defined]
+    assert heading not in after and barcode not in after
+    leaked = [v for v in personal_values() for b in intern.bodies if v in b]
+    assert not leaked, leaked

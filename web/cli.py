@@ -230,6 +230,10 @@ def cmd_return(settings: Settings, args: argparse.Namespace) -> int:
         print("（抜き取りリストの資料 / it was on the pull list for a reservation）")
     elif receipt.found == "missing":
         print("（所在不明だった資料を利用可能に / it was missing: back in circulation）")
+    elif receipt.found == "in_transit":
+        print(
+            "（回送中の資料を受け取り・返却ではありません / received from transit: not a return）"
+        )
     if receipt.route == "ready":
         print("→ 予約棚へ（予約者に連絡します） / to the hold shelf here (the patron is notified)")
     elif receipt.route == "in_transit":

@@ -54,7 +54,7 @@ class Scan:
     # anyway by scanning again with confirmation.
     confirmable: bool = False
     # A return scan of a copy nobody borrowed but staff found (ReturnReceipt.found):
-    # "to_pull" or "missing".
+    # "to_pull", "missing" or "in_transit".
     found: str = ""
 
 

@@ -749,7 +749,9 @@ def expire_holds(conn: Connection, now: datetime) -> int:
         routing.end_hold(conn, hold)
         bump(conn, today, hold.pickup_branch_id, "", EXPIRED)
         if hold.item_id is not None:
-            routing.route_item(conn, hold.item_id, hold.work_id, hold.pickup_branch_id, now)
+            routing.route_item(
+                conn, hold.item_id, hold.work_id, hold.pickup_branch_id, now, off_shelf=True
+            )
         expired += 1
         log.info("hold expired branch=%s", hold.pickup_branch_id)
     for hold_id, item_id in series.sets_to_deliver(conn, today):  # db.series: "together"

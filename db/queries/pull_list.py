@@ -4,9 +4,12 @@ The state and its rules are db.pulling (a copy promised to a reservation has sta
 `to_pull`; its reservation is `pulling`). Here: a branch's list, the scan of a copy found
 (hold shelf through db.routing.make_ready, which queues the ready notice, or in transit), a
 copy not on the shelf (missing; the reservation takes the next copy or waits again), and the
-daily re-check. Every scan locks the copy first, then the title, then the reservation (the
-order of db.routing), so two staff scanning one copy, or a scan racing a cancellation, end
-with one outcome: the second scan is told the copy is no longer on the list.
+daily re-check. The list also names the copies sent home off this branch's hold shelf
+without a scan (db.routing `_home`: `item.left_on_shelf_branch_id`), until a counter scans
+them into the transit box. Every scan locks the copy first, then the title, then the
+reservation (the order of db.routing), so two staff scanning one copy, or a scan racing a
+cancellation, end with one outcome: the second scan is told the copy is no longer on the
+list.
 
 The list names no patron: title, call number, location, barcode and the pickup branch.
 """
@@ -71,6 +74,8 @@ class PullList:
     branch: Localized
     hold_shelf: tuple[PullLine, ...]  # for pickup at this branch
     transit: tuple[PullLine, ...]  # to send to another branch, by destination
+    # Off this branch's hold shelf, their reservations ended: to send home (destination).
+    going_home: tuple[PullLine, ...]
 
 
 @dataclass(frozen=True)
@@ -90,13 +95,42 @@ def list_pull_list(
     conn: Connection, now: datetime, branch_code: str = "", home_branch_id: int | None = None
 ) -> PullList:
     """The copies to take off `branch_code`'s shelves (else the home branch's), in shelf
-    order: those for its own hold shelf, then those to send on."""
+    order: those for its own hold shelf, those to send on, and those on its hold shelf to
+    send home."""
     where = _branch.c.code == branch_code if branch_code else _branch.c.id == home_branch_id
     branch = conn.execute(
         select(_branch.c.id, _branch.c.code, _branch.c.names).where(where)
     ).first()
     if branch is None:
         raise PullRefused("unknown_branch")
+    lines = _lines(
+        conn,
+        _dest.c.id == _hold.c.pickup_branch_id,
+        _item.c.branch_id == branch.id,
+        _item.c.status == rules.TO_PULL,
+    )
+    return PullList(
+        branch_code=branch.code,
+        branch=Localized.of(branch.names),
+        hold_shelf=tuple(line for line in lines if line.destination_code == branch.code),
+        transit=tuple(line for line in lines if line.destination_code != branch.code),
+        # On its hold shelf though in transit home with no reservation (a ready one
+        # cancelled or expired), not scanned since: the destination is their home.
+        going_home=tuple(
+            _lines(
+                conn,
+                _dest.c.id == _item.c.branch_id,
+                _item.c.left_on_shelf_branch_id == branch.id,
+                _item.c.status == rules.IN_TRANSIT,
+                _hold.c.id.is_(None),
+            )
+        ),
+    )
+
+
+def _lines(conn: Connection, destination: Any, *where: Any) -> list[PullLine]:
+    """The copies `where` says, with their reservation if any, in shelf order by
+    destination (the branch the `destination` condition joins)."""
     rows = conn.execute(
         select(
             _item.c.barcode,
@@ -108,15 +142,15 @@ def list_pull_list(
             _dest.c.names.label("dest_names"),
         )
         .select_from(
-            _item.join(_hold, _hold.c.item_id == _item.c.id)
+            _item.outerjoin(_hold, _hold.c.item_id == _item.c.id)
             .join(_work, _work.c.id == _item.c.work_id)
             .join(_mtype, _mtype.c.code == _item.c.material_type)
-            .join(_dest, _dest.c.id == _hold.c.pickup_branch_id)
+            .join(_dest, destination)
         )
-        .where(_item.c.branch_id == branch.id, _item.c.status == rules.TO_PULL)
+        .where(*where)
         .order_by(_dest.c.sort_order, _item.c.shelf_location, _item.c.call_number, _item.c.barcode)
     ).all()
-    lines = [
+    return [
         PullLine(
             barcode=r.barcode,
             title=r.title,
@@ -128,12 +162,6 @@ def list_pull_list(
         )
         for r in rows
     ]
-    return PullList(
-        branch_code=branch.code,
-        branch=Localized.of(branch.names),
-        hold_shelf=tuple(line for line in lines if line.destination_code == branch.code),
-        transit=tuple(line for line in lines if line.destination_code != branch.code),
-    )
 
 
 def _listed(conn: Connection, barcode: str) -> tuple[Any, Any]:

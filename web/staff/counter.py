@@ -37,7 +37,8 @@ class CounterLine:
     route: str = ""
     route_branch: queries.Localized | None = None
     confirmable: bool = False  # a warning staff may override (a "warn" loan rule)
-    found: str = ""  # a return of a copy not lent but found: "to_pull" or "missing"
+    # a return of a copy not lent but found: "to_pull", "missing" or "in_transit"
+    found: str = ""
 
 
 def _line(request: Request, scan: queries.Scan) -> CounterLine:
