@@ -12,7 +12,9 @@ which says when the row is of no more use. No patron, no title. The row is writt
 restore's own transaction under the primary key, so of two undos of one note at once the
 second meets the key (PostgreSQL waits for the first to commit) and is refused; a restore
 refused for another reason (the rules of reserving) rolls the row back and leaves the note
-usable within its time.
+usable within its time. The key is taken before the patron's row is locked (db.routing's
+lock order); only an undo of the same note ever waits for it, and that undo holds no other
+lock yet, so no deadlock can form around it.
 
 A note is in time for UNDO_MINUTES after its cancellation (`in_time`); a row older than
 that can refuse nothing the clock does not refuse already, and the retention job deletes it

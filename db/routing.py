@@ -334,7 +334,7 @@ def back_on_hold_shelf(conn: Connection, item_id: int, work_id: int, pickup_bran
     row = conn.execute(select(_item.c.work_id).where(_item.c.id == item_id)).first()
     if row is None or row.work_id != work_id or held_for(conn, item_id) is not None:
         return False
-    left, _home_id = _home_status(conn, item_id, pickup_branch_id)
+    left = _home_status(conn, item_id, pickup_branch_id)[0]
     where = [_item.c.id == item_id, _item.c.status == left]
     if left == rules.IN_TRANSIT:
         where.append(_item.c.left_on_shelf_branch_id == pickup_branch_id)
