@@ -203,6 +203,7 @@ def throughput(base: str, query_sets: dict[str, list[str]], seconds: int, connec
     paths = [f"/search?q={quote(q)}" for qs in query_sets.values() for q in qs]
     random.Random(1).shuffle(paths)
     script = ROOT / "bench" / "results" / "paths.lua"
+    script.parent.mkdir(parents=True, exist_ok=True)  # --db elsewhere: nothing made it yet
     script.write_text(
         "local paths = {" + ",".join(json.dumps(p) for p in paths) + "}\n"
         "local i = 0\n"
